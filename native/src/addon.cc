@@ -1,0 +1,25 @@
+// nsm_native: the addon's export table. Each export is documented in src/native.ts.
+#include <napi.h>
+
+namespace nsm {
+Napi::Value NetnsOpen(const Napi::CallbackInfo& info);
+Napi::Value FdDup(const Napi::CallbackInfo& info);
+Napi::Value FdClose(const Napi::CallbackInfo& info);
+Napi::Value FdInode(const Napi::CallbackInfo& info);
+Napi::Value LinkList(const Napi::CallbackInfo& info);
+}  // namespace nsm
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("netnsOpen", Napi::Function::New(env, nsm::NetnsOpen, "netnsOpen"));
+  exports.Set("fdDup", Napi::Function::New(env, nsm::FdDup, "fdDup"));
+  exports.Set("fdClose", Napi::Function::New(env, nsm::FdClose, "fdClose"));
+  exports.Set("fdInode", Napi::Function::New(env, nsm::FdInode, "fdInode"));
+  exports.Set("linkList", Napi::Function::New(env, nsm::LinkList, "linkList"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(nsm_native, Init)

@@ -1,0 +1,196 @@
+/**
+ * The only door to the C++ addon (build/Release/nsm_native.node, built by `npm run build:native`).
+ * Every export is typed; errors from native code are rethrown here as {@link NativeError} so
+ * the stack shows the TypeScript caller, with errno, code ("ENOENT"), syscall and path kept.
+ *
+ * ```ts
+ * const links = await linkList("/run/netns/blue"); // [{ index: 1, name: "lo", mtu: 65536, ... }]
+ * ```
+ * Namespace operations need root (CAP_SYS_ADMIN for setns, CAP_NET_ADMIN for changes).
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** A link as reported by {@link linkList}. */
+export interface LinkInfo {
+  readonly index: number;
+  readonly name: string;
+  readonly mtu: number;
+  /** ifi_flags (IFF_*). */
+  readonly flags: number;
+  readonly up: boolean;
+  /** "aa:bb:cc:dd:ee:ff"; "" when the link has no hardware address (tun). */
+  readonly mac: string;
+  /** IFLA_INFO_KIND ("veth", "bridge", ...); absent for physical devices and lo. */
+  readonly kind?: string;
+}
+
+/** Result of one message of an {@link nlExec} batch that the kernel accepted. */
+export interface NlExecResult {
+  /** Replies: dumps and NLM_F_ECHO echoes, one Uint8Array of whole nlmsghdr frames per message. */
+  readonly replies: (Uint8Array | null)[];
+  /** Per message, nanoseconds from send to ack (includes the netns fd open of a fixup). */
+  readonly timesNs: Float64Array;
+}
+
+/** Patches applied by native code right before message `msg` is sent. */
+export type NlFixup =
+  /** Open `path` (a netns file) and write its fd as u32 at byte `offset` of the message. */
+  | { readonly kind: "nsfd"; readonly msg: number; readonly offset: number; readonly path: string }
+  /** Resolve link `name` in the batch's netns and write its index as i32 at `offset`. */
+  | { readonly kind: "ifindex"; readonly msg: number; readonly offset: number; readonly name: string };
+
+interface RawNlExecResult {
+  replies: (Uint8Array | null)[];
+  timesNs: Float64Array;
+}
+
+interface Addon {
+  netnsOpen(path: string): number;
+  fdDup(fd: number): number;
+  fdClose(fd: number): void;
+  fdInode(fd: number): string;
+  linkList(netns: string | number): Promise<LinkInfo[]>;
+  nlExec?(nsFd: number, batch: Uint8Array, fixups: readonly NlFixup[]): Promise<RawNlExecResult>;
+}
+
+/**
+ * An error from the addon: a failed syscall or a kernel refusal. `syscall` is the call
+ * ("open", "setns") or the netlink message type ("RTM_NEWLINK"); `path` the object it named.
+ */
+export class NativeError extends Error {
+  override readonly name = "NativeError";
+  readonly errno: number;
+  readonly code: string;
+  readonly syscall: string;
+  readonly path: string | undefined;
+  /** The kernel's extended-ack text ("Invalid MTU"), when it gave one. */
+  readonly detail: string | undefined;
+  /** For batches: index of the message that failed. */
+  readonly step: number | undefined;
+
+  constructor(
+    message: string,
+    o: { errno: number; code: string; syscall: string; path?: string; detail?: string; step?: number },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.errno = o.errno;
+    this.code = o.code;
+    this.syscall = o.syscall;
+    this.path = o.path;
+    this.detail = o.detail;
+    this.step = o.step;
+  }
+
+  /** Rebuilds an error thrown by the addon (plain Error with extra fields) at the TS call site. */
+  static from(e: unknown): NativeError {
+    if (e instanceof NativeError) return e;
+    const r = (e ?? {}) as Partial<NativeError> & { message?: string };
+    if (typeof r.errno !== "number" || typeof r.code !== "string") {
+      return new NativeError(String(r.message ?? e), { errno: 0, code: "EUNKNOWN", syscall: "" }, { cause: e });
+    }
+    const fields: { errno: number; code: string; syscall: string; path?: string; detail?: string; step?: number } = {
+      errno: r.errno,
+      code: r.code,
+      syscall: r.syscall ?? "",
+    };
+    if (typeof r.path === "string") fields.path = r.path;
+    if (typeof r.detail === "string") fields.detail = r.detail;
+    if (typeof r.step === "number") fields.step = r.step;
+    return new NativeError(`${r.code}: ${r.message}`, fields);
+  }
+}
+
+let addon: Addon | undefined;
+let loadError: Error | undefined;
+
+function candidates(): string[] {
+  const env = process.env["NSM_NATIVE_ADDON"];
+  const here = dirname(fileURLToPath(import.meta.url));
+  // src/native.ts (tsx) and dist/src/native.js (built) sit at different depths below the root.
+  const found = [join(here, "..", "build", "Release", "nsm_native.node"), join(here, "..", "..", "build", "Release", "nsm_native.node")];
+  return env ? [env, ...found] : found;
+}
+
+function load(): Addon {
+  if (addon) return addon;
+  if (loadError) throw loadError;
+  const path = candidates().find((p) => existsSync(p));
+  if (!path) {
+    loadError = new Error(`nsm_native.node not found (tried ${candidates().join(", ")}); run "npm run build:native"`);
+    throw loadError;
+  }
+  addon = createRequire(import.meta.url)(path) as Addon;
+  return addon;
+}
+
+/** True when the addon is built and loads; tests use it to skip instead of failing. */
+export function nativeAvailable(): boolean {
+  try {
+    load();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sync<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw NativeError.from(e);
+  }
+}
+
+/** Opens a netns file (`/run/netns/x`, `/proc/<pid>/ns/net`) O_RDONLY|O_CLOEXEC; the caller owns the fd. */
+export function netnsOpen(path: string): number {
+  return sync(() => load().netnsOpen(path));
+}
+
+/** Duplicates `fd` (F_DUPFD_CLOEXEC); the caller owns the new fd and keeps owning `fd`. */
+export function fdDup(fd: number): number {
+  return sync(() => load().fdDup(fd));
+}
+
+/** Closes an fd obtained from this module. Call once per fd. */
+export function fdClose(fd: number): void {
+  sync(() => load().fdClose(fd));
+}
+
+/** "dev:ino" of the file behind `fd`; two netns fds are the same namespace iff these match. */
+export function fdInode(fd: number): string {
+  return sync(() => load().fdInode(fd));
+}
+
+/**
+ * Lists the links of the netns at `netns` (a path, opened and closed here, or an fd the caller
+ * keeps owning), via an RTM_GETLINK dump on a worker thread that never stays in that netns.
+ * Throws {@link NativeError}: ENOENT (syscall "open", path) for a missing netns file.
+ */
+export async function linkList(netns: string | number): Promise<LinkInfo[]> {
+  const a = load();
+  try {
+    return await a.linkList(netns);
+  } catch (e) {
+    throw NativeError.from(e);
+  }
+}
+
+/**
+ * Sends the rtnetlink messages packed in `batch` (whole nlmsghdr frames) one at a time inside
+ * the netns `nsFd` on a worker thread, stopping at the first refusal. Messages with NLM_F_DUMP
+ * or NLM_F_ECHO get their replies back. On failure throws {@link NativeError} with `step` = the
+ * index of the failed message (earlier ones were applied).
+ */
+export async function nlExec(nsFd: number, batch: Uint8Array, fixups: readonly NlFixup[] = []): Promise<NlExecResult> {
+  const a = load();
+  if (!a.nlExec) throw new Error("nsm_native.node is out of date (no nlExec); run \"npm run build:native\"");
+  try {
+    return await a.nlExec(nsFd, batch, fixups);
+  } catch (e) {
+    throw NativeError.from(e);
+  }
+}
