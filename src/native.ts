@@ -27,11 +27,26 @@ export interface LinkInfo {
   readonly kind?: string;
 }
 
-/** Result of one message of an {@link nlExec} batch that the kernel accepted. */
+/** A message of an {@link nlExec} batch that failed: errno, the call or message type, the object. */
+export interface NlStepError {
+  readonly errno: number;
+  readonly code: string;
+  /** "RTM_NEWLINK" for a kernel refusal, "open" / "SIOCGIFINDEX" / "TUNSETIFF" for a local step. */
+  readonly syscall: string;
+  readonly path?: string;
+  /** The kernel's extended-ack text ("Invalid MTU"), when it gave one. */
+  readonly detail?: string;
+  readonly message: string;
+}
+
+/** What {@link nlExec} reports per message (arrays have one entry per message of the batch). */
 export interface NlExecResult {
-  /** Replies: dumps and NLM_F_ECHO echoes, one Uint8Array of whole nlmsghdr frames per message. */
+  /** Messages that ran: all of them, or up to and including the first failure. */
+  readonly done: number;
+  readonly errors: (NlStepError | null)[];
+  /** Replies of dumps and NLM_F_ECHO requests: whole nlmsghdr frames, or null. */
   readonly replies: (Uint8Array | null)[];
-  /** Per message, nanoseconds from send to ack (includes the netns fd open of a fixup). */
+  /** Nanoseconds from the start of each message (fixups included) to its ack. */
   readonly timesNs: Float64Array;
 }
 
@@ -42,18 +57,13 @@ export type NlFixup =
   /** Resolve link `name` in the batch's netns and write its index as i32 at `offset`. */
   | { readonly kind: "ifindex"; readonly msg: number; readonly offset: number; readonly name: string };
 
-interface RawNlExecResult {
-  replies: (Uint8Array | null)[];
-  timesNs: Float64Array;
-}
-
 interface Addon {
   netnsOpen(path: string): number;
   fdDup(fd: number): number;
   fdClose(fd: number): void;
   fdInode(fd: number): string;
   linkList(netns: string | number): Promise<LinkInfo[]>;
-  nlExec?(nsFd: number, batch: Uint8Array, fixups: readonly NlFixup[]): Promise<RawNlExecResult>;
+  nlExec?(nsFd: number, batch: Uint8Array, fixups: readonly NlFixup[], opts: { keepGoing: boolean }): Promise<NlExecResult>;
 }
 
 /**
@@ -180,16 +190,22 @@ export async function linkList(netns: string | number): Promise<LinkInfo[]> {
 }
 
 /**
- * Sends the rtnetlink messages packed in `batch` (whole nlmsghdr frames) one at a time inside
- * the netns `nsFd` on a worker thread, stopping at the first refusal. Messages with NLM_F_DUMP
- * or NLM_F_ECHO get their replies back. On failure throws {@link NativeError} with `step` = the
- * index of the failed message (earlier ones were applied).
+ * Sends the rtnetlink messages packed in `batch` (whole nlmsghdr frames, seq/pid filled in here)
+ * one at a time inside the netns `nsFd` on a worker thread; the thread enters that netns only to
+ * create its socket. Stops at the first refused message unless `keepGoing`. Kernel refusals are
+ * reported per message in `errors` (this resolves); only a failure to reach the netns (setns,
+ * socket) rejects, with a {@link NativeError}. `nsFd` must stay open until this settles.
  */
-export async function nlExec(nsFd: number, batch: Uint8Array, fixups: readonly NlFixup[] = []): Promise<NlExecResult> {
+export async function nlExec(
+  nsFd: number,
+  batch: Uint8Array,
+  fixups: readonly NlFixup[] = [],
+  opts: { keepGoing?: boolean } = {},
+): Promise<NlExecResult> {
   const a = load();
-  if (!a.nlExec) throw new Error("nsm_native.node is out of date (no nlExec); run \"npm run build:native\"");
+  if (!a.nlExec) throw new Error('nsm_native.node is out of date (no nlExec); run "npm run build:native"');
   try {
-    return await a.nlExec(nsFd, batch, fixups);
+    return await a.nlExec(nsFd, batch, fixups, { keepGoing: opts.keepGoing ?? false });
   } catch (e) {
     throw NativeError.from(e);
   }

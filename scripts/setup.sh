@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a working tree: Debian packages (scripts/packages.txt),
+# npm dependencies from the lockfile, the native addon. Idempotent; any failure stops it loudly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+step "Debian packages"
+mapfile -t pkgs < <(grep -Ev '^\s*(#|$)' scripts/packages.txt | awk '{print $1}')
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  [ "$(id -u)" = 0 ] || die "missing packages (${missing[*]}): run setup as root or install them"
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" || die "apt-get install failed for: ${missing[*]}"
+  # the packages' init scripts may start daemons; the project starts its own private instances
+  for svc in openvswitch-switch etcd dnsmasq; do
+    command -v systemctl >/dev/null && systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    service "$svc" stop >/dev/null 2>&1 || true
+  done
+else
+  echo "all ${#pkgs[@]} packages present"
+fi
+
+step "node $(node --version), npm $(npm --version)"
+major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$major" -ge 20 ] || die "Node.js 20 or newer is required (found $(node --version))"
+
+step "npm dependencies (lockfile)"
+npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
+
+step "native addon (cmake-js, offline headers from node-api-headers)"
+npm run --silent build:native || die "native addon build failed"
+node -e 'import("./src/native.ts").catch(()=>{})' 2>/dev/null || true
+[ -f build/Release/nsm_native.node ] || die "build/Release/nsm_native.node was not produced"
+
+step "done: try 'npx nsm --help', 'npm test'"

@@ -1,0 +1,60 @@
+/**
+ * The `nsm` CLI: one subcommand per component, each configured by upstream's NSM_* variables.
+ * A component adds itself to `commands` below with a lazy import, so `nsm --help` stays fast.
+ */
+import { readFileSync } from "node:fs";
+
+export interface Command {
+  summary: string;
+  /** runs the component until it is told to stop; resolves with the exit code */
+  run(args: string[]): Promise<number | void>;
+}
+
+const lazy = (path: string, summary: string): Command => ({
+  summary,
+  async run(args) { const m = (await import(path)) as { run(args: string[]): Promise<number | void> }; return m.run(args); },
+});
+
+/** Every subcommand; later components add a line here. */
+export const commands: Record<string, Command> = {
+  "native-links": lazy("./native-links.js", "list the links of a network namespace (path, e.g. /run/netns/x) through the native addon"),
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+export function usage(): string {
+  const names = Object.keys(commands).sort();
+  const w = Math.max(...names.map((n) => n.length));
+  return [
+    `nsm ${version()} — Network Service Mesh in TypeScript`,
+    "",
+    "usage: nsm <command> [args]        configuration comes from NSM_* environment variables",
+    "",
+    "commands:",
+    ...names.map((n) => `  ${n.padEnd(w)}  ${commands[n]!.summary}`),
+    "",
+    "  nsm <command> --help prints the command's environment variables",
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") { console.log(usage()); return; }
+  if (name === "--version" || name === "-v") { console.log(version()); return; }
+  const cmd = commands[name];
+  if (!cmd) {
+    console.error(`nsm: unknown command "${name}"\n\n${usage()}`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    const code = await cmd.run(rest);
+    if (typeof code === "number") process.exitCode = code;
+  } catch (e) {
+    console.error(`nsm ${name}: ${(e as Error).message}`);
+    process.exitCode = 1;
+  }
+}
