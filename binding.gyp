@@ -11,6 +11,7 @@
         "native/src/links.cc",
         "native/src/netlink.cc",
         "native/src/netns.cc",
+        "native/src/nl_exec.cc",
         "native/src/sys_error.cc"
       ],
       "include_dirs": [

@@ -55,7 +55,10 @@ export type NlFixup =
   /** Open `path` (a netns file) and write its fd as u32 at byte `offset` of the message. */
   | { readonly kind: "nsfd"; readonly msg: number; readonly offset: number; readonly path: string }
   /** Resolve link `name` in the batch's netns and write its index as i32 at `offset`. */
-  | { readonly kind: "ifindex"; readonly msg: number; readonly offset: number; readonly name: string };
+  | { readonly kind: "ifindex"; readonly msg: number; readonly offset: number; readonly name: string }
+  /** Send message `msg` to another netns (an fd the caller keeps open, or a path opened then). */
+  | { readonly kind: "target"; readonly msg: number; readonly fd: number }
+  | { readonly kind: "target"; readonly msg: number; readonly path: string };
 
 interface Addon {
   netnsOpen(path: string): number;

@@ -1,0 +1,258 @@
+/**
+ * A batch of rtnetlink operations on one netns, sent by one native call on a worker thread.
+ *
+ * ```ts
+ * await ns.batch()
+ *   .linkAdd({ kind: "veth", attrs: { name: "nsm-1a", up: true }, peer: { name: "eth0", netns: client, up: true } })
+ *   .addrAdd({ link: "nsm-1a", cidr: "172.16.0.1/31" })
+ *   .commit();
+ * ```
+ * Input is checked when an op is added, but every problem is reported by `commit()` (rejects),
+ * before anything is sent. Ops run in order and stop at the first refusal; by default the ops
+ * that did apply are then undone in reverse (creations deleted, renames reverted), so a failed
+ * batch leaves nothing half-created. Changes (up, MTU, MAC, alias, master) and deletions are not
+ * reverted. Errors are {@link DatapathError}s naming the op (1-based in the message, `step`
+ * 0-based), what it was doing, the netns, and the kernel's errno.
+ */
+import { nlExec, type NlStepError } from "../native.js";
+import { addrText, encodeAddr, validateAddr, type Addr } from "./addr.js";
+import { DatapathError } from "./errors.js";
+import {
+  checkIfname, describeSpec, encodeLinkAdd, encodeLinkDel, encodeLinkSet, validateChange, validateSpec,
+  type LinkChange, type LinkSpec,
+} from "./link.js";
+import { encodeNeigh, validateNeigh, type Neigh } from "./neigh.js";
+import * as nl from "./netlink.js";
+import { isNetnsHandle, resolveRef, type NetnsHandle, type NetnsRef } from "./ref.js";
+import { encodeRoute, routeText, validateRoute, type Route } from "./route.js";
+
+interface Op {
+  readonly name: string;
+  readonly arg: unknown;
+  /** "creating veth nsm-1a (peer nsm-1b)": what the error message says we were doing. */
+  readonly what: string;
+  build(handles: NetnsHandle[]): nl.NlMsg[];
+  /** The op that reverts this one, if it can be reverted. */
+  undo?(): Op | undefined;
+}
+
+/** What a successful commit reports. */
+export interface BatchResult {
+  /** Milliseconds each op took in the kernel (send to ack), by op index. */
+  readonly opMs: number[];
+}
+
+export interface CommitOptions {
+  /** Checked before sending; a batch in flight runs to completion (rtnetlink has no cancel). */
+  readonly signal?: AbortSignal;
+  /** Revert applied ops when one fails (default true). */
+  readonly undo?: boolean;
+}
+
+/** The netns a batch runs in, as the batch sees it. */
+export interface BatchTarget extends NetnsHandle {}
+
+const CREATE_EXCL = nl.NLM_F_CREATE | nl.NLM_F_EXCL;
+const CREATE_REPLACE = nl.NLM_F_CREATE | nl.NLM_F_REPLACE;
+
+function peerKey(target: NetnsHandle | NetnsRef | undefined, self: string): string {
+  if (target === undefined) return self;
+  if (isNetnsHandle(target)) return target.name;
+  try { return resolveRef(target).name; } catch { return JSON.stringify(target); }
+}
+
+export class Batch {
+  private readonly ops: Op[] = [];
+  private invalid: DatapathError | undefined;
+  private committed = false;
+  /** name -> op index, per netns key, for duplicate detection within the batch. */
+  private readonly created = new Map<string, number>();
+
+  constructor(private readonly ns: BatchTarget) {}
+
+  /** Number of ops queued. */
+  get length(): number {
+    return this.ops.length;
+  }
+
+  private push(name: string, arg: unknown, check: () => void, make: () => Omit<Op, "name" | "arg">): this {
+    const step = this.ops.length;
+    let op: Op;
+    try {
+      check();
+      op = { name, arg, ...make() };
+    } catch (e) {
+      if (!this.invalid) {
+        const d = e instanceof DatapathError ? e : DatapathError.invalid(String(e));
+        this.invalid = new DatapathError(`op ${step + 1} ${name}: ${d.message} (nothing was sent to ${this.ns.name})`,
+          { ...d, op: name, step, netns: this.ns.name }, { cause: d });
+      }
+      op = { name, arg, what: "(invalid)", build: () => [] };
+    }
+    this.ops.push(op);
+    return this;
+  }
+
+  private claim(name: string, where: string): void {
+    const key = `${where}\0${name}`;
+    const prev = this.created.get(key);
+    if (prev !== undefined) throw DatapathError.invalid(`duplicate link name "${name}" in ${where}: op ${prev + 1} creates it too`);
+    this.created.set(key, this.ops.length);
+  }
+
+  /** Creates a link (veth with its peer directly in `peer.netns`, vxlan, bridge, tap). */
+  linkAdd(l: LinkSpec): this {
+    return this.push("linkAdd", l, () => {
+      validateSpec(l);
+      this.claim(l.attrs.name, this.ns.name);
+      if (l.kind === "veth") this.claim(l.peer.name, peerKey(l.peer.netns, this.ns.name));
+    }, () => ({
+      what: `creating ${describeSpec(l)}`,
+      build: (h) => encodeLinkAdd(l, h),
+      undo: () => this.delOp(l.attrs.name),
+    }));
+  }
+
+  private delOp(name: string): Op {
+    return { name: "linkDel", arg: name, what: `deleting link ${name}`, build: () => [encodeLinkDel(name)] };
+  }
+
+  /** Deletes a link (for a veth, both ends). Not undone if a later op fails. */
+  linkDel(name: string): this {
+    return this.push("linkDel", name, () => void checkIfname(name), () => this.delOp(name));
+  }
+
+  /** Changes a link: up/down, MTU, name, MAC, alias, master, netns. Only a rename is undone. */
+  linkSet(name: string, change: LinkChange): this {
+    return this.push("linkSet", { name, ...change }, () => validateChange(name, change), () => ({
+      what: `changing link ${name} (${Object.keys(change).join(", ")})`,
+      build: (h) => [encodeLinkSet(name, change, h)],
+      ...(change.name !== undefined && change.name !== name
+        ? { undo: () => ({ name: "linkSet", arg: { name: change.name, rename: name }, what: `renaming ${change.name} back to ${name}`, build: (h: NetnsHandle[]) => [encodeLinkSet(change.name!, { name }, h)] }) }
+        : {}),
+    }));
+  }
+  linkSetUp(name: string): this { return this.linkSet(name, { up: true }); }
+  linkSetDown(name: string): this { return this.linkSet(name, { up: false }); }
+  linkSetMtu(name: string, mtu: number): this { return this.linkSet(name, { mtu }); }
+  linkSetName(name: string, newName: string): this { return this.linkSet(name, { name: newName }); }
+  linkSetMac(name: string, mac: string): this { return this.linkSet(name, { mac }); }
+  linkSetAlias(name: string, alias: string): this { return this.linkSet(name, { alias }); }
+  /** Enslaves `name` to bridge `master`, or releases it when `master` is null. */
+  linkSetMaster(name: string, master: string | null): this { return this.linkSet(name, { master }); }
+  /** Moves `name` to another netns (slow for veth: ~16 ms; prefer creating it there). */
+  linkSetNetns(name: string, netns: NetnsHandle | NetnsRef): this { return this.linkSet(name, { netns }); }
+
+  /** Adds an address (EEXIST if present). IPv6 addresses get IFA_F_NODAD unless `noDad: false`. */
+  addrAdd(a: Addr): this { return this.addr("addrAdd", nl.RTM_NEWADDR, CREATE_EXCL, a); }
+  /** Adds or updates an address. Undo deletes it. */
+  addrReplace(a: Addr): this { return this.addr("addrReplace", nl.RTM_NEWADDR, CREATE_REPLACE, a); }
+  addrDel(a: Addr): this { return this.addr("addrDel", nl.RTM_DELADDR, 0, a); }
+  private addr(name: string, type: number, flags: number, a: Addr): this {
+    const del = type === nl.RTM_DELADDR;
+    return this.push(name, a, () => validateAddr(a), () => ({
+      what: `${del ? "deleting" : "adding"} address ${addrText(a)}`,
+      build: () => [encodeAddr(type, flags, a)],
+      ...(del ? {} : { undo: () => ({ name: "addrDel", arg: a, what: `deleting address ${addrText(a)}`, build: () => [encodeAddr(nl.RTM_DELADDR, 0, a)] }) }),
+    }));
+  }
+
+  /** Adds a route (EEXIST if the same destination/table/metric exists). */
+  routeAdd(r: Route): this { return this.route("routeAdd", nl.RTM_NEWROUTE, CREATE_EXCL, r); }
+  /** Adds or replaces a route. Undo deletes it (a replaced route is not restored). */
+  routeReplace(r: Route): this { return this.route("routeReplace", nl.RTM_NEWROUTE, CREATE_REPLACE, r); }
+  routeDel(r: Route): this { return this.route("routeDel", nl.RTM_DELROUTE, 0, r); }
+  private route(name: string, type: number, flags: number, r: Route): this {
+    const del = type === nl.RTM_DELROUTE;
+    return this.push(name, r, () => validateRoute(r), () => ({
+      what: `${del ? "deleting" : "adding"} route ${routeText(r)}`,
+      build: () => [encodeRoute(type, flags, r)],
+      ...(del ? {} : { undo: () => ({ name: "routeDel", arg: r, what: `deleting route ${routeText(r)}`, build: () => [encodeRoute(nl.RTM_DELROUTE, 0, r)] }) }),
+    }));
+  }
+
+  /** Adds a neighbour entry (default state permanent). */
+  neighAdd(n: Neigh): this { return this.neigh("neighAdd", nl.RTM_NEWNEIGH, CREATE_EXCL, n); }
+  neighReplace(n: Neigh): this { return this.neigh("neighReplace", nl.RTM_NEWNEIGH, CREATE_REPLACE, n); }
+  neighDel(n: Neigh): this { return this.neigh("neighDel", nl.RTM_DELNEIGH, 0, n); }
+  private neigh(name: string, type: number, flags: number, n: Neigh): this {
+    const del = type === nl.RTM_DELNEIGH;
+    return this.push(name, n, () => validateNeigh(n, !del), () => ({
+      what: `${del ? "deleting" : "adding"} neighbour ${n.ip}${n.mac ? ` lladdr ${n.mac}` : ""} on ${n.link}`,
+      build: () => [encodeNeigh(type, flags, n)],
+      ...(del ? {} : { undo: () => ({ name: "neighDel", arg: n, what: `deleting neighbour ${n.ip} on ${n.link}`, build: () => [encodeNeigh(nl.RTM_DELNEIGH, 0, n)] }) }),
+    }));
+  }
+
+  /** Sends every op in one native call; see the class comment for failure semantics. */
+  async commit(opts: CommitOptions = {}): Promise<BatchResult> {
+    if (this.committed) throw DatapathError.invalid(`batch for ${this.ns.name} was already committed`);
+    this.committed = true;
+    if (this.invalid) throw this.invalid;
+    opts.signal?.throwIfAborted();
+    if (this.ops.length === 0) return { opMs: [] };
+    const { results, msgOp } = await run(this.ns, this.ops, false);
+    const opMs = new Array<number>(this.ops.length).fill(0);
+    results.timesNs.forEach((t, i) => { opMs[msgOp[i]!]! += t / 1e6; });
+    const failedMsg = results.errors.findIndex((e) => e !== null);
+    if (failedMsg < 0) return { opMs };
+
+    const step = msgOp[failedMsg]!;
+    const op = this.ops[step]!;
+    const err = results.errors[failedMsg]!;
+    // Applied: ops before `step`, and `step` itself if one of its messages went through.
+    const firstMsgOfStep = msgOp.indexOf(step);
+    const applied = this.ops.slice(0, failedMsg > firstMsgOfStep ? step + 1 : step);
+    let undoNote = "";
+    if (opts.undo !== false && applied.length) undoNote = await undo(this.ns, applied);
+    throw stepError(this.ns, this.ops.length, step, op, err, undoNote);
+  }
+}
+
+async function run(ns: BatchTarget, ops: readonly Op[], keepGoing: boolean) {
+  const handles: NetnsHandle[] = [ns];
+  const msgs: nl.NlMsg[] = [];
+  const msgOp: number[] = [];
+  ops.forEach((op, i) => {
+    for (const m of op.build(handles)) {
+      msgs.push(m);
+      msgOp.push(i);
+    }
+  });
+  const { batch, fixups } = nl.packBatch(msgs);
+  const held: NetnsHandle[] = [];
+  try {
+    for (const h of new Set(handles)) {
+      h.acquire();
+      held.push(h);
+    }
+    return { results: await nlExec(ns.fd, batch, fixups, { keepGoing }), msgOp };
+  } catch (e) {
+    throw DatapathError.wrap(e, `running a batch of ${ops.length} op(s)`, ns.name);
+  } finally {
+    for (const h of held) h.release();
+  }
+}
+
+/** Reverts `applied` in reverse order, best effort; returns a note for the error message. */
+async function undo(ns: BatchTarget, applied: readonly Op[]): Promise<string> {
+  const reverts = applied.map((o) => o.undo?.()).filter((o): o is Op => o !== undefined).reverse();
+  if (!reverts.length) return "";
+  try {
+    const { results, msgOp } = await run(ns, reverts, true);
+    const failed = results.errors.map((e, i) => (e ? `${reverts[msgOp[i]!]!.what}: ${e.code}` : "")).filter(Boolean);
+    return failed.length ? `; undo incomplete: ${failed.join("; ")}` : `; undid ${reverts.length} earlier op(s)`;
+  } catch (e) {
+    return `; undo failed: ${(e as Error).message}`;
+  }
+}
+
+function stepError(ns: BatchTarget, total: number, step: number, op: Op, e: NlStepError, undoNote: string): DatapathError {
+  const where = e.path ? ` ${e.path}` : "";
+  const detail = e.detail ? ` (${e.detail})` : "";
+  return new DatapathError(
+    `op ${step + 1}/${total} ${op.name}: ${e.code} ${op.what} in ${ns.name}: ${e.syscall}${where}${detail}${undoNote}`,
+    { code: e.code, errno: e.errno, syscall: e.syscall, path: e.path, detail: e.detail, netns: ns.name, op: op.name, step },
+    { cause: e },
+  );
+}
