@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,16 @@ namespace nsm {
 
 UniqueFd OpenNetns(const std::string& path, SysError* err) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) *err = SysError{errno, "open", path, {}};
+  if (!fd) {
+    *err = SysError{errno, "open", path, {}};
+    return fd;
+  }
+  // A /run/netns file whose bind mount is gone (netns deleted) is a plain empty file.
+  int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
+  if (type != CLONE_NEWNET) {
+    *err = SysError{EINVAL, "NS_GET_NSTYPE", path, "not a network namespace"};
+    fd.reset();
+  }
   return fd;
 }
 

@@ -63,7 +63,7 @@ function peerKey(target: NetnsHandle | NetnsRef | undefined, self: string): stri
 
 export class Batch {
   private readonly ops: Op[] = [];
-  private invalid: DatapathError | undefined;
+  private invalid: { step: number; name: string; error: DatapathError } | undefined;
   private committed = false;
   /** name -> op index, per netns key, for duplicate detection within the batch. */
   private readonly created = new Map<string, number>();
@@ -83,9 +83,7 @@ export class Batch {
       op = { name, arg, ...make() };
     } catch (e) {
       if (!this.invalid) {
-        const d = e instanceof DatapathError ? e : DatapathError.invalid(String(e));
-        this.invalid = new DatapathError(`op ${step + 1} ${name}: ${d.message} (nothing was sent to ${this.ns.name})`,
-          { ...d, op: name, step, netns: this.ns.name }, { cause: d });
+        this.invalid = { step, name, error: e instanceof DatapathError ? e : DatapathError.invalid(String(e)) };
       }
       op = { name, arg, what: "(invalid)", build: () => [] };
     }
@@ -164,7 +162,7 @@ export class Batch {
   routeDel(r: Route): this { return this.route("routeDel", nl.RTM_DELROUTE, 0, r); }
   private route(name: string, type: number, flags: number, r: Route): this {
     const del = type === nl.RTM_DELROUTE;
-    return this.push(name, r, () => validateRoute(r), () => ({
+    return this.push(name, r, () => validateRoute(r, !del), () => ({
       what: `${del ? "deleting" : "adding"} route ${routeText(r)}`,
       build: () => [encodeRoute(type, flags, r)],
       ...(del ? {} : { undo: () => ({ name: "routeDel", arg: r, what: `deleting route ${routeText(r)}`, build: () => [encodeRoute(nl.RTM_DELROUTE, 0, r)] }) }),
@@ -188,7 +186,11 @@ export class Batch {
   async commit(opts: CommitOptions = {}): Promise<BatchResult> {
     if (this.committed) throw DatapathError.invalid(`batch for ${this.ns.name} was already committed`);
     this.committed = true;
-    if (this.invalid) throw this.invalid;
+    if (this.invalid) {
+      const { step, name, error: d } = this.invalid;
+      throw new DatapathError(`op ${step + 1}/${this.ops.length} ${name}: ${d.message} (nothing was sent to ${this.ns.name})`,
+        { ...d, op: name, step, netns: this.ns.name }, { cause: d });
+    }
     opts.signal?.throwIfAborted();
     if (this.ops.length === 0) return { opMs: [] };
     const { results, msgOp } = await run(this.ns, this.ops, false);
@@ -234,14 +236,21 @@ async function run(ns: BatchTarget, ops: readonly Op[], keepGoing: boolean) {
   }
 }
 
+/** Errnos meaning "the thing to remove is already gone": the undo of that op is done. */
+const GONE = new Set(["ENODEV", "EADDRNOTAVAIL", "ESRCH", "ENOENT"]);
+
 /** Reverts `applied` in reverse order, best effort; returns a note for the error message. */
 async function undo(ns: BatchTarget, applied: readonly Op[]): Promise<string> {
   const reverts = applied.map((o) => o.undo?.()).filter((o): o is Op => o !== undefined).reverse();
   if (!reverts.length) return "";
   try {
     const { results, msgOp } = await run(ns, reverts, true);
-    const failed = results.errors.map((e, i) => (e ? `${reverts[msgOp[i]!]!.what}: ${e.code}` : "")).filter(Boolean);
-    return failed.length ? `; undo incomplete: ${failed.join("; ")}` : `; undid ${reverts.length} earlier op(s)`;
+    const failed = results.errors
+      .map((e, i) => (e && !GONE.has(e.code) ? `${reverts[msgOp[i]!]!.what}: ${e.code}` : ""))
+      .filter(Boolean);
+    if (!failed.length) return `; undid ${reverts.length} earlier op(s)`;
+    const more = failed.length > 5 ? ` and ${failed.length - 5} more` : "";
+    return `; undo incomplete: ${failed.slice(0, 5).join("; ")}${more}`;
   } catch (e) {
     return `; undo failed: ${(e as Error).message}`;
   }

@@ -72,7 +72,12 @@ export function parseCidr(s: string, what = "CIDR", opts: { requirePrefix?: bool
   if (typeof s !== "string") throw DatapathError.invalid(`invalid ${what} ${JSON.stringify(s)}`);
   const slash = s.indexOf("/");
   if (slash < 0 && opts.requirePrefix) throw DatapathError.invalid(`invalid ${what} ${JSON.stringify(s)}: missing "/prefix"`);
-  const a = parseIp(slash < 0 ? s : s.slice(0, slash), what);
+  let a: IpAddr;
+  try {
+    a = parseIp(slash < 0 ? s : s.slice(0, slash), what);
+  } catch {
+    throw DatapathError.invalid(`invalid ${what} ${JSON.stringify(s)}: not an IPv4 or IPv6 address`);
+  }
   const max = a.family === 4 ? 32 : 128;
   let prefixLen = max;
   if (slash >= 0) {

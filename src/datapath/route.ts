@@ -69,10 +69,10 @@ function parse(r: Route): Parsed {
   return { family, dst, via, src };
 }
 
-export function validateRoute(r: Route): void {
+export function validateRoute(r: Route, forAdd = true): void {
   parse(r);
   if (r.dev !== undefined) checkIfname(r.dev, "route device");
-  if (r.via === undefined && r.dev === undefined) throw DatapathError.invalid(`route ${r.dst}: needs a gateway (via) or a device (dev)`);
+  if (forAdd && r.via === undefined && r.dev === undefined) throw DatapathError.invalid(`route ${r.dst}: needs a gateway (via) or a device (dev)`);
   if (r.table !== undefined && (!Number.isInteger(r.table) || r.table < 1 || r.table > 0xffffffff)) {
     throw DatapathError.invalid(`route ${r.dst}: invalid table ${String(r.table)}`);
   }
