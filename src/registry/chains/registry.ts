@@ -1,0 +1,104 @@
+/**
+ * The registry server (spec control-plane §6.2, cmd-registry-memory, plus an etcd backend):
+ * both registries as chains over one store. Serve it with
+ *
+ *   const r = await createRegistry({ signal, store: "etcd://127.0.0.1:2379" });
+ *   const srv = await serve(["tcp://:5002"], { nseRegistry: r.nse, nsRegistry: r.ns });
+ *   ...; await srv.close(); await r.close();
+ *
+ * upstream also puts grpcmetadata → updatepath → authorize first; those come with the
+ * security issue (tokens, path ids).
+ */
+import { fromBinary, NetworkServiceEndpointSchema, NetworkServiceSchema, toBinary, type NetworkService,
+  type NetworkServiceEndpoint } from "../../api/index.js";
+import { dial, nsChain, nseChain, type GrpcConn, type NseRegistryChain, type NsRegistryChain } from "../../core/index.js";
+import { type Logger, silentLogger } from "../../tools/log.js";
+import { beginNseServer } from "../common/begin/server.js";
+import { DEFAULT_EXPIRE_PERIOD_MS, expireNseServer } from "../common/expire/server.js";
+import { interdomainServer } from "../common/interdomain/server.js";
+import { setPayloadNsServer } from "../common/setpayload/server.js";
+import { setRegistrationTimeNseServer } from "../common/setregistrationtime/server.js";
+import { storeNseServer, storeNsServer } from "../common/store/server.js";
+import { validateNseServer, validateNsServer } from "../common/validate/server.js";
+import { openStore } from "../store/open.js";
+import { Replica } from "../store/replica.js";
+import type { RegistryStore } from "../store/store.js";
+import { NS, NSE } from "../tools.js";
+
+export interface RegistryOptions {
+  /** for logs */
+  name?: string;
+  /** lifetime of a registration that is not refreshed (default 1 min) */
+  expirePeriodMs?: number;
+  /** "memory" (default) or "etcd://host:port[,host:port][/prefix]" */
+  store?: "memory" | string;
+  /** where interdomain (name@domain) registrations and queries go */
+  proxyRegistryUrl?: string;
+  dialTimeoutMs?: number;
+  signal: AbortSignal;
+  log?: Logger;
+}
+
+export interface Registry {
+  readonly nse: NseRegistryChain;
+  readonly ns: NsRegistryChain;
+  /** resolves once both replicas hold the store's current state */
+  readonly ready: Promise<void>;
+  readonly nseStore: RegistryStore<NetworkServiceEndpoint>;
+  readonly nsStore: RegistryStore<NetworkService>;
+  close(): Promise<void>;
+}
+
+export async function createRegistry(o: RegistryOptions): Promise<Registry> {
+  const log = (o.log ?? silentLogger).child({ registry: o.name ?? "registry" });
+  const spec = o.store ?? "memory";
+  const life = new AbortController();
+  const stop = () => life.abort();
+  o.signal.addEventListener("abort", stop, { once: true });
+  const nseStore = await openStore<NetworkServiceEndpoint>(spec, {
+    clone: NSE.clone, prefix: "/nsm/registry/nse/",
+    codec: { encode: (v) => toBinary(NetworkServiceEndpointSchema, v), decode: (b) => fromBinary(NetworkServiceEndpointSchema, b) },
+  });
+  const nsStore = await openStore<NetworkService>(spec, {
+    clone: NS.clone, prefix: "/nsm/registry/ns/",
+    codec: { encode: (v) => toBinary(NetworkServiceSchema, v), decode: (b) => fromBinary(NetworkServiceSchema, b) },
+  });
+  const nseReplica = new Replica(nseStore, { signal: life.signal, log });
+  const nsReplica = new Replica(nsStore, { signal: life.signal, log });
+  let proxy: GrpcConn | undefined;
+  if (o.proxyRegistryUrl) proxy = dial(o.proxyRegistryUrl, { dialTimeoutMs: o.dialTimeoutMs });
+
+  const nseStoreEl = storeNseServer(nseReplica, { signal: life.signal, log });
+  const nsStoreEl = storeNsServer(nsReplica, { signal: life.signal, log });
+  const nse = nseChain(
+    validateNseServer(),
+    beginNseServer({ signal: life.signal }),
+    interdomainServer(NSE, proxy && proxy.nseRegistry, (e) => e.networkServiceNames),
+    setRegistrationTimeNseServer(),
+    expireNseServer({ periodMs: o.expirePeriodMs ?? DEFAULT_EXPIRE_PERIOD_MS }),
+    nseStoreEl,
+  );
+  const ns = nsChain(
+    validateNsServer(),
+    setPayloadNsServer(),
+    interdomainServer(NS, proxy && proxy.nsRegistry),
+    nsStoreEl,
+  );
+  log.info({ store: nseStore.kind, expirePeriodMs: o.expirePeriodMs ?? DEFAULT_EXPIRE_PERIOD_MS }, "registry: started");
+  let closed: Promise<void> | undefined;
+  return {
+    nse, ns, nseStore, nsStore,
+    ready: Promise.all([nseReplica.ready, nsReplica.ready]).then(() => {}),
+    close() {
+      closed ??= (async () => {
+        o.signal.removeEventListener("abort", stop);
+        life.abort();
+        nseStoreEl.close();
+        nsStoreEl.close();
+        proxy?.close();
+        await Promise.all([nseStore.close(), nsStore.close()]);
+      })();
+      return closed;
+    },
+  };
+}

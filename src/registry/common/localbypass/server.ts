@@ -1,0 +1,49 @@
+/**
+ * localbypass (nsmgr): an NSE registering through nsmgr is stored upstream with the nsmgr's URL,
+ * so other nodes reach it through this nsmgr; the caller gets its real URL back. Find rewrites
+ * the URL of locally known NSEs to the real one and drops live entries that carry the nsmgr
+ * URL but are not known here (stale ones of a previous nsmgr run). Unregister goes upstream
+ * only for names known here. upstream: sdk pkg/registry/common/localbypass.
+ */
+import type { NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse } from "../../../api/index.js";
+import { NsmError, type RegistryElement, status } from "../../../core/index.js";
+import { checkNseUrl } from "../../tools.js";
+
+export type LocalBypass = RegistryElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> & {
+  /** name → real URL of the NSEs registered through this nsmgr */
+  readonly local: ReadonlyMap<string, string>;
+};
+
+export function localBypassNseServer(nsmgrUrl: string): LocalBypass {
+  const local = new Map<string, string>();
+  return {
+    local,
+    async register(nse, ctx, next) {
+      try { checkNseUrl(nse.url); } catch (e) {
+        throw new NsmError(status.INVALID_ARGUMENT, `cannot register NSE with passed URL: ${(e as Error).message}`);
+      }
+      const real = nse.url;
+      nse.url = nsmgrUrl;
+      const res = await next.register(nse, ctx);
+      local.set(res.name, real);
+      res.url = real;
+      return res;
+    },
+    async *find(query, ctx, next) {
+      for await (const r of next.find(query, ctx)) {
+        const nse = r.networkServiceEndpoint;
+        if (nse) {
+          const real = local.get(nse.name);
+          if (real !== undefined && nse.url === nsmgrUrl) nse.url = real;
+          else if (nse.url === nsmgrUrl && !r.deleted) continue;
+        }
+        yield r;
+      }
+    },
+    async unregister(nse, ctx, next) {
+      if (!local.has(nse.name)) return;
+      nse.url = nsmgrUrl;
+      try { await next.unregister(nse, ctx); } finally { local.delete(nse.name); }
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * retry (client, both registries): Register/Unregister are tried again every `intervalMs`
+ * (200 ms) with a per-try timeout (15 s) until they succeed, fail with a non-transient code
+ * (InvalidArgument, PermissionDenied, ...), or the caller's ctx ends. Find is retried while it
+ * fails before its first response; a watch Find whose stream breaks later is re-opened, so
+ * watch streams reconnect by themselves (the current entries are sent again after a
+ * reconnect: consumers key by name). upstream: sdk pkg/registry/common/retry (+ heal's Find wrapper).
+ */
+import { type Ctx, messageOf, NsmError, type RegistryElement, status } from "../../../core/index.js";
+import { type Kind, sleep } from "../../tools.js";
+
+export interface RetryOptions { tryTimeoutMs?: number; intervalMs?: number }
+
+const FINAL = new Set<status>([status.INVALID_ARGUMENT, status.NOT_FOUND, status.ALREADY_EXISTS, status.PERMISSION_DENIED,
+  status.UNAUTHENTICATED, status.FAILED_PRECONDITION, status.OUT_OF_RANGE, status.UNIMPLEMENTED]);
+
+export function isTransient(err: unknown): boolean {
+  return !(err instanceof NsmError && FINAL.has(err.code));
+}
+
+export function retryClient<T, Q, R>(kind: Kind<T, Q, R>, o: RetryOptions = {}): RegistryElement<T, Q, R> {
+  const tryMs = o.tryTimeoutMs ?? 15_000;
+  const interval = o.intervalMs ?? 200;
+  async function again<X>(what: string, name: string, ctx: Ctx, fn: (c: Ctx) => Promise<X>): Promise<X> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(ctx.withTimeout(tryMs));
+      } catch (err) {
+        if (ctx.signal.aborted || !isTransient(err)) throw err;
+        if (attempt === 0 || attempt % 25 === 0) ctx.log.debug({ name, attempt, err: messageOf(err) }, `registry client: ${what} failed, retrying`);
+        await sleep(interval, ctx.signal);
+        if (ctx.signal.aborted) throw NsmError.from(err, ctx.signal);
+      }
+    }
+  }
+  return {
+    register: (e, ctx, next) => again("register", kind.nameOf(e), ctx, (c) => next.register(kind.clone(e), c)),
+    unregister: (e, ctx, next) => again("unregister", kind.nameOf(e), ctx, (c) => next.unregister(kind.clone(e), c)),
+    async *find(q, ctx, next) {
+      const { watch } = kind.query(q);
+      for (;;) {
+        let got = false;
+        try {
+          for await (const r of next.find(q, ctx)) { got = true; yield r; }
+          if (!watch || ctx.signal.aborted) return;
+        } catch (err) {
+          if (ctx.signal.aborted) return;
+          if (!isTransient(err) || (got && !watch)) throw err;
+          ctx.log.debug({ err: messageOf(err) }, "registry client: find stream failed, re-opening");
+        }
+        await sleep(interval, ctx.signal);
+        if (ctx.signal.aborted) return;
+      }
+    },
+  };
+}
