@@ -32,9 +32,13 @@ export function ipJson<T = Record<string, unknown>[]>(...args: string[]): T {
   return JSON.parse(ip("-j", ...args) || "[]") as T;
 }
 
-/** `ip netns exec <ns> ping -c <count> -W 1 <addr>`; resolves on success, rejects with output. */
-export async function ping(ns: string, addr: string, count = 1): Promise<void> {
-  await execFileP("ip", ["netns", "exec", ns, "ping", "-n", "-q", "-c", String(count), "-i", "0.2", "-W", "2", addr]);
+/**
+ * `ip netns exec <ns> ping`: resolves once `count` replies came back, rejects (with ping's
+ * output) if they did not within `deadlineS` seconds. The deadline covers a first tunnel
+ * handshake (wireguard-go retries one after 5 s).
+ */
+export async function ping(ns: string, addr: string, count = 1, deadlineS = 10): Promise<void> {
+  await execFileP("ip", ["netns", "exec", ns, "ping", "-n", "-q", "-c", String(count), "-i", "0.2", "-w", String(deadlineS), addr]);
 }
 
 export interface Cleanup {
