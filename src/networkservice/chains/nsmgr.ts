@@ -1,0 +1,37 @@
+/**
+ * The nsmgr chain (upstream sdk chains/nsmgr): an endpoint that picks a local forwarder for each
+ * connection and connects to it. The forwarder finds the NSE; the client's netns parameters pass
+ * through untouched. The registry services (local memory or proxy to NSM_REGISTRY_URL) are served
+ * beside it by the caller (see sandbox / cmd/nsmgr).
+ */
+import type { TokenGenerator } from "../../tools/token/index.js";
+import { connectServer } from "../common/connect/server.js";
+import { discoverForwarderServer } from "../common/discoverforwarder/server.js";
+import type { ChannelPool } from "../common/dial/pool.js";
+import type { RegistryLookup } from "../utils/registry.js";
+import { passthroughClient } from "./client.js";
+import { endpoint, type Endpoint } from "./endpoint.js";
+
+export interface NsmgrOptions {
+  name: string;
+  tokens: TokenGenerator;
+  signal: AbortSignal;
+  /** the nsmgr's registry (forwarders and network services) */
+  registry: RegistryLookup;
+  /** channels to forwarders */
+  pool: ChannelPool;
+  /** NSM_FORWARDER_NETWORK_SERVICE_NAME (default "forwarder") */
+  forwarderService?: string;
+  /** only forwarders whose registered URL contains this (upstream passes the nsmgr URL, relying on localbypass) */
+  forwarderUrlFilter?: string;
+}
+
+export function nsmgr(o: NsmgrOptions): Endpoint {
+  return endpoint({
+    name: o.name, tokens: o.tokens, signal: o.signal,
+    extra: [
+      discoverForwarderServer(o.registry, { forwarderService: o.forwarderService, nsmgrUrl: o.forwarderUrlFilter }),
+      connectServer(passthroughClient({ name: o.name, tokens: o.tokens, pool: o.pool })),
+    ],
+  });
+}

@@ -1,0 +1,31 @@
+/**
+ * connectClient: the end of a client chain: sends Request/Close to the dialled next hop, with
+ * this process's token in the call metadata (upstream's per-RPC credentials).
+ */
+import { NsmError, OUTGOING_METADATA, status, type ClientElement, type Ctx } from "../../../core/index.js";
+import { tokenMetadata, type TokenGenerator } from "../../../tools/token/index.js";
+import { CLIENT_CONN, type ClientConn } from "../../utils/keys.js";
+
+function nextHop(ctx: Ctx, what: string, id: string): ClientConn {
+  let cc: ClientConn | undefined;
+  try { cc = ctx.clientMeta.get(CLIENT_CONN); } catch { /* no client metadata in this chain */ }
+  if (!cc) throw new NsmError(status.INTERNAL, `connect: no client connection to send ${what} of ${id} to (no URL was chosen for the next hop)`);
+  return cc;
+}
+
+async function withToken(ctx: Ctx, tokens: TokenGenerator | undefined): Promise<Ctx> {
+  return tokens ? ctx.withValue(OUTGOING_METADATA, tokenMetadata(await tokens())) : ctx;
+}
+
+export function connectClient(o: { tokens?: TokenGenerator } = {}): ClientElement {
+  return {
+    async request(req, ctx) {
+      const cc = nextHop(ctx, "Request", req.connection?.id ?? "");
+      return cc.networkService.request(req, await withToken(ctx, o.tokens));
+    },
+    async close(conn, ctx) {
+      const cc = nextHop(ctx, "Close", conn.id);
+      await cc.networkService.close(conn, await withToken(ctx, o.tokens));
+    },
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * discoverServer (forwarder, nsmgr-proxy): finds where the connection should go. A named NSE is
+ * looked up by name; otherwise the NetworkService is looked up and its live NSEs filtered by the
+ * service's matches against the request labels; roundrobin then picks one. Errors say what the
+ * registry had: "no endpoint for network service icmp (registry had 0 matches for labels {app=a})".
+ */
+import { NsmError, status, type ServerElement } from "../../../core/index.js";
+import { isExpired, matchEndpoint } from "../../../registry/match.js";
+import { CANDIDATES, CLIENT_URL } from "../../utils/keys.js";
+import { fmtLabels } from "../../utils/path.js";
+import { findNs, findNses, type RegistryLookup } from "../../utils/registry.js";
+
+export function discoverServer(registry: RegistryLookup): ServerElement {
+  return {
+    async request(req, ctx, next) {
+      if (ctx.get(CLIENT_URL)) return next.request(req, ctx);
+      const conn = req.connection!;
+      if (conn.networkServiceEndpointName) {
+        const name = conn.networkServiceEndpointName;
+        const nse = (await findNses(registry, { name }, ctx)).find((n) => n.name === name && !isExpired(n));
+        if (!nse) throw new NsmError(status.NOT_FOUND, `network service endpoint ${name} not found (requested for network service ${conn.networkService})`);
+        return next.request(req, ctx.withValue(CLIENT_URL, nse.url));
+      }
+      const ns = await findNs(registry, conn.networkService, ctx);
+      if (!ns) throw new NsmError(status.NOT_FOUND, `network service ${conn.networkService} is not found`);
+      const all = await findNses(registry, { networkServiceNames: [ns.name] }, ctx);
+      const nses = matchEndpoint(conn.labels, ns, all);
+      if (!nses.length) {
+        throw new NsmError(status.NOT_FOUND,
+          `no endpoint for network service ${ns.name} (registry had ${nses.length} matches for labels ${fmtLabels(conn.labels)} among ${all.length} registered endpoint(s))`);
+      }
+      conn.payload = ns.payload;
+      return next.request(req, ctx.withValue(CANDIDATES, { ns, nses }));
+    },
+    async close(conn, ctx, next) {
+      if (ctx.get(CLIENT_URL) || !conn.networkServiceEndpointName) return next.close(conn, ctx);
+      try {
+        const nse = (await findNses(registry, { name: conn.networkServiceEndpointName }, ctx)).find((n) => n.name === conn.networkServiceEndpointName);
+        if (nse) return next.close(conn, ctx.withValue(CLIENT_URL, nse.url));
+      } catch (e) {
+        ctx.log.debug({ connId: conn.id, err: String(e) }, "discover: lookup on close failed");
+      }
+      return next.close(conn, ctx);
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * discoverForwarderServer (nsmgr): picks a forwarder registered through this nsmgr (NSEs of the
+ * forwarder service whose URL contains the nsmgr URL... or, after localbypass, all local
+ * forwarders), keeps using it for the connection, and tries the next one when it fails:
+ * "all 3 forwarders failed: fwd-a: <reason>; fwd-b: ...". A reselect forgets the chosen one;
+ * after an nsmgr restart the forwarder named in the path is preferred.
+ */
+import { clone, ConnectionState, NetworkServiceRequestSchema, type NetworkService, type NetworkServiceEndpoint } from "../../../api/index.js";
+import { messageOf, metaKey, NsmError, status, type ServerElement } from "../../../core/index.js";
+import { isExpired, isSubset } from "../../../registry/match.js";
+import { CLIENT_URL } from "../../utils/keys.js";
+import { fmtLabels, nextSegment } from "../../utils/path.js";
+import { findNs, findNses, type RegistryLookup } from "../../utils/registry.js";
+
+const CHOSEN = metaKey<string>("discoverforwarder/name");
+
+export interface DiscoverForwarderOptions {
+  /** service name forwarders register under (NSM_FORWARDER_NETWORK_SERVICE_NAME, default "forwarder") */
+  forwarderService?: string;
+  /** only forwarders whose registered URL contains this (upstream: the nsmgr URL); default any */
+  nsmgrUrl?: string;
+}
+
+/** upstream matchForwarders: the NS's first applicable match selects forwarder labels (default p2p=true). */
+export function matchForwarders(labels: Readonly<Record<string, string>>, ns: NetworkService, fwds: readonly NetworkServiceEndpoint[], svc: string): NetworkServiceEndpoint[] {
+  if (!ns.matches.length) return [...fwds];
+  for (const m of ns.matches) {
+    if (!isSubset(labels, m.sourceSelector, labels)) continue;
+    const want = m.metadata?.labels ?? { p2p: "true" };
+    const out = fwds.filter((f) => isSubset(f.networkServiceLabels[svc]?.labels ?? {}, want, labels));
+    if (!out.length && m.fallthrough) continue;
+    return out;
+  }
+  return [];
+}
+
+export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverForwarderOptions = {}): ServerElement {
+  const svc = o.forwarderService ?? "forwarder";
+  const find = async (ctx: Parameters<NonNullable<ServerElement["request"]>>[1], name?: string) =>
+    (await findNses(registry, { networkServiceNames: [svc], name: name ?? "", url: o.nsmgrUrl ?? "" }, ctx)).filter((f) => !isExpired(f));
+  return {
+    async request(req, ctx, next) {
+      const conn = req.connection!;
+      if (conn.state === ConnectionState.RESELECT_REQUESTED) ctx.meta.delete(CHOSEN);
+      const chosen = ctx.meta.get(CHOSEN);
+      const ns = await findNs(registry, conn.networkService, ctx);
+      if (!ns) throw new NsmError(status.NOT_FOUND, `network service ${conn.networkService} is not found`);
+      const all = await find(ctx, chosen);
+      let fwds = matchForwarders(conn.labels, ns, all, svc);
+      if (!fwds.length) {
+        throw new NsmError(status.NOT_FOUND, chosen
+          ? `forwarder ${chosen} is not available for network service ${ns.name}`
+          : `no forwarder for network service ${ns.name} (${all.length} registered forwarder(s), none matches labels ${fmtLabels(conn.labels)})`);
+      }
+      if (!chosen && conn.state !== ConnectionState.RESELECT_REQUESTED) {
+        const inPath = nextSegment(conn)?.name; // continuity after an nsmgr restart
+        const i = inPath ? fwds.findIndex((f) => f.name === inPath) : -1;
+        if (i > 0) fwds = [fwds[i]!, ...fwds.slice(0, i), ...fwds.slice(i + 1)];
+      }
+      const errors: string[] = [];
+      for (const f of fwds) {
+        try {
+          const out = await next.request(clone(NetworkServiceRequestSchema, req), ctx.withValue(CLIENT_URL, f.url));
+          ctx.meta.set(CHOSEN, f.name);
+          return out;
+        } catch (e) {
+          if (ctx.signal.aborted) throw e;
+          errors.push(`${f.name}: ${messageOf(e)}`);
+          ctx.log.debug({ connId: conn.id, forwarder: f.name, err: messageOf(e) }, "discoverforwarder: forwarder failed");
+        }
+      }
+      if (fwds.length === 1) throw new NsmError(status.UNAVAILABLE, `forwarder ${errors[0]}`);
+      throw new NsmError(status.UNAVAILABLE, `all ${fwds.length} forwarders failed: ${errors.join("; ")}`);
+    },
+    async close(conn, ctx, next) {
+      const name = ctx.meta.get(CHOSEN) ?? nextSegment(conn)?.name;
+      ctx.meta.delete(CHOSEN);
+      if (name) {
+        try {
+          const f = (await find(ctx, name)).find((x) => x.name === name);
+          if (f) return next.close(conn, ctx.withValue(CLIENT_URL, f.url));
+        } catch (e) {
+          ctx.log.debug({ connId: conn.id, err: messageOf(e) }, "discoverforwarder: lookup on close failed");
+        }
+      }
+      return next.close(conn, ctx);
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * healClient (NSC side; not for passthrough processes): after each successful Request it watches
+ * the next hop's MonitorConnection for our connection and, when the control plane reports it
+ * DOWN or deleted, or the stream itself breaks (nsmgr restarted), re-requests until the
+ * connection is back. Without a liveness check (or when it fails) the re-request reselects: the
+ * old path is closed and discover/roundrobin pick a new endpoint and forwarder.
+ *
+ * upstream: sdk pkg/networkservice/common/heal; we differ in waiting `retryMs` (default 100 ms)
+ * between failed attempts instead of spinning, and in re-dialling (dial evicts the broken
+ * channel) so a restarted nsmgr is reached without grpc's reconnect back-off.
+ */
+import {
+  ConnectionEventType, ConnectionState, create, MonitorScopeSelectorSchema, PathSegmentSchema, type Connection,
+} from "../../../api/index.js";
+import { eventFactory, messageOf, metaKey, newCtx, type ClientElement, type Ctx } from "../../../core/index.js";
+import { CLIENT_CONN } from "../../utils/keys.js";
+
+export interface HealOptions {
+  /** data-plane check; false = the data path is broken (heal with reselect) */
+  livenessCheck?: (conn: Connection, signal: AbortSignal) => Promise<boolean>;
+  /** period of the data-plane check (default 200 ms) */
+  livenessIntervalMs?: number;
+  /** per-check timeout (default 1 s) */
+  livenessTimeoutMs?: number;
+  /** pause between failed heal attempts (default 100 ms) */
+  retryMs?: number;
+  /** called with the reason each time healing starts (tests, metrics) */
+  onHeal?: (connId: string, reason: string) => void;
+}
+
+/** `superseded` ends the whole loop (a later Request succeeded); `watching` only the monitoring (Close). */
+const LOOP = metaKey<{ superseded: AbortController; watching: AbortController }>("heal/loop");
+
+const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((res) => {
+  if (signal.aborted) return res();
+  const t = setTimeout(done, ms);
+  function done() { clearTimeout(t); signal.removeEventListener("abort", done); res(); }
+  signal.addEventListener("abort", done, { once: true });
+});
+
+export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientElement {
+  const retryMs = o.retryMs ?? 100;
+
+  const check = async (conn: Connection, signal: AbortSignal): Promise<boolean> => {
+    if (!o.livenessCheck) return false;
+    const s = AbortSignal.any([signal, AbortSignal.timeout(o.livenessTimeoutMs ?? 1000)]);
+    try { return await o.livenessCheck(conn, s); } catch { return false; }
+  };
+
+  const start = (ctx: Ctx, conn: Connection) => {
+    const events = eventFactory(ctx, "client");
+    let cc;
+    try { cc = ctx.clientMeta.get(CLIENT_CONN); } catch { cc = undefined; }
+    if (!events || !cc) return;
+    const ac = new AbortController();
+    const watching = new AbortController();
+    ctx.clientMeta.set(LOOP, { superseded: ac, watching });
+    // a Close that is part of a reselect must not stop healing: the loop ends when the connection
+    // is gone (events.request resolves undefined), a later Request succeeded, or the lifetime ends
+    const signal = AbortSignal.any([lifetime, ac.signal]);
+    const idx = conn.path?.index ?? 0;
+    const seg = conn.path?.pathSegments[idx];
+    if (!seg) return;
+    const log = ctx.log;
+    const monitor = cc.monitor;
+
+    const heal = async (reason: string) => {
+      watching.abort();
+      if (signal.aborted) return;
+      o.onHeal?.(conn.id, reason);
+      log.info({ connId: conn.id, reason }, "heal: connection lost, re-requesting");
+      for (let attempt = 1; !signal.aborted; attempt++) {
+        const reselect = !(await check(conn, signal));
+        try {
+          const restored = await events.request({ reselect, signal });
+          if (restored) log.info({ connId: conn.id, attempt, reselect }, "heal: connection restored");
+          return;
+        } catch (e) {
+          if (signal.aborted) return;
+          log.debug({ connId: conn.id, attempt, err: messageOf(e) }, "heal: attempt failed");
+          await sleep(retryMs, signal);
+        }
+      }
+    };
+
+    void (async () => {
+      const wsig = AbortSignal.any([signal, watching.signal]);
+      const sel = create(MonitorScopeSelectorSchema, { pathSegments: [create(PathSegmentSchema, { id: seg.id, name: seg.name })] });
+      let reason = "the next hop closed the monitor stream";
+      try {
+        for await (const ev of monitor.monitorConnections(sel, newCtx({ signal: wsig, log }))) {
+          for (const c of Object.values(ev.connections)) {
+            if (c.path?.pathSegments[idx]?.id !== seg.id) continue;
+            if (ev.type === ConnectionEventType.DELETE) { void heal("the control plane deleted the connection"); return; }
+            if (c.state === ConnectionState.DOWN) { void heal("the control plane reports the connection DOWN"); return; }
+          }
+        }
+      } catch (e) {
+        reason = `monitor stream to the next hop failed: ${messageOf(e)}`;
+      }
+      if (!wsig.aborted) void heal(reason);
+    })();
+
+    if (o.livenessCheck) {
+      void (async () => {
+        const wsig = AbortSignal.any([signal, watching.signal]);
+        while (!wsig.aborted) {
+          await sleep(o.livenessIntervalMs ?? 200, wsig);
+          if (wsig.aborted) return;
+          if (!(await check(conn, wsig)) && !wsig.aborted) { void heal("data plane check failed"); return; }
+        }
+      })();
+    }
+  };
+
+  return {
+    async request(req, ctx, next) {
+      const conn = await next.request(req, ctx);
+      // stopped only after success: a failed re-request keeps the old loop (and its healing) going
+      const old = ctx.clientMeta.get(LOOP);
+      old?.watching.abort();
+      old?.superseded.abort();
+      ctx.clientMeta.delete(LOOP);
+      if (!lifetime.aborted) start(ctx, conn);
+      return conn;
+    },
+    async close(conn, ctx, next) {
+      ctx.clientMeta.get(LOOP)?.watching.abort();
+      return next.close(conn, ctx);
+    },
+  };
+}

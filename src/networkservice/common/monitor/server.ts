@@ -1,0 +1,200 @@
+/**
+ * monitorServer: the process's MonitorConnection service. Every subscriber first gets one
+ * INITIAL_STATE_TRANSFER (even if empty), then UPDATE after each successful Request, DELETE
+ * after Close, and UPDATE with state DOWN when a refresh fails or the next hop loses our
+ * connection. In a passthrough process (nsmgr, forwarder) it watches the next hop and relays
+ * what happens to our connections there.
+ *
+ *   const monitor = monitorServer(signal);
+ *   const server = chain(..., monitor, ...);
+ *   await serve(urls, { networkService: server, monitor });
+ */
+import {
+  clone, ConnectionEventSchema, ConnectionEventType, ConnectionSchema, ConnectionState, create, equals,
+  ConnectionContextSchema, MonitorScopeSelectorSchema, PathSchema, PathSegmentSchema,
+  type Connection, type ConnectionEvent, type MonitorScopeSelector,
+} from "../../../api/index.js";
+import { messageOf, metaKey, newCtx, type Ctx, type MonitorConnectionServer, type ServerElement } from "../../../core/index.js";
+import { NEXT_HOP, type ClientConn } from "../../utils/keys.js";
+import { matchesSelector } from "../../utils/path.js";
+import { AsyncQueue } from "../../utils/queue.js";
+
+const RELAY = metaKey<{ conn: ClientConn; hub: RelayHub; stop: () => void }>("monitor/relay");
+
+export interface MonitorServer extends ServerElement, MonitorConnectionServer {
+  /** connections currently known (id → our view) */
+  readonly connections: ReadonlyMap<string, Connection>;
+  /** live subscriber streams */
+  readonly subscribers: number;
+}
+
+type Sub = { sel: MonitorScopeSelector; q: AsyncQueue<ConnectionEvent> };
+type Watcher = (c: Connection | undefined, type: ConnectionEventType) => void;
+
+/**
+ * One monitor stream per next hop, shared by all our connections through it: the selector names
+ * only our segment name, which matches every connection that passed through us (upstream opens
+ * one stream per connection; the wire format is the same).
+ */
+class RelayHub {
+  private readonly watchers = new Map<string, Watcher>();
+  private readonly ac = new AbortController();
+  dead = false;
+  constructor(readonly conn: ClientConn, private readonly segName: string, lifetime: AbortSignal, log: Ctx["log"], private readonly onEnd: () => void) {
+    const signal = AbortSignal.any([lifetime, this.ac.signal]);
+    const sel = create(MonitorScopeSelectorSchema, { pathSegments: [create(PathSegmentSchema, { name: segName })] });
+    void (async () => {
+      let why = "stream ended";
+      try {
+        const ctx = newCtx({ signal, log });
+        for await (const ev of conn.monitor.monitorConnections(sel, ctx)) {
+          for (const c of Object.values(ev.connections)) {
+            for (const [segId, w] of this.watchers) {
+              if (c.path?.pathSegments.some((s) => s.id === segId && s.name === segName)) w(c, ev.type);
+            }
+          }
+        }
+      } catch (e) { why = messageOf(e); }
+      this.dead = true;
+      this.onEnd();
+      if (signal.aborted) return;
+      log.debug({ url: conn.url, err: why }, "monitor: next hop stream lost, our connections through it are DOWN");
+      for (const w of [...this.watchers.values()]) w(undefined, ConnectionEventType.UPDATE);
+    })();
+  }
+  watch(segId: string, w: Watcher): () => void {
+    this.watchers.set(segId, w);
+    return () => {
+      if (this.watchers.get(segId) === w) this.watchers.delete(segId);
+      if (!this.watchers.size) { this.dead = true; this.onEnd(); this.ac.abort(); }
+    };
+  }
+}
+
+export function monitorServer(lifetime: AbortSignal): MonitorServer {
+  const connections = new Map<string, Connection>();
+  const subs = new Set<Sub>();
+  const hubs = new Map<ClientConn, Map<string, RelayHub>>();
+
+  const publish = (type: ConnectionEventType, conns: readonly Connection[]) => {
+    for (const s of subs) {
+      const m: Record<string, Connection> = {};
+      let n = 0;
+      for (const c of conns) if (matchesSelector(s.sel, c)) { m[c.id] = c; n++; }
+      if (n) s.q.push(create(ConnectionEventSchema, { type, connections: m }));
+    }
+  };
+
+  const hubFor = (conn: ClientConn, segName: string, log: Ctx["log"]): RelayHub => {
+    let byName = hubs.get(conn);
+    if (!byName) { byName = new Map(); hubs.set(conn, byName); }
+    let h = byName.get(segName);
+    if (!h) {
+      const m = byName;
+      const hub: RelayHub = new RelayHub(conn, segName, lifetime, log, () => {
+        if (m.get(segName) === hub) m.delete(segName);
+        if (!m.size && hubs.get(conn) === m) hubs.delete(conn);
+      });
+      h = hub;
+      byName.set(segName, h);
+    }
+    return h;
+  };
+
+  const startRelay = (ctx: Ctx, our: Connection, next: ClientConn) => {
+    const idx = our.path!.index;
+    const seg = our.path!.pathSegments[idx]!;
+    const id = our.id;
+    const hub = hubFor(next, seg.name, ctx.log);
+    const stop = hub.watch(seg.id, (down, type) => {
+      const stored = connections.get(id);
+      if (!stored) return;
+      let out: Connection;
+      if (!down) {
+        out = clone(ConnectionSchema, stored);
+        out.state = ConnectionState.DOWN;
+      } else {
+        if (down.path?.pathSegments[idx]?.id !== seg.id) return;
+        const state = type === ConnectionEventType.DELETE ? ConnectionState.DOWN : down.state;
+        const ctxChanged = down.context && !equals(ConnectionContextSchema, down.context, stored.context ?? create(ConnectionContextSchema));
+        if (state === ConnectionState.UP && !ctxChanged) return; // our own refreshes echo back: nothing new
+        if (type === ConnectionEventType.INITIAL_STATE_TRANSFER && state === ConnectionState.UP) return;
+        out = clone(ConnectionSchema, stored);
+        if (down.path) { out.path = clone(PathSchema, down.path); out.path.index = idx; }
+        if (down.context) out.context = down.context;
+        out.state = state;
+      }
+      if (out.state === stored.state && out.state === ConnectionState.DOWN) return;
+      connections.set(id, out);
+      ctx.log.debug({ connId: id, state: ConnectionState[out.state] }, "monitor: relaying next hop event");
+      publish(ConnectionEventType.UPDATE, [out]);
+    });
+    ctx.meta.set(RELAY, { conn: next, hub, stop });
+  };
+
+  return {
+    connections,
+    get subscribers() { return subs.size; },
+
+    async request(req, ctx, next) {
+      const slot: { conn?: ClientConn } = {};
+      let conn: Connection;
+      try {
+        conn = await next.request(req, ctx.withValue(NEXT_HOP, slot));
+      } catch (e) {
+        const old = connections.get(req.connection!.id);
+        if (old) {
+          const down = clone(ConnectionSchema, old);
+          down.state = ConnectionState.DOWN;
+          connections.set(old.id, down);
+          publish(ConnectionEventType.UPDATE, [down]);
+        }
+        throw e;
+      }
+      const mine = clone(ConnectionSchema, conn);
+      connections.set(mine.id, mine);
+      publish(ConnectionEventType.UPDATE, [mine]);
+      const relay = ctx.meta.get(RELAY);
+      const keep = relay && relay.conn === slot.conn && !relay.hub.dead;
+      if (relay && !keep) { relay.stop(); ctx.meta.delete(RELAY); }
+      if (slot.conn && !keep && !lifetime.aborted && mine.path) startRelay(ctx, mine, slot.conn);
+      return conn;
+    },
+
+    async close(conn, ctx, next) {
+      ctx.meta.get(RELAY)?.stop();
+      ctx.meta.delete(RELAY);
+      try {
+        await next.close(conn, ctx);
+      } finally {
+        const known = connections.get(conn.id) ?? conn;
+        connections.delete(conn.id);
+        publish(ConnectionEventType.DELETE, [known]);
+      }
+    },
+
+    monitorConnections(sel, ctx) {
+      const q = new AsyncQueue<ConnectionEvent>();
+      const sub: Sub = { sel, q };
+      const initial: Record<string, Connection> = {};
+      for (const c of connections.values()) if (matchesSelector(sel, c)) initial[c.id] = c;
+      q.push(create(ConnectionEventSchema, { type: ConnectionEventType.INITIAL_STATE_TRANSFER, connections: initial }));
+      subs.add(sub);
+      const end = () => {
+        subs.delete(sub);
+        q.end();
+        ctx.signal.removeEventListener("abort", end);
+        lifetime.removeEventListener("abort", end);
+      };
+      ctx.signal.addEventListener("abort", end, { once: true });
+      lifetime.addEventListener("abort", end, { once: true });
+      if (ctx.signal.aborted || lifetime.aborted) end();
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () => q.next(),
+          return: async () => { end(); return { value: undefined, done: true as const }; },
+        }),
+      };
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * refreshClient: re-requests the connection before any token on its path expires, at
+ * `min(expires − now) × scale` with scale 1/3 for a one-segment path, else
+ * `0.2 + 0.2 × index / segments` (the NSC at index 0 refreshes after 20% of the shortest
+ * lifetime). A failed refresh is retried every 200 ms until it succeeds or the connection closes.
+ */
+import type { Connection } from "../../../api/index.js";
+import { eventFactory, messageOf, metaKey, type ClientElement } from "../../../core/index.js";
+import { minExpiry } from "../../utils/path.js";
+
+const TIMER = metaKey<AbortController>("refresh/timer");
+
+/** Delay in ms before refreshing `conn` (exported for tests). */
+export function refreshDelay(conn: Connection, now = Date.now()): number {
+  const exp = minExpiry(conn);
+  if (exp === undefined || exp <= now) return 0;
+  const n = conn.path?.pathSegments.length ?? 0;
+  const scale = n <= 1 ? 1 / 3 : 0.2 + (0.2 * (conn.path?.index ?? 0)) / n;
+  return Math.floor((exp - now) * scale);
+}
+
+export interface RefreshOptions { /** retry period after a failed refresh (default 200 ms) */ retryMs?: number }
+
+export function refreshClient(lifetime: AbortSignal, o: RefreshOptions = {}): ClientElement {
+  const retryMs = o.retryMs ?? 200;
+  return {
+    async request(req, ctx, next) {
+      const conn = await next.request(req, ctx);
+      // cancelled only after success: a failed refresh keeps the old timer (and its retries) going
+      ctx.clientMeta.get(TIMER)?.abort();
+      const events = eventFactory(ctx, "client");
+      if (!events || lifetime.aborted) return conn;
+      const ac = new AbortController();
+      ctx.clientMeta.set(TIMER, ac);
+      const onLife = () => ac.abort();
+      lifetime.addEventListener("abort", onLife, { once: true });
+      let timer: NodeJS.Timeout | undefined;
+      const fire = () => {
+        events.request({ signal: ac.signal }).catch((e: unknown) => {
+          if (ac.signal.aborted) return;
+          ctx.log.warn({ connId: events.id, err: messageOf(e) }, `refresh failed, retrying in ${retryMs} ms`);
+          timer = setTimeout(fire, retryMs);
+
+        });
+      };
+      timer = setTimeout(fire, refreshDelay(conn));
+
+      ac.signal.addEventListener("abort", () => { clearTimeout(timer); lifetime.removeEventListener("abort", onLife); }, { once: true });
+      return conn;
+    },
+    async close(conn, ctx, next) {
+      ctx.clientMeta.get(TIMER)?.abort();
+      ctx.clientMeta.delete(TIMER);
+      return next.close(conn, ctx);
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * xconnectServer (forwarder): the client-side mechanism is chosen from the caller's preferences
+ * among those the datapath backend supports; the next hop is offered the backend's own
+ * preferences; once the next hop answered, the backend plumbs the cross connect. The caller gets
+ * the downstream connection back with its own mechanism. A failed plumbing closes the downstream
+ * connection again; Close removes the plumbing, then closes downstream with its mechanism.
+ * (upstream: the forwarder's mechanisms + mechanismtranslation + xconnect elements.)
+ */
+import { clone, ConnectionSchema, MechanismSchema, NetworkServiceRequestSchema, type Mechanism } from "../../../api/index.js";
+import { detach, messageOf, metaKey, NsmError, status, type ServerElement } from "../../../core/index.js";
+import type { CrossConnect, DatapathBackend } from "../../../forwarder/backend.js";
+import { CLIENT_URL } from "../../utils/keys.js";
+
+const XC = metaKey<CrossConnect>("xconnect/cross-connect");
+
+export interface XconnectOptions {
+  /** is the next hop at `url` another node's nsmgr (REMOTE mechanisms) rather than a local NSE? default: never */
+  isRemote?: (url: string) => boolean;
+}
+
+export function xconnectServer(backend: DatapathBackend, o: XconnectOptions = {}): ServerElement {
+  const supported = new Set([...backend.mechanisms.local, ...backend.mechanisms.remote]);
+  const list = [...supported].join(", ");
+  return {
+    async request(req, ctx, next) {
+      const conn = req.connection!;
+      const prev = ctx.meta.get(XC);
+      let mech: Mechanism | undefined = conn.mechanism;
+      if (mech && !supported.has(mech.type)) {
+        throw new NsmError(status.INVALID_ARGUMENT, `forwarder (${backend.name} datapath): unsupported mechanism ${mech.type} (supported: ${list})`);
+      }
+      mech ??= req.mechanismPreferences.find((m) => supported.has(m.type));
+      if (!mech) {
+        throw new NsmError(status.INVALID_ARGUMENT,
+          `forwarder (${backend.name} datapath): cannot support any of the requested mechanisms [${req.mechanismPreferences.map((m) => m.type).join(", ")}] (supported: ${list})`);
+      }
+      conn.mechanism = clone(MechanismSchema, mech);
+      const incoming = clone(ConnectionSchema, conn);
+
+      const out = clone(NetworkServiceRequestSchema, req);
+      const url = ctx.get(CLIENT_URL) ?? "";
+      out.connection!.mechanism = prev?.outgoing.mechanism && clone(MechanismSchema, prev.outgoing.mechanism);
+      out.mechanismPreferences = backend.outgoingPreferences(incoming, { remote: o.isRemote?.(url) ?? false });
+      const result = await next.request(out, ctx);
+
+      const x: CrossConnect = { id: incoming.id, incoming, outgoing: clone(ConnectionSchema, result) };
+      try {
+        await backend.apply(x, ctx);
+      } catch (e) {
+        ctx.log.warn({ connId: x.id, err: messageOf(e) }, "xconnect: datapath failed, closing the next hop");
+        if (!prev) await next.close(result, detach(ctx, new AbortController().signal)).catch(() => undefined);
+        throw new NsmError(status.INTERNAL, `forwarder (${backend.name} datapath): ${messageOf(e)}`, { cause: e });
+      }
+      ctx.meta.set(XC, x);
+      result.mechanism = clone(MechanismSchema, incoming.mechanism!);
+      return result;
+    },
+    async close(conn, ctx, next) {
+      const x = ctx.meta.get(XC);
+      ctx.meta.delete(XC);
+      if (!x) return next.close(conn, ctx);
+      try { await backend.remove(x, ctx); } catch (e) { ctx.log.warn({ connId: x.id, err: messageOf(e) }, "xconnect: datapath remove failed"); }
+      const down = clone(ConnectionSchema, conn);
+      down.mechanism = x.outgoing.mechanism && clone(MechanismSchema, x.outgoing.mechanism);
+      return next.close(down, ctx);
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Values that NetworkService elements hand to later elements (upstream's clienturlctx,
+ * clientconn, discover candidates, trimpath marker). Elements never import each other; they
+ * share these keys instead.
+ */
+import type { NetworkService, NetworkServiceEndpoint } from "../../api/index.js";
+import { ctxKey, metaKey, type MonitorConnectionServer, type NetworkServiceServer } from "../../core/index.js";
+
+/** What a client chain needs of the next hop: its NetworkService and MonitorConnection. */
+export interface ClientConn {
+  readonly url?: string;
+  readonly networkService: NetworkServiceServer;
+  readonly monitor: MonitorConnectionServer;
+}
+
+/** Where the next hop is (href of an NSM URL); set by clienturl/discover/roundrobin/discoverforwarder, used by dial. */
+export const CLIENT_URL = ctxKey<string>("clienturl");
+
+/** The dialled next hop of this connection (client side metadata); set by dial/clientconn, used by connect, heal. */
+export const CLIENT_CONN = metaKey<ClientConn>("clientconn");
+
+/**
+ * A slot a server element puts in ctx before calling into a client chain; the client chain's dial
+ * fills it so the server side (monitor relay) learns the next hop.
+ */
+export interface NextHopSlot { conn?: ClientConn }
+export const NEXT_HOP = ctxKey<NextHopSlot>("nexthop-slot");
+
+/** NSEs (already filtered by labels and expiry) and the NetworkService found by discover, for roundrobin. */
+export interface Candidates { readonly ns: NetworkService; readonly nses: readonly NetworkServiceEndpoint[] }
+export const CANDIDATES = ctxKey<Candidates>("discover/candidates");
+
+/** trimpath: a client in the same process marks "the path continues past me, keep it". */
+export interface TrimMarker { keep: boolean }
+export const TRIM = ctxKey<TrimMarker>("trimpath");

@@ -1,0 +1,27 @@
+/** Small registry lookups for NetworkService elements (non-watch Find read to the end). */
+import {
+  create, NetworkServiceEndpointQuerySchema, NetworkServiceQuerySchema,
+  type NetworkService, type NetworkServiceEndpoint, type MessageInitShape, NetworkServiceEndpointSchema,
+} from "../../api/index.js";
+import type { Ctx, NseRegistryServer, NsRegistryServer } from "../../core/index.js";
+
+/** What discovery needs of the registries: Find on each (a watch cache, a remote, or an in-process chain). */
+export interface RegistryLookup {
+  readonly ns: Pick<NsRegistryServer, "find">;
+  readonly nse: Pick<NseRegistryServer, "find">;
+}
+
+export async function findNs(r: RegistryLookup, name: string, ctx: Ctx): Promise<NetworkService | undefined> {
+  const q = create(NetworkServiceQuerySchema, { networkService: { name } });
+  for await (const x of r.ns.find(q, ctx)) {
+    if (!x.deleted && x.networkService?.name === name) return x.networkService;
+  }
+  return undefined;
+}
+
+export async function findNses(r: RegistryLookup, item: MessageInitShape<typeof NetworkServiceEndpointSchema>, ctx: Ctx): Promise<NetworkServiceEndpoint[]> {
+  const q = create(NetworkServiceEndpointQuerySchema, { networkServiceEndpoint: item });
+  const out: NetworkServiceEndpoint[] = [];
+  for await (const x of r.nse.find(q, ctx)) if (!x.deleted && x.networkServiceEndpoint) out.push(x.networkServiceEndpoint);
+  return out;
+}

@@ -1,0 +1,125 @@
+/**
+ * Path-segment tokens: every hop signs a short JWT per call and puts it in the gRPC metadata
+ * (`nsm-client-token`, `nsm-client-token-expires`); the next hop records it in the caller's path
+ * segment (spec api.md §10.4, §13.3). Now: ES256 with a key made per component at startup,
+ * `sub` = the component's identity, `exp` = now + max lifetime (NSM_MAX_TOKEN_LIFETIME, 10m).
+ * mTLS identities (`aud` = peer SPIFFE id, key = SVID) come with the security work.
+ *
+ *   const tokens = await newTokenGenerator({ name: "nsmgr", maxLifetimeMs: 600_000 });
+ *   const t = await tokens();                       // { token: "eyJ...", expires: Date }
+ *   ctx.withValue(OUTGOING_METADATA, tokenMetadata(t));
+ */
+import { Metadata } from "@grpc/grpc-js";
+import { webcrypto } from "node:crypto";
+import { decodeJwt, jwtVerify, SignJWT } from "jose";
+import { metadataKeys } from "../../api/index.js";
+import { INCOMING, type Ctx } from "../../core/index.js";
+
+export interface Token {
+  readonly token: string;
+  readonly expires: Date;
+}
+
+/** Makes a token for an outgoing call; `aud` is the peer's identity when known. */
+export interface TokenGenerator {
+  (aud?: string): Promise<Token>;
+  /** the `sub` claim */
+  readonly subject: string;
+  /** verifies a token this generator signed (tests, authorize policies) */
+  verify(token: string): Promise<{ sub?: string; exp?: number }>;
+}
+
+export const DEFAULT_MAX_TOKEN_LIFETIME_MS = 10 * 60_000;
+
+export interface TokenGeneratorOptions {
+  /** component name; the subject is `spiffe://nsm-ts.local/<name>` unless `subject` is given */
+  name: string;
+  subject?: string;
+  /** NSM_MAX_TOKEN_LIFETIME in ms (default 10 min) */
+  maxLifetimeMs?: number;
+  /** reuse a signed token for this long (default min(1 s, lifetime/20)): signing is off the hot path */
+  reuseMs?: number;
+  /** an existing ES256 key pair (default: a fresh one) */
+  keys?: webcrypto.CryptoKeyPair;
+}
+
+/** A generator with a fresh ES256 (P-256) key. Tokens carry `sub` and `exp` only, as upstream without TLS. */
+export async function newTokenGenerator(o: TokenGeneratorOptions): Promise<TokenGenerator> {
+  const lifetime = o.maxLifetimeMs ?? DEFAULT_MAX_TOKEN_LIFETIME_MS;
+  if (!(lifetime > 0)) throw new RangeError(`token lifetime must be > 0 ms, got ${lifetime}`);
+  const reuse = o.reuseMs ?? Math.min(1000, lifetime / 20);
+  const keys = o.keys ?? await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]) as webcrypto.CryptoKeyPair;
+  const subject = o.subject ?? `spiffe://nsm-ts.local/${o.name}`;
+  const cache = new Map<string, { t: Token; at: number }>();
+  const pending = new Map<string, Promise<Token>>();
+
+  const sign = async (aud: string | undefined): Promise<Token> => {
+    const expMs = Date.now() + lifetime;
+    // JWT NumericDate may be fractional (RFC 7519 §2); ms precision keeps short test lifetimes exact
+    const jwt = new SignJWT({}).setProtectedHeader({ alg: "ES256", typ: "JWT" }).setSubject(subject).setExpirationTime(expMs / 1000);
+    if (aud) jwt.setAudience([aud]);
+    return { token: await jwt.sign(keys.privateKey), expires: new Date(expMs) };
+  };
+
+  const gen = (async (aud?: string) => {
+    const key = aud ?? "";
+    const hit = cache.get(key);
+    const now = Date.now();
+    if (hit && now - hit.at < reuse) return hit.t;
+    let p = pending.get(key);
+    if (!p) {
+      p = sign(aud).then((t) => { cache.set(key, { t, at: now }); return t; }).finally(() => pending.delete(key));
+      pending.set(key, p);
+    }
+    return p;
+  }) as TokenGenerator;
+  Object.defineProperty(gen, "subject", { value: subject });
+  Object.defineProperty(gen, "verify", {
+    value: async (token: string) => (await jwtVerify(token, keys.publicKey, { algorithms: ["ES256"] })).payload,
+  });
+  return gen;
+}
+
+/** The claims of a token without verifying it; undefined if it is not a JWT. */
+export function decodeToken(token: string): { sub?: string; exp?: number; aud?: string | string[] } | undefined {
+  try { return decodeJwt(token); } catch { return undefined; }
+}
+
+/** Go's time.RFC3339Nano: fraction without trailing zeros, `Z` for UTC. */
+export function formatRfc3339Nano(d: Date): string {
+  const iso = d.toISOString(); // 2025-01-02T03:04:05.120Z
+  const [base, frac] = iso.slice(0, -1).split(".") as [string, string];
+  const f = frac.replace(/0+$/, "");
+  return f ? `${base}.${f}Z` : `${base}Z`;
+}
+
+/** Parses RFC 3339 with up to nanoseconds (sub-ms digits dropped); undefined if malformed. */
+export function parseRfc3339Nano(s: string): Date | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(s.trim());
+  if (!m) return undefined;
+  const ms = (m[2] ?? "").padEnd(3, "0").slice(0, 3);
+  const d = new Date(`${m[1]}.${ms}${m[3]}`);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/** gRPC metadata carrying `t` as upstream's per-RPC credentials do. */
+export function tokenMetadata(t: Token, md = new Metadata()): Metadata {
+  md.set(metadataKeys.CLIENT_TOKEN, t.token);
+  md.set(metadataKeys.CLIENT_TOKEN_EXPIRES, formatRfc3339Nano(t.expires));
+  return md;
+}
+
+/**
+ * The caller's token from the incoming call of `ctx`; undefined when absent or not exactly one
+ * value of each key (upstream requires exactly one).
+ */
+export function incomingToken(ctx: Ctx): Token | undefined {
+  const md = ctx.get(INCOMING)?.metadata;
+  if (!md) return undefined;
+  const tok = md.get(metadataKeys.CLIENT_TOKEN);
+  const exp = md.get(metadataKeys.CLIENT_TOKEN_EXPIRES);
+  if (tok.length !== 1 || exp.length !== 1) return undefined;
+  const expires = parseRfc3339Nano(String(exp[0]));
+  if (!expires) return undefined;
+  return { token: String(tok[0]), expires };
+}
