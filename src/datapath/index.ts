@@ -21,6 +21,6 @@ export type { Neigh, NeighInfo, NeighState } from "./neigh.js";
 export type { NetnsRef, NetnsHandle } from "./ref.js";
 export { parseCidr, parseIp, formatIp, maskCidr, type Cidr, type IpAddr, type Family } from "./ip.js";
 export {
-  generateKeyPair, publicKeyOf, WireguardDevice, wgUapiGet, wgUapiSet,
+  generateKeyPair, publicKeyOf, WireguardDevice, wgUapiGet, wgUapiSet, uapiSetRequest, parseUapiGet,
   type WgKeyPair, type WgPeer, type WgConfig, type WgDeviceInfo, type WgPeerInfo, type WireguardStartOptions,
 } from "./wireguard.js";

@@ -322,6 +322,11 @@ export function encodeLinkDel(name: string): nl.NlMsg {
   return new nl.NlMsg(nl.RTM_DELLINK, CHANGE).struct(nl.ifinfomsg({})).ifindexAt(nl.STRUCT_OFFSET + nl.IFINFO_INDEX, name);
 }
 
+/** RTM_DELLINK by group: the kernel deletes every link of the group in one go (one RCU wait). */
+export function encodeLinkDelGroup(group: number): nl.NlMsg {
+  return new nl.NlMsg(nl.RTM_DELLINK, CHANGE).struct(nl.ifinfomsg({})).u32(nl.IFLA_GROUP, group);
+}
+
 export function encodeLinkDump(): nl.NlMsg {
   return new nl.NlMsg(nl.RTM_GETLINK, nl.NLM_F_REQUEST | nl.NLM_F_DUMP).struct(nl.ifinfomsg({}));
 }

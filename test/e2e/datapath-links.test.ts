@@ -158,3 +158,16 @@ test("Netns: open by fd duplicates, close is idempotent and waits for in-flight 
   await assert.rejects(dup.links(), { code: "EBADF" });
   assert.equal(ip("netns", "list").includes(name), true);
 });
+
+test("linkDelGroup deletes every link of a group with one message", { skip, timeout: 20_000 }, async (t) => {
+  const sb = sandbox(t);
+  const a = sb.netns(), b = sb.netns();
+  const batch = a.ns.batch();
+  for (let i = 0; i < 10; i++) batch.linkAdd({ kind: "veth", attrs: { name: `g${i}`, group: 77 }, peer: { name: `h${i}`, netns: b.ns } });
+  await batch.linkAdd({ kind: "bridge", attrs: { name: "keep" } }).commit();
+  assert.equal((await a.ns.linkByName("g3")).attrs.group, 77);
+  await a.ns.batch().linkDelGroup(77).commit();
+  assert.deepEqual([...links(a.name).keys()].sort(), ["keep", "lo"]);
+  assert.deepEqual([...links(b.name).keys()], ["lo"]);
+  await assert.rejects(a.ns.batch().linkDelGroup(0).commit(), { code: "EINVAL" });
+});
