@@ -18,6 +18,7 @@ const lazy = (path: string, summary: string): Command => ({
 /** Every subcommand; later components add a line here. */
 export const commands: Record<string, Command> = {
   "native-links": lazy("./native-links.js", "list the links of a network namespace (path, e.g. /run/netns/x) through the native addon"),
+  registry: lazy("./registry.js", "registry server (NS + NSE registries) over memory or etcd"),
 };
 
 function version(): string {

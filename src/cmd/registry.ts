@@ -1,0 +1,84 @@
+/**
+ * `nsm registry`: the registry server (cmd-registry-memory, plus an etcd store). Configured by
+ * upstream's NSM_* variables plus NSM_REGISTRY_STORE; serves until SIGINT/SIGTERM, then stops
+ * the gRPC server and closes the store. In-process use: `startRegistry(env)`.
+ */
+import { serve, type GrpcServer } from "../core/index.js";
+import { createRegistry, type Registry } from "../registry/chains/registry.js";
+import { parseEtcdUrl } from "../registry/store/open.js";
+import { ConfigError, envReader, formatDuration, type Env } from "../tools/env.js";
+import { type Logger, newLogger, normalizeLevel } from "../tools/log.js";
+
+export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceRegistry + NetworkServiceEndpointRegistry)
+
+  NSM_LISTEN_ON            unix:///listen.on.socket   listen URLs (comma-separated; e.g. tcp://:5002)
+  NSM_PROXY_REGISTRY_URL   (none)                     where interdomain (name@domain) calls go
+  NSM_EXPIRE_PERIOD        1m                         lifetime of an NSE registration that is not refreshed
+  NSM_REGISTRY_STORE       memory                     memory | etcd://host:port[,host:port][/prefix]
+  NSM_DIAL_TIMEOUT         750ms                      dial timeout to the proxy registry
+  NSM_LOG_LEVEL            INFO                       TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC
+  NSM_REGISTRY_SERVER_POLICIES / NSM_REGISTRY_CLIENT_POLICIES   accepted, not used yet
+Without certificates gRPC is plaintext.`;
+
+export interface RegistryConfig {
+  listenOn: string[];
+  proxyRegistryUrl?: string;
+  expirePeriodMs: number;
+  store: string;
+  dialTimeoutMs: number;
+  logLevel: string;
+}
+
+export function readConfig(env: Env = process.env): RegistryConfig {
+  const e = envReader(env);
+  const store = e.string("NSM_REGISTRY_STORE", "memory");
+  if (store !== "memory") {
+    try { parseEtcdUrl(store); } catch (err) { throw new ConfigError("NSM_REGISTRY_STORE", store, (err as Error).message); }
+  }
+  const logLevel = e.string("NSM_LOG_LEVEL", "INFO");
+  try { normalizeLevel(logLevel); } catch (err) { throw new ConfigError("NSM_LOG_LEVEL", logLevel, (err as Error).message); }
+  const expirePeriodMs = e.duration("NSM_EXPIRE_PERIOD", "1m");
+  if (expirePeriodMs <= 0) throw new ConfigError("NSM_EXPIRE_PERIOD", env.NSM_EXPIRE_PERIOD ?? "", "must be > 0");
+  return {
+    listenOn: e.urls("NSM_LISTEN_ON", ["unix:///listen.on.socket"]).map((u) => u.href),
+    proxyRegistryUrl: e.optionalUrl("NSM_PROXY_REGISTRY_URL")?.href,
+    expirePeriodMs,
+    store,
+    dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "750ms"),
+    logLevel,
+  };
+}
+
+export interface RunningRegistry { registry: Registry; server: GrpcServer; close(): Promise<void> }
+
+/** Starts the registry as `nsm registry` would, in this process. */
+export async function startRegistry(cfg: RegistryConfig, o: { log?: Logger; signal?: AbortSignal } = {}): Promise<RunningRegistry> {
+  const log = o.log ?? newLogger({ component: "registry", level: cfg.logLevel });
+  const ac = new AbortController();
+  o.signal?.addEventListener("abort", () => ac.abort(), { once: true });
+  log.info({ ...cfg, expirePeriod: formatDuration(cfg.expirePeriodMs) }, "configuration");
+  const registry = await createRegistry({ expirePeriodMs: cfg.expirePeriodMs, store: cfg.store, proxyRegistryUrl: cfg.proxyRegistryUrl,
+    dialTimeoutMs: cfg.dialTimeoutMs, signal: ac.signal, log });
+  let server: GrpcServer;
+  try {
+    server = await serve(cfg.listenOn, { nseRegistry: registry.nse, nsRegistry: registry.ns }, { log });
+  } catch (e) { await registry.close(); throw e; }
+  log.info({ listenOn: server.urls.map((u) => u.href), store: registry.nseStore.kind }, "Startup completed");
+  return {
+    registry, server,
+    async close() { await server.close(); await registry.close(); ac.abort(); },
+  };
+}
+
+export async function run(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  const cfg = readConfig();
+  const log = newLogger({ component: "registry", level: cfg.logLevel });
+  const r = await startRegistry(cfg, { log });
+  const sig = await new Promise<NodeJS.Signals>((resolve) => {
+    for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const) process.once(s, () => resolve(s));
+  });
+  log.info({ signal: sig }, "shutting down");
+  await r.close();
+  return 0;
+}
