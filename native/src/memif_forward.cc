@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
+#include <net/if.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
 #include <net/ethernet.h>
@@ -125,9 +125,9 @@ int FdPort::TxBurst(const Burst& b) {
   return sent;
 }
 
-void FdPort::WaitFds(std::vector<int>* fds) {
+void FdPort::WaitFds(std::vector<WaitFd>* fds) {
   std::lock_guard<std::mutex> g(mu_);
-  if (fd_) fds->push_back(fd_.get());
+  if (fd_) fds->push_back(WaitFd{UniqueFd(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 3)), false});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ void Forwarder::Run() {
   auto burst = std::make_unique<Burst>();
   UniqueFd ep;
   uint64_t genA = ~uint64_t{0}, genB = ~uint64_t{0};
-  std::vector<int> fds;
+  std::vector<PacketPort::WaitFd> fds;
   int idle = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     int moved = Step(a_.get(), b_.get(), burst.get(), &aToB_) + Step(b_.get(), a_.get(), burst.get(), &bToA_);
@@ -238,17 +238,18 @@ void Forwarder::Run() {
     if (!ep || genA != a_->Generation() || genB != b_->Generation()) {
       genA = a_->Generation();
       genB = b_->Generation();
+      ep.reset();  // before closing the old dups it watches
       fds.clear();
       a_->WaitFds(&fds);
       b_->WaitFds(&fds);
       ep.reset(::epoll_create1(EPOLL_CLOEXEC));
       epoll_event ev{};
       ev.events = EPOLLIN;
-      ev.data.fd = stopFd_.get();
+      ev.data.u64 = 0;
       ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, stopFd_.get(), &ev);
-      for (int fd : fds) {
-        ev.data.fd = fd;
-        ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev);
+      for (size_t i = 0; i < fds.size(); ++i) {
+        ev.data.u64 = i + 1;  // 0 = stop
+        if (fds[i].fd) ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fds[i].fd.get(), &ev);
       }
     }
     epoll_event evs[8];
@@ -256,23 +257,11 @@ void Forwarder::Run() {
     int n = ::epoll_wait(ep.get(), evs, 8, 20);
     wakeups_.fetch_add(1, std::memory_order_relaxed);
     for (int i = 0; i < n; ++i) {
-      int fd = evs[i].data.fd;
-      if (fd == stopFd_.get()) continue;
-      // Drain eventfds; sockets/taps are read by RxBurst. An 8-byte read on a socket would eat a
-      // frame, so only eventfds (memif rx) are drained: they are the fds the memif ports listed.
+      uint64_t k = evs[i].data.u64;
+      if (k == 0 || k > fds.size() || !fds[k - 1].drain) continue;
       uint64_t v;
-      bool isEfd = false;
-      for (int f : fds) isEfd |= (f == fd);
-      if (isEfd && (a_->Generation() == genA && b_->Generation() == genB)) {
-        // FdPort fds are sockets/taps: tell them apart by trying a zero-cost eventfd read only
-        // when the fd came from a MemifPort.
-        (void)v;
-      }
-    }
-    // memif eventfds are drained here; FdPort fds never reach this loop's read (see WaitFds).
-    for (int i = 0; i < n; ++i) {
-      int fd = evs[i].data.fd;
-      if (fd != stopFd_.get()) (void)fd;
+      ssize_t r = ::read(fds[k - 1].fd.get(), &v, sizeof(v));
+      (void)r;
     }
     idle = 0;
   }

@@ -648,7 +648,7 @@ void MemifPort::Run() {
       }
     }
   }
-  if (ctl) teardown("Device closed", ctl->state == Ctl::kUp || true, false);
+  if (ctl) teardown("Device closed", true, false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -858,10 +858,11 @@ int MemifPort::TxBurst(const Burst& b) {
   return TxLocked(b);
 }
 
-void MemifPort::WaitFds(std::vector<int>* fds) {
+void MemifPort::WaitFds(std::vector<WaitFd>* fds) {
   std::lock_guard<std::mutex> g(mu_);
   if (!conn_ || !cfg_.interrupt) return;
-  fds->push_back((cfg_.master ? conn_->s2m[0] : conn_->m2s[0]).efd.get());
+  int fd = (cfg_.master ? conn_->s2m[0] : conn_->m2s[0]).efd.get();
+  fds->push_back(WaitFd{UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3)), true});
 }
 
 int MemifPort::Send(const std::vector<std::pair<const uint8_t*, size_t>>& pkts) {

@@ -55,7 +55,13 @@ class PacketPort {
   // Copies packets; returns how many were accepted (the rest are counted in txDrops).
   virtual int TxBurst(const Burst& b) = 0;
   // fds that become readable when RxBurst() may have work (interrupt mode); may be empty.
-  virtual void WaitFds(std::vector<int>* fds) = 0;
+  // Each is a dup the caller owns (so a reconnect can't swap the file under it). `drain`: an
+  // eventfd the waiter must read to re-arm (memif); otherwise RxBurst consumes the data.
+  struct WaitFd {
+    UniqueFd fd;
+    bool drain;
+  };
+  virtual void WaitFds(std::vector<WaitFd>* fds) = 0;
   // Changes whenever WaitFds() would change (a memif reconnect).
   virtual uint64_t Generation() const { return 0; }
   virtual void Close() {}
@@ -111,7 +117,7 @@ class MemifPort : public PacketPort, public std::enable_shared_from_this<MemifPo
   int RxBurst(Burst* b, int max) override;
   void RxDone() override;
   int TxBurst(const Burst& b) override;
-  void WaitFds(std::vector<int>* fds) override;
+  void WaitFds(std::vector<WaitFd>* fds) override;
   uint64_t Generation() const override { return gen_.load(std::memory_order_acquire); }
 
   // JS-thread helpers (take the data lock per call).
@@ -160,7 +166,7 @@ class FdPort : public PacketPort {
   int RxBurst(Burst* b, int max) override;
   void RxDone() override {}
   int TxBurst(const Burst& b) override;
-  void WaitFds(std::vector<int>* fds) override;
+  void WaitFds(std::vector<WaitFd>* fds) override;
   void Close() override;
 
  private:
@@ -178,7 +184,7 @@ class NullPort : public PacketPort {
   int RxBurst(Burst* b, int max) override;
   void RxDone() override {}
   int TxBurst(const Burst& b) override;
-  void WaitFds(std::vector<int>*) override {}
+  void WaitFds(std::vector<WaitFd>*) override {}
 
  private:
   std::vector<uint8_t> frame_;
