@@ -1,0 +1,4 @@
+/** OpenFlow 1.3 client and codec. */
+export * from "./client.js";
+export * from "./codec.js";
+export * from "./names.js";
