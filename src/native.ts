@@ -81,12 +81,10 @@ export class NativeError extends Error {
   readonly path: string | undefined;
   /** The kernel's extended-ack text ("Invalid MTU"), when it gave one. */
   readonly detail: string | undefined;
-  /** For batches: index of the message that failed. */
-  readonly step: number | undefined;
 
   constructor(
     message: string,
-    o: { errno: number; code: string; syscall: string; path?: string; detail?: string; step?: number },
+    o: { errno: number; code: string; syscall: string; path?: string; detail?: string },
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -95,7 +93,6 @@ export class NativeError extends Error {
     this.syscall = o.syscall;
     this.path = o.path;
     this.detail = o.detail;
-    this.step = o.step;
   }
 
   /** Rebuilds an error thrown by the addon (plain Error with extra fields) at the TS call site. */
@@ -105,14 +102,13 @@ export class NativeError extends Error {
     if (typeof r.errno !== "number" || typeof r.code !== "string") {
       return new NativeError(String(r.message ?? e), { errno: 0, code: "EUNKNOWN", syscall: "" }, { cause: e });
     }
-    const fields: { errno: number; code: string; syscall: string; path?: string; detail?: string; step?: number } = {
+    const fields: { errno: number; code: string; syscall: string; path?: string; detail?: string } = {
       errno: r.errno,
       code: r.code,
       syscall: r.syscall ?? "",
     };
     if (typeof r.path === "string") fields.path = r.path;
     if (typeof r.detail === "string") fields.detail = r.detail;
-    if (typeof r.step === "number") fields.step = r.step;
     return new NativeError(`${r.code}: ${r.message}`, fields);
   }
 }

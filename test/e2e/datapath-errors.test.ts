@@ -134,3 +134,11 @@ test("a closed Netns is refused with EBADF", { skip, timeout: 10_000 }, async (t
   await assert.rejects(ns.batch().linkAdd({ kind: "bridge", attrs: { name: "z" } }).commit(), { code: "EBADF" });
   assert.deepEqual(names(name), ["lo"]);
 });
+
+test("an aborted signal rejects before anything is sent", { skip, timeout: 10_000 }, async (t) => {
+  const { ns, name } = sandbox(t).netns();
+  const ac = new AbortController();
+  ac.abort(new Error("request cancelled"));
+  await assert.rejects(ns.batch().linkAdd({ kind: "bridge", attrs: { name: "ab" } }).commit({ signal: ac.signal }), /request cancelled/);
+  assert.deepEqual(names(name), ["lo"]);
+});

@@ -77,3 +77,19 @@ test("linkList leaves no fd behind", { skip, timeout: 10_000 }, async () => {
   await assert.rejects(linkList("/run/netns/does-not-exist-" + process.pid));
   assert.equal(fds(), before);
 });
+
+test("no thread of the process is left in a foreign netns after many calls", { skip, timeout: 20_000 }, async (t) => {
+  const cleanup = cleanupStack();
+  t.after(() => cleanup.run());
+  const { readdirSync, readlinkSync } = await import("node:fs");
+  const ns = uniq();
+  ip("netns", "add", ns);
+  cleanup.push(() => ip("netns", "del", ns));
+  // Concurrent calls spread over the libuv pool threads.
+  await Promise.all(Array.from({ length: 64 }, () => linkList(`/run/netns/${ns}`)));
+  const own = readlinkSync("/proc/self/ns/net");
+  const foreign = readdirSync("/proc/self/task").filter((tid) => {
+    try { return readlinkSync(`/proc/self/task/${tid}/ns/net`) !== own; } catch { return false; }
+  });
+  assert.deepEqual(foreign, []);
+});
