@@ -133,11 +133,14 @@ class NlExecWorker : public Napi::AsyncWorker {
   // The socket a message goes to: the batch's netns, or another one named by a kTarget fixup
   // (e.g. bringing up a veth peer that was just created in the peer's netns).
   int SocketFor(size_t i, SysError* err) {
-    for (size_t k = 0; k < fixups_.size(); ++k) {
-      const Fixup& f = fixups_[k];
+    for (const Fixup& f : fixups_) {
       if (f.msg != i || f.kind != Fixup::kTarget) continue;
-      for (auto& [key, sock] : others_) {
-        if (key == k) return sock.get();
+      // Sockets for a caller-held fd are reused across messages; a path is opened per step,
+      // so a namespace that disappears mid-batch fails the step that needs it.
+      if (f.fd >= 0) {
+        for (auto& [fd, sock] : others_) {
+          if (fd == f.fd) return sock.get();
+        }
       }
       UniqueFd ns;
       int nsFd = f.fd;
@@ -151,7 +154,11 @@ class NlExecWorker : public Napi::AsyncWorker {
         if (err->path.empty() || err->syscall == "setns") err->path = f.fd >= 0 ? "netns fd " + std::to_string(f.fd) : f.arg;
         return -1;
       }
-      others_.emplace_back(k, std::move(sock));
+      if (f.fd < 0) {
+        pathSock_ = std::move(sock);
+        return pathSock_.get();
+      }
+      others_.emplace_back(f.fd, std::move(sock));
       return others_.back().second.get();
     }
     return sock_.get();
@@ -235,7 +242,8 @@ class NlExecWorker : public Napi::AsyncWorker {
   std::vector<size_t> starts_;
   std::vector<StepResult> results_;
   UniqueFd sock_;
-  std::vector<std::pair<size_t, UniqueFd>> others_;  // sockets in other netns, by fixup index
+  std::vector<std::pair<int, UniqueFd>> others_;  // sockets in other netns, by caller's netns fd
+  UniqueFd pathSock_;                             // socket for the current step's path target
   SysError setupErr_;
 };
 

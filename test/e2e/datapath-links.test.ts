@@ -28,7 +28,7 @@ test("veth pair with the peer created directly in another netns (handle, name, p
     .linkAdd({ kind: "veth", attrs: { name: "va0", mtu: 1450, mac: "02:00:00:00:00:a0", up: true }, peer: { name: "vb0", netns: b.ns, mtu: 1450, mac: "02:00:00:00:00:b0", up: true } })
     .linkAdd({ kind: "veth", attrs: { name: "va1" }, peer: { name: "vb1", netns: { name: b.name } } })
     .linkAdd({ kind: "veth", attrs: { name: "va2" }, peer: { name: "vb2", netns: { pid: sleeper.pid! } } })
-    .linkAdd({ kind: "veth", attrs: { name: "va3" }, peer: { name: "vb3", netns: `/run/netns/${b.name}` } })
+    .linkAdd({ kind: "veth", attrs: { name: "va3" }, peer: { name: "vb3", netns: `/run/netns/${b.name}`, up: true } })
     .linkAdd({ kind: "veth", attrs: { name: "va4" }, peer: { name: "vb4" } })
     .commit();
   assert.equal(r.opMs.length, 5);
@@ -39,6 +39,8 @@ test("veth pair with the peer created directly in another netns (handle, name, p
   assert.equal(lb.get("vb0")!.address, "02:00:00:00:00:b0");
   assert.ok(la.get("va0")!.flags.includes("UP") && lb.get("vb0")!.flags.includes("UP"));
   assert.ok(la.get("va0")!.flags.includes("LOWER_UP"), "both ends up => carrier");
+  assert.ok(lb.get("vb3")!.flags.includes("UP"), "peer brought up through a netns path");
+  assert.ok(!lb.get("vb1")!.flags.includes("UP"));
 
   const ours = await a.ns.linkByName("va0");
   assert.equal(ours.kind, "veth");
