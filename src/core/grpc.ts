@@ -192,6 +192,8 @@ export interface DialOptions {
   credentials?: grpc.ChannelCredentials;
   /** ms to wait for the channel to be ready on the first call (upstream NSM_DIAL_TIMEOUT) */
   dialTimeoutMs?: number;
+  /** extra grpc-js channel options, e.g. `{ "grpc.use_local_subchannel_pool": 1 }` so a fresh channel does not inherit a failing shared subchannel's back-off */
+  channelOptions?: grpc.ChannelOptions;
 }
 
 export interface GrpcConn {
@@ -269,6 +271,7 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
     "grpc.max_receive_message_length": 16 << 20,
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 1000,
+    ...o.channelOptions,
   };
   if (u.scheme === "unix") opts["grpc.default_authority"] = "localhost";
   const channel = new grpc.Channel(dialTarget(u), creds, opts);

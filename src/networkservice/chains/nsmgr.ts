@@ -4,6 +4,7 @@
  * through untouched. The registry services (local memory or proxy to NSM_REGISTRY_URL) are served
  * beside it by the caller (see sandbox / cmd/nsmgr).
  */
+import type { NetworkServiceEndpoint } from "../../api/index.js";
 import type { TokenGenerator } from "../../tools/token/index.js";
 import { connectServer } from "../common/connect/server.js";
 import { discoverForwarderServer } from "../common/discoverforwarder/server.js";
@@ -22,15 +23,15 @@ export interface NsmgrOptions {
   pool: ChannelPool;
   /** NSM_FORWARDER_NETWORK_SERVICE_NAME (default "forwarder") */
   forwarderService?: string;
-  /** only forwarders whose registered URL contains this (upstream passes the nsmgr URL, relying on localbypass) */
-  forwarderUrlFilter?: string;
+  /** which forwarders are ours (default all; createNsmgr: those registered through this nsmgr) */
+  acceptForwarder?: (f: NetworkServiceEndpoint) => boolean;
 }
 
 export function nsmgr(o: NsmgrOptions): Endpoint {
   return endpoint({
     name: o.name, tokens: o.tokens, signal: o.signal,
     extra: [
-      discoverForwarderServer(o.registry, { forwarderService: o.forwarderService, nsmgrUrl: o.forwarderUrlFilter }),
+      discoverForwarderServer(o.registry, { forwarderService: o.forwarderService, accept: o.acceptForwarder }),
       connectServer(passthroughClient({ name: o.name, tokens: o.tokens, pool: o.pool })),
     ],
   });

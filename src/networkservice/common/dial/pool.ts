@@ -24,7 +24,9 @@ export class ChannelPool {
     if (this.closed) throw new Error("channel pool is closed");
     let e = this.live.get(url);
     if (!e) {
-      const grpc = dial(url, this.o);
+      // a local subchannel pool: after eviction the new channel connects at once instead of sharing
+      // the failing subchannel (and its reconnect back-off) grpc-js keeps per address globally
+      const grpc = dial(url, { ...this.o, channelOptions: { "grpc.use_local_subchannel_pool": 1, ...this.o.channelOptions } });
       const conn: PooledConn = { url, grpc, networkService: grpc.networkService, monitor: grpc.monitor };
       e = { conn, refs: 0, evicted: false };
       this.live.set(url, e);

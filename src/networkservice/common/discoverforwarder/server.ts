@@ -1,7 +1,6 @@
 /**
  * discoverForwarderServer (nsmgr): picks a forwarder registered through this nsmgr (NSEs of the
- * forwarder service whose URL contains the nsmgr URL... or, after localbypass, all local
- * forwarders), keeps using it for the connection, and tries the next one when it fails:
+ * forwarder service that `accept` says are local), keeps using it for the connection, and tries the next one when it fails:
  * "all 3 forwarders failed: fwd-a: <reason>; fwd-b: ...". A reselect forgets the chosen one;
  * after an nsmgr restart the forwarder named in the path is preferred.
  */
@@ -17,11 +16,19 @@ const CHOSEN = metaKey<string>("discoverforwarder/name");
 export interface DiscoverForwarderOptions {
   /** service name forwarders register under (NSM_FORWARDER_NETWORK_SERVICE_NAME, default "forwarder") */
   forwarderService?: string;
-  /** only forwarders whose registered URL contains this (upstream: the nsmgr URL); default any */
-  nsmgrUrl?: string;
+  /**
+   * only these forwarders (default: all). upstream queries by URL = the nsmgr URL, which only
+   * works on the un-rewritten registry; we ask the nsmgr's localbypass table instead.
+   */
+  accept?: (forwarder: NetworkServiceEndpoint) => boolean;
 }
 
-/** upstream matchForwarders: the NS's first applicable match selects forwarder labels (default p2p=true). */
+/**
+ * upstream matchForwarders: the NS's first applicable match selects forwarder labels (default
+ * p2p=true). upstream returns no forwarder when no match applies to the request labels; we
+ * return all, so the forwarder's discover reports what the user can act on ("no endpoint for
+ * network service X (registry had 0 matches for labels {...})") instead of "no candidates".
+ */
 export function matchForwarders(labels: Readonly<Record<string, string>>, ns: NetworkService, fwds: readonly NetworkServiceEndpoint[], svc: string): NetworkServiceEndpoint[] {
   if (!ns.matches.length) return [...fwds];
   for (const m of ns.matches) {
@@ -31,13 +38,13 @@ export function matchForwarders(labels: Readonly<Record<string, string>>, ns: Ne
     if (!out.length && m.fallthrough) continue;
     return out;
   }
-  return [];
+  return [...fwds];
 }
 
 export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverForwarderOptions = {}): ServerElement {
   const svc = o.forwarderService ?? "forwarder";
   const find = async (ctx: Parameters<NonNullable<ServerElement["request"]>>[1], name?: string) =>
-    (await findNses(registry, { networkServiceNames: [svc], name: name ?? "", url: o.nsmgrUrl ?? "" }, ctx)).filter((f) => !isExpired(f));
+    (await findNses(registry, { networkServiceNames: [svc], name: name ?? "" }, ctx)).filter((f) => !isExpired(f) && (o.accept?.(f) ?? true));
   return {
     async request(req, ctx, next) {
       const conn = req.connection!;
@@ -58,6 +65,7 @@ export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverFor
         if (i > 0) fwds = [fwds[i]!, ...fwds.slice(0, i), ...fwds.slice(i + 1)];
       }
       const errors: string[] = [];
+      const codes = new Set<status>();
       for (const f of fwds) {
         try {
           const out = await next.request(clone(NetworkServiceRequestSchema, req), ctx.withValue(CLIENT_URL, f.url));
@@ -66,11 +74,14 @@ export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverFor
         } catch (e) {
           if (ctx.signal.aborted) throw e;
           errors.push(`${f.name}: ${messageOf(e)}`);
+          codes.add(NsmError.from(e).code);
           ctx.log.debug({ connId: conn.id, forwarder: f.name, err: messageOf(e) }, "discoverforwarder: forwarder failed");
         }
       }
-      if (fwds.length === 1) throw new NsmError(status.UNAVAILABLE, `forwarder ${errors[0]}`);
-      throw new NsmError(status.UNAVAILABLE, `all ${fwds.length} forwarders failed: ${errors.join("; ")}`);
+      // one code for all (e.g. NOT_FOUND: no endpoint) is the answer; mixed failures are UNAVAILABLE
+      const code = codes.size === 1 ? [...codes][0]! : status.UNAVAILABLE;
+      if (fwds.length === 1) throw new NsmError(code, `forwarder ${errors[0]}`);
+      throw new NsmError(code, `all ${fwds.length} forwarders failed: ${errors.join("; ")}`);
     },
     async close(conn, ctx, next) {
       const name = ctx.meta.get(CHOSEN) ?? nextSegment(conn)?.name;

@@ -26,6 +26,8 @@ export interface HealOptions {
   retryMs?: number;
   /** called with the reason each time healing starts (tests, metrics) */
   onHeal?: (connId: string, reason: string) => void;
+  /** called with the new connection when healing succeeded */
+  onHealed?: (connId: string, conn: Connection) => void;
 }
 
 /** `superseded` ends the whole loop (a later Request succeeded); `watching` only the monitoring (Close). */
@@ -73,7 +75,10 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
         const reselect = !(await check(conn, signal));
         try {
           const restored = await events.request({ reselect, signal });
-          if (restored) log.info({ connId: conn.id, attempt, reselect }, "heal: connection restored");
+          if (restored) {
+            log.info({ connId: conn.id, attempt, reselect }, "heal: connection restored");
+            o.onHealed?.(conn.id, restored);
+          }
           return;
         } catch (e) {
           if (signal.aborted) return;
