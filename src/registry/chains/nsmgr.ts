@@ -13,6 +13,7 @@ import { dial, nsChain, nseChain, type GrpcConn, type NseRegistryChain, type Nse
   type NsRegistryServer } from "../../core/index.js";
 import { memoryStore } from "../store/memory.js";
 import { Replica } from "../store/replica.js";
+import { setMaxListeners } from "node:events";
 import { type Logger, silentLogger } from "../../tools/log.js";
 import { beginNseServer } from "../common/begin/server.js";
 import { clientInfoNse } from "../common/clientinfo/server.js";
@@ -48,6 +49,7 @@ export interface NsmgrRegistry {
 export function nsmgrRegistry(o: NsmgrRegistryOptions): NsmgrRegistry {
   const log = (o.log ?? silentLogger).child({ registry: "nsmgr" });
   const life = new AbortController();
+  setMaxListeners(0, life.signal); // one listener per open watch stream
   const stop = () => life.abort();
   o.signal.addEventListener("abort", stop, { once: true });
   const closers: (() => unknown)[] = [];

@@ -12,6 +12,7 @@
 import { fromBinary, NetworkServiceEndpointSchema, NetworkServiceSchema, toBinary, type NetworkService,
   type NetworkServiceEndpoint } from "../../api/index.js";
 import { dial, nsChain, nseChain, type GrpcConn, type NseRegistryChain, type NsRegistryChain } from "../../core/index.js";
+import { setMaxListeners } from "node:events";
 import { type Logger, silentLogger } from "../../tools/log.js";
 import { beginNseServer } from "../common/begin/server.js";
 import { DEFAULT_EXPIRE_PERIOD_MS, expireNseServer } from "../common/expire/server.js";
@@ -53,6 +54,7 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   const log = (o.log ?? silentLogger).child({ registry: o.name ?? "registry" });
   const spec = o.store ?? "memory";
   const life = new AbortController();
+  setMaxListeners(0, life.signal); // one listener per open watch stream
   const stop = () => life.abort();
   o.signal.addEventListener("abort", stop, { once: true });
   const nseStore = await openStore<NetworkServiceEndpoint>(spec, {
