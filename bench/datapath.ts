@@ -3,8 +3,8 @@
  * then delete them — ours (src/datapath, one batch = one native call) vs `ip -batch` in the
  * same run. Root only. Writes bench/results/datapath.json (+ .svg) via bench/lib.ts.
  *
- *   npm run bench -- datapath [--pairs 1000]
- *   node --import tsx bench/datapath.ts [--pairs 1000]
+ *   npm run bench -- datapath [--pairs 1000] [--rounds 3]
+ *   node --import tsx bench/datapath.ts [--pairs 1000] [--rounds 3]
  *
  * Per-pair times: ours from the addon's per-message timing (send to ack); the baseline from
  * `ip -echo -batch`, one echoed line per created pair, timestamped as it arrives (line-buffered
@@ -57,6 +57,8 @@ export async function run(args: string[] = []): Promise<void> {
     const addFile = join(dir, "add"), addGroupFile = join(dir, "add-group"), delFile = join(dir, "del");
     writeFileSync(addFile, Array.from({ length: n }, (_, k) => `link add b${k} type veth peer name c${k} netns ${target}\n`).join(""));
     writeFileSync(addGroupFile, Array.from({ length: n }, (_, k) => `link add b${k} group 7 type veth peer name c${k} netns ${target}\n`).join(""));
+    const setGroupFile = join(dir, "set-group");
+    writeFileSync(setGroupFile, Array.from({ length: n }, (_, k) => `link set b${k} group 7\n`).join(""));
     writeFileSync(delFile, Array.from({ length: n }, (_, k) => `link del b${k}\n`).join(""));
     const oursCreate = async (group?: number) => {
       const b = h.batch();
@@ -85,23 +87,39 @@ export async function run(args: string[] = []): Promise<void> {
       assertEmpty();
     }
 
-    console.log(`datapath bench: ${n} veth pairs, peer in ${target}`);
-    const oc = await oursCreate();
-    if (linkCount(target) !== n + 1) throw new Error(`ours created ${linkCount(target) - 1} peers, expected ${n}`);
-    const od = await oursDelete();
-    assertEmpty();
+    const ri = args.indexOf("--rounds");
+    const rounds = ri >= 0 ? Number(args[ri + 1]) : 3;
+    console.log(`datapath bench: ${n} veth pairs, peer in ${target}, ${rounds} rounds (ours and ip alternate)`);
+    // Creation: rounds alternate ours / ip so machine noise hits both; each round's pairs are
+    // removed with one group delete (fast), per-pair samples are pooled over the rounds.
+    const ocPer: number[] = [], ipPer: number[] = [], ocWall: number[] = [], bcWall: number[] = [];
+    let coalesced = 0;
+    const groupDel = async (): Promise<void> => { await h.batch().linkDelGroup(7).commit(); assertEmpty(); };
+    for (let r = 0; r < rounds; r++) {
+      const oc = await oursCreate(7);
+      if (linkCount(target) !== n + 1) throw new Error(`ours created ${linkCount(target) - 1} peers, expected ${n}`);
+      ocPer.push(...oc.per);
+      ocWall.push(oc.wall);
+      await groupDel();
+      const echoTimes: number[] = [];
+      await ipBatch(["-n", host, "-echo"], addFile, (l, ts) => { if (/^\d+: b\d+@/.test(l)) echoTimes.push(ts); });
+      // iproute2 6.1 prints each echo while handling the next command, so the last one is lost;
+      // the gaps between lines are still one command each.
+      if (echoTimes.length < n - 1) throw new Error(`ip -echo printed ${echoTimes.length} links, expected ${n - 1}+`);
+      const gaps = echoTimes.slice(1).map((x, k) => x - echoTimes[k]!);
+      coalesced += gaps.filter((x) => x < 0.02).length;
+      ipPer.push(...gaps);
+      await ipBatch(["-n", host], setGroupFile); // `ip -echo link add ... group N` prints nothing
+      await groupDel();
+      bcWall.push(await ipBatch(["-n", host], addGroupFile));
+      await groupDel();
+    }
 
-    const echoTimes: number[] = [];
-    await ipBatch(["-n", host, "-echo"], addFile, (l, ts) => { if (/^\d+: b\d+@/.test(l)) echoTimes.push(ts); });
-    // iproute2 6.1 prints each echo while handling the next command, so the last one is lost;
-    // the gaps between lines are still one command each.
-    if (echoTimes.length < n - 1) throw new Error(`ip -echo printed ${echoTimes.length} links, expected ${n - 1}+`);
-    const ipPer = echoTimes.slice(1).map((x, k) => x - echoTimes[k]!);
-    const coalesced = ipPer.filter((x) => x < 0.02).length;
-    const bd = await ipBatch(["-n", host], delFile);
+    // Deletion one link at a time (the kernel waits an RCU grace period per veth): once each.
+    const od = await (async () => { await oursCreate(); return await oursDelete(); })();
     assertEmpty();
-    const bc = await ipBatch(["-n", host], addFile);
-    const bd2 = await ipBatch(["-n", host], delFile);
+    await ipBatch(["-n", host], addFile);
+    const bd = await ipBatch(["-n", host], delFile);
     assertEmpty();
 
     // Group delete: one message for all pairs (both tools can do it).
@@ -117,12 +135,12 @@ export async function run(args: string[] = []): Promise<void> {
     assertEmpty();
 
     const results: CaseResult[] = [
-      { case: "create/median-per-pair", ours: median(oc.per), baseline: median(ipPer), note: `baseline from ip -echo line times${coalesced ? `, ${coalesced} coalesced reads` : ""}` },
-      { case: "create/p99-per-pair", ours: percentile(oc.per, 99), baseline: percentile(ipPer, 99) },
-      { case: "create/mean-per-pair (wall/N)", ours: oc.wall / n, baseline: bc / n, note: "baseline: plain ip -batch" },
+      { case: "create/median-per-pair", ours: median(ocPer), baseline: median(ipPer), note: `${rounds}x${n} pairs; baseline from ip -echo line gaps${coalesced ? `, ${coalesced} coalesced reads` : ""}` },
+      { case: "create/p99-per-pair", ours: percentile(ocPer, 99), baseline: percentile(ipPer, 99) },
+      { case: "create/mean-per-pair (wall/N)", ours: median(ocWall) / n, baseline: median(bcWall) / n, note: "median round; baseline: plain ip -batch" },
       { case: "delete/median-per-pair", ours: median(od.per), baseline: null, note: "ip prints nothing per delete" },
       { case: "delete/p99-per-pair", ours: percentile(od.per, 99), baseline: null },
-      { case: "delete/mean-per-pair (wall/N)", ours: od.wall / n, baseline: ((bd + bd2) / 2) / n, note: "baseline: ip -batch link del, mean of 2 runs" },
+      { case: "delete/mean-per-pair (wall/N)", ours: od.wall / n, baseline: bd / n, note: "baseline: ip -batch link del" },
       { case: "delete-group/mean-per-pair", ours: ogd / n, baseline: bgd / n, note: "one RTM_DELLINK by IFLA_GROUP; baseline: ip link del group" },
     ];
     writeResults("datapath", { unit: "ms", higherIsBetter: false, results });
