@@ -1,0 +1,45 @@
+/**
+ * `nsm nsmgr`: the node's network service manager (cmd-nsmgr): NetworkService, MonitorConnection
+ * and both registries on every NSM_LISTEN_ON URL. Registry in memory unless NSM_REGISTRY_URL.
+ */
+import { createNsmgr } from "../networkservice/components.js";
+import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
+import { envReader, type Env } from "../tools/env.js";
+import { newLogger } from "../tools/log.js";
+
+export const ENV_HELP = `nsm nsmgr — Network Service Manager
+
+  NSM_NAME                              nmgr                                   segment name (upstream's default, sic)
+  NSM_LISTEN_ON                         unix:///var/lib/networkservicemesh/nsm.io.sock   listen URLs; the first tcp one is published
+  NSM_REGISTRY_URL                      tcp://localhost:5001                   remote registry; empty ("") = in-memory registry here
+  NSM_DIAL_TIMEOUT                      750ms                                  dial timeout to forwarders and the registry
+  NSM_FORWARDER_NETWORK_SERVICE_NAME    forwarder                              service forwarders register under
+  NSM_EXPIRE_PERIOD                     1m                                     NSE registration lifetime without refresh
+${COMMON_HELP}`;
+
+export function readConfig(env: Env = process.env) {
+  const e = envReader(env);
+  return {
+    ...readCommon(e, "nmgr"),
+    listenOn: e.urls("NSM_LISTEN_ON", ["unix:///var/lib/networkservicemesh/nsm.io.sock"]).map((u) => u.href),
+    // upstream defaults to tcp://localhost:5001; an explicitly empty value means "serve the registry here"
+    registryUrl: env.NSM_REGISTRY_URL === "" ? undefined : e.url("NSM_REGISTRY_URL", "tcp://localhost:5001").href,
+    dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "750ms"),
+    forwarderService: e.string("NSM_FORWARDER_NETWORK_SERVICE_NAME", "forwarder"),
+    expirePeriodMs: e.duration("NSM_EXPIRE_PERIOD", "1m"),
+  };
+}
+
+export async function run(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  const cfg = readConfig();
+  const log = newLogger({ component: "nsmgr", level: cfg.logLevel });
+  log.info(cfg, "configuration");
+  const ac = new AbortController();
+  const mgr = await createNsmgr({ ...cfg, signal: ac.signal, log });
+  log.info({ url: mgr.url }, "Startup completed");
+  const sig = await stopSignal();
+  log.info({ signal: sig }, "stopping");
+  await mgr.close();
+  return 0;
+}
