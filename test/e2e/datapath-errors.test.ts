@@ -110,7 +110,7 @@ test("a netns that disappears mid-batch: the batch fails naming the step, and is
   ip("netns", "add", gone);
   sb.cleanup.push(`ip netns del ${gone} (if still there)`, () => { if (ip("netns", "list").includes(gone)) ip("netns", "del", gone); });
   const batch = a.ns.batch();
-  const n = 600;
+  const n = 2000; // ~0.25 ms each: far longer than it takes to delete the netns
   // The peer netns is named by path, so each step opens it when it runs.
   for (let i = 0; i < n; i++) batch.linkAdd({ kind: "veth", attrs: { name: `g${i}` }, peer: { name: `p${i}`, netns: { name: gone } } });
   const settled = batch.commit().then(() => undefined, (e: unknown) => e);

@@ -173,3 +173,22 @@ test("linkDelGroup deletes every link of a group with one message", { skip, time
   assert.deepEqual([...links(b.name).keys()], ["lo"]);
   await assert.rejects(a.ns.batch().linkDelGroup(0).commit(), { code: "EINVAL" });
 });
+
+test("linkSetNetns moves a link; Netns.current is the process's namespace", { skip, timeout: 20_000 }, async (t) => {
+  const sb = sandbox(t);
+  const a = sb.netns(), b = sb.netns();
+  await a.ns.batch().linkAdd({ kind: "veth", attrs: { name: "m0" }, peer: { name: "m1" } }).linkSetNetns("m1", b.ns).commit();
+  assert.deepEqual([...links(a.name).keys()].sort(), ["lo", "m0"]);
+  assert.deepEqual([...links(b.name).keys()].sort(), ["lo", "m1"]);
+  await a.ns.batch().linkSetNetns("m0", { name: b.name }).commit();
+  assert.deepEqual([...links(b.name).keys()].sort(), ["lo", "m0", "m1"]);
+  const self = Netns.current();
+  try {
+    const { statSync } = await import("node:fs");
+    const st = statSync("/proc/self/ns/net");
+    assert.equal(self.inode(), `${st.dev}:${st.ino}`);
+    assert.notEqual(a.ns.inode(), self.inode());
+  } finally {
+    self.close();
+  }
+});
