@@ -6,7 +6,8 @@
  *
  *   const s = etcdStore({ endpoints: ["http://127.0.0.1:2379"], prefix: "/nsm/registry/nse/", codec });
  */
-import { createRequire } from "node:module";
+// etcd3's retry policies are cockatiel policies; package.json pins the version etcd3 resolves
+import * as cockatiel from "cockatiel";
 import { Etcd3, type IKeyValue, type IWatchResponse, type Namespace, type Watcher } from "etcd3";
 import type { Codec, RegistryStore, StoreEntry, WatchHandler } from "./store.js";
 
@@ -19,12 +20,9 @@ export interface EtcdStoreOptions<T> {
   dialTimeoutMs?: number;
 }
 
-// the cockatiel that etcd3 itself uses (a dependency of etcd3, not of ours)
-type Cockatiel = typeof import("cockatiel");
-const cockatiel = createRequire(createRequire(import.meta.url).resolve("etcd3"))("cockatiel") as Cockatiel;
 
 /** reconnect backoff for watch streams: 100 ms doubling to 1 s (etcd3's default goes to 30 s) */
-function backoff(ms: number): import("cockatiel").IBackoff<unknown> {
+function backoff(ms: number): cockatiel.IBackoff<unknown> {
   return { duration: ms, next: () => backoff(Math.min(ms * 2, 1000)) };
 }
 
