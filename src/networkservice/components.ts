@@ -7,6 +7,7 @@
  *   const fwd = await createForwarder({ name: "fwd", listenOn: ["unix:///tmp/fwd.sock"], nsmgrUrl: mgr.url, signal });
  *   const nse = await createEndpoint({ name: "icmp", listenOn: ["unix:///tmp/nse.sock"], nsmgrUrl: mgr.url, services: ["icmp"], cidrs: ["10.0.0.0/24"], signal });
  */
+import { setMaxListeners } from "node:events";
 import {
   create, NetworkServiceEndpointSchema, NetworkServiceSchema, payload as payloads, mechType, wellKnown,
   type DNSConfig, type NetworkServiceEndpoint, type MessageInitShape, DNSConfigSchema,
@@ -49,6 +50,8 @@ interface Common {
 
 async function basics(o: Common) {
   const life = new AbortController();
+  // every live connection hangs a timer's cancel on the lifetime: thousands of listeners are expected
+  setMaxListeners(0, life.signal);
   const stop = () => life.abort();
   o.signal.addEventListener("abort", stop, { once: true });
   const tokens = o.tokens ?? await newTokenGenerator({ name: o.name, maxLifetimeMs: o.maxTokenLifetimeMs });

@@ -1,0 +1,143 @@
+/**
+ * bench/controlplane: Request→ready latency, setups/s with many live connections and nsmgr RSS
+ * through the whole control plane (NSC → nsmgr → forwarder (null datapath) → NSE) over gRPC on
+ * unix sockets. nsmgr runs as its own process (`nsm nsmgr`, memory registry) so its RSS is its
+ * own; forwarder, NSE and clients run in this process.
+ *
+ *   npm run bench -- controlplane [--conns 1000] [--samples 300] [--concurrency 16]
+ *
+ * Cases (unit in the case name; `ratio` > 1 = ours better than its baseline):
+ * - request p50|p99 (ms): a new connection, sequential. Baseline: the same 3 gRPC hops as a bare
+ *   relay (serve/dial, no chain elements): what the transport alone costs.
+ * - refresh p50 (ms): re-Request of a live connection. Baseline: the relay.
+ * - setups/s @N live: new connections at `concurrency` while N are live. Baseline: relay calls/s.
+ * - nsmgr RSS @N live (MiB). Baseline: the 200 MiB goal.
+ * Goals (issue #5): p50 ≤ 2 ms, ≥ 500 setups/s, RSS ≤ 200 MiB at 1,000 connections.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectTo, dial, newCtx, serve, type GrpcServer, type GrpcConn } from "../src/core/index.js";
+import { clone, NetworkServiceRequestSchema, type Connection } from "../src/api/index.js";
+import { createClient, createEndpoint, createForwarder } from "../src/networkservice/components.js";
+import { parseNsUrl, requestFromNsUrl } from "../src/networkservice/utils/nsurl.js";
+import { chain } from "../src/core/index.js";
+import { median, percentile, writeResults, type CaseResult } from "./lib.js";
+
+const arg = (args: string[], name: string, d: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : d; };
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+
+async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => { while (next < n) await fn(next++); }));
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Three chained bare gRPC hops with the same messages: the transport's share of a Request. */
+async function relay(dir: string): Promise<{ conn: GrpcConn; close(): Promise<void> }> {
+  const servers: GrpcServer[] = [];
+  const conns: GrpcConn[] = [];
+  let nextUrl: string | undefined;
+  for (let i = 2; i >= 0; i--) {
+    const url = `unix://${join(dir, `relay-${i}.sock`)}`;
+    const down = nextUrl ? dial(nextUrl) : undefined;
+    if (down) conns.push(down);
+    servers.push(await serve([url], { networkService: down ? chain(connectTo(down.networkService)) : chain() }));
+    nextUrl = url;
+  }
+  const conn = dial(nextUrl!);
+  conns.push(conn);
+  return { conn, async close() { for (const c of conns) c.close(); for (const s of servers) await s.close(); } };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const conns = arg(args, "conns", 1000);
+  const samples = arg(args, "samples", 300);
+  const concurrency = arg(args, "concurrency", 16);
+  const dir = mkdtempSync(join(tmpdir(), "nsm-bench-cp-"));
+  const nsmgrUrl = `unix://${join(dir, "nsm.sock")}`;
+  const life = new AbortController();
+  const child = spawn(process.execPath, [new URL("../bin/nsm.mjs", import.meta.url).pathname, "nsmgr"], {
+    env: { ...process.env, NSM_LISTEN_ON: nsmgrUrl, NSM_REGISTRY_URL: "", NSM_LOG_LEVEL: "WARN" }, stdio: ["ignore", "ignore", "pipe"] });
+  const out: CaseResult[] = [];
+  const cleanups: (() => unknown)[] = [];
+  try {
+    let log = "";
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on("data", (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
+      child.once("exit", (code) => reject(new Error(`nsm nsmgr exited (${code}): ${log}`)));
+      const probe = dial(nsmgrUrl);
+      probe.waitReady(15_000).then(() => { probe.close(); resolve(); }, reject);
+    });
+    const common = { signal: life.signal, dialTimeoutMs: 2000 };
+    const fwd = await createForwarder({ ...common, name: "fwd", listenOn: [`unix://${join(dir, "fwd.sock")}`], nsmgrUrl });
+    cleanups.push(() => fwd.close());
+    const nse = await createEndpoint({ ...common, name: "nse", listenOn: [`unix://${join(dir, "nse.sock")}`], nsmgrUrl, services: ["icmp"], cidrs: ["10.0.0.0/8"] });
+    cleanups.push(() => nse.close());
+    const nsc = await createClient({ ...common, name: "nsc", nsmgrUrl, heal: false });
+    cleanups.push(() => nsc.close());
+    const u = parseNsUrl("kernel://icmp/nsm-1");
+    let n = 0;
+    const request = () => nsc.client.request(requestFromNsUrl(u, `c-${n++}`), newCtx({ deadline: Date.now() + 15_000 }));
+    const closeConn = (c: Connection) => nsc.client.close(c, newCtx({ deadline: Date.now() + 15_000 }));
+
+    const r = await relay(dir);
+    cleanups.push(() => r.close());
+    const relayReq = () => r.conn.networkService.request(requestFromNsUrl(u, `r-${n++}`), newCtx({ deadline: Date.now() + 15_000 }));
+
+    // warm up both
+    for (let i = 0; i < 50; i++) { await closeConn(await request()); await relayReq(); }
+
+    // sequential Request → ready, alternating ours and the relay so both see the same machine load
+    const ours: number[] = [], base: number[] = [];
+    const live: Connection[] = [];
+    for (let i = 0; i < samples; i++) {
+      let t = now(); const c = await request(); ours.push(now() - t); live.push(c);
+      t = now(); await relayReq(); base.push(now() - t);
+    }
+    out.push({ case: "request p50 (ms)", ours: median(ours), baseline: median(base) });
+    out.push({ case: "request p99 (ms)", ours: percentile(ours, 99), baseline: percentile(base, 99) });
+
+    // refresh of live connections
+    const ref: number[] = [];
+    for (const c of live.slice(0, Math.min(200, live.length))) {
+      const t = now();
+      await nsc.client.request(clone(NetworkServiceRequestSchema, requestFromNsUrl(u, c.id)), newCtx({ deadline: Date.now() + 15_000 }));
+      ref.push(now() - t);
+    }
+    out.push({ case: "refresh p50 (ms)", ours: median(ref), baseline: median(base) });
+
+    // fill up to `conns` live connections, timing the setups
+    const t0 = now();
+    const need = conns - live.length;
+    await pool(need, concurrency, async () => { live.push(await request()); });
+    const oursRate = need / ((now() - t0) / 1000);
+    const t1 = now();
+    await pool(need, concurrency, () => relayReq());
+    const baseRate = need / ((now() - t1) / 1000);
+    out.push({ case: `setups/s @${conns} live (conn/s)`, ours: oursRate, baseline: baseRate, ratio: oursRate / baseRate });
+    if (global.gc) global.gc();
+    await new Promise((res) => setTimeout(res, 500));
+    const rss = rssMiB(child.pid!);
+    out.push({ case: `nsmgr RSS @${live.length} live (MiB)`, ours: rss, baseline: 200, ratio: 200 / rss, note: "baseline = the 200 MiB goal" });
+
+    // tear down what we built, timing the closes too
+    const t2 = now();
+    await pool(live.length, concurrency, (i) => closeConn(live[i]!));
+    out.push({ case: "closes/s (conn/s)", ours: live.length / ((now() - t2) / 1000), baseline: null, note: "no baseline" });
+  } finally {
+    for (const c of cleanups.reverse()) { try { await c(); } catch { /* reported by the component */ } }
+    life.abort();
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  writeResults("controlplane", { unit: "ms | conn/s | MiB (see case)", higherIsBetter: false, results: out.map((c) => ({ ...c, ratio: c.ratio ?? (c.baseline ? c.baseline / c.ours : null) })) });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run(process.argv.slice(2));
