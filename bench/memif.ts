@@ -1,0 +1,136 @@
+/**
+ * bench/memif: packet rate (Mpps) through memif at 64 B and 1500 B, ours vs testpmd in the same
+ * run, one forwarding core each (testpmd's on CPU 0, the measured side on CPU 1). Root only.
+ *
+ *   npm run bench -- memif [--seconds 2] [--reps 3]
+ *
+ * Cases:
+ *   rx/<len>: testpmd client `txonly` -> receiver. Baseline receiver: testpmd server `rxonly`;
+ *             ours: our memif server cross-connected (busy-poll) to a null sink. Measured at the
+ *             receiver (packets received per second).
+ *   tx/<len>: sender -> testpmd server `rxonly`. Baseline sender: testpmd client `txonly`; ours:
+ *             a null frame generator cross-connected (busy-poll) to our memif client. Measured at
+ *             the testpmd receiver for both.
+ * Baseline and ours alternate window by window (`reps` each, `seconds` long, after a 1 s warm-up)
+ * so both see the same background load; each figure is the median of its windows.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { crossConnect, MemifPort, PacketPort } from "../src/datapath/memif.js";
+import { Testpmd } from "../test/helpers/testpmd.js";
+import { median, writeResults, type CaseResult } from "./lib.js";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const now = (): number => Number(process.hrtime.bigint()) / 1e9;
+
+// testpmd with its forwarding lcore on `cpu` (the other CPU is its mostly idle main lcore).
+const cores = (cpu: number): { lcores: string; mainLcore: number } => ({ lcores: "0,1", mainLcore: cpu === 0 ? 1 : 0 });
+
+/** Packets/s of a counter over one window of `seconds`, after a 1 s warm-up. */
+async function rate(counter: () => Promise<number> | number, seconds: number): Promise<number> {
+  await sleep(1000);
+  const c0 = await counter(), t0 = now();
+  await sleep(seconds * 1000);
+  const c1 = await counter(), t1 = now();
+  return (c1 - c0) / (t1 - t0);
+}
+
+async function withDir<T>(f: (sock: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), "memif-bench-"));
+  try {
+    return await f(join(dir, "memif.sock"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function rxBaseline(len: number, seconds: number): Promise<number> {
+  return withDir(async (sock) => {
+    const rx = await Testpmd.start({ role: "server", socket: sock, forwardMode: "rxonly", ...cores(1) });
+    try {
+      const tx = await Testpmd.start({ role: "client", socket: sock, forwardMode: "txonly", txPktLen: len, ...cores(0) });
+      try {
+        return await rate(async () => (await rx.portStats()).rxPackets, seconds);
+      } finally { await tx.stop(); }
+    } finally { await rx.stop(); }
+  });
+}
+
+async function rxOurs(len: number, seconds: number): Promise<number> {
+  return withDir(async (sock) => {
+    const port = MemifPort.open({ role: "server", socket: sock, mode: "polling" });
+    const sink = PacketPort.null();
+    const xc = crossConnect(port, sink, { busyPoll: true, cpu: 1 });
+    try {
+      const tx = await Testpmd.start({ role: "client", socket: sock, forwardMode: "txonly", txPktLen: len, ...cores(0) });
+      try {
+        await port.waitUp({ timeoutMs: 10_000 });
+        return await rate(() => port.stats().rxPackets, seconds);
+      } finally { await tx.stop(); }
+    } finally { xc.stop(); sink.close(); port.close(); }
+  });
+}
+
+async function txBaseline(len: number, seconds: number): Promise<number> {
+  return withDir(async (sock) => {
+    const rx = await Testpmd.start({ role: "server", socket: sock, forwardMode: "rxonly", ...cores(0) });
+    try {
+      const tx = await Testpmd.start({ role: "client", socket: sock, forwardMode: "txonly", txPktLen: len, ...cores(1) });
+      try {
+        return await rate(async () => (await rx.portStats()).rxPackets, seconds);
+      } finally { await tx.stop(); }
+    } finally { await rx.stop(); }
+  });
+}
+
+async function txOurs(len: number, seconds: number): Promise<number> {
+  return withDir(async (sock) => {
+    const rx = await Testpmd.start({ role: "server", socket: sock, forwardMode: "rxonly", ...cores(0) });
+    try {
+      const port = MemifPort.open({ role: "client", socket: sock, mode: "polling", reconnectMs: 100 });
+      const gen = PacketPort.null({ frameLen: len });
+      try {
+        await port.waitUp({ timeoutMs: 10_000 });
+        const xc = crossConnect(gen, port, { busyPoll: true, cpu: 1 });
+        try {
+          return await rate(async () => (await rx.portStats()).rxPackets, seconds);
+        } finally { xc.stop(); }
+      } finally { gen.close(); port.close(); }
+    } finally { await rx.stop(); }
+  });
+}
+
+export async function run(args: string[]): Promise<void> {
+  const opt = (name: string, def: number): number => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? Number(args[i + 1]) : def;
+  };
+  const seconds = opt("seconds", 2), reps = opt("reps", 3);
+  const filter = args.find((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
+  if (process.getuid?.() !== 0) throw new Error("bench/memif needs root (DPDK testpmd)");
+  const results: CaseResult[] = [];
+  for (const dir of ["rx", "tx"] as const) {
+    for (const len of [64, 1500]) {
+      const name = `${dir}/${len}B`;
+      if (filter && !name.includes(filter)) continue;
+      const b: number[] = [], o: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        b.push(dir === "rx" ? await rxBaseline(len, seconds) : await txBaseline(len, seconds));
+        o.push(dir === "rx" ? await rxOurs(len, seconds) : await txOurs(len, seconds));
+      }
+      const baseline = median(b) / 1e6, ours = median(o) / 1e6;
+      const spread = (v: number[]): string => v.map((x) => (x / 1e6).toFixed(2)).join("/");
+      console.log(`${name} windows: ours ${spread(o)}, testpmd ${spread(b)} Mpps`);
+      const note = dir === "rx" ? "testpmd txonly -> [ours: memif server + native sink | testpmd rxonly]" : "[ours: native generator + memif client | testpmd txonly] -> testpmd rxonly";
+      results.push({ case: name, ours: Number(ours.toFixed(3)), baseline: Number(baseline.toFixed(3)), note });
+      console.log(`${name}: ours ${ours.toFixed(3)} Mpps, testpmd ${baseline.toFixed(3)} Mpps`);
+    }
+  }
+  writeResults("memif", { unit: "Mpps", higherIsBetter: true, results });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  await run(process.argv.slice(2));
+}
