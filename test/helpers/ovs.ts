@@ -14,7 +14,7 @@
  * Humans: scripts/ovs.sh start|stop <dir> does the same with detached daemons.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -60,18 +60,23 @@ export interface OvsInstance {
 
 let seq = 0;
 
-interface Daemon { child: ChildProcess; exited: Promise<void>; stderr: string[] }
+interface Daemon { child: ChildProcess; exited: Promise<void>; stderrFile: string; spawnError?: string }
 
-function startDaemon(cmd: string[], env: NodeJS.ProcessEnv): Daemon {
-  const child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ["ignore", "ignore", "pipe"] });
-  const stderr: string[] = [];
-  child.stderr!.on("data", (b: Buffer) => { stderr.push(b.toString()); if (stderr.length > 50) stderr.shift(); });
-  const exited = new Promise<void>((resolve) => {
+/**
+ * stderr goes to a file, not a pipe: a caller that blocks the event loop (execFileSync in a
+ * loop) would leave a pipe undrained, and ovs-vswitchd blocks once its console writes fill it.
+ */
+function startDaemon(cmd: string[], env: NodeJS.ProcessEnv, stderrFile: string): Daemon {
+  const fd = openSync(stderrFile, "a");
+  let child: ChildProcess;
+  try { child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ["ignore", "ignore", fd] }); } finally { closeSync(fd); }
+  const d: Daemon = { child, exited: Promise.resolve(), stderrFile };
+  d.exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     child.once("exit", () => resolve());
-    child.once("error", (e) => { stderr.push(String(e)); resolve(); });
+    child.once("error", (e) => { d.spawnError = String(e); resolve(); });
   });
-  return { child, exited, stderr };
+  return d;
 }
 
 async function stopDaemon(d: Daemon | undefined): Promise<void> {
@@ -88,7 +93,8 @@ async function waitForFile(path: string, d: Daemon, what: string, logFile: strin
   while (!existsSync(path)) {
     if (d.child.exitCode !== null || d.child.signalCode !== null) {
       const log = existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").slice(-10).join("\n") : "";
-      throw new Error(`${what} exited (${d.child.exitCode ?? d.child.signalCode}) before creating ${path}: ${d.stderr.join("")}\n${log}`);
+      const err = existsSync(d.stderrFile) ? readFileSync(d.stderrFile, "utf8").slice(-2000) : "";
+      throw new Error(`${what} exited (${d.child.exitCode ?? d.child.signalCode}) before creating ${path}: ${d.spawnError ?? ""}${err}\n${log}`);
     }
     if (Date.now() > until) throw new Error(`${what}: ${path} did not appear within ${timeoutMs} ms`);
     await sleep(5);
@@ -113,7 +119,7 @@ export async function startOvs(o: StartOvsOptions = {}): Promise<OvsInstance> {
   const startOvsdb = async (): Promise<void> => {
     const remotes = [`--remote=punix:${dbSock}`, ...(o.tcpPort ? [`--remote=ptcp:${o.tcpPort}:127.0.0.1`] : [])];
     ovsdb = startDaemon(["ovsdb-server", dbFile, ...remotes, `--pidfile=${join(dir, "ovsdb-server.pid")}`,
-      `--unixctl=${join(dir, "ovsdb-server.ctl")}`, `--log-file=${join(dir, "ovsdb-server.log")}`], env);
+      `--unixctl=${join(dir, "ovsdb-server.ctl")}`, `--log-file=${join(dir, "ovsdb-server.log")}`], env, join(dir, "ovsdb-server.stderr"));
     await waitForFile(dbSock, ovsdb, "ovsdb-server", join(dir, "ovsdb-server.log"));
   };
   const stopOvsdb = async (): Promise<void> => { await stopDaemon(ovsdb); ovsdb = undefined; };
@@ -121,7 +127,7 @@ export async function startOvs(o: StartOvsOptions = {}): Promise<OvsInstance> {
     const ctl = join(dir, "ovs-vswitchd.ctl");
     rmSync(ctl, { force: true });
     vswitchd = startDaemon(["ip", "netns", "exec", netns, "ovs-vswitchd", dbTarget, `--pidfile=${join(dir, "ovs-vswitchd.pid")}`,
-      `--unixctl=${ctl}`, `--log-file=${join(dir, "ovs-vswitchd.log")}`], env);
+      `--unixctl=${ctl}`, `--log-file=${join(dir, "ovs-vswitchd.log")}`], env, join(dir, "ovs-vswitchd.stderr"));
     await waitForFile(ctl, vswitchd, "ovs-vswitchd", join(dir, "ovs-vswitchd.log"));
   };
   const vsctl = (...args: string[]): string =>
