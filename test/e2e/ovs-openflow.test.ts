@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { status } from "../../src/core/errors.js";
-import { OFPP, OpenFlowClient, OpenFlowError, type FlowMod } from "../../src/ovs/openflow/index.js";
+import { OFPP, OpenFlowClient, OpenFlowError, xconnectDeletes, xconnectFlows, type FlowMod } from "../../src/ovs/openflow/index.js";
 import { Vswitch } from "../../src/ovs/ovsdb/index.js";
 import { ovsAvailable, startOvs, type OvsInstance } from "../helpers/ovs.js";
 
@@ -198,14 +198,13 @@ test("traffic: ping between two namespaces passes through our cross-connect flow
   const ping = (): boolean => spawnSync("ip", ["netns", "exec", nsA, "ping", "-c", "2", "-i", "0.2", "-W", "1", "10.77.0.2"], { stdio: "ignore" }).status === 0;
   assert.equal(ping(), false, "ping passed with no flows installed");
 
-  await r.of.flowMods([
-    { command: "add", priority: 100, match: { inPort: a }, actions: [{ type: "output", port: b }] },
-    { command: "add", priority: 100, match: { inPort: b }, actions: [{ type: "output", port: a }] },
-  ]);
+  await r.of.flowMods(xconnectFlows({ kind: "local", e: a, c: b }));
+  assert.deepEqual(dumpFlows(r).sort(), [`priority=100,in_port=${a} actions=output:${b}`, `priority=100,in_port=${b} actions=output:${a}`].sort());
   assert.equal(ping(), true, "ping failed through the cross-connect");
   const stats = await r.of.portStats(a);
   assert.ok(stats[0]!.rxPackets >= 2, `port ${a} rx_packets ${stats[0]!.rxPackets}`);
 
-  await r.of.flowMods([{ command: "delete", match: { inPort: a } }, { command: "delete", match: { inPort: b } }]);
+  await r.of.flowMods(xconnectDeletes({ kind: "local", e: a, c: b }));
+  assert.deepEqual(dumpFlows(r), []);
   assert.equal(ping(), false, "ping passed after the flows were deleted");
 });

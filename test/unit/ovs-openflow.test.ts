@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   OFPP, decodeActions, decodeError, decodeFlowStats, decodeMatch, decodePortStats, encodeAction, encodeFlowMod, encodeHello,
-  encodeMatch, encodePortStatsRequest, errorNames, helloVersions, type Action, type Match,
+  encodeMatch, encodePortStatsRequest, errorNames, helloVersions, xconnectDeletes, xconnectFlows, type Action, type Match,
 } from "../../src/ovs/openflow/index.js";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/^[0-9a-f]{4}  /gm, "").replace(/\s+/g, ""), "hex");
@@ -106,4 +106,18 @@ test("flow stats entries decode (built from our own encoder's match and instruct
   assert.equal(f!.priority, 100);
   assert.equal(f!.packetCount, 3n);
   assert.equal(f!.byteCount, 294n);
+});
+
+test("xconnect flows: local/remote, with and without VLAN, as spec §6.2; bad ports refused", () => {
+  const enc = (fms: ReturnType<typeof xconnectFlows>) => fms.map((f) => encodeFlowMod(6, f).toString("hex"));
+  assert.deepEqual(enc(xconnectFlows({ kind: "local", e: 1, c: 3, vlan: 100 })), [
+    encodeFlowMod(6, { command: "add", priority: 100, match: { inPort: 1, vlanVid: 100 }, actions: [{ type: "popVlan" }, { type: "output", port: 3 }] }).toString("hex"),
+    encodeFlowMod(6, { command: "add", priority: 100, match: { inPort: 3 }, actions: [{ type: "pushVlan" }, { type: "setField", field: { vlanVid: 100 } }, { type: "output", port: 1 }] }).toString("hex"),
+  ]);
+  const remote = xconnectFlows({ kind: "remote", l: 1, t: 4, vni: 42 });
+  assert.deepEqual(remote[0]!.actions, [{ type: "setField", field: { tunnelId: 42n } }, { type: "output", port: 4 }]);
+  assert.deepEqual(remote[1]!.match, { inPort: 4, tunnelId: 42n });
+  assert.deepEqual(xconnectDeletes({ kind: "remote", l: 1, t: 4, vni: 42 })[1], { command: "delete", match: { inPort: 4, tunnelId: 42n } });
+  assert.throws(() => xconnectFlows({ kind: "local", e: 0, c: 3 }), /E ofport 0/);
+  assert.throws(() => xconnectFlows({ kind: "local", e: 1, c: 2, vlan: 4096 }), /vlan 4096/);
 });

@@ -2,3 +2,4 @@
 export * from "./client.js";
 export * from "./codec.js";
 export * from "./names.js";
+export * from "./xconnect.js";
