@@ -291,3 +291,18 @@ test("replica waitFor honours timeout and abort", { skip, timeout: 10_000 }, asy
   ac.abort();
   await assert.rejects(p, (e: OvsdbError) => e.code === status.CANCELLED);
 });
+
+test("ovsdb over tcp: the server's idle probe (~5 s) is answered and the session lives on", { skip, timeout: 30_000 }, async (t) => {
+  const port = 20_000 + (process.pid % 20_000);
+  const ovs = await startOvs({ vswitchd: false, tcpPort: port });
+  t.after(() => ovs.stop());
+  const db = await OvsdbClient.connect(`tcp:127.0.0.1:${port}`, { keepaliveMs: 0, timeoutMs: 5_000 });
+  t.after(() => db.close());
+  assert.ok((await db.listDbs()).includes(DB));
+  let lost = false;
+  db.on("disconnected", () => { lost = true; });
+  const probed = new Promise((resolve) => db.on("echo", resolve));
+  await probed;
+  assert.deepEqual(await db.listDbs().then((d) => d.sort()), ["Open_vSwitch", "_Server"]);
+  assert.equal(lost, false);
+});

@@ -65,7 +65,7 @@ export interface Monitor {
 interface Pending { method: string; resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout; onReply?: (v: unknown) => void }
 interface MonitorState { id: string; db: string; tables: Record<string, MonitorTable>; cond: boolean; replica: Replica }
 
-type Event = "connected" | "disconnected" | "notification";
+type Event = "connected" | "disconnected" | "notification" | "echo";
 type Listener = (arg?: unknown, arg2?: unknown) => void;
 
 let clientSeq = 0;
@@ -109,7 +109,7 @@ export class OvsdbClient {
 
   get isConnected(): boolean { return this.sock !== undefined; }
 
-  /** `connected` (after every (re)connect and monitor resync), `disconnected` (err), `notification` (method, params). */
+  /** `connected` (after every (re)connect and monitor resync), `disconnected` (err), `notification` (method, params), `echo` (the server probed us; answered). */
   on(ev: Event, fn: Listener): () => void {
     let s = this.listeners.get(ev);
     if (!s) this.listeners.set(ev, (s = new Set()));
@@ -220,7 +220,7 @@ export class OvsdbClient {
       const params = m.params;
       if (m.id !== null && m.id !== undefined) {
         // a request from the server: only echo is defined for clients
-        if (m.method === "echo") this.write({ id: m.id, result: params, error: null });
+        if (m.method === "echo") { this.write({ id: m.id, result: params, error: null }); this.emit("echo", params); }
         else this.write({ id: m.id, result: null, error: "unknown method" });
         return;
       }
