@@ -2,6 +2,7 @@
  * `nsm forwarder`: the forwarder's control plane with a pluggable datapath (NSM_DATAPATH). It
  * registers with its nsmgr as an NSE of the forwarder service (labels p2p=true + NSM_LABELS).
  */
+import { kernelBackend } from "../datapath/backends/kernel/index.js";
 import { nullBackend } from "../datapath/backends/null/index.js";
 import type { DatapathBackend } from "../forwarder/backend.js";
 import { createForwarder } from "../networkservice/components.js";
@@ -19,7 +20,12 @@ export const ENV_HELP = `nsm forwarder — forwarder (control plane + datapath b
   NSM_NSNAME         forwarder                                        service to register under
   NSM_LABELS         (none)                                           extra labels k:v,... (p2p:true is always set)
   NSM_DIAL_TIMEOUT   750ms                                            dial timeout
-  NSM_DATAPATH       kernel                                           ${DATAPATHS.join(" | ")} (kernel is not built yet: null is used)
+  NSM_DATAPATH       kernel                                           ${DATAPATHS.join(" | ")}
+  NSM_TUNNEL_IP      (first global IPv4 address in our netns)         our end of vxlan/wireguard tunnels
+  NSM_VXLAN_PORT     4789                                             vxlan UDP port (the same on every node)
+  NSM_WIREGUARD_PORT 51820                                            first wireguard-go UDP port (one per connection)
+  NSM_STATE_DIR      /run/nsm-ts/forwarder-<name>                     per-connection records: cleanup after a restart
+  NSM_STALE_TIMEOUT  30s                                              time a restarted forwarder waits for re-requests before removing the rest
 ${COMMON_HELP}`;
 
 export function readConfig(env: Env = process.env) {
@@ -33,13 +39,21 @@ export function readConfig(env: Env = process.env) {
     labels: e.map("NSM_LABELS"),
     dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "750ms"),
     datapath: e.oneOf("NSM_DATAPATH", DATAPATHS, "kernel"),
+    tunnelIp: e.optional("NSM_TUNNEL_IP"),
+    vxlanPort: e.int("NSM_VXLAN_PORT", 4789, { min: 1, max: 65535 }),
+    wireguardPort: e.int("NSM_WIREGUARD_PORT", 51820, { min: 1, max: 65535 }),
+    stateDir: e.string("NSM_STATE_DIR", `/run/nsm-ts/forwarder-${c.name}`),
+    staleAfterMs: e.duration("NSM_STALE_TIMEOUT", "30s"),
   };
 }
 
-/** The backend for NSM_DATAPATH; kernel falls back to null (with a warning) until it exists. */
-export function backendFor(name: (typeof DATAPATHS)[number], log: Logger): DatapathBackend {
-  if (name === "kernel") log.warn("NSM_DATAPATH=kernel: the kernel datapath is not built yet, using the null datapath (no interfaces are plumbed)");
-  return nullBackend();
+/** Remote next hops are other nodes' nsmgrs, published on tcp URLs; workloads talk over unix sockets (upstream filtermechanisms decides the same way). */
+export const isRemoteUrl = (url: string): boolean => url.startsWith("tcp://");
+
+/** The backend for NSM_DATAPATH. */
+export async function backendFor(cfg: ReturnType<typeof readConfig>, log: Logger): Promise<DatapathBackend> {
+  if (cfg.datapath === "null") return nullBackend();
+  return kernelBackend({ tunnelIp: cfg.tunnelIp, vxlanPort: cfg.vxlanPort, wireguardPort: cfg.wireguardPort, stateDir: cfg.stateDir, staleAfterMs: cfg.staleAfterMs, log });
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -48,7 +62,7 @@ export async function run(args: string[]): Promise<number> {
   const log = newLogger({ component: "forwarder", level: cfg.logLevel });
   log.info(cfg, "configuration");
   const ac = new AbortController();
-  const fwd = await createForwarder({ ...cfg, backend: backendFor(cfg.datapath, log), signal: ac.signal, log });
+  const fwd = await createForwarder({ ...cfg, backend: await backendFor(cfg, log), isRemote: isRemoteUrl, signal: ac.signal, log });
   log.info({ url: fwd.url, datapath: fwd.backend.name }, "Startup completed");
   const sig = await stopSignal();
   log.info({ signal: sig }, "stopping");

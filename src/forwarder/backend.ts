@@ -33,4 +33,9 @@ export interface DatapathBackend {
   remove(x: CrossConnect, ctx: Ctx): Promise<void>;
   /** releases everything the backend holds (sockets, namespaces handles) */
   close(): Promise<void>;
+  /**
+   * optional: figures for our path segment's `metrics` (upstream names: server_rx_packets,
+   * client_tx_bytes, server_interface, ...), read after each successful apply
+   */
+  metrics?(x: CrossConnect): Promise<Record<string, string> | undefined>;
 }

@@ -152,6 +152,8 @@ export interface ForwarderConfig extends Common {
   labels?: Readonly<Record<string, string>>;
   /** registration lifetime asked for (default: the registry's) */
   registerRefresh?: boolean;
+  /** is the next hop at `url` another node's nsmgr (offer REMOTE mechanisms)? default: never */
+  isRemote?: (url: string) => boolean;
 }
 
 export interface Forwarder {
@@ -171,7 +173,7 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
   const pool = new ChannelPool({ dialTimeoutMs: o.dialTimeoutMs });
   const mgr = dial(o.nsmgrUrl, { dialTimeoutMs: o.dialTimeoutMs });
   const lookup = cachedLookup({ ns: mgr.nsRegistry, nse: mgr.nseRegistry }, { signal: life.signal, log });
-  const ep = forwarder({ name: o.name, tokens, signal: life.signal, registry: lookup, backend, pool });
+  const ep = forwarder({ name: o.name, tokens, signal: life.signal, registry: lookup, backend, pool, isRemote: o.isRemote });
   let server: GrpcServer | undefined;
   let reg: NseRegistryClient | undefined;
   const cleanup = async () => {

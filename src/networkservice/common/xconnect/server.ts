@@ -53,6 +53,11 @@ export function xconnectServer(backend: DatapathBackend, o: XconnectOptions = {}
       }
       ctx.meta.set(XC, x);
       result.mechanism = clone(MechanismSchema, incoming.mechanism!);
+      if (backend.metrics) {
+        const seg = result.path?.pathSegments.find((s) => s.id === x.id);
+        const m = seg && await backend.metrics(x).catch(() => undefined);
+        if (seg && m) Object.assign(seg.metrics, m);
+      }
       return result;
     },
     async close(conn, ctx, next) {

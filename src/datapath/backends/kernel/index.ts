@@ -1,0 +1,491 @@
+/**
+ * The kernel datapath backend (NSM_DATAPATH=kernel): plumbs forwarder cross connects with Linux
+ * interfaces only, each one born directly in the workload's netns and named by the mechanism.
+ *
+ * | incoming → outgoing | what is made |
+ * |---|---|
+ * | KERNEL → KERNEL (same node) | one veth pair: the NSC's end in the NSC netns, the NSE's end in the NSE netns |
+ * | KERNEL → VXLAN (NSC's node) | a vxlan device in the NSC netns whose UDP socket is in the node netns |
+ * | VXLAN → KERNEL (NSE's node) | the same in the NSE netns; this side picks the VNI (upstream parity rule) |
+ * | KERNEL → WIREGUARD / WIREGUARD → KERNEL | a wireguard-go tun made in the node netns, then moved (and renamed) into the workload's netns |
+ *
+ * Each side gets its addresses and routes from the IPContext (datapath.md §2.1), and the
+ * context MTU. Everything made carries the alias `nsm:<connection id>`; the backend touches no
+ * link without it. A record per connection is kept in `stateDir`, so a restarted forwarder
+ * adopts connections that are re-requested and removes, after `staleAfterMs`, those that are not.
+ * Close deletes off the request path (a veth delete waits an RCU grace period, ~16 ms); a new
+ * Request needing the same name waits for that delete.
+ *
+ *   const backend = await kernelBackend({ stateDir: "/run/nsm-ts/forwarder-1", log });
+ *   await createForwarder({ ..., backend, isRemote: (u) => u.startsWith("tcp:") });
+ *
+ * Root only.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  cls, kernel, mechType, newMechanism, vxlan, wireguard, payload as payloads, type Connection, type Mechanism,
+} from "../../../api/index.js";
+import type { Ctx } from "../../../core/index.js";
+import type { CrossConnect, DatapathBackend } from "../../../forwarder/backend.js";
+import { type Logger, silentLogger } from "../../../tools/log.js";
+import { DatapathError } from "../../errors.js";
+import { Netns } from "../../netns.js";
+import { generateKeyPair, WireguardDevice, type WgKeyPair } from "../../wireguard.js";
+import { plumbingOf, type SideOf } from "./ipcontext.js";
+import { openNetnsUrl, reopen } from "./netnsurl.js";
+import { vxlanAddInto } from "./tunnel.js";
+
+export interface KernelBackendOptions {
+  /** NSM_TUNNEL_IP: our end of vxlan/wireguard tunnels (default: the first global IPv4 address in our netns) */
+  tunnelIp?: string;
+  /** NSM_VXLAN_PORT (default 4789; both ends use the same port, as upstream) */
+  vxlanPort?: number;
+  /** first UDP port for wireguard-go devices (default 51820; one port per connection) */
+  wireguardPort?: number;
+  /** remote mechanisms offered, best first (default: [VXLAN] for ETHERNET payload, [WIREGUARD, VXLAN] for IP) */
+  remoteMechanisms?: readonly string[];
+  /** where per-connection records live; none: no cleanup after a restart */
+  stateDir?: string;
+  /** how long after start a recorded connection may be re-requested before it is removed (default 30 s) */
+  staleAfterMs?: number;
+  /** wireguard-go binary (default "wireguard-go") */
+  wireguardBinary?: string;
+  log?: Logger;
+}
+
+/** One interface we made, and where. */
+export interface PlumbedEnd { netns: string; inode: string; ifname: string }
+
+/** What the backend keeps (and writes to `stateDir`) per connection. */
+export interface PlumbedRecord {
+  id: string;
+  kind: "veth" | "vxlan" | "wireguard";
+  /** what was asked for; an equal fingerprint on refresh means "nothing to do" */
+  fp: string;
+  /** interfaces made; ends[0] faces the incoming side (NSC), the last the outgoing side */
+  ends: PlumbedEnd[];
+  /** tunnel side: "src" = the NSC's node, "dst" = the NSE's node */
+  side?: SideOf;
+  vni?: number;
+  peerIp?: string;
+  wg?: { dev: string; pid?: number; port: number; privateKey: string; publicKey: string };
+}
+
+export interface KernelBackend extends DatapathBackend {
+  /** our tunnel address (undefined: remote mechanisms are not offered) */
+  readonly tunnelIp: string | undefined;
+  /** live connections */
+  readonly records: ReadonlyMap<string, PlumbedRecord>;
+  /** removes recorded connections that were not re-requested since start, now (normally after staleAfterMs) */
+  reconcile(): Promise<number>;
+  /** resolves when every background delete has finished */
+  idle(): Promise<void>;
+}
+
+const ALIAS = (id: string) => `nsm:${id}`;
+const fileOf = (dir: string, id: string) => join(dir, `${createHash("sha256").update(id).digest("hex").slice(0, 32)}.json`);
+const wgName = (id: string) => kernel.ifname("wg", `nsm-ts/wg/${id}`);
+const endpointOf = (ip: string, port: number) => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
+const isGone = (e: unknown) => ["ENODEV", "ENOENT", "ESRCH"].includes((e as DatapathError).code);
+
+/** Our tunnel address and the MTU of the link carrying it: the first global IPv4 address of `ns`. */
+export async function detectTunnelIp(ns: Netns): Promise<{ ip: string; mtu: number } | undefined> {
+  const addrs = (await ns.addrs({ family: 4 })).filter((a) => a.scope === 0 && a.link !== "lo");
+  const a = addrs[0];
+  if (!a) return undefined;
+  const link = await ns.linkByName(a.link).catch(() => undefined);
+  return { ip: a.cidr.split("/")[0]!, mtu: link?.attrs.mtu ?? 1500 };
+}
+
+export async function kernelBackend(o: KernelBackendOptions = {}): Promise<KernelBackend> {
+  const log = (o.log ?? silentLogger).child({ datapath: "kernel" });
+  const node = Netns.current();
+  const detected = o.tunnelIp ? undefined : await detectTunnelIp(node);
+  const tunnelIp = o.tunnelIp ?? detected?.ip;
+  const uplinkMtu = detected?.mtu ?? 1500;
+  const vxlanPort = o.vxlanPort ?? 4789;
+  const wgBase = o.wireguardPort ?? 51820;
+  const vxlanMtu = uplinkMtu - 50; // inner ethernet (14) + vxlan (8) + udp (8) + ipv4 (20)
+  const wgMtu = uplinkMtu - 80; // wireguard-go's default 1420 on a 1500 link
+  if (!tunnelIp) log.warn("no global IPv4 address in the forwarder's netns and no NSM_TUNNEL_IP: remote mechanisms are not offered");
+
+  const live = new Map<string, PlumbedRecord>();
+  const devices = new Map<string, WireguardDevice>();
+  /** client-side wireguard keys/ports offered before the next hop answered, by connection id */
+  const offered = new Map<string, { keys: WgKeyPair; port: number; at: number }>();
+  /** background deletes by key ("<inode>/<ifname>" or "wg:<dev>") */
+  const deleting = new Map<string, Promise<void>>();
+  /** records from a previous run, until re-requested or reconciled */
+  const adopted = new Map<string, PlumbedRecord>();
+
+  if (o.stateDir) {
+    mkdirSync(o.stateDir, { recursive: true });
+    for (const f of readdirSync(o.stateDir)) {
+      if (!f.endsWith(".json")) continue;
+      try {
+        const r = JSON.parse(readFileSync(join(o.stateDir, f), "utf8")) as PlumbedRecord;
+        if (r.id) adopted.set(r.id, r);
+      } catch (e) { log.warn({ file: f, err: (e as Error).message }, "kernel datapath: unreadable state record ignored"); }
+    }
+    if (adopted.size) log.info({ count: adopted.size }, "kernel datapath: connections from a previous run; those not re-requested will be removed");
+  }
+  const persist = async (r: PlumbedRecord) => { if (o.stateDir) await writeFile(fileOf(o.stateDir, r.id), JSON.stringify(r)); };
+  const forget = async (id: string) => { if (o.stateDir) await rm(fileOf(o.stateDir, id), { force: true }); };
+
+  const usedPorts = () => new Set([...[...live.values()].map((r) => r.wg?.port), ...[...offered.values()].map((w) => w.port)]);
+  const allocPort = () => { const used = usedPorts(); let p = wgBase; while (used.has(p)) p++; return p; };
+
+  // ---- removal -------------------------------------------------------------------------------
+
+  /** Deletes one interface if it is still ours. */
+  const deleteEnd = async (id: string, e: PlumbedEnd) => {
+    const ns = reopen(e.netns, e.inode);
+    if (!ns) return; // the namespace is gone, and its interfaces with it
+    try {
+      const l = await ns.linkByName(e.ifname).catch((err: unknown) => { if (isGone(err)) return undefined; throw err; });
+      if (!l || l.attrs.alias !== ALIAS(id)) return;
+      await ns.linkDel(e.ifname).catch((err: unknown) => { if (!isGone(err)) throw err; });
+    } finally { ns.close(); }
+  };
+
+  /** Stops a wireguard-go we started (or, after a restart, the recorded pid if it still is that wireguard-go). */
+  const stopWg = async (r: PlumbedRecord) => {
+    if (!r.wg) return;
+    const dev = devices.get(r.id);
+    devices.delete(r.id);
+    if (dev) { await dev.stop(); return; }
+    if (r.wg.pid) {
+      try {
+        const cmd = readFileSync(`/proc/${r.wg.pid}/cmdline`, "utf8");
+        if (cmd.includes("wireguard-go") && cmd.includes(r.wg.dev)) process.kill(r.wg.pid, "SIGTERM");
+      } catch { /* already gone */ }
+    }
+  };
+
+  const teardown = async (r: PlumbedRecord) => {
+    const errors: string[] = [];
+    for (const e of r.ends) {
+      try { await deleteEnd(r.id, e); } catch (err) { errors.push(`${e.ifname} in ${e.netns}: ${(err as Error).message}`); }
+    }
+    try { await stopWg(r); } catch (err) { errors.push(`wireguard-go ${r.wg?.dev}: ${(err as Error).message}`); }
+    if (errors.length) throw new Error(`kernel datapath: removing connection ${r.id}: ${errors.join("; ")}`);
+  };
+
+  const keysOf = (r: PlumbedRecord) => [...r.ends.map((e) => `${e.inode}/${e.ifname}`), ...(r.wg ? [`wg:${r.wg.dev}`] : [])];
+
+  /** Runs the teardown in the background; later creates of the same names wait for it. */
+  const removeInBackground = (r: PlumbedRecord) => {
+    const p = teardown(r).catch((e: unknown) => log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: background remove failed"));
+    const keys = keysOf(r);
+    const done = p.finally(() => { for (const k of keys) if (deleting.get(k) === done) deleting.delete(k); });
+    for (const k of keys) deleting.set(k, done);
+    return done;
+  };
+  const waitFor = async (keys: string[]) => { for (const k of keys) await deleting.get(k); };
+
+  // ---- creation helpers ----------------------------------------------------------------------
+
+  /** Runs `create`; when a name is taken by an interface of ours (a stale connection), deletes it and retries once. */
+  const withStaleRetry = async (targets: { ns: Netns; ifname: string }[], create: () => Promise<unknown>) => {
+    try {
+      await create();
+    } catch (e) {
+      if ((e as DatapathError).code !== "EEXIST") throw e;
+      let removed = false;
+      for (const t of targets) {
+        const l = await t.ns.linkByName(t.ifname).catch(() => undefined);
+        if (!l) continue;
+        if (!l.attrs.alias?.startsWith("nsm:")) throw new Error(`interface ${t.ifname} already exists in ${t.ns.name} and is not ours (alias ${JSON.stringify(l.attrs.alias ?? "")})`, { cause: e });
+        log.info({ ifname: t.ifname, netns: t.ns.name, alias: l.attrs.alias }, "kernel datapath: deleting a stale interface of ours");
+        await t.ns.linkDel(t.ifname).catch((err: unknown) => { if (!isGone(err)) throw err; });
+        removed = true;
+      }
+      if (!removed) throw e;
+      await create();
+    }
+  };
+
+  const sideBatch = (ns: Netns, side: SideOf, ifname: string, x: CrossConnect, change: Parameters<ReturnType<Netns["batch"]>["linkSet"]>[1]) => {
+    const b = ns.batch().linkSet(ifname, change);
+    const p = plumbingOf(x.outgoing.context?.ipContext, side, ifname);
+    for (const a of p.addrs) b.addrReplace(a);
+    for (const r of p.routes) b.routeReplace(r);
+    return b;
+  };
+
+  const ifnameOf = (m: Mechanism, what: string) => {
+    const n = kernel.ifnameOf(m);
+    if (!n) throw new Error(`${what}: the KERNEL mechanism has no interface name (parameter "name")`);
+    return n;
+  };
+  const ctxMtu = (x: CrossConnect) => x.outgoing.context?.MTU || 0;
+  const ipFp = (x: CrossConnect) => JSON.stringify([x.outgoing.context?.ipContext?.srcIpAddrs, x.outgoing.context?.ipContext?.dstIpAddrs,
+    x.outgoing.context?.ipContext?.srcRoutes?.map((r) => [r.prefix, r.nextHop]), x.outgoing.context?.ipContext?.dstRoutes?.map((r) => [r.prefix, r.nextHop]), ctxMtu(x)]);
+
+  // ---- the four shapes -----------------------------------------------------------------------
+
+  async function plumbVeth(x: CrossConnect, fp: string, ctx: Ctx): Promise<PlumbedRecord> {
+    const inM = x.incoming.mechanism!, outM = x.outgoing.mechanism!;
+    const cName = ifnameOf(inM, "client side"), eName = ifnameOf(outM, "endpoint side");
+    const cNs = openNetnsUrl(kernel.netnsUrlOf(inM), "client side");
+    try {
+      const eNs = openNetnsUrl(kernel.netnsUrlOf(outM), "endpoint side");
+      try {
+        const ends = [{ netns: cNs.name, inode: cNs.inode(), ifname: cName }, { netns: eNs.name, inode: eNs.inode(), ifname: eName }];
+        await waitFor(ends.map((e) => `${e.inode}/${e.ifname}`));
+        const mtu = ctxMtu(x) || undefined;
+        const alias = ALIAS(x.id);
+        const src = plumbingOf(x.outgoing.context?.ipContext, "src", cName);
+        await withStaleRetry([{ ns: cNs, ifname: cName }, { ns: eNs, ifname: eName }], async () => {
+          // one native call in the client's netns: the pair (NSE end born in the NSE netns), its up, addresses and routes
+          const b = cNs.batch().linkAdd({ kind: "veth", attrs: { name: cName, mtu, up: true, alias }, peer: { name: eName, netns: eNs, mtu, up: true } });
+          for (const a of src.addrs) b.addrReplace(a);
+          for (const r of src.routes) b.routeReplace(r);
+          await b.commit({ signal: ctx.signal });
+        });
+        try {
+          await sideBatch(eNs, "dst", eName, x, { alias }).commit({ signal: ctx.signal });
+        } catch (e) {
+          await cNs.linkDel(cName).catch(() => undefined);
+          throw e;
+        }
+        return { id: x.id, kind: "veth", fp, ends };
+      } finally { eNs.close(); }
+    } finally { cNs.close(); }
+  }
+
+  /** A tunnel end in the workload netns: `side` "src" = NSC's node (incoming KERNEL), "dst" = NSE's node. */
+  async function plumbTunnel(x: CrossConnect, fp: string, side: SideOf, ctx: Ctx): Promise<PlumbedRecord> {
+    if (!tunnelIp) throw new Error("no tunnel IP (set NSM_TUNNEL_IP)");
+    const local = side === "src" ? x.incoming.mechanism! : x.outgoing.mechanism!;
+    const tun = side === "src" ? x.outgoing.mechanism! : x.incoming.mechanism!;
+    const name = ifnameOf(local, side === "src" ? "client side" : "endpoint side");
+    const ns = openNetnsUrl(kernel.netnsUrlOf(local), side === "src" ? "client side" : "endpoint side");
+    const alias = ALIAS(x.id);
+    try {
+      const end = { netns: ns.name, inode: ns.inode(), ifname: name };
+      await waitFor([`${end.inode}/${end.ifname}`]);
+      const cmtu = ctxMtu(x);
+      if (tun.type === mechType.VXLAN) {
+        const peerIp = side === "src" ? vxlan.dstIp(tun) : vxlan.srcIp(tun);
+        if (!peerIp) throw new Error(`VXLAN mechanism has no ${side === "src" ? "dst_ip" : "src_ip"}`);
+        let vni = vxlan.vni(tun);
+        if (side === "dst" && !vni) {
+          vxlan.setDstIp(tun, tunnelIp);
+          const taken = new Set([...live.values()].filter((r) => r.peerIp === peerIp).map((r) => r.vni));
+          do vni = vxlan.randomVni(tun); while (taken.has(vni));
+        }
+        if (!vni && side === "src") throw new Error("VXLAN mechanism from the next hop has no vni");
+        const port = (side === "src" ? vxlan.dstPort(tun) : vxlan.srcPort(tun)) || vxlanPort;
+        const mtu = Math.min(vxlan.mtu(tun) || vxlanMtu, vxlanMtu, cmtu || Infinity);
+        if (side === "dst") { vxlan.setDstIp(tun, tunnelIp); vxlan.setDstPort(tun, vxlanPort); vxlan.setVni(tun, vni); vxlan.setMtu(tun, mtu); }
+        await withStaleRetry([{ ns, ifname: name }], () => vxlanAddInto(node, ns, { name, vni, local: tunnelIp, remote: peerIp, port, mtu, up: true }));
+        try {
+          await sideBatch(ns, side, name, x, { alias }).commit({ signal: ctx.signal });
+        } catch (e) { await ns.linkDel(name).catch(() => undefined); throw e; }
+        return { id: x.id, kind: "vxlan", fp, ends: [end], side, vni, peerIp };
+      }
+      // WIREGUARD
+      const peerIp = side === "src" ? wireguard.dstIp(tun) : wireguard.srcIp(tun);
+      const peerPort = side === "src" ? wireguard.dstPort(tun) : wireguard.srcPort(tun);
+      const peerKey = side === "src" ? wireguard.dstPublicKey(tun) : wireguard.srcPublicKey(tun);
+      if (!peerIp || !peerPort || !peerKey) throw new Error(`WIREGUARD mechanism lacks the peer's ${side === "src" ? "dst" : "src"}_ip/port/public_key`);
+      const mine = side === "src" ? offered.get(x.id) : undefined;
+      if (side === "src" && !mine) throw new Error("WIREGUARD: no key was offered for this connection");
+      offered.delete(x.id);
+      const keys = mine?.keys ?? generateKeyPair();
+      const port = mine?.port ?? allocPort();
+      const mtu = Math.min(wireguard.mtu(tun) || wgMtu, wgMtu, cmtu || Infinity);
+      if (side === "dst") {
+        wireguard.setDstIp(tun, tunnelIp); wireguard.setDstPort(tun, port); wireguard.setDstPublicKey(tun, keys.publicKey); wireguard.setMtu(tun, mtu);
+      }
+      const dev = wgName(x.id);
+      await waitFor([`wg:${dev}`]);
+      const wg = await WireguardDevice.start({ netns: node, name: dev, binary: o.wireguardBinary });
+      const rec: PlumbedRecord = { id: x.id, kind: "wireguard", fp, ends: [end], side, peerIp, wg: { dev, pid: wg.pid, port, privateKey: keys.privateKey, publicKey: keys.publicKey } };
+      devices.set(x.id, wg);
+      try {
+        // the NSC's side keeps the tunnel alive and configures last: a handshake reaching a peer without our key is retried only after 5 s
+        await wg.configure({
+          privateKey: keys.privateKey, listenPort: port,
+          peers: [{ publicKey: peerKey, endpoint: endpointOf(peerIp, peerPort), allowedIps: ["0.0.0.0/0", "::/0"], ...(side === "src" ? { persistentKeepalive: 10 } : {}) }],
+        });
+        // made in the node netns (its UDP socket stays there), then moved and renamed in one message
+        await withStaleRetry([{ ns, ifname: name }], () => node.linkSet(dev, { netns: ns, name }));
+        await sideBatch(ns, side, name, x, { alias, mtu, up: true }).commit({ signal: ctx.signal });
+        if (side === "src") {
+          const left = Math.max(100, Math.min(3000, ctx.deadline - Date.now() - 100));
+          await wg.waitHandshake(peerKey, left).catch((e: unknown) => log.warn({ connId: x.id, err: (e as Error).message }, "wireguard: no handshake yet"));
+        }
+      } catch (e) {
+        devices.delete(x.id);
+        await wg.stop().catch(() => undefined);
+        throw e;
+      }
+      return rec;
+    } finally { ns.close(); }
+  }
+
+  /** What shape a cross connect has, and the fingerprint of what it asks for. */
+  function planOf(x: CrossConnect): { shape: "veth" | "tunnel"; side?: SideOf; fp: string } {
+    const inM = x.incoming.mechanism, outM = x.outgoing.mechanism;
+    if (!inM || !outM) throw new Error("cross connect without mechanisms on both sides");
+    const p = (m: Mechanism, keys: string[]) => keys.map((k) => m.parameters[k] ?? "");
+    const kp = (m: Mechanism) => p(m, [kernel.keys.NETNS_URL, kernel.keys.INTERFACE_NAME]);
+    if (inM.type === mechType.KERNEL && outM.type === mechType.KERNEL) {
+      return { shape: "veth", fp: JSON.stringify(["veth", kp(inM), kp(outM), ipFp(x)]) };
+    }
+    const tunKeys = ["src_ip", "src_port", "src_public_key", "dst_ip", "dst_port", "dst_public_key", "vni"];
+    if (inM.type === mechType.KERNEL && (outM.type === mechType.VXLAN || outM.type === mechType.WIREGUARD)) {
+      return { shape: "tunnel", side: "src", fp: JSON.stringify([outM.type, "src", kp(inM), p(outM, tunKeys), ipFp(x)]) };
+    }
+    if ((inM.type === mechType.VXLAN || inM.type === mechType.WIREGUARD) && outM.type === mechType.KERNEL) {
+      // dst_* are ours to fill: not part of what the caller asks for
+      return { shape: "tunnel", side: "dst", fp: JSON.stringify([inM.type, "dst", kp(outM), p(inM, ["src_ip", "src_port", "src_public_key"]), ipFp(x)]) };
+    }
+    throw new Error(`kernel datapath cannot cross-connect ${inM.type} to ${outM.type}`);
+  }
+
+  /** On a refresh of a tunnel's NSE side, the caller must get the same dst_* parameters back. */
+  function restoreDst(x: CrossConnect, r: PlumbedRecord) {
+    if (r.side !== "dst" || !tunnelIp) return;
+    const m = x.incoming.mechanism!;
+    if (r.kind === "vxlan") { vxlan.setDstIp(m, tunnelIp); vxlan.setDstPort(m, vxlanPort); vxlan.setVni(m, r.vni!); }
+    if (r.kind === "wireguard" && r.wg) { wireguard.setDstIp(m, tunnelIp); wireguard.setDstPort(m, r.wg.port); wireguard.setDstPublicKey(m, r.wg.publicKey); }
+  }
+
+  let staleTimer: NodeJS.Timeout | undefined;
+  const reconcile = async () => {
+    const stale = [...adopted.values()];
+    adopted.clear();
+    for (const r of stale) {
+      log.info({ connId: r.id, kind: r.kind, ends: r.ends.map((e) => e.ifname) }, "kernel datapath: removing a connection not re-requested since restart");
+      await removeInBackground(r);
+      await forget(r.id);
+    }
+    return stale.length;
+  };
+  if (adopted.size) {
+    staleTimer = setTimeout(() => { void reconcile(); }, o.staleAfterMs ?? 30_000);
+    staleTimer.unref();
+  }
+
+  const pruneOffered = () => { const old = Date.now() - 5 * 60_000; for (const [k, v] of offered) if (v.at < old) offered.delete(k); };
+
+  return {
+    name: "kernel",
+    tunnelIp,
+    records: live,
+    mechanisms: { local: [mechType.KERNEL], remote: [mechType.VXLAN, mechType.WIREGUARD] },
+
+    outgoingPreferences(incoming: Connection, opt: { remote: boolean }) {
+      if (!opt.remote) return [newMechanism(cls.LOCAL, mechType.KERNEL)];
+      if (!tunnelIp) return [];
+      const order = o.remoteMechanisms ?? (incoming.payload === payloads.IP ? [mechType.WIREGUARD, mechType.VXLAN] : [mechType.VXLAN]);
+      const out: Mechanism[] = [];
+      for (const t of order) {
+        if (t === mechType.VXLAN) {
+          const m = vxlan.newVxlan(tunnelIp);
+          vxlan.setSrcPort(m, vxlanPort);
+          vxlan.setMtu(m, vxlanMtu);
+          out.push(m);
+        } else if (t === mechType.WIREGUARD) {
+          pruneOffered();
+          const rec = live.get(incoming.id);
+          let w = offered.get(incoming.id);
+          // a refresh keeps the key and port of the running device
+          if (!w) w = rec?.wg ? { keys: { privateKey: rec.wg.privateKey, publicKey: rec.wg.publicKey }, port: rec.wg.port, at: Date.now() } : { keys: generateKeyPair(), port: allocPort(), at: Date.now() };
+          offered.set(incoming.id, w);
+          const m = wireguard.newWireguard(tunnelIp);
+          wireguard.setSrcPort(m, w.port);
+          wireguard.setSrcPublicKey(m, w.keys.publicKey);
+          wireguard.setMtu(m, wgMtu);
+          out.push(m);
+        }
+      }
+      return out;
+    },
+
+    async apply(x: CrossConnect, ctx: Ctx) {
+      const plan = planOf(x);
+      const prev = live.get(x.id);
+      if (prev && prev.fp === plan.fp) {
+        offered.delete(x.id);
+        restoreDst(x, prev);
+        return;
+      }
+      const stale = prev ?? adopted.get(x.id);
+      if (stale) {
+        // changed (or left by a previous run): replace it, inline since the new one may need the same names
+        live.delete(x.id);
+        adopted.delete(x.id);
+        log.debug({ connId: x.id }, "kernel datapath: replacing the connection's interfaces");
+        await teardown(stale).catch((e: unknown) => log.warn({ connId: x.id, err: (e as Error).message }, "kernel datapath: removing the previous interfaces failed"));
+      }
+      const rec = plan.shape === "veth" ? await plumbVeth(x, plan.fp, ctx) : await plumbTunnel(x, plan.fp, plan.side!, ctx);
+      live.set(x.id, rec);
+      log.debug({ connId: x.id, kind: rec.kind, ends: rec.ends.map((e) => `${e.ifname}@${e.netns}`) }, "kernel datapath: plumbed");
+      try { await persist(rec); } catch (e) { log.warn({ connId: x.id, err: (e as Error).message }, "kernel datapath: cannot write the state record"); }
+    },
+
+    async remove(x: CrossConnect) {
+      offered.delete(x.id);
+      const r = live.get(x.id) ?? adopted.get(x.id);
+      live.delete(x.id);
+      adopted.delete(x.id);
+      if (!r) return;
+      void removeInBackground(r);
+      await forget(r.id).catch(() => undefined);
+    },
+
+    async metrics(x: CrossConnect) {
+      const r = live.get(x.id);
+      if (!r) return undefined;
+      const kind = r.kind.toUpperCase();
+      const out: Record<string, string> = {};
+      const read = async (e: PlumbedEnd, side: "server" | "client") => {
+        const ns = reopen(e.netns, e.inode);
+        if (!ns) return;
+        try {
+          const s = await ns.stats(e.ifname);
+          // the forwarder's view, as upstream's: rx = what the workload sent (its interface's tx)
+          out[`${side}_rx_bytes`] = String(s.txBytes); out[`${side}_tx_bytes`] = String(s.rxBytes);
+          out[`${side}_rx_packets`] = String(s.txPackets); out[`${side}_tx_packets`] = String(s.rxPackets);
+          out[`${side}_drops`] = String(s.rxDropped + s.txDropped);
+          out[`${side}_interface`] = `${kind}/${e.ifname}`;
+        } catch { /* gone: no figures */ } finally { ns.close(); }
+      };
+      await read(r.ends[0]!, "server");
+      await read(r.ends[r.ends.length - 1]!, "client");
+      return out;
+    },
+
+    reconcile,
+    async idle() { while (deleting.size) await Promise.all([...deleting.values()]); },
+
+    async close() {
+      if (staleTimer) clearTimeout(staleTimer);
+      // veth/vxlan interfaces stay (a restarted forwarder adopts or removes them); wireguard-go
+      // processes are ours: they stop, and their interfaces with them
+      for (const [id, r] of [...live]) {
+        if (!r.wg) continue;
+        live.delete(id);
+        await stopWg(r).catch(() => undefined);
+        await forget(id).catch(() => undefined);
+      }
+      while (deleting.size) await Promise.all([...deleting.values()]);
+      node.close();
+    },
+  };
+}
+
+/** For tests: the wireguard-go pids left by a record set (to check nothing survives). */
+export function wireguardPidsOf(records: Iterable<PlumbedRecord>): number[] {
+  const out: number[] = [];
+  for (const r of records) if (r.wg?.pid) { try { readlinkSync(`/proc/${r.wg.pid}/exe`); out.push(r.wg.pid); } catch { /* gone */ } }
+  return out;
+}
+
