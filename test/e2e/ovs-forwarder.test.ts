@@ -1,0 +1,136 @@
+/**
+ * The OVS datapath backend in-process: nsmgr, forwarder (OVS backend), NSE and NSC as components
+ * of this process over unix sockets, against a private Open vSwitch (ovs-vswitchd in its own netns,
+ * where the backend makes the host ends of its veths); the NSC and the NSE live in fresh
+ * namespaces named to the forwarder by `file:///run/netns/<name>`. `ovs-vsctl`/`ovs-ofctl` on the
+ * private instance are the independent checks. Root only.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { kernel, type Connection } from "../../src/api/index.js";
+import { newCtx } from "../../src/core/index.js";
+import { ovsBackend, type OvsBackend } from "../../src/datapath/backends/ovs/index.js";
+import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
+import type { Netns } from "../../src/datapath/index.js";
+import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
+import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
+import { ovsAvailable, startOvs, type OvsInstance } from "../helpers/ovs.js";
+
+const skip = rootSkip || (!ovsAvailable() ? "openvswitch-switch not installed" : false);
+const BR = "br-nsm";
+
+async function ours(ns: Netns): Promise<string[]> {
+  return (await ns.links()).filter((l) => l.attrs.alias?.startsWith("nsm:")).map((l) => l.attrs.name);
+}
+
+/** A private OVS whose vswitchd started with userspace TSO on (it reads that only at start). */
+async function privateOvs(t: TestContext, cleanup: { push(w: string, f: () => unknown): void }): Promise<OvsInstance> {
+  const ovs = await startOvs({ vswitchd: false });
+  cleanup.push("ovs", () => ovs.stop());
+  ovs.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:userspace-tso-enable=true");
+  await ovs.restartVswitchd();
+  void t;
+  return ovs;
+}
+
+async function rig(t: TestContext) {
+  const sb = dpSandbox(t);
+  const ovs = await privateOvs(t, sb.cleanup);
+  const dir = mkdtempSync(join(tmpdir(), "nsm-ovsf-"));
+  sb.cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
+  const life = new AbortController();
+  sb.cleanup.push("lifetime", () => life.abort());
+  const sock = (n: string) => `unix://${join(dir, `${n}.sock`)}`;
+  const common = { signal: life.signal, dialTimeoutMs: 2000 };
+  const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
+  sb.cleanup.push("nsmgr", () => mgr.close());
+  const backend = await ovsBackend({ db: ovs.dbTarget, bridge: BR, rundir: ovs.dir, netns: `/run/netns/${ovs.netns}` });
+  const fwd = await createForwarder({ ...common, name: "fwd", listenOn: [sock("fwd")], nsmgrUrl: mgr.url, backend });
+  sb.cleanup.push("forwarder", () => fwd.close());
+  const nse = sb.netns(), nsc = sb.netns();
+  const ep = await createEndpoint({ ...common, name: "nse-1", listenOn: [sock("nse-1")], nsmgrUrl: mgr.url, services: ["icmp"], cidrs: ["172.16.1.0/28"], netnsUrl: `file:///run/netns/${nse.name}` });
+  sb.cleanup.push("nse", () => ep.close());
+  const cl = await createClient({ ...common, name: "nsc", nsmgrUrl: mgr.url, netnsUrl: `file:///run/netns/${nsc.name}`, heal: false });
+  sb.cleanup.push("nsc", () => cl.close());
+  const request = (id: string, url = "kernel://icmp/nsm-1") =>
+    cl.client.request(requestFromNsUrl(parseNsUrl(url), id), newCtx({ timeoutMs: 15_000 }));
+  const close = (c: Connection) => cl.client.close(c, newCtx({ timeoutMs: 10_000 }));
+  const ports = () => ovs.vsctl("list-ports", BR).split("\n").filter(Boolean);
+  /** our cross-connect rules (priority 100) as ovs-ofctl prints them */
+  const xflows = () => ovs.ofctl("dump-flows", BR, "--no-stats", "--no-names").split("\n").map((l) => l.trim()).filter((l) => l.includes("priority=100"));
+  return { sb, ovs, nse, nsc, request, close, ports, xflows, backend: backend as OvsBackend };
+}
+
+const nseAddr = (c: Connection) => c.context!.ipContext!.dstIpAddrs[0]!.split("/")[0]!;
+const nscAddr = (c: Connection) => c.context!.ipContext!.srcIpAddrs[0]!.split("/")[0]!;
+
+test("ovs local: NSC pings NSE through two OVS ports and two flows; refresh keeps them; Close removes ports, flows and interfaces", { skip, timeout: 45_000 }, async (t) => {
+  const r = await rig(t);
+  const conn = await r.request("nsc-0");
+  assert.equal(kernel.ifnameOf(conn), "nsm-1");
+  const link = await r.nsc.ns.linkByName("nsm-1");
+  assert.equal(link.attrs.up, true);
+  assert.equal(link.kind, "veth");
+  assert.deepEqual((await r.nsc.ns.addrs({ link: "nsm-1", family: 4 })).map((a) => a.cidr), [conn.context!.ipContext!.srcIpAddrs[0]]);
+  assert.equal((await ours(r.nse.ns)).length, 1);
+  const rec = [...r.backend.records.values()][0]!;
+  assert.deepEqual(r.ports().sort(), [rec.src!.port, rec.dst!.port].sort());
+  assert.match(rec.src!.port, /^tapsrc-/);
+  assert.match(rec.dst!.port, /^tapdst-/);
+  assert.deepEqual(r.xflows().sort(), [
+    `priority=100,in_port=${rec.src!.ofport} actions=output:${rec.dst!.ofport}`,
+    `priority=100,in_port=${rec.dst!.ofport} actions=output:${rec.src!.ofport}`,
+  ].sort());
+  await ping(r.nsc.name, nseAddr(conn), 2, 5);
+  await ping(r.nse.name, nscAddr(conn), 1, 5);
+
+  // a refresh changes nothing; the forwarder's segment carries the port counters
+  const again = await r.request("nsc-0");
+  assert.equal((await r.nsc.ns.linkByName("nsm-1")).attrs.index, link.attrs.index);
+  const seg = again.path!.pathSegments.find((s) => s.name === "fwd");
+  assert.ok(Number(seg?.metrics["server_rx_packets"]) >= 2, JSON.stringify(seg?.metrics));
+  assert.ok(Number(seg?.metrics["client_rx_packets"]) >= 2, JSON.stringify(seg?.metrics));
+  assert.equal(seg?.metrics["server_interface"], `VETH/${rec.src!.port}`);
+
+  await r.close(again);
+  assert.deepEqual(r.ports(), []);
+  assert.deepEqual(r.xflows(), []);
+  assert.deepEqual(await ours(r.nsc.ns), []);
+  assert.deepEqual(await ours(r.nse.ns), []);
+  assert.equal(r.backend.records.size, 0);
+});
+
+test("ovs faults: ovs-vswitchd restarted under a live connection → flows reinstalled, ping returns without a new Request; ovsdb-server restarted → resynced, new connections work", { skip, timeout: 60_000 }, async (t) => {
+  const r = await rig(t);
+  const c0 = await r.request("nsc-0");
+  await ping(r.nsc.name, nseAddr(c0), 1, 5);
+  const before = r.xflows();
+  assert.equal(before.length, 2);
+
+  const resyncs = r.backend.resyncs;
+  await r.ovs.restartVswitchd();
+  // the new vswitchd starts with no flows; the backend's OpenFlow session comes back and reinstalls them
+  const until = Date.now() + 15_000;
+  while (r.backend.resyncs === resyncs) {
+    if (Date.now() > until) throw new Error("no resync within 15 s of the vswitchd restart");
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  assert.deepEqual(r.xflows().sort(), before.sort());
+  await ping(r.nsc.name, nseAddr(c0), 2, 10);
+
+  // ovsdb-server restarted: the backend's OVSDB client reconnects (ports stay in the db file)
+  const back = new Promise<void>((res) => { const off = r.backend.vswitch.db.on("connected", () => { off(); res(); }); });
+  await r.ovs.restartOvsdb();
+  await back;
+  const c1 = await r.request("nsc-1", "kernel://icmp/nsm-2");
+  assert.equal(r.ports().length, 4);
+  await ping(r.nsc.name, nseAddr(c1), 1, 5);
+  await ping(r.nsc.name, nseAddr(c0), 1, 5);
+  await r.close(c1);
+  await r.close(c0);
+  assert.deepEqual(r.ports(), []);
+  assert.deepEqual(r.xflows(), []);
+});
