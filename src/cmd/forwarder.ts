@@ -4,13 +4,14 @@
  */
 import { kernelBackend } from "../datapath/backends/kernel/index.js";
 import { nullBackend } from "../datapath/backends/null/index.js";
+import { ovsBackend } from "../datapath/backends/ovs/index.js";
 import type { DatapathBackend } from "../forwarder/backend.js";
 import { createForwarder } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
 import { envReader, type Env } from "../tools/env.js";
 import { newLogger, type Logger } from "../tools/log.js";
 
-export const DATAPATHS = ["kernel", "null"] as const;
+export const DATAPATHS = ["kernel", "ovs", "null"] as const;
 
 export const ENV_HELP = `nsm forwarder — forwarder (control plane + datapath backend)
 
@@ -26,6 +27,9 @@ export const ENV_HELP = `nsm forwarder — forwarder (control plane + datapath b
   NSM_WIREGUARD_PORT 51820                                            first wireguard-go UDP port (one per connection)
   NSM_STATE_DIR      /run/nsm-ts/forwarder-<name>                     per-connection records: cleanup after a restart
   NSM_STALE_TIMEOUT  30s                                              time a restarted forwarder waits for re-requests before removing the rest
+  NSM_OVS_DB         unix:/var/run/openvswitch/db.sock                ovs: OVSDB socket (OpenFlow: $OVS_RUNDIR/<bridge>.mgmt)
+  NSM_BRIDGE_NAME    br-nsm                                           ovs: the bridge (userspace netdev datapath)
+  NSM_OVS_UPLINK     (none)                                           ovs: device to attach to the bridge for vxlan (its addresses move to the bridge)
 ${COMMON_HELP}`;
 
 export function readConfig(env: Env = process.env) {
@@ -44,6 +48,9 @@ export function readConfig(env: Env = process.env) {
     wireguardPort: e.int("NSM_WIREGUARD_PORT", 51820, { min: 1, max: 65535 }),
     stateDir: e.string("NSM_STATE_DIR", `/run/nsm-ts/forwarder-${c.name}`),
     staleAfterMs: e.duration("NSM_STALE_TIMEOUT", "30s"),
+    ovsDb: e.string("NSM_OVS_DB", "unix:/var/run/openvswitch/db.sock"),
+    ovsBridge: e.string("NSM_BRIDGE_NAME", "br-nsm"),
+    ovsUplink: e.optional("NSM_OVS_UPLINK"),
   };
 }
 
@@ -53,6 +60,7 @@ export const isRemoteUrl = (url: string): boolean => url.startsWith("tcp://");
 /** The backend for NSM_DATAPATH. */
 export async function backendFor(cfg: ReturnType<typeof readConfig>, log: Logger): Promise<DatapathBackend> {
   if (cfg.datapath === "null") return nullBackend();
+  if (cfg.datapath === "ovs") return ovsBackend({ db: cfg.ovsDb, bridge: cfg.ovsBridge, uplink: cfg.ovsUplink, tunnelIp: cfg.tunnelIp, vxlanPort: cfg.vxlanPort, log });
   return kernelBackend({ tunnelIp: cfg.tunnelIp, vxlanPort: cfg.vxlanPort, wireguardPort: cfg.wireguardPort, stateDir: cfg.stateDir, staleAfterMs: cfg.staleAfterMs, log });
 }
 
