@@ -11,12 +11,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernel, type Connection } from "../../src/api/index.js";
-import { newCtx } from "../../src/core/index.js";
+import { newCtx, serve } from "../../src/core/index.js";
 import { ovsBackend, type OvsBackend } from "../../src/datapath/backends/ovs/index.js";
 import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
 import type { Netns } from "../../src/datapath/index.js";
 import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
 import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
+import { createRegistry } from "../../src/registry/chains/registry.js";
 import { ovsAvailable, startOvs, type OvsInstance } from "../helpers/ovs.js";
 
 const skip = rootSkip || (!ovsAvailable() ? "openvswitch-switch not installed" : false);
@@ -133,4 +134,66 @@ test("ovs faults: ovs-vswitchd restarted under a live connection → flows reins
   await r.close(c0);
   assert.deepEqual(r.ports(), []);
   assert.deepEqual(r.xflows(), []);
+});
+
+test("ovs remote: two nodes, each with its own OVS (vswitchd in the node netns, uplink attached) — NSC pings a remote NSE through vxlan ports and VNI flows; Close removes them", { skip, timeout: 60_000 }, async (t) => {
+  const sb = dpSandbox(t);
+  const dir = mkdtempSync(join(tmpdir(), "nsm-ovsr-"));
+  sb.cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
+  const life = new AbortController();
+  sb.cleanup.push("lifetime", () => life.abort());
+  const sock = (n: string) => `unix://${join(dir, `${n}.sock`)}`;
+  const common = { signal: life.signal, dialTimeoutMs: 2000 };
+  const reg = await createRegistry({ signal: life.signal, name: "registry" });
+  sb.cleanup.push("registry", () => reg.close());
+  const regSrv = await serve([sock("registry")], { nseRegistry: reg.nse, nsRegistry: reg.ns });
+  sb.cleanup.push("registry server", () => regSrv.close());
+
+  // two node namespaces joined by a veth (the underlay), each with a private OVS inside
+  const nodes = [sb.netns(), sb.netns()];
+  await nodes[0]!.ns.batch().linkSetUp("lo").linkAdd({ kind: "veth", attrs: { name: "eth0", up: true }, peer: { name: "eth0", netns: nodes[1]!.ns, up: true } })
+    .addrAdd({ link: "eth0", cidr: "10.99.0.1/24" }).commit();
+  await nodes[1]!.ns.batch().linkSetUp("lo").addrAdd({ link: "eth0", cidr: "10.99.0.2/24" }).commit();
+  const mgrs = [];
+  const backends: OvsBackend[] = [];
+  const ovss: OvsInstance[] = [];
+  for (let i = 0; i < 2; i++) {
+    const ovs = await startOvs({ netns: nodes[i]!.name });
+    sb.cleanup.push(`ovs ${i}`, () => ovs.stop());
+    ovss.push(ovs);
+    const mgr = await createNsmgr({ ...common, name: `nsmgr-${i}`, listenOn: [sock(`nsmgr-${i}`)], registryUrl: regSrv.urls[0]!.href });
+    sb.cleanup.push(`nsmgr ${i}`, () => mgr.close());
+    mgrs.push(mgr);
+  }
+  for (let i = 0; i < 2; i++) {
+    const backend = await ovsBackend({ db: ovss[i]!.dbTarget, bridge: BR, rundir: ovss[i]!.dir, netns: `/run/netns/${nodes[i]!.name}`, uplink: "eth0" });
+    backends.push(backend);
+    const other = mgrs[1 - i]!.url;
+    const fwd = await createForwarder({ ...common, name: `fwd-${i}`, listenOn: [sock(`fwd-${i}`)], nsmgrUrl: mgrs[i]!.url, backend, isRemote: (u) => u === other });
+    sb.cleanup.push(`forwarder ${i}`, () => fwd.close());
+  }
+  assert.equal(backends[0]!.tunnelIp, "10.99.0.1");
+  const nse = sb.netns(), nsc = sb.netns();
+  const ep = await createEndpoint({ ...common, name: "nse-r", listenOn: [sock("nse-r")], nsmgrUrl: mgrs[1]!.url, services: ["icmp-r"], cidrs: ["172.16.9.0/28"], netnsUrl: `file:///run/netns/${nse.name}` });
+  sb.cleanup.push("nse", () => ep.close());
+  const cl = await createClient({ ...common, name: "nsc", nsmgrUrl: mgrs[0]!.url, netnsUrl: `file:///run/netns/${nsc.name}`, heal: false });
+  sb.cleanup.push("nsc", () => cl.close());
+
+  const conn = await cl.client.request(requestFromNsUrl(parseNsUrl("kernel://icmp-r/nsm-1"), "nsc-r"), newCtx({ timeoutMs: 20_000 }));
+  const [a, b] = [[...backends[0]!.records.values()][0]!, [...backends[1]!.records.values()][0]!];
+  assert.equal(a.tunnel?.port, "v109902");
+  assert.equal(b.tunnel?.port, "v109901");
+  assert.equal(a.tunnel?.vni, b.tunnel?.vni);
+  await ping(nsc.name, nseAddr(conn), 2, 10);
+  const flows = (i: number) => ovss[i]!.ofctl("dump-flows", BR, "--no-stats", "--no-names").split("\n").filter((l) => l.includes("priority=100"));
+  assert.equal(flows(0).length, 2);
+  assert.ok(flows(0).some((l) => l.includes(`set_field:0x${a.tunnel!.vni.toString(16)}->tun_id`)), flows(0).join("\n"));
+
+  await cl.client.close(conn, newCtx({ timeoutMs: 10_000 }));
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(flows(i), []);
+    assert.deepEqual(ovss[i]!.vsctl("list-ports", BR).split("\n").filter(Boolean), ["eth0"]);
+  }
+  assert.deepEqual(await ours(nsc.ns), []);
+  assert.deepEqual(await ours(nse.ns), []);
 });
