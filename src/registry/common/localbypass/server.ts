@@ -23,8 +23,17 @@ export function localBypassNseServer(nsmgrUrl: string): LocalBypass {
         throw new NsmError(status.INVALID_ARGUMENT, `cannot register NSE with passed URL: ${(e as Error).message}`);
       }
       const real = nse.url;
+      const known = local.get(nse.name);
       nse.url = nsmgrUrl;
-      const res = await next.register(nse, ctx);
+      // known before the upstream answers: its watch event may reach our watchers first
+      local.set(nse.name, real);
+      let res;
+      try {
+        res = await next.register(nse, ctx);
+      } catch (e) {
+        if (known === undefined) local.delete(nse.name); else local.set(nse.name, known);
+        throw e;
+      }
       local.set(res.name, real);
       res.url = real;
       return res;
