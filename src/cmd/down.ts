@@ -1,0 +1,21 @@
+/**
+ * `nsm down`: stops the mesh `nsm up` started — its processes (clients first, so they close
+ * their connections), wireguard-go left by forwarders, every namespace (and the links in them),
+ * the sockets and the state — from the state file. Nothing to stop is not an error.
+ */
+import { destroyMesh, readMeshState } from "../mesh/index.js";
+import { readConfig } from "./up.js";
+
+export const ENV_HELP = `nsm down — stop the mesh \`nsm up\` started
+
+  NSM_UP_STATE   /run/nsm-ts/mesh.json   the state file nsm up wrote`;
+
+export async function run(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  const cfg = readConfig();
+  const state = readMeshState(cfg.stateFile);
+  if (!state) { console.log(`nsm down: no mesh is up (no ${cfg.stateFile})`); return 0; }
+  await destroyMesh(state);
+  console.log(`nsm down: stopped ${state.procs.length} process(es), removed ${state.netns.length} namespace(s) (${state.netns.join(", ")}) and ${state.dir}`);
+  return 0;
+}
