@@ -31,6 +31,7 @@ import type { HealOptions } from "./common/heal/client.js";
 import { point2PointIpamServer } from "./common/ipam/point2pointipam/server.js";
 import { kernelMechanismClient } from "./common/mechanisms/kernel/client.js";
 import { kernelMechanismServer } from "./common/mechanisms/kernel/server.js";
+import { memifMechanismClient } from "./common/mechanisms/memif/client.js";
 import { memifMechanismServer } from "./common/mechanisms/memif/server.js";
 import { mechanismsServer } from "./common/mechanisms/server.js";
 import { cachedLookup } from "./utils/cachedlookup.js";
@@ -249,7 +250,7 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
       point2PointIpamServer(o.cidrs ?? ["169.254.0.0/16"]),
       mechanismsServer({
         [mechType.KERNEL]: kernelMechanismServer({ netnsUrl: o.netnsUrl }),
-        [mechType.MEMIF]: memifMechanismServer(),
+        [mechType.MEMIF]: memifMechanismServer({ netnsUrl: o.netnsUrl }),
         [mechType.NOOP]: {},
       }),
       dnsContextServer(o.dnsConfigs ?? []),
@@ -323,7 +324,7 @@ export async function createClient(o: ClientConfig): Promise<NscHandle> {
   const c = client({
     name: o.name, signal: life.signal, tokens, connectTo: o.nsmgrUrl, dialTimeoutMs: o.dialTimeoutMs,
     refresh: o.refresh, heal: o.heal === undefined ? {} : o.heal,
-    extra: [clientInfoClient(o.env), kernelMechanismClient({ netnsUrl: o.netnsUrl }), ...(o.extra ?? [])],
+    extra: [clientInfoClient(o.env), kernelMechanismClient({ netnsUrl: o.netnsUrl }), memifMechanismClient({ netnsUrl: o.netnsUrl, offer: false }), ...(o.extra ?? [])],
   });
   void log;
   return {
