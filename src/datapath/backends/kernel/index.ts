@@ -113,6 +113,8 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
   if (!tunnelIp) log.warn("no global IPv4 address in the forwarder's netns and no NSM_TUNNEL_IP: remote mechanisms are not offered");
 
   const live = new Map<string, PlumbedRecord>();
+  /** made by the last apply, no metrics read since */
+  const fresh = new Set<string>();
   const devices = new Map<string, WireguardDevice>();
   /** client-side wireguard keys/ports offered before the next hop answered, by connection id */
   const offered = new Map<string, { keys: WgKeyPair; port: number; at: number }>();
@@ -427,12 +429,14 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
       }
       const rec = plan.shape === "veth" ? await plumbVeth(x, plan.fp, ctx) : await plumbTunnel(x, plan.fp, plan.side!, ctx);
       live.set(x.id, rec);
+      fresh.add(x.id);
       log.debug({ connId: x.id, kind: rec.kind, ends: rec.ends.map((e) => `${e.ifname}@${e.netns}`) }, "kernel datapath: plumbed");
       try { await persist(rec); } catch (e) { log.warn({ connId: x.id, err: (e as Error).message }, "kernel datapath: cannot write the state record"); }
     },
 
     async remove(x: CrossConnect) {
       offered.delete(x.id);
+      fresh.delete(x.id);
       const r = live.get(x.id) ?? adopted.get(x.id);
       live.delete(x.id);
       adopted.delete(x.id);
@@ -443,7 +447,8 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
 
     async metrics(x: CrossConnect) {
       const r = live.get(x.id);
-      if (!r) return undefined;
+      // a connection made just now has nothing to count yet: no reads on the first Request's path
+      if (!r || fresh.delete(x.id)) return undefined;
       const kind = r.kind.toUpperCase();
       const out: Record<string, string> = {};
       const read = async (e: PlumbedEnd, side: "server" | "client") => {
