@@ -31,6 +31,8 @@ case "$cmd" in
         --unixctl="$dir/ovsdb-server.ctl" --log-file="$dir/ovsdb-server.log" --detach 2>/dev/null
       wait_file "$dir/db.sock"
       ovs-vsctl --db="$db" --no-wait init
+      # read by vswitchd at start only; TCP between veth ports of the userspace datapath needs it
+      ovs-vsctl --db="$db" --no-wait set Open_vSwitch . other_config:userspace-tso-enable=true
     fi
     if ! alive "$dir/ovs-vswitchd.pid"; then
       run=()

@@ -25,6 +25,7 @@ export const FABRIC_PREFIX = "198.18.0";
 export const REGISTRY_PORT = 5002;
 export const NSMGR_PORT = 5001;
 const BIN = new URL("../../bin/nsm.mjs", import.meta.url).pathname;
+const OVS_SH = new URL("../../scripts/ovs.sh", import.meta.url).pathname;
 
 export interface MeshProcState { name: string; role: string; node?: number; pid: number; log: string; netns: string }
 
@@ -40,6 +41,8 @@ export interface MeshState {
   files: string[];
   nodes: { netns: string; ip: string; nsmgrUrl: string; nsmgrSock: string; forwarderStateDir: string }[];
   registryUrl: string;
+  /** private Open vSwitch instances (scripts/ovs.sh dirs) of an ovs-datapath mesh */
+  ovsDirs?: string[];
 }
 
 export interface MeshOptions {
@@ -60,6 +63,8 @@ export interface MeshOptions {
   detached?: boolean;
   /** forwarder NSM_STALE_TIMEOUT (default 30s) */
   forwarderStaleTimeout?: string;
+  /** the forwarders' NSM_DATAPATH (default kernel); ovs: a private OVS per node (vswitchd in the node netns, eth0 attached to its bridge) */
+  datapath?: "kernel" | "ovs";
 }
 
 export interface MeshProc {
@@ -194,6 +199,9 @@ export async function destroyMesh(state: MeshState): Promise<void> {
       } catch { /* ignore */ }
     }
   }
+  for (const d of state.ovsDirs ?? []) {
+    try { execFileSync(OVS_SH, ["stop", d], { stdio: ["ignore", "ignore", "pipe"] }); } catch (e) { errors.push(`ovs ${d}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? (e as Error).message}`); }
+  }
   for (const ns of [...state.netns].reverse()) {
     if (!existsSync(`/run/netns/${ns}`)) continue;
     try { ipNetns("del", ns); } catch (e) { errors.push(`netns ${ns}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? (e as Error).message}`); }
@@ -233,7 +241,8 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     const f = start({
       name: `forwarder-${i}`, role: "forwarder", node: i, netns: n.netns, cmd: "forwarder",
       env: {
-        ...nodeEnv(i), NSM_NAME: `forwarder-${i}`, NSM_LISTEN_ON: `unix://${join(o.dir, `forwarder-${i}.sock`)}`, NSM_DATAPATH: "kernel",
+        ...nodeEnv(i), NSM_NAME: `forwarder-${i}`, NSM_LISTEN_ON: `unix://${join(o.dir, `forwarder-${i}.sock`)}`, NSM_DATAPATH: o.datapath ?? "kernel",
+        ...(o.datapath === "ovs" ? { NSM_OVS_DB: `unix:${join(o.dir, `ovs-${i}`, "db.sock")}`, OVS_RUNDIR: join(o.dir, `ovs-${i}`), NSM_OVS_UPLINK: "eth0" } : {}),
         NSM_TUNNEL_IP: n.ip, NSM_STATE_DIR: n.forwarderStateDir, NSM_STALE_TIMEOUT: o.forwarderStaleTimeout ?? "30s",
       },
     });
@@ -278,6 +287,14 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     });
     saveState(state);
     await Promise.all(mgrs.map((m) => m.waitFor(/Startup completed/)));
+    if (o.datapath === "ovs") {
+      for (const [i, n] of state.nodes.entries()) {
+        const d = join(o.dir, `ovs-${i}`);
+        (state.ovsDirs ??= []).push(d);
+        saveState(state);
+        execFileSync(OVS_SH, ["start", d, n.netns], { stdio: ["ignore", "ignore", "pipe"] });
+      }
+    }
     await Promise.all(state.nodes.map((_, i) => startForwarder(i)));
   } catch (e) {
     await close().catch(() => undefined);
