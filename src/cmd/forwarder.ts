@@ -3,6 +3,7 @@
  * registers with its nsmgr as an NSE of the forwarder service (labels p2p=true + NSM_LABELS).
  */
 import { kernelBackend } from "../datapath/backends/kernel/index.js";
+import { memifBackend } from "../datapath/backends/memif/index.js";
 import { nullBackend } from "../datapath/backends/null/index.js";
 import { ovsBackend } from "../datapath/backends/ovs/index.js";
 import type { DatapathBackend } from "../forwarder/backend.js";
@@ -11,7 +12,7 @@ import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.j
 import { envReader, type Env } from "../tools/env.js";
 import { newLogger, type Logger } from "../tools/log.js";
 
-export const DATAPATHS = ["kernel", "ovs", "null"] as const;
+export const DATAPATHS = ["kernel", "ovs", "memif", "null"] as const;
 
 export const ENV_HELP = `nsm forwarder — forwarder (control plane + datapath backend)
 
@@ -21,7 +22,7 @@ export const ENV_HELP = `nsm forwarder — forwarder (control plane + datapath b
   NSM_NSNAME         forwarder                                        service to register under
   NSM_LABELS         (none)                                           extra labels k:v,... (p2p:true is always set)
   NSM_DIAL_TIMEOUT   750ms                                            dial timeout
-  NSM_DATAPATH       kernel                                           ${DATAPATHS.join(" | ")}
+  NSM_DATAPATH       kernel                                           ${DATAPATHS.join(" | ")} (memif: kernel plus MEMIF sides on the native memif loop)
   NSM_TUNNEL_IP      (first global IPv4 address in our netns)         our end of vxlan/wireguard tunnels
   NSM_VXLAN_PORT     4789                                             vxlan UDP port (the same on every node)
   NSM_WIREGUARD_PORT 51820                                            first wireguard-go UDP port (one per connection)
@@ -61,7 +62,9 @@ export const isRemoteUrl = (url: string): boolean => url.startsWith("tcp://");
 export async function backendFor(cfg: ReturnType<typeof readConfig>, log: Logger): Promise<DatapathBackend> {
   if (cfg.datapath === "null") return nullBackend();
   if (cfg.datapath === "ovs") return ovsBackend({ db: cfg.ovsDb, bridge: cfg.ovsBridge, uplink: cfg.ovsUplink, tunnelIp: cfg.tunnelIp, vxlanPort: cfg.vxlanPort, log });
-  return kernelBackend({ tunnelIp: cfg.tunnelIp, vxlanPort: cfg.vxlanPort, wireguardPort: cfg.wireguardPort, stateDir: cfg.stateDir, staleAfterMs: cfg.staleAfterMs, log });
+  const kernel = () => kernelBackend({ tunnelIp: cfg.tunnelIp, vxlanPort: cfg.vxlanPort, wireguardPort: cfg.wireguardPort, stateDir: cfg.stateDir, staleAfterMs: cfg.staleAfterMs, log });
+  if (cfg.datapath === "memif") return memifBackend({ fallback: await kernel(), log });
+  return kernel();
 }
 
 export async function run(args: string[]): Promise<number> {

@@ -11,7 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { memif, type Connection } from "../../src/api/index.js";
 import { metaKey, newCtx, type ServerElement } from "../../src/core/index.js";
+import { backendFor, readConfig } from "../../src/cmd/forwarder.js";
+import { kernelBackend } from "../../src/datapath/backends/kernel/index.js";
 import { memifBackend, type MemifBackend } from "../../src/datapath/backends/memif/index.js";
+import type { DatapathBackend } from "../../src/forwarder/backend.js";
+import { silentLogger } from "../../src/tools/log.js";
 import { MemifPort } from "../../src/datapath/memif.js";
 import { rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
 import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
@@ -101,7 +105,7 @@ function memifApp(ports: Map<string, MemifPort>): ServerElement {
   };
 }
 
-async function rig(t: TestContext, o: { endpointMechanisms?: string[]; cidr: string; nseApp?: boolean }) {
+async function rig(t: TestContext, o: { endpointMechanisms?: string[]; cidr: string; nseApp?: boolean; fallback?: DatapathBackend }) {
   const sb = dpSandbox(t);
   const dir = mkdtempSync(join(tmpdir(), "nsm-mf-"));
   sb.cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
@@ -112,7 +116,7 @@ async function rig(t: TestContext, o: { endpointMechanisms?: string[]; cidr: str
   const node = sb.netns(), nse = sb.netns(), nsc = sb.netns();
   const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
   sb.cleanup.push("nsmgr", () => mgr.close());
-  const backend: MemifBackend = memifBackend({ netns: `/run/netns/${node.name}`, endpointMechanisms: o.endpointMechanisms });
+  const backend: MemifBackend = memifBackend({ netns: `/run/netns/${node.name}`, endpointMechanisms: o.endpointMechanisms, fallback: o.fallback });
   const fwd = await createForwarder({ ...common, name: "fwd", listenOn: [sock("fwd")], nsmgrUrl: mgr.url, backend });
   sb.cleanup.push("forwarder", () => fwd.close());
   const nseSide = new Map<string, MemifPort>();
@@ -124,8 +128,8 @@ async function rig(t: TestContext, o: { endpointMechanisms?: string[]; cidr: str
   sb.cleanup.push("nse", () => ep.close());
   const cl = await createClient({ ...common, name: "nsc", nsmgrUrl: mgr.url, netnsUrl: `file:///run/netns/${nsc.name}`, heal: false });
   sb.cleanup.push("nsc", () => cl.close());
-  const request = (id: string, conn?: Connection) => {
-    const req = requestFromNsUrl(parseNsUrl("memif://icmp/nsm-1"), id);
+  const request = (id: string, conn?: Connection, url = "memif://icmp/nsm-1") => {
+    const req = requestFromNsUrl(parseNsUrl(url), id);
     if (conn) req.connection = conn;
     return cl.client.request(req, newCtx({ timeoutMs: 10_000 }));
   };
@@ -141,7 +145,7 @@ async function rig(t: TestContext, o: { endpointMechanisms?: string[]; cidr: str
     sb.cleanup.push("nsc app port", () => port.close());
     return port;
   };
-  return { sb, node, nse, nsc, backend, nseSide, request, close, nscApp };
+  return { sb, dir, node, nse, nsc, backend, nseSide, request, close, nscApp };
 }
 
 async function until(pred: () => boolean, ms: number): Promise<void> {
@@ -236,4 +240,33 @@ test("memif NSC ↔ memif NSE through the forwarder: frames cross both ways; Clo
   await cycle("nsc-m-1");
   assert.equal(memifMaps(), 0, "no memif region mapped");
   assert.equal(fdCount(), fds, "fd count back to the start");
+});
+
+test("with the kernel backend as fallback: KERNEL↔KERNEL goes to it, MEMIF to us, in one forwarder; NSM_DATAPATH=memif builds that pair", { skip: rootSkip, timeout: 30_000 }, async (t) => {
+  const kb = await kernelBackend();
+  const r = await rig(t, { cidr: "172.16.9.0/29", fallback: kb });
+  const k = await r.request("nsc-f-0", undefined, "kernel://icmp/nsm-1");
+  assert.equal(k.mechanism?.type, "KERNEL");
+  assert.equal(kb.records.size, 1, "the kernel backend plumbed the kernel connection");
+  assert.equal(r.backend.connections.size, 0);
+  assert.ok((await r.nsc.ns.links()).some((l) => l.attrs.name === "nsm-1" && l.kind === "veth"), "a veth named nsm-1 in the NSC netns");
+  const m = await r.request("nsc-f-1");
+  assert.equal(m.mechanism?.type, "MEMIF");
+  assert.equal(r.backend.connections.size, 1);
+  assert.equal(kb.records.size, 1);
+  const port = r.nscApp(m);
+  await port.waitUp({ timeoutMs: 5000 });
+  await r.close(m);
+  await r.close(k);
+  await kb.idle();
+  assert.equal(kb.records.size + r.backend.connections.size, 0);
+  assert.deepEqual((await r.nsc.ns.links()).filter((l) => l.attrs.alias?.startsWith("nsm:")).map((l) => l.attrs.name), []);
+  port.close();
+
+  const b = await backendFor(readConfig({ NSM_DATAPATH: "memif", NSM_STATE_DIR: join(r.dir, "state") }), silentLogger);
+  try {
+    assert.equal(b.name, "memif");
+    assert.deepEqual([...b.mechanisms.local].sort(), ["KERNEL", "MEMIF"]);
+    assert.ok(b.mechanisms.remote.includes("VXLAN"), "remote mechanisms come from the kernel backend");
+  } finally { await b.close(); }
 });
