@@ -136,7 +136,7 @@ test("ovs faults: ovs-vswitchd restarted under a live connection → flows reins
   assert.deepEqual(r.xflows(), []);
 });
 
-test("ovs remote: two nodes, each with its own OVS (vswitchd in the node netns, uplink attached) — NSC pings a remote NSE through vxlan ports and VNI flows; Close removes them", { skip, timeout: 60_000 }, async (t) => {
+test("ovs remote: two nodes, each with its own OVS (vswitchd in the node netns, uplink attached) — NSC pings a remote NSE through vxlan ports and VNI flows, also after a vswitchd restart; Close removes them", { skip, timeout: 60_000 }, async (t) => {
   const sb = dpSandbox(t);
   const dir = mkdtempSync(join(tmpdir(), "nsm-ovsr-"));
   sb.cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
@@ -188,6 +188,17 @@ test("ovs remote: two nodes, each with its own OVS (vswitchd in the node netns, 
   const flows = (i: number) => ovss[i]!.ofctl("dump-flows", BR, "--no-stats", "--no-names").split("\n").filter((l) => l.includes("priority=100"));
   assert.equal(flows(0).length, 2);
   assert.ok(flows(0).some((l) => l.includes(`set_field:0x${a.tunnel!.vni.toString(16)}->tun_id`)), flows(0).join("\n"));
+
+  // vswitchd of the NSC's node restarted: its uplink and tunnel rules come back with the connection's
+  const resyncs = backends[0]!.resyncs;
+  await ovss[0]!.restartVswitchd();
+  const until = Date.now() + 15_000;
+  while (backends[0]!.resyncs === resyncs) {
+    if (Date.now() > until) throw new Error("no resync within 15 s of the vswitchd restart");
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  assert.equal(flows(0).length, 2);
+  await ping(nsc.name, nseAddr(conn), 2, 10);
 
   await cl.client.close(conn, newCtx({ timeoutMs: 10_000 }));
   for (let i = 0; i < 2; i++) {

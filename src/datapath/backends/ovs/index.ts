@@ -180,13 +180,17 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
     const resync = () => serial(async () => {
       const ofp = (name: string) => vs.waitOfport(name, { timeoutMs: 10_000 });
       if (o.uplink) uplinkPort = await ofp(o.uplink);
-      for (const [name, t] of tunnels) t.ready = ofp(name);
+      for (const [name, t] of tunnels) {
+        const ready = ofp(name);
+        ready.catch(() => undefined); // awaited by the next user or below; never an unhandled rejection
+        t.ready = ready;
+      }
       const mods: FlowMod[] = [{ command: "delete", tableId: 0xff }, ...underlayFlows()];
       for (const r of live.values()) {
         try {
           if (r.src) r.src.ofport = await ofp(r.src.port);
           if (r.dst) r.dst.ofport = await ofp(r.dst.port);
-          if (r.tunnel) r.tunnel.ofport = await ofp(r.tunnel.port);
+          if (r.tunnel) r.tunnel.ofport = await (tunnels.get(r.tunnel.port)?.ready ?? ofp(r.tunnel.port));
           mods.push(...flowsOf(r));
         } catch (e) {
           log.warn({ connId: r.id, err: (e as Error).message }, "ovs datapath: cannot reinstall the connection's flows");
