@@ -20,8 +20,8 @@ import { Meta } from "./metadata.js";
 import { SerialExecutor } from "./serial.js";
 
 export interface EventOptions {
-  /** drop the event if this signal has ended by the time it gets its turn (cancels stale timers) */
-  signal?: AbortSignal;
+  /** drop the event if this has ended by the time it gets its turn (cancels stale timers): an AbortSignal or a TimerHandle */
+  signal?: { readonly aborted: boolean };
   /** client only: close the current path and ask again without the old endpoint/mechanism */
   reselect?: boolean;
   /** client only, with reselect: keep the endpoint name */

@@ -6,6 +6,7 @@ export * from "./metadata.js";
 export * from "./metadata-element.js";
 export * from "./begin.js";
 export * from "./serial.js";
+export * from "./timers.js";
 export * from "./monitor.js";
 export * from "./registry.js";
 export * from "./grpc.js";

@@ -5,10 +5,10 @@
  * lifetime). A failed refresh is retried every 200 ms until it succeeds or the connection closes.
  */
 import type { Connection } from "../../../api/index.js";
-import { eventFactory, messageOf, metaKey, type ClientElement } from "../../../core/index.js";
+import { eventFactory, messageOf, metaKey, Timers, type ClientElement, type TimerHandle } from "../../../core/index.js";
 import { minExpiry } from "../../utils/path.js";
 
-const TIMER = metaKey<AbortController>("refresh/timer");
+const TIMER = metaKey<TimerHandle>("refresh/timer");
 
 /** Delay in ms before refreshing `conn` (exported for tests). */
 export function refreshDelay(conn: Connection, now = Date.now()): number {
@@ -23,33 +23,27 @@ export interface RefreshOptions { /** retry period after a failed refresh (defau
 
 export function refreshClient(lifetime: AbortSignal, o: RefreshOptions = {}): ClientElement {
   const retryMs = o.retryMs ?? 200;
+  // one lifetime listener for all connections' timers
+  const timers = new Timers(lifetime);
   return {
     async request(req, ctx, next) {
       const conn = await next.request(req, ctx);
       // cancelled only after success: a failed refresh keeps the old timer (and its retries) going
-      ctx.clientMeta.get(TIMER)?.abort();
+      ctx.clientMeta.get(TIMER)?.cancel();
       const events = eventFactory(ctx, "client");
       if (!events || lifetime.aborted) return conn;
-      const ac = new AbortController();
-      ctx.clientMeta.set(TIMER, ac);
-      const onLife = () => ac.abort();
-      lifetime.addEventListener("abort", onLife, { once: true });
-      let timer: NodeJS.Timeout | undefined;
-      const fire = () => {
-        events.request({ signal: ac.signal }).catch((e: unknown) => {
-          if (ac.signal.aborted) return;
-          ctx.log.warn({ connId: events.id, err: messageOf(e) }, `refresh failed, retrying in ${retryMs} ms`);
-          timer = setTimeout(fire, retryMs);
-
+      const log = ctx.log;
+      ctx.clientMeta.set(TIMER, timers.after(refreshDelay(conn), function fire(h) {
+        events.request({ signal: h }).catch((e: unknown) => {
+          if (h.aborted) return;
+          log.warn({ connId: events.id, err: messageOf(e) }, `refresh failed, retrying in ${retryMs} ms`);
+          h.restart(retryMs);
         });
-      };
-      timer = setTimeout(fire, refreshDelay(conn));
-
-      ac.signal.addEventListener("abort", () => { clearTimeout(timer); lifetime.removeEventListener("abort", onLife); }, { once: true });
+      }));
       return conn;
     },
     async close(conn, ctx, next) {
-      ctx.clientMeta.get(TIMER)?.abort();
+      ctx.clientMeta.get(TIMER)?.cancel();
       ctx.clientMeta.delete(TIMER);
       return next.close(conn, ctx);
     },

@@ -4,12 +4,14 @@
  * `previous segment expires − the request's deadline budget`.
  */
 import { timestampMs } from "../../../api/index.js";
-import { eventFactory, metaKey, NsmError, status, type ServerElement } from "../../../core/index.js";
+import { eventFactory, metaKey, NsmError, status, Timers, type ServerElement, type TimerHandle } from "../../../core/index.js";
 import { prevSegment } from "../../utils/path.js";
 
-const TIMER = metaKey<AbortController>("timeout/timer");
+const TIMER = metaKey<TimerHandle>("timeout/timer");
 
 export function timeoutServer(lifetime: AbortSignal): ServerElement {
+  // one lifetime listener for all connections' timers
+  const timers = new Timers(lifetime);
   return {
     async request(req, ctx, next) {
       const arrived = Date.now();
@@ -20,23 +22,18 @@ export function timeoutServer(lifetime: AbortSignal): ServerElement {
         throw new NsmError(status.INVALID_ARGUMENT, `timeout: expiration for the previous path segment cannot be nil (connection ${conn.id})`);
       }
       const events = eventFactory(ctx);
-      ctx.meta.get(TIMER)?.abort();
+      ctx.meta.get(TIMER)?.cancel();
       if (!events) return conn;
-      const ac = new AbortController();
-      ctx.meta.set(TIMER, ac);
       const delay = Math.max(0, timestampMs(prev.expires) - Date.now() - budget);
-      const onLife = () => ac.abort();
-      lifetime.addEventListener("abort", onLife, { once: true });
-      const t = setTimeout(() => {
-        ctx.log.debug({ connId: conn.id, afterMs: delay }, "timeout: caller stopped refreshing, closing");
-        events.close({ signal: ac.signal }).catch((e: unknown) => ctx.log.warn({ connId: conn.id, err: String(e) }, "timeout: close failed"));
-      }, delay);
-
-      ac.signal.addEventListener("abort", () => { clearTimeout(t); lifetime.removeEventListener("abort", onLife); }, { once: true });
+      const log = ctx.log;
+      ctx.meta.set(TIMER, timers.after(delay, (h) => {
+        log.debug({ connId: conn.id, afterMs: delay }, "timeout: caller stopped refreshing, closing");
+        events.close({ signal: h }).catch((e: unknown) => log.warn({ connId: conn.id, err: String(e) }, "timeout: close failed"));
+      }));
       return conn;
     },
     async close(conn, ctx, next) {
-      ctx.meta.get(TIMER)?.abort();
+      ctx.meta.get(TIMER)?.cancel();
       ctx.meta.delete(TIMER);
       return next.close(conn, ctx);
     },
