@@ -49,8 +49,12 @@ class RelayHub {
         const ctx = newCtx({ signal, log });
         for await (const ev of conn.monitor.monitorConnections(sel, ctx)) {
           for (const c of Object.values(ev.connections)) {
-            for (const [segId, w] of this.watchers) {
-              if (c.path?.pathSegments.some((s) => s.id === segId && s.name === segName)) w(c, ev.type);
+            // by segment id: O(path length) per event, not O(our connections through this hop)
+            let seen: Watcher | undefined;
+            for (const s of c.path?.pathSegments ?? []) {
+              if (s.name !== segName) continue;
+              const w = this.watchers.get(s.id);
+              if (w && w !== seen) { seen = w; w(c, ev.type); }
             }
           }
         }

@@ -13,15 +13,28 @@ interface Pair { pool: Pool; dst: bigint; src: bigint }
 const PAIR = metaKey<Pair>("point2pointipam/pair");
 
 class Pool {
-  readonly used = new Set<bigint>();
-  constructor(readonly p: Prefix) {}
+  private readonly inUse = new Set<bigint>();
+  /** every address below `p.addr + low` is in use: the scan for the lowest free one starts there */
+  private low = 0n;
+  private readonly n: bigint;
+  constructor(readonly p: Prefix) { this.n = size(p); }
   has(v6: boolean, a: bigint) { return contains(this.p, v6, a); }
+  used(a: bigint): boolean { return this.inUse.has(a); }
+  own(a: bigint): void {
+    this.inUse.add(a);
+    while (this.low < this.n && this.inUse.has(this.p.addr + this.low)) this.low++;
+  }
+  free(a: bigint): boolean {
+    if (!this.inUse.delete(a)) return false;
+    const off = a - this.p.addr;
+    if (off < this.low) this.low = off;
+    return true;
+  }
   /** lowest free address not excluded */
   take(excluded: readonly Prefix[], also?: bigint): bigint | undefined {
-    const n = size(this.p);
-    for (let i = 0n; i < n; i++) {
+    for (let i = this.low; i < this.n; i++) {
       const a = this.p.addr + i;
-      if (this.used.has(a) || a === also || excluded.some((x) => contains(x, this.p.v6, a))) continue;
+      if (this.inUse.has(a) || a === also || excluded.some((x) => contains(x, this.p.v6, a))) continue;
       return a;
     }
     return undefined;
@@ -54,15 +67,15 @@ export function point2PointIpamServer(prefixes: readonly string[]): ServerElemen
     try { return new Pool(network(parsePrefix(s))); } catch (e) { throw new NsmError(status.INVALID_ARGUMENT, `point2pointipam: prefix ${(e as Error).message}`); }
   });
   let allocated = 0;
-  const free = (pair: Pair) => { if (pair.pool.used.delete(pair.dst)) allocated--; if (pair.pool.used.delete(pair.src)) allocated--; };
-  const own = (pool: Pool, a: bigint) => { pool.used.add(a); allocated++; };
+  const free = (pair: Pair) => { if (pair.pool.free(pair.dst)) allocated--; if (pair.pool.free(pair.src)) allocated--; };
+  const own = (pool: Pool, a: bigint) => { pool.own(a); allocated++; };
 
   const recover = (ip: IPContext, excluded: readonly Prefix[]): Pair | undefined => {
     for (const d of ip.dstIpAddrs) for (const s of ip.srcIpAddrs) {
       let dp: Prefix, sp: Prefix;
       try { dp = parsePrefix(d); sp = parsePrefix(s); } catch { continue; }
       const pool = pools.find((p) => p.has(dp.v6, dp.addr) && p.has(sp.v6, sp.addr));
-      if (!pool || pool.used.has(dp.addr) || pool.used.has(sp.addr) || dp.addr === sp.addr) continue;
+      if (!pool || pool.used(dp.addr) || pool.used(sp.addr) || dp.addr === sp.addr) continue;
       if (excluded.some((x) => contains(x, dp.v6, dp.addr) || contains(x, sp.v6, sp.addr))) continue;
       own(pool, dp.addr); own(pool, sp.addr);
       return { pool, dst: dp.addr, src: sp.addr };
