@@ -76,14 +76,24 @@ function callCtx(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWrita
   const timer = setTimeout(() => ac.abort(new NsmError(status.DEADLINE_EXCEEDED, "deadline exceeded")), left);
   timer.unref();
   const log = (o.log ?? silentLogger);
-  let headersSent = false;
-  const incoming: IncomingCall = {
+  const incoming = incomingCall(call);
+  const ctx = new Ctx({ signal: ac.signal, deadline: deadlineMs, log: connId ? log.child({ connId }) : log }).withValue(INCOMING, incoming);
+  return { ctx, done: () => { clearTimeout(timer); call.removeListener("cancelled", onCancel); incoming.end(); } };
+}
+
+/**
+ * The ctx may outlive the call (begin keeps it for refresh/timeout events): once the call is over
+ * it must not hold the call (its stream, buffers...). A function of its own so that no closure
+ * kept in the ctx shares a scope with `call`.
+ */
+function incomingCall(call: { metadata: grpc.Metadata; getPeer(): string; sendMetadata(md: grpc.Metadata): void }): IncomingCall & { end(): void } {
+  let live: typeof call | undefined = call;
+  return {
     metadata: call.metadata,
     peer: call.getPeer(),
-    sendHeaders(md) { if (!headersSent) { headersSent = true; call.sendMetadata(md); } },
+    sendHeaders(md) { const c = live; live = undefined; c?.sendMetadata(md); },
+    end() { live = undefined; },
   };
-  const ctx = new Ctx({ signal: ac.signal, deadline: deadlineMs, log: connId ? log.child({ connId }) : log }).withValue(INCOMING, incoming);
-  return { ctx, done: () => { clearTimeout(timer); call.removeListener("cancelled", onCancel); } };
 }
 
 function toServiceError(err: unknown, signal?: AbortSignal): Partial<grpc.StatusObject> {
