@@ -20,7 +20,7 @@ export const commands: Record<string, Command> = {
   "native-links": lazy("./native-links.js", "list the links of a network namespace (path, e.g. /run/netns/x) through the native addon"),
   registry: lazy("./registry.js", "registry server (NS + NSE registries) over memory or etcd"),
   nsmgr: lazy("./nsmgr.js", "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)"),
-  forwarder: lazy("./forwarder.js", "forwarder with a datapath backend (NSM_DATAPATH: kernel (default) or null)"),
+  forwarder: lazy("./forwarder.js", "forwarder with a datapath backend (NSM_DATAPATH: kernel (default), ovs, memif, null)"),
   "nse-icmp-responder": lazy("./nse-icmp-responder.js", "endpoint handing out point-to-point addresses from NSM_CIDR_PREFIX"),
   nsc: lazy("./nsc.js", "client: requests NSM_NETWORK_SERVICES and keeps the connections (refresh, heal)"),
   "nsc-init": lazy("./nsc-init.js", "client: requests NSM_NETWORK_SERVICES once and exits, leaving the connections"),
