@@ -11,7 +11,7 @@
  * `request({ reselect: true })` closes the current path before asking again without the old
  * endpoint and mechanism.
  */
-import { clone, create, equals, ConnectionSchema, ConnectionContextSchema, NetworkServiceRequestSchema, ConnectionState as State,
+import { clone, create, equals, ConnectionSchema, ConnectionContextSchema, MechanismSchema, NetworkServiceRequestSchema, ConnectionState as State,
   type Connection, type NetworkServiceRequest } from "../api/index.js";
 import type { ClientElement, NetworkServiceServer, ServerElement } from "./chain.js";
 import { type Ctx, ctxKey, detach } from "./context.js";
@@ -54,7 +54,8 @@ class Factory implements EventFactory {
   readonly meta = new Meta();
   established = false;
   closed = false;
-  storedReq: NetworkServiceRequest | undefined;
+  /** the mechanism preferences of the last successful Request (the connection is storedConn) */
+  storedPrefs: NetworkServiceRequest["mechanismPreferences"] = [];
   storedConn: Connection | undefined;
   storedCtx: Ctx | undefined;
   budgetMs = Infinity;
@@ -76,7 +77,10 @@ class Factory implements EventFactory {
       if (o.signal?.aborted || !this.established || this.closed || !this.next) return undefined;
       const ctx = this.eventCtx(o);
       const next = this.next;
-      let req = clone(NetworkServiceRequestSchema, this.storedReq!);
+      const req = create(NetworkServiceRequestSchema, {
+        connection: clone(ConnectionSchema, this.storedConn!),
+        mechanismPreferences: this.storedPrefs.map((m) => clone(MechanismSchema, m)),
+      });
       if (o.reselect && this.owner.side === "client") {
         try { await next.close(clone(ConnectionSchema, this.storedConn!), ctx); }
         catch (e) { ctx.log.warn({ connId: this.id, err: messageOf(e) }, "begin: close before reselect failed"); }
@@ -87,8 +91,7 @@ class Factory implements EventFactory {
       }
       const conn = await next.request(req, ctx);
       conn.state = State.UP;
-      req = create(NetworkServiceRequestSchema, { ...req, connection: conn });
-      this.storedReq = req;
+      this.storedPrefs = req.mechanismPreferences;
       this.storedConn = clone(ConnectionSchema, conn);
       return conn;
     });
@@ -137,7 +140,8 @@ class Begin {
       try {
         const conn = await next.request(req, c);
         conn.state = State.UP;
-        factory.storedReq = create(NetworkServiceRequestSchema, { connection: conn, mechanismPreferences: req.mechanismPreferences });
+        // the returned conn goes back up the chain (and is changed there): keep a copy, not it
+        factory.storedPrefs = req.mechanismPreferences;
         factory.storedConn = clone(ConnectionSchema, conn);
         factory.storedCtx = ctx;
         factory.budgetMs = Number.isFinite(ctx.deadline) ? Math.max(1, ctx.deadline - started) : Infinity;
