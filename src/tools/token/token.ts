@@ -102,10 +102,15 @@ export function parseRfc3339Nano(s: string): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
+// a token is reused for many calls (see reuseMs): format its expiry once
+const formatted = new WeakMap<Token, string>();
+
 /** gRPC metadata carrying `t` as upstream's per-RPC credentials do. */
 export function tokenMetadata(t: Token, md = new Metadata()): Metadata {
+  let exp = formatted.get(t);
+  if (exp === undefined) { exp = formatRfc3339Nano(t.expires); formatted.set(t, exp); }
   md.set(metadataKeys.CLIENT_TOKEN, t.token);
-  md.set(metadataKeys.CLIENT_TOKEN_EXPIRES, formatRfc3339Nano(t.expires));
+  md.set(metadataKeys.CLIENT_TOKEN_EXPIRES, exp);
   return md;
 }
 
@@ -119,7 +124,16 @@ export function incomingToken(ctx: Ctx): Token | undefined {
   const tok = md.get(metadataKeys.CLIENT_TOKEN);
   const exp = md.get(metadataKeys.CLIENT_TOKEN_EXPIRES);
   if (tok.length !== 1 || exp.length !== 1) return undefined;
-  const expires = parseRfc3339Nano(String(exp[0]));
+  const expires = parseExpires(String(exp[0]));
   if (!expires) return undefined;
   return { token: String(tok[0]), expires };
+}
+
+// callers reuse a token (and its expiry) for many calls: remember the last one parsed
+let lastExp: { s: string; ms: number } | undefined;
+function parseExpires(s: string): Date | undefined {
+  if (lastExp?.s === s) return new Date(lastExp.ms);
+  const d = parseRfc3339Nano(s);
+  if (d) lastExp = { s, ms: d.getTime() };
+  return d;
 }

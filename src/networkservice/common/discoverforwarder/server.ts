@@ -66,9 +66,11 @@ export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverFor
       }
       const errors: string[] = [];
       const codes = new Set<status>();
-      for (const f of fwds) {
+      for (const [i, f] of fwds.entries()) {
         try {
-          const out = await next.request(clone(NetworkServiceRequestSchema, req), ctx.withValue(CLIENT_URL, f.url));
+          // each try gets the request as it came (the rest of the chain edits it); the last one may have it
+          const r = i < fwds.length - 1 ? clone(NetworkServiceRequestSchema, req) : req;
+          const out = await next.request(r, ctx.withValue(CLIENT_URL, f.url));
           ctx.meta.set(CHOSEN, f.name);
           return out;
         } catch (e) {

@@ -23,8 +23,9 @@ export function roundRobinServer(o: { penaltyMs?: number } = {}): ServerElement 
       const recentlyFailed = (name: string) => now - (failedAt.get(name) ?? -Infinity) < penalty;
       order.sort((a, b) => Number(recentlyFailed(a.name)) - Number(recentlyFailed(b.name)));
       const errors: string[] = [];
-      for (const nse of order) {
-        const r = clone(NetworkServiceRequestSchema, req);
+      for (const [i, nse] of order.entries()) {
+        // each try gets the request as it came (the rest of the chain edits it); the last one may have it
+        const r = i < order.length - 1 ? clone(NetworkServiceRequestSchema, req) : req;
         r.connection!.networkServiceEndpointName = nse.name;
         try {
           const conn = await next.request(r, ctx.withValue(CLIENT_URL, nse.url));

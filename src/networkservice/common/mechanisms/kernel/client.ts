@@ -19,13 +19,15 @@ export function kernelMechanismClient(o: KernelClientOptions = {}): ClientElemen
   const netns = o.netnsUrl ?? `file:///proc/${process.pid}/ns/net`;
   return {
     async request(req, ctx, next) {
-      const name = o.ifname ?? randomIfname(req.connection?.networkService ?? "");
+      // made only when needed: a refresh offers the mechanism with its name already
+      let made: string | undefined;
+      const name = () => (made ??= o.ifname ?? randomIfname(req.connection?.networkService ?? ""));
       const offered = req.mechanismPreferences.filter((m) => m.type === kernel.MECHANISM);
       if (!offered.length) {
-        req.mechanismPreferences.push(kernel.newKernel({ netnsUrl: netns, name }));
+        req.mechanismPreferences.push(kernel.newKernel({ netnsUrl: netns, name: name() }));
       } else {
         for (const m of offered) {
-          kernel.setIfname(m, name, { keep: true });
+          if (!kernel.ifnameOf(m)) kernel.setIfname(m, name(), { keep: true });
           kernel.setNetnsUrl(m, netns, { keep: true });
         }
       }
