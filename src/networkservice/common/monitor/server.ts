@@ -28,7 +28,9 @@ export interface MonitorServer extends ServerElement, MonitorConnectionServer {
   readonly subscribers: number;
 }
 
-type Sub = { sel: MonitorScopeSelector; q: AsyncQueue<ConnectionEvent> };
+/** events not yet sent: consecutive ones of one type merge (latest state per connection id) */
+type Pending = { type: ConnectionEventType; conns: Map<string, Connection> };
+type Sub = { sel: MonitorScopeSelector; q: AsyncQueue<ConnectionEvent>; pending: Pending[] };
 type Watcher = (c: Connection | undefined, type: ConnectionEventType) => void;
 
 /**
@@ -80,12 +82,26 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
   const subs = new Set<Sub>();
   const hubs = new Map<ClientConn, Map<string, RelayHub>>();
 
+  // Events go out after the current I/O turn: the reply to the Request that caused them is
+  // written first, and what several Requests published meanwhile leaves as one event (the
+  // `connections` map of a ConnectionEvent carries many) instead of one stream message each.
+  let flushing = false;
+  const flush = () => {
+    flushing = false;
+    for (const s of subs) {
+      for (const p of s.pending) s.q.push(create(ConnectionEventSchema, { type: p.type, connections: Object.fromEntries(p.conns) }));
+      s.pending = [];
+    }
+  };
   const publish = (type: ConnectionEventType, conns: readonly Connection[]) => {
     for (const s of subs) {
-      const m: Record<string, Connection> = {};
-      let n = 0;
-      for (const c of conns) if (matchesSelector(s.sel, c)) { m[c.id] = c; n++; }
-      if (n) s.q.push(create(ConnectionEventSchema, { type, connections: m }));
+      for (const c of conns) {
+        if (!matchesSelector(s.sel, c)) continue;
+        let last = s.pending[s.pending.length - 1];
+        if (last?.type !== type) { last = { type, conns: new Map() }; s.pending.push(last); }
+        last.conns.set(c.id, c);
+        if (!flushing) { flushing = true; setImmediate(flush); }
+      }
     }
   };
 
@@ -179,7 +195,7 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
 
     monitorConnections(sel, ctx) {
       const q = new AsyncQueue<ConnectionEvent>();
-      const sub: Sub = { sel, q };
+      const sub: Sub = { sel, q, pending: [] };
       const initial: Record<string, Connection> = {};
       for (const c of connections.values()) if (matchesSelector(sel, c)) initial[c.id] = c;
       q.push(create(ConnectionEventSchema, { type: ConnectionEventType.INITIAL_STATE_TRANSFER, connections: initial }));
