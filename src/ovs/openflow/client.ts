@@ -18,8 +18,8 @@
  */
 import type { Socket } from "node:net";
 import { NsmError, status } from "../../core/errors.js";
-import { type Logger, silentLogger } from "../../tools/log.js";
-import { formatOvsTarget, openSocket, parseOvsTarget, type OvsTarget } from "../target.js";
+import { OvsSession, type OvsSessionOptions } from "../session.js";
+import { formatOvsTarget, parseOvsTarget, type OvsTarget } from "../target.js";
 import {
   MsgType, OFP_HEADER_LEN, OFP_VERSION, decodeError, decodeFeatures, decodeFlowStats, decodeHeader, decodeMultipartReply,
   decodePortDesc, decodePortStats, encodeFlowMod, encodeFlowStatsRequest, encodeHeader, encodeHello, encodeMultipartRequest,
@@ -48,16 +48,10 @@ export class OpenFlowError extends NsmError {
   }
 }
 
-export interface OpenFlowClientOptions {
-  log?: Logger;
-  /** per-request deadline and handshake deadline, ms (default 10 000) */
-  timeoutMs?: number;
-  /** send an ECHO_REQUEST after this many ms of silence; unanswered as long again ⇒ drop the session. 0 = off (default 5 000) */
-  keepaliveMs?: number;
+/** `timeoutMs` is also the handshake deadline; the keepalive probe is an ECHO_REQUEST. */
+export interface OpenFlowClientOptions extends OvsSessionOptions {
   /** re-dial after a lost session and emit `connected` again (default false) */
   reconnect?: boolean;
-  backoffMs?: { min: number; max: number };
-  signal?: AbortSignal;
 }
 
 interface Waiter {
@@ -68,56 +62,24 @@ interface Waiter {
   what: string;
 }
 
-type Event = "connected" | "disconnected" | "error" | "message";
-type Listener = (a?: unknown, b?: unknown) => void;
-
-export class OpenFlowClient {
-  readonly target: OvsTarget;
+/**
+ * Events (`on`): `connected` (features; after each reconnect), `disconnected` (err), `error`
+ * (unsolicited OpenFlowError), `message` (type, raw msg). Session handling: src/ovs/session.ts.
+ */
+export class OpenFlowClient extends OvsSession<"error" | "message"> {
   /** the switch's FEATURES_REPLY of the current session */
   features!: Features;
-  private sock: Socket | undefined;
   private rx: Buffer = Buffer.alloc(0);
   private xid = 1;
   private readonly waiters = new Map<number, Waiter>();
-  private readonly listeners = new Map<Event, Set<Listener>>();
-  private closed = false;
-  private lastRx = Date.now();
-  private echoOut: number | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private backoff: number;
-  private readonly log: Logger;
-  private readonly timeoutMs: number;
-  private readonly onAbort = (): void => this.close();
 
-  private constructor(target: OvsTarget, private readonly o: OpenFlowClientOptions) {
-    this.target = target;
-    this.log = (o.log ?? silentLogger).child({ openflow: formatOvsTarget(target) });
-    this.timeoutMs = o.timeoutMs ?? 10_000;
-    this.backoff = o.backoffMs?.min ?? 50;
+  private constructor(target: OvsTarget, o: OpenFlowClientOptions) {
+    super("openflow", target, o, { reconnect: false });
   }
 
   /** Connects, negotiates OpenFlow 1.3 and reads the switch's features. */
   static async connect(target: string | OvsTarget, o: OpenFlowClientOptions = {}): Promise<OpenFlowClient> {
-    const c = new OpenFlowClient(typeof target === "string" ? parseOvsTarget(target) : target, o);
-    await c.open();
-    o.signal?.addEventListener("abort", c.onAbort, { once: true });
-    return c;
-  }
-
-  get isConnected(): boolean { return this.sock !== undefined; }
-
-  /** `connected` (features; after each reconnect), `disconnected` (err), `error` (unsolicited OpenFlowError), `message` (type, raw msg). */
-  on(ev: Event, fn: Listener): () => void {
-    let s = this.listeners.get(ev);
-    if (!s) this.listeners.set(ev, (s = new Set()));
-    s.add(fn);
-    return () => s!.delete(fn);
-  }
-  private emit(ev: Event, a?: unknown, b?: unknown): void {
-    for (const fn of [...(this.listeners.get(ev) ?? [])]) {
-      try { fn(a, b); } catch (e) { this.log.warn({ err: e }, `openflow ${ev} listener threw`); }
-    }
+    return new OpenFlowClient(typeof target === "string" ? parseOvsTarget(target) : target, o).start();
   }
 
   private nextXid(): number {
@@ -126,16 +88,9 @@ export class OpenFlowClient {
     return x;
   }
 
-  private async open(): Promise<void> {
-    const sock = await openSocket(this.target, { timeoutMs: this.timeoutMs, ...(this.o.signal ? { signal: this.o.signal } : {}) });
-    if (this.closed) { sock.destroy(); throw new OpenFlowError("openflow: client closed"); }
+  protected async open(): Promise<void> {
     this.rx = Buffer.alloc(0);
-    this.sock = sock;
-    this.lastRx = Date.now();
-    this.echoOut = undefined;
-    sock.on("data", (b: Buffer) => this.onData(sock, b));
-    sock.on("error", (e) => this.log.debug({ err: e }, "openflow socket error"));
-    sock.on("close", () => this.onClose(sock));
+    const sock = await this.attach((b, s) => this.onData(s, b));
     try {
       this.features = await this.handshake();
     } catch (e) {
@@ -180,8 +135,6 @@ export class OpenFlowClient {
   }
 
   private onData(sock: Socket, b: Buffer): void {
-    if (this.sock !== sock) return;
-    this.lastRx = Date.now();
     this.rx = this.rx.length ? Buffer.concat([this.rx, b]) : b;
     while (this.rx.length >= OFP_HEADER_LEN) {
       const len = this.rx.readUInt16BE(2);
@@ -342,60 +295,13 @@ export class OpenFlowClient {
     return decodePortDesc(await this.multipart(MultipartType.PORT_DESC));
   }
 
-  private startKeepalive(): void {
-    clearInterval(this.keepaliveTimer);
-    const ms = this.o.keepaliveMs ?? 5_000;
-    if (ms <= 0) return;
-    this.keepaliveTimer = setInterval(() => {
-      const now = Date.now();
-      if (this.echoOut !== undefined) {
-        if (now - this.echoOut >= ms) { this.log.warn("openflow echo unanswered, dropping the session"); this.sock?.destroy(); }
-        return;
-      }
-      if (now - this.lastRx >= ms && this.sock) {
-        this.echoOut = now;
-        this.echo().then(() => { this.echoOut = undefined; }, () => {});
-      }
-    }, Math.max(10, Math.floor(ms / 2)));
-    this.keepaliveTimer.unref();
-  }
+  protected probe(): Promise<number> { return this.echo(); }
 
-  private onClose(sock: Socket): void {
-    if (this.sock !== sock) return;
-    this.sock = undefined;
-    clearInterval(this.keepaliveTimer);
-    const err = new OpenFlowError(`openflow ${formatOvsTarget(this.target)}: connection lost`);
+  protected failPending(err: Error): void {
     for (const [xid, w] of [...this.waiters]) { clearTimeout(w.timer); this.waiters.delete(xid); w.fail(err); }
-    if (this.closed) return;
-    this.log.info("openflow connection lost");
-    this.emit("disconnected", err);
-    if (this.o.reconnect) this.scheduleReconnect();
   }
 
-  private scheduleReconnect(): void {
-    const delay = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, this.o.backoffMs?.max ?? 2_000);
-    this.reconnectTimer = setTimeout(() => {
-      if (this.closed) return;
-      this.open().then(() => { this.backoff = this.o.backoffMs?.min ?? 50; }, (e) => {
-        if (this.closed) return;
-        this.log.debug({ err: e }, "openflow reconnect failed");
-        if (!this.sock) this.scheduleReconnect();
-      });
-    }, delay);
-  }
-
-  /** Ends the session; pending requests fail with UNAVAILABLE. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.o.signal?.removeEventListener("abort", this.onAbort);
-    clearTimeout(this.reconnectTimer);
-    clearInterval(this.keepaliveTimer);
-    const s = this.sock;
-    if (s) { s.destroy(); this.onClose(s); }
-    this.listeners.clear();
-  }
+  protected sessionError(message: string): OpenFlowError { return new OpenFlowError(message); }
 }
 
 function describe(fm: FlowMod): string {

@@ -14,28 +14,19 @@
  * Requests made while disconnected fail at once with UNAVAILABLE; `waitConnected()` waits for
  * the next session.
  */
-import type { Socket } from "node:net";
 import { NsmError, status } from "../../core/errors.js";
-import { type Logger, silentLogger } from "../../tools/log.js";
-import { formatOvsTarget, openSocket, parseOvsTarget, type OvsTarget } from "../target.js";
+import { OvsSession, type OvsSessionOptions } from "../session.js";
+import { formatOvsTarget, parseOvsTarget, type OvsTarget } from "../target.js";
 import { OvsdbError, OvsdbTransactionError, requestErrorCode } from "./errors.js";
 import { JsonSplitter } from "./jsonstream.js";
 import type { Condition, OpResult, Operation } from "./ops.js";
 import { Replica } from "./replica.js";
 import { parseSchema, type DatabaseSchema } from "./values.js";
 
-export interface OvsdbClientOptions {
-  log?: Logger;
-  /** per-request deadline in ms (default 10 000) */
-  timeoutMs?: number;
-  /** send an echo after this many ms without traffic; unanswered for as long again ⇒ reconnect. 0 = off (default 5 000) */
-  keepaliveMs?: number;
+/** The keepalive probe is an `echo` request. */
+export interface OvsdbClientOptions extends OvsSessionOptions {
   /** reconnect after a lost session (default true) */
   reconnect?: boolean;
-  /** reconnect backoff, ms (default 50 → 2 000, doubling) */
-  backoffMs?: { min: number; max: number };
-  /** closes the client when aborted */
-  signal?: AbortSignal;
 }
 
 export interface MonitorTable {
@@ -65,62 +56,28 @@ export interface Monitor {
 interface Pending { method: string; resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout; onReply?: (v: unknown) => void }
 interface MonitorState { id: string; db: string; tables: Record<string, MonitorTable>; cond: boolean; replica: Replica }
 
-type Event = "connected" | "disconnected" | "notification" | "echo";
-type Listener = (arg?: unknown, arg2?: unknown) => void;
-
 let clientSeq = 0;
 
-export class OvsdbClient {
-  readonly target: OvsTarget;
-  private sock: Socket | undefined;
+/**
+ * Events (`on`): `connected` (after every reconnect and monitor resync), `disconnected` (err),
+ * `notification` (method, params), `echo` (the server probed us; answered). Session handling:
+ * src/ovs/session.ts.
+ */
+export class OvsdbClient extends OvsSession<"notification" | "echo"> {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly monitors = new Map<string, MonitorState>();
   private readonly schemas = new Map<string, Promise<DatabaseSchema>>();
-  private readonly listeners = new Map<Event, Set<Listener>>();
-  private closed = false;
-  private lastRx = Date.now();
-  private echoOut: number | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private backoff: number;
   private monitorSeq = 0;
   private readonly tag = `c${++clientSeq}`;
-  private readonly log: Logger;
-  private readonly timeoutMs: number;
-  private readonly keepaliveMs: number;
-  private readonly onAbort = (): void => this.close();
 
-  private constructor(target: OvsTarget, private readonly o: OvsdbClientOptions) {
-    this.target = target;
-    this.log = (o.log ?? silentLogger).child({ ovsdb: formatOvsTarget(target) });
-    this.timeoutMs = o.timeoutMs ?? 10_000;
-    this.keepaliveMs = o.keepaliveMs ?? 5_000;
-    this.backoff = o.backoffMs?.min ?? 50;
+  private constructor(target: OvsTarget, o: OvsdbClientOptions) {
+    super("ovsdb", target, o, { reconnect: true });
   }
 
   /** Opens the first session; rejects with UNAVAILABLE naming the target when it cannot. */
   static async connect(target: string | OvsTarget, o: OvsdbClientOptions = {}): Promise<OvsdbClient> {
-    const c = new OvsdbClient(typeof target === "string" ? parseOvsTarget(target) : target, o);
-    await c.open();
-    o.signal?.addEventListener("abort", c.onAbort, { once: true });
-    return c;
-  }
-
-  get isConnected(): boolean { return this.sock !== undefined; }
-
-  /** `connected` (after every (re)connect and monitor resync), `disconnected` (err), `notification` (method, params), `echo` (the server probed us; answered). */
-  on(ev: Event, fn: Listener): () => void {
-    let s = this.listeners.get(ev);
-    if (!s) this.listeners.set(ev, (s = new Set()));
-    s.add(fn);
-    return () => s!.delete(fn);
-  }
-
-  private emit(ev: Event, a?: unknown, b?: unknown): void {
-    for (const fn of [...(this.listeners.get(ev) ?? [])]) {
-      try { fn(a, b); } catch (e) { this.log.warn({ err: e }, `ovsdb ${ev} listener threw`); }
-    }
+    return new OvsdbClient(typeof target === "string" ? parseOvsTarget(target) : target, o).start();
   }
 
   /** Resolves when a session is up (at once if it is). */
@@ -138,82 +95,36 @@ export class OvsdbClient {
     });
   }
 
-  private async open(): Promise<void> {
-    const sock = await openSocket(this.target, { timeoutMs: this.timeoutMs, ...(this.o.signal ? { signal: this.o.signal } : {}) });
-    if (this.closed) { sock.destroy(); return; }
+  protected async open(): Promise<void> {
     const split = new JsonSplitter((v) => this.onMessage(v as Record<string, unknown>));
-    sock.on("data", (b: Buffer) => {
-      this.lastRx = Date.now();
+    await this.attach((b, sock) => {
       try { split.push(b); } catch (e) {
         this.log.warn({ err: e }, "ovsdb: malformed JSON from server, dropping the session");
         sock.destroy(e as Error);
       }
     });
-    sock.on("error", (e) => this.log.debug({ err: e }, "ovsdb socket error"));
-    sock.on("close", () => this.onClose(sock));
-    this.sock = sock;
-    this.lastRx = Date.now();
-    this.echoOut = undefined;
     this.startKeepalive();
     this.log.debug("ovsdb session up");
   }
 
-  private onClose(sock: Socket): void {
-    if (this.sock !== sock) return;
-    this.sock = undefined;
-    clearInterval(this.keepaliveTimer);
-    const err = new OvsdbError(status.UNAVAILABLE, `ovsdb ${formatOvsTarget(this.target)}: connection lost`);
+  /** A re-dial: the session, then every live monitor re-run (replica resynced), then `connected`. */
+  protected override async reopen(): Promise<void> {
+    await this.open();
+    if (this.closed) return;
+    for (const m of this.monitors.values()) await this.startMonitor(m, true);
+    this.log.info({ monitors: this.monitors.size }, "ovsdb reconnected, replica resynced");
+    this.emit("connected");
+  }
+
+  protected probe(): Promise<unknown> {
+    return this.request("echo", ["keepalive"], { timeoutMs: (this.o.keepaliveMs ?? 5_000) * 2 });
+  }
+
+  protected failPending(): void {
     for (const [id, p] of this.pending) { clearTimeout(p.timer); this.pending.delete(id); p.reject(new OvsdbError(status.UNAVAILABLE, `ovsdb ${p.method}: connection to ${formatOvsTarget(this.target)} lost`)); }
-    if (this.closed) return;
-    this.log.info("ovsdb connection lost");
-    this.emit("disconnected", err);
-    if (this.o.reconnect ?? true) this.scheduleReconnect();
   }
 
-  private scheduleReconnect(): void {
-    const delay = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, this.o.backoffMs?.max ?? 2_000);
-    this.reconnectTimer = setTimeout(() => void this.reconnect(), delay);
-  }
-
-  private async reconnect(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await this.open();
-      if (this.closed) return;
-      for (const m of this.monitors.values()) await this.startMonitor(m, true);
-      this.backoff = this.o.backoffMs?.min ?? 50;
-      this.log.info({ monitors: this.monitors.size }, "ovsdb reconnected, replica resynced");
-      this.emit("connected");
-    } catch (e) {
-      if (this.closed) return;
-      this.log.debug({ err: e }, "ovsdb reconnect failed");
-      if (this.sock) { this.sock.destroy(); return; } // onClose reschedules
-      this.scheduleReconnect();
-    }
-  }
-
-  private startKeepalive(): void {
-    clearInterval(this.keepaliveTimer);
-    if (this.keepaliveMs <= 0) return;
-    const tick = Math.max(10, Math.floor(this.keepaliveMs / 2));
-    this.keepaliveTimer = setInterval(() => {
-      const now = Date.now();
-      if (this.echoOut !== undefined) {
-        if (now - this.echoOut >= this.keepaliveMs) {
-          this.log.warn({ ms: now - this.echoOut }, "ovsdb echo unanswered, dropping the session");
-          this.sock?.destroy();
-        }
-        return;
-      }
-      if (now - this.lastRx >= this.keepaliveMs && this.sock) {
-        this.echoOut = now;
-        this.request("echo", ["keepalive"], { timeoutMs: this.keepaliveMs * 2 })
-          .then(() => { this.echoOut = undefined; }, () => { /* onClose or the timer handles it */ });
-      }
-    }, tick);
-    this.keepaliveTimer.unref();
-  }
+  protected sessionError(message: string): OvsdbError { return new OvsdbError(status.UNAVAILABLE, message); }
 
   private onMessage(m: Record<string, unknown>): void {
     if (typeof m.method === "string") {
@@ -378,15 +289,8 @@ export class OvsdbClient {
   }
 
   /** Ends the session and every monitor; pending requests fail with UNAVAILABLE. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.o.signal?.removeEventListener("abort", this.onAbort);
-    clearTimeout(this.reconnectTimer);
-    clearInterval(this.keepaliveTimer);
-    const s = this.sock;
-    if (s) { s.destroy(); this.onClose(s); }
+  override close(): void {
+    super.close();
     this.monitors.clear();
-    this.listeners.clear();
   }
 }
