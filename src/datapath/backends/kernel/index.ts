@@ -89,7 +89,41 @@ const ALIAS = (id: string) => `nsm:${id}`;
 const fileOf = (dir: string, id: string) => join(dir, `${createHash("sha256").update(id).digest("hex").slice(0, 32)}.json`);
 const wgName = (id: string) => kernel.ifname("wg", `nsm-ts/wg/${id}`);
 const endpointOf = (ip: string, port: number) => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
-const isGone = (e: unknown) => ["ENODEV", "ENOENT", "ESRCH"].includes((e as DatapathError).code);
+/** The link/netns/process is already gone: a delete that finds nothing is done. */
+export const isGone = (e: unknown): boolean => ["ENODEV", "ENOENT", "ESRCH"].includes((e as DatapathError).code);
+
+/**
+ * Runs `create`; when it fails with EEXIST because a name in `targets` is taken by an interface
+ * of ours (alias `nsm:…`: a stale connection), deletes those and retries once. Anything else is
+ * not touched: an interface without our alias fails the call naming it (prefixed by `o.what`),
+ * before anything is deleted. Used by the kernel and ovs backends.
+ *
+ *   await withStaleRetry([{ ns: cNs, ifname: "nsm-1" }, { ns: eNs, ifname: "nsm-2" }], () => batch.commit(), { log });
+ */
+export async function withStaleRetry(
+  targets: readonly { ns: Netns; ifname: string }[], create: () => Promise<unknown>, o: { log?: Logger; what?: string } = {},
+): Promise<void> {
+  try {
+    await create();
+  } catch (e) {
+    if ((e as DatapathError).code !== "EEXIST") throw e;
+    const found = [];
+    for (const t of targets) {
+      const l = await t.ns.linkByName(t.ifname).catch(() => undefined);
+      if (!l) continue;
+      if (!l.attrs.alias?.startsWith("nsm:")) {
+        throw new Error(`${o.what ? `${o.what}: ` : ""}interface ${t.ifname} already exists in ${t.ns.name} and is not ours (alias ${JSON.stringify(l.attrs.alias ?? "")})`, { cause: e });
+      }
+      found.push({ t, alias: l.attrs.alias });
+    }
+    if (!found.length) throw e;
+    for (const { t, alias } of found) {
+      (o.log ?? silentLogger).info({ ifname: t.ifname, netns: t.ns.name, alias }, "deleting a stale interface of ours");
+      await t.ns.linkDel(t.ifname).catch((err: unknown) => { if (!isGone(err)) throw err; });
+    }
+    await create();
+  }
+}
 
 /** Our tunnel address and the MTU of the link carrying it: the first global IPv4 address of `ns`. */
 export async function detectTunnelIp(ns: Netns): Promise<{ ip: string; mtu: number } | undefined> {
@@ -190,26 +224,6 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
 
   // ---- creation helpers ----------------------------------------------------------------------
 
-  /** Runs `create`; when a name is taken by an interface of ours (a stale connection), deletes it and retries once. */
-  const withStaleRetry = async (targets: { ns: Netns; ifname: string }[], create: () => Promise<unknown>) => {
-    try {
-      await create();
-    } catch (e) {
-      if ((e as DatapathError).code !== "EEXIST") throw e;
-      let removed = false;
-      for (const t of targets) {
-        const l = await t.ns.linkByName(t.ifname).catch(() => undefined);
-        if (!l) continue;
-        if (!l.attrs.alias?.startsWith("nsm:")) throw new Error(`interface ${t.ifname} already exists in ${t.ns.name} and is not ours (alias ${JSON.stringify(l.attrs.alias ?? "")})`, { cause: e });
-        log.info({ ifname: t.ifname, netns: t.ns.name, alias: l.attrs.alias }, "kernel datapath: deleting a stale interface of ours");
-        await t.ns.linkDel(t.ifname).catch((err: unknown) => { if (!isGone(err)) throw err; });
-        removed = true;
-      }
-      if (!removed) throw e;
-      await create();
-    }
-  };
-
   const sideBatch = (ns: Netns, side: SideOf, ifname: string, x: CrossConnect, change: Parameters<ReturnType<Netns["batch"]>["linkSet"]>[1]) => {
     const b = ns.batch().linkSet(ifname, change);
     const p = plumbingOf(x.outgoing.context?.ipContext, side, ifname);
@@ -247,7 +261,7 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
           for (const a of src.addrs) b.addrReplace(a);
           for (const r of src.routes) b.routeReplace(r);
           await b.commit({ signal: ctx.signal });
-        });
+        }, { log });
         try {
           await sideBatch(eNs, "dst", eName, x, { alias }).commit({ signal: ctx.signal });
         } catch (e) {
@@ -284,7 +298,7 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         const port = (side === "src" ? vxlan.dstPort(tun) : vxlan.srcPort(tun)) || vxlanPort;
         const mtu = Math.min(vxlan.mtu(tun) || vxlanMtu, vxlanMtu, cmtu || Infinity);
         if (side === "dst") { vxlan.setDstIp(tun, tunnelIp); vxlan.setDstPort(tun, vxlanPort); vxlan.setVni(tun, vni); vxlan.setMtu(tun, mtu); }
-        await withStaleRetry([{ ns, ifname: name }], () => vxlanAddInto(node, ns, { name, vni, local: tunnelIp, remote: peerIp, port, mtu, up: true }));
+        await withStaleRetry([{ ns, ifname: name }], () => vxlanAddInto(node, ns, { name, vni, local: tunnelIp, remote: peerIp, port, mtu, up: true }), { log });
         try {
           await sideBatch(ns, side, name, x, { alias }).commit({ signal: ctx.signal });
         } catch (e) { await ns.linkDel(name).catch(() => undefined); throw e; }
@@ -316,7 +330,7 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
           peers: [{ publicKey: peerKey, endpoint: endpointOf(peerIp, peerPort), allowedIps: ["0.0.0.0/0", "::/0"], ...(side === "src" ? { persistentKeepalive: 10 } : {}) }],
         });
         // made in the node netns (its UDP socket stays there), then moved and renamed in one message
-        await withStaleRetry([{ ns, ifname: name }], () => node.linkSet(dev, { netns: ns, name }));
+        await withStaleRetry([{ ns, ifname: name }], () => node.linkSet(dev, { netns: ns, name }), { log });
         await sideBatch(ns, side, name, x, { alias, mtu, up: true }).commit({ signal: ctx.signal });
         if (side === "src") {
           const left = Math.max(100, Math.min(3000, ctx.deadline - Date.now() - 100));

@@ -27,6 +27,7 @@ import { type Logger, silentLogger } from "../../../tools/log.js";
 import type { DatapathError } from "../../errors.js";
 import { crossConnect, MemifPort, PacketPort, type CrossConnect as Loop, type MemifForwardStats, type MemifOptions, type MemifPortStats } from "../../memif.js";
 import { Netns } from "../../netns.js";
+import { isGone } from "../kernel/index.js";
 import { plumbingOf } from "../kernel/ipcontext.js";
 import { netnsPathOf, openNetnsUrl } from "../kernel/netnsurl.js";
 
@@ -77,7 +78,6 @@ export interface MemifBackend extends DatapathBackend {
 const ALIAS = (id: string): string => `nsm:${id}`;
 /** our veth end: `mf<12 hex>` (14 bytes), stable per connection and side */
 const vethName = (id: string, side: "c" | "e"): string => `mf${createHash("sha256").update(`${side}/${id}`).digest("hex").slice(0, 12)}`;
-const isGone = (e: unknown): boolean => ["ENODEV", "ENOENT", "ESRCH"].includes((e as DatapathError).code);
 /** Polls (netlink has no wait) until `name` in `ns` is operationally up, within the request's deadline. */
 async function waitOperUp(ns: Netns, name: string, ctx: Ctx): Promise<void> {
   const until = Math.min(ctx.deadline, Date.now() + 5000);

@@ -28,9 +28,8 @@ import type { CrossConnect, DatapathBackend } from "../../../forwarder/backend.j
 import { OFPP, OpenFlowClient, xconnectDeletes, xconnectFlows, type FlowMod, type Xconnect } from "../../../ovs/openflow/index.js";
 import { Vswitch } from "../../../ovs/ovsdb/index.js";
 import { type Logger, silentLogger } from "../../../tools/log.js";
-import type { DatapathError } from "../../errors.js";
 import { Netns } from "../../netns.js";
-import { detectTunnelIp } from "../kernel/index.js";
+import { detectTunnelIp, isGone, withStaleRetry } from "../kernel/index.js";
 import { plumbingOf, type SideOf } from "../kernel/ipcontext.js";
 import { openNetnsUrl } from "../kernel/netnsurl.js";
 
@@ -103,7 +102,6 @@ const CONN_KEY = "nsm-ts-conn";
 const VXLAN_KEY = "nsm-ts-vxlan";
 const ALIAS = (id: string) => `nsm:${id}`;
 const UNDERLAY_PRIORITY = 1;
-const isGone = (e: unknown) => ["ENODEV", "ENOENT", "ESRCH"].includes((e as DatapathError).code);
 /** upstream: `tapsrc-`/`tapdst-` + the id cut to 15 bytes; we hash the id so ids sharing a prefix never collide */
 export const hostPortName = (side: SideOf, id: string) => kernel.ifname(side === "src" ? "tapsrc" : "tapdst", id);
 /** upstream: `v` + the remote IPv4 without dots (≤ 15 bytes); a hash for IPv6 */
@@ -229,19 +227,8 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
         const create = () => host.batch()
           .linkAdd({ kind: "veth", attrs: { name: port, mtu, up: true, alias }, peer: { name: ifname, netns: ns, mtu, up: true } })
           .commit({ signal: ctx.signal });
-        try {
-          await create();
-        } catch (e) {
-          if ((e as DatapathError).code !== "EEXIST") throw e;
-          // a stale interface of ours (same connection id, or a workload name taken by one of ours): replace it
-          const hl = await host.linkByName(port).catch(() => undefined);
-          const wl = await ns.linkByName(ifname).catch(() => undefined);
-          const foreign = [hl && !hl.attrs.alias?.startsWith("nsm:") ? `${port} in ${host.name}` : "", wl && !wl.attrs.alias?.startsWith("nsm:") ? `${ifname} in ${ns.name}` : ""].filter(Boolean);
-          if (foreign.length) throw new Error(`${what}: interface ${foreign.join(" and ")} already exists and is not ours`, { cause: e });
-          if (hl) await host.linkDel(port).catch((err: unknown) => { if (!isGone(err)) throw err; });
-          if (wl) await ns.linkDel(ifname).catch((err: unknown) => { if (!isGone(err)) throw err; });
-          await create();
-        }
+        // a stale interface of ours (same connection id, or a workload name taken by one of ours) is replaced
+        await withStaleRetry([{ ns: host, ifname: port }, { ns, ifname }], create, { log, what });
         try {
           const b = ns.batch().linkSetAlias(ifname, alias);
           const p = plumbingOf(x.outgoing.context?.ipContext, side, ifname);
