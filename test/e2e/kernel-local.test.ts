@@ -5,48 +5,27 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { kernel, type Connection } from "../../src/api/index.js";
-import { newCtx } from "../../src/core/index.js";
+import { kernel } from "../../src/api/index.js";
 import { kernelBackend, type KernelBackend } from "../../src/datapath/backends/kernel/index.js";
 import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
-import type { Netns } from "../../src/datapath/index.js";
-import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
-import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
-
-async function ours(ns: Netns): Promise<string[]> {
-  return (await ns.links()).filter((l) => l.attrs.alias?.startsWith("nsm:")).map((l) => l.attrs.name);
-}
+import { createForwarder } from "../../src/networkservice/components.js";
+import { harness, nsmgr, ours, workloads } from "../helpers/workloads.js";
 
 async function rig(t: import("node:test").TestContext, o: { stateDir?: string; cidr?: string } = {}) {
-  const sb = dpSandbox(t);
-  const dir = mkdtempSync(join(tmpdir(), "nsm-kl-"));
-  sb.cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
-  const life = new AbortController();
-  sb.cleanup.push("lifetime", () => life.abort());
-  const sock = (n: string) => `unix://${join(dir, `${n}.sock`)}`;
-  const common = { signal: life.signal, dialTimeoutMs: 2000 };
-  const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
-  sb.cleanup.push("nsmgr", () => mgr.close());
+  const h = harness(dpSandbox(t), "nsm-kl-");
+  const mgr = await nsmgr(h);
   const startForwarder = async () => {
-    const backend = await kernelBackend({ stateDir: o.stateDir ?? join(dir, "fwd-state"), staleAfterMs: 60_000 });
-    const f = await createForwarder({ ...common, name: "fwd", listenOn: [sock("fwd")], nsmgrUrl: mgr.url, backend });
+    const backend = await kernelBackend({ stateDir: o.stateDir ?? join(h.dir, "fwd-state"), staleAfterMs: 60_000 });
+    const f = await createForwarder({ ...h.common, name: "fwd", listenOn: [h.sock("fwd")], nsmgrUrl: mgr.url, backend });
     return { f, backend };
   };
   let fwd = await startForwarder();
-  sb.cleanup.push("forwarder", async () => { await fwd.f.close(); await fwd.backend.idle(); });
-  const nse = sb.netns(), nsc = sb.netns();
-  const ep = await createEndpoint({ ...common, name: "nse-1", listenOn: [sock("nse-1")], nsmgrUrl: mgr.url, services: ["icmp"], cidrs: [o.cidr ?? "172.16.1.100/31"], netnsUrl: `file:///run/netns/${nse.name}` });
-  sb.cleanup.push("nse", () => ep.close());
-  const cl = await createClient({ ...common, name: "nsc", nsmgrUrl: mgr.url, netnsUrl: `file:///run/netns/${nsc.name}`, heal: false });
-  sb.cleanup.push("nsc", () => cl.close());
-  const request = (id: string, url = "kernel://icmp/nsm-1") =>
-    cl.client.request(requestFromNsUrl(parseNsUrl(url), id), newCtx({ timeoutMs: 10_000 }));
-  const close = (c: Connection) => cl.client.close(c, newCtx({ timeoutMs: 10_000 }));
+  h.sb.cleanup.push("forwarder", async () => { await fwd.f.close(); await fwd.backend.idle(); });
+  const w = await workloads(h, { nsmgrUrl: mgr.url, cidr: o.cidr ?? "172.16.1.100/31" });
   return {
-    sb, dir, nse, nsc, request, close,
+    sb: h.sb, dir: h.dir, nse: w.nse, nsc: w.nsc, request: w.request, close: w.close,
     get backend(): KernelBackend { return fwd.backend; },
     async restartForwarder() { await fwd.f.kill(); fwd = await startForwarder(); },
   };

@@ -6,11 +6,11 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { memif, type Connection } from "../../src/api/index.js";
-import { metaKey, newCtx, type ServerElement } from "../../src/core/index.js";
+import { metaKey, type ServerElement } from "../../src/core/index.js";
 import { backendFor, readConfig } from "../../src/cmd/forwarder.js";
 import { kernelBackend } from "../../src/datapath/backends/kernel/index.js";
 import { memifBackend, type MemifBackend } from "../../src/datapath/backends/memif/index.js";
@@ -18,8 +18,8 @@ import type { DatapathBackend } from "../../src/forwarder/backend.js";
 import { silentLogger } from "../../src/tools/log.js";
 import { MemifPort } from "../../src/datapath/memif.js";
 import { rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
-import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
-import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
+import { createForwarder } from "../../src/networkservice/components.js";
+import { harness, nsmgr, workloads } from "../helpers/workloads.js";
 
 const fdCount = (): number => readdirSync("/proc/self/fd").length;
 const memifMaps = (): number => readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes("memif")).length;
@@ -107,33 +107,17 @@ function memifApp(ports: Map<string, MemifPort>): ServerElement {
 
 async function rig(t: TestContext, o: { endpointMechanisms?: string[]; cidr: string; nseApp?: boolean; fallback?: DatapathBackend }) {
   const sb = dpSandbox(t);
-  const dir = mkdtempSync(join(tmpdir(), "nsm-mf-"));
-  sb.cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
-  const life = new AbortController();
-  sb.cleanup.push("lifetime", () => life.abort());
-  const sock = (n: string) => `unix://${join(dir, `${n}.sock`)}`;
-  const common = { signal: life.signal, dialTimeoutMs: 2000 };
+  const h = harness(sb, "nsm-mf-");
   const node = sb.netns(), nse = sb.netns(), nsc = sb.netns();
-  const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
-  sb.cleanup.push("nsmgr", () => mgr.close());
+  const mgr = await nsmgr(h);
   const backend: MemifBackend = memifBackend({ netns: `/run/netns/${node.name}`, endpointMechanisms: o.endpointMechanisms, fallback: o.fallback });
-  const fwd = await createForwarder({ ...common, name: "fwd", listenOn: [sock("fwd")], nsmgrUrl: mgr.url, backend });
+  const fwd = await createForwarder({ ...h.common, name: "fwd", listenOn: [h.sock("fwd")], nsmgrUrl: mgr.url, backend });
   sb.cleanup.push("forwarder", () => fwd.close());
   const nseSide = new Map<string, MemifPort>();
   sb.cleanup.push("nse app ports", () => { for (const p of nseSide.values()) p.close(); });
-  const ep = await createEndpoint({
-    ...common, name: "nse-1", listenOn: [sock("nse-1")], nsmgrUrl: mgr.url, services: ["icmp"], cidrs: [o.cidr],
-    netnsUrl: `file:///run/netns/${nse.name}`, extra: o.nseApp ? [memifApp(nseSide)] : [],
-  });
-  sb.cleanup.push("nse", () => ep.close());
-  const cl = await createClient({ ...common, name: "nsc", nsmgrUrl: mgr.url, netnsUrl: `file:///run/netns/${nsc.name}`, heal: false });
-  sb.cleanup.push("nsc", () => cl.close());
-  const request = (id: string, conn?: Connection, url = "memif://icmp/nsm-1") => {
-    const req = requestFromNsUrl(parseNsUrl(url), id);
-    if (conn) req.connection = conn;
-    return cl.client.request(req, newCtx({ timeoutMs: 10_000 }));
-  };
-  const close = (c: Connection) => cl.client.close(c, newCtx({ timeoutMs: 10_000 }));
+  const w = await workloads(h, { nsmgrUrl: mgr.url, cidr: o.cidr, extra: o.nseApp ? [memifApp(nseSide)] : [], nse, nsc });
+  const request = (id: string, conn?: Connection, url = "memif://icmp/nsm-1") => w.request(id, url, conn);
+  const close = w.close;
   /** the NSC app: our memif client at the socket the forwarder returned */
   const nscApp = (c: Connection) => {
     const m = c.mechanism!;
@@ -145,7 +129,7 @@ async function rig(t: TestContext, o: { endpointMechanisms?: string[]; cidr: str
     sb.cleanup.push("nsc app port", () => port.close());
     return port;
   };
-  return { sb, dir, node, nse, nsc, backend, nseSide, request, close, nscApp };
+  return { sb, dir: h.dir, node, nse, nsc, backend, nseSide, request, close, nscApp };
 }
 
 async function until(pred: () => boolean, ms: number): Promise<void> {

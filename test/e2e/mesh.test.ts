@@ -5,48 +5,12 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Netns } from "../../src/datapath/index.js";
-import { ping, rootSkip, uniq } from "../../src/datapath/testing/index.js";
-import { createMesh, type Mesh } from "../../src/mesh/index.js";
+import { ping, rootSkip } from "../../src/datapath/testing/index.js";
+import type { Mesh } from "../../src/mesh/index.js";
+import { healAfterNseKill, marked, peerOf, testMesh } from "../helpers/workloads.js";
 
-async function mesh(t: TestContext, nodes = 2): Promise<Mesh> {
-  const id = uniq();
-  const m = await createMesh({ id, dir: mkdtempSync(join(tmpdir(), `nsm-mesh-${id}-`)), nodes, forwarderStaleTimeout: "5s" });
-  t.after(() => m.close());
-  return m;
-}
-
-/** Pings until one reply comes back (the route may not exist yet while healing); rejects after `ms`. */
-async function pingUntil(netns: string, addr: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { await ping(netns, addr, 1, 1); return; } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-/** The NSE's address as the client sees it: the /32 link route on its nsm-1. */
-async function peerOf(netns: string): Promise<string> {
-  const ns = Netns.open({ name: netns });
-  try {
-    const r = (await ns.routes({ family: 4, dev: "nsm-1" })).find((x) => x.dst.endsWith("/32") && !x.via);
-    assert.ok(r, `no route to the NSE in ${netns}`);
-    return r.dst.split("/")[0]!;
-  } finally { ns.close(); }
-}
-
-/** Interfaces carrying our mark (alias nsm:<id>) in a named netns. */
-async function marked(netns: string): Promise<{ name: string; kind: string }[]> {
-  const ns = Netns.open({ name: netns });
-  try {
-    return (await ns.links()).filter((l) => l.attrs.alias?.startsWith("nsm:")).map((l) => ({ name: l.attrs.name, kind: l.kind }));
-  } finally { ns.close(); }
-}
+const mesh = (t: TestContext, nodes = 2): Promise<Mesh> => testMesh(t, "nsm-mesh-", { nodes });
 
 test("mesh: ping NSC→NSE over local veth, remote vxlan and remote wireguard; stopping the NSC removes every interface", { skip: rootSkip, timeout: 90_000 }, async (t) => {
   const m = await mesh(t);
@@ -85,17 +49,7 @@ test("mesh: ping NSC→NSE over local veth, remote vxlan and remote wireguard; s
 });
 
 test("mesh: NSE killed with 2 NSEs registered — the client heals to the other one and ping resumes", { skip: rootSkip, timeout: 90_000 }, async (t) => {
-  const m = await mesh(t);
-  const a = await m.startNse(0, { name: "nse-a", cidr: "172.16.1.100/31" });
-  const b = await m.startNse(0, { name: "nse-b", cidr: "172.16.2.100/31" });
-  const nsc = await m.startNsc(0, { name: "nsc", services: ["kernel://icmp-responder/nsm-1"] });
-  const line = await nsc.waitFor(/connected to/, 30_000);
-  const first = /nse-a/.test(line) ? a : b;
-  const other = first === a ? b : a;
-  const addr = (n: typeof a) => (n === a ? "172.16.1.100" : "172.16.2.100");
-  await ping(nsc.workload, addr(first), 1, 10);
-  await first.stop("SIGKILL");
-  await pingUntil(nsc.workload, addr(other), 30_000);
+  const { nsc, other } = await healAfterNseKill(await mesh(t));
   // only the healed connection's interface is left in the client
   assert.deepEqual(await marked(nsc.workload), [{ name: "nsm-1", kind: "veth" }]);
   assert.equal((await marked(other.workload)).length, 1);

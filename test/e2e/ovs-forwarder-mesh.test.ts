@@ -7,39 +7,14 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Netns } from "../../src/datapath/index.js";
-import { ping, rootSkip, uniq } from "../../src/datapath/testing/index.js";
-import { createMesh, type Mesh } from "../../src/mesh/index.js";
+import { ping, rootSkip } from "../../src/datapath/testing/index.js";
+import type { Mesh } from "../../src/mesh/index.js";
 import { ovsAvailable } from "../helpers/ovs.js";
+import { healAfterNseKill, marked, peerOf, testMesh } from "../helpers/workloads.js";
 
 const skip = rootSkip || (!ovsAvailable() ? "openvswitch-switch not installed" : false);
 
-async function mesh(t: TestContext): Promise<Mesh> {
-  const id = uniq();
-  const m = await createMesh({ id, dir: mkdtempSync(join(tmpdir(), `nsm-omesh-${id}-`)), nodes: 2, datapath: "ovs", forwarderStaleTimeout: "5s" });
-  t.after(() => m.close());
-  return m;
-}
-
-async function marked(netns: string): Promise<{ name: string; kind: string }[]> {
-  const ns = Netns.open({ name: netns });
-  try {
-    return (await ns.links()).filter((l) => l.attrs.alias?.startsWith("nsm:")).map((l) => ({ name: l.attrs.name, kind: l.kind }));
-  } finally { ns.close(); }
-}
-
-/** The NSE's address as the client sees it: the /32 link route on its nsm-1. */
-async function peerOf(netns: string): Promise<string> {
-  const ns = Netns.open({ name: netns });
-  try {
-    const r = (await ns.routes({ family: 4, dev: "nsm-1" })).find((x) => x.dst.endsWith("/32") && !x.via);
-    assert.ok(r, `no route to the NSE in ${netns}`);
-    return r.dst.split("/")[0]!;
-  } finally { ns.close(); }
-}
+const mesh = (t: TestContext): Promise<Mesh> => testMesh(t, "nsm-omesh-", { nodes: 2, datapath: "ovs" });
 
 /** Ports of node i's bridge, as ovs-vsctl lists them. */
 const ports = (m: Mesh, i: number): string[] =>
@@ -80,19 +55,7 @@ test("ovs mesh: ping NSC→NSE over a local veth pair and over vxlan between nod
 
 test("ovs mesh: NSE killed with 2 NSEs registered — the client heals to the other one and ping resumes", { skip, timeout: 60_000 }, async (t) => {
   const m = await mesh(t);
-  const a = await m.startNse(0, { name: "nse-a", cidr: "172.16.1.100/31" });
-  const b = await m.startNse(0, { name: "nse-b", cidr: "172.16.2.100/31" });
-  const nsc = await m.startNsc(0, { name: "nsc", services: ["kernel://icmp-responder/nsm-1"] });
-  const line = await nsc.waitFor(/connected to/, 30_000);
-  const first = /nse-a/.test(line) ? a : b;
-  const other = first === a ? b : a;
-  const addr = (n: typeof a) => (n === a ? "172.16.1.100" : "172.16.2.100");
-  await ping(nsc.workload, addr(first), 1, 10);
-  await first.stop("SIGKILL");
-  const end = Date.now() + 30_000;
-  for (;;) {
-    try { await ping(nsc.workload, addr(other), 1, 1); break; } catch (e) { if (Date.now() > end) throw e; }
-  }
+  const { nsc, other } = await healAfterNseKill(m);
   assert.deepEqual(await marked(nsc.workload), [{ name: "nsm-1", kind: "veth" }]);
   assert.equal((await marked(other.workload)).length, 1);
   // the dead NSE's port is gone; the healed connection has its two

@@ -7,25 +7,17 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { kernel, type Connection } from "../../src/api/index.js";
-import { newCtx, serve } from "../../src/core/index.js";
+import { serve } from "../../src/core/index.js";
 import { ovsBackend, type OvsBackend } from "../../src/datapath/backends/ovs/index.js";
 import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
-import type { Netns } from "../../src/datapath/index.js";
-import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
-import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
+import { createForwarder } from "../../src/networkservice/components.js";
 import { createRegistry } from "../../src/registry/chains/registry.js";
 import { ovsAvailable, startOvs, type OvsInstance } from "../helpers/ovs.js";
+import { harness, nsmgr, ours, workloads } from "../helpers/workloads.js";
 
 const skip = rootSkip || (!ovsAvailable() ? "openvswitch-switch not installed" : false);
 const BR = "br-nsm";
-
-async function ours(ns: Netns): Promise<string[]> {
-  return (await ns.links()).filter((l) => l.attrs.alias?.startsWith("nsm:")).map((l) => l.attrs.name);
-}
 
 /** A private OVS whose vswitchd started with userspace TSO on (it reads that only at start). */
 async function privateOvs(t: TestContext, cleanup: { push(w: string, f: () => unknown): void }): Promise<OvsInstance> {
@@ -40,25 +32,12 @@ async function privateOvs(t: TestContext, cleanup: { push(w: string, f: () => un
 async function rig(t: TestContext) {
   const sb = dpSandbox(t);
   const ovs = await privateOvs(t, sb.cleanup);
-  const dir = mkdtempSync(join(tmpdir(), "nsm-ovsf-"));
-  sb.cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
-  const life = new AbortController();
-  sb.cleanup.push("lifetime", () => life.abort());
-  const sock = (n: string) => `unix://${join(dir, `${n}.sock`)}`;
-  const common = { signal: life.signal, dialTimeoutMs: 2000 };
-  const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
-  sb.cleanup.push("nsmgr", () => mgr.close());
+  const h = harness(sb, "nsm-ovsf-");
+  const mgr = await nsmgr(h);
   const backend = await ovsBackend({ db: ovs.dbTarget, bridge: BR, rundir: ovs.dir, netns: `/run/netns/${ovs.netns}` });
-  const fwd = await createForwarder({ ...common, name: "fwd", listenOn: [sock("fwd")], nsmgrUrl: mgr.url, backend });
+  const fwd = await createForwarder({ ...h.common, name: "fwd", listenOn: [h.sock("fwd")], nsmgrUrl: mgr.url, backend });
   sb.cleanup.push("forwarder", () => fwd.close());
-  const nse = sb.netns(), nsc = sb.netns();
-  const ep = await createEndpoint({ ...common, name: "nse-1", listenOn: [sock("nse-1")], nsmgrUrl: mgr.url, services: ["icmp"], cidrs: ["172.16.1.0/28"], netnsUrl: `file:///run/netns/${nse.name}` });
-  sb.cleanup.push("nse", () => ep.close());
-  const cl = await createClient({ ...common, name: "nsc", nsmgrUrl: mgr.url, netnsUrl: `file:///run/netns/${nsc.name}`, heal: false });
-  sb.cleanup.push("nsc", () => cl.close());
-  const request = (id: string, url = "kernel://icmp/nsm-1") =>
-    cl.client.request(requestFromNsUrl(parseNsUrl(url), id), newCtx({ timeoutMs: 15_000 }));
-  const close = (c: Connection) => cl.client.close(c, newCtx({ timeoutMs: 10_000 }));
+  const { nse, nsc, request, close } = await workloads(h, { nsmgrUrl: mgr.url, cidr: "172.16.1.0/28", requestTimeoutMs: 15_000 });
   const ports = () => ovs.vsctl("list-ports", BR).split("\n").filter(Boolean);
   /** our cross-connect rules (priority 100) as ovs-ofctl prints them */
   const xflows = () => ovs.ofctl("dump-flows", BR, "--no-stats", "--no-names").split("\n").map((l) => l.trim()).filter((l) => l.includes("priority=100"));
@@ -138,13 +117,9 @@ test("ovs faults: ovs-vswitchd restarted under a live connection → flows reins
 
 test("ovs remote: two nodes, each with its own OVS (vswitchd in the node netns, uplink attached) — NSC pings a remote NSE through vxlan ports and VNI flows, also after a vswitchd restart; Close removes them", { skip, timeout: 60_000 }, async (t) => {
   const sb = dpSandbox(t);
-  const dir = mkdtempSync(join(tmpdir(), "nsm-ovsr-"));
-  sb.cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
-  const life = new AbortController();
-  sb.cleanup.push("lifetime", () => life.abort());
-  const sock = (n: string) => `unix://${join(dir, `${n}.sock`)}`;
-  const common = { signal: life.signal, dialTimeoutMs: 2000 };
-  const reg = await createRegistry({ signal: life.signal, name: "registry" });
+  const h = harness(sb, "nsm-ovsr-");
+  const { sock, common } = h;
+  const reg = await createRegistry({ signal: common.signal, name: "registry" });
   sb.cleanup.push("registry", () => reg.close());
   const regSrv = await serve([sock("registry")], { nseRegistry: reg.nse, nsRegistry: reg.ns });
   sb.cleanup.push("registry server", () => regSrv.close());
@@ -161,9 +136,7 @@ test("ovs remote: two nodes, each with its own OVS (vswitchd in the node netns, 
     const ovs = await startOvs({ netns: nodes[i]!.name });
     sb.cleanup.push(`ovs ${i}`, () => ovs.stop());
     ovss.push(ovs);
-    const mgr = await createNsmgr({ ...common, name: `nsmgr-${i}`, listenOn: [sock(`nsmgr-${i}`)], registryUrl: regSrv.urls[0]!.href });
-    sb.cleanup.push(`nsmgr ${i}`, () => mgr.close());
-    mgrs.push(mgr);
+    mgrs.push(await nsmgr(h, { name: `nsmgr-${i}`, registryUrl: regSrv.urls[0]!.href }));
   }
   for (let i = 0; i < 2; i++) {
     const backend = await ovsBackend({ db: ovss[i]!.dbTarget, bridge: BR, rundir: ovss[i]!.dir, netns: `/run/netns/${nodes[i]!.name}`, uplink: "eth0" });
@@ -173,13 +146,13 @@ test("ovs remote: two nodes, each with its own OVS (vswitchd in the node netns, 
     sb.cleanup.push(`forwarder ${i}`, () => fwd.close());
   }
   assert.equal(backends[0]!.tunnelIp, "10.99.0.1");
-  const nse = sb.netns(), nsc = sb.netns();
-  const ep = await createEndpoint({ ...common, name: "nse-r", listenOn: [sock("nse-r")], nsmgrUrl: mgrs[1]!.url, services: ["icmp-r"], cidrs: ["172.16.9.0/28"], netnsUrl: `file:///run/netns/${nse.name}` });
-  sb.cleanup.push("nse", () => ep.close());
-  const cl = await createClient({ ...common, name: "nsc", nsmgrUrl: mgrs[0]!.url, netnsUrl: `file:///run/netns/${nsc.name}`, heal: false });
-  sb.cleanup.push("nsc", () => cl.close());
+  const w = await workloads(h, {
+    nsmgrUrl: mgrs[1]!.url, nscNsmgrUrl: mgrs[0]!.url, nseName: "nse-r", services: ["icmp-r"], cidr: "172.16.9.0/28",
+    url: "kernel://icmp-r/nsm-1", requestTimeoutMs: 20_000,
+  });
+  const { nse, nsc } = w;
 
-  const conn = await cl.client.request(requestFromNsUrl(parseNsUrl("kernel://icmp-r/nsm-1"), "nsc-r"), newCtx({ timeoutMs: 20_000 }));
+  const conn = await w.request("nsc-r");
   const [a, b] = [[...backends[0]!.records.values()][0]!, [...backends[1]!.records.values()][0]!];
   assert.equal(a.tunnel?.port, "v109902");
   assert.equal(b.tunnel?.port, "v109901");
@@ -200,7 +173,7 @@ test("ovs remote: two nodes, each with its own OVS (vswitchd in the node netns, 
   assert.equal(flows(0).length, 2);
   await ping(nsc.name, nseAddr(conn), 2, 10);
 
-  await cl.client.close(conn, newCtx({ timeoutMs: 10_000 }));
+  await w.close(conn);
   for (let i = 0; i < 2; i++) {
     assert.deepEqual(flows(i), []);
     assert.deepEqual(ovss[i]!.vsctl("list-ports", BR).split("\n").filter(Boolean), ["eth0"]);
