@@ -46,11 +46,16 @@ async function withDir<T>(f: (sock: string) => Promise<T>): Promise<T> {
   }
 }
 
-async function rxBaseline(len: number, seconds: number): Promise<number> {
+/**
+ * testpmd txonly → testpmd rxonly: the baseline for one direction. `dir` names the side under
+ * test (rx: the receiver on core 1, as our rx run has its loop there; tx: the sender on core 1).
+ */
+async function testpmdBaseline(dir: "rx" | "tx", len: number, seconds: number): Promise<number> {
+  const [rxCore, txCore] = dir === "rx" ? [1, 0] : [0, 1];
   return withDir(async (sock) => {
-    const rx = await Testpmd.start({ role: "server", socket: sock, forwardMode: "rxonly", ...cores(1) });
+    const rx = await Testpmd.start({ role: "server", socket: sock, forwardMode: "rxonly", ...cores(rxCore) });
     try {
-      const tx = await Testpmd.start({ role: "client", socket: sock, forwardMode: "txonly", txPktLen: len, ...cores(0) });
+      const tx = await Testpmd.start({ role: "client", socket: sock, forwardMode: "txonly", txPktLen: len, ...cores(txCore) });
       try {
         return await rate(async () => (await rx.portStats()).rxPackets, seconds);
       } finally { await tx.stop(); }
@@ -70,18 +75,6 @@ async function rxOurs(len: number, seconds: number): Promise<number> {
         return await rate(() => port.stats().rxPackets, seconds);
       } finally { await tx.stop(); }
     } finally { xc.stop(); sink.close(); port.close(); }
-  });
-}
-
-async function txBaseline(len: number, seconds: number): Promise<number> {
-  return withDir(async (sock) => {
-    const rx = await Testpmd.start({ role: "server", socket: sock, forwardMode: "rxonly", ...cores(0) });
-    try {
-      const tx = await Testpmd.start({ role: "client", socket: sock, forwardMode: "txonly", txPktLen: len, ...cores(1) });
-      try {
-        return await rate(async () => (await rx.portStats()).rxPackets, seconds);
-      } finally { await tx.stop(); }
-    } finally { await rx.stop(); }
   });
 }
 
@@ -117,7 +110,7 @@ export async function run(args: string[]): Promise<void> {
       if (filter && !name.includes(filter)) continue;
       const b: number[] = [], o: number[] = [];
       for (let i = 0; i < reps; i++) {
-        b.push(dir === "rx" ? await rxBaseline(len, seconds) : await txBaseline(len, seconds));
+        b.push(await testpmdBaseline(dir, len, seconds));
         o.push(dir === "rx" ? await rxOurs(len, seconds) : await txOurs(len, seconds));
       }
       const baseline = median(b) / 1e6, ours = median(o) / 1e6;
