@@ -9,17 +9,23 @@
  * Cases (unit in the case name; `ratio` > 1 = ours better than its baseline):
  * - request p50|p99 (ms): a new connection, sequential. Baseline: the same 3 gRPC hops as a bare
  *   relay (serve/dial, no chain elements): what the transport alone costs.
+ * - request p50, payload relay (ms): the same, but the relay carries what our hops carry (a
+ *   connection with a 4-segment path and tokens, a token in the call metadata): the transport's
+ *   share for messages of our size (~1.3x the bare relay).
  * - refresh p50 (ms): re-Request of a live connection. Baseline: the relay.
  * - setups/s @N live: new connections at `concurrency` while N are live. Baseline: relay calls/s.
  * - nsmgr RSS @N live (MiB). Baseline: the 200 MiB goal.
  * Goals (issue #5): p50 ≤ 2 ms, ≥ 500 setups/s, RSS ≤ 200 MiB at 1,000 connections.
  */
 import { spawn } from "node:child_process";
+import { setMaxListeners } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectTo, dial, newCtx, serve, type GrpcServer, type GrpcConn } from "../src/core/index.js";
-import { clone, NetworkServiceRequestSchema, type Connection } from "../src/api/index.js";
+import { clone, create, ConnectionSchema, NetworkServiceRequestSchema, type Connection } from "../src/api/index.js";
+import { OUTGOING_METADATA } from "../src/core/index.js";
+import { tokenMetadata } from "../src/tools/token/index.js";
 import { createClient, createEndpoint, createForwarder } from "../src/networkservice/components.js";
 import { parseNsUrl, requestFromNsUrl } from "../src/networkservice/utils/nsurl.js";
 import { chain } from "../src/core/index.js";
@@ -62,7 +68,10 @@ export async function run(args: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "nsm-bench-cp-"));
   const nsmgrUrl = `unix://${join(dir, "nsm.sock")}`;
   const life = new AbortController();
-  const child = spawn(process.execPath, [new URL("../bin/nsm.mjs", import.meta.url).pathname, "nsmgr"], {
+  setMaxListeners(0, life.signal); // every component and watch hangs on it
+  // NSM_BENCH_NSMGR_ARGS: extra node flags for the nsmgr process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const nodeArgs = process.env.NSM_BENCH_NSMGR_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, new URL("../bin/nsm.mjs", import.meta.url).pathname, "nsmgr"], {
     env: { ...process.env, NSM_LISTEN_ON: nsmgrUrl, NSM_REGISTRY_URL: "", NSM_LOG_LEVEL: "WARN" }, stdio: ["ignore", "ignore", "pipe"] });
   const out: CaseResult[] = [];
   const cleanups: (() => unknown)[] = [];
@@ -90,18 +99,29 @@ export async function run(args: string[]): Promise<void> {
     cleanups.push(() => r.close());
     const relayReq = () => r.conn.networkService.request(requestFromNsUrl(u, `r-${n++}`), newCtx({ deadline: Date.now() + 15_000 }));
 
-    // warm up both
-    for (let i = 0; i < 50; i++) { await closeConn(await request()); await relayReq(); }
+    // the relay again, carrying messages of our size: a live connection's full path and tokens
+    let sample: Connection | undefined;
+    const relayFull = async () => {
+      const conn = clone(ConnectionSchema, sample!);
+      conn.id = `r-${n++}`;
+      const req = create(NetworkServiceRequestSchema, { connection: conn, mechanismPreferences: requestFromNsUrl(u, conn.id).mechanismPreferences });
+      return r.conn.networkService.request(req, newCtx({ deadline: Date.now() + 15_000 }).withValue(OUTGOING_METADATA, tokenMetadata(await nsc.tokens())));
+    };
+
+    // warm up all three
+    for (let i = 0; i < 50; i++) { sample = await request(); await closeConn(sample); await relayReq(); await relayFull(); }
 
     // sequential Request → ready, alternating ours and the relay so both see the same machine load
-    const ours: number[] = [], base: number[] = [];
+    const ours: number[] = [], base: number[] = [], full: number[] = [];
     const live: Connection[] = [];
     for (let i = 0; i < samples; i++) {
       let t = now(); const c = await request(); ours.push(now() - t); live.push(c);
       t = now(); await relayReq(); base.push(now() - t);
+      t = now(); await relayFull(); full.push(now() - t);
     }
     out.push({ case: "request p50 (ms)", ours: median(ours), baseline: median(base) });
     out.push({ case: "request p99 (ms)", ours: percentile(ours, 99), baseline: percentile(base, 99) });
+    out.push({ case: "request p50, payload relay (ms)", ours: median(ours), baseline: median(full), note: "baseline: the relay carrying our message sizes" });
 
     // refresh of live connections
     const ref: number[] = [];

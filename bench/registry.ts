@@ -3,11 +3,12 @@
  * gRPC, memory and etcd side by side. The registry runs as its own process (`nsm registry` on a
  * unix socket in a temp dir), the load comes from this one: on 2 cores, each gets one.
  *
- *   npm run bench -- registry [--nses 1000] [--watchers 100] [--regs 5000] [--concurrency 64]
+ *   npm run bench -- registry [--nses 1000] [--watchers 100] [--regs 5000] [--concurrency 64] [--channels 4]
  *
  * Cases (unit in the case name; `ratio` > 1 = ours better than its baseline):
- * - <store>/register (reg/s): Register of distinct NSEs through the full chain over gRPC.
- *   Baseline: the bare store's put at the same concurrency (what the registry adds on top).
+ * - <store>/register (reg/s): Register of distinct NSEs through the full chain over gRPC, from
+ *   `channels` gRPC channels (as a fleet of nsmgrs, one channel each; default 4) sharing
+ *   `concurrency` calls in flight. Baseline: the bare store's put at the same concurrency.
  * - <store>/find p50|p99 (ms): non-watch Find by name with `nses` registered. Baseline: the same
  *   Find against a chain that only yields one stored entry (gRPC + stream cost alone).
  * - <store>/fanout p50|p99 (ms): one Register refresh until all `watchers` watch streams saw it.
@@ -39,7 +40,7 @@ async function pool(n: number, concurrency: number, fn: (i: number) => Promise<u
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => { while (next < n) await fn(next++); }));
 }
 
-async function benchStore(label: string, store: string, o: { nses: number; watchers: number; regs: number; concurrency: number }): Promise<CaseResult[]> {
+async function benchStore(label: string, store: string, o: { nses: number; watchers: number; regs: number; concurrency: number; channels: number }): Promise<CaseResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "nsm-bench-reg-"));
   const sock = `unix://${dir}/registry.sock`;
   const child = spawn(process.execPath, [new URL("../bin/nsm.mjs", import.meta.url).pathname, "registry"], {
@@ -52,19 +53,22 @@ async function benchStore(label: string, store: string, o: { nses: number; watch
   const raw = await openStore<NetworkServiceEndpoint>(store, { clone: NSE.clone, prefix: "/nsm/bench-raw/",
     codec: { encode: (v) => toBinary(NetworkServiceEndpointSchema, v), decode: (b) => fromBinary(NetworkServiceEndpointSchema, b) } });
   const conn = dial(sock);
+  // registrations come from a fleet of nsmgrs, each with its own channel to the registry
+  const fleet = [conn, ...Array.from({ length: Math.max(0, o.channels - 1) }, () => dial(sock))];
+  const via = (i: number) => fleet[i % fleet.length]!.nseRegistry;
   const out: CaseResult[] = [];
   // a plain deadline: no per-call AbortSignal.timeout (those cost GC in the load generator)
   const ctx = () => newCtx({ deadline: Date.now() + 30_000 });
   try {
     // registrations/s
-    await pool(200, o.concurrency, (i) => conn.nseRegistry.register(mk(`warm-${i}`, i), ctx()));
+    await pool(200, o.concurrency, (i) => via(i).register(mk(`warm-${i}`, i), ctx()));
     let t = now();
-    await pool(o.regs, o.concurrency, (i) => conn.nseRegistry.register(mk(`r-${i}`, i), ctx()));
+    await pool(o.regs, o.concurrency, (i) => via(i).register(mk(`r-${i}`, i), ctx()));
     const regsPerS = o.regs / ((now() - t) / 1000);
     t = now();
     await pool(o.regs, o.concurrency, (i) => raw.put(`raw-${i}`, mk(`raw-${i}`, i)));
     const rawPerS = o.regs / ((now() - t) / 1000);
-    out.push({ case: `${label}/register (reg/s)`, ours: regsPerS, baseline: rawPerS, ratio: regsPerS / rawPerS, note: "baseline: bare store put" });
+    out.push({ case: `${label}/register (reg/s)`, ours: regsPerS, baseline: rawPerS, ratio: regsPerS / rawPerS, note: `${fleet.length} channel(s), ${o.concurrency} in flight; baseline: bare store put` });
     // clean slate with `nses` entries for find and fan-out
     await pool(200, o.concurrency, (i) => conn.nseRegistry.unregister(mk(`warm-${i}`, i), ctx()));
     await pool(o.regs, o.concurrency, (i) => conn.nseRegistry.unregister(mk(`r-${i}`, i), ctx()));
@@ -134,7 +138,7 @@ async function benchStore(label: string, store: string, o: { nses: number; watch
     wac.abort();
     await Promise.all(streams);
   } finally {
-    conn.close();
+    for (const c of fleet) c.close();
     await raw.close();
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
@@ -145,7 +149,7 @@ async function benchStore(label: string, store: string, o: { nses: number; watch
 }
 
 export async function run(args: string[]): Promise<void> {
-  const o = { nses: arg(args, "nses", 1000), watchers: arg(args, "watchers", 100), regs: arg(args, "regs", 5000), concurrency: arg(args, "concurrency", 64) };
+  const o = { nses: arg(args, "nses", 1000), watchers: arg(args, "watchers", 100), regs: arg(args, "regs", 5000), concurrency: arg(args, "concurrency", 64), channels: arg(args, "channels", 4) };
   console.log(`registry bench: ${JSON.stringify(o)}`);
   const results = await benchStore("memory", "memory", o);
   if (existsSync("/usr/bin/etcd")) {
