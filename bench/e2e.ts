@@ -54,25 +54,40 @@ async function latency(): Promise<CaseResult[]> {
       const common = { signal: life.signal, dialTimeoutMs: 2000 };
       const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
       const backend = await kernelBackend({ stateDir: join(dir, "fwd") });
-      // the datapath's share of each Request: the backend's apply, timed from outside
-      const applyMs: number[] = [];
+      // the datapath's share of each Request: the backend's apply, timed from outside, by client ifname
+      const applyAt = new Map<string, { start: bigint; end: bigint }>();
       const apply = backend.apply.bind(backend);
-      backend.apply = async (x, c) => { const t = process.hrtime.bigint(); await apply(x, c); applyMs.push(Number(process.hrtime.bigint() - t) / 1e6); };
+      backend.apply = async (x, c) => {
+        const start = process.hrtime.bigint();
+        await apply(x, c);
+        applyAt.set(kernel.ifnameOf(x.incoming.mechanism!) ?? x.id, { start, end: process.hrtime.bigint() });
+      };
       const fwd = await createForwarder({ ...common, name: "fwd", listenOn: [sock("fwd")], nsmgrUrl: mgr.url, backend });
       const nse = await createEndpoint({ ...common, name: "nse", listenOn: [sock("nse")], nsmgrUrl: mgr.url, services: ["icmp"], cidrs: ["172.16.0.0/20"], netnsUrl: `file:///run/netns/${nseNs}` });
       const cl = await createClient({ ...common, name: "nsc", nsmgrUrl: mgr.url, netnsUrl: `file:///run/netns/${nscNs}`, heal: false, refresh: false });
       const client = Netns.open({ name: nscNs });
       try {
         let k = 0;
+        const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
         const one = async () => {
           const i = k++;
           const name = `nsm-${i}`;
           const t = process.hrtime.bigint();
           const conn = await cl.client.request(requestFromNsUrl(parseNsUrl(`kernel://icmp/${name}`), `nsc-${i}`), newCtx({ timeoutMs: 10_000 }));
+          const replied = process.hrtime.bigint();
           const addrs = await client.addrs({ link: name, family: 4 });
-          const ms = Number(process.hrtime.bigint() - t) / 1e6;
+          const done = process.hrtime.bigint();
           if (!addrs.length || kernel.ifnameOf(conn) !== name) throw new Error(`${name}: not ready after Request`);
-          return { ms, conn };
+          const a = applyAt.get(name);
+          // phases: control plane up to the forwarder's apply, apply, back to the client, the readiness check
+          const phases = a ? { before: ms(t, a.start), apply: ms(a.start, a.end), after: ms(a.end, replied), check: ms(replied, done) } : undefined;
+          return { ms: ms(t, done), conn, phases };
+        };
+        type One = Awaited<ReturnType<typeof one>>;
+        const phaseLine = (label: string, rs: One[]) => {
+          const ph = rs.map((r) => r.phases!).filter(Boolean);
+          const f = (k: keyof NonNullable<One["phases"]>) => `${k} ${percentile(ph.map((p) => p[k]), 50).toFixed(2)}/${percentile(ph.map((p) => p[k]), 99).toFixed(2)}`;
+          console.log(`${label} phases p50/p99 ms: ${f("before")}, ${f("apply")}, ${f("after")}, ${f("check")}`);
         };
         const closeAll = async (conns: Awaited<ReturnType<typeof one>>["conn"][]) => {
           for (const c of conns) await cl.client.close(c, newCtx({ timeoutMs: 10_000 }));
@@ -80,12 +95,13 @@ async function latency(): Promise<CaseResult[]> {
         };
         // warm up
         await closeAll((await Promise.all(Array.from({ length: 5 }, one))).map((r) => r.conn));
-        const seqR: Awaited<ReturnType<typeof one>>[] = [];
-        applyMs.length = 0;
+        const seqR: One[] = [];
         for (let i = 0; i < 200; i++) seqR.push(await one());
-        const seqApply = [...applyMs];
+        const seqApply = seqR.map((r) => r.phases?.apply ?? NaN);
+        phaseLine("sequential-200", seqR);
         await closeAll(seqR.map((r) => r.conn));
         const conR = await Promise.all(Array.from({ length: 50 }, one));
+        phaseLine("concurrent-50", conR);
         await closeAll(conR.map((r) => r.conn));
 
         // baseline: the same plumbing straight through nsm-ts/datapath

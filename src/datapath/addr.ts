@@ -65,17 +65,22 @@ export function encodeAddr(type: number, flags: number, a: Addr): nl.NlMsg {
 
 export const addrText = (a: Addr): string => `${cidrText(parseCidr(a.cidr))} on ${a.link}`;
 
-export function encodeAddrDump(): nl.NlMsg {
-  return new nl.NlMsg(nl.RTM_GETADDR, nl.NLM_F_REQUEST | nl.NLM_F_DUMP).struct(nl.ifaddrmsg({ family: nl.AF_UNSPEC, prefixlen: 0 }));
+/** An address dump; with `family` the kernel dumps only that family. */
+export function encodeAddrDump(family?: 4 | 6): nl.NlMsg {
+  const af = family === 4 ? nl.AF_INET : family === 6 ? nl.AF_INET6 : nl.AF_UNSPEC;
+  return new nl.NlMsg(nl.RTM_GETADDR, nl.NLM_F_REQUEST | nl.NLM_F_DUMP).struct(nl.ifaddrmsg({ family: af, prefixlen: 0 }));
 }
 
-export function decodeAddrs(reply: Uint8Array | null, names: ReadonlyMap<number, string>): AddrInfo[] {
+/** Decodes an address dump; with `onlyIndex`, frames of other links are skipped before their attributes are read. */
+export function decodeAddrs(reply: Uint8Array | null, names: ReadonlyMap<number, string>, onlyIndex?: number): AddrInfo[] {
   if (!reply) return [];
   const out: AddrInfo[] = [];
   for (const f of nl.parseFrames(reply)) {
     if (f.type !== nl.RTM_NEWADDR || f.data.length < 8) continue;
+    const index = f.data.readInt32LE(4);
+    if (onlyIndex !== undefined && index !== onlyIndex) continue;
     const family = f.data.readUInt8(0) === nl.AF_INET ? 4 : 6;
-    const prefixLen = f.data.readUInt8(1), scope = f.data.readUInt8(3), index = f.data.readInt32LE(4);
+    const prefixLen = f.data.readUInt8(1), scope = f.data.readUInt8(3);
     const at = nl.parseAttrs(f.data, 8);
     const local = at.get(nl.IFA_LOCAL), address = at.get(nl.IFA_ADDRESS);
     const own = local ?? address;

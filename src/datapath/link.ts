@@ -347,6 +347,25 @@ function decodeStats(b: Buffer | undefined): LinkStats | undefined {
 }
 
 /** Decodes the RTM_NEWLINK messages of a dump or get reply. */
+/** index → name of every link in a dump, reading nothing but IFLA_IFNAME (cheap: no stats, no nests). */
+export function decodeLinkNames(reply: Uint8Array | null): Map<number, string> {
+  const names = new Map<number, string>();
+  if (!reply) return names;
+  for (const f of nl.parseFrames(reply)) {
+    if (f.type !== nl.RTM_NEWLINK || f.data.length < 16) continue;
+    const name = nl.findAttr(f.data, 16, nl.IFLA_IFNAME);
+    if (name) names.set(f.data.readInt32LE(4), nl.attrStr(name) ?? "");
+  }
+  return names;
+}
+
+/** ifi_index of the first link in a reply (RTM_GETLINK by name), or undefined. */
+export function linkIndexOf(reply: Uint8Array | null): number | undefined {
+  if (!reply) return undefined;
+  const f = nl.parseFrames(reply).find((x) => x.type === nl.RTM_NEWLINK && x.data.length >= 16);
+  return f?.data.readInt32LE(4);
+}
+
 export function decodeLinks(reply: Uint8Array | null): Link[] {
   if (!reply) return [];
   const out: Link[] = [];

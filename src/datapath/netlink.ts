@@ -251,6 +251,18 @@ export function parseAttrs(b: Buffer, start = 0, end = b.length): Map<number, Bu
   return m;
 }
 
+/** The payload of the first attribute of `type` (flag bits stripped) at the top level of `b`, without building a map. */
+export function findAttr(b: Buffer, start: number, type: number): Buffer | undefined {
+  let off = start;
+  while (off + 4 <= b.length) {
+    const len = b.readUInt16LE(off);
+    if (len < 4 || off + len > b.length) return undefined;
+    if ((b.readUInt16LE(off + 2) & 0x3fff) === type) return b.subarray(off + 4, off + len);
+    off += align4(len);
+  }
+  return undefined;
+}
+
 export const attrStr = (v: Buffer | undefined): string | undefined => {
   if (!v) return undefined;
   const z = v.indexOf(0);

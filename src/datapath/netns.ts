@@ -16,7 +16,7 @@ import { fdClose, fdDup, fdInode, netnsOpen, nlExec } from "../native.js";
 import { decodeAddrs, encodeAddrDump, type Addr, type AddrInfo } from "./addr.js";
 import { Batch, type BatchResult, type CommitOptions } from "./batch.js";
 import { DatapathError } from "./errors.js";
-import { checkIfname, decodeLinks, encodeLinkDump, encodeLinkGet, type Link, type LinkChange, type LinkSpec, type LinkStats } from "./link.js";
+import { checkIfname, decodeLinkNames, decodeLinks, encodeLinkDump, encodeLinkGet, linkIndexOf, type Link, type LinkChange, type LinkSpec, type LinkStats } from "./link.js";
 import { decodeNeighs, encodeNeighDump, type Neigh, type NeighInfo } from "./neigh.js";
 import * as nl from "./netlink.js";
 import { NETNS_BRAND, resolveRef, type NetnsHandle, type NetnsRef } from "./ref.js";
@@ -156,13 +156,31 @@ export class Netns implements NetnsHandle {
 
   private async withNames(msg: nl.NlMsg, what: string): Promise<{ reply: Uint8Array | null; names: Map<number, string> }> {
     const [links, reply] = await this.query([encodeLinkDump(), msg], what);
-    return { reply: reply ?? null, names: new Map(decodeLinks(links ?? null).map((l) => [l.attrs.index, l.attrs.name])) };
+    return { reply: reply ?? null, names: decodeLinkNames(links ?? null) };
   }
 
-  /** Addresses, optionally only those of one link or family. */
+  /**
+   * Addresses, optionally only those of one link or family. With `link`, one native call reads
+   * that link and the family's addresses, and only its frames are decoded: the cost does not grow
+   * with the other links in the namespace. A link that does not exist has no addresses.
+   */
   async addrs(filter: { link?: string; family?: 4 | 6 } = {}): Promise<AddrInfo[]> {
-    const { reply, names } = await this.withNames(encodeAddrDump(), "listing addresses");
-    return decodeAddrs(reply, names).filter((a) => (filter.link === undefined || a.link === filter.link) && (filter.family === undefined || a.family === filter.family));
+    if (filter.link !== undefined) {
+      const link = filter.link;
+      checkIfname(link);
+      let r: (Uint8Array | null)[];
+      try {
+        r = await this.query([encodeLinkGet(link), encodeAddrDump(filter.family)], `listing addresses of ${link}`);
+      } catch (e) {
+        if ((e as DatapathError).code === "ENODEV") return [];
+        throw e;
+      }
+      const index = linkIndexOf(r[0] ?? null);
+      if (index === undefined) return [];
+      return decodeAddrs(r[1] ?? null, new Map([[index, link]]), index);
+    }
+    const { reply, names } = await this.withNames(encodeAddrDump(filter.family), "listing addresses");
+    return decodeAddrs(reply, names);
   }
 
   /** Routes of one table (default main, 254) or all tables; optionally one family or device. */
