@@ -11,7 +11,7 @@
 import type { NetworkService, NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse,
   NetworkServiceQuery, NetworkServiceResponse } from "../../api/index.js";
 import { dial, nsChain, nseChain, type NseRegistryChain, type NseRegistryServer, type NsRegistryChain,
-  type NsRegistryServer, type RegistryServer } from "../../core/index.js";
+  type NsRegistryServer, type RegistryChain, type RegistryServer } from "../../core/index.js";
 import type { Logger } from "../../tools/log.js";
 import { beginNsClient, beginNseClient } from "../common/begin/client.js";
 import { healClient } from "../common/heal/client.js";
@@ -38,18 +38,16 @@ function withLog<T, Q, R>(server: RegistryServer<T, Q, R>, log?: Logger): Regist
   return { register: (e, c) => server.register(e, c.with({ log })), find: (q, c) => server.find(q, c.with({ log })), unregister: (e, c) => server.unregister(e, c.with({ log })) };
 }
 
-/** The NSE client chain over an in-process `next` (no dial): begin → retry → heal → refresh. */
-export function nseRegistryClientOver(next: NseRegistryServer,
-  o: { signal: AbortSignal; log?: Logger; retry?: RetryOptions; /** default true */ refresh?: boolean }): NseRegistryClient {
+/**
+ * A client chain over an in-process `next`: its elements get a lifetime that ends on `close()`
+ * or when `signal` does; calls without their own `next` go to `next` (with `log` attached).
+ */
+function clientOver<T, Q, R>(next: RegistryServer<T, Q, R>, o: { signal: AbortSignal; log?: Logger },
+  elements: (life: AbortSignal) => RegistryChain<T, Q, R>): RegistryChain<T, Q, R> & { close(): Promise<void> } {
   const life = new AbortController();
   const stop = () => life.abort();
   o.signal.addEventListener("abort", stop, { once: true });
-  const c = nseChain(
-    beginNseClient({ signal: life.signal }),
-    retryClient(NSE, o.retry),
-    healClient(NSE, { signal: life.signal }),
-    ...(o.refresh === false ? [] : [refreshNseClient({ signal: life.signal })]),
-  );
+  const c = elements(life.signal);
   const n = withLog(next, o.log);
   return {
     register: (e, ctx, nx = n) => c.register(e, ctx, nx),
@@ -57,28 +55,28 @@ export function nseRegistryClientOver(next: NseRegistryServer,
     unregister: (e, ctx, nx = n) => c.unregister(e, ctx, nx),
     async close() { o.signal.removeEventListener("abort", stop); life.abort(); },
   };
+}
+
+/** The NSE client chain over an in-process `next` (no dial): begin → retry → heal → refresh. */
+export function nseRegistryClientOver(next: NseRegistryServer,
+  o: { signal: AbortSignal; log?: Logger; retry?: RetryOptions; /** default true */ refresh?: boolean }): NseRegistryClient {
+  return clientOver(next, o, (life) => nseChain(
+    beginNseClient({ signal: life }),
+    retryClient(NSE, o.retry),
+    healClient(NSE, { signal: life }),
+    ...(o.refresh === false ? [] : [refreshNseClient({ signal: life })]),
+  ));
 }
 
 /** The NS client chain over an in-process `next`: begin → retry → heal. */
 export function nsRegistryClientOver(next: NsRegistryServer, o: { signal: AbortSignal; log?: Logger; retry?: RetryOptions }): NsRegistryClient {
-  const life = new AbortController();
-  const stop = () => life.abort();
-  o.signal.addEventListener("abort", stop, { once: true });
-  const c = nsChain(
-    beginNsClient({ signal: life.signal }),
+  return clientOver(next, o, (life) => nsChain(
+    beginNsClient({ signal: life }),
     retryClient(NS, o.retry),
-    healClient(NS, { signal: life.signal }),
-  );
-  const n = withLog(next, o.log);
-  return {
-    register: (e, ctx, nx = n) => c.register(e, ctx, nx),
-    find: (q, ctx, nx = n) => c.find(q, ctx, nx),
-    unregister: (e, ctx, nx = n) => c.unregister(e, ctx, nx),
-    async close() { o.signal.removeEventListener("abort", stop); life.abort(); },
-  };
+    healClient(NS, { signal: life }),
+  ));
 }
 
-/** NSE registry client over gRPC to `o.url` (one persistent channel). */
 export function nseRegistryClient(o: RegistryClientOptions): NseRegistryClient {
   const conn = dial(o.url, { dialTimeoutMs: o.dialTimeoutMs ?? 300 });
   const c = nseRegistryClientOver(conn.nseRegistry, o);
