@@ -98,6 +98,41 @@ export class Batch {
     this.created.set(key, this.ops.length);
   }
 
+  /**
+   * Queues the ops `fill` adds to its batch so that they run in another netns, inside this
+   * batch's one native call (their messages go to a netlink socket opened in `other`). Order,
+   * stop at the first refusal and undo are those of the whole batch; error messages name
+   * `other`. A tap cannot be created this way (TUNSETIFF runs in the batch's own netns).
+   *
+   * ```ts
+   * await client.batch()
+   *   .linkAdd({ kind: "veth", attrs: { name: "nsm-1", up: true }, peer: { name: "nsm-2", netns: nse, up: true } })
+   *   .addrReplace({ link: "nsm-1", cidr: "172.16.0.1/31" })
+   *   .in(nse, (b) => b.addrReplace({ link: "nsm-2", cidr: "172.16.0.0/31" }))
+   *   .commit();
+   * ```
+   */
+  in(other: NetnsHandle, fill: (b: Batch) => unknown): this {
+    const sub = new Batch(other);
+    try { fill(sub); } catch (e) { sub.invalid ??= { step: sub.ops.length, name: "in", error: e instanceof DatapathError ? e : DatapathError.invalid(String(e)) }; }
+    const base = this.ops.length;
+    if (sub.invalid && !this.invalid) this.invalid = { ...sub.invalid, step: base + sub.invalid.step };
+    for (const [key, at] of sub.created) {
+      const prev = this.created.get(key);
+      if (prev !== undefined && !this.invalid) {
+        this.invalid = { step: base + at, name: "linkAdd", error: DatapathError.invalid(`duplicate link name "${key.split("\0")[1]}" in ${key.split("\0")[0]}: op ${prev + 1} creates it too`) };
+      }
+      this.created.set(key, base + at);
+    }
+    sub.ops.forEach((op, i) => {
+      if (op.name === "linkAdd" && (op.arg as LinkSpec).kind === "tap" && !this.invalid) {
+        this.invalid = { step: base + i, name: "linkAdd", error: DatapathError.invalid(`a tap cannot be created in another netns (${other.name}) within a batch for ${this.ns.name}`) };
+      }
+      this.ops.push(retarget(op, other));
+    });
+    return this;
+  }
+
   /** Creates a link (veth with its peer directly in `peer.netns`, vxlan, bridge, tap). */
   linkAdd(l: LinkSpec): this {
     return this.push("linkAdd", l, () => {
@@ -220,6 +255,22 @@ export class Batch {
     if (opts.undo !== false && applied.length) undoNote = await undo(this.ns, applied);
     throw stepError(this.ns, this.ops.length, step, op, err, undoNote);
   }
+}
+
+/** `op` sent to `other`'s netns: each of its messages that has no target yet gets one (as does its undo). */
+function retarget(op: Op, other: NetnsHandle): Op {
+  return {
+    name: op.name,
+    arg: op.arg,
+    what: `${op.what} (in ${other.name})`,
+    build: (handles) => {
+      handles.push(other);
+      const msgs = op.build(handles);
+      for (const m of msgs) if (!m.fixups.some((f) => f.kind === "target")) m.target({ fd: other.fd });
+      return msgs;
+    },
+    ...(op.undo ? { undo: () => { const u = op.undo!(); return u && retarget(u, other); } } : {}),
+  };
 }
 
 async function run(ns: BatchTarget, ops: readonly Op[], keepGoing: boolean) {

@@ -13,8 +13,12 @@
  * context MTU. Everything made carries the alias `nsm:<connection id>`; the backend touches no
  * link without it. A record per connection is kept in `stateDir`, so a restarted forwarder
  * adopts connections that are re-requested and removes, after `staleAfterMs`, those that are not.
- * Close deletes off the request path (a veth delete waits an RCU grace period, ~16 ms); a new
- * Request needing the same name waits for that delete.
+ * The record is written (synchronously, no fsync: the kernel's aliases are the ground truth, the
+ * record only says where to look) *before* the interfaces are made, and removed once they are
+ * gone, so a crash at any point leaves a record for everything that may exist.
+ * A local connection is one native call: the veth (NSE end born in the NSE netns), both ends'
+ * alias, up, addresses and routes. Close deletes off the request path (a veth delete waits an
+ * RCU grace period, ~16 ms); a new Request needing the same name waits for that delete.
  *
  *   const backend = await kernelBackend({ stateDir: "/run/nsm-ts/forwarder-1", log });
  *   await createForwarder({ ..., backend, isRemote: (u) => u.startsWith("tcp:") });
@@ -22,8 +26,7 @@
  * Root only.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   cls, kernel, mechType, newMechanism, vxlan, wireguard, payload as payloads, type Connection, type Mechanism,
@@ -31,6 +34,7 @@ import {
 import type { Ctx } from "../../../core/index.js";
 import type { CrossConnect, DatapathBackend } from "../../../forwarder/backend.js";
 import { type Logger, silentLogger } from "../../../tools/log.js";
+import type { Batch } from "../../batch.js";
 import { DatapathError } from "../../errors.js";
 import { Netns } from "../../netns.js";
 import { generateKeyPair, WireguardDevice, type WgKeyPair } from "../../wireguard.js";
@@ -168,22 +172,33 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     }
     if (adopted.size) log.info({ count: adopted.size }, "kernel datapath: connections from a previous run; those not re-requested will be removed");
   }
-  const persist = async (r: PlumbedRecord) => { if (o.stateDir) await writeFile(fileOf(o.stateDir, r.id), JSON.stringify(r)); };
-  const forget = async (id: string) => { if (o.stateDir) await rm(fileOf(o.stateDir, id), { force: true }); };
+  /**
+   * Writes a connection's record, synchronously: a small write to the page cache costs less than
+   * the three thread-pool round trips of fs.promises.writeFile, which queue behind netlink work.
+   */
+  const persist = (r: PlumbedRecord) => {
+    if (!o.stateDir) return;
+    try { writeFileSync(fileOf(o.stateDir, r.id), JSON.stringify(r)); } catch (e) { log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: cannot write the state record"); }
+  };
+  const forget = (id: string) => {
+    if (!o.stateDir) return;
+    try { rmSync(fileOf(o.stateDir, id), { force: true }); } catch (e) { log.warn({ connId: id, err: (e as Error).message }, "kernel datapath: cannot remove the state record"); }
+  };
 
   const usedPorts = () => new Set([...[...live.values()].map((r) => r.wg?.port), ...[...offered.values()].map((w) => w.port)]);
   const allocPort = () => { const used = usedPorts(); let p = wgBase; while (used.has(p)) p++; return p; };
 
   // ---- removal -------------------------------------------------------------------------------
 
-  /** Deletes one interface if it is still ours. */
-  const deleteEnd = async (id: string, e: PlumbedEnd) => {
+  /** Deletes one interface if it is still ours; true when it deleted it. */
+  const deleteEnd = async (id: string, e: PlumbedEnd): Promise<boolean> => {
     const ns = reopen(e.netns, e.inode);
-    if (!ns) return; // the namespace is gone, and its interfaces with it
+    if (!ns) return false; // the namespace is gone, and its interfaces with it
     try {
       const l = await ns.linkByName(e.ifname).catch((err: unknown) => { if (isGone(err)) return undefined; throw err; });
-      if (!l || l.attrs.alias !== ALIAS(id)) return;
+      if (!l || l.attrs.alias !== ALIAS(id)) return false;
       await ns.linkDel(e.ifname).catch((err: unknown) => { if (!isGone(err)) throw err; });
+      return true;
     } finally { ns.close(); }
   };
 
@@ -204,7 +219,10 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
   const teardown = async (r: PlumbedRecord) => {
     const errors: string[] = [];
     for (const e of r.ends) {
-      try { await deleteEnd(r.id, e); } catch (err) { errors.push(`${e.ifname} in ${e.netns}: ${(err as Error).message}`); }
+      try {
+        // deleting one end of a veth deletes its peer: nothing left to look for
+        if (await deleteEnd(r.id, e) && r.kind === "veth") break;
+      } catch (err) { errors.push(`${e.ifname} in ${e.netns}: ${(err as Error).message}`); }
     }
     try { await stopWg(r); } catch (err) { errors.push(`wireguard-go ${r.wg?.dev}: ${(err as Error).message}`); }
     if (errors.length) throw new Error(`kernel datapath: removing connection ${r.id}: ${errors.join("; ")}`);
@@ -212,9 +230,14 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
 
   const keysOf = (r: PlumbedRecord) => [...r.ends.map((e) => `${e.inode}/${e.ifname}`), ...(r.wg ? [`wg:${r.wg.dev}`] : [])];
 
-  /** Runs the teardown in the background; later creates of the same names wait for it. */
+  /**
+   * Runs the teardown in the background; later creates of the same names wait for it. The record
+   * goes once the interfaces are gone (kept when removing failed: a restart retries), unless the
+   * connection was made again meanwhile.
+   */
   const removeInBackground = (r: PlumbedRecord) => {
-    const p = teardown(r).catch((e: unknown) => log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: background remove failed"));
+    const p = teardown(r).then(() => { if (!live.has(r.id)) forget(r.id); },
+      (e: unknown) => log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: background remove failed"));
     const keys = keysOf(r);
     const done = p.finally(() => { for (const k of keys) if (deleting.get(k) === done) deleting.delete(k); });
     for (const k of keys) deleting.set(k, done);
@@ -224,13 +247,15 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
 
   // ---- creation helpers ----------------------------------------------------------------------
 
-  const sideBatch = (ns: Netns, side: SideOf, ifname: string, x: CrossConnect, change: Parameters<ReturnType<Netns["batch"]>["linkSet"]>[1]) => {
-    const b = ns.batch().linkSet(ifname, change);
+  /** Adds one side's addresses and routes (from the IPContext) to `b`. */
+  const sideOps = (b: Batch, side: SideOf, ifname: string, x: CrossConnect) => {
     const p = plumbingOf(x.outgoing.context?.ipContext, side, ifname);
     for (const a of p.addrs) b.addrReplace(a);
     for (const r of p.routes) b.routeReplace(r);
     return b;
   };
+  const sideBatch = (ns: Netns, side: SideOf, ifname: string, x: CrossConnect, change: Parameters<Batch["linkSet"]>[1]) =>
+    sideOps(ns.batch().linkSet(ifname, change), side, ifname, x);
 
   const ifnameOf = (m: Mechanism, what: string) => {
     const n = kernel.ifnameOf(m);
@@ -254,21 +279,17 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         await waitFor(ends.map((e) => `${e.inode}/${e.ifname}`));
         const mtu = ctxMtu(x) || undefined;
         const alias = ALIAS(x.id);
-        const src = plumbingOf(x.outgoing.context?.ipContext, "src", cName);
+        const rec: PlumbedRecord = { id: x.id, kind: "veth", fp, ends };
+        persist(rec); // before anything exists: a crash from here on leaves a record of where to look
         await withStaleRetry([{ ns: cNs, ifname: cName }, { ns: eNs, ifname: eName }], async () => {
-          // one native call in the client's netns: the pair (NSE end born in the NSE netns), its up, addresses and routes
+          // one native call: the pair (NSE end born in the NSE netns), both ends' alias, up,
+          // addresses and routes; a refusal undoes all of it
           const b = cNs.batch().linkAdd({ kind: "veth", attrs: { name: cName, mtu, up: true, alias }, peer: { name: eName, netns: eNs, mtu, up: true } });
-          for (const a of src.addrs) b.addrReplace(a);
-          for (const r of src.routes) b.routeReplace(r);
+          sideOps(b, "src", cName, x);
+          b.in(eNs, (eb) => sideOps(eb.linkSet(eName, { alias }), "dst", eName, x));
           await b.commit({ signal: ctx.signal });
         }, { log });
-        try {
-          await sideBatch(eNs, "dst", eName, x, { alias }).commit({ signal: ctx.signal });
-        } catch (e) {
-          await cNs.linkDel(cName).catch(() => undefined);
-          throw e;
-        }
-        return { id: x.id, kind: "veth", fp, ends };
+        return rec;
       } finally { eNs.close(); }
     } finally { cNs.close(); }
   }
@@ -298,11 +319,13 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         const port = (side === "src" ? vxlan.dstPort(tun) : vxlan.srcPort(tun)) || vxlanPort;
         const mtu = Math.min(vxlan.mtu(tun) || vxlanMtu, vxlanMtu, cmtu || Infinity);
         if (side === "dst") { vxlan.setDstIp(tun, tunnelIp); vxlan.setDstPort(tun, vxlanPort); vxlan.setVni(tun, vni); vxlan.setMtu(tun, mtu); }
+        const rec: PlumbedRecord = { id: x.id, kind: "vxlan", fp, ends: [end], side, vni, peerIp };
+        persist(rec);
         await withStaleRetry([{ ns, ifname: name }], () => vxlanAddInto(node, ns, { name, vni, local: tunnelIp, remote: peerIp, port, mtu, up: true }), { log });
         try {
           await sideBatch(ns, side, name, x, { alias }).commit({ signal: ctx.signal });
         } catch (e) { await ns.linkDel(name).catch(() => undefined); throw e; }
-        return { id: x.id, kind: "vxlan", fp, ends: [end], side, vni, peerIp };
+        return rec;
       }
       // WIREGUARD
       const peerIp = side === "src" ? wireguard.dstIp(tun) : wireguard.srcIp(tun);
@@ -320,8 +343,11 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
       }
       const dev = wgName(x.id);
       await waitFor([`wg:${dev}`]);
+      const rec: PlumbedRecord = { id: x.id, kind: "wireguard", fp, ends: [end], side, peerIp, wg: { dev, port, privateKey: keys.privateKey, publicKey: keys.publicKey } };
+      persist(rec);
       const wg = await WireguardDevice.start({ netns: node, name: dev, binary: o.wireguardBinary });
-      const rec: PlumbedRecord = { id: x.id, kind: "wireguard", fp, ends: [end], side, peerIp, wg: { dev, pid: wg.pid, port, privateKey: keys.privateKey, publicKey: keys.publicKey } };
+      rec.wg!.pid = wg.pid;
+      persist(rec); // with the pid: a restart (or nsm down) can stop it
       devices.set(x.id, wg);
       try {
         // the NSC's side keeps the tunnel alive and configures last: a handshake reaching a peer without our key is retried only after 5 s
@@ -380,7 +406,6 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     for (const r of stale) {
       log.info({ connId: r.id, kind: r.kind, ends: r.ends.map((e) => e.ifname) }, "kernel datapath: removing a connection not re-requested since restart");
       await removeInBackground(r);
-      await forget(r.id);
     }
     return stale.length;
   };
@@ -434,18 +459,28 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         return;
       }
       const stale = prev ?? adopted.get(x.id);
+      let staleLeft = false;
       if (stale) {
         // changed (or left by a previous run): replace it, inline since the new one may need the same names
         live.delete(x.id);
         adopted.delete(x.id);
         log.debug({ connId: x.id }, "kernel datapath: replacing the connection's interfaces");
-        await teardown(stale).catch((e: unknown) => log.warn({ connId: x.id, err: (e as Error).message }, "kernel datapath: removing the previous interfaces failed"));
+        await teardown(stale).catch((e: unknown) => {
+          staleLeft = true;
+          log.warn({ connId: x.id, err: (e as Error).message }, "kernel datapath: removing the previous interfaces failed");
+        });
       }
-      const rec = plan.shape === "veth" ? await plumbVeth(x, plan.fp, ctx) : await plumbTunnel(x, plan.fp, plan.side!, ctx);
+      let rec: PlumbedRecord;
+      try {
+        rec = plan.shape === "veth" ? await plumbVeth(x, plan.fp, ctx) : await plumbTunnel(x, plan.fp, plan.side!, ctx);
+      } catch (e) {
+        // the failed plumbing undid itself; its write-ahead record goes (a stale one was replaced above)
+        if (!live.has(x.id) && !staleLeft) forget(x.id);
+        throw e;
+      }
       live.set(x.id, rec);
       fresh.add(x.id);
       log.debug({ connId: x.id, kind: rec.kind, ends: rec.ends.map((e) => `${e.ifname}@${e.netns}`) }, "kernel datapath: plumbed");
-      try { await persist(rec); } catch (e) { log.warn({ connId: x.id, err: (e as Error).message }, "kernel datapath: cannot write the state record"); }
     },
 
     async remove(x: CrossConnect) {
@@ -456,7 +491,6 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
       adopted.delete(x.id);
       if (!r) return;
       void removeInBackground(r);
-      await forget(r.id).catch(() => undefined);
     },
 
     async metrics(x: CrossConnect) {
@@ -493,7 +527,7 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         if (!r.wg) continue;
         live.delete(id);
         await stopWg(r).catch(() => undefined);
-        await forget(id).catch(() => undefined);
+        forget(id);
       }
       while (deleting.size) await Promise.all([...deleting.values()]);
       node.close();

@@ -1,0 +1,61 @@
+// Root only: a batch that also runs ops in another netns (Batch.in), and addrs({ link }).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { DatapathError } from "./errors.js";
+import { ipJson, rootSkip, sandbox } from "./testing/index.js";
+
+const skip = rootSkip;
+const addrsOf = (ns: string, dev: string): string[] =>
+  ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>("-4", "-n", ns, "addr", "show", "dev", dev).flatMap((l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`));
+
+test("Batch.in: a veth, then addresses/routes/alias on both ends, in one commit", { skip, timeout: 30_000 }, async (t) => {
+  const sb = sandbox(t);
+  const a = sb.netns(), b = sb.netns();
+  const r = await a.ns.batch()
+    .linkAdd({ kind: "veth", attrs: { name: "va", up: true, alias: "nsm:x" }, peer: { name: "vb", netns: b.ns, up: true } })
+    .addrReplace({ link: "va", cidr: "10.77.0.1/32" })
+    .routeReplace({ dst: "10.77.0.2/32", dev: "va" })
+    .in(b.ns, (x) => x.linkSet("vb", { alias: "nsm:x" }).addrReplace({ link: "vb", cidr: "10.77.0.2/32" }).routeReplace({ dst: "10.77.0.1/32", dev: "vb" }))
+    .commit();
+  assert.equal(r.opMs.length, 6);
+  assert.deepEqual(addrsOf(a.name, "va"), ["10.77.0.1/32"]);
+  assert.deepEqual(addrsOf(b.name, "vb"), ["10.77.0.2/32"]);
+  assert.equal((await b.ns.linkByName("vb")).attrs.alias, "nsm:x");
+  assert.deepEqual((await b.ns.routes({ dev: "vb", family: 4 })).map((x) => x.dst), ["10.77.0.1/32"]);
+  // addrs({ link }) reads only that link; a missing link has none
+  assert.deepEqual((await a.ns.addrs({ link: "va", family: 4 })).map((x) => [x.link, x.cidr]), [["va", "10.77.0.1/32"]]);
+  assert.deepEqual(await a.ns.addrs({ link: "nope" }), []);
+  assert.ok((await a.ns.addrs()).some((x) => x.link === "va" && x.cidr === "10.77.0.1/32"));
+});
+
+test("Batch.in: a refusal in the other netns undoes everything before it, and the error names that netns", { skip, timeout: 30_000 }, async (t) => {
+  const sb = sandbox(t);
+  const a = sb.netns(), b = sb.netns();
+  const err = await a.ns.batch()
+    .linkAdd({ kind: "veth", attrs: { name: "va" }, peer: { name: "vb", netns: b.ns } })
+    .in(b.ns, (x) => x.addrReplace({ link: "vb", cidr: "10.77.0.2/32" }).addrAdd({ link: "ghost", cidr: "10.77.0.3/32" }))
+    .commit().then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof DatapathError, String(err));
+  assert.equal(err.code, "ENODEV");
+  assert.equal(err.step, 2);
+  assert.match(err.message, new RegExp(`op 3/3 addrAdd: ENODEV adding address 10\\.77\\.0\\.3/32 on ghost \\(in /run/netns/${b.name}\\).*undid 2 earlier op`));
+  assert.deepEqual((await a.ns.links()).map((l) => l.attrs.name), ["lo"]);
+  assert.deepEqual((await b.ns.links()).map((l) => l.attrs.name), ["lo"]);
+});
+
+test("Batch.in: bad input and duplicate names across the two parts are refused before anything is sent", { skip, timeout: 30_000 }, async (t) => {
+  const sb = sandbox(t);
+  const a = sb.netns(), b = sb.netns();
+  const dup = await a.ns.batch()
+    .linkAdd({ kind: "veth", attrs: { name: "va" }, peer: { name: "vb", netns: b.ns } })
+    .in(b.ns, (x) => x.linkAdd({ kind: "bridge", attrs: { name: "vb" } }))
+    .commit().then(() => undefined, (e: unknown) => e);
+  assert.ok(dup instanceof DatapathError && dup.code === "EINVAL", String(dup));
+  assert.match(dup.message, /duplicate link name "vb"/);
+  const tap = await a.ns.batch().in(b.ns, (x) => x.linkAdd({ kind: "tap", attrs: { name: "t0" } })).commit().then(() => undefined, (e: unknown) => e);
+  assert.ok(tap instanceof DatapathError && tap.code === "EINVAL", String(tap));
+  const bad = await a.ns.batch().in(b.ns, (x) => x.addrAdd({ link: "vb", cidr: "10.77.0.300/32" })).commit().then(() => undefined, (e: unknown) => e);
+  assert.ok(bad instanceof DatapathError && bad.code === "EINVAL", String(bad));
+  assert.deepEqual((await a.ns.links()).map((l) => l.attrs.name), ["lo"]);
+  assert.deepEqual((await b.ns.links()).map((l) => l.attrs.name), ["lo"]);
+});
