@@ -100,9 +100,30 @@ async function latency(): Promise<CaseResult[]> {
         const seqApply = seqR.map((r) => r.phases?.apply ?? NaN);
         phaseLine("sequential-200", seqR);
         await closeAll(seqR.map((r) => r.conn));
+        // is the concurrent case bound by this process' one thread (CPU) or waiting on something?
+        const elu0 = performance.eventLoopUtilization(), cpu0 = process.cpuUsage(), w0 = performance.now();
         const conR = await Promise.all(Array.from({ length: 50 }, one));
+        const elu = performance.eventLoopUtilization(elu0), cpu = process.cpuUsage(cpu0), wall = performance.now() - w0;
         phaseLine("concurrent-50", conR);
+        console.log(`concurrent-50: ${wall.toFixed(0)} ms wall, event loop busy ${(elu.utilization * 100).toFixed(0)}%, process CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms (${((cpu.user + cpu.system) / 1000 / 50).toFixed(2)} ms per Request)`);
         await closeAll(conR.map((r) => r.conn));
+        // churn: sequential Requests, each right after an older connection's Close (whose deletes
+        // run in the background: a veth delete waits ~20 ms for an RCU grace period)
+        const old = (await Promise.all(Array.from({ length: 100 }, one))).map((r) => r.conn);
+        const churnR: One[] = [];
+        for (const c of old) {
+          await cl.client.close(c, newCtx({ timeoutMs: 10_000 }));
+          churnR.push(await one());
+        }
+        phaseLine("churn-100", churnR);
+        // after a burst of Closes (e.g. 50 clients healing away from a dead NSE): 50 connections
+        // closed at once, then 20 sequential Requests while their deletes are still running
+        const closing = churnR.slice(0, 50).map((r) => r.conn);
+        await Promise.all(closing.map((c) => cl.client.close(c, newCtx({ timeoutMs: 10_000 }))));
+        const burstR: One[] = [];
+        for (let i = 0; i < 20; i++) burstR.push(await one());
+        phaseLine("after-close-burst-20", burstR);
+        await closeAll([...churnR.slice(50).map((r) => r.conn), ...burstR.map((r) => r.conn)]);
 
         // baseline: the same plumbing straight through nsm-ts/datapath
         const a = Netns.open({ name: bA }), b = Netns.open({ name: bB });
@@ -124,6 +145,12 @@ async function latency(): Promise<CaseResult[]> {
         out.push({ case: "latency/sequential-200 datapath share p50", ours: percentile(seqApply, 50), baseline: percentile(base, 50), note: `${note}; the kernel backend's apply inside each Request` });
         out.push({ case: "latency/concurrent-50 p50", ours: percentile(c, 50), baseline: null, note: `${note}; each of 50 at once; goal ≤ 5` });
         out.push({ case: "latency/concurrent-50 p99", ours: percentile(c, 99), baseline: null, note: `${note}; goal ≤ 20` });
+        const ch = churnR.map((r) => r.ms);
+        out.push({ case: "latency/churn-100 p50", ours: percentile(ch, 50), baseline: percentile(base, 50), note: `${note}; sequential, each right after another connection's Close` });
+        out.push({ case: "latency/churn-100 p99", ours: percentile(ch, 99), baseline: percentile(base, 99), note });
+        const bu = burstR.map((r) => r.ms);
+        out.push({ case: "latency/after-close-burst-20 p50", ours: percentile(bu, 50), baseline: percentile(base, 50), note: `${note}; sequential, right after 50 Closes at once` });
+        out.push({ case: "latency/after-close-burst-20 max", ours: Math.max(...bu), baseline: percentile(base, 99), note: `${note}; baseline: p99` });
       } finally {
         client.close();
         await cl.close(); await nse.close(); await fwd.close(); await backend.idle(); await mgr.close();

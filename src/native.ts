@@ -66,7 +66,7 @@ interface Addon {
   fdClose(fd: number): void;
   fdInode(fd: number): string;
   linkList(netns: string | number): Promise<LinkInfo[]>;
-  nlExec?(nsFd: number, batch: Uint8Array, fixups: readonly NlFixup[], opts: { keepGoing: boolean }): Promise<NlExecResult>;
+  nlExec?(nsFd: number, batch: Uint8Array, fixups: readonly NlFixup[], opts: { keepGoing: boolean; ownThread: boolean }): Promise<NlExecResult>;
 }
 
 /**
@@ -194,17 +194,20 @@ export async function linkList(netns: string | number): Promise<LinkInfo[]> {
  * create its socket. Stops at the first refused message unless `keepGoing`. Kernel refusals are
  * reported per message in `errors` (this resolves); only a failure to reach the netns (setns,
  * socket) rejects, with a {@link NativeError}. `nsFd` must stay open until this settles.
+ * `ownThread` runs it on a thread of its own instead of libuv's (4-thread) pool: for messages
+ * that sleep in the kernel (a veth delete waits ~20 ms for an RCU grace period), so that they
+ * do not hold pool threads other netlink and fs work queue behind.
  */
 export async function nlExec(
   nsFd: number,
   batch: Uint8Array,
   fixups: readonly NlFixup[] = [],
-  opts: { keepGoing?: boolean } = {},
+  opts: { keepGoing?: boolean; ownThread?: boolean } = {},
 ): Promise<NlExecResult> {
   const a = load();
   if (!a.nlExec) throw new Error('nsm_native.node is out of date (no nlExec); run "npm run build:native"');
   try {
-    return await a.nlExec(nsFd, batch, fixups, { keepGoing: opts.keepGoing ?? false });
+    return await a.nlExec(nsFd, batch, fixups, { keepGoing: opts.keepGoing ?? false, ownThread: opts.ownThread ?? false });
   } catch (e) {
     throw NativeError.from(e);
   }

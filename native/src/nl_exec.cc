@@ -2,6 +2,9 @@
 // netns on a worker thread and reports, per message, its error, its replies and its duration.
 // No policy: messages are built in TS (src/datapath/netlink.ts). Two local "messages" exist for
 // what rtnetlink cannot do: creating a persistent tun/tap device (TUNSETIFF in the netns).
+// opts.ownThread runs the batch on a thread of its own instead of libuv's pool: for messages
+// that sleep in the kernel (a veth delete waits ~20 ms for RCU) and would otherwise hold one of
+// the pool's few threads while Requests' netlink work and fs calls queue behind them.
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -15,6 +18,7 @@
 
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "nsm/js_error.h"
@@ -128,6 +132,39 @@ class NlExecWorker : public Napi::AsyncWorker {
     deferred_.Resolve(out);
   }
   void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), setupErr_).Value()); }
+
+  // Runs Execute() on a new detached thread; the result is delivered on the JS thread through a
+  // thread-safe function, which also keeps the event loop alive meanwhile. Takes ownership.
+  void RunOnOwnThread() {
+    Napi::Env env = Env();
+    auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "nsm:nlExec:thread", 0, 1);
+    NlExecWorker* self = this;
+    try {
+      std::thread([self, tsfn]() mutable {
+        self->Execute();
+        napi_status st = tsfn.BlockingCall(self, [](Napi::Env, Napi::Function, NlExecWorker* w) {
+          w->Complete();
+          delete w;
+        });
+        if (st != napi_ok) {
+          // the environment is going away: nobody waits for the result any more (the worker leaks)
+        }
+        tsfn.Release();
+      }).detach();
+    } catch (const std::system_error& e) {
+      tsfn.Release();
+      setupErr_ = SysError{e.code().value(), "pthread_create", "nlExec thread", {}};
+      Complete();
+      delete this;
+    }
+  }
+
+  // JS thread, own-thread mode: what the pool would call after Execute().
+  void Complete() {
+    Napi::HandleScope scope(Env());
+    if (setupErr_) deferred_.Reject(ToJsError(Env(), setupErr_).Value());
+    else OnOK();
+  }
 
  private:
   // The socket a message goes to: the batch's netns, or another one named by a kTarget fixup
@@ -287,9 +324,11 @@ Napi::Value NlExec(const Napi::CallbackInfo& info) {
       fixups.push_back(std::move(f));
     }
   }
-  bool keepGoing = false;
+  bool keepGoing = false, ownThread = false;
   if (info.Length() > 3 && info[3].IsObject()) {
-    keepGoing = info[3].As<Napi::Object>().Get("keepGoing").ToBoolean().Value();
+    auto opts = info[3].As<Napi::Object>();
+    keepGoing = opts.Get("keepGoing").ToBoolean().Value();
+    ownThread = opts.Get("ownThread").ToBoolean().Value();
   }
   auto* w = new NlExecWorker(env, info[0].As<Napi::Number>().Int32Value(), std::move(batch), std::move(fixups), keepGoing);
   std::string why;
@@ -298,8 +337,10 @@ Napi::Value NlExec(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "nlExec: malformed batch: " + why).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  w->Queue();
-  return w->Promise();
+  Napi::Promise promise = w->Promise();
+  if (ownThread) w->RunOnOwnThread();  // w deletes itself once its result is delivered
+  else w->Queue();
+  return promise;
 }
 
 }  // namespace nsm

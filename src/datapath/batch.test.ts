@@ -59,3 +59,22 @@ test("Batch.in: bad input and duplicate names across the two parts are refused b
   assert.deepEqual((await a.ns.links()).map((l) => l.attrs.name), ["lo"]);
   assert.deepEqual((await b.ns.links()).map((l) => l.attrs.name), ["lo"]);
 });
+
+test("commit({ ownThread }): deletes run off the libuv pool, with the same results and errors; a bad netns fd rejects", { skip, timeout: 30_000 }, async (t) => {
+  const sb = sandbox(t);
+  const a = sb.netns(), b = sb.netns();
+  const mk = a.ns.batch();
+  for (let i = 0; i < 6; i++) mk.linkAdd({ kind: "veth", attrs: { name: `va${i}` }, peer: { name: `vb${i}`, netns: b.ns } });
+  await mk.commit();
+  // six deletes at once, each sleeping in the kernel: a create on the pool is not queued behind them
+  const dels = Array.from({ length: 6 }, (_, i) => a.ns.linkDel(`va${i}`, { ownThread: true }));
+  await a.ns.batch().linkAdd({ kind: "veth", attrs: { name: "vc" }, peer: { name: "vd", netns: b.ns } }).commit();
+  for (const r of await Promise.all(dels)) assert.equal(r.opMs.length, 1);
+  assert.deepEqual((await a.ns.links()).map((l) => l.attrs.name).sort(), ["lo", "vc"]);
+  const gone = await a.ns.linkDel("va0", { ownThread: true }).then(() => undefined, (e: unknown) => e);
+  assert.ok(gone instanceof DatapathError && gone.code === "ENODEV", String(gone));
+  assert.match(gone.message, /op 1\/1 linkDel: ENODEV deleting link va0/);
+  const { nlExec } = await import("../native.js");
+  const bad = await nlExec(-1, new Uint8Array(0), [], { ownThread: true }).then(() => undefined, (e: unknown) => e);
+  assert.ok(bad instanceof Error && (bad as { code?: string }).code === "EBADF", String(bad));
+});

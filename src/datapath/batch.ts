@@ -47,6 +47,12 @@ export interface CommitOptions {
   readonly signal?: AbortSignal;
   /** Revert applied ops when one fails (default true). */
   readonly undo?: boolean;
+  /**
+   * Run on a thread of its own instead of libuv's 4-thread pool (default false): for deletes,
+   * which sleep ~20 ms in the kernel per veth (RCU grace period) and would hold a pool thread
+   * that other netlink work and fs calls queue behind.
+   */
+  readonly ownThread?: boolean;
 }
 
 /** The netns a batch runs in, as the batch sees it. */
@@ -239,7 +245,7 @@ export class Batch {
     }
     opts.signal?.throwIfAborted();
     if (this.ops.length === 0) return { opMs: [] };
-    const { results, msgOp } = await run(this.ns, this.ops, false);
+    const { results, msgOp } = await run(this.ns, this.ops, false, opts.ownThread ?? false);
     const opMs = new Array<number>(this.ops.length).fill(0);
     results.timesNs.forEach((t, i) => { opMs[msgOp[i]!]! += t / 1e6; });
     const failedMsg = results.errors.findIndex((e) => e !== null);
@@ -273,7 +279,7 @@ function retarget(op: Op, other: NetnsHandle): Op {
   };
 }
 
-async function run(ns: BatchTarget, ops: readonly Op[], keepGoing: boolean) {
+async function run(ns: BatchTarget, ops: readonly Op[], keepGoing: boolean, ownThread = false) {
   const handles: NetnsHandle[] = [ns];
   const msgs: nl.NlMsg[] = [];
   const msgOp: number[] = [];
@@ -290,7 +296,7 @@ async function run(ns: BatchTarget, ops: readonly Op[], keepGoing: boolean) {
       h.acquire();
       held.push(h);
     }
-    return { results: await nlExec(ns.fd, batch, fixups, { keepGoing }), msgOp };
+    return { results: await nlExec(ns.fd, batch, fixups, { keepGoing, ownThread }), msgOp };
   } catch (e) {
     throw DatapathError.wrap(e, `running a batch of ${ops.length} op(s)`, ns.name);
   } finally {

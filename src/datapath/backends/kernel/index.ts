@@ -90,6 +90,8 @@ export interface KernelBackend extends DatapathBackend {
 }
 
 const ALIAS = (id: string) => `nsm:${id}`;
+/** background teardowns at once (see withRemoveSlot) */
+const MAX_REMOVING = 16;
 const fileOf = (dir: string, id: string) => join(dir, `${createHash("sha256").update(id).digest("hex").slice(0, 32)}.json`);
 const wgName = (id: string) => kernel.ifname("wg", `nsm-ts/wg/${id}`);
 const endpointOf = (ip: string, port: number) => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
@@ -197,7 +199,8 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     try {
       const l = await ns.linkByName(e.ifname).catch((err: unknown) => { if (isGone(err)) return undefined; throw err; });
       if (!l || l.attrs.alias !== ALIAS(id)) return false;
-      await ns.linkDel(e.ifname).catch((err: unknown) => { if (!isGone(err)) throw err; });
+      // a veth delete sleeps ~20 ms (RCU): not on a pool thread that Requests' netlink work needs
+      await ns.linkDel(e.ifname, { ownThread: true }).catch((err: unknown) => { if (!isGone(err)) throw err; });
       return true;
     } finally { ns.close(); }
   };
@@ -228,6 +231,21 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     if (errors.length) throw new Error(`kernel datapath: removing connection ${r.id}: ${errors.join("; ")}`);
   };
 
+  /**
+   * At most MAX_REMOVING teardowns at once: each veth delete sleeps ~20 ms in the kernel on a
+   * thread of its own (not libuv's pool), so a burst of Closes must not start a thread each.
+   */
+  let removing = 0;
+  const removeQueue: (() => void)[] = [];
+  const withRemoveSlot = async <T>(f: () => Promise<T>): Promise<T> => {
+    if (removing < MAX_REMOVING) removing++;
+    else await new Promise<void>((r) => removeQueue.push(r)); // the slot is handed over, count unchanged
+    try { return await f(); } finally {
+      const next = removeQueue.shift();
+      if (next) next(); else removing--;
+    }
+  };
+
   const keysOf = (r: PlumbedRecord) => [...r.ends.map((e) => `${e.inode}/${e.ifname}`), ...(r.wg ? [`wg:${r.wg.dev}`] : [])];
 
   /**
@@ -236,7 +254,7 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
    * connection was made again meanwhile.
    */
   const removeInBackground = (r: PlumbedRecord) => {
-    const p = teardown(r).then(() => { if (!live.has(r.id)) forget(r.id); },
+    const p = withRemoveSlot(() => teardown(r)).then(() => { if (!live.has(r.id)) forget(r.id); },
       (e: unknown) => log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: background remove failed"));
     const keys = keysOf(r);
     const done = p.finally(() => { for (const k of keys) if (deleting.get(k) === done) deleting.delete(k); });
