@@ -11,11 +11,12 @@
  *
  * Each side gets its addresses and routes from the IPContext (datapath.md §2.1), and the
  * context MTU. Everything made carries the alias `nsm:<connection id>`; the backend touches no
- * link without it. A record per connection is kept in `stateDir`, so a restarted forwarder
- * adopts connections that are re-requested and removes, after `staleAfterMs`, those that are not.
- * The record is written (synchronously, no fsync: the kernel's aliases are the ground truth, the
- * record only says where to look) *before* the interfaces are made, and removed once they are
- * gone, so a crash at any point leaves a record for everything that may exist.
+ * link without it. A record per connection is kept in `stateDir` (records.ts: an append-only
+ * journal), so a restarted forwarder adopts connections that are re-requested and removes, after
+ * `staleAfterMs`, those that are not. The record is appended (synchronously, no fsync: the
+ * aliases are the ground truth, the record only says where to look) *before* the interfaces are
+ * made, and deleted once they are gone, so a crash at any point leaves a record for everything
+ * that may exist.
  * A local connection is one native call: the veth (NSE end born in the NSE netns), both ends'
  * alias, up, addresses and routes. Close deletes off the request path (a veth delete waits an
  * RCU grace period, ~16 ms); a new Request needing the same name waits for that delete.
@@ -25,9 +26,7 @@
  *
  * Root only.
  */
-import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, readlinkSync } from "node:fs";
 import {
   cls, kernel, mechType, newMechanism, vxlan, wireguard, payload as payloads, type Connection, type Mechanism,
 } from "../../../api/index.js";
@@ -40,6 +39,7 @@ import { Netns } from "../../netns.js";
 import { generateKeyPair, WireguardDevice, type WgKeyPair } from "../../wireguard.js";
 import { plumbingOf, type SideOf } from "./ipcontext.js";
 import { openNetnsUrl, reopen } from "./netnsurl.js";
+import { RecordStore } from "./records.js";
 import { vxlanAddInto } from "./tunnel.js";
 
 export interface KernelBackendOptions {
@@ -92,7 +92,6 @@ export interface KernelBackend extends DatapathBackend {
 const ALIAS = (id: string) => `nsm:${id}`;
 /** background teardowns at once (see withRemoveSlot) */
 const MAX_REMOVING = 16;
-const fileOf = (dir: string, id: string) => join(dir, `${createHash("sha256").update(id).digest("hex").slice(0, 32)}.json`);
 const wgName = (id: string) => kernel.ifname("wg", `nsm-ts/wg/${id}`);
 const endpointOf = (ip: string, port: number) => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
 /** The link/netns/process is already gone: a delete that finds nothing is done. */
@@ -163,29 +162,13 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
   /** records from a previous run, until re-requested or reconciled */
   const adopted = new Map<string, PlumbedRecord>();
 
-  if (o.stateDir) {
-    mkdirSync(o.stateDir, { recursive: true });
-    for (const f of readdirSync(o.stateDir)) {
-      if (!f.endsWith(".json")) continue;
-      try {
-        const r = JSON.parse(readFileSync(join(o.stateDir, f), "utf8")) as PlumbedRecord;
-        if (r.id) adopted.set(r.id, r);
-      } catch (e) { log.warn({ file: f, err: (e as Error).message }, "kernel datapath: unreadable state record ignored"); }
-    }
-    if (adopted.size) log.info({ count: adopted.size }, "kernel datapath: connections from a previous run; those not re-requested will be removed");
-  }
-  /**
-   * Writes a connection's record, synchronously: a small write to the page cache costs less than
-   * the three thread-pool round trips of fs.promises.writeFile, which queue behind netlink work.
-   */
-  const persist = (r: PlumbedRecord) => {
-    if (!o.stateDir) return;
-    try { writeFileSync(fileOf(o.stateDir, r.id), JSON.stringify(r)); } catch (e) { log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: cannot write the state record"); }
-  };
-  const forget = (id: string) => {
-    if (!o.stateDir) return;
-    try { rmSync(fileOf(o.stateDir, id), { force: true }); } catch (e) { log.warn({ connId: id, err: (e as Error).message }, "kernel datapath: cannot remove the state record"); }
-  };
+  // records of the connections, written ahead of the interfaces (records.ts): where to look after a crash
+  const opened = o.stateDir ? RecordStore.open<PlumbedRecord>(o.stateDir, log) : undefined;
+  const store = opened?.store;
+  for (const [id, r] of opened?.loaded ?? []) adopted.set(id, r);
+  if (adopted.size) log.info({ count: adopted.size }, "kernel datapath: connections from a previous run; those not re-requested will be removed");
+  const persist = (r: PlumbedRecord) => store?.put(r);
+  const forget = (id: string) => store?.del(id);
 
   const usedPorts = () => new Set([...[...live.values()].map((r) => r.wg?.port), ...[...offered.values()].map((w) => w.port)]);
   const allocPort = () => { const used = usedPorts(); let p = wgBase; while (used.has(p)) p++; return p; };
@@ -548,6 +531,7 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         forget(id);
       }
       while (deleting.size) await Promise.all([...deleting.values()]);
+      store?.close();
       node.close();
     },
   };
