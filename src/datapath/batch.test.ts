@@ -78,3 +78,27 @@ test("commit({ ownThread }): deletes run off the libuv pool, with the same resul
   const bad = await nlExec(-1, new Uint8Array(0), [], { ownThread: true }).then(() => undefined, (e: unknown) => e);
   assert.ok(bad instanceof Error && (bad as { code?: string }).code === "EBADF", String(bad));
 });
+
+test("vxlan born in another netns (linkAdd netns): alias and addresses there in the same commit; undo deletes it there", { skip, timeout: 30_000 }, async (t) => {
+  const sb = sandbox(t);
+  const node = sb.netns(), wl = sb.netns();
+  await node.ns.batch().linkAdd({ kind: "bridge", attrs: { name: "br0", up: true } }).addrAdd({ link: "br0", cidr: "198.18.9.1/24" }).commit();
+  await node.ns.batch()
+    .linkAdd({ kind: "vxlan", netns: wl.ns, attrs: { name: "vx0", up: true, mtu: 1400, alias: "nsm:v" }, vni: 77, local: "198.18.9.1", remote: "198.18.9.2" })
+    .in(wl.ns, (b) => b.addrReplace({ link: "vx0", cidr: "10.78.0.1/31" }))
+    .commit();
+  const l = await wl.ns.linkByName("vx0");
+  assert.equal(l.kind, "vxlan");
+  assert.equal(l.attrs.alias, "nsm:v");
+  assert.equal(l.attrs.mtu, 1400);
+  assert.ok(l.attrs.up);
+  assert.equal(l.vxlan?.vni, 77);
+  assert.deepEqual(addrsOf(wl.name, "vx0"), ["10.78.0.1/31"]);
+  assert.ok(!(await node.ns.links()).some((x) => x.attrs.name === "vx0"));
+  const err = await node.ns.batch()
+    .linkAdd({ kind: "vxlan", netns: wl.ns, attrs: { name: "vx1", up: true }, vni: 78, local: "198.18.9.1", remote: "198.18.9.3" })
+    .in(wl.ns, (b) => b.addrAdd({ link: "ghost", cidr: "10.78.0.3/31" }))
+    .commit().then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof DatapathError && err.code === "ENODEV", String(err));
+  assert.deepEqual((await wl.ns.links()).map((x) => x.attrs.name).sort(), ["lo", "vx0"]);
+});

@@ -18,7 +18,7 @@ import { nlExec, type NlStepError } from "../native.js";
 import { addrText, encodeAddr, validateAddr, type Addr } from "./addr.js";
 import { DatapathError } from "./errors.js";
 import {
-  checkIfname, describeSpec, encodeLinkAdd, encodeLinkDel, encodeLinkDelGroup, encodeLinkSet, validateChange, validateSpec,
+  checkIfname, describeSpec, encodeLinkAdd, encodeLinkDel, encodeLinkDelGroup, encodeLinkSet, targetAt, validateChange, validateSpec,
   type LinkChange, type LinkSpec,
 } from "./link.js";
 import { encodeNeigh, validateNeigh, type Neigh } from "./neigh.js";
@@ -143,17 +143,24 @@ export class Batch {
   linkAdd(l: LinkSpec): this {
     return this.push("linkAdd", l, () => {
       validateSpec(l);
-      this.claim(l.attrs.name, this.ns.name);
+      this.claim(l.attrs.name, l.kind === "vxlan" ? peerKey(l.netns, this.ns.name) : this.ns.name);
       if (l.kind === "veth") this.claim(l.peer.name, peerKey(l.peer.netns, this.ns.name));
     }, () => ({
       what: `creating ${describeSpec(l)}`,
       build: (h) => encodeLinkAdd(l, h),
-      undo: () => this.delOp(l.attrs.name),
+      undo: () => (l.kind === "vxlan" && l.netns !== undefined ? this.delOpIn(l.attrs.name, l.netns) : this.delOp(l.attrs.name)),
     }));
   }
 
   private delOp(name: string): Op {
     return { name: "linkDel", arg: name, what: `deleting link ${name}`, build: () => [encodeLinkDel(name)] };
+  }
+  /** Deletes link `name` in another netns (the undo of a link created there). */
+  private delOpIn(name: string, where: NetnsHandle | NetnsRef): Op {
+    return {
+      name: "linkDel", arg: name, what: `deleting link ${name} in ${peerKey(where, this.ns.name)}`,
+      build: (h) => { if (isNetnsHandle(where)) h.push(where); return [targetAt(encodeLinkDel(name), where)]; },
+    };
   }
 
   /** Deletes a link (for a veth, both ends). Not undone if a later op fails. */

@@ -50,6 +50,12 @@ export type LinkSpec =
       readonly underlay?: string;
       readonly learning?: boolean;
       readonly ttl?: number;
+      /**
+       * Create the device in this netns while its UDP socket stays in the batch's netns
+       * (`ip link add NAME netns X type vxlan`; IFLA_NET_NS_FD at the top level). Its alias is set
+       * there, and an undo deletes it there.
+       */
+      readonly netns?: NetnsHandle | NetnsRef;
     }
   | { readonly kind: "bridge"; readonly attrs: LinkAttrs }
   | {
@@ -141,7 +147,10 @@ export function describeSpec(l: LinkSpec): string {
     const where = l.peer.netns === undefined ? "" : ` in ${isNetnsHandle(l.peer.netns) ? l.peer.netns.name : safeRefName(l.peer.netns)}`;
     return `veth ${l.attrs.name} (peer ${l.peer.name}${where})`;
   }
-  if (l.kind === "vxlan") return `vxlan ${l.attrs.name} (vni ${l.vni})`;
+  if (l.kind === "vxlan") {
+    const where = l.netns === undefined ? "" : ` into ${isNetnsHandle(l.netns) ? l.netns.name : safeRefName(l.netns)}`;
+    return `vxlan ${l.attrs.name} (vni ${l.vni})${where}`;
+  }
   return `${l.kind} ${l.attrs.name}`;
 }
 
@@ -151,6 +160,11 @@ function safeRefName(r: NetnsRef): string {
   } catch {
     return JSON.stringify(r);
   }
+}
+
+/** Sends `m` to another netns: a handle's fd, or a reference's path opened at send time. */
+export function targetAt(m: nl.NlMsg, t: NetnsHandle | NetnsRef): nl.NlMsg {
+  return isNetnsHandle(t) ? m.target({ fd: t.fd }) : m.target({ path: resolveRef(t).path });
 }
 
 /** Adds IFLA_NET_NS_FD for a netns: a handle's fd now, or a reference opened at send time. */
@@ -198,6 +212,7 @@ export function validateSpec(l: LinkSpec): void {
         throw DatapathError.invalid(`vxlan ${l.attrs.name}: local ${l.local} is IPv${local.family} but remote ${l.remote} is IPv${remote.family}`);
       }
       if (l.underlay !== undefined) checkIfname(l.underlay, `underlay of ${l.attrs.name}`);
+      if (l.netns !== undefined && !isNetnsHandle(l.netns)) resolveRef(l.netns);
       break;
     }
     case "bridge":
@@ -247,6 +262,8 @@ export function encodeLinkAdd(l: LinkSpec, handles: NetnsHandle[]): nl.NlMsg[] {
   if (a.mac !== undefined) m.attr(nl.IFLA_ADDRESS, parseMac(a.mac));
   if (a.group !== undefined) m.u32(nl.IFLA_GROUP, a.group);
   if (a.master !== undefined) m.ifindexAttr(nl.IFLA_MASTER, a.master);
+  // vxlan born in another netns: its UDP socket stays in the netns this message is sent to
+  if (l.kind === "vxlan" && l.netns !== undefined) netnsAttr(m, l.netns, handles);
   m.begin(nl.IFLA_LINKINFO).str(nl.IFLA_INFO_KIND, l.kind);
   if (l.kind === "veth") {
     const p = l.peer;
@@ -287,8 +304,12 @@ export function encodeLinkAdd(l: LinkSpec, handles: NetnsHandle[]): nl.NlMsg[] {
     }
     out.push(up);
   }
-  // The kernel ignores IFLA_IFALIAS when creating; set it right after.
-  if (a.alias !== undefined) out.push(encodeLinkSet(a.name, { alias: a.alias }, handles));
+  // The kernel ignores IFLA_IFALIAS when creating; set it right after (where the link now is).
+  if (a.alias !== undefined) {
+    const set = encodeLinkSet(a.name, { alias: a.alias }, handles);
+    if (l.kind === "vxlan" && l.netns !== undefined) targetAt(set, l.netns);
+    out.push(set);
+  }
   return out;
 }
 

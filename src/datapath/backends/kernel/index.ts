@@ -40,7 +40,6 @@ import { generateKeyPair, WireguardDevice, type WgKeyPair } from "../../wireguar
 import { plumbingOf, type SideOf } from "./ipcontext.js";
 import { openNetnsUrl, reopen } from "./netnsurl.js";
 import { RecordStore } from "./records.js";
-import { vxlanAddInto } from "./tunnel.js";
 
 export interface KernelBackendOptions {
   /** NSM_TUNNEL_IP: our end of vxlan/wireguard tunnels (default: the first global IPv4 address in our netns) */
@@ -322,10 +321,12 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         if (side === "dst") { vxlan.setDstIp(tun, tunnelIp); vxlan.setDstPort(tun, vxlanPort); vxlan.setVni(tun, vni); vxlan.setMtu(tun, mtu); }
         const rec: PlumbedRecord = { id: x.id, kind: "vxlan", fp, ends: [end], side, vni, peerIp };
         persist(rec);
-        await withStaleRetry([{ ns, ifname: name }], () => vxlanAddInto(node, ns, { name, vni, local: tunnelIp, remote: peerIp, port, mtu, up: true }), { log });
-        try {
-          await sideBatch(ns, side, name, x, { alias }).commit({ signal: ctx.signal });
-        } catch (e) { await ns.linkDel(name).catch(() => undefined); throw e; }
+        // one native call: the device born in the workload's netns (its UDP socket stays in ours),
+        // its alias, addresses and routes there; a refusal undoes all of it
+        await withStaleRetry([{ ns, ifname: name }], () => node.batch()
+          .linkAdd({ kind: "vxlan", netns: ns, attrs: { name, mtu, up: true, alias }, vni, local: tunnelIp, remote: peerIp, port })
+          .in(ns, (b) => sideOps(b, side, name, x))
+          .commit({ signal: ctx.signal }), { log });
         return rec;
       }
       // WIREGUARD
