@@ -167,7 +167,7 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
   for (const [id, r] of opened?.loaded ?? []) adopted.set(id, r);
   if (adopted.size) log.info({ count: adopted.size }, "kernel datapath: connections from a previous run; those not re-requested will be removed");
   const persist = (r: PlumbedRecord) => store?.put(r);
-  const forget = (id: string) => store?.del(id);
+  const forget = (id: string, only?: PlumbedRecord) => store?.del(id, only);
 
   const usedPorts = () => new Set([...[...live.values()].map((r) => r.wg?.port), ...[...offered.values()].map((w) => w.port)]);
   const allocPort = () => { const used = usedPorts(); let p = wgBase; while (used.has(p)) p++; return p; };
@@ -233,10 +233,11 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
   /**
    * Runs the teardown in the background; later creates of the same names wait for it. The record
    * goes once the interfaces are gone (kept when removing failed: a restart retries), unless the
-   * connection was made again meanwhile.
+   * connection was recorded again meanwhile.
    */
   const removeInBackground = (r: PlumbedRecord) => {
-    const p = withRemoveSlot(() => teardown(r)).then(() => { if (!live.has(r.id)) forget(r.id); },
+    // (only this record: the connection may have been re-requested, and recorded, meanwhile)
+    const p = withRemoveSlot(() => teardown(r)).then(() => forget(r.id, r),
       (e: unknown) => log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: background remove failed"));
     const keys = keysOf(r);
     const done = p.finally(() => { for (const k of keys) if (deleting.get(k) === done) deleting.delete(k); });

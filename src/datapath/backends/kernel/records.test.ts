@@ -61,3 +61,14 @@ test("records: the journal is compacted as it grows", { timeout: 10_000 }, (t) =
   assert.ok(lines <= 1100, `${lines} lines`);
   assert.deepEqual([...RecordStore.open<R>(dir, silentLogger).loaded.keys()].sort(), ["c2998", "c2999"]);
 });
+
+test("records: del(id, only) leaves a record that was replaced since", { timeout: 10_000 }, (t) => {
+  const dir = tmp(t);
+  const { store } = RecordStore.open<R>(dir, silentLogger);
+  const first = { id: "c", kind: "veth" }, second = { id: "c", kind: "veth" };
+  store.put(first);
+  store.put(second); // re-requested while the first one's teardown ran
+  store.del("c", first);
+  store.close();
+  assert.deepEqual([...RecordStore.open<R>(dir, silentLogger).loaded.keys()], ["c"]);
+});

@@ -71,10 +71,10 @@ export class RecordStore<R extends Rec> {
     }
   }
 
-  /** Forgets connection `id`. */
-  del(id: string): void {
+  /** Forgets connection `id` (with `only`: unless its record was replaced by another since). */
+  del(id: string, only?: R): void {
     const r = this.current.get(id);
-    if (!r) return;
+    if (!r || (only && r !== only)) return;
     this.current.delete(id);
     this.append({ del: id });
     if (r.wg) { try { unlinkSync(recordFileOf(this.dir, id)); } catch { /* gone */ } }
