@@ -201,8 +201,11 @@ test("memif NSC ↔ memif NSE through the forwarder: frames cross both ways; Clo
   const cycle = async (id: string) => {
     const conn = await r.request(id);
     assert.equal(r.nseSide.size, 1, "the NSE app got a MEMIF connection");
+    const fwdPort = [...r.backend.connections.values()][0]!.endpoint.port as MemifPort;
+    assert.equal(fwdPort.up, true, "the forwarder's memif client is connected when Request returns");
+    // the NSE app learns of the link through its own event, which may land just after the Request returns
     const nsePort = [...r.nseSide.values()][0]!;
-    assert.equal(nsePort.up, true, "the forwarder's memif client is connected when Request returns");
+    await nsePort.waitUp({ timeoutMs: 1000 });
     const port = r.nscApp(conn);
     await port.waitUp({ timeoutMs: 5000 });
     const frames = (tag: string) => Array.from({ length: 8 }, (_, i) => eth("02:00:00:00:00:02", "02:00:00:00:00:01", 0x88b5, Buffer.from(`${tag} ${i} `.padEnd(100, "."))));
