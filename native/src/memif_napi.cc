@@ -393,23 +393,7 @@ class RawPeerWorker : public Napi::AsyncWorker {
           fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
           if (!fd) return Fail("eventfd", errno);
         }
-        iovec iov{const_cast<uint8_t*>(s.send.data()), s.send.size()};
-        msghdr mh{};
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-        if (fd) {
-          memset(cbuf, 0, sizeof(cbuf));
-          mh.msg_control = cbuf;
-          mh.msg_controllen = sizeof(cbuf);
-          cmsghdr* c = CMSG_FIRSTHDR(&mh);
-          c->cmsg_level = SOL_SOCKET;
-          c->cmsg_type = SCM_RIGHTS;
-          c->cmsg_len = CMSG_LEN(sizeof(int));
-          int f = fd.get();
-          memcpy(CMSG_DATA(c), &f, sizeof(int));
-        }
-        if (::sendmsg(conn.get(), &mh, MSG_NOSIGNAL) < 0) {
+        if (memif::SendWithFd(conn.get(), s.send.data(), s.send.size(), fd ? fd.get() : -1, MSG_NOSIGNAL) < 0) {
           if (errno == EPIPE || errno == ECONNRESET) closed_ = true;
           else return Fail("sendmsg", errno);
         }

@@ -58,25 +58,7 @@ class Mapping {
 std::string Errno(const char* call, int err) { return std::string(call) + ": " + strerror(err); }
 
 bool SendMsg(int fd, const Msg& m, int passFd = -1) {
-  iovec iov{const_cast<uint8_t*>(m.b), kMsgSize};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  if (passFd >= 0) {
-    memset(cbuf, 0, sizeof(cbuf));
-    mh.msg_control = cbuf;
-    mh.msg_controllen = sizeof(cbuf);
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &passFd, sizeof(int));
-  }
-  ssize_t n;
-  do n = ::sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
-  return n == static_cast<ssize_t>(kMsgSize);
+  return SendWithFd(fd, m.b, kMsgSize, passFd, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(kMsgSize);
 }
 
 // One datagram: >0 its size (*trunc if it was longer than 128), 0 EOF, -1 error (errno).
@@ -142,6 +124,28 @@ struct SegCursor {
 };
 
 }  // namespace
+
+ssize_t SendWithFd(int sock, const uint8_t* buf, size_t len, int passFd, int flags) {
+  iovec iov{const_cast<uint8_t*>(buf), len};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+  if (passFd >= 0) {
+    memset(cbuf, 0, sizeof(cbuf));
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof(cbuf);
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &passFd, sizeof(int));
+  }
+  ssize_t n;
+  do n = ::sendmsg(sock, &mh, flags);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
 
 socklen_t MemifSockaddr(const std::string& path, void* out) {
   auto* sun = static_cast<sockaddr_un*>(out);

@@ -220,4 +220,8 @@ class Forwarder {
 // to pass to bind/connect, or 0 if the name is too long.
 socklen_t MemifSockaddr(const std::string& path, void* sun);
 
+// Sends one datagram of `len` bytes on a SOCK_SEQPACKET socket, with `passFd` as SCM_RIGHTS
+// when >= 0 (the caller keeps its fd). Retries EINTR; returns what sendmsg returned (errno set).
+ssize_t SendWithFd(int sock, const uint8_t* buf, size_t len, int passFd, int flags);
+
 }  // namespace nsm::memif
