@@ -1,19 +1,12 @@
 /** IPSEC mechanism (spec §8.8): the same key set as WIREGUARD. */
 import type { Mechanism } from "../gen/connection_pb.js";
-import { cls, commonKeys, mechType, newMechanism } from "./common.js";
-import { tunnelParams } from "./tunnel.js";
+import { cls, mechType, newMechanism } from "./common.js";
+import { keyedTunnel } from "./tunnel.js";
 
 export const MECHANISM = mechType.IPSEC;
-export const keys = {
-  SRC_IP: commonKeys.SRC_IP, DST_IP: commonKeys.DST_IP, SRC_PORT: commonKeys.SRC_PORT,
-  DST_PORT: commonKeys.DST_PORT, SRC_PUBLIC_KEY: "src_public_key", DST_PUBLIC_KEY: "dst_public_key",
-  MTU: commonKeys.MTU,
-} as const;
-
-const p = tunnelParams(MECHANISM);
-export const { srcIp, setSrcIp, dstIp, setDstIp, srcPort, setSrcPort, dstPort, setDstPort, mtu, setMtu } = p;
-export const [srcPublicKey, setSrcPublicKey] = p.str(keys.SRC_PUBLIC_KEY);
-export const [dstPublicKey, setDstPublicKey] = p.str(keys.DST_PUBLIC_KEY);
+const t = keyedTunnel(MECHANISM);
+export const { keys, srcIp, setSrcIp, dstIp, setDstIp, srcPort, setSrcPort, dstPort, setDstPort, mtu, setMtu,
+  srcPublicKey, setSrcPublicKey, dstPublicKey, setDstPublicKey } = t;
 
 /** REMOTE IPSEC mechanism with the given source IP (more params via setters). */
 export function newIpsec(src?: string): Mechanism {

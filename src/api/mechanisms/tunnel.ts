@@ -21,3 +21,19 @@ export function tunnelParams(type: string) {
   const [mtu, setMtu] = num(commonKeys.MTU, 32);
   return { str, num, srcIp, setSrcIp, dstIp, setDstIp, srcPort, setSrcPort, dstPort, setDstPort, mtu, setMtu };
 }
+
+/**
+ * The keyed tunnels (WIREGUARD and IPSEC, spec §8.8) share one key set: src/dst IP and port,
+ * src/dst public key, MTU. Each module binds this to its own mechanism type.
+ */
+export function keyedTunnel(type: string) {
+  const keys = {
+    SRC_IP: commonKeys.SRC_IP, DST_IP: commonKeys.DST_IP, SRC_PORT: commonKeys.SRC_PORT,
+    DST_PORT: commonKeys.DST_PORT, SRC_PUBLIC_KEY: "src_public_key", DST_PUBLIC_KEY: "dst_public_key",
+    MTU: commonKeys.MTU,
+  } as const;
+  const p = tunnelParams(type);
+  const [srcPublicKey, setSrcPublicKey] = p.str(keys.SRC_PUBLIC_KEY);
+  const [dstPublicKey, setDstPublicKey] = p.str(keys.DST_PUBLIC_KEY);
+  return { ...p, keys, srcPublicKey, setSrcPublicKey, dstPublicKey, setDstPublicKey };
+}
