@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { kernel } from "../src/api/index.js";
 import { newCtx } from "../src/core/index.js";
-import { kernelBackend } from "../src/datapath/backends/kernel/index.js";
+import { kernelBackend } from "../src/forwarder/backends/kernel/index.js";
 import { generateKeyPair, Netns, WireguardDevice } from "../src/datapath/index.js";
 import { createMesh, type Mesh } from "../src/mesh/index.js";
 import { createClient, createEndpoint, createForwarder, createNsmgr } from "../src/networkservice/components.js";

@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { crossConnect, MemifPort, PacketPort } from "../src/datapath/memif.js";
+import { joinPorts, MemifPort, PacketPort } from "../src/datapath/memif.js";
 import { Testpmd } from "../test/helpers/testpmd.js";
 import { median, writeResults, type CaseResult } from "./lib.js";
 
@@ -67,7 +67,7 @@ async function rxOurs(len: number, seconds: number): Promise<number> {
   return withDir(async (sock) => {
     const port = MemifPort.open({ role: "server", socket: sock, mode: "polling" });
     const sink = PacketPort.null();
-    const xc = crossConnect(port, sink, { busyPoll: true, cpu: 1 });
+    const xc = joinPorts(port, sink, { busyPoll: true, cpu: 1 });
     try {
       const tx = await Testpmd.start({ role: "client", socket: sock, forwardMode: "txonly", txPktLen: len, ...cores(0) });
       try {
@@ -86,7 +86,7 @@ async function txOurs(len: number, seconds: number): Promise<number> {
       const gen = PacketPort.null({ frameLen: len });
       try {
         await port.waitUp({ timeoutMs: 10_000 });
-        const xc = crossConnect(gen, port, { busyPoll: true, cpu: 1 });
+        const xc = joinPorts(gen, port, { busyPoll: true, cpu: 1 });
         try {
           return await rate(async () => (await rx.portStats()).rxPackets, seconds);
         } finally { xc.stop(); }

@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { newCtx } from "../src/core/index.js";
-import { ovsBackend } from "../src/datapath/backends/ovs/index.js";
+import { ovsBackend } from "../src/forwarder/backends/ovs/index.js";
 import { createClient, createEndpoint, createForwarder, createNsmgr } from "../src/networkservice/components.js";
 import { parseNsUrl, requestFromNsUrl } from "../src/networkservice/utils/nsurl.js";
 import { OvsdbClient, Vswitch, op } from "../src/ovs/ovsdb/index.js";

@@ -2,10 +2,10 @@
  * `nsm forwarder`: the forwarder's control plane with a pluggable datapath (NSM_DATAPATH). It
  * registers with its nsmgr as an NSE of the forwarder service (labels p2p=true + NSM_LABELS).
  */
-import { kernelBackend } from "../datapath/backends/kernel/index.js";
-import { memifBackend } from "../datapath/backends/memif/index.js";
-import { nullBackend } from "../datapath/backends/null/index.js";
-import { ovsBackend } from "../datapath/backends/ovs/index.js";
+import { kernelBackend } from "../forwarder/backends/kernel/index.js";
+import { memifBackend } from "../forwarder/backends/memif/index.js";
+import { nullBackend } from "../forwarder/backends/null/index.js";
+import { ovsBackend } from "../forwarder/backends/ovs/index.js";
 import type { DatapathBackend } from "../forwarder/backend.js";
 import { createForwarder } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";

@@ -15,7 +15,7 @@ import { clone, create, equals, ConnectionSchema, ConnectionContextSchema, Mecha
   type Connection, type NetworkServiceRequest } from "../api/index.js";
 import type { ClientElement, NetworkServiceServer, ServerElement } from "./chain.js";
 import { type Ctx, ctxKey, detach } from "./context.js";
-import { NsmError, messageOf, status } from "./errors.js";
+import { NsmError, messageOf, status } from "../tools/errors.js";
 import { Meta } from "./metadata.js";
 import { SerialExecutor } from "./serial.js";
 

@@ -12,7 +12,7 @@
  */
 import type { Connection, NetworkServiceRequest } from "../api/index.js";
 import type { Ctx } from "./context.js";
-import { NsmError, status } from "./errors.js";
+import { NsmError, status } from "../tools/errors.js";
 
 /** A whole NetworkService server or client: what a chain looks like from outside. */
 export interface NetworkServiceServer {

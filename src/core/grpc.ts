@@ -25,7 +25,7 @@ import { type Logger, silentLogger } from "../tools/log.js";
 import { dialTarget, listenTarget, parseUrl, type NsmUrl } from "../tools/url.js";
 import type { NetworkServiceServer } from "./chain.js";
 import { Ctx, ctxKey } from "./context.js";
-import { NsmError, messageOf, status } from "./errors.js";
+import { NsmError, messageOf, status } from "../tools/errors.js";
 import type { MonitorConnectionServer } from "./monitor.js";
 import type { NseRegistryServer, NsRegistryServer, RegistryServer } from "./registry.js";
 

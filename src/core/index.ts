@@ -1,7 +1,7 @@
 /** The chain framework: elements, chains, context, metadata, begin, grpc adapters, errors. */
 export * from "./chain.js";
 export * from "./context.js";
-export * from "./errors.js";
+export * from "../tools/errors.js";
 export * from "./metadata.js";
 export * from "./metadata-element.js";
 export * from "./begin.js";

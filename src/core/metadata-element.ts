@@ -2,7 +2,7 @@
  * metadataServer / metadataClient: give each connection id its own `ctx.meta` (or
  * `ctx.clientMeta`) from its first Request until Close. A failed first Request leaves nothing.
  */
-import { NsmError, status } from "./errors.js";
+import { NsmError, status } from "../tools/errors.js";
 import type { ServerElement, ClientElement } from "./chain.js";
 import type { Ctx } from "./context.js";
 import { Meta, MetaStore } from "./metadata.js";

@@ -8,7 +8,7 @@
  * const link = await port.waitUp({ timeoutMs: 5000 });       // a client connected
  * port.send([frame]);                                          // Buffers in, copied to the ring
  * const got = await port.receive(1, { timeoutMs: 1000 });      // Buffers out
- * const xc = crossConnect(port, PacketPort.afPacket("veth0")); // native loop, no JS per packet
+ * const xc = joinPorts(port, PacketPort.afPacket("veth0")); // native loop, no JS per packet
  * xc.stop(); port.close();
  * ```
  * The TS side validates and holds policy; the addon does syscalls and rings only.
@@ -69,7 +69,7 @@ export interface WaitOptions {
   readonly timeoutMs?: number;
 }
 
-/** Anything {@link crossConnect} can join: a memif port or a {@link PacketPort}. */
+/** Anything {@link joinPorts} can join: a memif port or a {@link PacketPort}. */
 export interface Connectable {
   /** @internal the addon handle */
   readonly handle: number;
@@ -148,7 +148,7 @@ export class MemifPort extends EventEmitter<MemifEvents> implements Connectable 
   #closed = false;
   #up = false;
   #link: MemifLink | undefined;
-  #crossConnected = false;
+  #joined = false;
 
   private constructor(cfg: MemifNativeConfig) {
     super();
@@ -193,7 +193,7 @@ export class MemifPort extends EventEmitter<MemifEvents> implements Connectable 
 
   #check(op: string): void {
     if (this.#closed) throw new DatapathError(`memif ${op} on ${this.socket}: port is closed`, { code: "EBADF", errno: 9, syscall: op, path: this.socket });
-    if (this.#crossConnected) throw new DatapathError(`memif ${op} on ${this.socket}: port is cross-connected`, { code: "EBUSY", errno: 16, syscall: op, path: this.socket });
+    if (this.#joined) throw new DatapathError(`memif ${op} on ${this.socket}: port is joined to another port (joinPorts)`, { code: "EBUSY", errno: 16, syscall: op, path: this.socket });
   }
 
   /** Copies packets into the tx ring; returns how many fit (0 while down). Never blocks. */
@@ -281,8 +281,8 @@ export class MemifPort extends EventEmitter<MemifEvents> implements Connectable 
     return this;
   }
 
-  /** @internal used by crossConnect */
-  _setCrossConnected(v: boolean): void { this.#crossConnected = v; }
+  /** @internal used by joinPorts */
+  _setJoined(v: boolean): void { this.#joined = v; }
 
   /** Sends DISCONNECT if up, unmaps, closes every fd, stops a cross-connect using it. Idempotent. */
   close(): void {
@@ -337,7 +337,7 @@ export class PacketPort implements Connectable {
   }
 }
 
-export interface CrossConnectOptions {
+export interface JoinOptions {
   /** Spin on one core (lowest latency, highest rate) instead of sleeping on eventfds when idle. */
   readonly busyPoll?: boolean;
   /** Pin the loop's thread to this CPU. */
@@ -345,7 +345,7 @@ export interface CrossConnectOptions {
 }
 
 /** A running native loop between two ports. */
-export interface CrossConnect {
+export interface PortJoin {
   /** Packets moved each way so far. */
   stats(): MemifForwardStats;
   /** Stops and joins the loop; the ports stay open. Idempotent; returns the final counters. */
@@ -357,15 +357,15 @@ export interface CrossConnect {
  * no JavaScript per packet. While joined, a memif port refuses send/recv from JS. Survives memif
  * reconnects (the loop follows the new rings).
  */
-export function crossConnect(a: MemifPort | PacketPort, b: MemifPort | PacketPort, o: CrossConnectOptions = {}): CrossConnect {
-  if (a.closed || b.closed) throw new DatapathError("crossConnect: a port is closed", { code: "EBADF", errno: 9, syscall: "crossConnect" });
+export function joinPorts(a: MemifPort | PacketPort, b: MemifPort | PacketPort, o: JoinOptions = {}): PortJoin {
+  if (a.closed || b.closed) throw new DatapathError("joinPorts: a port is closed", { code: "EBADF", errno: 9, syscall: "joinPorts" });
   let f: number;
   try {
     f = memifNative.forwardStart(a.handle, b.handle, { busyPoll: o.busyPoll ?? false, cpu: o.cpu ?? -1 });
   } catch (e) {
-    throw wrap(e, "crossConnect", "native");
+    throw wrap(e, "joinPorts", "native");
   }
-  for (const p of [a, b]) if (p instanceof MemifPort) p._setCrossConnected(true);
+  for (const p of [a, b]) if (p instanceof MemifPort) p._setJoined(true);
   let last: MemifForwardStats = { aToB: 0, bToA: 0, drops: 0, wakeups: 0 };
   let stopped = false;
   return {
@@ -374,7 +374,7 @@ export function crossConnect(a: MemifPort | PacketPort, b: MemifPort | PacketPor
       if (stopped) return last;
       stopped = true;
       last = memifNative.forwardStop(f) ?? last;
-      for (const p of [a, b]) if (p instanceof MemifPort) p._setCrossConnected(false);
+      for (const p of [a, b]) if (p instanceof MemifPort) p._setJoined(false);
       return last;
     },
   };

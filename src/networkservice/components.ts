@@ -13,7 +13,7 @@ import {
   type DNSConfig, type NetworkServiceEndpoint, type MessageInitShape, DNSConfigSchema,
 } from "../api/index.js";
 import { messageOf, newCtx, serve, type GrpcServer, type ServerElement, type ClientElement } from "../core/index.js";
-import { nullBackend } from "../datapath/backends/null/index.js";
+import { nullBackend } from "../forwarder/backends/null/index.js";
 import type { DatapathBackend } from "../forwarder/backend.js";
 import { nsmgrRegistry, type NsmgrRegistry } from "../registry/chains/nsmgr.js";
 import { nseRegistryClient, nsRegistryClient, type NseRegistryClient, type NsRegistryClient } from "../registry/chains/client.js";

@@ -4,7 +4,7 @@
  * `tcp://127.0.0.1:6640`) and a bare absolute path (a unix socket).
  */
 import { connect, type Socket } from "node:net";
-import { NsmError, status } from "../core/errors.js";
+import { NsmError, status } from "../tools/errors.js";
 
 export type OvsTarget = { kind: "unix"; path: string } | { kind: "tcp"; host: string; port: number };
 

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Connection } from "../api/index.js";
 import { newCtx, serve, type GrpcServer } from "../core/index.js";
-import { nullBackend, type NullBackend } from "../datapath/backends/null/index.js";
+import { nullBackend, type NullBackend } from "../forwarder/backends/null/index.js";
 import {
   createClient, createEndpoint, createForwarder, createNsmgr,
   type EndpointConfig, type Forwarder, type NetworkServiceEndpointHandle, type Nsmgr, type NscHandle, type ClientConfig,

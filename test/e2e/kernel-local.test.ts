@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { kernel } from "../../src/api/index.js";
-import { kernelBackend, type KernelBackend } from "../../src/datapath/backends/kernel/index.js";
+import { kernelBackend, type KernelBackend } from "../../src/forwarder/backends/kernel/index.js";
 import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
 import { createForwarder } from "../../src/networkservice/components.js";
 import { harness, nsmgr, ours, workloads } from "../helpers/workloads.js";

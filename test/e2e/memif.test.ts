@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nativeAvailable } from "../../src/native.js";
-import { _memifNative as raw, crossConnect, MemifPort, PacketPort, type MemifOptions } from "../../src/datapath/memif.js";
+import { _memifNative as raw, joinPorts, MemifPort, PacketPort, type MemifOptions } from "../../src/datapath/memif.js";
 
 const root = process.getuid?.() === 0;
 const skip = !nativeAvailable() ? "addon not built (npm run build:native)" : false;
@@ -166,7 +166,7 @@ test("close is idempotent and open/up/traffic/close cycles leak no fd and no map
       await Promise.all([srv.waitUp(), cli.waitUp()]);
       cli.send([Buffer.alloc(1500)]);
       await srv.receive(1);
-      const x = crossConnect(srv, PacketPort.null());
+      const x = joinPorts(srv, PacketPort.null());
       x.stop();
       x.stop();
     } finally {
@@ -281,7 +281,7 @@ test("cross-connect memif<->memif forwards both ways natively and follows a reco
   const fa = sb.open({ role: "server", socket: s1 }), fb = sb.open({ role: "server", socket: s2 });
   const a = sb.open({ role: "client", socket: s1, reconnectMs: 50 });
   let b = sb.open({ role: "client", socket: s2, reconnectMs: 50 });
-  const xc = crossConnect(fa, fb);
+  const xc = joinPorts(fa, fb);
   t.after(() => xc.stop());
   await Promise.all([a.waitUp(), b.waitUp()]);
   assert.throws(() => fa.send([Buffer.alloc(64)]), { code: "EBUSY" });
@@ -320,7 +320,7 @@ test("cross-connect memif<->AF_PACKET over a veth pair in a fresh netns", { skip
   t.after(() => { pa.close(); pb.close(); });
   const s1 = sb.sock("a.sock"), s2 = sb.sock("b.sock");
   const fa = sb.open({ role: "server", socket: s1 }), fb = sb.open({ role: "server", socket: s2 });
-  const x1 = crossConnect(fa, pa), x2 = crossConnect(fb, pb);
+  const x1 = joinPorts(fa, pa), x2 = joinPorts(fb, pb);
   t.after(() => { x1.stop(); x2.stop(); });
   const a = sb.open({ role: "client", socket: s1, reconnectMs: 50 }), b = sb.open({ role: "client", socket: s2, reconnectMs: 50 });
   await Promise.all([a.waitUp(), b.waitUp()]);
@@ -357,7 +357,7 @@ test("cross-connect memif<->tap: the kernel answers an ARP request sent over mem
   ip("-n", ns, "link", "set", "tap0", "up");
   const sock = sb.sock();
   const fwdSide = sb.open({ role: "server", socket: sock });
-  const xc = crossConnect(fwdSide, tap);
+  const xc = joinPorts(fwdSide, tap);
   t.after(() => xc.stop());
   const nsc = sb.open({ role: "client", socket: sock, reconnectMs: 50 });
   await nsc.waitUp();

@@ -9,7 +9,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { kernel, type Connection } from "../../src/api/index.js";
 import { serve } from "../../src/core/index.js";
-import { ovsBackend, type OvsBackend } from "../../src/datapath/backends/ovs/index.js";
+import { ovsBackend, type OvsBackend } from "../../src/forwarder/backends/ovs/index.js";
 import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
 import { createForwarder } from "../../src/networkservice/components.js";
 import { createRegistry } from "../../src/registry/chains/registry.js";

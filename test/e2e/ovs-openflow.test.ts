@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { status } from "../../src/core/errors.js";
+import { status } from "../../src/tools/errors.js";
 import { OFPP, OpenFlowClient, OpenFlowError, xconnectDeletes, xconnectFlows, type FlowMod } from "../../src/ovs/openflow/index.js";
 import { Vswitch } from "../../src/ovs/ovsdb/index.js";
 import { ovsAvailable, startOvs, type OvsInstance } from "../helpers/ovs.js";

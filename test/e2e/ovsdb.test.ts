@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { status } from "../../src/core/errors.js";
+import { status } from "../../src/tools/errors.js";
 import {
   OvsdbClient, OvsdbError, OvsdbTransactionError, Replica, Vswitch, map, namedUuid, op, set, uuid, type Row,
 } from "../../src/ovs/ovsdb/index.js";

@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { status } from "../../src/core/errors.js";
+import { status } from "../../src/tools/errors.js";
 import {
   JsonSplitter, OvsdbClient, OvsdbError, Replica, applyDiff, decodeRow, parseOvsTarget, parseSchema, type ColumnType,
 } from "../../src/ovs/ovsdb/index.js";

@@ -5,7 +5,7 @@
 import { create, NetworkServiceRequestSchema, type Connection, type NetworkServiceRequest } from "../../api/index.js";
 import type { ServerElement } from "../chain.js";
 import { Ctx, newCtx } from "../context.js";
-import { NsmError, status } from "../errors.js";
+import { NsmError, status } from "../../tools/errors.js";
 import { Meta } from "../metadata.js";
 
 export function testCtx(o: { timeoutMs?: number } = {}): Ctx {

@@ -17,7 +17,7 @@
  * with backoff and `on("connected", features => …)` fires again, so the owner can reinstall.
  */
 import type { Socket } from "node:net";
-import { NsmError, status } from "../../core/errors.js";
+import { NsmError, status } from "../../tools/errors.js";
 import { OvsSession, type OvsSessionOptions } from "../session.js";
 import { formatOvsTarget, parseOvsTarget, type OvsTarget } from "../target.js";
 import {

@@ -14,7 +14,7 @@
  * Requests made while disconnected fail at once with UNAVAILABLE; `waitConnected()` waits for
  * the next session.
  */
-import { NsmError, status } from "../../core/errors.js";
+import { NsmError, status } from "../../tools/errors.js";
 import { OvsSession, type OvsSessionOptions } from "../session.js";
 import { formatOvsTarget, parseOvsTarget, type OvsTarget } from "../target.js";
 import { OvsdbError, OvsdbTransactionError, requestErrorCode } from "./errors.js";

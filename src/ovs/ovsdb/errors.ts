@@ -5,7 +5,7 @@
  *   operation (index, op, table), the OVSDB error string, the column when the details name one,
  *   and the details. Nothing of the transaction was applied (OVSDB transactions are atomic).
  */
-import { NsmError, status } from "../../core/errors.js";
+import { NsmError, status } from "../../tools/errors.js";
 import type { OpResult, Operation } from "./ops.js";
 
 export class OvsdbError extends NsmError {

@@ -5,7 +5,7 @@
  *
  *   const ofport = await replica.waitFor(() => replica.find("Interface", (r) => r.name === "p1")?.ofport);
  */
-import { NsmError, status } from "../../core/errors.js";
+import { NsmError, status } from "../../tools/errors.js";
 import { applyDiff, decodeRow, defaultValue as defaultValueOf, type DatabaseSchema, type Row, type TableSchema } from "./values.js";
 
 export interface RowChange { table: string; uuid: string; old?: Row; new?: Row }

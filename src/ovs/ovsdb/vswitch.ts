@@ -11,7 +11,7 @@
  *   await vs.delPort("br-nsm", "v10002");
  *   vs.close();
  */
-import { status } from "../../core/errors.js";
+import { status } from "../../tools/errors.js";
 import type { Logger } from "../../tools/log.js";
 import { OvsdbClient, type OvsdbClientOptions } from "./client.js";
 import { OvsdbError, OvsdbTransactionError } from "./errors.js";

@@ -13,7 +13,6 @@ import { Metadata } from "@grpc/grpc-js";
 import { webcrypto } from "node:crypto";
 import { decodeJwt, jwtVerify, SignJWT } from "jose";
 import { metadataKeys } from "../../api/index.js";
-import { INCOMING, type Ctx } from "../../core/index.js";
 
 export interface Token {
   readonly token: string;
@@ -115,11 +114,10 @@ export function tokenMetadata(t: Token, md = new Metadata()): Metadata {
 }
 
 /**
- * The caller's token from the incoming call of `ctx`; undefined when absent or not exactly one
+ * The caller's token from an incoming call's metadata; undefined when absent or not exactly one
  * value of each key (upstream requires exactly one).
  */
-export function incomingToken(ctx: Ctx): Token | undefined {
-  const md = ctx.get(INCOMING)?.metadata;
+export function incomingToken(md: Metadata | undefined): Token | undefined {
   if (!md) return undefined;
   const tok = md.get(metadataKeys.CLIENT_TOKEN);
   const exp = md.get(metadataKeys.CLIENT_TOKEN_EXPIRES);

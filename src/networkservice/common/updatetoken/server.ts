@@ -13,7 +13,7 @@ async function update(conn: Connection, ctx: Ctx, tokens: TokenGenerator): Promi
   }
   if (p.index > 0) {
     const prev = p.pathSegments[p.index - 1]!;
-    const t = incomingToken(ctx);
+    const t = incomingToken(ctx.get(INCOMING)?.metadata);
     if (t) {
       prev.token = t.token;
       prev.expires = timestampFromDate(t.expires);

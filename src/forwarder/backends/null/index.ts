@@ -4,7 +4,7 @@
  * benchmarks can look at what a real backend would have done.
  */
 import { cls, mechType, newMechanism, type Connection } from "../../../api/index.js";
-import type { CrossConnect, DatapathBackend } from "../../../forwarder/backend.js";
+import type { CrossConnect, DatapathBackend } from "../../backend.js";
 
 export interface NullBackend extends DatapathBackend {
   /** live cross connects by id */

@@ -8,7 +8,7 @@
  * | endpoint (NSE) | MEMIF | a memif **client** (slave) to the NSE's `socketfile` in the NSE's netns (`inodeURL`), or to the socket file `inodeURL` names (filesystem mode); Request waits for link up |
  * | either | KERNEL | a veth pair: the workload's end born in its netns with the mechanism's name and the IPContext's addresses/routes, our end in the forwarder's netns bound with AF_PACKET |
  *
- * `crossConnect(client port, endpoint port)` then forwards both ways. Cross connects without a
+ * `joinPorts(client port, endpoint port)` then forwards both ways. Cross connects without a
  * MEMIF side go to `fallback` (the kernel backend: a direct veth, tunnels); without a fallback we
  * plumb KERNEL↔KERNEL with two veths and the loop, and refuse remote mechanisms.
  *
@@ -22,14 +22,14 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { cls, kernel, mechType, memif, newMechanism, payload as payloads, type Connection, type Mechanism } from "../../../api/index.js";
 import type { Ctx } from "../../../core/index.js";
-import type { CrossConnect, DatapathBackend } from "../../../forwarder/backend.js";
+import type { CrossConnect, DatapathBackend } from "../../backend.js";
 import { type Logger, silentLogger } from "../../../tools/log.js";
-import type { DatapathError } from "../../errors.js";
-import { crossConnect, MemifPort, PacketPort, type CrossConnect as Loop, type MemifForwardStats, type MemifOptions, type MemifPortStats } from "../../memif.js";
-import { Netns } from "../../netns.js";
-import { isGone } from "../kernel/index.js";
-import { plumbingOf } from "../kernel/ipcontext.js";
-import { netnsPathOf, openNetnsUrl } from "../kernel/netnsurl.js";
+import type { DatapathError } from "../../../datapath/errors.js";
+import { joinPorts, MemifPort, PacketPort, type PortJoin as Loop, type MemifForwardStats, type MemifOptions, type MemifPortStats } from "../../../datapath/memif.js";
+import { Netns } from "../../../datapath/netns.js";
+import { isGone } from "../shared/stale.js";
+import { plumbingOf } from "../shared/ipcontext.js";
+import { netnsPathOf, openNetnsUrl } from "../shared/netnsurl.js";
 
 export interface MemifBackendOptions {
   /** netns where our veth ends live (a path, e.g. /run/netns/node-1); default: this process's */
@@ -239,7 +239,7 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
     let endpoint: MemifSide | undefined;
     try {
       endpoint = outM.type === mechType.MEMIF ? await memifEndpointSide(x, outM, ctx) : await kernelSide(x, outM, "endpoint", ctx);
-      const loop = crossConnect(client.port, endpoint.port, { busyPoll: o.busyPoll ?? false });
+      const loop = joinPorts(client.port, endpoint.port, { busyPoll: o.busyPoll ?? false });
       return { id: x.id, fp, client, endpoint, loop };
     } catch (e) {
       await closeSide(client).catch(() => undefined);

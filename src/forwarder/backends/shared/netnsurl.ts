@@ -5,7 +5,7 @@
  * among /run/netns/* and /proc/<pid>/ns/net by device and inode.
  */
 import { readdirSync, statSync } from "node:fs";
-import { Netns } from "../../netns.js";
+import { Netns } from "../../../datapath/netns.js";
 
 /** The file to open for a netns URL, or undefined for `inode://` (use findByInode). */
 export function netnsPathOf(url: string): string | undefined {

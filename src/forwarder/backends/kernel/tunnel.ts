@@ -7,10 +7,10 @@
  * batch's own netns), hence this one message here.
  */
 import { nlExec } from "../../../native.js";
-import { DatapathError } from "../../errors.js";
-import { parseIp } from "../../ip.js";
-import * as nl from "../../netlink.js";
-import type { Netns } from "../../netns.js";
+import { DatapathError } from "../../../datapath/errors.js";
+import { parseIp } from "../../../datapath/ip.js";
+import * as nl from "../../../datapath/netlink.js";
+import type { Netns } from "../../../datapath/netns.js";
 
 export interface VxlanInto {
   /** device name inside `target` */

@@ -6,8 +6,8 @@
  *   plumbingOf(ctx, "src", "nsm-1") // { addrs: [{link, cidr: "10.0.0.1/32"}], routes: [{dst: "10.0.0.0/32", dev: "nsm-1"}] }
  */
 import type { IPContext } from "../../../api/index.js";
-import type { Addr } from "../../addr.js";
-import type { Route } from "../../route.js";
+import type { Addr } from "../../../datapath/addr.js";
+import type { Route } from "../../../datapath/route.js";
 
 export type SideOf = "src" | "dst";
 

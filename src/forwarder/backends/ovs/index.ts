@@ -24,14 +24,14 @@
 import { isIPv4 } from "node:net";
 import { cls, kernel, mechType, newMechanism, vxlan, type Connection, type Mechanism } from "../../../api/index.js";
 import type { Ctx } from "../../../core/index.js";
-import type { CrossConnect, DatapathBackend } from "../../../forwarder/backend.js";
+import type { CrossConnect, DatapathBackend } from "../../backend.js";
 import { OFPP, OpenFlowClient, xconnectDeletes, xconnectFlows, type FlowMod, type Xconnect } from "../../../ovs/openflow/index.js";
 import { Vswitch } from "../../../ovs/ovsdb/index.js";
 import { type Logger, silentLogger } from "../../../tools/log.js";
-import { Netns } from "../../netns.js";
-import { detectTunnelIp, isGone, withStaleRetry } from "../kernel/index.js";
-import { plumbingOf, type SideOf } from "../kernel/ipcontext.js";
-import { openNetnsUrl } from "../kernel/netnsurl.js";
+import { Netns } from "../../../datapath/netns.js";
+import { detectTunnelIp, isGone, withStaleRetry } from "../shared/stale.js";
+import { plumbingOf, type SideOf } from "../shared/ipcontext.js";
+import { openNetnsUrl } from "../shared/netnsurl.js";
 
 export interface OvsBackendOptions {
   /** NSM_OVS_DB: OVSDB target (default `unix:/var/run/openvswitch/db.sock`) */
