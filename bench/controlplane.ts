@@ -31,12 +31,19 @@ import { parseNsUrl, requestFromNsUrl } from "../src/networkservice/utils/nsurl.
 import { chain } from "../src/core/index.js";
 import { median, percentile, writeResults, type CaseResult } from "./lib.js";
 
-const arg = (args: string[], name: string, d: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : d; };
+const arg = (args: string[], name: string, d: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : d;
+};
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => { while (next < n) await fn(next++); }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
 }
 
 function rssMiB(pid: number): number {
@@ -58,7 +65,13 @@ async function relay(dir: string): Promise<{ conn: GrpcConn; close(): Promise<vo
   }
   const conn = dial(nextUrl!);
   conns.push(conn);
-  return { conn, async close() { for (const c of conns) c.close(); for (const s of servers) await s.close(); } };
+  return {
+    conn,
+    async close() {
+      for (const c of conns) c.close();
+      for (const s of servers) await s.close();
+    },
+  };
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -72,62 +85,111 @@ export async function run(args: string[]): Promise<void> {
   // NSM_BENCH_NSMGR_ARGS: extra node flags for the nsmgr process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   const nodeArgs = process.env.NSM_BENCH_NSMGR_ARGS?.split(" ").filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, new URL("../bin/nsm.mjs", import.meta.url).pathname, "nsmgr"], {
-    env: { ...process.env, NSM_LISTEN_ON: nsmgrUrl, NSM_REGISTRY_URL: "", NSM_LOG_LEVEL: "WARN" }, stdio: ["ignore", "ignore", "pipe"] });
+    env: { ...process.env, NSM_LISTEN_ON: nsmgrUrl, NSM_REGISTRY_URL: "", NSM_LOG_LEVEL: "WARN" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const out: CaseResult[] = [];
   const cleanups: (() => unknown)[] = [];
   try {
     let log = "";
     await new Promise<void>((resolve, reject) => {
-      child.stderr!.on("data", (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
+      child.stderr!.on("data", (d: Buffer) => {
+        log = (log + d.toString()).slice(-4000);
+      });
       child.once("exit", (code) => reject(new Error(`nsm nsmgr exited (${code}): ${log}`)));
       const probe = dial(nsmgrUrl);
-      probe.waitReady(15_000).then(() => { probe.close(); resolve(); }, reject);
+      probe.waitReady(15_000).then(() => {
+        probe.close();
+        resolve();
+      }, reject);
     });
     const common = { signal: life.signal, dialTimeoutMs: 2000 };
-    const fwd = await createForwarder({ ...common, name: "fwd", listenOn: [`unix://${join(dir, "fwd.sock")}`], nsmgrUrl });
+    const fwd = await createForwarder({
+      ...common,
+      name: "fwd",
+      listenOn: [`unix://${join(dir, "fwd.sock")}`],
+      nsmgrUrl,
+    });
     cleanups.push(() => fwd.close());
-    const nse = await createEndpoint({ ...common, name: "nse", listenOn: [`unix://${join(dir, "nse.sock")}`], nsmgrUrl, services: ["icmp"], cidrs: ["10.0.0.0/8"] });
+    const nse = await createEndpoint({
+      ...common,
+      name: "nse",
+      listenOn: [`unix://${join(dir, "nse.sock")}`],
+      nsmgrUrl,
+      services: ["icmp"],
+      cidrs: ["10.0.0.0/8"],
+    });
     cleanups.push(() => nse.close());
     const nsc = await createClient({ ...common, name: "nsc", nsmgrUrl, heal: false });
     cleanups.push(() => nsc.close());
     const u = parseNsUrl("kernel://icmp/nsm-1");
     let n = 0;
-    const request = () => nsc.client.request(requestFromNsUrl(u, `c-${n++}`), newCtx({ deadline: Date.now() + 15_000 }));
+    const request = () =>
+      nsc.client.request(requestFromNsUrl(u, `c-${n++}`), newCtx({ deadline: Date.now() + 15_000 }));
     const closeConn = (c: Connection) => nsc.client.close(c, newCtx({ deadline: Date.now() + 15_000 }));
 
     const r = await relay(dir);
     cleanups.push(() => r.close());
-    const relayReq = () => r.conn.networkService.request(requestFromNsUrl(u, `r-${n++}`), newCtx({ deadline: Date.now() + 15_000 }));
+    const relayReq = () =>
+      r.conn.networkService.request(requestFromNsUrl(u, `r-${n++}`), newCtx({ deadline: Date.now() + 15_000 }));
 
     // the relay again, carrying messages of our size: a live connection's full path and tokens
     let sample: Connection | undefined;
     const relayFull = async () => {
       const conn = clone(ConnectionSchema, sample!);
       conn.id = `r-${n++}`;
-      const req = create(NetworkServiceRequestSchema, { connection: conn, mechanismPreferences: requestFromNsUrl(u, conn.id).mechanismPreferences });
-      return r.conn.networkService.request(req, newCtx({ deadline: Date.now() + 15_000 }).withValue(OUTGOING_METADATA, tokenMetadata(await nsc.tokens())));
+      const req = create(NetworkServiceRequestSchema, {
+        connection: conn,
+        mechanismPreferences: requestFromNsUrl(u, conn.id).mechanismPreferences,
+      });
+      return r.conn.networkService.request(
+        req,
+        newCtx({ deadline: Date.now() + 15_000 }).withValue(OUTGOING_METADATA, tokenMetadata(await nsc.tokens())),
+      );
     };
 
     // warm up all three
-    for (let i = 0; i < 50; i++) { sample = await request(); await closeConn(sample); await relayReq(); await relayFull(); }
+    for (let i = 0; i < 50; i++) {
+      sample = await request();
+      await closeConn(sample);
+      await relayReq();
+      await relayFull();
+    }
 
     // sequential Request → ready, alternating ours and the relay so both see the same machine load
-    const ours: number[] = [], base: number[] = [], full: number[] = [];
+    const ours: number[] = [],
+      base: number[] = [],
+      full: number[] = [];
     const live: Connection[] = [];
     for (let i = 0; i < samples; i++) {
-      let t = now(); const c = await request(); ours.push(now() - t); live.push(c);
-      t = now(); await relayReq(); base.push(now() - t);
-      t = now(); await relayFull(); full.push(now() - t);
+      let t = now();
+      const c = await request();
+      ours.push(now() - t);
+      live.push(c);
+      t = now();
+      await relayReq();
+      base.push(now() - t);
+      t = now();
+      await relayFull();
+      full.push(now() - t);
     }
     out.push({ case: "request p50 (ms)", ours: median(ours), baseline: median(base) });
     out.push({ case: "request p99 (ms)", ours: percentile(ours, 99), baseline: percentile(base, 99) });
-    out.push({ case: "request p50, payload relay (ms)", ours: median(ours), baseline: median(full), note: "baseline: the relay carrying our message sizes" });
+    out.push({
+      case: "request p50, payload relay (ms)",
+      ours: median(ours),
+      baseline: median(full),
+      note: "baseline: the relay carrying our message sizes",
+    });
 
     // refresh of live connections
     const ref: number[] = [];
     for (const c of live.slice(0, Math.min(200, live.length))) {
       const t = now();
-      await nsc.client.request(clone(NetworkServiceRequestSchema, requestFromNsUrl(u, c.id)), newCtx({ deadline: Date.now() + 15_000 }));
+      await nsc.client.request(
+        clone(NetworkServiceRequestSchema, requestFromNsUrl(u, c.id)),
+        newCtx({ deadline: Date.now() + 15_000 }),
+      );
       ref.push(now() - t);
     }
     out.push({ case: "refresh p50 (ms)", ours: median(ref), baseline: median(base) });
@@ -135,29 +197,57 @@ export async function run(args: string[]): Promise<void> {
     // fill up to `conns` live connections, timing the setups
     const t0 = now();
     const need = conns - live.length;
-    await pool(need, concurrency, async () => { live.push(await request()); });
+    await pool(need, concurrency, async () => {
+      live.push(await request());
+    });
     const oursRate = need / ((now() - t0) / 1000);
     const t1 = now();
     await pool(need, concurrency, () => relayReq());
     const baseRate = need / ((now() - t1) / 1000);
-    out.push({ case: `setups/s @${conns} live (conn/s)`, ours: oursRate, baseline: baseRate, ratio: oursRate / baseRate });
+    out.push({
+      case: `setups/s @${conns} live (conn/s)`,
+      ours: oursRate,
+      baseline: baseRate,
+      ratio: oursRate / baseRate,
+    });
     if (global.gc) global.gc();
     await new Promise((res) => setTimeout(res, 500));
     const rss = rssMiB(child.pid!);
-    out.push({ case: `nsmgr RSS @${live.length} live (MiB)`, ours: rss, baseline: 200, ratio: 200 / rss, note: "baseline = the 200 MiB goal" });
+    out.push({
+      case: `nsmgr RSS @${live.length} live (MiB)`,
+      ours: rss,
+      baseline: 200,
+      ratio: 200 / rss,
+      note: "baseline = the 200 MiB goal",
+    });
 
     // tear down what we built, timing the closes too
     const t2 = now();
     await pool(live.length, concurrency, (i) => closeConn(live[i]!));
-    out.push({ case: "closes/s (conn/s)", ours: live.length / ((now() - t2) / 1000), baseline: null, note: "no baseline" });
+    out.push({
+      case: "closes/s (conn/s)",
+      ours: live.length / ((now() - t2) / 1000),
+      baseline: null,
+      note: "no baseline",
+    });
   } finally {
-    for (const c of cleanups.reverse()) { try { await c(); } catch { /* reported by the component */ } }
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        /* reported by the component */
+      }
+    }
     life.abort();
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
     rmSync(dir, { recursive: true, force: true });
   }
-  writeResults("controlplane", { unit: "ms | conn/s | MiB (see case)", higherIsBetter: false, results: out.map((c) => ({ ...c, ratio: c.ratio ?? (c.baseline ? c.baseline / c.ours : null) })) });
+  writeResults("controlplane", {
+    unit: "ms | conn/s | MiB (see case)",
+    higherIsBetter: false,
+    results: out.map((c) => ({ ...c, ratio: c.ratio ?? (c.baseline ? c.baseline / c.ours : null) })),
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run(process.argv.slice(2));

@@ -31,9 +31,11 @@ const cores = (cpu: number): { lcores: string; mainLcore: number } => ({ lcores:
 /** Packets/s of a counter over one window of `seconds`, after a 1 s warm-up. */
 async function rate(counter: () => Promise<number> | number, seconds: number): Promise<number> {
   await sleep(1000);
-  const c0 = await counter(), t0 = now();
+  const c0 = await counter(),
+    t0 = now();
   await sleep(seconds * 1000);
-  const c1 = await counter(), t1 = now();
+  const c1 = await counter(),
+    t1 = now();
   return (c1 - c0) / (t1 - t0);
 }
 
@@ -55,11 +57,21 @@ async function testpmdBaseline(dir: "rx" | "tx", len: number, seconds: number): 
   return withDir(async (sock) => {
     const rx = await Testpmd.start({ role: "server", socket: sock, forwardMode: "rxonly", ...cores(rxCore) });
     try {
-      const tx = await Testpmd.start({ role: "client", socket: sock, forwardMode: "txonly", txPktLen: len, ...cores(txCore) });
+      const tx = await Testpmd.start({
+        role: "client",
+        socket: sock,
+        forwardMode: "txonly",
+        txPktLen: len,
+        ...cores(txCore),
+      });
       try {
         return await rate(async () => (await rx.portStats()).rxPackets, seconds);
-      } finally { await tx.stop(); }
-    } finally { await rx.stop(); }
+      } finally {
+        await tx.stop();
+      }
+    } finally {
+      await rx.stop();
+    }
   });
 }
 
@@ -69,12 +81,24 @@ async function rxOurs(len: number, seconds: number): Promise<number> {
     const sink = PacketPort.null();
     const xc = joinPorts(port, sink, { busyPoll: true, cpu: 1 });
     try {
-      const tx = await Testpmd.start({ role: "client", socket: sock, forwardMode: "txonly", txPktLen: len, ...cores(0) });
+      const tx = await Testpmd.start({
+        role: "client",
+        socket: sock,
+        forwardMode: "txonly",
+        txPktLen: len,
+        ...cores(0),
+      });
       try {
         await port.waitUp({ timeoutMs: 10_000 });
         return await rate(() => port.stats().rxPackets, seconds);
-      } finally { await tx.stop(); }
-    } finally { xc.stop(); sink.close(); port.close(); }
+      } finally {
+        await tx.stop();
+      }
+    } finally {
+      xc.stop();
+      sink.close();
+      port.close();
+    }
   });
 }
 
@@ -89,9 +113,16 @@ async function txOurs(len: number, seconds: number): Promise<number> {
         const xc = joinPorts(gen, port, { busyPoll: true, cpu: 1 });
         try {
           return await rate(async () => (await rx.portStats()).rxPackets, seconds);
-        } finally { xc.stop(); }
-      } finally { gen.close(); port.close(); }
-    } finally { await rx.stop(); }
+        } finally {
+          xc.stop();
+        }
+      } finally {
+        gen.close();
+        port.close();
+      }
+    } finally {
+      await rx.stop();
+    }
   });
 }
 
@@ -100,7 +131,8 @@ export async function run(args: string[]): Promise<void> {
     const i = args.indexOf(`--${name}`);
     return i >= 0 ? Number(args[i + 1]) : def;
   };
-  const seconds = opt("seconds", 2), reps = opt("reps", 3);
+  const seconds = opt("seconds", 2),
+    reps = opt("reps", 3);
   const filter = args.find((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
   if (process.getuid?.() !== 0) throw new Error("bench/memif needs root (DPDK testpmd)");
   const results: CaseResult[] = [];
@@ -108,15 +140,20 @@ export async function run(args: string[]): Promise<void> {
     for (const len of [64, 1500]) {
       const name = `${dir}/${len}B`;
       if (filter && !name.includes(filter)) continue;
-      const b: number[] = [], o: number[] = [];
+      const b: number[] = [],
+        o: number[] = [];
       for (let i = 0; i < reps; i++) {
         b.push(await testpmdBaseline(dir, len, seconds));
         o.push(dir === "rx" ? await rxOurs(len, seconds) : await txOurs(len, seconds));
       }
-      const baseline = median(b) / 1e6, ours = median(o) / 1e6;
+      const baseline = median(b) / 1e6,
+        ours = median(o) / 1e6;
       const spread = (v: number[]): string => v.map((x) => (x / 1e6).toFixed(2)).join("/");
       console.log(`${name} windows: ours ${spread(o)}, testpmd ${spread(b)} Mpps`);
-      const note = dir === "rx" ? "testpmd txonly -> [ours: memif server + native sink | testpmd rxonly]" : "[ours: native generator + memif client | testpmd txonly] -> testpmd rxonly";
+      const note =
+        dir === "rx"
+          ? "testpmd txonly -> [ours: memif server + native sink | testpmd rxonly]"
+          : "[ours: native generator + memif client | testpmd txonly] -> testpmd rxonly";
       results.push({ case: name, ours: Number(ours.toFixed(3)), baseline: Number(baseline.toFixed(3)), note });
       console.log(`${name}: ours ${ours.toFixed(3)} Mpps, testpmd ${baseline.toFixed(3)} Mpps`);
     }

@@ -41,13 +41,17 @@ export async function run(args: string[] = []): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("bench/ovs needs root (ovs-vswitchd in its own netns)");
   const only = args[0] && !args[0].startsWith("--") ? args[0] : undefined;
   const results: CaseResult[] = [];
-  if (!only || only.startsWith("ovsdb")) results.push(...await ovsdbCases(num(args, "--ops", 200)));
-  if (!only || only.startsWith("iperf")) results.push(...await iperfCases(num(args, "--seconds", 3), num(args, "--rounds", 3)));
+  if (!only || only.startsWith("ovsdb")) results.push(...(await ovsdbCases(num(args, "--ops", 200))));
+  if (!only || only.startsWith("iperf"))
+    results.push(...(await iperfCases(num(args, "--seconds", 3), num(args, "--rounds", 3))));
   // a partial run keeps the other rows of the last full one
   const file = join(RESULTS_DIR, "ovs.json");
-  const kept = only && existsSync(file)
-    ? (JSON.parse(readFileSync(file, "utf8")) as BenchReport).results.filter((c) => !results.some((r) => r.case === c.case))
-    : [];
+  const kept =
+    only && existsSync(file)
+      ? (JSON.parse(readFileSync(file, "utf8")) as BenchReport).results.filter(
+          (c) => !results.some((r) => r.case === c.case),
+        )
+      : [];
   writeResults("ovs", { unit: "ms/op (iperf3 rows: Gbit/s)", higherIsBetter: false, results: [...kept, ...results] });
 }
 
@@ -68,36 +72,54 @@ async function ovsdbCases(n: number): Promise<CaseResult[]> {
     };
 
     // reads
-    const getOurs = await measure(n, () => db.transact("Open_vSwitch", [op.select("Interface", [["name", "==", "fix0"]], ["ofport"])]));
+    const getOurs = await measure(n, () =>
+      db.transact("Open_vSwitch", [op.select("Interface", [["name", "==", "fix0"]], ["ofport"])]),
+    );
     const getBase = await measure(Math.min(n, 100), () => vsctl("get", "interface", "fix0", "ofport"));
     row("ovsdb/get-ofport p50", getOurs, getBase);
 
     // add + del, no wait; every port name is new (warm-up runs reuse measure's index)
     let seq = 0;
     const next = (): number => seq++;
-    const nwOurs = await measure(n, async () => {
-      const k = next();
-      await vs.addPort(br, { name: `o${k}`, type: "internal" }, { wait: false });
-      await vs.delPort(br, `o${k}`, { wait: false });
-    }, 5);
-    const nwBase = await measure(n, () => {
-      const k = next();
-      vsctl("--no-wait", "add-port", br, `v${k}`, "--", "set", "interface", `v${k}`, "type=internal");
-      vsctl("--no-wait", "del-port", br, `v${k}`);
-    }, 5);
+    const nwOurs = await measure(
+      n,
+      async () => {
+        const k = next();
+        await vs.addPort(br, { name: `o${k}`, type: "internal" }, { wait: false });
+        await vs.delPort(br, `o${k}`, { wait: false });
+      },
+      5,
+    );
+    const nwBase = await measure(
+      n,
+      () => {
+        const k = next();
+        vsctl("--no-wait", "add-port", br, `v${k}`, "--", "set", "interface", `v${k}`, "type=internal");
+        vsctl("--no-wait", "del-port", br, `v${k}`);
+      },
+      5,
+    );
     row("ovsdb/add+del-port no-wait p50", nwOurs, nwBase);
 
     // add + del, waiting for vswitchd each time
-    const wOurs = await measure(n, async () => {
-      const k = next();
-      await vs.addPort(br, { name: `wo${k}`, type: "internal" });
-      await vs.delPort(br, `wo${k}`);
-    }, 5);
-    const wBase = await measure(n, () => {
-      const k = next();
-      vsctl("add-port", br, `wv${k}`, "--", "set", "interface", `wv${k}`, "type=internal");
-      vsctl("del-port", br, `wv${k}`);
-    }, 5);
+    const wOurs = await measure(
+      n,
+      async () => {
+        const k = next();
+        await vs.addPort(br, { name: `wo${k}`, type: "internal" });
+        await vs.delPort(br, `wo${k}`);
+      },
+      5,
+    );
+    const wBase = await measure(
+      n,
+      () => {
+        const k = next();
+        vsctl("add-port", br, `wv${k}`, "--", "set", "interface", `wv${k}`, "type=internal");
+        vsctl("del-port", br, `wv${k}`);
+      },
+      5,
+    );
     row("ovsdb/add+del-port wait p50", wOurs, wBase);
     row("ovsdb/add+del-port wait p99", wOurs, wBase, 99);
 
@@ -111,11 +133,17 @@ async function ovsdbCases(n: number): Promise<CaseResult[]> {
     for (let k = 0; k < m; k++) vsctl("add-port", br, `rv${k}`, "--", "set", "interface", `rv${k}`, "type=internal");
     const base = (performance.now() - t0) / m;
     for (let k = 0; k < m; k++) vsctl("del-port", br, `rv${k}`);
-    results.push({ case: `ovsdb/port-add x${m} sequential (mean)`, ours, baseline: base,
-      note: `ours ${(1000 / ours).toFixed(0)} ports/s, ovs-vsctl ${(1000 / base).toFixed(0)} ports/s` });
+    results.push({
+      case: `ovsdb/port-add x${m} sequential (mean)`,
+      ours,
+      baseline: base,
+      note: `ours ${(1000 / ours).toFixed(0)} ports/s, ovs-vsctl ${(1000 / base).toFixed(0)} ports/s`,
+    });
 
     const version = execFileSync("ovs-vswitchd", ["--version"], { encoding: "utf8" }).split("\n")[0];
-    console.log(`${version}; ${n} ops per case; medians: get ${median(getOurs).toFixed(3)} ms vs ${median(getBase).toFixed(2)} ms`);
+    console.log(
+      `${version}; ${n} ops per case; medians: get ${median(getOurs).toFixed(3)} ms vs ${median(getBase).toFixed(2)} ms`,
+    );
     vs.close();
     return results;
   } finally {
@@ -124,7 +152,8 @@ async function ovsdbCases(n: number): Promise<CaseResult[]> {
   }
 }
 
-const sh = (cmd: string, ...a: string[]): string => execFileSync(cmd, a, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const sh = (cmd: string, ...a: string[]): string =>
+  execFileSync(cmd, a, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
 /** One iperf3 TCP run from netns `from` to `addr` in netns `to`; Gbit/s as the receiver counted it. */
 async function iperf(from: string, to: string, addr: string, seconds: number): Promise<number> {
@@ -136,10 +165,18 @@ async function iperf(from: string, to: string, addr: string, seconds: number): P
       await new Promise((r) => setTimeout(r, 20));
     }
     const out = await new Promise<string>((resolve, reject) => {
-      const c = spawn("ip", ["netns", "exec", from, "iperf3", "-c", addr, "-t", String(seconds), "-J"], { stdio: ["ignore", "pipe", "pipe"] });
+      const c = spawn("ip", ["netns", "exec", from, "iperf3", "-c", addr, "-t", String(seconds), "-J"], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let buf = "";
-      c.stdout.on("data", (b: Buffer) => { buf += b; });
-      c.on("exit", (code) => (code === 0 ? resolve(buf) : reject(new Error(`iperf3 -c ${addr} from ${from}: exit ${code}: ${buf.slice(-500)}`))));
+      c.stdout.on("data", (b: Buffer) => {
+        buf += b;
+      });
+      c.on("exit", (code) =>
+        code === 0
+          ? resolve(buf)
+          : reject(new Error(`iperf3 -c ${addr} from ${from}: exit ${code}: ${buf.slice(-500)}`)),
+      );
     });
     const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
     return j.end.sum_received.bits_per_second / 1e9;
@@ -150,7 +187,12 @@ async function iperf(from: string, to: string, addr: string, seconds: number): P
 
 async function iperfCases(seconds: number, rounds: number): Promise<CaseResult[]> {
   const stack: (() => unknown)[] = [];
-  const netns = (name: string) => { sh("ip", "netns", "add", name); stack.push(() => sh("ip", "netns", "del", name)); sh("ip", "-n", name, "link", "set", "lo", "up"); return name; };
+  const netns = (name: string) => {
+    sh("ip", "netns", "add", name);
+    stack.push(() => sh("ip", "netns", "del", name));
+    sh("ip", "-n", name, "link", "set", "lo", "up");
+    return name;
+  };
   try {
     // vswitchd reads userspace-tso-enable at start only: set it, then start vswitchd
     const ovs = await startOvs({ vswitchd: false });
@@ -161,8 +203,21 @@ async function iperfCases(seconds: number, rounds: number): Promise<CaseResult[]
     // baseline: two namespaces, veths whose host ends are ports of a netdev bridge, flows by ovs-ofctl
     const p = `b${process.pid}`;
     const [ba, bb] = [netns(`t-${p}-a`), netns(`t-${p}-b`)];
-    ovs.vsctl("add-br", "bbase", "--", "set", "bridge", "bbase", "datapath_type=netdev", "fail_mode=secure", "protocols=OpenFlow13");
-    for (const [ns, hostEnd, addr] of [[ba, "hb-a", "10.78.0.1/24"], [bb, "hb-b", "10.78.0.2/24"]] as const) {
+    ovs.vsctl(
+      "add-br",
+      "bbase",
+      "--",
+      "set",
+      "bridge",
+      "bbase",
+      "datapath_type=netdev",
+      "fail_mode=secure",
+      "protocols=OpenFlow13",
+    );
+    for (const [ns, hostEnd, addr] of [
+      [ba, "hb-a", "10.78.0.1/24"],
+      [bb, "hb-b", "10.78.0.2/24"],
+    ] as const) {
       sh("ip", "-n", ovs.netns, "link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", ns);
       sh("ip", "-n", ovs.netns, "link", "set", hostEnd, "up");
       sh("ip", "-n", ns, "addr", "add", addr, "dev", "eth0");
@@ -182,30 +237,70 @@ async function iperfCases(seconds: number, rounds: number): Promise<CaseResult[]
     const [nsc, nse] = [netns(`t-${p}-c`), netns(`t-${p}-e`)];
     const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
     stack.push(() => mgr.close());
-    const backend = await ovsBackend({ db: ovs.dbTarget, bridge: "br-nsm", rundir: ovs.dir, netns: `/run/netns/${ovs.netns}` });
+    const backend = await ovsBackend({
+      db: ovs.dbTarget,
+      bridge: "br-nsm",
+      rundir: ovs.dir,
+      netns: `/run/netns/${ovs.netns}`,
+    });
     const fwd = await createForwarder({ ...common, name: "fwd", listenOn: [sock("fwd")], nsmgrUrl: mgr.url, backend });
     stack.push(() => fwd.close());
-    const ep = await createEndpoint({ ...common, name: "nse", listenOn: [sock("nse")], nsmgrUrl: mgr.url, services: ["iperf"], cidrs: ["172.16.7.0/28"], netnsUrl: `file:///run/netns/${nse}` });
+    const ep = await createEndpoint({
+      ...common,
+      name: "nse",
+      listenOn: [sock("nse")],
+      nsmgrUrl: mgr.url,
+      services: ["iperf"],
+      cidrs: ["172.16.7.0/28"],
+      netnsUrl: `file:///run/netns/${nse}`,
+    });
     stack.push(() => ep.close());
-    const cl = await createClient({ ...common, name: "nsc", nsmgrUrl: mgr.url, netnsUrl: `file:///run/netns/${nsc}`, heal: false, refresh: false });
+    const cl = await createClient({
+      ...common,
+      name: "nsc",
+      nsmgrUrl: mgr.url,
+      netnsUrl: `file:///run/netns/${nsc}`,
+      heal: false,
+      refresh: false,
+    });
     stack.push(() => cl.close());
-    const conn = await cl.client.request(requestFromNsUrl(parseNsUrl("kernel://iperf/nsm-1"), "bench-0"), newCtx({ timeoutMs: 15_000 }));
+    const conn = await cl.client.request(
+      requestFromNsUrl(parseNsUrl("kernel://iperf/nsm-1"), "bench-0"),
+      newCtx({ timeoutMs: 15_000 }),
+    );
     const nseAddr = conn.context!.ipContext!.dstIpAddrs[0]!.split("/")[0]!;
 
-    const ours: number[] = [], base: number[] = [];
+    const ours: number[] = [],
+      base: number[] = [];
     await iperf(ba, bb, "10.78.0.2", 1); // warm-up both paths
     await iperf(nsc, nse, nseAddr, 1);
     for (let r = 0; r < rounds; r++) {
       base.push(await iperf(ba, bb, "10.78.0.2", seconds));
       ours.push(await iperf(nsc, nse, nseAddr, seconds));
     }
-    const o = median(ours), b = median(base);
-    console.log(`iperf3 ${seconds} s x ${rounds} rounds, Gbit/s: ours ${ours.map((x) => x.toFixed(2)).join(" ")}; baseline ${base.map((x) => x.toFixed(2)).join(" ")}`);
+    const o = median(ours),
+      b = median(base);
+    console.log(
+      `iperf3 ${seconds} s x ${rounds} rounds, Gbit/s: ours ${ours.map((x) => x.toFixed(2)).join(" ")}; baseline ${base.map((x) => x.toFixed(2)).join(" ")}`,
+    );
     await cl.client.close(conn, newCtx({ timeoutMs: 10_000 }));
-    return [{ case: "iperf3/tcp NSC→NSE Gbit/s (median)", ours: o, baseline: b, ratio: o / b,
-      note: `higher is better; ${rounds}×${seconds} s alternating; goal ≥ 0.9×` }];
+    return [
+      {
+        case: "iperf3/tcp NSC→NSE Gbit/s (median)",
+        ours: o,
+        baseline: b,
+        ratio: o / b,
+        note: `higher is better; ${rounds}×${seconds} s alternating; goal ≥ 0.9×`,
+      },
+    ];
   } finally {
-    for (const f of stack.reverse()) { try { await f(); } catch (e) { console.error(`bench/ovs cleanup: ${(e as Error).message}`); } }
+    for (const f of stack.reverse()) {
+      try {
+        await f();
+      } catch (e) {
+        console.error(`bench/ovs cleanup: ${(e as Error).message}`);
+      }
+    }
   }
 }
 

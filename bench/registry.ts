@@ -22,36 +22,68 @@ import { setMaxListeners } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { create, fromBinary, NetworkServiceEndpointSchema, toBinary, type NetworkServiceEndpoint } from "../src/api/index.js";
+import {
+  create,
+  fromBinary,
+  NetworkServiceEndpointSchema,
+  toBinary,
+  type NetworkServiceEndpoint,
+} from "../src/api/index.js";
 import { dial, newCtx, nseChain, serve, type NseRegistryServer } from "../src/core/index.js";
 import { openStore } from "../src/registry/store/open.js";
 import { NSE, nseQuery } from "../src/registry/tools.js";
 import { startEtcd, type EtcdProcess } from "../test/helpers/etcd.js";
-import { median, percentile, writeResults, type CaseResult } from "./lib.js";
+import { percentile, writeResults, type CaseResult } from "./lib.js";
 
-const arg = (args: string[], name: string, d: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : d; };
+const arg = (args: string[], name: string, d: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : d;
+};
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-const mk = (name: string, i: number): NetworkServiceEndpoint => create(NetworkServiceEndpointSchema, {
-  name, url: `tcp://10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:5001`, networkServiceNames: ["icmp"],
-  networkServiceLabels: { icmp: { labels: { app: "bench", n: String(i % 7) } } } });
+const mk = (name: string, i: number): NetworkServiceEndpoint =>
+  create(NetworkServiceEndpointSchema, {
+    name,
+    url: `tcp://10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:5001`,
+    networkServiceNames: ["icmp"],
+    networkServiceLabels: { icmp: { labels: { app: "bench", n: String(i % 7) } } },
+  });
 
 async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => { while (next < n) await fn(next++); }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
 }
 
-async function benchStore(label: string, store: string, o: { nses: number; watchers: number; regs: number; concurrency: number; channels: number }): Promise<CaseResult[]> {
+async function benchStore(
+  label: string,
+  store: string,
+  o: { nses: number; watchers: number; regs: number; concurrency: number; channels: number },
+): Promise<CaseResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "nsm-bench-reg-"));
   const sock = `unix://${dir}/registry.sock`;
   const child = spawn(process.execPath, [new URL("../bin/nsm.mjs", import.meta.url).pathname, "registry"], {
-    env: { ...process.env, NSM_LISTEN_ON: sock, NSM_REGISTRY_STORE: store, NSM_LOG_LEVEL: "INFO" }, stdio: ["ignore", "ignore", "pipe"] });
+    env: { ...process.env, NSM_LISTEN_ON: sock, NSM_REGISTRY_STORE: store, NSM_LOG_LEVEL: "INFO" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let log = "";
   await new Promise<void>((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => { log = (log + d.toString()).slice(-4000); if (log.includes("Startup completed")) resolve(); });
+    child.stderr!.on("data", (d: Buffer) => {
+      log = (log + d.toString()).slice(-4000);
+      if (log.includes("Startup completed")) resolve();
+    });
     child.once("exit", (code) => reject(new Error(`nsm registry exited (${code}): ${log}`)));
   });
-  const raw = await openStore<NetworkServiceEndpoint>(store, { clone: NSE.clone, prefix: "/nsm/bench-raw/",
-    codec: { encode: (v) => toBinary(NetworkServiceEndpointSchema, v), decode: (b) => fromBinary(NetworkServiceEndpointSchema, b) } });
+  const raw = await openStore<NetworkServiceEndpoint>(store, {
+    clone: NSE.clone,
+    prefix: "/nsm/bench-raw/",
+    codec: {
+      encode: (v) => toBinary(NetworkServiceEndpointSchema, v),
+      decode: (b) => fromBinary(NetworkServiceEndpointSchema, b),
+    },
+  });
   const conn = dial(sock);
   // registrations come from a fleet of nsmgrs, each with its own channel to the registry
   const fleet = [conn, ...Array.from({ length: Math.max(0, o.channels - 1) }, () => dial(sock))];
@@ -68,7 +100,13 @@ async function benchStore(label: string, store: string, o: { nses: number; watch
     t = now();
     await pool(o.regs, o.concurrency, (i) => raw.put(`raw-${i}`, mk(`raw-${i}`, i)));
     const rawPerS = o.regs / ((now() - t) / 1000);
-    out.push({ case: `${label}/register (reg/s)`, ours: regsPerS, baseline: rawPerS, ratio: regsPerS / rawPerS, note: `${fleet.length} channel(s), ${o.concurrency} in flight; baseline: bare store put` });
+    out.push({
+      case: `${label}/register (reg/s)`,
+      ours: regsPerS,
+      baseline: rawPerS,
+      ratio: regsPerS / rawPerS,
+      note: `${fleet.length} channel(s), ${o.concurrency} in flight; baseline: bare store put`,
+    });
     // clean slate with `nses` entries for find and fan-out
     await pool(200, o.concurrency, (i) => conn.nseRegistry.unregister(mk(`warm-${i}`, i), ctx()));
     await pool(o.regs, o.concurrency, (i) => conn.nseRegistry.unregister(mk(`r-${i}`, i), ctx()));
@@ -76,18 +114,47 @@ async function benchStore(label: string, store: string, o: { nses: number; watch
     await pool(o.nses, o.concurrency, (i) => conn.nseRegistry.register(mk(`nse-${i}`, i), ctx()));
 
     // Find latency (by name) vs a one-entry echo chain over the same transport
-    const findOnce = async (s: NseRegistryServer, name: string) => { for await (const _ of s.find(nseQuery({ name }), ctx())) { /* drain */ } };
+    const findOnce = async (s: NseRegistryServer, name: string) => {
+      for await (const _ of s.find(nseQuery({ name }), ctx())) {
+        /* drain */
+      }
+    };
     const lat: number[] = [];
-    for (let i = 0; i < 1000; i++) { const t0 = now(); await findOnce(conn.nseRegistry, `nse-${i % o.nses}`); lat.push(now() - t0); }
+    for (let i = 0; i < 1000; i++) {
+      const t0 = now();
+      await findOnce(conn.nseRegistry, `nse-${i % o.nses}`);
+      lat.push(now() - t0);
+    }
     const one = mk("echo", 1);
-    const echoSrv = await serve(["tcp://127.0.0.1:0"], { nseRegistry: nseChain({ async *find() { yield NSE.response(one, false); } }) });
+    const echoSrv = await serve(["tcp://127.0.0.1:0"], {
+      nseRegistry: nseChain({
+        async *find() {
+          yield NSE.response(one, false);
+        },
+      }),
+    });
     const echoConn = dial(echoSrv.urls[0]!);
     const base: number[] = [];
-    try { for (let i = 0; i < 1000; i++) { const t0 = now(); await findOnce(echoConn.nseRegistry, "echo"); base.push(now() - t0); } }
-    finally { echoConn.close(); await echoSrv.close(); }
+    try {
+      for (let i = 0; i < 1000; i++) {
+        const t0 = now();
+        await findOnce(echoConn.nseRegistry, "echo");
+        base.push(now() - t0);
+      }
+    } finally {
+      echoConn.close();
+      await echoSrv.close();
+    }
     for (const p of [50, 99]) {
-      const a = percentile(lat.slice(100), p), b = percentile(base.slice(100), p);
-      out.push({ case: `${label}/find p${p} (ms)`, ours: a, baseline: b, ratio: b / a, note: `${o.nses} NSEs; baseline: one-entry echo Find` });
+      const a = percentile(lat.slice(100), p),
+        b = percentile(base.slice(100), p);
+      out.push({
+        case: `${label}/find p${p} (ms)`,
+        ours: a,
+        baseline: b,
+        ratio: b / a,
+        note: `${o.nses} NSEs; baseline: one-entry echo Find`,
+      });
     }
 
     // watch fan-out
@@ -105,9 +172,15 @@ async function benchStore(label: string, store: string, o: { nses: number; watch
           seen.set(key, c);
           if (c === o.watchers) waiters.get(key)?.();
         }
-      } catch { /* cancelled */ }
+      } catch {
+        /* cancelled */
+      }
     });
-    const allSaw = (key: string) => new Promise<void>((res) => { if (seen.get(key) === o.watchers) res(); else waiters.set(key, res); });
+    const allSaw = (key: string) =>
+      new Promise<void>((res) => {
+        if (seen.get(key) === o.watchers) res();
+        else waiters.set(key, res);
+      });
     // wait until every watcher has its initial list
     await allSaw(`nse-${o.nses - 1}#`);
     const fan: number[] = [];
@@ -121,20 +194,36 @@ async function benchStore(label: string, store: string, o: { nses: number; watch
       await conn.nseRegistry.register(e, ctx());
       await done;
       fan.push(now() - t0);
-      seen.delete(key); waiters.delete(key);
+      seen.delete(key);
+      waiters.delete(key);
     }
     for (const p of [50, 99]) {
       const v = percentile(fan.slice(20), p);
-      out.push({ case: `${label}/fanout p${p} (ms)`, ours: v, baseline: 50, ratio: 50 / v, note: `1 change → ${o.watchers} watchers; baseline: 50 ms goal` });
+      out.push({
+        case: `${label}/fanout p${p} (ms)`,
+        ours: v,
+        baseline: 50,
+        ratio: 50 / v,
+        note: `1 change → ${o.watchers} watchers; baseline: 50 ms goal`,
+      });
     }
     // burst: every NSE changes once; until every watcher saw every change
     const g = String(++gen);
     const keys = Array.from({ length: o.nses }, (_, i) => `nse-${i}#${g}`);
     const all = Promise.all(keys.map(allSaw));
     const t0 = now();
-    await pool(o.nses, o.concurrency, (i) => { const e = mk(`nse-${i}`, i); e.networkServiceLabels.icmp!.labels.gen = g; return conn.nseRegistry.register(e, ctx()); });
+    await pool(o.nses, o.concurrency, (i) => {
+      const e = mk(`nse-${i}`, i);
+      e.networkServiceLabels.icmp!.labels.gen = g;
+      return conn.nseRegistry.register(e, ctx());
+    });
     await all;
-    out.push({ case: `${label}/fanout-all (ms)`, ours: now() - t0, baseline: null, note: `${o.nses} changes × ${o.watchers} watchers` });
+    out.push({
+      case: `${label}/fanout-all (ms)`,
+      ours: now() - t0,
+      baseline: null,
+      note: `${o.nses} changes × ${o.watchers} watchers`,
+    });
     wac.abort();
     await Promise.all(streams);
   } finally {
@@ -149,20 +238,34 @@ async function benchStore(label: string, store: string, o: { nses: number; watch
 }
 
 export async function run(args: string[]): Promise<void> {
-  const o = { nses: arg(args, "nses", 1000), watchers: arg(args, "watchers", 100), regs: arg(args, "regs", 5000), concurrency: arg(args, "concurrency", 64), channels: arg(args, "channels", 4) };
+  const o = {
+    nses: arg(args, "nses", 1000),
+    watchers: arg(args, "watchers", 100),
+    regs: arg(args, "regs", 5000),
+    concurrency: arg(args, "concurrency", 64),
+    channels: arg(args, "channels", 4),
+  };
   console.log(`registry bench: ${JSON.stringify(o)}`);
   const results = await benchStore("memory", "memory", o);
   if (existsSync("/usr/bin/etcd")) {
     let etcd: EtcdProcess | undefined;
     try {
       etcd = await startEtcd();
-      results.push(...await benchStore("etcd", `etcd://${etcd.hostPort}/bench`, o));
-    } finally { await etcd?.stop(); }
+      results.push(...(await benchStore("etcd", `etcd://${etcd.hostPort}/bench`, o)));
+    } finally {
+      await etcd?.stop();
+    }
   } else console.log("etcd not installed: etcd cases skipped");
-  const report = writeResults("registry", { unit: "mixed: reg/s for register, ms for find/fanout (see case names)", higherIsBetter: true, results });
+  const report = writeResults("registry", {
+    unit: "mixed: reg/s for register, ms for find/fanout (see case names)",
+    higherIsBetter: true,
+    results,
+  });
   const get = (c: string) => report.results.find((r) => r.case === c)?.ours ?? NaN;
-  console.log(`\ngoals: memory ${get("memory/register (reg/s)").toFixed(0)} reg/s (≥ 5000), etcd ${get("etcd/register (reg/s)").toFixed(0)} reg/s (≥ 1000), ` +
-    `fan-out p99 memory ${get("memory/fanout p99 (ms)").toFixed(1)} ms / etcd ${get("etcd/fanout p99 (ms)").toFixed(1)} ms (≤ 50)`);
+  console.log(
+    `\ngoals: memory ${get("memory/register (reg/s)").toFixed(0)} reg/s (≥ 5000), etcd ${get("etcd/register (reg/s)").toFixed(0)} reg/s (≥ 1000), ` +
+      `fan-out p99 memory ${get("memory/fanout p99 (ms)").toFixed(1)} ms / etcd ${get("etcd/fanout p99 (ms)").toFixed(1)} ms (≤ 50)`,
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await run(process.argv.slice(2));

@@ -5,7 +5,10 @@
 import { readdirSync } from "node:fs";
 
 const here = new URL(".", import.meta.url).pathname;
-const names = readdirSync(here).filter((f) => f.endsWith(".ts") && !["run.ts", "lib.ts"].includes(f)).map((f) => f.slice(0, -3)).sort();
+const names = readdirSync(here)
+  .filter((f) => f.endsWith(".ts") && !["run.ts", "lib.ts"].includes(f))
+  .map((f) => f.slice(0, -3))
+  .sort();
 const [name, ...args] = process.argv.slice(2);
 const pick = name?.split("/")[0];
 if (!pick || !names.includes(pick)) {

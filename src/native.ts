@@ -66,7 +66,12 @@ interface Addon {
   fdClose(fd: number): void;
   fdInode(fd: number): string;
   linkList(netns: string | number): Promise<LinkInfo[]>;
-  nlExec?(nsFd: number, batch: Uint8Array, fixups: readonly NlFixup[], opts: { keepGoing: boolean; ownThread: boolean }): Promise<NlExecResult>;
+  nlExec?(
+    nsFd: number,
+    batch: Uint8Array,
+    fixups: readonly NlFixup[],
+    opts: { keepGoing: boolean; ownThread: boolean },
+  ): Promise<NlExecResult>;
 }
 
 /**
@@ -120,7 +125,10 @@ function candidates(): string[] {
   const env = process.env["NSM_NATIVE_ADDON"];
   const here = dirname(fileURLToPath(import.meta.url));
   // src/native.ts (tsx) and dist/src/native.js (built) sit at different depths below the root.
-  const found = [join(here, "..", "build", "Release", "nsm_native.node"), join(here, "..", "..", "build", "Release", "nsm_native.node")];
+  const found = [
+    join(here, "..", "build", "Release", "nsm_native.node"),
+    join(here, "..", "..", "build", "Release", "nsm_native.node"),
+  ];
   return env ? [env, ...found] : found;
 }
 
@@ -207,7 +215,10 @@ export async function nlExec(
   const a = load();
   if (!a.nlExec) throw new Error('nsm_native.node is out of date (no nlExec); run "npm run build:native"');
   try {
-    return await a.nlExec(nsFd, batch, fixups, { keepGoing: opts.keepGoing ?? false, ownThread: opts.ownThread ?? false });
+    return await a.nlExec(nsFd, batch, fixups, {
+      keepGoing: opts.keepGoing ?? false,
+      ownThread: opts.ownThread ?? false,
+    });
   } catch (e) {
     throw NativeError.from(e);
   }
@@ -241,7 +252,14 @@ export interface MemifNativeConfig {
 
 /** Events from a memif port's control thread. */
 export type MemifNativeEvent =
-  | { readonly type: "up"; readonly peerName: string; readonly peerIfName: string; readonly ringSize: number; readonly bufferSize: number; readonly regions: number }
+  | {
+      readonly type: "up";
+      readonly peerName: string;
+      readonly peerIfName: string;
+      readonly ringSize: number;
+      readonly bufferSize: number;
+      readonly regions: number;
+    }
   | { readonly type: "down"; readonly reason: string; readonly wasUp: boolean }
   | { readonly type: "rx" };
 
@@ -308,7 +326,12 @@ interface MemifAddon {
   memifForwardStart(a: number, b: number, opts: { busyPoll: boolean; cpu: number }): number;
   memifForwardStats(f: number): MemifForwardStats | null;
   memifForwardStop(f: number): MemifForwardStats | null;
-  memifRawPeer(o: { socket: string; role: "client" | "server"; steps: readonly MemifRawStep[]; timeoutMs: number }): Promise<{ received: Buffer[]; closed: boolean }>;
+  memifRawPeer(o: {
+    socket: string;
+    role: "client" | "server";
+    steps: readonly MemifRawStep[];
+    timeoutMs: number;
+  }): Promise<{ received: Buffer[]; closed: boolean }>;
 }
 
 function memifAddon(): MemifAddon {
@@ -323,7 +346,8 @@ function memifAddon(): MemifAddon {
  */
 export const memifNative = {
   /** Opens a port: a master binds+listens now (EADDRINUSE etc. thrown here), a slave connects in the background. */
-  open: (cfg: MemifNativeConfig, onEvent: (e: MemifNativeEvent) => void): number => sync(() => memifAddon().memifOpen(cfg, onEvent)),
+  open: (cfg: MemifNativeConfig, onEvent: (e: MemifNativeEvent) => void): number =>
+    sync(() => memifAddon().memifOpen(cfg, onEvent)),
   /** Closes any port (stops a forwarder using it first). Idempotent. */
   close: (h: number): void => sync(() => memifAddon().memifPortClose(h)),
   /** Whether an open memif port keeps the event loop alive (it does by default). */
@@ -337,12 +361,18 @@ export const memifNative = {
   /** Opens an AF_PACKET / tap / null port for cross-connects. Root for afpacket and tap. */
   packetPortOpen: (spec: MemifPacketPortSpec): number => sync(() => memifAddon().memifPacketPortOpen(spec)),
   /** Starts a native loop a<->b on its own thread (cpu -1: no pinning). */
-  forwardStart: (a: number, b: number, opts: { busyPoll: boolean; cpu: number }): number => sync(() => memifAddon().memifForwardStart(a, b, opts)),
+  forwardStart: (a: number, b: number, opts: { busyPoll: boolean; cpu: number }): number =>
+    sync(() => memifAddon().memifForwardStart(a, b, opts)),
   forwardStats: (f: number): MemifForwardStats | null => sync(() => memifAddon().memifForwardStats(f)),
   /** Stops and joins the loop; returns its final counters, or null if it was already stopped. */
   forwardStop: (f: number): MemifForwardStats | null => sync(() => memifAddon().memifForwardStop(f)),
   /** Test hook: speaks raw 128-byte control messages over SOCK_SEQPACKET (worker thread). */
-  rawPeer: async (o: { socket: string; role: "client" | "server"; steps: readonly MemifRawStep[]; timeoutMs: number }): Promise<{ received: Buffer[]; closed: boolean }> => {
+  rawPeer: async (o: {
+    socket: string;
+    role: "client" | "server";
+    steps: readonly MemifRawStep[];
+    timeoutMs: number;
+  }): Promise<{ received: Buffer[]; closed: boolean }> => {
     try {
       return await memifAddon().memifRawPeer(o);
     } catch (e) {

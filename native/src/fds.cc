@@ -51,8 +51,7 @@ Napi::Value FdClose(const Napi::CallbackInfo& info) {
   }
   int fd = info[0].As<Napi::Number>().Int32Value();
   if (::close(fd) != 0 && errno != EINTR) {
-    ToJsError(env, SysError{errno, "close", "fd " + std::to_string(fd), {}})
-        .ThrowAsJavaScriptException();
+    ToJsError(env, SysError{errno, "close", "fd " + std::to_string(fd), {}}).ThrowAsJavaScriptException();
   }
   return env.Undefined();
 }
@@ -67,8 +66,7 @@ Napi::Value FdInode(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   struct stat st;
   if (::fstat(fd, &st) != 0) {
-    ToJsError(env, SysError{errno, "fstat", "fd " + std::to_string(fd), {}})
-        .ThrowAsJavaScriptException();
+    ToJsError(env, SysError{errno, "fstat", "fd " + std::to_string(fd), {}}).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   return Napi::String::New(env, std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino));

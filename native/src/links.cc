@@ -41,8 +41,7 @@ std::string FormatMac(const uint8_t* p, size_t n) {
 
 void ParseLinks(const std::vector<uint8_t>& dump, std::vector<LinkInfo>* out) {
   size_t left = dump.size();
-  for (auto* h = reinterpret_cast<const nlmsghdr*>(dump.data()); NLMSG_OK(h, left);
-       h = NLMSG_NEXT(h, left)) {
+  for (auto* h = reinterpret_cast<const nlmsghdr*>(dump.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
     if (h->nlmsg_type != RTM_NEWLINK) continue;
     auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
     LinkInfo l;
@@ -53,9 +52,15 @@ void ParseLinks(const std::vector<uint8_t>& dump, std::vector<LinkInfo>* out) {
       const auto* d = static_cast<const uint8_t*>(RTA_DATA(a));
       size_t dl = RTA_PAYLOAD(a);
       switch (a->rta_type) {
-        case IFLA_IFNAME: l.name.assign(reinterpret_cast<const char*>(d), strnlen(reinterpret_cast<const char*>(d), dl)); break;
-        case IFLA_MTU: if (dl >= 4) memcpy(&l.mtu, d, 4); break;
-        case IFLA_ADDRESS: l.mac = FormatMac(d, dl); break;
+        case IFLA_IFNAME:
+          l.name.assign(reinterpret_cast<const char*>(d), strnlen(reinterpret_cast<const char*>(d), dl));
+          break;
+        case IFLA_MTU:
+          if (dl >= 4) memcpy(&l.mtu, d, 4);
+          break;
+        case IFLA_ADDRESS:
+          l.mac = FormatMac(d, dl);
+          break;
         case IFLA_LINKINFO: {
           int il = static_cast<int>(dl);
           for (auto* in = static_cast<rtattr*>(RTA_DATA(a)); RTA_OK(in, il); in = RTA_NEXT(in, il)) {
@@ -66,7 +71,8 @@ void ParseLinks(const std::vector<uint8_t>& dump, std::vector<LinkInfo>* out) {
           }
           break;
         }
-        default: break;
+        default:
+          break;
       }
     }
     out->push_back(std::move(l));
@@ -77,7 +83,9 @@ class LinkListWorker : public Napi::AsyncWorker {
  public:
   LinkListWorker(Napi::Env env, std::string path, int fd)
       : Napi::AsyncWorker(env, "nsm:linkList"),
-        deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), fd_(fd) {}
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)),
+        fd_(fd) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {  // worker thread: syscalls only, no Napi::
@@ -125,9 +133,7 @@ class LinkListWorker : public Napi::AsyncWorker {
     }
     deferred_.Resolve(arr);
   }
-  void OnError(const Napi::Error&) override {
-    deferred_.Reject(ToJsError(Env(), err_).Value());
-  }
+  void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), err_).Value()); }
 
  private:
   std::string Where() const { return path_.empty() ? "netns fd " + std::to_string(fd_) : path_; }

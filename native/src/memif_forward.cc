@@ -32,7 +32,8 @@ constexpr size_t kFrame = 9216;  // largest frame an FdPort moves (jumbo)
 
 std::shared_ptr<FdPort> FdPort::Open(Kind kind, const std::string& ifname, int nsFd, SysError* err) {
   auto p = std::make_shared<FdPort>();
-  if (ifname.empty() || ifname.size() >= IFNAMSIZ) return *err = SysError{EINVAL, "validate", ifname, {}}, nullptr;
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ)
+    return *err = SysError{EINVAL, "validate", ifname, {}}, nullptr;
   std::optional<NetnsGuard> in;
   if (nsFd >= 0) {
     in.emplace(nsFd);
@@ -60,7 +61,8 @@ std::shared_ptr<FdPort> FdPort::Open(Kind kind, const std::string& ifname, int n
     ifreq ifr{};
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
     memcpy(ifr.ifr_name, ifname.data(), ifname.size());
-    if (::ioctl(p->fd_.get(), TUNSETIFF, &ifr) != 0) return *err = SysError{errno, "TUNSETIFF", ifname, {}}, nullptr;
+    if (::ioctl(p->fd_.get(), TUNSETIFF, &ifr) != 0)
+      return *err = SysError{errno, "TUNSETIFF", ifname, {}}, nullptr;
   }
   p->buf_.resize(Burst::kMaxPkts * kFrame);
   p->gather_.resize(kFrame);
@@ -189,7 +191,9 @@ Forwarder::Forwarder(std::shared_ptr<PacketPort> a, std::shared_ptr<PacketPort> 
   thread_ = std::thread([this] { Run(); });
 }
 
-Forwarder::~Forwarder() { Stop(); }
+Forwarder::~Forwarder() {
+  Stop();
+}
 
 void Forwarder::Stop() {
   if (joined_) return;

@@ -41,7 +41,9 @@ std::map<int, PortEntry> g_ports;
 std::map<int, FwdEntry> g_fwds;
 int g_next = 1;
 
-void Throw(Napi::Env env, const std::string& usage) { Napi::TypeError::New(env, usage).ThrowAsJavaScriptException(); }
+void Throw(Napi::Env env, const std::string& usage) {
+  Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
+}
 
 std::string OptStr(const Napi::Object& o, const char* k, const std::string& def = "") {
   Napi::Value v = o.Get(k);
@@ -96,7 +98,8 @@ void StopForwarder(std::map<int, FwdEntry>::iterator it) {
 Napi::Value MemifOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* usage = "memifOpen(cfg: object, onEvent: function)";
-  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) return Throw(env, usage), env.Undefined();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
+    return Throw(env, usage), env.Undefined();
   Napi::Object o = info[0].As<Napi::Object>();
   memif::MemifConfig cfg;
   cfg.master = OptStr(o, "role") == "master";
@@ -111,7 +114,8 @@ Napi::Value MemifOpen(const Napi::CallbackInfo& info) {
   cfg.ifName = OptStr(o, "ifName", "memif0");
   cfg.reconnectMs = static_cast<uint32_t>(OptNum(o, "reconnectMs", 1000));
   cfg.handshakeTimeoutMs = static_cast<uint32_t>(OptNum(o, "handshakeTimeoutMs", 3000));
-  if (cfg.log2Ring < 1 || cfg.log2Ring > memif::kMaxLog2Ring || cfg.bufferSize < 64 || cfg.bufferSize > 65535 || cfg.socketPath.empty()) {
+  if (cfg.log2Ring < 1 || cfg.log2Ring > memif::kMaxLog2Ring || cfg.bufferSize < 64 ||
+      cfg.bufferSize > 65535 || cfg.socketPath.empty()) {
     return Throw(env, "memifOpen: socket must be set, log2Ring 1..14, bufferSize 64..65535"), env.Undefined();
   }
   std::string ns = OptStr(o, "netns");
@@ -162,7 +166,8 @@ Napi::Value MemifOpen(const Napi::CallbackInfo& info) {
 // memifPortClose(handle): stops a forwarder using it, closes the port; no-op if already closed.
 Napi::Value PortClose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return Throw(env, "memifPortClose(handle: number)"), env.Undefined();
+  if (info.Length() < 1 || !info[0].IsNumber())
+    return Throw(env, "memifPortClose(handle: number)"), env.Undefined();
   int h = info[0].As<Napi::Number>().Int32Value();
   for (auto it = g_fwds.begin(); it != g_fwds.end();) {
     if (it->second.a == h || it->second.b == h) {
@@ -185,8 +190,10 @@ Napi::Value MemifUnref(const Napi::CallbackInfo& info) {
   PortEntry* e = FindPort(info, "memifUnref(handle: number, unref: boolean)");
   if (!e) return info.Env().Undefined();
   if (e->hasTsfn) {
-    if (info.Length() > 1 && info[1].ToBoolean().Value()) e->tsfn.Unref(info.Env());
-    else e->tsfn.Ref(info.Env());
+    if (info.Length() > 1 && info[1].ToBoolean().Value())
+      e->tsfn.Unref(info.Env());
+    else
+      e->tsfn.Ref(info.Env());
   }
   return info.Env().Undefined();
 }
@@ -196,7 +203,8 @@ Napi::Value MemifSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   PortEntry* e = FindPort(info, "memifSend(handle: number, packets: Uint8Array[])");
   if (!e) return env.Undefined();
-  if (!e->memif || info.Length() < 2 || !info[1].IsArray()) return Throw(env, "memifSend(handle: memif port, packets: Uint8Array[])"), env.Undefined();
+  if (!e->memif || info.Length() < 2 || !info[1].IsArray())
+    return Throw(env, "memifSend(handle: memif port, packets: Uint8Array[])"), env.Undefined();
   Napi::Array arr = info[1].As<Napi::Array>();
   std::vector<std::pair<const uint8_t*, size_t>> pkts;
   pkts.reserve(arr.Length());
@@ -220,7 +228,8 @@ Napi::Value MemifRecv(const Napi::CallbackInfo& info) {
   std::vector<std::vector<uint8_t>> pkts;
   e->memif->Recv(std::max(1, max), &pkts);
   Napi::Array out = Napi::Array::New(env, pkts.size());
-  for (uint32_t i = 0; i < pkts.size(); ++i) out.Set(i, Napi::Buffer<uint8_t>::Copy(env, pkts[i].data(), pkts[i].size()));
+  for (uint32_t i = 0; i < pkts.size(); ++i)
+    out.Set(i, Napi::Buffer<uint8_t>::Copy(env, pkts[i].data(), pkts[i].size()));
   return out;
 }
 
@@ -250,7 +259,8 @@ Napi::Value MemifInfo(const Napi::CallbackInfo& info) {
 // memifPacketPortOpen({kind: "afpacket"|"tap", ifname, netns?} | {kind: "null", frameLen}) -> handle
 Napi::Value PacketPortOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "memifPacketPortOpen({kind: 'afpacket'|'tap', ifname, netns?} | {kind: 'null', frameLen})";
+  const char* usage =
+      "memifPacketPortOpen({kind: 'afpacket'|'tap', ifname, netns?} | {kind: 'null', frameLen})";
   if (info.Length() < 1 || !info[0].IsObject()) return Throw(env, usage), env.Undefined();
   Napi::Object o = info[0].As<Napi::Object>();
   std::string kind = OptStr(o, "kind");
@@ -265,8 +275,8 @@ Napi::Value PacketPortOpen(const Napi::CallbackInfo& info) {
       ns = OpenNetns(nsPath, &err);
       if (err) return ToJsError(env, err).ThrowAsJavaScriptException(), env.Undefined();
     }
-    port = memif::FdPort::Open(kind == "tap" ? memif::FdPort::kTap : memif::FdPort::kAfPacket, OptStr(o, "ifname"),
-                               ns ? ns.get() : -1, &err);
+    port = memif::FdPort::Open(kind == "tap" ? memif::FdPort::kTap : memif::FdPort::kAfPacket,
+                               OptStr(o, "ifname"), ns ? ns.get() : -1, &err);
     if (!port) return ToJsError(env, err).ThrowAsJavaScriptException(), env.Undefined();
   } else {
     return Throw(env, usage), env.Undefined();
@@ -282,12 +292,15 @@ Napi::Value PacketPortOpen(const Napi::CallbackInfo& info) {
 Napi::Value ForwardStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* usage = "memifForwardStart(a: number, b: number, opts: {busyPoll?: boolean, cpu?: number})";
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return Throw(env, usage), env.Undefined();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    return Throw(env, usage), env.Undefined();
   int ha = info[0].As<Napi::Number>().Int32Value(), hb = info[1].As<Napi::Number>().Int32Value();
   auto a = g_ports.find(ha), b = g_ports.find(hb);
-  if (a == g_ports.end() || b == g_ports.end() || ha == hb) return Throw(env, "memifForwardStart: two distinct open ports are required"), env.Undefined();
+  if (a == g_ports.end() || b == g_ports.end() || ha == hb)
+    return Throw(env, "memifForwardStart: two distinct open ports are required"), env.Undefined();
   if (a->second.port->attached.load() || b->second.port->attached.load()) {
-    Napi::Error::New(env, "memifForwardStart: a port is already cross-connected").ThrowAsJavaScriptException();
+    Napi::Error::New(env, "memifForwardStart: a port is already cross-connected")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   bool busy = false;
@@ -316,7 +329,8 @@ Napi::Value FwdStatsObject(Napi::Env env, const memif::ForwardStats& s) {
 
 Napi::Value ForwardStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return Throw(env, "memifForwardStats(handle: number)"), env.Undefined();
+  if (info.Length() < 1 || !info[0].IsNumber())
+    return Throw(env, "memifForwardStats(handle: number)"), env.Undefined();
   auto it = g_fwds.find(info[0].As<Napi::Number>().Int32Value());
   if (it == g_fwds.end()) return env.Null();
   return FwdStatsObject(env, it->second.fwd->Stats());
@@ -325,7 +339,8 @@ Napi::Value ForwardStats(const Napi::CallbackInfo& info) {
 // memifForwardStop(handle) -> final stats, or null if already stopped
 Napi::Value ForwardStop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return Throw(env, "memifForwardStop(handle: number)"), env.Undefined();
+  if (info.Length() < 1 || !info[0].IsNumber())
+    return Throw(env, "memifForwardStop(handle: number)"), env.Undefined();
   auto it = g_fwds.find(info[0].As<Napi::Number>().Int32Value());
   if (it == g_fwds.end()) return env.Null();
   StopForwarder(it);
@@ -348,15 +363,20 @@ struct RawStep {
 class RawPeerWorker : public Napi::AsyncWorker {
  public:
   RawPeerWorker(Napi::Env env, std::string path, bool server, std::vector<RawStep> steps, int timeoutMs)
-      : Napi::AsyncWorker(env, "nsm:memifRawPeer"), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)),
-        server_(server), steps_(std::move(steps)), timeoutMs_(timeoutMs) {}
+      : Napi::AsyncWorker(env, "nsm:memifRawPeer"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)),
+        server_(server),
+        steps_(std::move(steps)),
+        timeoutMs_(timeoutMs) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     using Clock = std::chrono::steady_clock;
     auto deadline = Clock::now() + std::chrono::milliseconds(timeoutMs_);
     auto left = [&] {
-      return static_cast<int>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+      return static_cast<int>(std::max<int64_t>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
     };
     sockaddr_un sun;
     socklen_t len = memif::MemifSockaddr(path_, &sun);
@@ -388,14 +408,18 @@ class RawPeerWorker : public Napi::AsyncWorker {
         UniqueFd fd;
         if (s.fdKind == "memfd") {
           fd.reset(::memfd_create("memif_raw", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-          if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(s.memfdSize)) != 0) return Fail("memfd_create", errno);
+          if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(s.memfdSize)) != 0)
+            return Fail("memfd_create", errno);
         } else if (s.fdKind == "eventfd") {
           fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
           if (!fd) return Fail("eventfd", errno);
         }
-        if (memif::SendWithFd(conn.get(), s.send.data(), s.send.size(), fd ? fd.get() : -1, MSG_NOSIGNAL) < 0) {
-          if (errno == EPIPE || errno == ECONNRESET) closed_ = true;
-          else return Fail("sendmsg", errno);
+        if (memif::SendWithFd(conn.get(), s.send.data(), s.send.size(), fd ? fd.get() : -1, MSG_NOSIGNAL) <
+            0) {
+          if (errno == EPIPE || errno == ECONNRESET)
+            closed_ = true;
+          else
+            return Fail("sendmsg", errno);
         }
       }
       int want = s.recv;
@@ -404,7 +428,8 @@ class RawPeerWorker : public Napi::AsyncWorker {
         int r = ::poll(&p, 1, left());
         if (r <= 0) break;  // timeout: report what we have
         uint8_t buf[512];
-        ssize_t n = ::recv(conn.get(), buf, sizeof(buf), 0);  // no control buffer: the kernel drops any passed fd
+        ssize_t n =
+            ::recv(conn.get(), buf, sizeof(buf), 0);  // no control buffer: the kernel drops any passed fd
         if (n <= 0) {
           closed_ = true;
           break;
@@ -418,7 +443,8 @@ class RawPeerWorker : public Napi::AsyncWorker {
     Napi::Env env = Env();
     Napi::Object o = Napi::Object::New(env);
     Napi::Array arr = Napi::Array::New(env, received_.size());
-    for (uint32_t i = 0; i < received_.size(); ++i) arr.Set(i, Napi::Buffer<uint8_t>::Copy(env, received_[i].data(), received_[i].size()));
+    for (uint32_t i = 0; i < received_.size(); ++i)
+      arr.Set(i, Napi::Buffer<uint8_t>::Copy(env, received_[i].data(), received_[i].size()));
     o.Set("received", arr);
     o.Set("closed", closed_);
     deferred_.Resolve(o);
@@ -444,10 +470,12 @@ class RawPeerWorker : public Napi::AsyncWorker {
   int errno_ = 0;
 };
 
-// memifRawPeer({socket, role: "client"|"server", steps: [{send?, fd?, memfdSize?, recv?, waitClose?}], timeoutMs})
+// memifRawPeer({socket, role: "client"|"server", steps: [{send?, fd?, memfdSize?, recv?, waitClose?}],
+// timeoutMs})
 Napi::Value RawPeer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "memifRawPeer({socket: string, role: 'client'|'server', steps: object[], timeoutMs: number})";
+  const char* usage =
+      "memifRawPeer({socket: string, role: 'client'|'server', steps: object[], timeoutMs: number})";
   if (info.Length() < 1 || !info[0].IsObject()) return Throw(env, usage), env.Undefined();
   Napi::Object o = info[0].As<Napi::Object>();
   Napi::Value st = o.Get("steps");

@@ -55,7 +55,9 @@ class Mapping {
   size_t size_ = 0;
 };
 
-std::string Errno(const char* call, int err) { return std::string(call) + ": " + strerror(err); }
+std::string Errno(const char* call, int err) {
+  return std::string(call) + ": " + strerror(err);
+}
 
 bool SendMsg(int fd, const Msg& m, int passFd = -1) {
   return SendWithFd(fd, m.b, kMsgSize, passFd, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(kMsgSize);
@@ -81,8 +83,10 @@ ssize_t RecvMsg(int sock, Msg* m, UniqueFd* fd, bool* trunc) {
     for (size_t i = 0; i < count; ++i) {
       int f;
       memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      if (!*fd) fd->reset(f);
-      else ::close(f);
+      if (!*fd)
+        fd->reset(f);
+      else
+        ::close(f);
     }
   }
   *trunc = (mh.msg_flags & MSG_TRUNC) != 0;
@@ -153,9 +157,12 @@ socklen_t MemifSockaddr(const std::string& path, void* out) {
   sun->sun_family = AF_UNIX;
   std::string name;
   bool abstract = false;
-  if (path.rfind("abstract:", 0) == 0) name = path.substr(9), abstract = true;
-  else if (!path.empty() && path[0] == '@') name = path.substr(1), abstract = true;
-  else name = path;
+  if (path.rfind("abstract:", 0) == 0)
+    name = path.substr(9), abstract = true;
+  else if (!path.empty() && path[0] == '@')
+    name = path.substr(1), abstract = true;
+  else
+    name = path;
   if (abstract) {
     // No trailing NUL, no padding: DPDK and VPP use exactly offsetof + 1 + strlen.
     if (name.size() + 1 > sizeof(sun->sun_path)) return 0;
@@ -167,7 +174,9 @@ socklen_t MemifSockaddr(const std::string& path, void* out) {
   return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size() + 1);
 }
 
-static bool IsAbstract(const std::string& p) { return p.rfind("abstract:", 0) == 0 || (!p.empty() && p[0] == '@'); }
+static bool IsAbstract(const std::string& p) {
+  return p.rfind("abstract:", 0) == 0 || (!p.empty() && p[0] == '@');
+}
 
 // ---------------------------------------------------------------------------------------------
 // Shared memory of one connection.
@@ -210,7 +219,9 @@ struct MemifPort::Ctl {
 
 MemifPort::MemifPort(MemifConfig cfg, EventFn fn) : cfg_(std::move(cfg)), onEvent_(std::move(fn)) {}
 
-MemifPort::~MemifPort() { Close(); }
+MemifPort::~MemifPort() {
+  Close();
+}
 
 std::shared_ptr<MemifPort> MemifPort::Open(MemifConfig cfg, EventFn onEvent, SysError* err) {
   auto p = std::make_shared<MemifPort>(std::move(cfg), std::move(onEvent));
@@ -438,7 +449,8 @@ void MemifPort::Run() {
       StoreHead(q.ring, 0);
       StoreTail(q.ring, 0);
       Desc* d = Descs(q.ring);
-      for (uint64_t j = 0; j < R; ++j) d[j] = Desc{0, 0, static_cast<uint32_t>(B), static_cast<uint32_t>(q.bufOff + j * B), 0};
+      for (uint64_t j = 0; j < R; ++j)
+        d[j] = Desc{0, 0, static_cast<uint32_t>(B), static_cast<uint32_t>(q.bufOff + j * B), 0};
       (g == 0 ? c.s2m : c.m2s).push_back(std::move(q));
     }
     c.regions.push_back(std::move(rg));
@@ -474,7 +486,8 @@ void MemifPort::Run() {
       if (t != kMsgInit) return refuse("Unexpected message");
       if (m.U16(2) != kVersion) return refuse("Incompatible memif version");
       if (m.U32(4) != cfg_.id) return refuse("ID not found");
-      if (m.U8(8) != cfg_.mode) return refuse(cfg_.mode == kModeEthernet ? "Only ethernet mode supported" : "Mode mismatch");
+      if (m.U8(8) != cfg_.mode)
+        return refuse(cfg_.mode == kModeEthernet ? "Only ethernet mode supported" : "Mode mismatch");
       std::string secret = m.Str(9, kSecretSize);
       if (!cfg_.secret.empty() && secret.empty()) return refuse("Secret required");
       if (!cfg_.secret.empty() && secret != cfg_.secret) return refuse("Incorrect secret");
@@ -492,7 +505,8 @@ void MemifPort::Run() {
       if (index != c.regions.size() || index > 255) return refuse("Invalid region index");
       if (size == 0 || size > kMaxRegionSize) return refuse("Invalid region size");
       struct stat st;
-      if (::fstat(fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) < size) return refuse("Region size exceeds its fd");
+      if (::fstat(fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) < size)
+        return refuse("Region size exceeds its fd");
       // Mapped memory the peer could shrink would SIGBUS us: insist on (or add) F_SEAL_SHRINK.
       int seals = ::fcntl(fd.get(), F_GET_SEALS);
       if (seals >= 0 && !(seals & F_SEAL_SHRINK) && ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
@@ -512,7 +526,8 @@ void MemifPort::Run() {
       if (region >= c.regions.size()) return refuse("Invalid ring region");
       if (log2 == 0 || log2 > kMaxLog2Ring) return refuse("Invalid ring size");
       if (m.U16(13) != 0) return refuse("Private header not supported");
-      if (offset % 8 != 0 || uint64_t{offset} + RingBytes(log2) > c.regions[region].size) return refuse("Ring outside its region");
+      if (offset % 8 != 0 || uint64_t{offset} + RingBytes(log2) > c.regions[region].size)
+        return refuse("Ring outside its region");
       Queue q;
       q.efd = std::move(fd);
       q.log2 = log2;
@@ -523,7 +538,8 @@ void MemifPort::Run() {
       c.peerIf = m.Str(2, kNameSize);
       std::string why = mapMaster();
       if (!why.empty()) return refuse(why);
-      if (!SendMsg(ctl->fd.get(), MakeConnected(cfg_.ifName))) return teardown(Errno("sendmsg", errno), false, true);
+      if (!SendMsg(ctl->fd.get(), MakeConnected(cfg_.ifName)))
+        return teardown(Errno("sendmsg", errno), false, true);
       return goUp();
     } else if (t == kMsgNone || t > kMsgDisconnect) {
       return refuse("Unknown message type");
@@ -543,7 +559,8 @@ void MemifPort::Run() {
     uint16_t t = m.Type();
     if (ctl->state == Ctl::kWaitHello) {
       if (t != kMsgHello) return refuse("Unexpected message");
-      if (HelloMinVersion(m) > kVersion || HelloMaxVersion(m) < kVersion) return refuse("Incompatible memif version");
+      if (HelloMinVersion(m) > kVersion || HelloMaxVersion(m) < kVersion)
+        return refuse("Incompatible memif version");
       uint8_t log2 = std::min(cfg_.log2Ring, HelloMaxLog2(m));
       if (log2 == 0) return refuse("Invalid ring size");
       ctl->conn->peerName = m.Str(2, kNameSize);
@@ -571,7 +588,8 @@ void MemifPort::Run() {
       const uint16_t R = static_cast<uint16_t>(1u << rx.log2);
       Desc* d = Descs(rx.ring);
       for (uint16_t j = 0; j < R; ++j) {
-        d[j] = Desc{0, 0, cfg_.bufferSize, static_cast<uint32_t>(rx.bufOff + uint64_t{j} * cfg_.bufferSize), 0};
+        d[j] =
+            Desc{0, 0, cfg_.bufferSize, static_cast<uint32_t>(rx.bufOff + uint64_t{j} * cfg_.bufferSize), 0};
       }
       rx.prod = R;
       StoreHead(rx.ring, R);
@@ -596,8 +614,10 @@ void MemifPort::Run() {
         return teardown("peer disconnected: " + m.Str(6, kReasonSize), false, true);
       }
       if (ctl->state == Ctl::kUp) return refuse("Unexpected message");
-      if (master) handleMaster(m, fd);
-      else handleSlave(m);
+      if (master)
+        handleMaster(m, fd);
+      else
+        handleSlave(m);
       if (!ctl) return;
     }
     if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) teardown("peer closed the control channel", false, true);
@@ -638,15 +658,20 @@ void MemifPort::Run() {
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n && !stop_.load(); ++i) {
       switch (evs[i].data.u64) {
-        case kTagWake: Drain(wake_.get()); break;
-        case kTagListen: accept(); break;
+        case kTagWake:
+          Drain(wake_.get());
+          break;
+        case kTagListen:
+          accept();
+          break;
         case kTagCtl:
           if (ctl) handleCtl(evs[i].events);
           break;
         case kTagRx:
           if (rxWatched >= 0) {
             Drain(rxWatched);
-            if (!rxPending_.exchange(true) && onEvent_) onEvent_(MemifEvent{MemifEvent::kRx, {}, true, {}, {}, 0, 0, 0});
+            if (!rxPending_.exchange(true) && onEvent_)
+              onEvent_(MemifEvent{MemifEvent::kRx, {}, true, {}, {}, 0, 0, 0});
           }
           break;
       }
@@ -686,8 +711,10 @@ int MemifPort::RxLocked(Burst* b, int max) {
       uint32_t len = 0;
       if (master) {
         // The slave's descriptors may point into any of its regions: check before touching.
-        if (x.region >= c->regions.size() || uint64_t{x.offset} + x.length > c->regions[x.region].size) ok = false;
-        else p = c->regions[x.region].map.base() + x.offset, len = x.length;
+        if (x.region >= c->regions.size() || uint64_t{x.offset} + x.length > c->regions[x.region].size)
+          ok = false;
+        else
+          p = c->regions[x.region].map.base() + x.offset, len = x.length;
       } else {
         p = base0 + q.bufOff + uint64_t{slot} * B;  // our own fixed buffer, whatever the desc says
         len = std::min(x.length, B);
@@ -786,7 +813,8 @@ int MemifPort::TxLocked(const Burst& b) {
         const uint16_t slot = head & mask;
         const uint64_t off = q.bufOff + uint64_t{slot} * B;
         size_t n = cur.Copy(base0 + off, B);
-        d[slot] = Desc{static_cast<uint16_t>(k + 1 < need ? kDescFlagNext : 0), 0, static_cast<uint32_t>(n), static_cast<uint32_t>(off), 0};
+        d[slot] = Desc{static_cast<uint16_t>(k + 1 < need ? kDescFlagNext : 0), 0, static_cast<uint32_t>(n),
+                       static_cast<uint32_t>(off), 0};
       }
       free = static_cast<uint16_t>(free - need);
       ++sent;
@@ -804,7 +832,10 @@ int MemifPort::TxLocked(const Burst& b) {
       SegCursor cur{b, b.first[i], b.first[i + 1]};
       bool ok = true;
       do {
-        if (!avail) { ok = false; break; }
+        if (!avail) {
+          ok = false;
+          break;
+        }
         const uint16_t slot = tail & mask;
         Desc x = ReadDesc(&d[slot]);
         // Capacity is what the slave posted; it must stay inside the slave's region.
@@ -817,7 +848,8 @@ int MemifPort::TxLocked(const Burst& b) {
         size_t n = cur.Copy(c->regions[x.region].map.base() + x.offset, std::min(remaining, x.length));
         remaining -= static_cast<uint32_t>(n);
         __atomic_store_n(&d[slot].length, static_cast<uint32_t>(n), __ATOMIC_RELAXED);
-        __atomic_store_n(&d[slot].flags, static_cast<uint16_t>(remaining ? kDescFlagNext : 0), __ATOMIC_RELAXED);
+        __atomic_store_n(&d[slot].flags, static_cast<uint16_t>(remaining ? kDescFlagNext : 0),
+                         __ATOMIC_RELAXED);
         ++tail;
         --avail;
       } while (remaining > 0);
@@ -906,7 +938,8 @@ void MemifPort::Recv(int max, std::vector<std::vector<uint8_t>>* out) {
     for (int i = 0; i < n; ++i) {
       std::vector<uint8_t> pkt;
       pkt.reserve(b->len[i]);
-      for (int s = b->first[i]; s < b->first[i + 1]; ++s) pkt.insert(pkt.end(), b->segs[s].data, b->segs[s].data + b->segs[s].len);
+      for (int s = b->first[i]; s < b->first[i + 1]; ++s)
+        pkt.insert(pkt.end(), b->segs[s].data, b->segs[s].data + b->segs[s].len);
       out->push_back(std::move(pkt));
     }
     RxDoneLocked();

@@ -35,23 +35,40 @@ std::string ExtackOf(const nlmsghdr* h) {
 
 std::string NlTypeName(uint16_t type) {
   switch (type) {
-    case RTM_NEWLINK: return "RTM_NEWLINK";
-    case RTM_DELLINK: return "RTM_DELLINK";
-    case RTM_GETLINK: return "RTM_GETLINK";
-    case RTM_SETLINK: return "RTM_SETLINK";
-    case RTM_NEWADDR: return "RTM_NEWADDR";
-    case RTM_DELADDR: return "RTM_DELADDR";
-    case RTM_GETADDR: return "RTM_GETADDR";
-    case RTM_NEWROUTE: return "RTM_NEWROUTE";
-    case RTM_DELROUTE: return "RTM_DELROUTE";
-    case RTM_GETROUTE: return "RTM_GETROUTE";
-    case RTM_NEWNEIGH: return "RTM_NEWNEIGH";
-    case RTM_DELNEIGH: return "RTM_DELNEIGH";
-    case RTM_GETNEIGH: return "RTM_GETNEIGH";
-    case RTM_NEWRULE: return "RTM_NEWRULE";
-    case RTM_DELRULE: return "RTM_DELRULE";
-    case RTM_GETRULE: return "RTM_GETRULE";
-    default: return "nlmsg " + std::to_string(type);
+    case RTM_NEWLINK:
+      return "RTM_NEWLINK";
+    case RTM_DELLINK:
+      return "RTM_DELLINK";
+    case RTM_GETLINK:
+      return "RTM_GETLINK";
+    case RTM_SETLINK:
+      return "RTM_SETLINK";
+    case RTM_NEWADDR:
+      return "RTM_NEWADDR";
+    case RTM_DELADDR:
+      return "RTM_DELADDR";
+    case RTM_GETADDR:
+      return "RTM_GETADDR";
+    case RTM_NEWROUTE:
+      return "RTM_NEWROUTE";
+    case RTM_DELROUTE:
+      return "RTM_DELROUTE";
+    case RTM_GETROUTE:
+      return "RTM_GETROUTE";
+    case RTM_NEWNEIGH:
+      return "RTM_NEWNEIGH";
+    case RTM_DELNEIGH:
+      return "RTM_DELNEIGH";
+    case RTM_GETNEIGH:
+      return "RTM_GETNEIGH";
+    case RTM_NEWRULE:
+      return "RTM_NEWRULE";
+    case RTM_DELRULE:
+      return "RTM_DELRULE";
+    case RTM_GETRULE:
+      return "RTM_GETRULE";
+    default:
+      return "nlmsg " + std::to_string(type);
   }
 }
 

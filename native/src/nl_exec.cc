@@ -33,8 +33,8 @@ constexpr uint16_t kNsmTapAdd = 0xF001;
 struct NsmTapAdd {
   uint16_t flags;  // IFF_TAP or IFF_TUN, plus IFF_NO_PI / IFF_MULTI_QUEUE / IFF_VNET_HDR
   uint16_t pad;
-  int32_t owner;   // uid or -1
-  int32_t group;   // gid or -1
+  int32_t owner;  // uid or -1
+  int32_t group;  // gid or -1
   char name[IFNAMSIZ];
 };
 
@@ -62,26 +62,42 @@ double NowNs() {
 class NlExecWorker : public Napi::AsyncWorker {
  public:
   NlExecWorker(Napi::Env env, int nsFd, std::vector<uint8_t> batch, std::vector<Fixup> fixups, bool keepGoing)
-      : Napi::AsyncWorker(env, "nsm:nlExec"), deferred_(Napi::Promise::Deferred::New(env)),
-        nsFd_(nsFd), batch_(std::move(batch)), fixups_(std::move(fixups)), keepGoing_(keepGoing) {}
+      : Napi::AsyncWorker(env, "nsm:nlExec"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        nsFd_(nsFd),
+        batch_(std::move(batch)),
+        fixups_(std::move(fixups)),
+        keepGoing_(keepGoing) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   // Splits the batch at nlmsg_len boundaries; fails on a malformed frame before sending anything.
   bool Split(std::string* why) {
     size_t off = 0;
     while (off < batch_.size()) {
-      if (batch_.size() - off < sizeof(nlmsghdr)) { *why = "truncated header"; return false; }
+      if (batch_.size() - off < sizeof(nlmsghdr)) {
+        *why = "truncated header";
+        return false;
+      }
       nlmsghdr h;
       memcpy(&h, batch_.data() + off, sizeof(h));
-      if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > batch_.size() - off) { *why = "bad nlmsg_len"; return false; }
+      if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > batch_.size() - off) {
+        *why = "bad nlmsg_len";
+        return false;
+      }
       starts_.push_back(off);
       off += NLMSG_ALIGN(h.nlmsg_len);
     }
     for (const Fixup& f : fixups_) {
-      if (f.msg >= starts_.size()) { *why = "fixup for a missing message"; return false; }
+      if (f.msg >= starts_.size()) {
+        *why = "fixup for a missing message";
+        return false;
+      }
       nlmsghdr h;
       memcpy(&h, batch_.data() + starts_[f.msg], sizeof(h));
-      if (f.kind != Fixup::kTarget && f.offset + 4 > h.nlmsg_len) { *why = "fixup offset outside its message"; return false; }
+      if (f.kind != Fixup::kTarget && f.offset + 4 > h.nlmsg_len) {
+        *why = "fixup offset outside its message";
+        return false;
+      }
     }
     results_.resize(starts_.size());
     return true;
@@ -137,7 +153,8 @@ class NlExecWorker : public Napi::AsyncWorker {
   // thread-safe function, which also keeps the event loop alive meanwhile. Takes ownership.
   void RunOnOwnThread() {
     Napi::Env env = Env();
-    auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "nsm:nlExec:thread", 0, 1);
+    auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                              "nsm:nlExec:thread", 0, 1);
     NlExecWorker* self = this;
     try {
       std::thread([self, tsfn]() mutable {
@@ -162,8 +179,10 @@ class NlExecWorker : public Napi::AsyncWorker {
   // JS thread, own-thread mode: what the pool would call after Execute().
   void Complete() {
     Napi::HandleScope scope(Env());
-    if (setupErr_) deferred_.Reject(ToJsError(Env(), setupErr_).Value());
-    else OnOK();
+    if (setupErr_)
+      deferred_.Reject(ToJsError(Env(), setupErr_).Value());
+    else
+      OnOK();
   }
 
  private:
@@ -188,7 +207,8 @@ class NlExecWorker : public Napi::AsyncWorker {
       }
       UniqueFd sock = OpenRtnetlinkIn(nsFd, err);
       if (*err) {
-        if (err->path.empty() || err->syscall == "setns") err->path = f.fd >= 0 ? "netns fd " + std::to_string(f.fd) : f.arg;
+        if (err->path.empty() || err->syscall == "setns")
+          err->path = f.fd >= 0 ? "netns fd " + std::to_string(f.fd) : f.arg;
         return -1;
       }
       if (f.fd < 0) {
@@ -251,15 +271,24 @@ class NlExecWorker : public Napi::AsyncWorker {
     {
       // A tun/tap device is born in the netns of the thread that opens /dev/net/tun.
       NetnsGuard in(nsFd_);
-      if (!in.ok()) { r->err = in.error(); return; }
+      if (!in.ok()) {
+        r->err = in.error();
+        return;
+      }
       tun.reset(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-      if (!tun) { r->err = SysError{errno, "open", "/dev/net/tun", {}}; return; }
+      if (!tun) {
+        r->err = SysError{errno, "open", "/dev/net/tun", {}};
+        return;
+      }
     }
     ifreq ifr{};
     memcpy(ifr.ifr_name, req.name, IFNAMSIZ);
     ifr.ifr_flags = static_cast<short>(req.flags);
     std::string who = std::string("tap ") + req.name;
-    if (::ioctl(tun.get(), TUNSETIFF, &ifr) != 0) { r->err = SysError{errno, "TUNSETIFF", who, {}}; return; }
+    if (::ioctl(tun.get(), TUNSETIFF, &ifr) != 0) {
+      r->err = SysError{errno, "TUNSETIFF", who, {}};
+      return;
+    }
     if (req.owner >= 0 && ::ioctl(tun.get(), TUNSETOWNER, static_cast<unsigned long>(req.owner)) != 0) {
       r->err = SysError{errno, "TUNSETOWNER", who, {}};
       return;
@@ -268,7 +297,10 @@ class NlExecWorker : public Napi::AsyncWorker {
       r->err = SysError{errno, "TUNSETGROUP", who, {}};
       return;
     }
-    if (::ioctl(tun.get(), TUNSETPERSIST, 1UL) != 0) { r->err = SysError{errno, "TUNSETPERSIST", who, {}}; return; }
+    if (::ioctl(tun.get(), TUNSETPERSIST, 1UL) != 0) {
+      r->err = SysError{errno, "TUNSETPERSIST", who, {}};
+      return;
+    }
   }
 
   Napi::Promise::Deferred deferred_;
@@ -315,8 +347,10 @@ Napi::Value NlExec(const Napi::CallbackInfo& info) {
       } else if (kind == "target") {
         f.kind = Fixup::kTarget;
         f.offset = 0;
-        if (o.Get("fd").IsNumber()) f.fd = o.Get("fd").ToNumber().Int32Value();
-        else f.arg = o.Get("path").ToString().Utf8Value();
+        if (o.Get("fd").IsNumber())
+          f.fd = o.Get("fd").ToNumber().Int32Value();
+        else
+          f.arg = o.Get("path").ToString().Utf8Value();
       } else {
         Napi::TypeError::New(env, "nlExec: unknown fixup kind " + kind).ThrowAsJavaScriptException();
         return env.Undefined();
@@ -330,7 +364,8 @@ Napi::Value NlExec(const Napi::CallbackInfo& info) {
     keepGoing = opts.Get("keepGoing").ToBoolean().Value();
     ownThread = opts.Get("ownThread").ToBoolean().Value();
   }
-  auto* w = new NlExecWorker(env, info[0].As<Napi::Number>().Int32Value(), std::move(batch), std::move(fixups), keepGoing);
+  auto* w = new NlExecWorker(env, info[0].As<Napi::Number>().Int32Value(), std::move(batch),
+                             std::move(fixups), keepGoing);
   std::string why;
   if (!w->Split(&why)) {
     delete w;
@@ -338,8 +373,10 @@ Napi::Value NlExec(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::Promise promise = w->Promise();
-  if (ownThread) w->RunOnOwnThread();  // w deletes itself once its result is delivered
-  else w->Queue();
+  if (ownThread)
+    w->RunOnOwnThread();  // w deletes itself once its result is delivered
+  else
+    w->Queue();
   return promise;
 }
 

@@ -35,66 +35,136 @@
 
 // protobuf-es runtime conveniences callers need
 export {
-  create, clone, equals, isMessage, toBinary, fromBinary, toJson, fromJson, toJsonString,
-  fromJsonString, createRegistry,
+  create,
+  clone,
+  equals,
+  isMessage,
+  toBinary,
+  fromBinary,
+  toJson,
+  fromJson,
+  toJsonString,
+  fromJsonString,
+  createRegistry,
 } from "@bufbuild/protobuf";
 export type {
-  DescMessage, DescService, DescMethod, Message, MessageShape, MessageInitShape, JsonValue,
+  DescMessage,
+  DescService,
+  DescMethod,
+  Message,
+  MessageShape,
+  MessageInitShape,
+  JsonValue,
 } from "@bufbuild/protobuf";
 export {
-  EmptySchema, TimestampSchema, timestampDate, timestampFromDate, timestampFromMs, timestampMs,
+  EmptySchema,
+  TimestampSchema,
+  timestampDate,
+  timestampFromDate,
+  timestampFromMs,
+  timestampMs,
   timestampNow,
 } from "@bufbuild/protobuf/wkt";
 export type { Empty, Timestamp } from "@bufbuild/protobuf/wkt";
 
 // connectioncontext.proto
 export {
-  file_connectioncontext, IpNeighborSchema, RouteSchema as ContextRouteSchema, IpFamilySchema,
-  IpFamily_Family, IpFamily_FamilySchema, ExtraPrefixRequestSchema, PolicyRouteSchema,
-  IPContextSchema, DNSConfigSchema, DNSContextSchema, EthernetContextSchema,
+  file_connectioncontext,
+  IpNeighborSchema,
+  RouteSchema as ContextRouteSchema,
+  IpFamilySchema,
+  IpFamily_Family,
+  IpFamily_FamilySchema,
+  ExtraPrefixRequestSchema,
+  PolicyRouteSchema,
+  IPContextSchema,
+  DNSConfigSchema,
+  DNSContextSchema,
+  EthernetContextSchema,
   ConnectionContextSchema,
 } from "./gen/connectioncontext_pb.js";
 export type {
-  IpNeighbor, Route as ContextRoute, IpFamily, ExtraPrefixRequest, PolicyRoute, IPContext,
-  DNSConfig, DNSContext, EthernetContext, ConnectionContext,
+  IpNeighbor,
+  Route as ContextRoute,
+  IpFamily,
+  ExtraPrefixRequest,
+  PolicyRoute,
+  IPContext,
+  DNSConfig,
+  DNSContext,
+  EthernetContext,
+  ConnectionContext,
 } from "./gen/connectioncontext_pb.js";
 
 // connection.proto
 export {
-  file_connection, MechanismSchema, PathSegmentSchema, PathSchema, ConnectionSchema,
-  ConnectionEventSchema, MonitorScopeSelectorSchema, State as ConnectionState,
-  StateSchema as ConnectionStateSchema, ConnectionEventType, ConnectionEventTypeSchema,
+  file_connection,
+  MechanismSchema,
+  PathSegmentSchema,
+  PathSchema,
+  ConnectionSchema,
+  ConnectionEventSchema,
+  MonitorScopeSelectorSchema,
+  State as ConnectionState,
+  StateSchema as ConnectionStateSchema,
+  ConnectionEventType,
+  ConnectionEventTypeSchema,
   MonitorConnection as MonitorConnectionDesc,
 } from "./gen/connection_pb.js";
 export type {
-  Mechanism, PathSegment, Path, Connection, ConnectionEvent, MonitorScopeSelector,
+  Mechanism,
+  PathSegment,
+  Path,
+  Connection,
+  ConnectionEvent,
+  MonitorScopeSelector,
 } from "./gen/connection_pb.js";
 
 // networkservice.proto
 export {
-  file_networkservice, NetworkServiceRequestSchema, NetworkService as NetworkServiceDesc,
+  file_networkservice,
+  NetworkServiceRequestSchema,
+  NetworkService as NetworkServiceDesc,
 } from "./gen/networkservice_pb.js";
 export type { NetworkServiceRequest } from "./gen/networkservice_pb.js";
 
 // registry.proto
 export {
-  file_registry, NetworkServiceSchema, MatchSchema, MetadataSchema as MatchMetadataSchema,
-  DestinationSchema, NetworkServiceLabelsSchema, NetworkServiceEndpointSchema,
-  NetworkServiceQuerySchema, NetworkServiceEndpointQuerySchema, NetworkServiceResponseSchema,
+  file_registry,
+  NetworkServiceSchema,
+  MatchSchema,
+  MetadataSchema as MatchMetadataSchema,
+  DestinationSchema,
+  NetworkServiceLabelsSchema,
+  NetworkServiceEndpointSchema,
+  NetworkServiceQuerySchema,
+  NetworkServiceEndpointQuerySchema,
+  NetworkServiceResponseSchema,
   NetworkServiceEndpointResponseSchema,
   NetworkServiceEndpointRegistry as NetworkServiceEndpointRegistryDesc,
   NetworkServiceRegistry as NetworkServiceRegistryDesc,
 } from "./gen/registry_pb.js";
 export type {
-  NetworkService, Match, Metadata as MatchMetadata, Destination, NetworkServiceLabels,
-  NetworkServiceEndpoint, NetworkServiceQuery, NetworkServiceEndpointQuery,
-  NetworkServiceResponse, NetworkServiceEndpointResponse,
+  NetworkService,
+  Match,
+  Metadata as MatchMetadata,
+  Destination,
+  NetworkServiceLabels,
+  NetworkServiceEndpoint,
+  NetworkServiceQuery,
+  NetworkServiceEndpointQuery,
+  NetworkServiceResponse,
+  NetworkServiceEndpointResponse,
 } from "./gen/registry_pb.js";
 
 // ipam.proto
 export {
-  file_ipam, PrefixRequestSchema, PrefixResponseSchema, Type as IpamType,
-  TypeSchema as IpamTypeSchema, IPAM as IpamDesc,
+  file_ipam,
+  PrefixRequestSchema,
+  PrefixResponseSchema,
+  Type as IpamType,
+  TypeSchema as IpamTypeSchema,
+  IPAM as IpamDesc,
 } from "./gen/ipam_pb.js";
 export type { PrefixRequest, PrefixResponse } from "./gen/ipam_pb.js";
 
@@ -103,18 +173,38 @@ export { apiRegistry } from "./registry.js";
 
 // grpc-js service definitions
 export {
-  grpcService, NetworkServiceDef, MonitorConnectionDef, NetworkServiceEndpointRegistryDef,
-  NetworkServiceRegistryDef, IpamDef, SERVICE_NAMES,
+  grpcService,
+  NetworkServiceDef,
+  MonitorConnectionDef,
+  NetworkServiceEndpointRegistryDef,
+  NetworkServiceRegistryDef,
+  IpamDef,
+  SERVICE_NAMES,
 } from "./grpc.js";
 export type {
-  GrpcServiceDef, NetworkServiceMethod, MonitorConnectionMethod,
-  NetworkServiceEndpointRegistryMethod, NetworkServiceRegistryMethod, IpamMethod,
+  GrpcServiceDef,
+  NetworkServiceMethod,
+  MonitorConnectionMethod,
+  NetworkServiceEndpointRegistryMethod,
+  NetworkServiceRegistryMethod,
+  IpamMethod,
 } from "./grpc.js";
 
 // mechanisms (§8) and other wire strings (§9, §13)
 export {
-  cls, mechType, commonKeys, newMechanism, mechanismsOf, getParam, setParam, parseBool,
-  parseUint, LINUX_IF_MAX_LENGTH, ifnameFor, randomIfname, truncateIfname,
+  cls,
+  mechType,
+  commonKeys,
+  newMechanism,
+  mechanismsOf,
+  getParam,
+  setParam,
+  parseBool,
+  parseUint,
+  LINUX_IF_MAX_LENGTH,
+  ifnameFor,
+  randomIfname,
+  truncateIfname,
 } from "./mechanisms/common.js";
 export type { MechanismCls, MechanismType, MechanismHolder } from "./mechanisms/common.js";
 export * as kernel from "./mechanisms/kernel.js";
@@ -125,7 +215,5 @@ export * as wireguard from "./mechanisms/wireguard.js";
 export * as ipsec from "./mechanisms/ipsec.js";
 export * as srv6 from "./mechanisms/srv6.js";
 export * as vlan from "./mechanisms/vlan.js";
-export {
-  payload, sriovLabels, clientInfoLabels, metadataKeys, wellKnown, INTERDOMAIN_SEPARATOR,
-} from "./constants.js";
+export { payload, sriovLabels, clientInfoLabels, metadataKeys, wellKnown, INTERDOMAIN_SEPARATOR } from "./constants.js";
 export type { Payload } from "./constants.js";

@@ -9,6 +9,11 @@ import { file_registry } from "./gen/registry_pb.js";
 
 /** Pass as `{ registry: apiRegistry }` to toJson/fromJson; lookup by full name, e.g. "connection.Connection". */
 export const apiRegistry = createRegistry(
-  file_google_protobuf_empty, file_google_protobuf_timestamp,
-  file_connectioncontext, file_connection, file_networkservice, file_registry, file_ipam,
+  file_google_protobuf_empty,
+  file_google_protobuf_timestamp,
+  file_connectioncontext,
+  file_connection,
+  file_networkservice,
+  file_registry,
+  file_ipam,
 );

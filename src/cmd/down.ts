@@ -11,11 +11,19 @@ export const ENV_HELP = `nsm down — stop the mesh \`nsm up\` started
   NSM_UP_STATE   /run/nsm-ts/mesh.json   the state file nsm up wrote`;
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(ENV_HELP);
+    return 0;
+  }
   const cfg = readConfig();
   const state = readMeshState(cfg.stateFile);
-  if (!state) { console.log(`nsm down: no mesh is up (no ${cfg.stateFile})`); return 0; }
+  if (!state) {
+    console.log(`nsm down: no mesh is up (no ${cfg.stateFile})`);
+    return 0;
+  }
   await destroyMesh(state);
-  console.log(`nsm down: stopped ${state.procs.length} process(es), removed ${state.netns.length} namespace(s) (${state.netns.join(", ")}) and ${state.dir}`);
+  console.log(
+    `nsm down: stopped ${state.procs.length} process(es), removed ${state.netns.length} namespace(s) (${state.netns.join(", ")}) and ${state.dir}`,
+  );
   return 0;
 }

@@ -61,19 +61,44 @@ export const isRemoteUrl = (url: string): boolean => url.startsWith("tcp://");
 /** The backend for NSM_DATAPATH. */
 export async function backendFor(cfg: ReturnType<typeof readConfig>, log: Logger): Promise<DatapathBackend> {
   if (cfg.datapath === "null") return nullBackend();
-  if (cfg.datapath === "ovs") return ovsBackend({ db: cfg.ovsDb, bridge: cfg.ovsBridge, uplink: cfg.ovsUplink, tunnelIp: cfg.tunnelIp, vxlanPort: cfg.vxlanPort, log });
-  const kernel = () => kernelBackend({ tunnelIp: cfg.tunnelIp, vxlanPort: cfg.vxlanPort, wireguardPort: cfg.wireguardPort, stateDir: cfg.stateDir, staleAfterMs: cfg.staleAfterMs, log });
+  if (cfg.datapath === "ovs")
+    return ovsBackend({
+      db: cfg.ovsDb,
+      bridge: cfg.ovsBridge,
+      uplink: cfg.ovsUplink,
+      tunnelIp: cfg.tunnelIp,
+      vxlanPort: cfg.vxlanPort,
+      log,
+    });
+  const kernel = () =>
+    kernelBackend({
+      tunnelIp: cfg.tunnelIp,
+      vxlanPort: cfg.vxlanPort,
+      wireguardPort: cfg.wireguardPort,
+      stateDir: cfg.stateDir,
+      staleAfterMs: cfg.staleAfterMs,
+      log,
+    });
   if (cfg.datapath === "memif") return memifBackend({ fallback: await kernel(), log });
   return kernel();
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(ENV_HELP);
+    return 0;
+  }
   const cfg = readConfig();
   const log = newLogger({ component: "forwarder", level: cfg.logLevel });
   log.info(cfg, "configuration");
   const ac = new AbortController();
-  const fwd = await createForwarder({ ...cfg, backend: await backendFor(cfg, log), isRemote: isRemoteUrl, signal: ac.signal, log });
+  const fwd = await createForwarder({
+    ...cfg,
+    backend: await backendFor(cfg, log),
+    isRemote: isRemoteUrl,
+    signal: ac.signal,
+    log,
+  });
   log.info({ url: fwd.url, datapath: fwd.backend.name }, "Startup completed");
   const sig = await stopSignal();
   log.info({ signal: sig }, "stopping");

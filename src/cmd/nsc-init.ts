@@ -33,7 +33,13 @@ export function readConfig(env: Env = process.env) {
   return {
     ...c,
     nsmgrUrl: e.url("NSM_CONNECT_TO", "unix:///var/lib/networkservicemesh/nsm.io.sock").href,
-    services: raw.map((u) => { try { return parseNsUrl(u); } catch (err) { throw new ConfigError("NSM_NETWORK_SERVICES", u, (err as Error).message); } }),
+    services: raw.map((u) => {
+      try {
+        return parseNsUrl(u);
+      } catch (err) {
+        throw new ConfigError("NSM_NETWORK_SERVICES", u, (err as Error).message);
+      }
+    }),
     dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "5s"),
     requestTimeoutMs: e.duration("NSM_REQUEST_TIMEOUT", "15s"),
     netnsUrl: e.string("NSM_NETNS_URL", `file:///proc/${process.pid}/ns/net`),
@@ -41,19 +47,32 @@ export function readConfig(env: Env = process.env) {
 }
 
 /** Requests every service once; resolves with the connections (left open). */
-export async function requestOnce(cfg: ReturnType<typeof readConfig>, o: { signal?: AbortSignal; totalTimeoutMs?: number; log?: ReturnType<typeof newLogger> } = {}): Promise<Connection[]> {
+export async function requestOnce(
+  cfg: ReturnType<typeof readConfig>,
+  o: { signal?: AbortSignal; totalTimeoutMs?: number; log?: ReturnType<typeof newLogger> } = {},
+): Promise<Connection[]> {
   const life = new AbortController();
   const tokens = await newTokenGenerator({ name: cfg.name, maxLifetimeMs: cfg.maxTokenLifetimeMs });
   // upstream nsc-init: no refresh, no heal
-  const c = client({ name: cfg.name, signal: life.signal, tokens, connectTo: cfg.nsmgrUrl, dialTimeoutMs: cfg.dialTimeoutMs,
-    refresh: false, heal: false, extra: [clientInfoClient(), kernelMechanismClient({ netnsUrl: cfg.netnsUrl })] });
+  const c = client({
+    name: cfg.name,
+    signal: life.signal,
+    tokens,
+    connectTo: cfg.nsmgrUrl,
+    dialTimeoutMs: cfg.dialTimeoutMs,
+    refresh: false,
+    heal: false,
+    extra: [clientInfoClient(), kernelMechanismClient({ netnsUrl: cfg.netnsUrl })],
+  });
   const r = retryClient(c, { tryTimeoutMs: cfg.requestTimeoutMs });
   try {
     const out: Connection[] = [];
     for (const [i, u] of cfg.services.entries()) {
       const req = requestFromNsUrl(u, `${cfg.name}-${i}`, { netnsUrl: cfg.netnsUrl });
-      const conn = await r.request(clone(NetworkServiceRequestSchema, req),
-        newCtx({ signal: o.signal, timeoutMs: o.totalTimeoutMs ?? cfg.requestTimeoutMs * 4, log: o.log }));
+      const conn = await r.request(
+        clone(NetworkServiceRequestSchema, req),
+        newCtx({ signal: o.signal, timeoutMs: o.totalTimeoutMs ?? cfg.requestTimeoutMs * 4, log: o.log }),
+      );
       out.push(conn);
     }
     return out;
@@ -64,13 +83,20 @@ export async function requestOnce(cfg: ReturnType<typeof readConfig>, o: { signa
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(ENV_HELP);
+    return 0;
+  }
   const cfg = readConfig();
   const log = newLogger({ component: "nsc-init", level: cfg.logLevel });
   log.info({ ...cfg, services: cfg.services.map((s) => s.url) }, "configuration");
   try {
     const conns = await requestOnce(cfg, { log });
-    for (const c of conns) log.info({ connId: c.id, nse: c.networkServiceEndpointName, ip: c.context?.ipContext?.srcIpAddrs }, "connection ready");
+    for (const c of conns)
+      log.info(
+        { connId: c.id, nse: c.networkServiceEndpointName, ip: c.context?.ipContext?.srcIpAddrs },
+        "connection ready",
+      );
     return 0;
   } catch (e) {
     log.error({ err: messageOf(e) }, "request failed");

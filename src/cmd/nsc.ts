@@ -4,7 +4,13 @@
  * `nsm nsc-init` (or a previous nsc) with the same NSM_NAME is adopted through MonitorConnection.
  */
 import {
-  clone, ConnectionSchema, ConnectionState, create, MonitorScopeSelectorSchema, NetworkServiceRequestSchema, type Connection,
+  clone,
+  ConnectionSchema,
+  ConnectionState,
+  create,
+  MonitorScopeSelectorSchema,
+  NetworkServiceRequestSchema,
+  type Connection,
   type NetworkServiceRequest,
 } from "../api/index.js";
 import { dial, messageOf, newCtx, type GrpcConn } from "../core/index.js";
@@ -33,8 +39,19 @@ export function readConfig(env: Env = process.env, defaultName = "nsc") {
   const e = envReader(env);
   const c = readCommon(e, defaultName);
   const raw = e.list("NSM_NETWORK_SERVICES", []);
-  if (!raw.length) throw new ConfigError("NSM_NETWORK_SERVICES", "", "at least one network service URL is required (e.g. kernel://icmp-responder/nsm-1)");
-  const services = raw.map((u) => { try { return parseNsUrl(u); } catch (err) { throw new ConfigError("NSM_NETWORK_SERVICES", u, (err as Error).message); } });
+  if (!raw.length)
+    throw new ConfigError(
+      "NSM_NETWORK_SERVICES",
+      "",
+      "at least one network service URL is required (e.g. kernel://icmp-responder/nsm-1)",
+    );
+  const services = raw.map((u) => {
+    try {
+      return parseNsUrl(u);
+    } catch (err) {
+      throw new ConfigError("NSM_NETWORK_SERVICES", u, (err as Error).message);
+    }
+  });
   return {
     ...c,
     nsmgrUrl: e.url("NSM_CONNECT_TO", "unix:///var/lib/networkservicemesh/nsm.io.sock").href,
@@ -53,15 +70,24 @@ export function readConfig(env: Env = process.env, defaultName = "nsc") {
  * The request for service `i`: a connection already known to nsmgr under id `<name>-i` with the
  * same mechanism (left by nsc-init or a previous nsc) is reused; a DOWN one is reselected.
  */
-export async function buildRequest(mgr: GrpcConn, u: NsUrl, id: string, netnsUrl: string, windowMs: number, log: Logger): Promise<NetworkServiceRequest> {
+export async function buildRequest(
+  mgr: GrpcConn,
+  u: NsUrl,
+  id: string,
+  netnsUrl: string,
+  windowMs: number,
+  log: Logger,
+): Promise<NetworkServiceRequest> {
   const req = requestFromNsUrl(u, id, { netnsUrl });
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), windowMs);
   try {
     const sel = create(MonitorScopeSelectorSchema, { pathSegments: [{ id }] });
     for await (const ev of mgr.monitor.monitorConnections(sel, newCtx({ signal: ac.signal }))) {
-      const found = Object.values(ev.connections).find((c: Connection) =>
-        c.path?.index === 1 && c.path.pathSegments[0]?.id === id && c.mechanism?.type === u.mechanism);
+      const found = Object.values(ev.connections).find(
+        (c: Connection) =>
+          c.path?.index === 1 && c.path.pathSegments[0]?.id === id && c.mechanism?.type === u.mechanism,
+      );
       if (found) {
         const conn = clone(ConnectionSchema, found);
         conn.path!.index = 0;
@@ -86,11 +112,15 @@ export async function buildRequest(mgr: GrpcConn, u: NsUrl, id: string, netnsUrl
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(ENV_HELP);
+    return 0;
+  }
   const cfg = readConfig();
   const log = newLogger({ component: "nsc", level: cfg.logLevel });
   log.info({ ...cfg, services: cfg.services.map((s) => s.url) }, "configuration");
-  if (cfg.localDns) log.warn("NSM_LOCAL_DNS_SERVER_ENABLED: the local DNS proxy is not built yet; resolv.conf is left alone");
+  if (cfg.localDns)
+    log.warn("NSM_LOCAL_DNS_SERVER_ENABLED: the local DNS proxy is not built yet; resolv.conf is left alone");
   if (cfg.livenessCheck) log.warn("NSM_LIVENESS_CHECK_ENABLED: no data-plane check yet; healing always reselects");
   const ac = new AbortController();
   const nsc = await createClient({ ...cfg, signal: ac.signal, log });
@@ -98,16 +128,24 @@ export async function run(args: string[]): Promise<number> {
   const conns: Connection[] = [];
   const stopping = stopSignal(ac.signal);
   let stopped = false;
-  void stopping.then(() => { stopped = true; });
+  void stopping.then(() => {
+    stopped = true;
+  });
   try {
     for (const [i, u] of cfg.services.entries()) {
       const id = `${cfg.name}-${i}`;
       const req = await buildRequest(mgr, u, id, cfg.netnsUrl, Math.min(cfg.requestTimeoutMs, 1000), log);
       for (let attempt = 1; !stopped; attempt++) {
         try {
-          const conn = await nsc.client.request(clone(NetworkServiceRequestSchema, req), newCtx({ timeoutMs: cfg.requestTimeoutMs, log }));
+          const conn = await nsc.client.request(
+            clone(NetworkServiceRequestSchema, req),
+            newCtx({ timeoutMs: cfg.requestTimeoutMs, log }),
+          );
           conns.push(conn);
-          log.info({ connId: conn.id, nse: conn.networkServiceEndpointName, ip: conn.context?.ipContext?.srcIpAddrs }, `connected to ${u.networkService}`);
+          log.info(
+            { connId: conn.id, nse: conn.networkServiceEndpointName, ip: conn.context?.ipContext?.srcIpAddrs },
+            `connected to ${u.networkService}`,
+          );
           break;
         } catch (e) {
           log.error({ connId: id, attempt, err: messageOf(e) }, `request for ${u.url} failed, retrying`);
@@ -119,7 +157,11 @@ export async function run(args: string[]): Promise<number> {
     log.info({ signal: sig }, "stopping: closing connections");
   } finally {
     for (const c of conns) {
-      try { await nsc.client.close(c, newCtx({ timeoutMs: cfg.requestTimeoutMs, log })); } catch (e) { log.warn({ connId: c.id, err: messageOf(e) }, "close failed"); }
+      try {
+        await nsc.client.close(c, newCtx({ timeoutMs: cfg.requestTimeoutMs, log }));
+      } catch (e) {
+        log.warn({ connId: c.id, err: messageOf(e) }, "close failed");
+      }
     }
     mgr.close();
     await nsc.close();

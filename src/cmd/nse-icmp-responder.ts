@@ -43,7 +43,9 @@ export function readConfig(env: Env = process.env) {
     const parsed = JSON.parse(rawDns) as { dns_server_ips?: string[]; search_domains?: string[] }[];
     if (!Array.isArray(parsed)) throw new Error("not a JSON array");
     dns = parsed.map((d) => ({ dnsServerIps: d.dns_server_ips ?? [], searchDomains: d.search_domains ?? [] }));
-  } catch (err) { throw new ConfigError("NSM_DNS_CONFIGS", rawDns, (err as Error).message); }
+  } catch (err) {
+    throw new ConfigError("NSM_DNS_CONFIGS", rawDns, (err as Error).message);
+  }
   const cidrRaw = e.string("NSM_CIDR_PREFIX", "169.254.0.0/16");
   const groups = parseCidrGroups(cidrRaw);
   if (!groups.length) throw new ConfigError("NSM_CIDR_PREFIX", cidrRaw, "no CIDR given");
@@ -63,14 +65,22 @@ export function readConfig(env: Env = process.env) {
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(ENV_HELP);
+    return 0;
+  }
   const cfg = readConfig();
   const log = newLogger({ component: "nse-icmp-responder", level: cfg.logLevel });
   log.info(cfg, "configuration");
   const dir = cfg.listenOn ? undefined : mkdtempSync(join(tmpdir(), `${cfg.name}-`));
   const ac = new AbortController();
   try {
-    const nse = await createEndpoint({ ...cfg, listenOn: [cfg.listenOn ?? `unix://${join(dir!, "listen.on")}`], signal: ac.signal, log });
+    const nse = await createEndpoint({
+      ...cfg,
+      listenOn: [cfg.listenOn ?? `unix://${join(dir!, "listen.on")}`],
+      signal: ac.signal,
+      log,
+    });
     log.info({ url: nse.url }, "Startup completed");
     const sig = await stopSignal();
     log.info({ signal: sig }, "stopping");

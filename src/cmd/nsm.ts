@@ -12,19 +12,37 @@ export interface Command {
 
 const lazy = (path: string, summary: string): Command => ({
   summary,
-  async run(args) { const m = (await import(path)) as { run(args: string[]): Promise<number | void> }; return m.run(args); },
+  async run(args) {
+    const m = (await import(path)) as { run(args: string[]): Promise<number | void> };
+    return m.run(args);
+  },
 });
 
 /** Every subcommand; later components add a line here. */
 export const commands: Record<string, Command> = {
-  "native-links": lazy("./native-links.js", "list the links of a network namespace (path, e.g. /run/netns/x) through the native addon"),
+  "native-links": lazy(
+    "./native-links.js",
+    "list the links of a network namespace (path, e.g. /run/netns/x) through the native addon",
+  ),
   registry: lazy("./registry.js", "registry server (NS + NSE registries) over memory or etcd"),
-  nsmgr: lazy("./nsmgr.js", "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)"),
-  forwarder: lazy("./forwarder.js", "forwarder with a datapath backend (NSM_DATAPATH: kernel (default), ovs, memif, null)"),
-  "nse-icmp-responder": lazy("./nse-icmp-responder.js", "endpoint handing out point-to-point addresses from NSM_CIDR_PREFIX"),
+  nsmgr: lazy(
+    "./nsmgr.js",
+    "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)",
+  ),
+  forwarder: lazy(
+    "./forwarder.js",
+    "forwarder with a datapath backend (NSM_DATAPATH: kernel (default), ovs, memif, null)",
+  ),
+  "nse-icmp-responder": lazy(
+    "./nse-icmp-responder.js",
+    "endpoint handing out point-to-point addresses from NSM_CIDR_PREFIX",
+  ),
   nsc: lazy("./nsc.js", "client: requests NSM_NETWORK_SERVICES and keeps the connections (refresh, heal)"),
   "nsc-init": lazy("./nsc-init.js", "client: requests NSM_NETWORK_SERVICES once and exits, leaving the connections"),
-  up: lazy("./up.js", "start a local mesh in network namespaces (2 nodes, registry, icmp-responder NSE) and print how to connect"),
+  up: lazy(
+    "./up.js",
+    "start a local mesh in network namespaces (2 nodes, registry, icmp-responder NSE) and print how to connect",
+  ),
   down: lazy("./down.js", "stop the mesh `nsm up` started and remove its namespaces, links and sockets"),
 };
 
@@ -50,8 +68,14 @@ export function usage(): string {
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") { console.log(usage()); return; }
-  if (name === "--version" || name === "-v") { console.log(version()); return; }
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return;
+  }
+  if (name === "--version" || name === "-v") {
+    console.log(version());
+    return;
+  }
   const cmd = commands[name];
   if (!cmd) {
     console.error(`nsm: unknown command "${name}"\n\n${usage()}`);

@@ -31,7 +31,10 @@ export function readConfig(env: Env = process.env) {
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(ENV_HELP);
+    return 0;
+  }
   const cfg = readConfig();
   const log = newLogger({ component: "nsmgr", level: cfg.logLevel });
   log.info(cfg, "configuration");

@@ -33,10 +33,18 @@ export function readConfig(env: Env = process.env): RegistryConfig {
   const e = envReader(env);
   const store = e.string("NSM_REGISTRY_STORE", "memory");
   if (store !== "memory") {
-    try { parseEtcdUrl(store); } catch (err) { throw new ConfigError("NSM_REGISTRY_STORE", store, (err as Error).message); }
+    try {
+      parseEtcdUrl(store);
+    } catch (err) {
+      throw new ConfigError("NSM_REGISTRY_STORE", store, (err as Error).message);
+    }
   }
   const logLevel = e.string("NSM_LOG_LEVEL", "INFO");
-  try { normalizeLevel(logLevel); } catch (err) { throw new ConfigError("NSM_LOG_LEVEL", logLevel, (err as Error).message); }
+  try {
+    normalizeLevel(logLevel);
+  } catch (err) {
+    throw new ConfigError("NSM_LOG_LEVEL", logLevel, (err as Error).message);
+  }
   const expirePeriodMs = e.duration("NSM_EXPIRE_PERIOD", "1m");
   if (expirePeriodMs <= 0) throw new ConfigError("NSM_EXPIRE_PERIOD", env.NSM_EXPIRE_PERIOD ?? "", "must be > 0");
   return {
@@ -49,29 +57,53 @@ export function readConfig(env: Env = process.env): RegistryConfig {
   };
 }
 
-export interface RunningRegistry { registry: Registry; server: GrpcServer; close(): Promise<void> }
+export interface RunningRegistry {
+  registry: Registry;
+  server: GrpcServer;
+  close(): Promise<void>;
+}
 
 /** Starts the registry as `nsm registry` would, in this process. */
-export async function startRegistry(cfg: RegistryConfig, o: { log?: Logger; signal?: AbortSignal } = {}): Promise<RunningRegistry> {
+export async function startRegistry(
+  cfg: RegistryConfig,
+  o: { log?: Logger; signal?: AbortSignal } = {},
+): Promise<RunningRegistry> {
   const log = o.log ?? newLogger({ component: "registry", level: cfg.logLevel });
   const ac = new AbortController();
   o.signal?.addEventListener("abort", () => ac.abort(), { once: true });
   log.info({ ...cfg, expirePeriod: formatDuration(cfg.expirePeriodMs) }, "configuration");
-  const registry = await createRegistry({ expirePeriodMs: cfg.expirePeriodMs, store: cfg.store, proxyRegistryUrl: cfg.proxyRegistryUrl,
-    dialTimeoutMs: cfg.dialTimeoutMs, signal: ac.signal, log });
+  const registry = await createRegistry({
+    expirePeriodMs: cfg.expirePeriodMs,
+    store: cfg.store,
+    proxyRegistryUrl: cfg.proxyRegistryUrl,
+    dialTimeoutMs: cfg.dialTimeoutMs,
+    signal: ac.signal,
+    log,
+  });
   let server: GrpcServer;
   try {
     server = await serve(cfg.listenOn, { nseRegistry: registry.nse, nsRegistry: registry.ns }, { log });
-  } catch (e) { await registry.close(); throw e; }
+  } catch (e) {
+    await registry.close();
+    throw e;
+  }
   log.info({ listenOn: server.urls.map((u) => u.href), store: registry.nseStore.kind }, "Startup completed");
   return {
-    registry, server,
-    async close() { await server.close(); await registry.close(); ac.abort(); },
+    registry,
+    server,
+    async close() {
+      await server.close();
+      await registry.close();
+      ac.abort();
+    },
   };
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(ENV_HELP);
+    return 0;
+  }
   const cfg = readConfig();
   const log = newLogger({ component: "registry", level: cfg.logLevel });
   const r = await startRegistry(cfg, { log });

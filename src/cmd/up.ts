@@ -44,28 +44,45 @@ export function readConfig(env: Env = process.env) {
 function listening(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
-    s.once("connect", () => { s.destroy(); resolve(true); });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once("error", () => resolve(false));
   });
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) { console.log(ENV_HELP); return 0; }
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(ENV_HELP);
+    return 0;
+  }
   const cfg = readConfig();
-  if (process.getuid?.() !== 0) { console.error("nsm up: needs root (network namespaces)"); return 1; }
+  if (process.getuid?.() !== 0) {
+    console.error("nsm up: needs root (network namespaces)");
+    return 1;
+  }
   if (readMeshState(cfg.stateFile)) {
     console.error(`nsm up: a mesh is already up (state ${cfg.stateFile}); run \`nsm down\` first`);
     return 1;
   }
   if (existsSync(cfg.socket)) {
-    if (await listening(cfg.socket)) { console.error(`nsm up: another nsmgr listens on ${cfg.socket}; stop it or set NSM_UP_SOCKET`); return 1; }
+    if (await listening(cfg.socket)) {
+      console.error(`nsm up: another nsmgr listens on ${cfg.socket}; stop it or set NSM_UP_SOCKET`);
+      return 1;
+    }
     rmSync(cfg.socket, { force: true }); // stale socket file
   }
   mkdirSync(dirname(cfg.socket), { recursive: true });
   mkdirSync(dirname(cfg.stateFile), { recursive: true });
   const t0 = Date.now();
   const mesh = await createMesh({
-    id: cfg.id, dir: cfg.dir, stateFile: cfg.stateFile, nodes: 2, detached: true, logLevel: cfg.logLevel,
+    id: cfg.id,
+    dir: cfg.dir,
+    stateFile: cfg.stateFile,
+    nodes: 2,
+    detached: true,
+    logLevel: cfg.logLevel,
     nsmgrExtraListen: (i) => (i === 0 ? [`unix://${cfg.socket}`] : []),
   });
   let nse;
@@ -80,7 +97,10 @@ export async function run(args: string[]): Promise<number> {
     `nsm up: local mesh "${cfg.id}" is running (${((Date.now() - t0) / 1000).toFixed(1)} s; state ${cfg.stateFile}, logs ${cfg.dir}/*.log)`,
     "",
     `  fabric    netns ${s.fabric}   bridge br0 ${s.registryUrl.replace(/^tcp:\/\//, "").split(":")[0]}/24   registry ${s.registryUrl} (pid ${mesh.procs.get("registry")!.pid})`,
-    ...s.nodes.map((n, i) => `  node ${i}    netns ${n.netns}    ${n.ip}   nsmgr-${i} ${i === 0 ? `unix://${cfg.socket}, ` : ""}${n.nsmgrUrl} (pid ${mesh.procs.get(`nsmgr-${i}`)!.pid})   forwarder-${i} kernel datapath (pid ${mesh.procs.get(`forwarder-${i}`)!.pid})`),
+    ...s.nodes.map(
+      (n, i) =>
+        `  node ${i}    netns ${n.netns}    ${n.ip}   nsmgr-${i} ${i === 0 ? `unix://${cfg.socket}, ` : ""}${n.nsmgrUrl} (pid ${mesh.procs.get(`nsmgr-${i}`)!.pid})   forwarder-${i} kernel datapath (pid ${mesh.procs.get(`forwarder-${i}`)!.pid})`,
+    ),
     `  endpoint  netns ${nse.workload}    ${cfg.service} on node 1: nse-icmp-responder, service "${cfg.service}", addresses from ${cfg.cidr} (pid ${nse.pid})`,
     "",
     "Connect a client from a namespace of your own (node 0's nsmgr; the NSE is on node 1, so this goes over vxlan):",

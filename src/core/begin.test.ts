@@ -8,8 +8,16 @@ test("begin serialises a Close behind an in-flight Request on the same id", asyn
   const gate = deferred();
   const events: string[] = [];
   const slow: ServerElement = {
-    async request(req, ctx, next) { events.push("req-start"); await gate.promise; events.push("req-end"); return next.request(req, ctx); },
-    async close(conn, ctx, next) { events.push("close"); return next.close(conn, ctx); },
+    async request(req, ctx, next) {
+      events.push("req-start");
+      await gate.promise;
+      events.push("req-end");
+      return next.request(req, ctx);
+    },
+    async close(conn, ctx, next) {
+      events.push("close");
+      return next.close(conn, ctx);
+    },
   };
   const s = chain(beginServer(), slow);
   const req = s.request(newRequest("c1"), newCtx());
@@ -27,11 +35,13 @@ test("begin serialises a Close behind an in-flight Request on the same id", asyn
 test("begin runs different ids concurrently", async () => {
   const gate = deferred();
   const started: string[] = [];
-  const s = chain(beginServer(), { async request(req, ctx, next) {
-    started.push(req.connection!.id);
-    if (req.connection!.id === "a") await gate.promise;
-    return next.request(req, ctx);
-  } });
+  const s = chain(beginServer(), {
+    async request(req, ctx, next) {
+      started.push(req.connection!.id);
+      if (req.connection!.id === "a") await gate.promise;
+      return next.request(req, ctx);
+    },
+  });
   const a = s.request(newRequest("a"), newCtx());
   await s.request(newRequest("b"), newCtx());
   assert.deepEqual(started, ["a", "b"]);
@@ -58,12 +68,26 @@ test("begin gives per-connection ctx.meta and an event factory that re-requests 
   const K = metaKey<number>("n");
   let last = 0;
   const closed: string[] = [];
-  const s = chain(beginServer(), {
-    async request(req, ctx, next) { last = (ctx.meta.get(K) ?? 0) + 1; ctx.meta.set(K, last); return next.request(req, ctx); },
-    async close(conn, ctx, next) { closed.push(conn.id); return next.close(conn, ctx); },
-  }, {
-    async request(req, ctx, next) { factories.set(req.connection!.id, eventFactory(ctx)!); return next.request(req, ctx); },
-  });
+  const s = chain(
+    beginServer(),
+    {
+      async request(req, ctx, next) {
+        last = (ctx.meta.get(K) ?? 0) + 1;
+        ctx.meta.set(K, last);
+        return next.request(req, ctx);
+      },
+      async close(conn, ctx, next) {
+        closed.push(conn.id);
+        return next.close(conn, ctx);
+      },
+    },
+    {
+      async request(req, ctx, next) {
+        factories.set(req.connection!.id, eventFactory(ctx)!);
+        return next.request(req, ctx);
+      },
+    },
+  );
   const factories = new Map<string, ReturnType<typeof eventFactory> & object>();
   await s.request(newRequest("e1"), newCtx({ timeoutMs: 500 }));
   const ev = factories.get("e1")!;
@@ -86,7 +110,10 @@ test("begin client: reselect closes the old path and clears endpoint and mechani
       req.connection!.networkServiceEndpointName ||= "nse-1";
       return next.request(req, ctx);
     },
-    async close(conn, ctx, next) { closes.push(conn.networkServiceEndpointName); return next.close(conn, ctx); },
+    async close(conn, ctx, next) {
+      closes.push(conn.networkServiceEndpointName);
+      return next.close(conn, ctx);
+    },
   });
   await c.request(newRequest("r1"), newCtx());
   await factory!.request({ reselect: true });

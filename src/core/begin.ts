@@ -11,8 +11,18 @@
  * `request({ reselect: true })` closes the current path before asking again without the old
  * endpoint and mechanism.
  */
-import { clone, create, equals, ConnectionSchema, ConnectionContextSchema, MechanismSchema, NetworkServiceRequestSchema, ConnectionState as State,
-  type Connection, type NetworkServiceRequest } from "../api/index.js";
+import {
+  clone,
+  create,
+  equals,
+  ConnectionSchema,
+  ConnectionContextSchema,
+  MechanismSchema,
+  NetworkServiceRequestSchema,
+  ConnectionState as State,
+  type Connection,
+  type NetworkServiceRequest,
+} from "../api/index.js";
 import type { ClientElement, NetworkServiceServer, ServerElement } from "./chain.js";
 import { type Ctx, ctxKey, detach } from "./context.js";
 import { NsmError, messageOf, status } from "../tools/errors.js";
@@ -61,8 +71,13 @@ class Factory implements EventFactory {
   budgetMs = Infinity;
   next: NetworkServiceServer | undefined;
 
-  constructor(readonly id: string, private readonly owner: Begin) {}
-  get connection(): Connection | undefined { return this.storedConn; }
+  constructor(
+    readonly id: string,
+    private readonly owner: Begin,
+  ) {}
+  get connection(): Connection | undefined {
+    return this.storedConn;
+  }
 
   ctxFor(ctx: Ctx): Ctx {
     const c = this.owner.side === "server" ? ctx.with({ meta: this.meta }) : ctx.with({ clientMeta: this.meta });
@@ -82,8 +97,11 @@ class Factory implements EventFactory {
         mechanismPreferences: this.storedPrefs.map((m) => clone(MechanismSchema, m)),
       });
       if (o.reselect && this.owner.side === "client") {
-        try { await next.close(clone(ConnectionSchema, this.storedConn!), ctx); }
-        catch (e) { ctx.log.warn({ connId: this.id, err: messageOf(e) }, "begin: close before reselect failed"); }
+        try {
+          await next.close(clone(ConnectionSchema, this.storedConn!), ctx);
+        } catch (e) {
+          ctx.log.warn({ connId: this.id, err: messageOf(e) }, "begin: close before reselect failed");
+        }
         const conn = req.connection!;
         conn.mechanism = undefined;
         if (!o.keepEndpoint) conn.networkServiceEndpointName = "";
@@ -111,20 +129,28 @@ class Factory implements EventFactory {
 
 class Begin {
   private readonly byId = new Map<string, Factory>();
-  constructor(readonly side: Side, readonly lifetime: AbortSignal) {}
+  constructor(
+    readonly side: Side,
+    readonly lifetime: AbortSignal,
+  ) {}
 
   forget(f: Factory): void {
     f.closed = true;
     f.established = false;
     if (this.byId.get(f.id) === f) this.byId.delete(f.id);
   }
-  get size(): number { return this.byId.size; }
+  get size(): number {
+    return this.byId.size;
+  }
 
   async request(req: NetworkServiceRequest, ctx: Ctx, next: NetworkServiceServer): Promise<Connection> {
     const id = req.connection?.id;
     if (!id) throw new NsmError(status.INVALID_ARGUMENT, `${this.side} begin: request.connection.id must not be empty`);
     let f = this.byId.get(id);
-    if (!f) { f = new Factory(id, this); this.byId.set(id, f); }
+    if (!f) {
+      f = new Factory(id, this);
+      this.byId.set(id, f);
+    }
     const factory = f;
     const started = Date.now();
     return factory.ex.run(async () => {
@@ -133,8 +159,11 @@ class Begin {
       const c = factory.ctxFor(ctx);
       if (factory.established && this.side === "client") req = this.merge(req, factory);
       if (factory.established && this.side === "server" && req.connection?.state === State.RESELECT_REQUESTED) {
-        try { await next.close(clone(ConnectionSchema, factory.storedConn!), c); }
-        catch (e) { c.log.warn({ connId: id, err: messageOf(e) }, "begin: close of the previous connection on reselect failed"); }
+        try {
+          await next.close(clone(ConnectionSchema, factory.storedConn!), c);
+        } catch (e) {
+          c.log.warn({ connId: id, err: messageOf(e) }, "begin: close of the previous connection on reselect failed");
+        }
         factory.established = false;
       }
       try {
@@ -163,7 +192,10 @@ class Begin {
     if (asked.networkServiceEndpointName && asked.networkServiceEndpointName !== stored.networkServiceEndpointName) {
       conn.networkServiceEndpointName = asked.networkServiceEndpointName;
     }
-    if (asked.context && !equals(ConnectionContextSchema, asked.context, stored.context ?? create(ConnectionContextSchema))) {
+    if (
+      asked.context &&
+      !equals(ConnectionContextSchema, asked.context, stored.context ?? create(ConnectionContextSchema))
+    ) {
       conn.context = asked.context;
     }
     if (Object.keys(asked.labels).length) conn.labels = { ...asked.labels };
@@ -195,7 +227,9 @@ export function beginServer(o: BeginOptions = {}): ServerElement & { readonly si
   return {
     request: (req, ctx, next) => b.request(req, ctx, next),
     close: (conn, ctx, next) => b.close(conn, ctx, next),
-    get size() { return b.size; },
+    get size() {
+      return b.size;
+    },
   };
 }
 
@@ -204,6 +238,8 @@ export function beginClient(o: BeginOptions = {}): ClientElement & { readonly si
   return {
     request: (req, ctx, next) => b.request(req, ctx, next),
     close: (conn, ctx, next) => b.close(conn, ctx, next),
-    get size() { return b.size; },
+    get size() {
+      return b.size;
+    },
   };
 }

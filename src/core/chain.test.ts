@@ -4,8 +4,16 @@ import { chain, metaKey, metadataServer, newCtx, type ServerElement } from "./in
 import { checkRequest, newRequest } from "./testing/index.js";
 
 const order = (log: string[], name: string): ServerElement => ({
-  async request(req, ctx, next) { log.push(`>${name}`); const c = await next.request(req, ctx); log.push(`<${name}`); return c; },
-  async close(conn, ctx, next) { log.push(`x${name}`); return next.close(conn, ctx); },
+  async request(req, ctx, next) {
+    log.push(`>${name}`);
+    const c = await next.request(req, ctx);
+    log.push(`<${name}`);
+    return c;
+  },
+  async close(conn, ctx, next) {
+    log.push(`x${name}`);
+    return next.close(conn, ctx);
+  },
 });
 
 test("chain runs elements in order, nests, and ends at the tail", async () => {
@@ -22,8 +30,16 @@ test("chain runs elements in order, nests, and ends at the tail", async () => {
 
 test("an element without close passes Close through", async () => {
   const seen: string[] = [];
-  const s = chain({ request: (r, c, n) => n.request(r, c) }, { async close(x, c, n) { seen.push(x.id); return n.close(x, c); } });
-  await s.close((await s.request(newRequest("z"), newCtx())), newCtx());
+  const s = chain(
+    { request: (r, c, n) => n.request(r, c) },
+    {
+      async close(x, c, n) {
+        seen.push(x.id);
+        return n.close(x, c);
+      },
+    },
+  );
+  await s.close(await s.request(newRequest("z"), newCtx()), newCtx());
   assert.deepEqual(seen, ["z"]);
 });
 
@@ -32,12 +48,15 @@ test("metadata is per connection id and gone after close or a failed first reque
   const md = metadataServer();
   let fail = false;
   const counts = new Map<string, number>();
-  const s = chain(md, checkRequest((req, ctx) => {
-    const n = (ctx.meta.get(K) ?? 0) + 1;
-    ctx.meta.set(K, n);
-    counts.set(req.connection!.id, n);
-    if (fail) throw new Error("boom");
-  }));
+  const s = chain(
+    md,
+    checkRequest((req, ctx) => {
+      const n = (ctx.meta.get(K) ?? 0) + 1;
+      ctx.meta.set(K, n);
+      counts.set(req.connection!.id, n);
+      if (fail) throw new Error("boom");
+    }),
+  );
   await s.request(newRequest("a"), newCtx());
   await s.request(newRequest("a"), newCtx());
   await s.request(newRequest("b"), newCtx());
@@ -49,7 +68,7 @@ test("metadata is per connection id and gone after close or a failed first reque
   await assert.rejects(s.request(newRequest("a"), newCtx()), /boom/);
   assert.ok(md.store.get("a"), "failed refresh keeps metadata");
   fail = false;
-  await s.close((await s.request(newRequest("a"), newCtx())), newCtx());
+  await s.close(await s.request(newRequest("a"), newCtx()), newCtx());
   assert.equal(md.store.get("a"), undefined);
   assert.equal(md.store.size, 1);
 });

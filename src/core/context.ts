@@ -11,8 +11,13 @@
 import { type Logger, silentLogger } from "../tools/log.js";
 import { type MetaMap, missingMeta } from "./metadata.js";
 
-export interface CtxKey<T> { readonly name: string; readonly __type?: T }
-export function ctxKey<T>(name: string): CtxKey<T> { return Object.freeze({ name }) as CtxKey<T>; }
+export interface CtxKey<T> {
+  readonly name: string;
+  readonly __type?: T;
+}
+export function ctxKey<T>(name: string): CtxKey<T> {
+  return Object.freeze({ name }) as CtxKey<T>;
+}
 
 export interface CtxInit {
   signal?: AbortSignal;
@@ -31,8 +36,12 @@ export class Ctx {
   readonly clientMeta: MetaMap;
   private readonly values: ReadonlyMap<CtxKey<unknown>, unknown>;
 
-  constructor(init: CtxInit = {}, meta: MetaMap = missingMeta("server"), clientMeta: MetaMap = missingMeta("client"),
-    values: ReadonlyMap<CtxKey<unknown>, unknown> = new Map()) {
+  constructor(
+    init: CtxInit = {},
+    meta: MetaMap = missingMeta("server"),
+    clientMeta: MetaMap = missingMeta("client"),
+    values: ReadonlyMap<CtxKey<unknown>, unknown> = new Map(),
+  ) {
     this.signal = init.signal ?? new AbortController().signal;
     this.deadline = init.deadline ?? Infinity;
     this.log = init.log ?? silentLogger;
@@ -42,20 +51,28 @@ export class Ctx {
   }
 
   /** Milliseconds left until the deadline (Infinity when none). */
-  remaining(now = Date.now()): number { return this.deadline - now; }
+  remaining(now = Date.now()): number {
+    return this.deadline - now;
+  }
 
-  get<T>(k: CtxKey<T>): T | undefined { return this.values.get(k) as T | undefined; }
+  get<T>(k: CtxKey<T>): T | undefined {
+    return this.values.get(k) as T | undefined;
+  }
 
   withValue<T>(k: CtxKey<T>, v: T | undefined): Ctx {
     const values = new Map(this.values);
-    if (v === undefined) values.delete(k); else values.set(k, v);
+    if (v === undefined) values.delete(k);
+    else values.set(k, v);
     return new Ctx(this, this.meta, this.clientMeta, values);
   }
 
   with(patch: { signal?: AbortSignal; deadline?: number; log?: Logger; meta?: MetaMap; clientMeta?: MetaMap }): Ctx {
     return new Ctx(
       { signal: patch.signal ?? this.signal, deadline: patch.deadline ?? this.deadline, log: patch.log ?? this.log },
-      patch.meta ?? this.meta, patch.clientMeta ?? this.clientMeta, this.values);
+      patch.meta ?? this.meta,
+      patch.clientMeta ?? this.clientMeta,
+      this.values,
+    );
   }
 
   /** A child whose signal also ends after `ms` (or at the parent's deadline, whichever is first). */
@@ -66,7 +83,9 @@ export class Ctx {
   }
 
   /** Throws the signal's reason if the context is over. */
-  throwIfAborted(): void { this.signal.throwIfAborted(); }
+  throwIfAborted(): void {
+    this.signal.throwIfAborted();
+  }
 }
 
 /** A new root context: `timeoutMs` bounds it (default: no deadline). */

@@ -17,8 +17,15 @@ import * as grpc from "@grpc/grpc-js";
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import {
-  MonitorConnectionDef, NetworkServiceDef, NetworkServiceEndpointRegistryDef, NetworkServiceRegistryDef,
-  create, EmptySchema, type Connection, type ConnectionEvent, type MonitorScopeSelector,
+  MonitorConnectionDef,
+  NetworkServiceDef,
+  NetworkServiceEndpointRegistryDef,
+  NetworkServiceRegistryDef,
+  create,
+  EmptySchema,
+  type Connection,
+  type ConnectionEvent,
+  type MonitorScopeSelector,
   type NetworkServiceRequest,
 } from "../api/index.js";
 import { type Logger, silentLogger } from "../tools/log.js";
@@ -65,20 +72,38 @@ export interface GrpcServer {
   close(): Promise<void>;
 }
 
-function callCtx(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  o: ServeOptions, connId?: string): { ctx: Ctx; done: () => void } {
+function callCtx(
+  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+  o: ServeOptions,
+  connId?: string,
+): { ctx: Ctx; done: () => void } {
   const ac = new AbortController();
   const onCancel = () => ac.abort(new NsmError(status.CANCELLED, "call cancelled by the caller"));
   call.on("cancelled", onCancel);
   const d = call.getDeadline();
-  const deadlineMs = d instanceof Date ? d.getTime() : typeof d === "number" && Number.isFinite(d) ? d : Date.now() + (o.defaultTimeoutMs ?? 15_000);
+  const deadlineMs =
+    d instanceof Date
+      ? d.getTime()
+      : typeof d === "number" && Number.isFinite(d)
+        ? d
+        : Date.now() + (o.defaultTimeoutMs ?? 15_000);
   const left = Math.max(0, deadlineMs - Date.now());
   const timer = setTimeout(() => ac.abort(new NsmError(status.DEADLINE_EXCEEDED, "deadline exceeded")), left);
   timer.unref();
-  const log = (o.log ?? silentLogger);
+  const log = o.log ?? silentLogger;
   const incoming = incomingCall(call);
-  const ctx = new Ctx({ signal: ac.signal, deadline: deadlineMs, log: connId ? log.child({ connId }) : log }).withValue(INCOMING, incoming);
-  return { ctx, done: () => { clearTimeout(timer); call.removeListener("cancelled", onCancel); incoming.end(); } };
+  const ctx = new Ctx({ signal: ac.signal, deadline: deadlineMs, log: connId ? log.child({ connId }) : log }).withValue(
+    INCOMING,
+    incoming,
+  );
+  return {
+    ctx,
+    done: () => {
+      clearTimeout(timer);
+      call.removeListener("cancelled", onCancel);
+      incoming.end();
+    },
+  };
 }
 
 /**
@@ -86,13 +111,23 @@ function callCtx(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWrita
  * it must not hold the call (its stream, buffers...). A function of its own so that no closure
  * kept in the ctx shares a scope with `call`.
  */
-function incomingCall(call: { metadata: grpc.Metadata; getPeer(): string; sendMetadata(md: grpc.Metadata): void }): IncomingCall & { end(): void } {
+function incomingCall(call: {
+  metadata: grpc.Metadata;
+  getPeer(): string;
+  sendMetadata(md: grpc.Metadata): void;
+}): IncomingCall & { end(): void } {
   let live: typeof call | undefined = call;
   return {
     metadata: call.metadata,
     peer: call.getPeer(),
-    sendHeaders(md) { const c = live; live = undefined; c?.sendMetadata(md); },
-    end() { live = undefined; },
+    sendHeaders(md) {
+      const c = live;
+      live = undefined;
+      c?.sendMetadata(md);
+    },
+    end() {
+      live = undefined;
+    },
   };
 }
 
@@ -101,32 +136,49 @@ function toServiceError(err: unknown, signal?: AbortSignal): Partial<grpc.Status
   return { code: e.code, details: e.message, metadata: new grpc.Metadata() };
 }
 
-function unary<Req, Res>(o: ServeOptions, fn: (req: Req, ctx: Ctx) => Promise<Res>, idOf?: (r: Req) => string | undefined): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(
+  o: ServeOptions,
+  fn: (req: Req, ctx: Ctx) => Promise<Res>,
+  idOf?: (r: Req) => string | undefined,
+): grpc.handleUnaryCall<Req, Res> {
   return (call, cb) => {
     const { ctx, done } = callCtx(call as grpc.ServerUnaryCall<unknown, unknown>, o, idOf?.(call.request));
     fn(call.request, ctx).then(
-      (res) => { done(); cb(null, res); },
+      (res) => {
+        done();
+        cb(null, res);
+      },
       (err) => {
         done();
         const se = toServiceError(err, ctx.signal);
         ctx.log.debug({ code: se.code, err: se.details }, `${call.getPath()} failed`);
         cb(se as grpc.ServiceError);
-      });
+      },
+    );
   };
 }
 
-function serverStream<Req, Res>(o: ServeOptions, fn: (req: Req, ctx: Ctx) => AsyncIterable<Res>): grpc.handleServerStreamingCall<Req, Res> {
+function serverStream<Req, Res>(
+  o: ServeOptions,
+  fn: (req: Req, ctx: Ctx) => AsyncIterable<Res>,
+): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const { ctx, done } = callCtx(call as grpc.ServerWritableStream<unknown, unknown>, o);
     void (async () => {
       const it = fn(call.request, ctx)[Symbol.asyncIterator]();
-      const stop = () => { void it.return?.(); };
+      const stop = () => {
+        void it.return?.();
+      };
       ctx.signal.addEventListener("abort", stop, { once: true });
       try {
         for (;;) {
           const r = await it.next();
           if (r.done || ctx.signal.aborted) break;
-          if (!call.write(r.value)) await new Promise<void>((res) => { call.once("drain", res); ctx.signal.addEventListener("abort", () => res(), { once: true }); });
+          if (!call.write(r.value))
+            await new Promise<void>((res) => {
+              call.once("drain", res);
+              ctx.signal.addEventListener("abort", () => res(), { once: true });
+            });
         }
         if (!ctx.signal.aborted) call.end();
       } catch (err) {
@@ -143,33 +195,65 @@ function registryHandlers<T, Q, R>(o: ServeOptions, s: RegistryServer<T, Q, R>) 
   return {
     register: unary<T, T>(o, (e, c) => s.register(e, c)),
     find: serverStream<Q, R>(o, (q, c) => s.find(q, c)),
-    unregister: unary<T, unknown>(o, async (e, c) => { await s.unregister(e, c); return create(EmptySchema); }),
+    unregister: unary<T, unknown>(o, async (e, c) => {
+      await s.unregister(e, c);
+      return create(EmptySchema);
+    }),
   };
 }
 
 function prepareUnixSocket(path: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  try { if (statSync(path).isSocket()) rmSync(path); } catch { /* absent */ }
+  try {
+    if (statSync(path).isSocket()) rmSync(path);
+  } catch {
+    /* absent */
+  }
 }
 
 /** Serves `services` on every URL (unix sockets: stale socket removed, parent dirs created). */
-export async function serve(urls: readonly (string | NsmUrl)[], services: Services, o: ServeOptions = {}): Promise<GrpcServer> {
+export async function serve(
+  urls: readonly (string | NsmUrl)[],
+  services: Services,
+  o: ServeOptions = {},
+): Promise<GrpcServer> {
   const server = new grpc.Server({ "grpc.max_receive_message_length": 16 << 20 });
   const ns = services.networkService;
   if (ns) {
     server.addService(NetworkServiceDef as unknown as grpc.ServiceDefinition, {
-      request: unary<NetworkServiceRequest, Connection>(o, (r, c) => ns.request(r, c), (r) => r.connection?.id),
-      close: unary<Connection, unknown>(o, async (x, c) => { await ns.close(x, c); return create(EmptySchema); }, (x) => x.id),
+      request: unary<NetworkServiceRequest, Connection>(
+        o,
+        (r, c) => ns.request(r, c),
+        (r) => r.connection?.id,
+      ),
+      close: unary<Connection, unknown>(
+        o,
+        async (x, c) => {
+          await ns.close(x, c);
+          return create(EmptySchema);
+        },
+        (x) => x.id,
+      ),
     });
   }
   const mon = services.monitor;
   if (mon) {
     server.addService(MonitorConnectionDef as unknown as grpc.ServiceDefinition, {
-      monitorConnections: serverStream<MonitorScopeSelector, ConnectionEvent>(o, (s, c) => mon.monitorConnections(s, c)),
+      monitorConnections: serverStream<MonitorScopeSelector, ConnectionEvent>(o, (s, c) =>
+        mon.monitorConnections(s, c),
+      ),
     });
   }
-  if (services.nseRegistry) server.addService(NetworkServiceEndpointRegistryDef as unknown as grpc.ServiceDefinition, registryHandlers(o, services.nseRegistry));
-  if (services.nsRegistry) server.addService(NetworkServiceRegistryDef as unknown as grpc.ServiceDefinition, registryHandlers(o, services.nsRegistry));
+  if (services.nseRegistry)
+    server.addService(
+      NetworkServiceEndpointRegistryDef as unknown as grpc.ServiceDefinition,
+      registryHandlers(o, services.nseRegistry),
+    );
+  if (services.nsRegistry)
+    server.addService(
+      NetworkServiceRegistryDef as unknown as grpc.ServiceDefinition,
+      registryHandlers(o, services.nsRegistry),
+    );
 
   const bound: NsmUrl[] = [];
   const creds = o.credentials ?? grpc.ServerCredentials.createInsecure();
@@ -177,8 +261,11 @@ export async function serve(urls: readonly (string | NsmUrl)[], services: Servic
     for (const raw of urls) {
       const u = typeof raw === "string" ? parseUrl(raw) : raw;
       if (u.scheme === "unix") prepareUnixSocket(u.path);
-      const port = await new Promise<number>((res, rej) => server.bindAsync(listenTarget(u), creds, (err, p) => err ? rej(err) : res(p)))
-        .catch((err) => { throw new NsmError(status.UNAVAILABLE, `cannot listen on ${u.href}: ${messageOf(err)}`, { cause: err }); });
+      const port = await new Promise<number>((res, rej) =>
+        server.bindAsync(listenTarget(u), creds, (err, p) => (err ? rej(err) : res(p))),
+      ).catch((err) => {
+        throw new NsmError(status.UNAVAILABLE, `cannot listen on ${u.href}: ${messageOf(err)}`, { cause: err });
+      });
       bound.push(u.scheme === "tcp" ? parseUrl(`tcp://${u.host.includes(":") ? `[${u.host}]` : u.host}:${port}`) : u);
     }
   } catch (e) {
@@ -241,11 +328,18 @@ function invokeUnary<Req, Res>(client: AnyClient, method: string, url: string, r
 }
 
 function remoteError(err: grpc.ServiceError, url: string, method: string): NsmError {
-  if (err.code === status.UNAVAILABLE) return new NsmError(status.UNAVAILABLE, `${url} ${method}: ${err.details || "unavailable"}`, { cause: err });
+  if (err.code === status.UNAVAILABLE)
+    return new NsmError(status.UNAVAILABLE, `${url} ${method}: ${err.details || "unavailable"}`, { cause: err });
   return new NsmError(err.code, err.details, { cause: err });
 }
 
-async function* invokeStream<Req, Res>(client: AnyClient, method: string, url: string, req: Req, ctx: Ctx): AsyncGenerator<Res> {
+async function* invokeStream<Req, Res>(
+  client: AnyClient,
+  method: string,
+  url: string,
+  req: Req,
+  ctx: Ctx,
+): AsyncGenerator<Res> {
   ctx.throwIfAborted();
   const md = ctx.get(OUTGOING_METADATA) ?? new grpc.Metadata();
   const call = client[method]!(req, md, callOptions(ctx)) as grpc.ClientReadableStream<Res>;
@@ -266,7 +360,10 @@ async function* invokeStream<Req, Res>(client: AnyClient, method: string, url: s
 const clientCtors = new Map<object, grpc.ServiceClientConstructor>();
 function ctorFor(def: object, name: string): grpc.ServiceClientConstructor {
   let c = clientCtors.get(def);
-  if (!c) { c = grpc.makeGenericClientConstructor(def as grpc.ServiceDefinition, name); clientCtors.set(def, c); }
+  if (!c) {
+    c = grpc.makeGenericClientConstructor(def as grpc.ServiceDefinition, name);
+    clientCtors.set(def, c);
+  }
   return c;
 }
 
@@ -285,7 +382,8 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   };
   if (u.scheme === "unix") opts["grpc.default_authority"] = "localhost";
   const channel = new grpc.Channel(dialTarget(u), creds, opts);
-  const mk = (def: object, name: string) => new (ctorFor(def, name))(dialTarget(u), creds, { channelOverride: channel }) as unknown as AnyClient;
+  const mk = (def: object, name: string) =>
+    new (ctorFor(def, name))(dialTarget(u), creds, { channelOverride: channel }) as unknown as AnyClient;
   const nsc = mk(NetworkServiceDef, "NetworkService");
   const mon = mk(MonitorConnectionDef, "MonitorConnection");
   const nse = mk(NetworkServiceEndpointRegistryDef, "NetworkServiceEndpointRegistry");
@@ -294,25 +392,36 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   const registry = <T, Q, R>(c: AnyClient): RegistryServer<T, Q, R> => ({
     register: (e, ctx) => invokeUnary<T, T>(c, "register", href, e, ctx),
     find: (q, ctx) => invokeStream<Q, R>(c, "find", href, q, ctx),
-    unregister: async (e, ctx) => { await invokeUnary<T, unknown>(c, "unregister", href, e, ctx); },
+    unregister: async (e, ctx) => {
+      await invokeUnary<T, unknown>(c, "unregister", href, e, ctx);
+    },
   });
   return {
     url: u,
     channel,
     networkService: {
       request: (req, ctx) => invokeUnary<NetworkServiceRequest, Connection>(nsc, "request", href, req, ctx),
-      close: async (conn, ctx) => { await invokeUnary<Connection, unknown>(nsc, "close", href, conn, ctx); },
+      close: async (conn, ctx) => {
+        await invokeUnary<Connection, unknown>(nsc, "close", href, conn, ctx);
+      },
     },
-    monitor: { monitorConnections: (sel, ctx) => invokeStream<MonitorScopeSelector, ConnectionEvent>(mon, "monitorConnections", href, sel, ctx) },
+    monitor: {
+      monitorConnections: (sel, ctx) =>
+        invokeStream<MonitorScopeSelector, ConnectionEvent>(mon, "monitorConnections", href, sel, ctx),
+    },
     nseRegistry: registry(nse),
     nsRegistry: registry(nsr),
     waitReady(timeoutMs = o.dialTimeoutMs ?? 750) {
       return new Promise<void>((resolve, reject) => {
-        nsc.waitForReady(Date.now() + timeoutMs, (err) => err
-          ? reject(new NsmError(status.UNAVAILABLE, `dial ${href}: not ready after ${timeoutMs} ms`, { cause: err }))
-          : resolve());
+        nsc.waitForReady(Date.now() + timeoutMs, (err) =>
+          err
+            ? reject(new NsmError(status.UNAVAILABLE, `dial ${href}: not ready after ${timeoutMs} ms`, { cause: err }))
+            : resolve(),
+        );
       });
     },
-    close() { channel.close(); },
+    close() {
+      channel.close();
+    },
   };
 }

@@ -30,5 +30,9 @@ function metadataElement(side: "server" | "client", store: MetaStore): ServerEle
   };
 }
 
-export function metadataServer(store = new MetaStore()): ServerElement & { store: MetaStore } { return metadataElement("server", store); }
-export function metadataClient(store = new MetaStore()): ClientElement & { store: MetaStore } { return metadataElement("client", store); }
+export function metadataServer(store = new MetaStore()): ServerElement & { store: MetaStore } {
+  return metadataElement("server", store);
+}
+export function metadataClient(store = new MetaStore()): ClientElement & { store: MetaStore } {
+  return metadataElement("client", store);
+}

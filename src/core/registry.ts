@@ -7,8 +7,12 @@
  *   for await (const r of nse.find(query, ctx)) console.log(r.networkServiceEndpoint?.name);
  */
 import type {
-  NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse,
-  NetworkService, NetworkServiceQuery, NetworkServiceResponse,
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse,
+  NetworkService,
+  NetworkServiceQuery,
+  NetworkServiceResponse,
 } from "../api/index.js";
 import type { Ctx } from "./context.js";
 import { _linker } from "./chain.js";
@@ -29,9 +33,21 @@ export interface RegistryChain<T, Q, R> extends RegistryElement<T, Q, R> {
   unregister(entry: T, ctx: Ctx, next?: RegistryServer<T, Q, R>): Promise<void>;
 }
 
-export type NseRegistryServer = RegistryServer<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse>;
-export type NseRegistryElement = RegistryElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse>;
-export type NseRegistryChain = RegistryChain<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse>;
+export type NseRegistryServer = RegistryServer<
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse
+>;
+export type NseRegistryElement = RegistryElement<
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse
+>;
+export type NseRegistryChain = RegistryChain<
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse
+>;
 export type NsRegistryServer = RegistryServer<NetworkService, NetworkServiceQuery, NetworkServiceResponse>;
 export type NsRegistryElement = RegistryElement<NetworkService, NetworkServiceQuery, NetworkServiceResponse>;
 export type NsRegistryChain = RegistryChain<NetworkService, NetworkServiceQuery, NetworkServiceResponse>;
@@ -55,10 +71,18 @@ export function registryChain<T, Q, R>(...elements: readonly RegistryElement<T, 
     unregister: (e, c, next = tail) => link(next).unregister(e, c),
   };
 }
-export const nseChain = registryChain<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse>;
+export const nseChain = registryChain<
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse
+>;
 export const nsChain = registryChain<NetworkService, NetworkServiceQuery, NetworkServiceResponse>;
 
 /** Element that hands every registry call to `server`, ignoring `next`. */
 export function registryConnectTo<T, Q, R>(server: RegistryServer<T, Q, R>): RegistryElement<T, Q, R> {
-  return { register: (e, c) => server.register(e, c), find: (q, c) => server.find(q, c), unregister: (e, c) => server.unregister(e, c) };
+  return {
+    register: (e, c) => server.register(e, c),
+    find: (q, c) => server.find(q, c),
+    unregister: (e, c) => server.unregister(e, c),
+  };
 }

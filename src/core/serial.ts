@@ -9,19 +9,31 @@ export class SerialExecutor {
   run<T>(fn: () => Promise<T>): Promise<T> {
     this.pending++;
     const p = this.tail.then(fn, fn);
-    this.tail = p.then(() => this.pending--, () => this.pending--);
+    this.tail = p.then(
+      () => this.pending--,
+      () => this.pending--,
+    );
     return p;
   }
-  get idle(): boolean { return this.pending === 0; }
+  get idle(): boolean {
+    return this.pending === 0;
+  }
 }
 
 export class KeyedSerial {
   private readonly byKey = new Map<string, SerialExecutor>();
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     let ex = this.byKey.get(key);
-    if (!ex) { ex = new SerialExecutor(); this.byKey.set(key, ex); }
+    if (!ex) {
+      ex = new SerialExecutor();
+      this.byKey.set(key, ex);
+    }
     const e = ex;
-    return e.run(fn).finally(() => { if (e.idle && this.byKey.get(key) === e) this.byKey.delete(key); });
+    return e.run(fn).finally(() => {
+      if (e.idle && this.byKey.get(key) === e) this.byKey.delete(key);
+    });
   }
-  get size(): number { return this.byKey.size; }
+  get size(): number {
+    return this.byKey.size;
+  }
 }

@@ -11,7 +11,8 @@ test("timers: fire once, cancel, restart, one lifetime ends all", { timeout: 500
     timers.after(1, (h) => {
       fired.push("a");
       assert.equal(h.aborted, false);
-      if (retried++ < 2) h.restart(1); else done();
+      if (retried++ < 2) h.restart(1);
+      else done();
     });
   });
   assert.deepEqual(fired, ["a", "a", "a"], "restart runs the same callback again");

@@ -20,22 +20,38 @@ export interface TimerHandle {
 class Handle implements TimerHandle {
   cancelled = false;
   private t: NodeJS.Timeout | undefined;
-  constructor(private readonly set: Timers, private readonly fn: (h: TimerHandle) => void, private readonly unref: boolean) {}
+  constructor(
+    private readonly set: Timers,
+    private readonly fn: (h: TimerHandle) => void,
+    private readonly unref: boolean,
+  ) {}
 
-  get aborted(): boolean { return this.cancelled || (this.set.lifetime?.aborted ?? false); }
+  get aborted(): boolean {
+    return this.cancelled || (this.set.lifetime?.aborted ?? false);
+  }
 
   restart(ms: number): void {
     if (this.aborted) return;
     if (this.t) clearTimeout(this.t);
     this.set.live.add(this);
-    this.t = setTimeout(() => { this.t = undefined; this.set.live.delete(this); this.fn(this); }, Math.max(0, ms));
+    this.t = setTimeout(
+      () => {
+        this.t = undefined;
+        this.set.live.delete(this);
+        this.fn(this);
+      },
+      Math.max(0, ms),
+    );
     if (this.unref) this.t.unref();
   }
 
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    if (this.t) { clearTimeout(this.t); this.t = undefined; }
+    if (this.t) {
+      clearTimeout(this.t);
+      this.t = undefined;
+    }
     this.set.live.delete(this);
   }
 }
@@ -46,19 +62,33 @@ export class Timers {
   /** @internal */
   readonly lifetime: AbortSignal | undefined;
 
-  constructor(lifetime?: AbortSignal, private readonly o: { unref?: boolean } = {}) {
+  constructor(
+    lifetime?: AbortSignal,
+    private readonly o: { unref?: boolean } = {},
+  ) {
     this.lifetime = lifetime;
-    lifetime?.addEventListener("abort", () => { for (const h of [...this.live]) h.cancel(); }, { once: true });
+    lifetime?.addEventListener(
+      "abort",
+      () => {
+        for (const h of [...this.live]) h.cancel();
+      },
+      { once: true },
+    );
   }
 
   /** Runs `fn` after `ms` unless cancelled first; once the lifetime has ended, returns a cancelled handle. */
   after(ms: number, fn: (h: TimerHandle) => void): TimerHandle {
     const h = new Handle(this, fn, this.o.unref ?? false);
-    if (this.lifetime?.aborted) { h.cancelled = true; return h; }
+    if (this.lifetime?.aborted) {
+      h.cancelled = true;
+      return h;
+    }
     h.restart(ms);
     return h;
   }
 
   /** timers currently pending */
-  get size(): number { return this.live.size; }
+  get size(): number {
+    return this.live.size;
+  }
 }

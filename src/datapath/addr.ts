@@ -39,21 +39,27 @@ export function validateAddr(a: Addr): void {
   const c = parseCidr(a.cidr, `address CIDR for ${a.link}`, { requirePrefix: true });
   if (a.peer !== undefined) {
     const p = parseIp(a.peer, `peer address for ${a.link}`);
-    if (p.family !== c.family) throw DatapathError.invalid(`address ${a.cidr} is IPv${c.family} but peer ${a.peer} is IPv${p.family}`);
+    if (p.family !== c.family)
+      throw DatapathError.invalid(`address ${a.cidr} is IPv${c.family} but peer ${a.peer} is IPv${p.family}`);
   }
   if (a.broadcast !== undefined) {
     const b = parseIp(a.broadcast, `broadcast for ${a.link}`);
-    if (c.family !== 4 || b.family !== 4) throw DatapathError.invalid(`broadcast ${a.broadcast} needs an IPv4 address and CIDR`);
+    if (c.family !== 4 || b.family !== 4)
+      throw DatapathError.invalid(`broadcast ${a.broadcast} needs an IPv4 address and CIDR`);
   }
   if (a.label !== undefined && (c.family !== 4 || !a.label.startsWith(a.link) || Buffer.byteLength(a.label) > 15)) {
-    throw DatapathError.invalid(`label ${JSON.stringify(a.label)}: IPv4 only, starts with "${a.link}", at most 15 bytes`);
+    throw DatapathError.invalid(
+      `label ${JSON.stringify(a.label)}: IPv4 only, starts with "${a.link}", at most 15 bytes`,
+    );
   }
 }
 
 export function encodeAddr(type: number, flags: number, a: Addr): nl.NlMsg {
   const c = parseCidr(a.cidr);
   const family = c.family === 4 ? nl.AF_INET : nl.AF_INET6;
-  const m = new nl.NlMsg(type, nl.NLM_F_REQUEST | nl.NLM_F_ACK | flags).struct(nl.ifaddrmsg({ family, prefixlen: c.prefixLen }));
+  const m = new nl.NlMsg(type, nl.NLM_F_REQUEST | nl.NLM_F_ACK | flags).struct(
+    nl.ifaddrmsg({ family, prefixlen: c.prefixLen }),
+  );
   m.ifindexAt(nl.STRUCT_OFFSET + nl.IFADDR_INDEX, a.link);
   m.attr(nl.IFA_LOCAL, c.bytes);
   m.attr(nl.IFA_ADDRESS, a.peer !== undefined ? parseIp(a.peer).bytes : c.bytes);
@@ -68,11 +74,17 @@ export const addrText = (a: Addr): string => `${cidrText(parseCidr(a.cidr))} on 
 /** An address dump; with `family` the kernel dumps only that family. */
 export function encodeAddrDump(family?: 4 | 6): nl.NlMsg {
   const af = family === 4 ? nl.AF_INET : family === 6 ? nl.AF_INET6 : nl.AF_UNSPEC;
-  return new nl.NlMsg(nl.RTM_GETADDR, nl.NLM_F_REQUEST | nl.NLM_F_DUMP).struct(nl.ifaddrmsg({ family: af, prefixlen: 0 }));
+  return new nl.NlMsg(nl.RTM_GETADDR, nl.NLM_F_REQUEST | nl.NLM_F_DUMP).struct(
+    nl.ifaddrmsg({ family: af, prefixlen: 0 }),
+  );
 }
 
 /** Decodes an address dump; with `onlyIndex`, frames of other links are skipped before their attributes are read. */
-export function decodeAddrs(reply: Uint8Array | null, names: ReadonlyMap<number, string>, onlyIndex?: number): AddrInfo[] {
+export function decodeAddrs(
+  reply: Uint8Array | null,
+  names: ReadonlyMap<number, string>,
+  onlyIndex?: number,
+): AddrInfo[] {
   if (!reply) return [];
   const out: AddrInfo[] = [];
   for (const f of nl.parseFrames(reply)) {
@@ -80,16 +92,24 @@ export function decodeAddrs(reply: Uint8Array | null, names: ReadonlyMap<number,
     const index = f.data.readInt32LE(4);
     if (onlyIndex !== undefined && index !== onlyIndex) continue;
     const family = f.data.readUInt8(0) === nl.AF_INET ? 4 : 6;
-    const prefixLen = f.data.readUInt8(1), scope = f.data.readUInt8(3);
+    const prefixLen = f.data.readUInt8(1),
+      scope = f.data.readUInt8(3);
     const at = nl.parseAttrs(f.data, 8);
-    const local = at.get(nl.IFA_LOCAL), address = at.get(nl.IFA_ADDRESS);
+    const local = at.get(nl.IFA_LOCAL),
+      address = at.get(nl.IFA_ADDRESS);
     const own = local ?? address;
     if (!own) continue;
     const flags = nl.attrU32(at.get(nl.IFA_FLAGS)) ?? f.data.readUInt8(2);
     const peer = local && address && !local.equals(address) ? formatIp(address) : undefined;
     out.push({
-      link: names.get(index) ?? `if${index}`, index, family, cidr: `${formatIp(own)}/${prefixLen}`, scope, flags,
-      permanent: (flags & nl.IFA_F_PERMANENT) !== 0, tentative: (flags & nl.IFA_F_TENTATIVE) !== 0,
+      link: names.get(index) ?? `if${index}`,
+      index,
+      family,
+      cidr: `${formatIp(own)}/${prefixLen}`,
+      scope,
+      flags,
+      permanent: (flags & nl.IFA_F_PERMANENT) !== 0,
+      tentative: (flags & nl.IFA_F_TENTATIVE) !== 0,
       ...(peer !== undefined ? { peer } : {}),
     });
   }

@@ -18,8 +18,17 @@ import { nlExec, type NlStepError } from "../native.js";
 import { addrText, encodeAddr, validateAddr, type Addr } from "./addr.js";
 import { DatapathError } from "./errors.js";
 import {
-  checkIfname, describeSpec, encodeLinkAdd, encodeLinkDel, encodeLinkDelGroup, encodeLinkSet, targetAt, validateChange, validateSpec,
-  type LinkChange, type LinkSpec,
+  checkIfname,
+  describeSpec,
+  encodeLinkAdd,
+  encodeLinkDel,
+  encodeLinkDelGroup,
+  encodeLinkSet,
+  targetAt,
+  validateChange,
+  validateSpec,
+  type LinkChange,
+  type LinkSpec,
 } from "./link.js";
 import { encodeNeigh, validateNeigh, type Neigh } from "./neigh.js";
 import * as nl from "./netlink.js";
@@ -64,7 +73,11 @@ const CREATE_REPLACE = nl.NLM_F_CREATE | nl.NLM_F_REPLACE;
 function peerKey(target: NetnsHandle | NetnsRef | undefined, self: string): string {
   if (target === undefined) return self;
   if (isNetnsHandle(target)) return target.name;
-  try { return resolveRef(target).name; } catch { return JSON.stringify(target); }
+  try {
+    return resolveRef(target).name;
+  } catch {
+    return JSON.stringify(target);
+  }
 }
 
 export class Batch {
@@ -100,7 +113,8 @@ export class Batch {
   private claim(name: string, where: string): void {
     const key = `${where}\0${name}`;
     const prev = this.created.get(key);
-    if (prev !== undefined) throw DatapathError.invalid(`duplicate link name "${name}" in ${where}: op ${prev + 1} creates it too`);
+    if (prev !== undefined)
+      throw DatapathError.invalid(`duplicate link name "${name}" in ${where}: op ${prev + 1} creates it too`);
     this.created.set(key, this.ops.length);
   }
 
@@ -120,19 +134,39 @@ export class Batch {
    */
   in(other: NetnsHandle, fill: (b: Batch) => unknown): this {
     const sub = new Batch(other);
-    try { fill(sub); } catch (e) { sub.invalid ??= { step: sub.ops.length, name: "in", error: e instanceof DatapathError ? e : DatapathError.invalid(String(e)) }; }
+    try {
+      fill(sub);
+    } catch (e) {
+      sub.invalid ??= {
+        step: sub.ops.length,
+        name: "in",
+        error: e instanceof DatapathError ? e : DatapathError.invalid(String(e)),
+      };
+    }
     const base = this.ops.length;
     if (sub.invalid && !this.invalid) this.invalid = { ...sub.invalid, step: base + sub.invalid.step };
     for (const [key, at] of sub.created) {
       const prev = this.created.get(key);
       if (prev !== undefined && !this.invalid) {
-        this.invalid = { step: base + at, name: "linkAdd", error: DatapathError.invalid(`duplicate link name "${key.split("\0")[1]}" in ${key.split("\0")[0]}: op ${prev + 1} creates it too`) };
+        this.invalid = {
+          step: base + at,
+          name: "linkAdd",
+          error: DatapathError.invalid(
+            `duplicate link name "${key.split("\0")[1]}" in ${key.split("\0")[0]}: op ${prev + 1} creates it too`,
+          ),
+        };
       }
       this.created.set(key, base + at);
     }
     sub.ops.forEach((op, i) => {
       if (op.name === "linkAdd" && (op.arg as LinkSpec).kind === "tap" && !this.invalid) {
-        this.invalid = { step: base + i, name: "linkAdd", error: DatapathError.invalid(`a tap cannot be created in another netns (${other.name}) within a batch for ${this.ns.name}`) };
+        this.invalid = {
+          step: base + i,
+          name: "linkAdd",
+          error: DatapathError.invalid(
+            `a tap cannot be created in another netns (${other.name}) within a batch for ${this.ns.name}`,
+          ),
+        };
       }
       this.ops.push(retarget(op, other));
     });
@@ -141,15 +175,21 @@ export class Batch {
 
   /** Creates a link (veth with its peer directly in `peer.netns`, vxlan, bridge, tap). */
   linkAdd(l: LinkSpec): this {
-    return this.push("linkAdd", l, () => {
-      validateSpec(l);
-      this.claim(l.attrs.name, l.kind === "vxlan" ? peerKey(l.netns, this.ns.name) : this.ns.name);
-      if (l.kind === "veth") this.claim(l.peer.name, peerKey(l.peer.netns, this.ns.name));
-    }, () => ({
-      what: `creating ${describeSpec(l)}`,
-      build: (h) => encodeLinkAdd(l, h),
-      undo: () => (l.kind === "vxlan" && l.netns !== undefined ? this.delOpIn(l.attrs.name, l.netns) : this.delOp(l.attrs.name)),
-    }));
+    return this.push(
+      "linkAdd",
+      l,
+      () => {
+        validateSpec(l);
+        this.claim(l.attrs.name, l.kind === "vxlan" ? peerKey(l.netns, this.ns.name) : this.ns.name);
+        if (l.kind === "veth") this.claim(l.peer.name, peerKey(l.peer.netns, this.ns.name));
+      },
+      () => ({
+        what: `creating ${describeSpec(l)}`,
+        build: (h) => encodeLinkAdd(l, h),
+        undo: () =>
+          l.kind === "vxlan" && l.netns !== undefined ? this.delOpIn(l.attrs.name, l.netns) : this.delOp(l.attrs.name),
+      }),
+    );
   }
 
   private delOp(name: string): Op {
@@ -158,14 +198,24 @@ export class Batch {
   /** Deletes link `name` in another netns (the undo of a link created there). */
   private delOpIn(name: string, where: NetnsHandle | NetnsRef): Op {
     return {
-      name: "linkDel", arg: name, what: `deleting link ${name} in ${peerKey(where, this.ns.name)}`,
-      build: (h) => { if (isNetnsHandle(where)) h.push(where); return [targetAt(encodeLinkDel(name), where)]; },
+      name: "linkDel",
+      arg: name,
+      what: `deleting link ${name} in ${peerKey(where, this.ns.name)}`,
+      build: (h) => {
+        if (isNetnsHandle(where)) h.push(where);
+        return [targetAt(encodeLinkDel(name), where)];
+      },
     };
   }
 
   /** Deletes a link (for a veth, both ends). Not undone if a later op fails. */
   linkDel(name: string): this {
-    return this.push("linkDel", name, () => void checkIfname(name), () => this.delOp(name));
+    return this.push(
+      "linkDel",
+      name,
+      () => void checkIfname(name),
+      () => this.delOp(name),
+    );
   }
 
   /**
@@ -174,71 +224,165 @@ export class Batch {
    * (~16 ms each for veth). Group 0 (the default group) is refused.
    */
   linkDelGroup(group: number): this {
-    return this.push("linkDelGroup", group, () => {
-      if (!Number.isInteger(group) || group < 1 || group > 0xffffffff) throw DatapathError.invalid(`invalid link group ${String(group)}: 1..4294967295`);
-    }, () => ({ what: `deleting link group ${group}`, build: () => [encodeLinkDelGroup(group)] }));
+    return this.push(
+      "linkDelGroup",
+      group,
+      () => {
+        if (!Number.isInteger(group) || group < 1 || group > 0xffffffff)
+          throw DatapathError.invalid(`invalid link group ${String(group)}: 1..4294967295`);
+      },
+      () => ({ what: `deleting link group ${group}`, build: () => [encodeLinkDelGroup(group)] }),
+    );
   }
 
   /** Changes a link: up/down, MTU, name, MAC, alias, master, netns. Only a rename is undone. */
   linkSet(name: string, change: LinkChange): this {
-    return this.push("linkSet", { name, ...change }, () => validateChange(name, change), () => ({
-      what: `changing link ${name} (${Object.keys(change).join(", ")})`,
-      build: (h) => [encodeLinkSet(name, change, h)],
-      ...(change.name !== undefined && change.name !== name
-        ? { undo: () => ({ name: "linkSet", arg: { name: change.name, rename: name }, what: `renaming ${change.name} back to ${name}`, build: (h: NetnsHandle[]) => [encodeLinkSet(change.name!, { name }, h)] }) }
-        : {}),
-    }));
+    return this.push(
+      "linkSet",
+      { name, ...change },
+      () => validateChange(name, change),
+      () => ({
+        what: `changing link ${name} (${Object.keys(change).join(", ")})`,
+        build: (h) => [encodeLinkSet(name, change, h)],
+        ...(change.name !== undefined && change.name !== name
+          ? {
+              undo: () => ({
+                name: "linkSet",
+                arg: { name: change.name, rename: name },
+                what: `renaming ${change.name} back to ${name}`,
+                build: (h: NetnsHandle[]) => [encodeLinkSet(change.name!, { name }, h)],
+              }),
+            }
+          : {}),
+      }),
+    );
   }
-  linkSetUp(name: string): this { return this.linkSet(name, { up: true }); }
-  linkSetDown(name: string): this { return this.linkSet(name, { up: false }); }
-  linkSetMtu(name: string, mtu: number): this { return this.linkSet(name, { mtu }); }
-  linkSetName(name: string, newName: string): this { return this.linkSet(name, { name: newName }); }
-  linkSetMac(name: string, mac: string): this { return this.linkSet(name, { mac }); }
-  linkSetAlias(name: string, alias: string): this { return this.linkSet(name, { alias }); }
+  linkSetUp(name: string): this {
+    return this.linkSet(name, { up: true });
+  }
+  linkSetDown(name: string): this {
+    return this.linkSet(name, { up: false });
+  }
+  linkSetMtu(name: string, mtu: number): this {
+    return this.linkSet(name, { mtu });
+  }
+  linkSetName(name: string, newName: string): this {
+    return this.linkSet(name, { name: newName });
+  }
+  linkSetMac(name: string, mac: string): this {
+    return this.linkSet(name, { mac });
+  }
+  linkSetAlias(name: string, alias: string): this {
+    return this.linkSet(name, { alias });
+  }
   /** Enslaves `name` to bridge `master`, or releases it when `master` is null. */
-  linkSetMaster(name: string, master: string | null): this { return this.linkSet(name, { master }); }
+  linkSetMaster(name: string, master: string | null): this {
+    return this.linkSet(name, { master });
+  }
   /** Moves `name` to another netns (slow for veth: ~16 ms; prefer creating it there). */
-  linkSetNetns(name: string, netns: NetnsHandle | NetnsRef): this { return this.linkSet(name, { netns }); }
+  linkSetNetns(name: string, netns: NetnsHandle | NetnsRef): this {
+    return this.linkSet(name, { netns });
+  }
 
   /** Adds an address (EEXIST if present). IPv6 addresses get IFA_F_NODAD unless `noDad: false`. */
-  addrAdd(a: Addr): this { return this.addr("addrAdd", nl.RTM_NEWADDR, CREATE_EXCL, a); }
+  addrAdd(a: Addr): this {
+    return this.addr("addrAdd", nl.RTM_NEWADDR, CREATE_EXCL, a);
+  }
   /** Adds or updates an address. Undo deletes it. */
-  addrReplace(a: Addr): this { return this.addr("addrReplace", nl.RTM_NEWADDR, CREATE_REPLACE, a); }
-  addrDel(a: Addr): this { return this.addr("addrDel", nl.RTM_DELADDR, 0, a); }
+  addrReplace(a: Addr): this {
+    return this.addr("addrReplace", nl.RTM_NEWADDR, CREATE_REPLACE, a);
+  }
+  addrDel(a: Addr): this {
+    return this.addr("addrDel", nl.RTM_DELADDR, 0, a);
+  }
   private addr(name: string, type: number, flags: number, a: Addr): this {
     const del = type === nl.RTM_DELADDR;
-    return this.push(name, a, () => validateAddr(a), () => ({
-      what: `${del ? "deleting" : "adding"} address ${addrText(a)}`,
-      build: () => [encodeAddr(type, flags, a)],
-      ...(del ? {} : { undo: () => ({ name: "addrDel", arg: a, what: `deleting address ${addrText(a)}`, build: () => [encodeAddr(nl.RTM_DELADDR, 0, a)] }) }),
-    }));
+    return this.push(
+      name,
+      a,
+      () => validateAddr(a),
+      () => ({
+        what: `${del ? "deleting" : "adding"} address ${addrText(a)}`,
+        build: () => [encodeAddr(type, flags, a)],
+        ...(del
+          ? {}
+          : {
+              undo: () => ({
+                name: "addrDel",
+                arg: a,
+                what: `deleting address ${addrText(a)}`,
+                build: () => [encodeAddr(nl.RTM_DELADDR, 0, a)],
+              }),
+            }),
+      }),
+    );
   }
 
   /** Adds a route (EEXIST if the same destination/table/metric exists). */
-  routeAdd(r: Route): this { return this.route("routeAdd", nl.RTM_NEWROUTE, CREATE_EXCL, r); }
+  routeAdd(r: Route): this {
+    return this.route("routeAdd", nl.RTM_NEWROUTE, CREATE_EXCL, r);
+  }
   /** Adds or replaces a route. Undo deletes it (a replaced route is not restored). */
-  routeReplace(r: Route): this { return this.route("routeReplace", nl.RTM_NEWROUTE, CREATE_REPLACE, r); }
-  routeDel(r: Route): this { return this.route("routeDel", nl.RTM_DELROUTE, 0, r); }
+  routeReplace(r: Route): this {
+    return this.route("routeReplace", nl.RTM_NEWROUTE, CREATE_REPLACE, r);
+  }
+  routeDel(r: Route): this {
+    return this.route("routeDel", nl.RTM_DELROUTE, 0, r);
+  }
   private route(name: string, type: number, flags: number, r: Route): this {
     const del = type === nl.RTM_DELROUTE;
-    return this.push(name, r, () => validateRoute(r, !del), () => ({
-      what: `${del ? "deleting" : "adding"} route ${routeText(r)}`,
-      build: () => [encodeRoute(type, flags, r)],
-      ...(del ? {} : { undo: () => ({ name: "routeDel", arg: r, what: `deleting route ${routeText(r)}`, build: () => [encodeRoute(nl.RTM_DELROUTE, 0, r)] }) }),
-    }));
+    return this.push(
+      name,
+      r,
+      () => validateRoute(r, !del),
+      () => ({
+        what: `${del ? "deleting" : "adding"} route ${routeText(r)}`,
+        build: () => [encodeRoute(type, flags, r)],
+        ...(del
+          ? {}
+          : {
+              undo: () => ({
+                name: "routeDel",
+                arg: r,
+                what: `deleting route ${routeText(r)}`,
+                build: () => [encodeRoute(nl.RTM_DELROUTE, 0, r)],
+              }),
+            }),
+      }),
+    );
   }
 
   /** Adds a neighbour entry (default state permanent). */
-  neighAdd(n: Neigh): this { return this.neigh("neighAdd", nl.RTM_NEWNEIGH, CREATE_EXCL, n); }
-  neighReplace(n: Neigh): this { return this.neigh("neighReplace", nl.RTM_NEWNEIGH, CREATE_REPLACE, n); }
-  neighDel(n: Neigh): this { return this.neigh("neighDel", nl.RTM_DELNEIGH, 0, n); }
+  neighAdd(n: Neigh): this {
+    return this.neigh("neighAdd", nl.RTM_NEWNEIGH, CREATE_EXCL, n);
+  }
+  neighReplace(n: Neigh): this {
+    return this.neigh("neighReplace", nl.RTM_NEWNEIGH, CREATE_REPLACE, n);
+  }
+  neighDel(n: Neigh): this {
+    return this.neigh("neighDel", nl.RTM_DELNEIGH, 0, n);
+  }
   private neigh(name: string, type: number, flags: number, n: Neigh): this {
     const del = type === nl.RTM_DELNEIGH;
-    return this.push(name, n, () => validateNeigh(n, !del), () => ({
-      what: `${del ? "deleting" : "adding"} neighbour ${n.ip}${n.mac ? ` lladdr ${n.mac}` : ""} on ${n.link}`,
-      build: () => [encodeNeigh(type, flags, n)],
-      ...(del ? {} : { undo: () => ({ name: "neighDel", arg: n, what: `deleting neighbour ${n.ip} on ${n.link}`, build: () => [encodeNeigh(nl.RTM_DELNEIGH, 0, n)] }) }),
-    }));
+    return this.push(
+      name,
+      n,
+      () => validateNeigh(n, !del),
+      () => ({
+        what: `${del ? "deleting" : "adding"} neighbour ${n.ip}${n.mac ? ` lladdr ${n.mac}` : ""} on ${n.link}`,
+        build: () => [encodeNeigh(type, flags, n)],
+        ...(del
+          ? {}
+          : {
+              undo: () => ({
+                name: "neighDel",
+                arg: n,
+                what: `deleting neighbour ${n.ip} on ${n.link}`,
+                build: () => [encodeNeigh(nl.RTM_DELNEIGH, 0, n)],
+              }),
+            }),
+      }),
+    );
   }
 
   /** Sends every op in one native call; see the class comment for failure semantics. */
@@ -247,14 +391,19 @@ export class Batch {
     this.committed = true;
     if (this.invalid) {
       const { step, name, error: d } = this.invalid;
-      throw new DatapathError(`op ${step + 1}/${this.ops.length} ${name}: ${d.message} (nothing was sent to ${this.ns.name})`,
-        { ...d, op: name, step, netns: this.ns.name }, { cause: d });
+      throw new DatapathError(
+        `op ${step + 1}/${this.ops.length} ${name}: ${d.message} (nothing was sent to ${this.ns.name})`,
+        { ...d, op: name, step, netns: this.ns.name },
+        { cause: d },
+      );
     }
     opts.signal?.throwIfAborted();
     if (this.ops.length === 0) return { opMs: [] };
     const { results, msgOp } = await run(this.ns, this.ops, false, opts.ownThread ?? false);
     const opMs = new Array<number>(this.ops.length).fill(0);
-    results.timesNs.forEach((t, i) => { opMs[msgOp[i]!]! += t / 1e6; });
+    results.timesNs.forEach((t, i) => {
+      opMs[msgOp[i]!]! += t / 1e6;
+    });
     const failedMsg = results.errors.findIndex((e) => e !== null);
     if (failedMsg < 0) return { opMs };
 
@@ -282,7 +431,14 @@ function retarget(op: Op, other: NetnsHandle): Op {
       for (const m of msgs) if (!m.fixups.some((f) => f.kind === "target")) m.target({ fd: other.fd });
       return msgs;
     },
-    ...(op.undo ? { undo: () => { const u = op.undo!(); return u && retarget(u, other); } } : {}),
+    ...(op.undo
+      ? {
+          undo: () => {
+            const u = op.undo!();
+            return u && retarget(u, other);
+          },
+        }
+      : {}),
   };
 }
 
@@ -316,7 +472,10 @@ const GONE = new Set(["ENODEV", "EADDRNOTAVAIL", "ESRCH", "ENOENT"]);
 
 /** Reverts `applied` in reverse order, best effort; returns a note for the error message. */
 async function undo(ns: BatchTarget, applied: readonly Op[]): Promise<string> {
-  const reverts = applied.map((o) => o.undo?.()).filter((o): o is Op => o !== undefined).reverse();
+  const reverts = applied
+    .map((o) => o.undo?.())
+    .filter((o): o is Op => o !== undefined)
+    .reverse();
   if (!reverts.length) return "";
   try {
     const { results, msgOp } = await run(ns, reverts, true);
@@ -331,12 +490,28 @@ async function undo(ns: BatchTarget, applied: readonly Op[]): Promise<string> {
   }
 }
 
-function stepError(ns: BatchTarget, total: number, step: number, op: Op, e: NlStepError, undoNote: string): DatapathError {
+function stepError(
+  ns: BatchTarget,
+  total: number,
+  step: number,
+  op: Op,
+  e: NlStepError,
+  undoNote: string,
+): DatapathError {
   const where = e.path ? ` ${e.path}` : "";
   const detail = e.detail ? ` (${e.detail})` : "";
   return new DatapathError(
     `op ${step + 1}/${total} ${op.name}: ${e.code} ${op.what} in ${ns.name}: ${e.syscall}${where}${detail}${undoNote}`,
-    { code: e.code, errno: e.errno, syscall: e.syscall, path: e.path, detail: e.detail, netns: ns.name, op: op.name, step },
+    {
+      code: e.code,
+      errno: e.errno,
+      syscall: e.syscall,
+      path: e.path,
+      detail: e.detail,
+      netns: ns.name,
+      op: op.name,
+      step,
+    },
     { cause: e },
   );
 }

@@ -55,8 +55,17 @@ export class DatapathError extends Error implements DatapathErrorFields {
   static wrap(e: unknown, what: string, netns: string): DatapathError {
     if (e instanceof DatapathError) return e;
     const n = NativeError.from(e);
-    return new DatapathError(`${n.code} ${what} in ${netns}: ${n.message.replace(/^[A-Z0-9]+: /, "")}`, {
-      code: n.code, errno: n.errno, syscall: n.syscall, path: n.path, netns, detail: n.detail,
-    }, { cause: n });
+    return new DatapathError(
+      `${n.code} ${what} in ${netns}: ${n.message.replace(/^[A-Z0-9]+: /, "")}`,
+      {
+        code: n.code,
+        errno: n.errno,
+        syscall: n.syscall,
+        path: n.path,
+        netns,
+        detail: n.detail,
+      },
+      { cause: n },
+    );
   }
 }

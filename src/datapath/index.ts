@@ -14,13 +14,32 @@
 export { Netns, withNetns } from "./netns.js";
 export { Batch, type BatchResult, type CommitOptions } from "./batch.js";
 export { DatapathError, type DatapathErrorFields } from "./errors.js";
-export { checkIfname, type Link, type LinkAttrs, type LinkChange, type LinkSpec, type LinkStats, type VethPeer } from "./link.js";
+export {
+  checkIfname,
+  type Link,
+  type LinkAttrs,
+  type LinkChange,
+  type LinkSpec,
+  type LinkStats,
+  type VethPeer,
+} from "./link.js";
 export type { Addr, AddrInfo } from "./addr.js";
 export type { Route, RouteInfo } from "./route.js";
 export type { Neigh, NeighInfo, NeighState } from "./neigh.js";
 export type { NetnsRef, NetnsHandle } from "./ref.js";
 export { parseCidr, parseIp, formatIp, maskCidr, type Cidr, type IpAddr, type Family } from "./ip.js";
 export {
-  generateKeyPair, publicKeyOf, WireguardDevice, wgUapiGet, wgUapiSet, uapiSetRequest, parseUapiGet,
-  type WgKeyPair, type WgPeer, type WgConfig, type WgDeviceInfo, type WgPeerInfo, type WireguardStartOptions,
+  generateKeyPair,
+  publicKeyOf,
+  WireguardDevice,
+  wgUapiGet,
+  wgUapiSet,
+  uapiSetRequest,
+  parseUapiGet,
+  type WgKeyPair,
+  type WgPeer,
+  type WgConfig,
+  type WgDeviceInfo,
+  type WgPeerInfo,
+  type WireguardStartOptions,
 } from "./wireguard.js";

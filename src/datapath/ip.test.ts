@@ -9,7 +9,8 @@ test("parseIp / formatIp round-trip and canonicalise", () => {
   assert.equal(parseIp("::ffff:1.2.3.4").text, "::ffff:102:304");
   assert.equal(parseIp("2001:db8:0:0:1:0:0:1").text, "2001:db8::1:0:0:1");
   assert.equal(formatIp(Uint8Array.from([1, 2, 3, 4])), "1.2.3.4");
-  for (const bad of ["10.0.0.256", "1.2.3", "fe80::1%eth0", "", "::g"]) assert.throws(() => parseIp(bad), { code: "EINVAL" }, bad);
+  for (const bad of ["10.0.0.256", "1.2.3", "fe80::1%eth0", "", "::g"])
+    assert.throws(() => parseIp(bad), { code: "EINVAL" }, bad);
 });
 
 test("parseCidr keeps the address, maskCidr clears host bits, errors name the value", () => {

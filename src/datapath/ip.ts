@@ -24,7 +24,7 @@ function v6bytes(s: string): Uint8Array {
     const v4 = m[2]!.split(".").map(Number);
     text = `${m[1]}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
   }
-  const [head, tail] = text.includes("::") ? text.split("::") as [string, string] : [text, undefined];
+  const [head, tail] = text.includes("::") ? (text.split("::") as [string, string]) : [text, undefined];
   const h = head ? head.split(":") : [];
   const t = tail === undefined ? [] : tail ? tail.split(":") : [];
   const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t];
@@ -41,12 +41,19 @@ export function formatIp(b: Uint8Array): string {
   if (b.length === 4) return [...b].join(".");
   const g: number[] = [];
   for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!);
-  let best = -1, bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
+  let best = -1,
+    bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = g.map((x) => x.toString(16));
@@ -71,7 +78,8 @@ export function parseIp(s: string, what = "address"): IpAddr {
 export function parseCidr(s: string, what = "CIDR", opts: { requirePrefix?: boolean } = {}): Cidr {
   if (typeof s !== "string") throw DatapathError.invalid(`invalid ${what} ${JSON.stringify(s)}`);
   const slash = s.indexOf("/");
-  if (slash < 0 && opts.requirePrefix) throw DatapathError.invalid(`invalid ${what} ${JSON.stringify(s)}: missing "/prefix"`);
+  if (slash < 0 && opts.requirePrefix)
+    throw DatapathError.invalid(`invalid ${what} ${JSON.stringify(s)}: missing "/prefix"`);
   let a: IpAddr;
   try {
     a = parseIp(slash < 0 ? s : s.slice(0, slash), what);

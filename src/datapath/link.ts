@@ -37,7 +37,8 @@ export interface VethPeer {
 export type LinkSpec =
   | { readonly kind: "veth"; readonly attrs: LinkAttrs; readonly peer: VethPeer }
   | {
-      readonly kind: "vxlan"; readonly attrs: LinkAttrs;
+      readonly kind: "vxlan";
+      readonly attrs: LinkAttrs;
       /** 0..16777215 */
       readonly vni: number;
       /** Local tunnel address (v4 or v6). */
@@ -59,7 +60,8 @@ export type LinkSpec =
     }
   | { readonly kind: "bridge"; readonly attrs: LinkAttrs }
   | {
-      readonly kind: "tap"; readonly attrs: LinkAttrs;
+      readonly kind: "tap";
+      readonly attrs: LinkAttrs;
       /** "tap" (ethernet, default) or "tun" (IP). */
       readonly mode?: "tap" | "tun";
       readonly owner?: number;
@@ -117,7 +119,13 @@ export interface Link {
   };
   /** veth: the peer's ifindex (in the peer's netns). */
   readonly peerIndex?: number;
-  readonly vxlan?: { readonly vni: number; readonly local?: string; readonly remote?: string; readonly port: number; readonly underlayIndex?: number };
+  readonly vxlan?: {
+    readonly vni: number;
+    readonly local?: string;
+    readonly remote?: string;
+    readonly port: number;
+    readonly underlayIndex?: number;
+  };
   readonly stats?: LinkStats;
 }
 
@@ -125,7 +133,8 @@ const BAD_NAME = /[\s/:]/;
 
 /** Throws DatapathError EINVAL unless `name` is a valid interface name. */
 export function checkIfname(name: unknown, what = "link name"): string {
-  if (typeof name !== "string" || name.length === 0) throw DatapathError.invalid(`invalid ${what} ${JSON.stringify(name)}: empty`);
+  if (typeof name !== "string" || name.length === 0)
+    throw DatapathError.invalid(`invalid ${what} ${JSON.stringify(name)}: empty`);
   const bytes = Buffer.byteLength(name);
   if (bytes > 15) throw DatapathError.invalid(`invalid ${what} "${name}": ${bytes} bytes, at most 15 (IFNAMSIZ - 1)`);
   if (BAD_NAME.test(name) || name === "." || name === "..") {
@@ -144,7 +153,10 @@ function checkInt(v: unknown, lo: number, hi: number, what: string): number {
 /** What a message-level error should say: "veth nsm-1a (peer nsm-1b in /run/netns/y)". */
 export function describeSpec(l: LinkSpec): string {
   if (l.kind === "veth") {
-    const where = l.peer.netns === undefined ? "" : ` in ${isNetnsHandle(l.peer.netns) ? l.peer.netns.name : safeRefName(l.peer.netns)}`;
+    const where =
+      l.peer.netns === undefined
+        ? ""
+        : ` in ${isNetnsHandle(l.peer.netns) ? l.peer.netns.name : safeRefName(l.peer.netns)}`;
     return `veth ${l.attrs.name} (peer ${l.peer.name}${where})`;
   }
   if (l.kind === "vxlan") {
@@ -183,7 +195,8 @@ export function validateAttrs(a: LinkAttrs): void {
   if (a.mtu !== undefined) checkInt(a.mtu, 68, 65535, `MTU for ${a.name}`);
   if (a.mac !== undefined) parseMac(a.mac, `MAC for ${a.name}`);
   if (a.master !== undefined) checkIfname(a.master, `master of ${a.name}`);
-  if (a.alias !== undefined && Buffer.byteLength(a.alias) > 255) throw DatapathError.invalid(`alias of ${a.name} is over 255 bytes`);
+  if (a.alias !== undefined && Buffer.byteLength(a.alias) > 255)
+    throw DatapathError.invalid(`alias of ${a.name} is over 255 bytes`);
   if (a.group !== undefined) checkInt(a.group, 0, 0xffffffff, `group of ${a.name}`);
 }
 
@@ -193,7 +206,8 @@ export function validateSpec(l: LinkSpec): void {
   validateAttrs(l.attrs);
   switch (l.kind) {
     case "veth":
-      if (typeof l.peer !== "object" || l.peer === null) throw DatapathError.invalid(`veth ${l.attrs.name}: peer missing`);
+      if (typeof l.peer !== "object" || l.peer === null)
+        throw DatapathError.invalid(`veth ${l.attrs.name}: peer missing`);
       checkIfname(l.peer.name, "veth peer name");
       if (l.peer.mtu !== undefined) checkInt(l.peer.mtu, 68, 65535, `MTU for ${l.peer.name}`);
       if (l.peer.mac !== undefined) parseMac(l.peer.mac, `MAC for ${l.peer.name}`);
@@ -209,7 +223,9 @@ export function validateSpec(l: LinkSpec): void {
       const local = l.local === undefined ? undefined : parseIp(l.local, `local address of ${l.attrs.name}`);
       const remote = l.remote === undefined ? undefined : parseIp(l.remote, `remote address of ${l.attrs.name}`);
       if (local && remote && local.family !== remote.family) {
-        throw DatapathError.invalid(`vxlan ${l.attrs.name}: local ${l.local} is IPv${local.family} but remote ${l.remote} is IPv${remote.family}`);
+        throw DatapathError.invalid(
+          `vxlan ${l.attrs.name}: local ${l.local} is IPv${local.family} but remote ${l.remote} is IPv${remote.family}`,
+        );
       }
       if (l.underlay !== undefined) checkIfname(l.underlay, `underlay of ${l.attrs.name}`);
       if (l.netns !== undefined && !isNetnsHandle(l.netns)) resolveRef(l.netns);
@@ -218,7 +234,8 @@ export function validateSpec(l: LinkSpec): void {
     case "bridge":
       break;
     case "tap":
-      if (l.mode !== undefined && l.mode !== "tap" && l.mode !== "tun") throw DatapathError.invalid(`tap ${l.attrs.name}: mode must be "tap" or "tun"`);
+      if (l.mode !== undefined && l.mode !== "tap" && l.mode !== "tun")
+        throw DatapathError.invalid(`tap ${l.attrs.name}: mode must be "tap" or "tun"`);
       if (l.owner !== undefined) checkInt(l.owner, 0, 0x7fffffff, `owner of ${l.attrs.name}`);
       if (l.group !== undefined) checkInt(l.group, 0, 0x7fffffff, `group of ${l.attrs.name}`);
       break;
@@ -256,7 +273,9 @@ export function encodeLinkAdd(l: LinkSpec, handles: NetnsHandle[]): nl.NlMsg[] {
     if (Object.keys(change).length) out.push(encodeLinkSet(a.name, change, handles));
     return out;
   }
-  const m = new nl.NlMsg(nl.RTM_NEWLINK, CREATE).struct(nl.ifinfomsg({ flags: a.up ? nl.IFF_UP : 0, change: a.up ? nl.IFF_UP : 0 }));
+  const m = new nl.NlMsg(nl.RTM_NEWLINK, CREATE).struct(
+    nl.ifinfomsg({ flags: a.up ? nl.IFF_UP : 0, change: a.up ? nl.IFF_UP : 0 }),
+  );
   m.str(nl.IFLA_IFNAME, a.name);
   if (a.mtu !== undefined) m.u32(nl.IFLA_MTU, a.mtu);
   if (a.mac !== undefined) m.attr(nl.IFLA_ADDRESS, parseMac(a.mac));
@@ -319,7 +338,8 @@ export function validateChange(name: string, c: LinkChange): void {
   if (c.mtu !== undefined) checkInt(c.mtu, 68, 65535, `MTU for ${name}`);
   if (c.name !== undefined) checkIfname(c.name, `new name for ${name}`);
   if (c.mac !== undefined) parseMac(c.mac, `MAC for ${name}`);
-  if (c.alias !== undefined && Buffer.byteLength(c.alias) > 255) throw DatapathError.invalid(`alias of ${name} is over 255 bytes`);
+  if (c.alias !== undefined && Buffer.byteLength(c.alias) > 255)
+    throw DatapathError.invalid(`alias of ${name} is over 255 bytes`);
   if (c.master !== undefined && c.master !== null) checkIfname(c.master, `master of ${name}`);
   if (c.netns !== undefined && !isNetnsHandle(c.netns)) resolveRef(c.netns);
 }
@@ -340,7 +360,9 @@ export function encodeLinkSet(name: string, c: LinkChange, handles: NetnsHandle[
 }
 
 export function encodeLinkDel(name: string): nl.NlMsg {
-  return new nl.NlMsg(nl.RTM_DELLINK, CHANGE).struct(nl.ifinfomsg({})).ifindexAt(nl.STRUCT_OFFSET + nl.IFINFO_INDEX, name);
+  return new nl.NlMsg(nl.RTM_DELLINK, CHANGE)
+    .struct(nl.ifinfomsg({}))
+    .ifindexAt(nl.STRUCT_OFFSET + nl.IFINFO_INDEX, name);
 }
 
 /** RTM_DELLINK by group: the kernel deletes every link of the group in one go (one RCU wait). */
@@ -362,8 +384,16 @@ function decodeStats(b: Buffer | undefined): LinkStats | undefined {
   if (!b || b.length < 80) return undefined;
   const u = (i: number): bigint => b.readBigUInt64LE(i * 8);
   return {
-    rxPackets: u(0), txPackets: u(1), rxBytes: u(2), txBytes: u(3), rxErrors: u(4),
-    txErrors: u(5), rxDropped: u(6), txDropped: u(7), multicast: u(8), collisions: u(9),
+    rxPackets: u(0),
+    txPackets: u(1),
+    rxBytes: u(2),
+    txBytes: u(3),
+    rxErrors: u(4),
+    txErrors: u(5),
+    rxDropped: u(6),
+    txDropped: u(7),
+    multicast: u(8),
+    collisions: u(9),
   };
 }
 
@@ -392,7 +422,8 @@ export function decodeLinks(reply: Uint8Array | null): Link[] {
   const out: Link[] = [];
   for (const f of nl.parseFrames(reply)) {
     if (f.type !== nl.RTM_NEWLINK || f.data.length < 16) continue;
-    const index = f.data.readInt32LE(4), flags = f.data.readUInt32LE(8);
+    const index = f.data.readInt32LE(4),
+      flags = f.data.readUInt32LE(8);
     const at = nl.parseAttrs(f.data, 16);
     const info = at.get(nl.IFLA_LINKINFO);
     const li = info ? nl.parseAttrs(info) : undefined;

@@ -16,8 +16,12 @@
 import { EventEmitter } from "node:events";
 import { DatapathError } from "./errors.js";
 import {
-  memifNative, NativeError,
-  type MemifForwardStats, type MemifNativeConfig, type MemifNativeEvent, type MemifPortStats,
+  memifNative,
+  NativeError,
+  type MemifForwardStats,
+  type MemifNativeConfig,
+  type MemifNativeEvent,
+  type MemifPortStats,
 } from "../native.js";
 
 export type { MemifForwardStats, MemifPortStats } from "../native.js";
@@ -83,13 +87,19 @@ const asciiMax = (what: string, v: string | undefined, max: number): void => {
 };
 
 function nativeConfig(o: MemifOptions): MemifNativeConfig {
-  const roles: Record<string, "master" | "slave"> = { server: "master", master: "master", client: "slave", slave: "slave" };
+  const roles: Record<string, "master" | "slave"> = {
+    server: "master",
+    master: "master",
+    client: "slave",
+    slave: "slave",
+  };
   const role = roles[o.role];
   if (!role) throw DatapathError.invalid(`memif: role "${String(o.role)}" is not server, client, master or slave`);
   if (typeof o.socket !== "string" || o.socket === "" || o.socket === "@" || o.socket === "abstract:") {
     throw DatapathError.invalid(`memif: socket "${String(o.socket)}" is empty`);
   }
-  if (Buffer.byteLength(o.socket.replace(/^(@|abstract:)/, "")) > 106) throw DatapathError.invalid(`memif: socket "${o.socket}" is longer than 106 bytes`, { path: o.socket });
+  if (Buffer.byteLength(o.socket.replace(/^(@|abstract:)/, "")) > 106)
+    throw DatapathError.invalid(`memif: socket "${o.socket}" is longer than 106 bytes`, { path: o.socket });
   const id = o.id ?? 0;
   if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw DatapathError.invalid(`memif: id ${id} is not a u32`);
   const ringSize = o.ringSize ?? 1024;
@@ -101,13 +111,19 @@ function nativeConfig(o: MemifOptions): MemifNativeConfig {
   if (!Number.isInteger(bufferSize) || bufferSize < 64 || bufferSize > 65535) {
     throw DatapathError.invalid(`memif: bufferSize ${bufferSize} is not in 64..65535`);
   }
-  if (o.mode !== undefined && o.mode !== "interrupt" && o.mode !== "polling") throw DatapathError.invalid(`memif: mode "${String(o.mode)}" is not interrupt or polling`);
-  if (o.payload !== undefined && o.payload !== "ethernet" && o.payload !== "ip") throw DatapathError.invalid(`memif: payload "${String(o.payload)}" is not ethernet or ip`);
+  if (o.mode !== undefined && o.mode !== "interrupt" && o.mode !== "polling")
+    throw DatapathError.invalid(`memif: mode "${String(o.mode)}" is not interrupt or polling`);
+  if (o.payload !== undefined && o.payload !== "ethernet" && o.payload !== "ip")
+    throw DatapathError.invalid(`memif: payload "${String(o.payload)}" is not ethernet or ip`);
   asciiMax("secret", o.secret, 23);
   asciiMax("name", o.name, 31);
   asciiMax("ifName", o.ifName, 31);
   const cfg: { -readonly [K in keyof MemifNativeConfig]: MemifNativeConfig[K] } = {
-    role, socket: o.socket, id, log2Ring, bufferSize,
+    role,
+    socket: o.socket,
+    id,
+    log2Ring,
+    bufferSize,
     interrupt: (o.mode ?? "interrupt") === "interrupt",
     mode: o.payload === "ip" ? 1 : 0,
     reconnectMs: o.reconnectMs ?? 1000,
@@ -123,7 +139,11 @@ function nativeConfig(o: MemifOptions): MemifNativeConfig {
 function wrap(e: unknown, what: string, where: string): DatapathError {
   if (e instanceof DatapathError) return e;
   if (e instanceof NativeError) return DatapathError.wrap(e, what, where);
-  return new DatapathError(`${what} (${where}): ${String((e as Error)?.message ?? e)}`, { code: "EINVAL", errno: 22, syscall: "memif" }, { cause: e });
+  return new DatapathError(
+    `${what} (${where}): ${String((e as Error)?.message ?? e)}`,
+    { code: "EINVAL", errno: 22, syscall: "memif" },
+    { cause: e },
+  );
 }
 
 type MemifEvents = {
@@ -166,17 +186,29 @@ export class MemifPort extends EventEmitter<MemifEvents> implements Connectable 
     return new MemifPort(nativeConfig(o));
   }
 
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
   /** True while the link is up. */
-  get up(): boolean { return this.#up; }
+  get up(): boolean {
+    return this.#up;
+  }
   /** The current link, while up. */
-  get link(): MemifLink | undefined { return this.#link; }
+  get link(): MemifLink | undefined {
+    return this.#link;
+  }
 
   #onEvent(e: MemifNativeEvent): void {
     if (this.#closed) return;
     if (e.type === "up") {
       this.#up = true;
-      this.#link = { peerName: e.peerName, peerIfName: e.peerIfName, ringSize: e.ringSize, bufferSize: e.bufferSize, regions: e.regions };
+      this.#link = {
+        peerName: e.peerName,
+        peerIfName: e.peerIfName,
+        ringSize: e.ringSize,
+        bufferSize: e.bufferSize,
+        regions: e.regions,
+      };
       this.emit("up", this.#link);
     } else if (e.type === "down") {
       if (e.wasUp) {
@@ -192,8 +224,20 @@ export class MemifPort extends EventEmitter<MemifEvents> implements Connectable 
   }
 
   #check(op: string): void {
-    if (this.#closed) throw new DatapathError(`memif ${op} on ${this.socket}: port is closed`, { code: "EBADF", errno: 9, syscall: op, path: this.socket });
-    if (this.#joined) throw new DatapathError(`memif ${op} on ${this.socket}: port is joined to another port (joinPorts)`, { code: "EBUSY", errno: 16, syscall: op, path: this.socket });
+    if (this.#closed)
+      throw new DatapathError(`memif ${op} on ${this.socket}: port is closed`, {
+        code: "EBADF",
+        errno: 9,
+        syscall: op,
+        path: this.socket,
+      });
+    if (this.#joined)
+      throw new DatapathError(`memif ${op} on ${this.socket}: port is joined to another port (joinPorts)`, {
+        code: "EBUSY",
+        errno: 16,
+        syscall: op,
+        path: this.socket,
+      });
   }
 
   /** Copies packets into the tx ring; returns how many fit (0 while down). Never blocks. */
@@ -222,15 +266,29 @@ export class MemifPort extends EventEmitter<MemifEvents> implements Connectable 
       const left = deadline - Date.now();
       if (left <= 0 || o.signal?.aborted) {
         if (o.partial) return out;
-        throw new DatapathError(`memif receive on ${this.socket}: ${out.length}/${count} packets after ${o.timeoutMs ?? 5000} ms`, { code: "ETIMEDOUT", errno: 110, syscall: "receive", path: this.socket });
+        throw new DatapathError(
+          `memif receive on ${this.socket}: ${out.length}/${count} packets after ${o.timeoutMs ?? 5000} ms`,
+          { code: "ETIMEDOUT", errno: 110, syscall: "receive", path: this.socket },
+        );
       }
       await new Promise<void>((resolve) => {
-        const done = (): void => { clearTimeout(t); this.off("rx", done); o.signal?.removeEventListener("abort", done); resolve(); };
+        const done = (): void => {
+          clearTimeout(t);
+          this.off("rx", done);
+          o.signal?.removeEventListener("abort", done);
+          resolve();
+        };
         const t = setTimeout(done, Math.min(left, 2));
         this.once("rx", done);
         o.signal?.addEventListener("abort", done, { once: true });
       });
-      if (this.#closed) throw new DatapathError(`memif receive on ${this.socket}: port closed`, { code: "EBADF", errno: 9, syscall: "receive", path: this.socket });
+      if (this.#closed)
+        throw new DatapathError(`memif receive on ${this.socket}: port closed`, {
+          code: "EBADF",
+          errno: 9,
+          syscall: "receive",
+          path: this.socket,
+        });
     }
     return out;
   }
@@ -250,13 +308,28 @@ export class MemifPort extends EventEmitter<MemifEvents> implements Connectable 
   #wait(ev: "up" | "down", o: WaitOptions): Promise<void> {
     const ms = o.timeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
-      const cleanup = (): void => { clearTimeout(t); this.off(ev, ok); o.signal?.removeEventListener("abort", abort); };
-      const ok = (): void => { cleanup(); resolve(); };
-      const abort = (): void => { cleanup(); reject(o.signal?.reason ?? new Error("aborted")); };
+      const cleanup = (): void => {
+        clearTimeout(t);
+        this.off(ev, ok);
+        o.signal?.removeEventListener("abort", abort);
+      };
+      const ok = (): void => {
+        cleanup();
+        resolve();
+      };
+      const abort = (): void => {
+        cleanup();
+        reject(o.signal?.reason ?? new Error("aborted"));
+      };
       const t = setTimeout(() => {
         cleanup();
         const why = this.#closed ? "port closed" : this.info().lastReason;
-        reject(new DatapathError(`memif ${this.role} ${this.socket}: not ${ev} after ${ms} ms${why ? ` (last: ${why})` : ""}`, { code: "ETIMEDOUT", errno: 110, syscall: `wait ${ev}`, path: this.socket }));
+        reject(
+          new DatapathError(
+            `memif ${this.role} ${this.socket}: not ${ev} after ${ms} ms${why ? ` (last: ${why})` : ""}`,
+            { code: "ETIMEDOUT", errno: 110, syscall: `wait ${ev}`, path: this.socket },
+          ),
+        );
       }, ms);
       this.on(ev, ok);
       o.signal?.addEventListener("abort", abort, { once: true });
@@ -265,13 +338,28 @@ export class MemifPort extends EventEmitter<MemifEvents> implements Connectable 
 
   /** Counters since open (all connections). */
   stats(): MemifPortStats {
-    if (this.#closed) throw new DatapathError(`memif stats on ${this.socket}: port is closed`, { code: "EBADF", errno: 9, syscall: "stats", path: this.socket });
+    if (this.#closed)
+      throw new DatapathError(`memif stats on ${this.socket}: port is closed`, {
+        code: "EBADF",
+        errno: 9,
+        syscall: "stats",
+        path: this.socket,
+      });
     return memifNative.stats(this.handle);
   }
 
   /** Link state as the control thread sees it, with the last disconnect/refusal reason. */
-  info(): { up: boolean; lastReason: string; peerName: string; peerIfName: string; ringSize: number; bufferSize: number; regions: number } {
-    if (this.#closed) return { up: false, lastReason: "closed", peerName: "", peerIfName: "", ringSize: 0, bufferSize: 0, regions: 0 };
+  info(): {
+    up: boolean;
+    lastReason: string;
+    peerName: string;
+    peerIfName: string;
+    ringSize: number;
+    bufferSize: number;
+    regions: number;
+  } {
+    if (this.#closed)
+      return { up: false, lastReason: "closed", peerName: "", peerIfName: "", ringSize: 0, bufferSize: 0, regions: 0 };
     return memifNative.info(this.handle);
   }
 
@@ -282,7 +370,9 @@ export class MemifPort extends EventEmitter<MemifEvents> implements Connectable 
   }
 
   /** @internal used by joinPorts */
-  _setJoined(v: boolean): void { this.#joined = v; }
+  _setJoined(v: boolean): void {
+    this.#joined = v;
+  }
 
   /** Sends DISCONNECT if up, unmaps, closes every fd, stops a cross-connect using it. Idempotent. */
   close(): void {
@@ -299,11 +389,18 @@ export class MemifPort extends EventEmitter<MemifEvents> implements Connectable 
 /** A non-memif port for cross-connects: AF_PACKET on a link, a tap device, or a benchmark null port. */
 export class PacketPort implements Connectable {
   #closed = false;
-  private constructor(readonly handle: number, readonly description: string) {}
+  private constructor(
+    readonly handle: number,
+    readonly description: string,
+  ) {}
 
   /** Raw AF_PACKET socket bound to `ifname` (e.g. a veth end), in `netns` if given. Root only. */
   static afPacket(ifname: string, o: { netns?: string } = {}): PacketPort {
-    return PacketPort.#open({ kind: "afpacket", ifname, ...(o.netns ? { netns: o.netns } : {}) }, `afpacket ${ifname}`, o.netns);
+    return PacketPort.#open(
+      { kind: "afpacket", ifname, ...(o.netns ? { netns: o.netns } : {}) },
+      `afpacket ${ifname}`,
+      o.netns,
+    );
   }
 
   /** Creates (or attaches to) tap device `ifname` (IFF_TAP|IFF_NO_PI), in `netns` if given; it goes away on close. Root only. */
@@ -314,12 +411,20 @@ export class PacketPort implements Connectable {
   /** Drops what it is sent; with `frameLen` > 0 it also emits an endless stream of UDP frames of that size (like testpmd txonly). */
   static null(o: { frameLen?: number } = {}): PacketPort {
     const frameLen = o.frameLen ?? 0;
-    if (!Number.isInteger(frameLen) || frameLen < 0 || frameLen > 9000) throw DatapathError.invalid(`null port: frameLen ${frameLen} is not in 0..9000`);
+    if (!Number.isInteger(frameLen) || frameLen < 0 || frameLen > 9000)
+      throw DatapathError.invalid(`null port: frameLen ${frameLen} is not in 0..9000`);
     return new PacketPort(memifNative.packetPortOpen({ kind: "null", frameLen }), `null(${frameLen})`);
   }
 
-  static #open(spec: { kind: "afpacket" | "tap"; ifname: string; netns?: string }, what: string, netns: string | undefined): PacketPort {
-    if (!spec.ifname || Buffer.byteLength(spec.ifname) > 15) throw DatapathError.invalid(`${spec.kind}: ifname "${spec.ifname}" is empty or longer than 15 bytes`, { path: spec.ifname });
+  static #open(
+    spec: { kind: "afpacket" | "tap"; ifname: string; netns?: string },
+    what: string,
+    netns: string | undefined,
+  ): PacketPort {
+    if (!spec.ifname || Buffer.byteLength(spec.ifname) > 15)
+      throw DatapathError.invalid(`${spec.kind}: ifname "${spec.ifname}" is empty or longer than 15 bytes`, {
+        path: spec.ifname,
+      });
     try {
       return new PacketPort(memifNative.packetPortOpen(spec), what);
     } catch (e) {
@@ -327,8 +432,12 @@ export class PacketPort implements Connectable {
     }
   }
 
-  get closed(): boolean { return this.#closed; }
-  stats(): MemifPortStats { return memifNative.stats(this.handle); }
+  get closed(): boolean {
+    return this.#closed;
+  }
+  stats(): MemifPortStats {
+    return memifNative.stats(this.handle);
+  }
   /** Idempotent; stops a cross-connect using it. */
   close(): void {
     if (this.#closed) return;
@@ -358,7 +467,8 @@ export interface PortJoin {
  * reconnects (the loop follows the new rings).
  */
 export function joinPorts(a: MemifPort | PacketPort, b: MemifPort | PacketPort, o: JoinOptions = {}): PortJoin {
-  if (a.closed || b.closed) throw new DatapathError("joinPorts: a port is closed", { code: "EBADF", errno: 9, syscall: "joinPorts" });
+  if (a.closed || b.closed)
+    throw new DatapathError("joinPorts: a port is closed", { code: "EBADF", errno: 9, syscall: "joinPorts" });
   let f: number;
   try {
     f = memifNative.forwardStart(a.handle, b.handle, { busyPoll: o.busyPoll ?? false, cpu: o.cpu ?? -1 });

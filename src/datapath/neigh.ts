@@ -7,8 +7,14 @@ import * as nl from "./netlink.js";
 export type NeighState = "permanent" | "reachable" | "stale" | "noarp" | "delay" | "probe" | "failed" | "incomplete";
 
 const STATES: Record<NeighState, number> = {
-  permanent: nl.NUD_PERMANENT, reachable: nl.NUD_REACHABLE, stale: nl.NUD_STALE, noarp: nl.NUD_NOARP,
-  delay: nl.NUD_DELAY, probe: nl.NUD_PROBE, failed: nl.NUD_FAILED, incomplete: nl.NUD_INCOMPLETE,
+  permanent: nl.NUD_PERMANENT,
+  reachable: nl.NUD_REACHABLE,
+  stale: nl.NUD_STALE,
+  noarp: nl.NUD_NOARP,
+  delay: nl.NUD_DELAY,
+  probe: nl.NUD_PROBE,
+  failed: nl.NUD_FAILED,
+  incomplete: nl.NUD_INCOMPLETE,
 };
 
 /** A neighbour entry to add, replace or delete. */
@@ -37,16 +43,19 @@ export function validateNeigh(n: Neigh, forAdd: boolean): void {
   parseIp(n.ip, `neighbour address on ${n.link}`);
   if (forAdd && n.mac === undefined) throw DatapathError.invalid(`neighbour ${n.ip} on ${n.link}: mac is required`);
   if (n.mac !== undefined) parseMac(n.mac, `neighbour MAC for ${n.ip}`);
-  if (n.state !== undefined && !(n.state in STATES)) throw DatapathError.invalid(`neighbour ${n.ip}: invalid state ${JSON.stringify(n.state)}`);
+  if (n.state !== undefined && !(n.state in STATES))
+    throw DatapathError.invalid(`neighbour ${n.ip}: invalid state ${JSON.stringify(n.state)}`);
 }
 
 export function encodeNeigh(type: number, flags: number, n: Neigh): nl.NlMsg {
   const ip = parseIp(n.ip);
-  const m = new nl.NlMsg(type, nl.NLM_F_REQUEST | nl.NLM_F_ACK | flags).struct(nl.ndmsg({
-    family: ip.family === 4 ? nl.AF_INET : nl.AF_INET6,
-    state: type === nl.RTM_DELNEIGH ? 0 : STATES[n.state ?? "permanent"],
-    type: nl.RTN_UNICAST,
-  }));
+  const m = new nl.NlMsg(type, nl.NLM_F_REQUEST | nl.NLM_F_ACK | flags).struct(
+    nl.ndmsg({
+      family: ip.family === 4 ? nl.AF_INET : nl.AF_INET6,
+      state: type === nl.RTM_DELNEIGH ? 0 : STATES[n.state ?? "permanent"],
+      type: nl.RTN_UNICAST,
+    }),
+  );
   m.ifindexAt(nl.STRUCT_OFFSET + nl.NDMSG_INDEX, n.link);
   m.attr(nl.NDA_DST, ip.bytes);
   if (type !== nl.RTM_DELNEIGH && n.mac !== undefined) m.attr(nl.NDA_LLADDR, parseMac(n.mac));
@@ -64,13 +73,22 @@ export function decodeNeighs(reply: Uint8Array | null, names: ReadonlyMap<number
     if (f.type !== nl.RTM_NEWNEIGH || f.data.length < 12) continue;
     const af = f.data.readUInt8(0);
     if (af !== nl.AF_INET && af !== nl.AF_INET6) continue;
-    const index = f.data.readInt32LE(4), bits = f.data.readUInt16LE(8);
+    const index = f.data.readInt32LE(4),
+      bits = f.data.readUInt16LE(8);
     const at = nl.parseAttrs(f.data, 12);
     const dst = at.get(nl.NDA_DST);
     if (!dst) continue;
     const mac = nl.attrMac(at.get(nl.NDA_LLADDR));
     const state = (Object.entries(STATES) as [NeighState, number][]).find(([, v]) => (bits & v) !== 0)?.[0] ?? "none";
-    out.push({ link: names.get(index) ?? `if${index}`, index, family: af === nl.AF_INET ? 4 : 6, ip: formatIp(dst), state, stateBits: bits, ...(mac ? { mac } : {}) });
+    out.push({
+      link: names.get(index) ?? `if${index}`,
+      index,
+      family: af === nl.AF_INET ? 4 : 6,
+      ip: formatIp(dst),
+      state,
+      stateBits: bits,
+      ...(mac ? { mac } : {}),
+    });
   }
   return out;
 }

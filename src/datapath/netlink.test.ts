@@ -10,8 +10,10 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 test("NlMsg: header, 4-byte alignment, nested attributes", () => {
   const m = new nl.NlMsg(nl.RTM_NEWLINK, nl.NLM_F_REQUEST | nl.NLM_F_ACK)
     .struct(nl.ifinfomsg({ index: 7 }))
-    .str(nl.IFLA_IFNAME, "abc")          // 4 + "abc\0" = 8
-    .begin(nl.IFLA_LINKINFO).str(nl.IFLA_INFO_KIND, "veth").end() // 4 + (4 + 5 -> 8) = 16
+    .str(nl.IFLA_IFNAME, "abc") // 4 + "abc\0" = 8
+    .begin(nl.IFLA_LINKINFO)
+    .str(nl.IFLA_INFO_KIND, "veth")
+    .end() // 4 + (4 + 5 -> 8) = 16
     .done();
   assert.equal(m.length, 16 + 16 + 8 + 16);
   const b = Buffer.from(m);
@@ -29,7 +31,10 @@ test("NlMsg: header, 4-byte alignment, nested attributes", () => {
 });
 
 test("veth with a peer netns reference: nested peer ifinfomsg and an nsfd fixup", () => {
-  const msgs = encodeLinkAdd({ kind: "veth", attrs: { name: "a", mtu: 1400, up: true }, peer: { name: "b", netns: { name: "blue" }, up: true } }, []);
+  const msgs = encodeLinkAdd(
+    { kind: "veth", attrs: { name: "a", mtu: 1400, up: true }, peer: { name: "b", netns: { name: "blue" }, up: true } },
+    [],
+  );
   assert.equal(msgs.length, 2, "create + peer up in the peer's netns");
   const m = Buffer.from(msgs[0]!.done());
   assert.equal(m.readUInt16LE(6), nl.NLM_F_REQUEST | nl.NLM_F_ACK | nl.NLM_F_CREATE | nl.NLM_F_EXCL);
@@ -52,16 +57,32 @@ test("packBatch rebases fixups onto message indexes", () => {
   const a = encodeLinkSet("x", { up: true }, []);
   const b = encodeAddr(nl.RTM_NEWADDR, nl.NLM_F_CREATE, { link: "y", cidr: "fd00::1/64" });
   const { batch, fixups } = nl.packBatch([a, b]);
-  assert.deepEqual(fixups.map((f) => [f.msg, f.kind, "name" in f ? f.name : ""]), [[0, "ifindex", "x"], [1, "ifindex", "y"]]);
+  assert.deepEqual(
+    fixups.map((f) => [f.msg, f.kind, "name" in f ? f.name : ""]),
+    [
+      [0, "ifindex", "x"],
+      [1, "ifindex", "y"],
+    ],
+  );
   const frames = nl.parseFrames(batch);
-  assert.deepEqual(frames.map((f) => f.type), [nl.RTM_NEWLINK, nl.RTM_NEWADDR]);
+  assert.deepEqual(
+    frames.map((f) => f.type),
+    [nl.RTM_NEWLINK, nl.RTM_NEWADDR],
+  );
   const at = nl.parseAttrs(frames[1]!.data, 8);
   assert.equal(nl.attrU32(at.get(nl.IFA_FLAGS)), nl.IFA_F_NODAD, "IPv6 addresses are added with nodad");
   assert.equal(frames[1]!.data.readUInt8(1), 64);
 });
 
 test("routes: masked destination, table > 255 in RTA_TABLE, onlink, link scope without gateway", () => {
-  const r = Buffer.from(encodeRoute(nl.RTM_NEWROUTE, nl.NLM_F_CREATE, { dst: "10.1.2.3/8", via: "10.0.0.1", onlink: true, table: 1000 }).done());
+  const r = Buffer.from(
+    encodeRoute(nl.RTM_NEWROUTE, nl.NLM_F_CREATE, {
+      dst: "10.1.2.3/8",
+      via: "10.0.0.1",
+      onlink: true,
+      table: 1000,
+    }).done(),
+  );
   const rtm = r.subarray(16, 28);
   assert.equal(rtm.readUInt8(1), 8);
   assert.equal(rtm.readUInt8(4), nl.RT_TABLE_UNSPEC);

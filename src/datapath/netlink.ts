@@ -16,40 +16,96 @@ export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
 
-export const RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_GETLINK = 18;
-export const RTM_NEWADDR = 20, RTM_DELADDR = 21, RTM_GETADDR = 22;
-export const RTM_NEWROUTE = 24, RTM_DELROUTE = 25, RTM_GETROUTE = 26;
-export const RTM_NEWNEIGH = 28, RTM_DELNEIGH = 29, RTM_GETNEIGH = 30;
+export const RTM_NEWLINK = 16,
+  RTM_DELLINK = 17,
+  RTM_GETLINK = 18;
+export const RTM_NEWADDR = 20,
+  RTM_DELADDR = 21,
+  RTM_GETADDR = 22;
+export const RTM_NEWROUTE = 24,
+  RTM_DELROUTE = 25,
+  RTM_GETROUTE = 26;
+export const RTM_NEWNEIGH = 28,
+  RTM_DELNEIGH = 29,
+  RTM_GETNEIGH = 30;
 /** Local to nsm_native: create a persistent tun/tap (TUNSETIFF); see native/src/nl_exec.cc. */
 export const NSM_TAP_ADD = 0xf001;
 
-export const AF_UNSPEC = 0, AF_INET = 2, AF_INET6 = 10, AF_BRIDGE = 7;
-export const IFF_UP = 0x1, IFF_LOWER_UP = 0x10000;
-export const IFF_TUN = 0x1, IFF_TAP = 0x2, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000, IFF_MULTI_QUEUE = 0x100;
+export const AF_UNSPEC = 0,
+  AF_INET = 2,
+  AF_INET6 = 10,
+  AF_BRIDGE = 7;
+export const IFF_UP = 0x1,
+  IFF_LOWER_UP = 0x10000;
+export const IFF_TUN = 0x1,
+  IFF_TAP = 0x2,
+  IFF_NO_PI = 0x1000,
+  IFF_VNET_HDR = 0x4000,
+  IFF_MULTI_QUEUE = 0x100;
 
-export const IFLA_ADDRESS = 1, IFLA_BROADCAST = 2, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_LINK = 5;
-export const IFLA_MASTER = 10, IFLA_OPERSTATE = 16, IFLA_LINKINFO = 18, IFLA_NET_NS_PID = 19;
-export const IFLA_IFALIAS = 20, IFLA_STATS64 = 23, IFLA_GROUP = 27, IFLA_NET_NS_FD = 28;
-export const IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2;
+export const IFLA_ADDRESS = 1,
+  IFLA_BROADCAST = 2,
+  IFLA_IFNAME = 3,
+  IFLA_MTU = 4,
+  IFLA_LINK = 5;
+export const IFLA_MASTER = 10,
+  IFLA_OPERSTATE = 16,
+  IFLA_LINKINFO = 18,
+  IFLA_NET_NS_PID = 19;
+export const IFLA_IFALIAS = 20,
+  IFLA_STATS64 = 23,
+  IFLA_GROUP = 27,
+  IFLA_NET_NS_FD = 28;
+export const IFLA_INFO_KIND = 1,
+  IFLA_INFO_DATA = 2;
 export const VETH_INFO_PEER = 1;
-export const IFLA_VXLAN_ID = 1, IFLA_VXLAN_GROUP = 2, IFLA_VXLAN_LINK = 3, IFLA_VXLAN_LOCAL = 4;
-export const IFLA_VXLAN_TTL = 5, IFLA_VXLAN_LEARNING = 7, IFLA_VXLAN_PORT = 15;
-export const IFLA_VXLAN_GROUP6 = 16, IFLA_VXLAN_LOCAL6 = 17;
+export const IFLA_VXLAN_ID = 1,
+  IFLA_VXLAN_GROUP = 2,
+  IFLA_VXLAN_LINK = 3,
+  IFLA_VXLAN_LOCAL = 4;
+export const IFLA_VXLAN_TTL = 5,
+  IFLA_VXLAN_LEARNING = 7,
+  IFLA_VXLAN_PORT = 15;
+export const IFLA_VXLAN_GROUP6 = 16,
+  IFLA_VXLAN_LOCAL6 = 17;
 
-export const IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_LABEL = 3, IFA_BROADCAST = 4, IFA_FLAGS = 8;
-export const IFA_F_NODAD = 0x02, IFA_F_TENTATIVE = 0x40, IFA_F_PERMANENT = 0x80;
+export const IFA_ADDRESS = 1,
+  IFA_LOCAL = 2,
+  IFA_LABEL = 3,
+  IFA_BROADCAST = 4,
+  IFA_FLAGS = 8;
+export const IFA_F_NODAD = 0x02,
+  IFA_F_TENTATIVE = 0x40,
+  IFA_F_PERMANENT = 0x80;
 
-export const RTA_DST = 1, RTA_SRC = 2, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PRIORITY = 6;
-export const RTA_PREFSRC = 7, RTA_TABLE = 15;
-export const RT_TABLE_UNSPEC = 0, RT_TABLE_MAIN = 254, RT_TABLE_LOCAL = 255;
-export const RTPROT_BOOT = 3, RTPROT_STATIC = 4;
-export const RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_HOST = 254;
+export const RTA_DST = 1,
+  RTA_SRC = 2,
+  RTA_OIF = 4,
+  RTA_GATEWAY = 5,
+  RTA_PRIORITY = 6;
+export const RTA_PREFSRC = 7,
+  RTA_TABLE = 15;
+export const RT_TABLE_UNSPEC = 0,
+  RT_TABLE_MAIN = 254,
+  RT_TABLE_LOCAL = 255;
+export const RTPROT_BOOT = 3,
+  RTPROT_STATIC = 4;
+export const RT_SCOPE_UNIVERSE = 0,
+  RT_SCOPE_LINK = 253,
+  RT_SCOPE_HOST = 254;
 export const RTN_UNICAST = 1;
 export const RTNH_F_ONLINK = 4;
 
-export const NDA_DST = 1, NDA_LLADDR = 2;
-export const NUD_INCOMPLETE = 0x01, NUD_REACHABLE = 0x02, NUD_STALE = 0x04, NUD_DELAY = 0x08;
-export const NUD_PROBE = 0x10, NUD_FAILED = 0x20, NUD_NOARP = 0x40, NUD_PERMANENT = 0x80;
+export const NDA_DST = 1,
+  NDA_LLADDR = 2;
+export const NUD_INCOMPLETE = 0x01,
+  NUD_REACHABLE = 0x02,
+  NUD_STALE = 0x04,
+  NUD_DELAY = 0x08;
+export const NUD_PROBE = 0x10,
+  NUD_FAILED = 0x20,
+  NUD_NOARP = 0x40,
+  NUD_PERMANENT = 0x80;
 
 const NLMSG_HDRLEN = 16;
 const align4 = (n: number): number => (n + 3) & ~3;
@@ -73,7 +129,10 @@ export class NlMsg {
   private readonly nests: number[] = [];
   readonly fixups: MsgFixup[] = [];
 
-  constructor(readonly type: number, readonly flags: number) {}
+  constructor(
+    readonly type: number,
+    readonly flags: number,
+  ) {}
 
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -109,13 +168,33 @@ export class NlMsg {
     this.attrAt(type, payload);
     return this;
   }
-  u8(type: number, v: number): this { return this.attr(type, Uint8Array.of(v)); }
-  u16(type: number, v: number): this { const b = Buffer.alloc(2); b.writeUInt16LE(v); return this.attr(type, b); }
-  u16be(type: number, v: number): this { const b = Buffer.alloc(2); b.writeUInt16BE(v); return this.attr(type, b); }
-  u32(type: number, v: number): this { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return this.attr(type, b); }
-  i32(type: number, v: number): this { const b = Buffer.alloc(4); b.writeInt32LE(v); return this.attr(type, b); }
+  u8(type: number, v: number): this {
+    return this.attr(type, Uint8Array.of(v));
+  }
+  u16(type: number, v: number): this {
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(v);
+    return this.attr(type, b);
+  }
+  u16be(type: number, v: number): this {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(v);
+    return this.attr(type, b);
+  }
+  u32(type: number, v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v >>> 0);
+    return this.attr(type, b);
+  }
+  i32(type: number, v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
+    return this.attr(type, b);
+  }
   /** NUL-terminated string attribute. */
-  str(type: number, s: string): this { return this.attr(type, Buffer.concat([Buffer.from(s), Buffer.alloc(1)])); }
+  str(type: number, s: string): this {
+    return this.attr(type, Buffer.concat([Buffer.from(s), Buffer.alloc(1)]));
+  }
 
   /** u32 attribute whose value native code fills with the ifindex of `name` in the target netns. */
   ifindexAttr(type: number, name: string): this {
@@ -168,7 +247,13 @@ export class NlMsg {
 /** Offset of the family struct inside a message. */
 export const STRUCT_OFFSET = NLMSG_HDRLEN;
 
-export function ifinfomsg(o: { family?: number; type?: number; index?: number; flags?: number; change?: number }): Uint8Array {
+export function ifinfomsg(o: {
+  family?: number;
+  type?: number;
+  index?: number;
+  flags?: number;
+  change?: number;
+}): Uint8Array {
   const b = Buffer.alloc(16);
   b.writeUInt8(o.family ?? AF_UNSPEC, 0);
   b.writeUInt16LE(o.type ?? 0, 2);
@@ -180,7 +265,13 @@ export function ifinfomsg(o: { family?: number; type?: number; index?: number; f
 /** Offset of ifi_index inside ifinfomsg. */
 export const IFINFO_INDEX = 4;
 
-export function ifaddrmsg(o: { family: number; prefixlen: number; flags?: number; scope?: number; index?: number }): Uint8Array {
+export function ifaddrmsg(o: {
+  family: number;
+  prefixlen: number;
+  flags?: number;
+  scope?: number;
+  index?: number;
+}): Uint8Array {
   const b = Buffer.alloc(8);
   b.writeUInt8(o.family, 0);
   b.writeUInt8(o.prefixlen, 1);
@@ -191,7 +282,16 @@ export function ifaddrmsg(o: { family: number; prefixlen: number; flags?: number
 }
 export const IFADDR_INDEX = 4;
 
-export function rtmsg(o: { family: number; dstLen?: number; srcLen?: number; table?: number; protocol?: number; scope?: number; type?: number; flags?: number }): Uint8Array {
+export function rtmsg(o: {
+  family: number;
+  dstLen?: number;
+  srcLen?: number;
+  table?: number;
+  protocol?: number;
+  scope?: number;
+  type?: number;
+  flags?: number;
+}): Uint8Array {
   const b = Buffer.alloc(12);
   b.writeUInt8(o.family, 0);
   b.writeUInt8(o.dstLen ?? 0, 1);
@@ -205,7 +305,13 @@ export function rtmsg(o: { family: number; dstLen?: number; srcLen?: number; tab
   return b;
 }
 
-export function ndmsg(o: { family: number; index?: number; state?: number; flags?: number; type?: number }): Uint8Array {
+export function ndmsg(o: {
+  family: number;
+  index?: number;
+  state?: number;
+  flags?: number;
+  type?: number;
+}): Uint8Array {
   const b = Buffer.alloc(12);
   b.writeUInt8(o.family, 0);
   b.writeInt32LE(o.index ?? 0, 4);
@@ -231,7 +337,11 @@ export function parseFrames(buf: Uint8Array): NlFrame[] {
   while (off + NLMSG_HDRLEN <= b.length) {
     const len = b.readUInt32LE(off);
     if (len < NLMSG_HDRLEN || off + len > b.length) break;
-    out.push({ type: b.readUInt16LE(off + 4), flags: b.readUInt16LE(off + 6), data: b.subarray(off + NLMSG_HDRLEN, off + len) });
+    out.push({
+      type: b.readUInt16LE(off + 4),
+      flags: b.readUInt16LE(off + 6),
+      data: b.subarray(off + NLMSG_HDRLEN, off + len),
+    });
     off += align4(len);
   }
   return out;
@@ -268,7 +378,8 @@ export const attrStr = (v: Buffer | undefined): string | undefined => {
   const z = v.indexOf(0);
   return v.subarray(0, z < 0 ? v.length : z).toString("utf8");
 };
-export const attrU32 = (v: Buffer | undefined): number | undefined => (v && v.length >= 4 ? v.readUInt32LE(0) : undefined);
+export const attrU32 = (v: Buffer | undefined): number | undefined =>
+  v && v.length >= 4 ? v.readUInt32LE(0) : undefined;
 export const attrU8 = (v: Buffer | undefined): number | undefined => (v && v.length >= 1 ? v.readUInt8(0) : undefined);
 export const attrMac = (v: Buffer | undefined): string | undefined =>
   v ? [...v].map((x) => x.toString(16).padStart(2, "0")).join(":") : undefined;

@@ -16,7 +16,18 @@ import { fdClose, fdDup, fdInode, netnsOpen, nlExec } from "../native.js";
 import { decodeAddrs, encodeAddrDump, type Addr, type AddrInfo } from "./addr.js";
 import { Batch, type BatchResult, type CommitOptions } from "./batch.js";
 import { DatapathError } from "./errors.js";
-import { checkIfname, decodeLinkNames, decodeLinks, encodeLinkDump, encodeLinkGet, linkIndexOf, type Link, type LinkChange, type LinkSpec, type LinkStats } from "./link.js";
+import {
+  checkIfname,
+  decodeLinkNames,
+  decodeLinks,
+  encodeLinkDump,
+  encodeLinkGet,
+  linkIndexOf,
+  type Link,
+  type LinkChange,
+  type LinkSpec,
+  type LinkStats,
+} from "./link.js";
 import { decodeNeighs, encodeNeighDump, type Neigh, type NeighInfo } from "./neigh.js";
 import * as nl from "./netlink.js";
 import { NETNS_BRAND, resolveRef, type NetnsHandle, type NetnsRef } from "./ref.js";
@@ -61,7 +72,13 @@ export class Netns implements NetnsHandle {
 
   /** The owned fd; valid until close(). Throws if closed. */
   get fd(): number {
-    if (this.closed || this.closing) throw new DatapathError(`netns ${this.name} is closed`, { code: "EBADF", errno: 9, syscall: "use", netns: this.name });
+    if (this.closed || this.closing)
+      throw new DatapathError(`netns ${this.name} is closed`, {
+        code: "EBADF",
+        errno: 9,
+        syscall: "use",
+        netns: this.name,
+      });
     return this._fd;
   }
 
@@ -101,17 +118,39 @@ export class Netns implements NetnsHandle {
   }
 
   // One-op shorthands: each is a batch of one.
-  linkAdd(l: LinkSpec, o?: CommitOptions): Promise<BatchResult> { return this.batch().linkAdd(l).commit(o); }
-  linkDel(name: string, o?: CommitOptions): Promise<BatchResult> { return this.batch().linkDel(name).commit(o); }
-  linkSet(name: string, c: LinkChange, o?: CommitOptions): Promise<BatchResult> { return this.batch().linkSet(name, c).commit(o); }
-  addrAdd(a: Addr, o?: CommitOptions): Promise<BatchResult> { return this.batch().addrAdd(a).commit(o); }
-  addrDel(a: Addr, o?: CommitOptions): Promise<BatchResult> { return this.batch().addrDel(a).commit(o); }
-  routeAdd(r: Route, o?: CommitOptions): Promise<BatchResult> { return this.batch().routeAdd(r).commit(o); }
-  routeReplace(r: Route, o?: CommitOptions): Promise<BatchResult> { return this.batch().routeReplace(r).commit(o); }
-  routeDel(r: Route, o?: CommitOptions): Promise<BatchResult> { return this.batch().routeDel(r).commit(o); }
-  neighAdd(n: Neigh, o?: CommitOptions): Promise<BatchResult> { return this.batch().neighAdd(n).commit(o); }
-  neighReplace(n: Neigh, o?: CommitOptions): Promise<BatchResult> { return this.batch().neighReplace(n).commit(o); }
-  neighDel(n: Neigh, o?: CommitOptions): Promise<BatchResult> { return this.batch().neighDel(n).commit(o); }
+  linkAdd(l: LinkSpec, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().linkAdd(l).commit(o);
+  }
+  linkDel(name: string, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().linkDel(name).commit(o);
+  }
+  linkSet(name: string, c: LinkChange, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().linkSet(name, c).commit(o);
+  }
+  addrAdd(a: Addr, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().addrAdd(a).commit(o);
+  }
+  addrDel(a: Addr, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().addrDel(a).commit(o);
+  }
+  routeAdd(r: Route, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().routeAdd(r).commit(o);
+  }
+  routeReplace(r: Route, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().routeReplace(r).commit(o);
+  }
+  routeDel(r: Route, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().routeDel(r).commit(o);
+  }
+  neighAdd(n: Neigh, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().neighAdd(n).commit(o);
+  }
+  neighReplace(n: Neigh, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().neighReplace(n).commit(o);
+  }
+  neighDel(n: Neigh, o?: CommitOptions): Promise<BatchResult> {
+    return this.batch().neighDel(n).commit(o);
+  }
 
   /** Runs dump/get messages in one native call and returns their replies. */
   private async query(msgs: nl.NlMsg[], what: string): Promise<(Uint8Array | null)[]> {
@@ -121,8 +160,11 @@ export class Netns implements NetnsHandle {
       const r = await nlExec(this._fd, batch, fixups);
       const e = r.errors.find((x) => x !== null);
       if (e) {
-        throw new DatapathError(`${e.code} ${what} in ${this.name}: ${e.syscall}${e.path ? ` ${e.path}` : ""}${e.detail ? ` (${e.detail})` : ""}`,
-          { code: e.code, errno: e.errno, syscall: e.syscall, path: e.path, detail: e.detail, netns: this.name }, { cause: e });
+        throw new DatapathError(
+          `${e.code} ${what} in ${this.name}: ${e.syscall}${e.path ? ` ${e.path}` : ""}${e.detail ? ` (${e.detail})` : ""}`,
+          { code: e.code, errno: e.errno, syscall: e.syscall, path: e.path, detail: e.detail, netns: this.name },
+          { cause: e },
+        );
       }
       return r.replies;
     } catch (e) {
@@ -143,18 +185,33 @@ export class Netns implements NetnsHandle {
     checkIfname(name);
     const [r] = await this.query([encodeLinkGet(name)], `reading link ${name}`);
     const l = decodeLinks(r ?? null)[0];
-    if (!l) throw new DatapathError(`ENODEV reading link ${name} in ${this.name}`, { code: "ENODEV", errno: 19, syscall: "RTM_GETLINK", netns: this.name });
+    if (!l)
+      throw new DatapathError(`ENODEV reading link ${name} in ${this.name}`, {
+        code: "ENODEV",
+        errno: 19,
+        syscall: "RTM_GETLINK",
+        netns: this.name,
+      });
     return l;
   }
 
   /** 64-bit counters of link `name` (IFLA_STATS64). */
   async stats(name: string): Promise<LinkStats> {
     const l = await this.linkByName(name);
-    if (!l.stats) throw new DatapathError(`no IFLA_STATS64 for ${name} in ${this.name}`, { code: "ENODATA", errno: 61, syscall: "RTM_GETLINK", netns: this.name });
+    if (!l.stats)
+      throw new DatapathError(`no IFLA_STATS64 for ${name} in ${this.name}`, {
+        code: "ENODATA",
+        errno: 61,
+        syscall: "RTM_GETLINK",
+        netns: this.name,
+      });
     return l.stats;
   }
 
-  private async withNames(msg: nl.NlMsg, what: string): Promise<{ reply: Uint8Array | null; names: Map<number, string> }> {
+  private async withNames(
+    msg: nl.NlMsg,
+    what: string,
+  ): Promise<{ reply: Uint8Array | null; names: Map<number, string> }> {
     const [links, reply] = await this.query([encodeLinkDump(), msg], what);
     return { reply: reply ?? null, names: decodeLinkNames(links ?? null) };
   }
@@ -187,14 +244,22 @@ export class Netns implements NetnsHandle {
   async routes(filter: { table?: number | "all"; family?: 4 | 6; dev?: string } = {}): Promise<RouteInfo[]> {
     const table = filter.table ?? nl.RT_TABLE_MAIN;
     const { reply, names } = await this.withNames(encodeRouteDump(), "listing routes");
-    return decodeRoutes(reply, names).filter((r) =>
-      (table === "all" || r.table === table) && (filter.family === undefined || r.family === filter.family) && (filter.dev === undefined || r.dev === filter.dev));
+    return decodeRoutes(reply, names).filter(
+      (r) =>
+        (table === "all" || r.table === table) &&
+        (filter.family === undefined || r.family === filter.family) &&
+        (filter.dev === undefined || r.dev === filter.dev),
+    );
   }
 
   /** Neighbour entries, optionally of one link. */
   async neighs(filter: { link?: string; family?: 4 | 6 } = {}): Promise<NeighInfo[]> {
     const { reply, names } = await this.withNames(encodeNeighDump(), "listing neighbours");
-    return decodeNeighs(reply, names).filter((n) => (filter.link === undefined || n.link === filter.link) && (filter.family === undefined || n.family === filter.family));
+    return decodeNeighs(reply, names).filter(
+      (n) =>
+        (filter.link === undefined || n.link === filter.link) &&
+        (filter.family === undefined || n.family === filter.family),
+    );
   }
 }
 

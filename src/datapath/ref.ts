@@ -5,7 +5,8 @@ import { DatapathError } from "./errors.js";
  * A netns by path (`/run/netns/x`, `/proc/42/ns/net`), by name (`/run/netns/<name>`), by pid
  * (`/proc/<pid>/ns/net`) or by an fd this process holds. A bare string is a path.
  */
-export type NetnsRef = string | { readonly path: string } | { readonly name: string } | { readonly pid: number } | { readonly fd: number };
+export type NetnsRef =
+  string | { readonly path: string } | { readonly name: string } | { readonly pid: number } | { readonly fd: number };
 
 /** Brand of {@link Netns} instances (avoids an import cycle with netns.ts). */
 export const NETNS_BRAND: unique symbol = Symbol.for("nsm-ts.datapath.Netns");
@@ -27,7 +28,7 @@ export function isNetnsHandle(x: unknown): x is NetnsHandle {
 /** A path that opens `ref` and a human name for messages ("/run/netns/x", "pid 42"). */
 export function resolveRef(ref: NetnsRef): { path: string; name: string } {
   if (typeof ref === "string") {
-    if (!ref) throw DatapathError.invalid("invalid netns path \"\"");
+    if (!ref) throw DatapathError.invalid('invalid netns path ""');
     return { path: ref, name: ref };
   }
   if (typeof ref !== "object" || ref === null) throw DatapathError.invalid(`invalid netns reference ${String(ref)}`);

@@ -60,19 +60,24 @@ function parse(r: Route): Parsed {
   if (family !== 4 && family !== 6) {
     throw DatapathError.invalid(`route "default" needs a gateway or family: 4 | 6`);
   }
-  for (const [what, v] of [["gateway", via], ["source", src]] as const) {
+  for (const [what, v] of [
+    ["gateway", via],
+    ["source", src],
+  ] as const) {
     if (v && v.family !== family) {
       throw DatapathError.invalid(`route ${r.dst}: ${what} ${v.text} is IPv${v.family}, destination is IPv${family}`);
     }
   }
-  if (r.family !== undefined && r.family !== family) throw DatapathError.invalid(`route ${r.dst}: family ${r.family} does not match IPv${family}`);
+  if (r.family !== undefined && r.family !== family)
+    throw DatapathError.invalid(`route ${r.dst}: family ${r.family} does not match IPv${family}`);
   return { family, dst, via, src };
 }
 
 export function validateRoute(r: Route, forAdd = true): void {
   parse(r);
   if (r.dev !== undefined) checkIfname(r.dev, "route device");
-  if (forAdd && r.via === undefined && r.dev === undefined) throw DatapathError.invalid(`route ${r.dst}: needs a gateway (via) or a device (dev)`);
+  if (forAdd && r.via === undefined && r.dev === undefined)
+    throw DatapathError.invalid(`route ${r.dst}: needs a gateway (via) or a device (dev)`);
   if (r.table !== undefined && (!Number.isInteger(r.table) || r.table < 1 || r.table > 0xffffffff)) {
     throw DatapathError.invalid(`route ${r.dst}: invalid table ${String(r.table)}`);
   }
@@ -90,16 +95,24 @@ export function encodeRoute(type: number, flags: number, r: Route): nl.NlMsg {
   const p = parse(r);
   const del = type === nl.RTM_DELROUTE;
   const table = r.table ?? nl.RT_TABLE_MAIN;
-  const scope = del ? 255 /* RT_SCOPE_NOWHERE: any */ : r.scope !== undefined ? SCOPES[r.scope] : p.via === undefined ? nl.RT_SCOPE_LINK : nl.RT_SCOPE_UNIVERSE;
-  const m = new nl.NlMsg(type, nl.NLM_F_REQUEST | nl.NLM_F_ACK | flags).struct(nl.rtmsg({
-    family: p.family === 4 ? nl.AF_INET : nl.AF_INET6,
-    dstLen: p.dst?.prefixLen ?? 0,
-    table: table < 256 ? table : nl.RT_TABLE_UNSPEC,
-    protocol: del ? 0 : nl.RTPROT_BOOT,
-    scope,
-    type: nl.RTN_UNICAST,
-    flags: r.onlink ? nl.RTNH_F_ONLINK : 0,
-  }));
+  const scope = del
+    ? 255 /* RT_SCOPE_NOWHERE: any */
+    : r.scope !== undefined
+      ? SCOPES[r.scope]
+      : p.via === undefined
+        ? nl.RT_SCOPE_LINK
+        : nl.RT_SCOPE_UNIVERSE;
+  const m = new nl.NlMsg(type, nl.NLM_F_REQUEST | nl.NLM_F_ACK | flags).struct(
+    nl.rtmsg({
+      family: p.family === 4 ? nl.AF_INET : nl.AF_INET6,
+      dstLen: p.dst?.prefixLen ?? 0,
+      table: table < 256 ? table : nl.RT_TABLE_UNSPEC,
+      protocol: del ? 0 : nl.RTPROT_BOOT,
+      scope,
+      type: nl.RTN_UNICAST,
+      flags: r.onlink ? nl.RTNH_F_ONLINK : 0,
+    }),
+  );
   m.u32(nl.RTA_TABLE, table);
   if (p.dst && p.dst.prefixLen > 0) m.attr(nl.RTA_DST, p.dst.bytes);
   if (p.via) m.attr(nl.RTA_GATEWAY, p.via.bytes);
@@ -111,9 +124,15 @@ export function encodeRoute(type: number, flags: number, r: Route): nl.NlMsg {
 
 export function routeText(r: Route): string {
   let p: Parsed | undefined;
-  try { p = parse(r); } catch { /* described as given */ }
+  try {
+    p = parse(r);
+  } catch {
+    /* described as given */
+  }
   const dst = p?.dst ? cidrText(p.dst) : String(r.dst);
-  return [dst, r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.table && `table ${r.table}`].filter(Boolean).join(" ");
+  return [dst, r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.table && `table ${r.table}`]
+    .filter(Boolean)
+    .join(" ");
 }
 
 export function encodeRouteDump(): nl.NlMsg {
@@ -131,14 +150,22 @@ export function decodeRoutes(reply: Uint8Array | null, names: ReadonlyMap<number
     const dstLen = f.data.readUInt8(1);
     const at = nl.parseAttrs(f.data, 12);
     const dst = at.get(nl.RTA_DST);
-    const gw = at.get(nl.RTA_GATEWAY), oif = nl.attrU32(at.get(nl.RTA_OIF)), src = at.get(nl.RTA_PREFSRC);
+    const gw = at.get(nl.RTA_GATEWAY),
+      oif = nl.attrU32(at.get(nl.RTA_OIF)),
+      src = at.get(nl.RTA_PREFSRC);
     const metric = nl.attrU32(at.get(nl.RTA_PRIORITY));
     const dev = oif !== undefined ? names.get(oif) : undefined;
     out.push({
       family,
-      dst: dst ? `${formatIp(dst)}/${dstLen}` : dstLen === 0 ? "default" : `${family === 4 ? "0.0.0.0" : "::"}/${dstLen}`,
+      dst: dst
+        ? `${formatIp(dst)}/${dstLen}`
+        : dstLen === 0
+          ? "default"
+          : `${family === 4 ? "0.0.0.0" : "::"}/${dstLen}`,
       table: nl.attrU32(at.get(nl.RTA_TABLE)) ?? f.data.readUInt8(4),
-      protocol: f.data.readUInt8(5), scope: f.data.readUInt8(6), type: f.data.readUInt8(7),
+      protocol: f.data.readUInt8(5),
+      scope: f.data.readUInt8(6),
+      type: f.data.readUInt8(7),
       onlink: (f.data.readUInt32LE(8) & nl.RTNH_F_ONLINK) !== 0,
       ...(gw ? { via: formatIp(gw) } : {}),
       ...(oif !== undefined ? { devIndex: oif } : {}),

@@ -70,7 +70,8 @@ const PKCS8_X25519 = Buffer.from("302e020100300506032b656e04220420", "hex");
 
 const b64ToHex = (k: string, what: string): string => {
   const b = Buffer.from(k, "base64");
-  if (b.length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(k)) throw DatapathError.invalid(`invalid ${what} ${JSON.stringify(k)}: want 32 bytes in base64 (44 chars)`);
+  if (b.length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(k))
+    throw DatapathError.invalid(`invalid ${what} ${JSON.stringify(k)}: want 32 bytes in base64 (44 chars)`);
   return b.toString("hex");
 };
 const hexToB64 = (h: string): string => Buffer.from(h, "hex").toString("base64");
@@ -79,7 +80,8 @@ const urlToB64 = (s: string): string => Buffer.from(s, "base64url").toString("ba
 /** A fresh x25519 key pair (node:crypto), base64-encoded. */
 export function generateKeyPair(): WgKeyPair {
   const { privateKey, publicKey } = generateKeyPairSync("x25519");
-  const d = privateKey.export({ format: "jwk" }).d, x = publicKey.export({ format: "jwk" }).x;
+  const d = privateKey.export({ format: "jwk" }).d,
+    x = publicKey.export({ format: "jwk" }).x;
   if (!d || !x) throw new Error("x25519 key export failed");
   return { privateKey: urlToB64(d), publicKey: urlToB64(x) };
 }
@@ -95,7 +97,8 @@ export function publicKeyOf(privateKey: string): string {
 
 function checkEndpoint(e: string): void {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(e) ?? /^([^:]+):(\d+)$/.exec(e);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw DatapathError.invalid(`invalid endpoint ${JSON.stringify(e)}: want ip:port or [ip6]:port`);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+    throw DatapathError.invalid(`invalid endpoint ${JSON.stringify(e)}: want ip:port or [ip6]:port`);
   parseIp(m[1]!, "endpoint address");
 }
 
@@ -104,7 +107,8 @@ export function uapiSetRequest(c: WgConfig): string {
   const lines = ["set=1"];
   if (c.privateKey !== undefined) lines.push(`private_key=${b64ToHex(c.privateKey, "private key")}`);
   if (c.listenPort !== undefined) {
-    if (!Number.isInteger(c.listenPort) || c.listenPort < 0 || c.listenPort > 65535) throw DatapathError.invalid(`invalid listen port ${c.listenPort}`);
+    if (!Number.isInteger(c.listenPort) || c.listenPort < 0 || c.listenPort > 65535)
+      throw DatapathError.invalid(`invalid listen port ${c.listenPort}`);
     lines.push(`listen_port=${c.listenPort}`);
   }
   if (c.fwmark !== undefined) lines.push(`fwmark=${c.fwmark}`);
@@ -128,25 +132,56 @@ export function uapiSetRequest(c: WgConfig): string {
 
 /** Parses a UAPI `get=1` response body (without the errno line). */
 export function parseUapiGet(text: string): WgDeviceInfo {
-  let listenPort = 0, fwmark = 0, publicKey: string | undefined;
+  let listenPort = 0,
+    fwmark = 0,
+    publicKey: string | undefined;
   const peers: { -readonly [K in keyof WgPeerInfo]: WgPeerInfo[K] }[] = [];
   for (const line of text.split("\n")) {
     const eq = line.indexOf("=");
     if (eq < 0) continue;
-    const k = line.slice(0, eq), v = line.slice(eq + 1);
+    const k = line.slice(0, eq),
+      v = line.slice(eq + 1);
     const p = peers[peers.length - 1];
     switch (k) {
-      case "private_key": publicKey = publicKeyOf(hexToB64(v)); break;
-      case "listen_port": listenPort = Number(v); break;
-      case "fwmark": fwmark = Number(v); break;
-      case "public_key": peers.push({ publicKey: hexToB64(v), allowedIps: [], persistentKeepalive: 0, lastHandshake: 0, rxBytes: 0n, txBytes: 0n }); break;
-      case "endpoint": if (p) p.endpoint = v; break;
-      case "allowed_ip": p?.allowedIps.push(v); break;
-      case "persistent_keepalive_interval": if (p) p.persistentKeepalive = Number(v); break;
-      case "last_handshake_time_sec": if (p) p.lastHandshake = Number(v); break;
-      case "rx_bytes": if (p) p.rxBytes = BigInt(v); break;
-      case "tx_bytes": if (p) p.txBytes = BigInt(v); break;
-      default: break;
+      case "private_key":
+        publicKey = publicKeyOf(hexToB64(v));
+        break;
+      case "listen_port":
+        listenPort = Number(v);
+        break;
+      case "fwmark":
+        fwmark = Number(v);
+        break;
+      case "public_key":
+        peers.push({
+          publicKey: hexToB64(v),
+          allowedIps: [],
+          persistentKeepalive: 0,
+          lastHandshake: 0,
+          rxBytes: 0n,
+          txBytes: 0n,
+        });
+        break;
+      case "endpoint":
+        if (p) p.endpoint = v;
+        break;
+      case "allowed_ip":
+        p?.allowedIps.push(v);
+        break;
+      case "persistent_keepalive_interval":
+        if (p) p.persistentKeepalive = Number(v);
+        break;
+      case "last_handshake_time_sec":
+        if (p) p.lastHandshake = Number(v);
+        break;
+      case "rx_bytes":
+        if (p) p.rxBytes = BigInt(v);
+        break;
+      case "tx_bytes":
+        if (p) p.txBytes = BigInt(v);
+        break;
+      default:
+        break;
     }
   }
   return { listenPort, fwmark, peers, ...(publicKey ? { publicKey } : {}) };
@@ -157,8 +192,22 @@ async function uapi(socketPath: string, request: string, timeoutMs: number): Pro
   return await new Promise<string>((resolve, reject) => {
     const s = createConnection(socketPath);
     let buf = "";
-    const fail = (e: Error): void => { s.destroy(); reject(e); };
-    const timer = setTimeout(() => fail(new DatapathError(`UAPI ${socketPath}: no answer in ${timeoutMs} ms`, { code: "ETIMEDOUT", errno: 110, syscall: "uapi", path: socketPath })), timeoutMs);
+    const fail = (e: Error): void => {
+      s.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new DatapathError(`UAPI ${socketPath}: no answer in ${timeoutMs} ms`, {
+            code: "ETIMEDOUT",
+            errno: 110,
+            syscall: "uapi",
+            path: socketPath,
+          }),
+        ),
+      timeoutMs,
+    );
     s.setEncoding("utf8");
     s.on("connect", () => s.write(request));
     s.on("data", (d: string) => {
@@ -169,14 +218,27 @@ async function uapi(socketPath: string, request: string, timeoutMs: number): Pro
       s.end();
       const errno = Number(m[2]);
       if (errno !== 0) {
-        reject(new DatapathError(`UAPI ${request.split("\n")[0]} on ${socketPath} failed: errno=${errno}`, { code: errno === 22 || errno === -22 ? "EINVAL" : `E${Math.abs(errno)}`, errno: Math.abs(errno), syscall: "uapi", path: socketPath }));
+        reject(
+          new DatapathError(`UAPI ${request.split("\n")[0]} on ${socketPath} failed: errno=${errno}`, {
+            code: errno === 22 || errno === -22 ? "EINVAL" : `E${Math.abs(errno)}`,
+            errno: Math.abs(errno),
+            syscall: "uapi",
+            path: socketPath,
+          }),
+        );
       } else {
         resolve(buf.slice(0, m.index));
       }
     });
     s.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      fail(new DatapathError(`${e.code ?? "EIO"} connecting to UAPI ${socketPath}`, { code: e.code ?? "EIO", errno: Math.abs(e.errno ?? 5), syscall: "connect", path: socketPath }, { cause: e }));
+      fail(
+        new DatapathError(
+          `${e.code ?? "EIO"} connecting to UAPI ${socketPath}`,
+          { code: e.code ?? "EIO", errno: Math.abs(e.errno ?? 5), syscall: "connect", path: socketPath },
+          { cause: e },
+        ),
+      );
     });
   });
 }
@@ -212,12 +274,18 @@ export class WireguardDevice {
   private stopped = false;
   private stderr = "";
 
-  private constructor(readonly name: string, readonly netnsName: string, private readonly child: ChildProcess) {
+  private constructor(
+    readonly name: string,
+    readonly netnsName: string,
+    private readonly child: ChildProcess,
+  ) {
     this.exited = new Promise((resolve) => {
       child.once("exit", (code) => resolve(code));
       child.once("error", () => resolve(null)); // spawn failed: there will be no "exit"
     });
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => { this.stderr = (this.stderr + d).slice(-4000); });
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      this.stderr = (this.stderr + d).slice(-4000);
+    });
     child.stdout?.resume();
   }
 
@@ -239,7 +307,10 @@ export class WireguardDevice {
     checkIfname(o.name, "wireguard interface name");
     const sock = `${UAPI_DIR}/${o.name}.sock`;
     if (existsSync(sock)) {
-      throw new DatapathError(`EEXIST starting wireguard-go ${o.name} in ${o.netns.name}: ${sock} exists (another wireguard-go serves that name)`, { code: "EEXIST", errno: 17, syscall: "start", path: sock, netns: o.netns.name });
+      throw new DatapathError(
+        `EEXIST starting wireguard-go ${o.name} in ${o.netns.name}: ${sock} exists (another wireguard-go serves that name)`,
+        { code: "EEXIST", errno: 17, syscall: "start", path: sock, netns: o.netns.name },
+      );
     }
     // nsenter enters the netns held open by our fd; wireguard-go's tun is then created there.
     const child = spawn("nsenter", [`--net=${o.netns.procPath}`, "--", o.binary ?? "wireguard-go", "-f", o.name], {
@@ -250,15 +321,33 @@ export class WireguardDevice {
     const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
     const deadline = Date.now() + (o.timeoutMs ?? 5000);
     let exitCode: number | null | undefined;
-    void dev.exited.then((c) => { exitCode = c; });
+    void dev.exited.then((c) => {
+      exitCode = c;
+    });
     let failure: Error | undefined;
-    void spawnError.then((e) => { failure = e; });
+    void spawnError.then((e) => {
+      failure = e;
+    });
     for (;;) {
       if (existsSync(sock)) break;
       if (failure || exitCode !== undefined || Date.now() > deadline) {
         await dev.stop().catch(() => undefined);
-        const why = failure ? failure.message : exitCode !== undefined ? `exited with ${exitCode}: ${dev.stderr.trim()}` : `no UAPI socket after ${o.timeoutMs ?? 5000} ms`;
-        throw new DatapathError(`starting wireguard-go ${o.name} in ${o.netns.name} failed: ${why}`, { code: failure ? "ENOENT" : "ETIMEDOUT", errno: failure ? 2 : 110, syscall: "spawn", path: sock, netns: o.netns.name }, { cause: failure });
+        const why = failure
+          ? failure.message
+          : exitCode !== undefined
+            ? `exited with ${exitCode}: ${dev.stderr.trim()}`
+            : `no UAPI socket after ${o.timeoutMs ?? 5000} ms`;
+        throw new DatapathError(
+          `starting wireguard-go ${o.name} in ${o.netns.name} failed: ${why}`,
+          {
+            code: failure ? "ENOENT" : "ETIMEDOUT",
+            errno: failure ? 2 : 110,
+            syscall: "spawn",
+            path: sock,
+            netns: o.netns.name,
+          },
+          { cause: failure },
+        );
       }
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -289,7 +378,14 @@ export class WireguardDevice {
     for (;;) {
       const p = (await this.info()).peers.find((x) => x.publicKey === publicKey);
       if (p && p.lastHandshake > 0) return p;
-      if (Date.now() > deadline) throw new DatapathError(`no handshake with ${publicKey} on ${this.name} in ${timeoutMs} ms`, { code: "ETIMEDOUT", errno: 110, syscall: "uapi", path: this.socketPath, netns: this.netnsName });
+      if (Date.now() > deadline)
+        throw new DatapathError(`no handshake with ${publicKey} on ${this.name} in ${timeoutMs} ms`, {
+          code: "ETIMEDOUT",
+          errno: 110,
+          syscall: "uapi",
+          path: this.socketPath,
+          netns: this.netnsName,
+        });
       await new Promise((r) => setTimeout(r, 20));
     }
   }

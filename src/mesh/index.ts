@@ -17,7 +17,17 @@
  * unshare + a bind mount, which node cannot do on a worker thread). Root only.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { Netns } from "../datapath/netns.js";
 
@@ -27,7 +37,14 @@ export const NSMGR_PORT = 5001;
 const BIN = new URL("../../bin/nsm.mjs", import.meta.url).pathname;
 const OVS_SH = new URL("../../scripts/ovs.sh", import.meta.url).pathname;
 
-export interface MeshProcState { name: string; role: string; node?: number; pid: number; log: string; netns: string }
+export interface MeshProcState {
+  name: string;
+  role: string;
+  node?: number;
+  pid: number;
+  log: string;
+  netns: string;
+}
 
 /** Everything a mesh made; enough to remove it from another process (`nsm down`). */
 export interface MeshState {
@@ -87,9 +104,22 @@ export interface Mesh {
   /** a fresh workload netns (named `<id>-w<n>`) */
   workloadNetns(): Promise<string>;
   /** `nsm nse-icmp-responder` in a new workload netns on `node` */
-  startNse(node: number, o: { name: string; cidr: string; services?: string[]; labels?: string; payload?: string; env?: Record<string, string> }): Promise<MeshProc & { workload: string }>;
+  startNse(
+    node: number,
+    o: {
+      name: string;
+      cidr: string;
+      services?: string[];
+      labels?: string;
+      payload?: string;
+      env?: Record<string, string>;
+    },
+  ): Promise<MeshProc & { workload: string }>;
   /** `nsm nsc` in a new (or the given) workload netns on `node`; resolves when it started (not connected: waitFor(/connected to/)) */
-  startNsc(node: number, o: { name: string; services: string[]; netns?: string; env?: Record<string, string> }): Promise<MeshProc & { workload: string }>;
+  startNsc(
+    node: number,
+    o: { name: string; services: string[]; netns?: string; env?: Record<string, string> },
+  ): Promise<MeshProc & { workload: string }>;
   /** (re)starts node i's forwarder (after a kill) */
   startForwarder(node: number): Promise<MeshProc>;
   /** stops every process and removes every namespace, link, socket and file; reports every failure */
@@ -113,14 +143,18 @@ function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 function isOurs(pid: number, what: string): boolean {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     return cmd.includes(what);
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
@@ -132,7 +166,12 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   return !alive(pid);
 }
 
-function spawnIn(state: MeshState, o: MeshOptions, p: { name: string; role: string; node?: number; netns: string; cmd: string; env: Record<string, string> }, children: Map<number, ChildProcess>): MeshProc {
+function spawnIn(
+  state: MeshState,
+  o: MeshOptions,
+  p: { name: string; role: string; node?: number; netns: string; cmd: string; env: Record<string, string> },
+  children: Map<number, ChildProcess>,
+): MeshProc {
   const log = join(state.dir, `${p.name}.log`);
   const fd = openSync(log, "a");
   let child: ChildProcess;
@@ -142,33 +181,72 @@ function spawnIn(state: MeshState, o: MeshOptions, p: { name: string; role: stri
       stdio: ["ignore", fd, fd],
       detached: o.detached ?? false,
     });
-  } finally { closeSync(fd); }
+  } finally {
+    closeSync(fd);
+  }
   const pid = child.pid;
   if (!pid) throw new Error(`mesh: cannot start ${p.name} (nsm ${p.cmd})`);
   let exited = false;
-  child.once("exit", () => { exited = true; children.delete(pid); });
-  if (o.detached) child.unref(); else children.set(pid, child);
-  state.procs.push({ name: p.name, role: p.role, ...(p.node !== undefined ? { node: p.node } : {}), pid, log, netns: p.netns });
+  child.once("exit", () => {
+    exited = true;
+    children.delete(pid);
+  });
+  if (o.detached) child.unref();
+  else children.set(pid, child);
+  state.procs.push({
+    name: p.name,
+    role: p.role,
+    ...(p.node !== undefined ? { node: p.node } : {}),
+    pid,
+    log,
+    netns: p.netns,
+  });
   saveState(state);
-  const output = () => { try { return readFileSync(log, "utf8"); } catch { return ""; } };
+  const output = () => {
+    try {
+      return readFileSync(log, "utf8");
+    } catch {
+      return "";
+    }
+  };
   const proc: MeshProc = {
-    name: p.name, pid, netns: p.netns, log,
-    get exited() { return exited || (o.detached === true && !alive(pid)); },
+    name: p.name,
+    pid,
+    netns: p.netns,
+    log,
+    get exited() {
+      return exited || (o.detached === true && !alive(pid));
+    },
     output,
     async waitFor(re, ms = 20_000, from = 0) {
       const end = Date.now() + ms;
       for (;;) {
-        const hit = output().slice(from).split("\n").find((l) => re.test(l));
+        const hit = output()
+          .slice(from)
+          .split("\n")
+          .find((l) => re.test(l));
         if (hit) return hit;
         if (proc.exited) throw new Error(`mesh: ${p.name} exited before logging ${re}:\n${output().slice(-3000)}`);
-        if (Date.now() > end) throw new Error(`mesh: ${p.name} logged no line matching ${re} in ${ms} ms:\n${output().slice(-3000)}`);
+        if (Date.now() > end)
+          throw new Error(`mesh: ${p.name} logged no line matching ${re} in ${ms} ms:\n${output().slice(-3000)}`);
         await sleep(25);
       }
     },
     async stop(sig = "SIGTERM") {
       if (proc.exited) return;
-      try { process.kill(pid, sig); } catch { return; }
-      if (!(await waitGone(pid, 5000))) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } await waitGone(pid, 2000); }
+      try {
+        process.kill(pid, sig);
+      } catch {
+        return;
+      }
+      if (!(await waitGone(pid, 5000))) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+        await waitGone(pid, 2000);
+      }
     },
   };
   return proc;
@@ -179,9 +257,17 @@ export async function destroyMesh(state: MeshState): Promise<void> {
   const errors: string[] = [];
   const stop = async (pr: MeshProcState) => {
     if (!alive(pr.pid) || !isOurs(pr.pid, "nsm.mjs")) return;
-    try { process.kill(pr.pid, "SIGTERM"); } catch { return; }
+    try {
+      process.kill(pr.pid, "SIGTERM");
+    } catch {
+      return;
+    }
     if (!(await waitGone(pr.pid, 5000))) {
-      try { process.kill(pr.pid, "SIGKILL"); } catch { /* gone */ }
+      try {
+        process.kill(pr.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
       if (!(await waitGone(pr.pid, 2000))) errors.push(`${pr.name} (pid ${pr.pid}) does not exit`);
     }
   };
@@ -191,23 +277,43 @@ export async function destroyMesh(state: MeshState): Promise<void> {
   // wireguard-go processes a killed forwarder left behind (its records name them)
   for (const n of state.nodes) {
     let files: string[] = [];
-    try { files = readdirSync(n.forwarderStateDir); } catch { continue; }
+    try {
+      files = readdirSync(n.forwarderStateDir);
+    } catch {
+      continue;
+    }
     for (const f of files) {
       try {
-        const r = JSON.parse(readFileSync(join(n.forwarderStateDir, f), "utf8")) as { wg?: { pid?: number; dev: string } };
+        const r = JSON.parse(readFileSync(join(n.forwarderStateDir, f), "utf8")) as {
+          wg?: { pid?: number; dev: string };
+        };
         if (r.wg?.pid && isOurs(r.wg.pid, r.wg.dev)) process.kill(r.wg.pid, "SIGTERM");
-      } catch { /* ignore */ }
+      } catch {
+        /* ignore */
+      }
     }
   }
   for (const d of state.ovsDirs ?? []) {
-    try { execFileSync(OVS_SH, ["stop", d], { stdio: ["ignore", "ignore", "pipe"] }); } catch (e) { errors.push(`ovs ${d}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? (e as Error).message}`); }
+    try {
+      execFileSync(OVS_SH, ["stop", d], { stdio: ["ignore", "ignore", "pipe"] });
+    } catch (e) {
+      errors.push(`ovs ${d}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? (e as Error).message}`);
+    }
   }
   for (const ns of [...state.netns].reverse()) {
     if (!existsSync(`/run/netns/${ns}`)) continue;
-    try { ipNetns("del", ns); } catch (e) { errors.push(`netns ${ns}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? (e as Error).message}`); }
+    try {
+      ipNetns("del", ns);
+    } catch (e) {
+      errors.push(`netns ${ns}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? (e as Error).message}`);
+    }
   }
   for (const f of state.files) rmSync(f, { force: true });
-  try { rmSync(state.dir, { recursive: true, force: true }); } catch (e) { errors.push(`${state.dir}: ${(e as Error).message}`); }
+  try {
+    rmSync(state.dir, { recursive: true, force: true });
+  } catch (e) {
+    errors.push(`${state.dir}: ${(e as Error).message}`);
+  }
   rmSync(state.stateFile, { force: true });
   if (errors.length) throw new Error(`mesh ${state.id}: teardown: ${errors.join("; ")}`);
 }
@@ -216,7 +322,14 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
   const nodes = o.nodes ?? 2;
   mkdirSync(o.dir, { recursive: true });
   const state: MeshState = {
-    id: o.id, dir: o.dir, stateFile: o.stateFile ?? join(o.dir, "mesh.json"), fabric: `${o.id}-fab`, netns: [], procs: [], files: [], nodes: [],
+    id: o.id,
+    dir: o.dir,
+    stateFile: o.stateFile ?? join(o.dir, "mesh.json"),
+    fabric: `${o.id}-fab`,
+    netns: [],
+    procs: [],
+    files: [],
+    nodes: [],
     registryUrl: `tcp://${FABRIC_PREFIX}.254:${REGISTRY_PORT}`,
   };
   saveState(state);
@@ -228,7 +341,11 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     saveState(state);
     ipNetns("add", name);
   };
-  const start = (p: Parameters<typeof spawnIn>[2]) => { const pr = spawnIn(state, o, p, children); procs.set(p.name, pr); return pr; };
+  const start = (p: Parameters<typeof spawnIn>[2]) => {
+    const pr = spawnIn(state, o, p, children);
+    procs.set(p.name, pr);
+    return pr;
+  };
   const nodeEnv = (i: number) => ({ NSM_CONNECT_TO: `unix://${state.nodes[i]!.nsmgrSock}` });
 
   const close = async () => {
@@ -239,11 +356,26 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
   const startForwarder = async (i: number) => {
     const n = state.nodes[i]!;
     const f = start({
-      name: `forwarder-${i}`, role: "forwarder", node: i, netns: n.netns, cmd: "forwarder",
+      name: `forwarder-${i}`,
+      role: "forwarder",
+      node: i,
+      netns: n.netns,
+      cmd: "forwarder",
       env: {
-        ...nodeEnv(i), NSM_NAME: `forwarder-${i}`, NSM_LISTEN_ON: `unix://${join(o.dir, `forwarder-${i}.sock`)}`, NSM_DATAPATH: o.datapath ?? "kernel",
-        ...(o.datapath === "ovs" ? { NSM_OVS_DB: `unix:${join(o.dir, `ovs-${i}`, "db.sock")}`, OVS_RUNDIR: join(o.dir, `ovs-${i}`), NSM_OVS_UPLINK: "eth0" } : {}),
-        NSM_TUNNEL_IP: n.ip, NSM_STATE_DIR: n.forwarderStateDir, NSM_STALE_TIMEOUT: o.forwarderStaleTimeout ?? "30s",
+        ...nodeEnv(i),
+        NSM_NAME: `forwarder-${i}`,
+        NSM_LISTEN_ON: `unix://${join(o.dir, `forwarder-${i}.sock`)}`,
+        NSM_DATAPATH: o.datapath ?? "kernel",
+        ...(o.datapath === "ovs"
+          ? {
+              NSM_OVS_DB: `unix:${join(o.dir, `ovs-${i}`, "db.sock")}`,
+              OVS_RUNDIR: join(o.dir, `ovs-${i}`),
+              NSM_OVS_UPLINK: "eth0",
+            }
+          : {}),
+        NSM_TUNNEL_IP: n.ip,
+        NSM_STATE_DIR: n.forwarderStateDir,
+        NSM_STALE_TIMEOUT: o.forwarderStaleTimeout ?? "30s",
       },
     });
     const from = f.output().length;
@@ -256,7 +388,8 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     addNetns(state.fabric);
     const fab = Netns.open({ name: state.fabric });
     try {
-      await fab.batch()
+      await fab
+        .batch()
         .linkSetUp("lo")
         .linkAdd({ kind: "bridge", attrs: { name: "br0", up: true } })
         .addrAdd({ link: "br0", cidr: `${FABRIC_PREFIX}.254/24` })
@@ -267,22 +400,60 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
         const ip = `${FABRIC_PREFIX}.${i + 1}`;
         const ns = Netns.open({ name: netns });
         try {
-          await fab.batch().linkAdd({ kind: "veth", attrs: { name: `n${i}`, up: true, master: "br0" }, peer: { name: "eth0", netns: ns, up: true } }).commit();
-          await ns.batch().linkSetUp("lo").addrAdd({ link: "eth0", cidr: `${ip}/24` }).commit();
-        } finally { ns.close(); }
-        state.nodes.push({ netns, ip, nsmgrUrl: `tcp://${ip}:${NSMGR_PORT}`, nsmgrSock: join(o.dir, `nsmgr-${i}.sock`), forwarderStateDir: join(o.dir, `forwarder-${i}-state`) });
+          await fab
+            .batch()
+            .linkAdd({
+              kind: "veth",
+              attrs: { name: `n${i}`, up: true, master: "br0" },
+              peer: { name: "eth0", netns: ns, up: true },
+            })
+            .commit();
+          await ns
+            .batch()
+            .linkSetUp("lo")
+            .addrAdd({ link: "eth0", cidr: `${ip}/24` })
+            .commit();
+        } finally {
+          ns.close();
+        }
+        state.nodes.push({
+          netns,
+          ip,
+          nsmgrUrl: `tcp://${ip}:${NSMGR_PORT}`,
+          nsmgrSock: join(o.dir, `nsmgr-${i}.sock`),
+          forwarderStateDir: join(o.dir, `forwarder-${i}-state`),
+        });
       }
-    } finally { fab.close(); }
+    } finally {
+      fab.close();
+    }
     saveState(state);
 
-    const reg = start({ name: "registry", role: "registry", netns: state.fabric, cmd: "registry", env: { NSM_LISTEN_ON: `tcp://${FABRIC_PREFIX}.254:${REGISTRY_PORT}`, NSM_EXPIRE_PERIOD: "1m" } });
+    const reg = start({
+      name: "registry",
+      role: "registry",
+      netns: state.fabric,
+      cmd: "registry",
+      env: { NSM_LISTEN_ON: `tcp://${FABRIC_PREFIX}.254:${REGISTRY_PORT}`, NSM_EXPIRE_PERIOD: "1m" },
+    });
     await reg.waitFor(/Startup completed/);
     const mgrs = state.nodes.map((n, i) => {
       const extra = o.nsmgrExtraListen?.(i) ?? [];
-      for (const u of extra) if (u.startsWith("unix://")) { state.files.push(u.slice("unix://".length)); }
+      for (const u of extra)
+        if (u.startsWith("unix://")) {
+          state.files.push(u.slice("unix://".length));
+        }
       return start({
-        name: `nsmgr-${i}`, role: "nsmgr", node: i, netns: n.netns, cmd: "nsmgr",
-        env: { NSM_NAME: `nsmgr-${i}`, NSM_LISTEN_ON: [`unix://${n.nsmgrSock}`, n.nsmgrUrl, ...extra].join(","), NSM_REGISTRY_URL: state.registryUrl },
+        name: `nsmgr-${i}`,
+        role: "nsmgr",
+        node: i,
+        netns: n.netns,
+        cmd: "nsmgr",
+        env: {
+          NSM_NAME: `nsmgr-${i}`,
+          NSM_LISTEN_ON: [`unix://${n.nsmgrSock}`, n.nsmgrUrl, ...extra].join(","),
+          NSM_REGISTRY_URL: state.registryUrl,
+        },
       });
     });
     saveState(state);
@@ -305,29 +476,58 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     const name = `${o.id}-w${w++}`;
     addNetns(name);
     const ns = Netns.open({ name });
-    try { await ns.linkSet("lo", { up: true }); } finally { ns.close(); }
+    try {
+      await ns.linkSet("lo", { up: true });
+    } finally {
+      ns.close();
+    }
     return name;
   };
 
   return {
-    state, procs, workloadNetns, close, startForwarder,
+    state,
+    procs,
+    workloadNetns,
+    close,
+    startForwarder,
     async startNse(node, e) {
       const workload = await workloadNetns();
       const p = start({
-        name: e.name, role: "nse", node, netns: workload, cmd: "nse-icmp-responder",
+        name: e.name,
+        role: "nse",
+        node,
+        netns: workload,
+        cmd: "nse-icmp-responder",
         env: {
-          ...nodeEnv(node), NSM_NAME: e.name, NSM_CIDR_PREFIX: e.cidr, NSM_SERVICE_NAMES: (e.services ?? ["icmp-responder"]).join(","),
-          NSM_LISTEN_ON: `unix://${join(o.dir, `${e.name}.sock`)}`, ...(e.labels ? { NSM_LABELS: e.labels } : {}), ...(e.payload ? { NSM_PAYLOAD: e.payload } : {}), ...e.env,
+          ...nodeEnv(node),
+          NSM_NAME: e.name,
+          NSM_CIDR_PREFIX: e.cidr,
+          NSM_SERVICE_NAMES: (e.services ?? ["icmp-responder"]).join(","),
+          NSM_LISTEN_ON: `unix://${join(o.dir, `${e.name}.sock`)}`,
+          ...(e.labels ? { NSM_LABELS: e.labels } : {}),
+          ...(e.payload ? { NSM_PAYLOAD: e.payload } : {}),
+          ...e.env,
         },
       });
       await p.waitFor(/Startup completed/);
       return Object.assign(p, { workload });
     },
     async startNsc(node, c) {
-      const workload = c.netns ?? await workloadNetns();
+      const workload = c.netns ?? (await workloadNetns());
       const p = start({
-        name: c.name, role: "nsc", node, netns: workload, cmd: "nsc",
-        env: { ...nodeEnv(node), NSM_NAME: c.name, NSM_NETWORK_SERVICES: c.services.join(","), NSM_LOCAL_DNS_SERVER_ENABLED: "false", NSM_LIVENESS_CHECK_ENABLED: "false", ...c.env },
+        name: c.name,
+        role: "nsc",
+        node,
+        netns: workload,
+        cmd: "nsc",
+        env: {
+          ...nodeEnv(node),
+          NSM_NAME: c.name,
+          NSM_NETWORK_SERVICES: c.services.join(","),
+          NSM_LOCAL_DNS_SERVER_ENABLED: "false",
+          NSM_LIVENESS_CHECK_ENABLED: "false",
+          ...c.env,
+        },
       });
       return Object.assign(p, { workload });
     },
@@ -336,5 +536,9 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
 
 /** Reads a mesh state file (for `nsm down`); undefined when there is none. */
 export function readMeshState(file: string): MeshState | undefined {
-  try { return JSON.parse(readFileSync(file, "utf8")) as MeshState; } catch { return undefined; }
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as MeshState;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,13 +2,22 @@
 import { ConfigError, type EnvReader } from "../tools/env.js";
 import { normalizeLevel } from "../tools/log.js";
 
-export interface CommonConfig { name: string; logLevel: string; maxTokenLifetimeMs: number }
+export interface CommonConfig {
+  name: string;
+  logLevel: string;
+  maxTokenLifetimeMs: number;
+}
 
 export function readCommon(e: EnvReader, defaultName: string): CommonConfig {
   const logLevel = e.string("NSM_LOG_LEVEL", "INFO");
-  try { normalizeLevel(logLevel); } catch (err) { throw new ConfigError("NSM_LOG_LEVEL", logLevel, (err as Error).message); }
+  try {
+    normalizeLevel(logLevel);
+  } catch (err) {
+    throw new ConfigError("NSM_LOG_LEVEL", logLevel, (err as Error).message);
+  }
   const maxTokenLifetimeMs = e.duration("NSM_MAX_TOKEN_LIFETIME", "10m");
-  if (maxTokenLifetimeMs <= 0) throw new ConfigError("NSM_MAX_TOKEN_LIFETIME", String(maxTokenLifetimeMs), "must be > 0");
+  if (maxTokenLifetimeMs <= 0)
+    throw new ConfigError("NSM_MAX_TOKEN_LIFETIME", String(maxTokenLifetimeMs), "must be > 0");
   return { name: e.string("NSM_NAME", defaultName), logLevel, maxTokenLifetimeMs };
 }
 
@@ -20,8 +29,14 @@ Without certificates gRPC is plaintext.`;
 export function stopSignal(signal?: AbortSignal): Promise<string> {
   return new Promise((resolve) => {
     const sigs = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
-    const done = (s: string) => { for (const x of sigs) process.removeListener(x, handlers[x]); resolve(s); };
-    const handlers = Object.fromEntries(sigs.map((s) => [s, () => done(s)])) as Record<(typeof sigs)[number], () => void>;
+    const done = (s: string) => {
+      for (const x of sigs) process.removeListener(x, handlers[x]);
+      resolve(s);
+    };
+    const handlers = Object.fromEntries(sigs.map((s) => [s, () => done(s)])) as Record<
+      (typeof sigs)[number],
+      () => void
+    >;
     for (const s of sigs) process.once(s, handlers[s]);
     signal?.addEventListener("abort", () => done("abort"), { once: true });
   });

@@ -9,14 +9,27 @@
  */
 import { setMaxListeners } from "node:events";
 import {
-  create, NetworkServiceEndpointSchema, NetworkServiceSchema, payload as payloads, mechType, wellKnown,
-  type DNSConfig, type NetworkServiceEndpoint, type MessageInitShape, DNSConfigSchema,
+  create,
+  NetworkServiceEndpointSchema,
+  NetworkServiceSchema,
+  payload as payloads,
+  mechType,
+  wellKnown,
+  type DNSConfig,
+  type NetworkServiceEndpoint,
+  type MessageInitShape,
+  DNSConfigSchema,
 } from "../api/index.js";
 import { messageOf, newCtx, serve, type GrpcServer, type ServerElement, type ClientElement } from "../core/index.js";
 import { nullBackend } from "../forwarder/backends/null/index.js";
 import type { DatapathBackend } from "../forwarder/backend.js";
 import { nsmgrRegistry, type NsmgrRegistry } from "../registry/chains/nsmgr.js";
-import { nseRegistryClient, nsRegistryClient, type NseRegistryClient, type NsRegistryClient } from "../registry/chains/client.js";
+import {
+  nseRegistryClient,
+  nsRegistryClient,
+  type NseRegistryClient,
+  type NsRegistryClient,
+} from "../registry/chains/client.js";
 import { dial } from "../core/index.js";
 import { type Logger, silentLogger } from "../tools/log.js";
 import { newTokenGenerator, type TokenGenerator } from "../tools/token/index.js";
@@ -55,14 +68,18 @@ async function basics(o: Common) {
   setMaxListeners(0, life.signal);
   const stop = () => life.abort();
   o.signal.addEventListener("abort", stop, { once: true });
-  const tokens = o.tokens ?? await newTokenGenerator({ name: o.name, maxLifetimeMs: o.maxTokenLifetimeMs });
+  const tokens = o.tokens ?? (await newTokenGenerator({ name: o.name, maxLifetimeMs: o.maxTokenLifetimeMs }));
   const log = (o.log ?? silentLogger).child({ name: o.name });
   const unlisten = () => o.signal.removeEventListener("abort", stop);
   return { life, tokens, log, unlisten };
 }
 
 const closeQuietly = async (what: string, log: Logger, fn: () => unknown) => {
-  try { await fn(); } catch (e) { log.warn({ err: messageOf(e) }, `close ${what} failed`); }
+  try {
+    await fn();
+  } catch (e) {
+    log.warn({ err: messageOf(e) }, `close ${what} failed`);
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -97,30 +114,63 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
   let registry: NsmgrRegistry | undefined;
   let lookup: ReturnType<typeof cachedLookup> | undefined;
   try {
-    const lazy = { ns: { find: (q: never, c: never) => registry!.ns.find(q, c) }, nse: { find: (q: never, c: never) => registry!.nse.find(q, c) } };
+    const lazy = {
+      ns: { find: (q: never, c: never) => registry!.ns.find(q, c) },
+      nse: { find: (q: never, c: never) => registry!.nse.find(q, c) },
+    };
     const ep = nsmgr({
-      name: o.name, tokens, signal: life.signal, pool, registry: lazy as never,
-      forwarderService: o.forwarderService, acceptForwarder: (f) => registry?.localBypass.has(f.name) ?? false,
+      name: o.name,
+      tokens,
+      signal: life.signal,
+      pool,
+      registry: lazy as never,
+      forwarderService: o.forwarderService,
+      acceptForwarder: (f) => registry?.localBypass.has(f.name) ?? false,
     });
     let reg!: NsmgrRegistry;
     const regProxy = {
-      register: (e: never, c: never) => reg.nse.register(e, c), find: (q: never, c: never) => reg.nse.find(q, c), unregister: (e: never, c: never) => reg.nse.unregister(e, c),
+      register: (e: never, c: never) => reg.nse.register(e, c),
+      find: (q: never, c: never) => reg.nse.find(q, c),
+      unregister: (e: never, c: never) => reg.nse.unregister(e, c),
     };
     const nsProxy = {
-      register: (e: never, c: never) => reg.ns.register(e, c), find: (q: never, c: never) => reg.ns.find(q, c), unregister: (e: never, c: never) => reg.ns.unregister(e, c),
+      register: (e: never, c: never) => reg.ns.register(e, c),
+      find: (q: never, c: never) => reg.ns.find(q, c),
+      unregister: (e: never, c: never) => reg.ns.unregister(e, c),
     };
-    server = await serve(o.listenOn, { networkService: ep.networkService, monitor: ep.monitor, nseRegistry: regProxy, nsRegistry: nsProxy }, { log });
+    server = await serve(
+      o.listenOn,
+      { networkService: ep.networkService, monitor: ep.monitor, nseRegistry: regProxy, nsRegistry: nsProxy },
+      { log },
+    );
     const bound = server.urls.find((u) => u.scheme === "tcp") ?? server.urls[0]!;
     url = bound.scheme === "tcp" && published.startsWith("tcp://") ? bound.href : published;
-    reg = nsmgrRegistry({ nsmgrUrl: url, registryUrl: o.registryUrl, expirePeriodMs: o.expirePeriodMs, signal: life.signal, log, dialTimeoutMs: o.dialTimeoutMs });
+    reg = nsmgrRegistry({
+      nsmgrUrl: url,
+      registryUrl: o.registryUrl,
+      expirePeriodMs: o.expirePeriodMs,
+      signal: life.signal,
+      log,
+      dialTimeoutMs: o.dialTimeoutMs,
+    });
     registry = reg;
     // forwarders are only those registered through this nsmgr: localbypass stores them upstream under our URL
     lookup = o.registryUrl ? cachedLookup({ ns: reg.ns, nse: reg.nse }, { signal: life.signal, log }) : undefined;
-    if (lookup) { const l = lookup; registry = { ...reg, ns: { ...reg.ns, find: l.ns.find } as never, nse: { ...reg.nse, find: l.nse.find } as never }; }
+    if (lookup) {
+      const l = lookup;
+      registry = {
+        ...reg,
+        ns: { ...reg.ns, find: l.ns.find } as never,
+        nse: { ...reg.nse, find: l.nse.find } as never,
+      };
+    }
     const srv = server;
     log.info({ url, registry: o.registryUrl ?? "memory" }, "nsmgr: startup completed");
     return {
-      url, endpoint: ep, registry: reg, server: srv,
+      url,
+      endpoint: ep,
+      registry: reg,
+      server: srv,
       async close() {
         unlisten();
         life.abort();
@@ -174,33 +224,54 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
   const pool = new ChannelPool({ dialTimeoutMs: o.dialTimeoutMs });
   const mgr = dial(o.nsmgrUrl, { dialTimeoutMs: o.dialTimeoutMs });
   const lookup = cachedLookup({ ns: mgr.nsRegistry, nse: mgr.nseRegistry }, { signal: life.signal, log });
-  const ep = forwarder({ name: o.name, tokens, signal: life.signal, registry: lookup, backend, pool, isRemote: o.isRemote });
+  const ep = forwarder({
+    name: o.name,
+    tokens,
+    signal: life.signal,
+    registry: lookup,
+    backend,
+    pool,
+    isRemote: o.isRemote,
+  });
   let server: GrpcServer | undefined;
   let reg: NseRegistryClient | undefined;
   const cleanup = async () => {
-    unlisten(); life.abort();
+    unlisten();
+    life.abort();
     if (server) await closeQuietly("grpc server", log, () => server!.close());
     await reg?.close();
-    lookup.close(); pool.close(); mgr.close();
+    lookup.close();
+    pool.close();
+    mgr.close();
     await closeQuietly("backend", log, () => backend.close());
   };
   try {
     server = await serve(o.listenOn, ep, { log });
     const url = server.urls[0]!.href;
     reg = nseRegistryClient({ url: o.nsmgrUrl, signal: life.signal, log, dialTimeoutMs: o.dialTimeoutMs });
-    const registration = await reg.register(create(NetworkServiceEndpointSchema, {
-      name: o.name, networkServiceNames: [svc], networkServiceLabels: { [svc]: { labels: { ...wellKnown.FORWARDER_P2P_LABEL, ...o.labels } } }, url,
-    }), newCtx({ timeoutMs: 15_000, signal: life.signal }));
+    const registration = await reg.register(
+      create(NetworkServiceEndpointSchema, {
+        name: o.name,
+        networkServiceNames: [svc],
+        networkServiceLabels: { [svc]: { labels: { ...wellKnown.FORWARDER_P2P_LABEL, ...o.labels } } },
+        url,
+      }),
+      newCtx({ timeoutMs: 15_000, signal: life.signal }),
+    );
     log.info({ url, datapath: backend.name }, "forwarder: startup completed");
     const r = reg;
     let done: Promise<void> | undefined;
     return {
-      url, endpoint: ep, backend, registration,
+      url,
+      endpoint: ep,
+      backend,
+      registration,
       kill: () => (done ??= cleanup()),
-      close: () => (done ??= (async () => {
-        await closeQuietly("unregister", log, () => r.unregister(registration, newCtx({ timeoutMs: 1000 })));
-        await cleanup();
-      })()),
+      close: () =>
+        (done ??= (async () => {
+          await closeQuietly("unregister", log, () => r.unregister(registration, newCtx({ timeoutMs: 1000 })));
+          await cleanup();
+        })()),
     };
   } catch (e) {
     await cleanup();
@@ -245,7 +316,9 @@ export interface NetworkServiceEndpointHandle {
 export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceEndpointHandle> {
   const { life, tokens, log, unlisten } = await basics(o);
   const ep = endpoint({
-    name: o.name, tokens, signal: life.signal,
+    name: o.name,
+    tokens,
+    signal: life.signal,
     extra: [
       point2PointIpamServer(o.cidrs ?? ["169.254.0.0/16"]),
       mechanismsServer({
@@ -261,9 +334,11 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
   let nseReg: NseRegistryClient | undefined;
   let nsReg: NsRegistryClient | undefined;
   const cleanup = async () => {
-    unlisten(); life.abort();
+    unlisten();
+    life.abort();
     if (server) await closeQuietly("grpc server", log, () => server!.close());
-    await nseReg?.close(); await nsReg?.close();
+    await nseReg?.close();
+    await nsReg?.close();
   };
   try {
     server = await serve(o.listenOn, ep, { log });
@@ -277,20 +352,29 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
     }
     nseReg = nseRegistryClient({ url: o.nsmgrUrl, signal: life.signal, log, dialTimeoutMs: o.dialTimeoutMs });
     const labels = o.labels ?? {};
-    const registration = await nseReg.register(create(NetworkServiceEndpointSchema, {
-      name: o.name, networkServiceNames: [...o.services],
-      networkServiceLabels: Object.fromEntries(o.services.map((s) => [s, { labels: { ...labels } }])), url,
-    }), ctx);
+    const registration = await nseReg.register(
+      create(NetworkServiceEndpointSchema, {
+        name: o.name,
+        networkServiceNames: [...o.services],
+        networkServiceLabels: Object.fromEntries(o.services.map((s) => [s, { labels: { ...labels } }])),
+        url,
+      }),
+      ctx,
+    );
     log.info({ url, services: o.services }, "endpoint: startup completed");
     const r = nseReg;
     let done: Promise<void> | undefined;
     return {
-      url, endpoint: ep, registration,
+      url,
+      endpoint: ep,
+      registration,
       kill: () => (done ??= cleanup()),
-      close: (c = {}) => (done ??= (async () => {
-        if (c.unregister !== false) await closeQuietly("unregister", log, () => r.unregister(registration, newCtx({ timeoutMs: 1000 })));
-        await cleanup();
-      })()),
+      close: (c = {}) =>
+        (done ??= (async () => {
+          if (c.unregister !== false)
+            await closeQuietly("unregister", log, () => r.unregister(registration, newCtx({ timeoutMs: 1000 })));
+          await cleanup();
+        })()),
     };
   } catch (e) {
     await cleanup();
@@ -322,14 +406,29 @@ export interface NscHandle {
 export async function createClient(o: ClientConfig): Promise<NscHandle> {
   const { life, tokens, log, unlisten } = await basics(o);
   const c = client({
-    name: o.name, signal: life.signal, tokens, connectTo: o.nsmgrUrl, dialTimeoutMs: o.dialTimeoutMs,
-    refresh: o.refresh, heal: o.heal === undefined ? {} : o.heal,
-    extra: [clientInfoClient(o.env), kernelMechanismClient({ netnsUrl: o.netnsUrl }), memifMechanismClient({ netnsUrl: o.netnsUrl, offer: false }), ...(o.extra ?? [])],
+    name: o.name,
+    signal: life.signal,
+    tokens,
+    connectTo: o.nsmgrUrl,
+    dialTimeoutMs: o.dialTimeoutMs,
+    refresh: o.refresh,
+    heal: o.heal === undefined ? {} : o.heal,
+    extra: [
+      clientInfoClient(o.env),
+      kernelMechanismClient({ netnsUrl: o.netnsUrl }),
+      memifMechanismClient({ netnsUrl: o.netnsUrl, offer: false }),
+      ...(o.extra ?? []),
+    ],
   });
   void log;
   return {
-    client: c, tokens,
-    async close() { unlisten(); life.abort(); c.dispose(); },
+    client: c,
+    tokens,
+    async close() {
+      unlisten();
+      life.abort();
+      c.dispose();
+    },
   };
 }
 

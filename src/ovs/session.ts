@@ -53,7 +53,10 @@ export abstract class OvsSession<E extends string> {
 
   /** `name` prefixes logs and messages ("ovsdb", "openflow"). */
   protected constructor(
-    protected readonly name: string, target: OvsTarget, protected readonly o: OvsSessionOptions, defaults: { reconnect: boolean },
+    protected readonly name: string,
+    target: OvsTarget,
+    protected readonly o: OvsSessionOptions,
+    defaults: { reconnect: boolean },
   ) {
     this.target = target;
     this.log = (o.log ?? silentLogger).child({ [name]: formatOvsTarget(target) });
@@ -78,9 +81,13 @@ export abstract class OvsSession<E extends string> {
   /** The client's error type for a lost/closed session (status UNAVAILABLE). */
   protected abstract sessionError(message: string): Error;
   /** What a re-dial does (default: `open()`); the backoff resets when it resolves. */
-  protected reopen(): Promise<void> { return this.open(); }
+  protected reopen(): Promise<void> {
+    return this.open();
+  }
 
-  get isConnected(): boolean { return this.sock !== undefined; }
+  get isConnected(): boolean {
+    return this.sock !== undefined;
+  }
 
   /** Adds a listener; returns its remover. */
   on(ev: SessionEvent | E, fn: SessionListener): () => void {
@@ -92,14 +99,24 @@ export abstract class OvsSession<E extends string> {
 
   protected emit(ev: SessionEvent | E, a?: unknown, b?: unknown): void {
     for (const fn of [...(this.listeners.get(ev) ?? [])]) {
-      try { fn(a, b); } catch (e) { this.log.warn({ err: e }, `${this.name} ${ev} listener threw`); }
+      try {
+        fn(a, b);
+      } catch (e) {
+        this.log.warn({ err: e }, `${this.name} ${ev} listener threw`);
+      }
     }
   }
 
   /** Dials the target and makes the socket the session's: `onData` gets its bytes (rx time noted). */
   protected async attach(onData: (b: Buffer, sock: Socket) => void): Promise<Socket> {
-    const sock = await openSocket(this.target, { timeoutMs: this.timeoutMs, ...(this.o.signal ? { signal: this.o.signal } : {}) });
-    if (this.closed) { sock.destroy(); throw this.sessionError(`${this.name} ${formatOvsTarget(this.target)}: client closed`); }
+    const sock = await openSocket(this.target, {
+      timeoutMs: this.timeoutMs,
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
+    });
+    if (this.closed) {
+      sock.destroy();
+      throw this.sessionError(`${this.name} ${formatOvsTarget(this.target)}: client closed`);
+    }
     sock.on("data", (b: Buffer) => {
       if (this.sock !== sock) return;
       this.lastRx = Date.now();
@@ -118,20 +135,30 @@ export abstract class OvsSession<E extends string> {
     clearInterval(this.keepaliveTimer);
     const ms = this.o.keepaliveMs ?? 5_000;
     if (ms <= 0) return;
-    this.keepaliveTimer = setInterval(() => {
-      const now = Date.now();
-      if (this.echoOut !== undefined) {
-        if (now - this.echoOut >= ms) {
-          this.log.warn({ ms: now - this.echoOut }, `${this.name} echo unanswered, dropping the session`);
-          this.sock?.destroy();
+    this.keepaliveTimer = setInterval(
+      () => {
+        const now = Date.now();
+        if (this.echoOut !== undefined) {
+          if (now - this.echoOut >= ms) {
+            this.log.warn({ ms: now - this.echoOut }, `${this.name} echo unanswered, dropping the session`);
+            this.sock?.destroy();
+          }
+          return;
         }
-        return;
-      }
-      if (now - this.lastRx >= ms && this.sock) {
-        this.echoOut = now;
-        this.probe().then(() => { this.echoOut = undefined; }, () => { /* onClose or the timer handles it */ });
-      }
-    }, Math.max(10, Math.floor(ms / 2)));
+        if (now - this.lastRx >= ms && this.sock) {
+          this.echoOut = now;
+          this.probe().then(
+            () => {
+              this.echoOut = undefined;
+            },
+            () => {
+              /* onClose or the timer handles it */
+            },
+          );
+        }
+      },
+      Math.max(10, Math.floor(ms / 2)),
+    );
     this.keepaliveTimer.unref();
   }
 
@@ -152,12 +179,20 @@ export abstract class OvsSession<E extends string> {
     this.backoff = Math.min(this.backoff * 2, this.o.backoffMs?.max ?? 2_000);
     this.reconnectTimer = setTimeout(() => {
       if (this.closed) return;
-      this.reopen().then(() => { this.backoff = this.o.backoffMs?.min ?? 50; }, (e) => {
-        if (this.closed) return;
-        this.log.debug({ err: e }, `${this.name} reconnect failed`);
-        if (this.sock) { this.sock.destroy(); return; } // onClose reschedules
-        this.scheduleReconnect();
-      });
+      this.reopen().then(
+        () => {
+          this.backoff = this.o.backoffMs?.min ?? 50;
+        },
+        (e) => {
+          if (this.closed) return;
+          this.log.debug({ err: e }, `${this.name} reconnect failed`);
+          if (this.sock) {
+            this.sock.destroy();
+            return;
+          } // onClose reschedules
+          this.scheduleReconnect();
+        },
+      );
     }, delay);
   }
 
@@ -169,7 +204,10 @@ export abstract class OvsSession<E extends string> {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.keepaliveTimer);
     const s = this.sock;
-    if (s) { s.destroy(); this.onClose(s); }
+    if (s) {
+      s.destroy();
+      this.onClose(s);
+    }
     this.listeners.clear();
   }
 }

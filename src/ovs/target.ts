@@ -18,7 +18,10 @@ export function parseOvsTarget(value: string): OvsTarget {
     const host = m[1]!.startsWith("[") ? m[1]!.slice(1, -1) : m[1]!;
     return { kind: "tcp", host, port: Number(m[2]) };
   }
-  throw new NsmError(status.INVALID_ARGUMENT, `invalid OVS target "${value}": expected unix:/path, unix:///path, tcp:host:port or tcp://host:port`);
+  throw new NsmError(
+    status.INVALID_ARGUMENT,
+    `invalid OVS target "${value}": expected unix:/path, unix:///path, tcp:host:port or tcp://host:port`,
+  );
 }
 
 export function formatOvsTarget(t: OvsTarget): string {
@@ -34,17 +37,28 @@ export function openSocket(t: OvsTarget, o: { signal?: AbortSignal; timeoutMs?: 
       cleanup();
       sock.destroy();
       const reason = err instanceof Error ? err.message : String(err);
-      reject(new NsmError(o.signal?.aborted ? status.CANCELLED : status.UNAVAILABLE, `connect ${formatOvsTarget(t)}: ${reason}`, { cause: err }));
+      reject(
+        new NsmError(
+          o.signal?.aborted ? status.CANCELLED : status.UNAVAILABLE,
+          `connect ${formatOvsTarget(t)}: ${reason}`,
+          { cause: err },
+        ),
+      );
     };
     const onAbort = (): void => fail(o.signal?.reason ?? new Error("aborted"));
-    const timer = o.timeoutMs ? setTimeout(() => fail(new Error(`timed out after ${o.timeoutMs} ms`)), o.timeoutMs) : undefined;
+    const timer = o.timeoutMs
+      ? setTimeout(() => fail(new Error(`timed out after ${o.timeoutMs} ms`)), o.timeoutMs)
+      : undefined;
     const cleanup = (): void => {
       clearTimeout(timer);
       o.signal?.removeEventListener("abort", onAbort);
       sock.off("error", fail);
       sock.off("connect", ok);
     };
-    const ok = (): void => { cleanup(); resolve(sock); };
+    const ok = (): void => {
+      cleanup();
+      resolve(sock);
+    };
     if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener("abort", onAbort, { once: true });
     sock.once("error", fail);

@@ -6,7 +6,14 @@
  *   const nses = all.filter((c) => matchNse(query, c));
  *   const candidates = matchEndpoint(conn.labels, ns, nses); // [] → "candidates not found"
  */
-import { create, equals, MatchSchema, type Match, type NetworkService, type NetworkServiceEndpoint } from "../api/index.js";
+import {
+  create,
+  equals,
+  MatchSchema,
+  type Match,
+  type NetworkService,
+  type NetworkServiceEndpoint,
+} from "../api/index.js";
 
 /**
  * True if `candidate` matches the query template: `name` exact, every queried service label
@@ -33,7 +40,8 @@ export function matchNs(query: NetworkService, candidate: NetworkService): boole
   if (query.matches.length) {
     if (query.matches.length !== candidate.matches.length) return false;
     for (let i = 0; i < query.matches.length; i++) {
-      if (!equals(MatchSchema, query.matches[i] ?? create(MatchSchema), candidate.matches[i] ?? create(MatchSchema))) return false;
+      if (!equals(MatchSchema, query.matches[i] ?? create(MatchSchema), candidate.matches[i] ?? create(MatchSchema)))
+        return false;
     }
   }
   return true;
@@ -49,7 +57,10 @@ export function renderTemplate(text: string, values: Readonly<Record<string, str
   let ok = true;
   const out = text.replace(/\{\{(.*?)\}\}/g, (_m, inner: string) => {
     const m = /^\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(inner);
-    if (!m) { ok = false; return ""; }
+    if (!m) {
+      ok = false;
+      return "";
+    }
     return values[m[1]!] ?? "<no value>";
   });
   return ok ? out : text;
@@ -60,8 +71,11 @@ export function renderTemplate(text: string, values: Readonly<Record<string, str
  * value equals `want[k]` literally or rendered as a template over `values`. A missing key reads
  * as "" (Go map semantics), so an empty selector matches anything.
  */
-export function isSubset(have: Readonly<Record<string, string>>, want: Readonly<Record<string, string>>,
-  values: Readonly<Record<string, string>>): boolean {
+export function isSubset(
+  have: Readonly<Record<string, string>>,
+  want: Readonly<Record<string, string>>,
+  values: Readonly<Record<string, string>>,
+): boolean {
   if (Object.keys(have).length < Object.keys(want).length) return false;
   for (const [k, v] of Object.entries(want)) {
     const a = have[k] ?? "";
@@ -77,8 +91,12 @@ export function isExpired(nse: NetworkServiceEndpoint, now = Date.now()): boolea
   return Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) <= now;
 }
 
-function matchRoutes(m: Match, ns: NetworkService, nses: readonly NetworkServiceEndpoint[],
-  labels: Readonly<Record<string, string>>): NetworkServiceEndpoint[] {
+function matchRoutes(
+  m: Match,
+  ns: NetworkService,
+  nses: readonly NetworkServiceEndpoint[],
+  labels: Readonly<Record<string, string>>,
+): NetworkServiceEndpoint[] {
   return nses.filter((nse) => {
     const have = nse.networkServiceLabels[ns.name]?.labels ?? {};
     return m.routes.some((r) => isSubset(have, r.destinationSelector, labels));
@@ -90,8 +108,11 @@ function matchRoutes(m: Match, ns: NetworkService, nses: readonly NetworkService
  * `requestLabels` (NSC labels incl. nodeName/podName/clusterName). Expired NSEs are dropped
  * first (spec api §12.3 step 5). Returns [] when nothing applies.
  */
-export function matchEndpoint(requestLabels: Readonly<Record<string, string>>, ns: NetworkService,
-  nses: readonly NetworkServiceEndpoint[]): NetworkServiceEndpoint[] {
+export function matchEndpoint(
+  requestLabels: Readonly<Record<string, string>>,
+  ns: NetworkService,
+  nses: readonly NetworkServiceEndpoint[],
+): NetworkServiceEndpoint[] {
   const now = Date.now();
   const live = nses.filter((n) => !isExpired(n, now));
   if (ns.matches.length === 0) return live;

@@ -5,9 +5,20 @@
  * registries.
  */
 import {
-  type MessageInitShape, clone, create, NetworkServiceEndpointResponseSchema, NetworkServiceEndpointSchema, NetworkServiceResponseSchema,
-  NetworkServiceSchema, TimestampSchema, type NetworkService, type NetworkServiceEndpoint, type NetworkServiceEndpointQuery,
-  type NetworkServiceEndpointResponse, type NetworkServiceQuery, type NetworkServiceResponse,
+  type MessageInitShape,
+  clone,
+  create,
+  NetworkServiceEndpointResponseSchema,
+  NetworkServiceEndpointSchema,
+  NetworkServiceResponseSchema,
+  NetworkServiceSchema,
+  TimestampSchema,
+  type NetworkService,
+  type NetworkServiceEndpoint,
+  type NetworkServiceEndpointQuery,
+  type NetworkServiceEndpointResponse,
+  type NetworkServiceQuery,
+  type NetworkServiceResponse,
 } from "../api/index.js";
 import { NsmError, status } from "../core/index.js";
 import { parseUrl } from "../tools/url.js";
@@ -21,10 +32,15 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   private done = false;
   private failure: unknown;
 
-  constructor(private readonly signal?: AbortSignal, private readonly limit = Infinity) {
+  constructor(
+    private readonly signal?: AbortSignal,
+    private readonly limit = Infinity,
+  ) {
     signal?.addEventListener("abort", () => this.end(), { once: true });
   }
-  get length(): number { return this.items.length - this.head; }
+  get length(): number {
+    return this.items.length - this.head;
+  }
   push(v: T): void {
     if (this.done) return;
     if (this.length >= this.limit) {
@@ -44,12 +60,20 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     for (;;) {
       if (this.head < this.items.length) {
         const v = this.items[this.head++]!;
-        if (this.head > 1024 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0; }
+        if (this.head > 1024 && this.head * 2 > this.items.length) {
+          this.items = this.items.slice(this.head);
+          this.head = 0;
+        }
         yield v;
         continue;
       }
-      if (this.done) { if (this.failure) throw this.failure; return; }
-      await new Promise<void>((r) => { this.wake = r; });
+      if (this.done) {
+        if (this.failure) throw this.failure;
+        return;
+      }
+      await new Promise<void>((r) => {
+        this.wake = r;
+      });
       this.wake = undefined;
     }
   }
@@ -60,7 +84,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const t = setTimeout(done, ms);
-    function done() { clearTimeout(t); signal?.removeEventListener("abort", done); resolve(); }
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
     signal?.addEventListener("abort", done, { once: true });
   });
 }
@@ -99,7 +127,11 @@ export const NSE: Kind<NetworkServiceEndpoint, NetworkServiceEndpointQuery, Netw
     return e;
   },
   query: (q) => ({ item: q.networkServiceEndpoint, watch: q.watch }),
-  makeQuery: (item, watch) => ({ $typeName: "registry.NetworkServiceEndpointQuery", networkServiceEndpoint: item, watch }),
+  makeQuery: (item, watch) => ({
+    $typeName: "registry.NetworkServiceEndpointQuery",
+    networkServiceEndpoint: item,
+    watch,
+  }),
   matches: (q, c) => !q || matchNse(q, c),
   response: (item, deleted) => create(NetworkServiceEndpointResponseSchema, { networkServiceEndpoint: item, deleted }),
   itemOf: (r) => ({ item: r.networkServiceEndpoint, deleted: r.deleted }),
@@ -119,7 +151,10 @@ export const NS: Kind<NetworkService, NetworkServiceQuery, NetworkServiceRespons
 };
 
 /** Builds a query message for `item` (a partial NSE/NS template). */
-export function nseQuery(item: MessageInitShape<typeof NetworkServiceEndpointSchema> = {}, watch = false): NetworkServiceEndpointQuery {
+export function nseQuery(
+  item: MessageInitShape<typeof NetworkServiceEndpointSchema> = {},
+  watch = false,
+): NetworkServiceEndpointQuery {
   return NSE.makeQuery(create(NetworkServiceEndpointSchema, item), watch);
 }
 export function nsQuery(item: MessageInitShape<typeof NetworkServiceSchema> = {}, watch = false): NetworkServiceQuery {
@@ -127,9 +162,15 @@ export function nsQuery(item: MessageInitShape<typeof NetworkServiceSchema> = {}
 }
 
 /** Reads a non-watch Find to its end, ignoring `deleted` responses (upstream Read…List). */
-export async function readList<R, T>(it: AsyncIterable<R>, itemOf: (r: R) => { item: T | undefined; deleted: boolean }): Promise<T[]> {
+export async function readList<R, T>(
+  it: AsyncIterable<R>,
+  itemOf: (r: R) => { item: T | undefined; deleted: boolean },
+): Promise<T[]> {
   const out: T[] = [];
-  for await (const r of it) { const { item, deleted } = itemOf(r); if (item && !deleted) out.push(item); }
+  for await (const r of it) {
+    const { item, deleted } = itemOf(r);
+    if (item && !deleted) out.push(item);
+  }
   return out;
 }
 
@@ -137,11 +178,13 @@ export async function readList<R, T>(it: AsyncIterable<R>, itemOf: (r: R) => { i
 export function checkNseUrl(url: string, field = "NetworkServiceEndpoint.url"): void {
   if (!url) throw new NsmError(status.INVALID_ARGUMENT, `${field} must not be empty`);
   try {
-    if (url.startsWith("tcp://") || url.startsWith("unix://")) { parseUrl(url); return; }
+    if (url.startsWith("tcp://") || url.startsWith("unix://")) {
+      parseUrl(url);
+      return;
+    }
     const u = new URL(url);
     if (!/^[a-z][a-z0-9+.-]*:$/.test(u.protocol) || !url.includes("://")) throw new Error("no scheme://");
   } catch (e) {
     throw new NsmError(status.INVALID_ARGUMENT, `${field} "${url}" is not a valid URL: ${(e as Error).message}`);
   }
 }
-

@@ -16,8 +16,16 @@ import type { Connection } from "../api/index.js";
 import { newCtx, serve, type GrpcServer } from "../core/index.js";
 import { nullBackend, type NullBackend } from "../forwarder/backends/null/index.js";
 import {
-  createClient, createEndpoint, createForwarder, createNsmgr,
-  type EndpointConfig, type Forwarder, type NetworkServiceEndpointHandle, type Nsmgr, type NscHandle, type ClientConfig,
+  createClient,
+  createEndpoint,
+  createForwarder,
+  createNsmgr,
+  type EndpointConfig,
+  type Forwarder,
+  type NetworkServiceEndpointHandle,
+  type Nsmgr,
+  type NscHandle,
+  type ClientConfig,
 } from "../networkservice/components.js";
 import { parseNsUrl, requestFromNsUrl } from "../networkservice/utils/nsurl.js";
 import { createRegistry, type Registry } from "../registry/chains/registry.js";
@@ -54,7 +62,9 @@ export interface SandboxNode {
   readonly nsmgrUrl: string;
   readonly forwarders: Forwarder[];
   readonly backends: NullBackend[];
-  endpoint(o: Partial<EndpointConfig> & { name: string; services: readonly string[] }): Promise<NetworkServiceEndpointHandle>;
+  endpoint(
+    o: Partial<EndpointConfig> & { name: string; services: readonly string[] },
+  ): Promise<NetworkServiceEndpointHandle>;
   client(o?: Partial<ClientConfig>): Promise<SandboxClient>;
   addForwarder(name?: string): Promise<Forwarder>;
   /** stops this node's nsmgr (as a crash) and starts a new one on the same URL */
@@ -75,18 +85,29 @@ export async function sandbox(o: SandboxOptions = {}): Promise<Sandbox> {
   const life = new AbortController();
   const log = o.log ?? silentLogger;
   const stack: { what: string; fn: () => unknown }[] = [];
-  const defer = (what: string, fn: () => unknown) => { stack.push({ what, fn }); };
+  const defer = (what: string, fn: () => unknown) => {
+    stack.push({ what, fn });
+  };
   defer("temp dir", () => rmSync(dir, { recursive: true, force: true }));
   defer("lifetime", () => life.abort());
   let n = 0;
   const sock = (name: string) => `unix://${join(dir, `${name}.sock`)}`;
-  const common = { signal: life.signal, log, maxTokenLifetimeMs: o.maxTokenLifetimeMs, dialTimeoutMs: o.dialTimeoutMs ?? 2000 };
+  const common = {
+    signal: life.signal,
+    log,
+    maxTokenLifetimeMs: o.maxTokenLifetimeMs,
+    dialTimeoutMs: o.dialTimeoutMs ?? 2000,
+  };
 
   const close = async () => {
     const errors: unknown[] = [];
     while (stack.length) {
       const { what, fn } = stack.pop()!;
-      try { await fn(); } catch (e) { errors.push(new Error(`sandbox: closing ${what}: ${(e as Error).message}`, { cause: e })); }
+      try {
+        await fn();
+      } catch (e) {
+        errors.push(new Error(`sandbox: closing ${what}: ${(e as Error).message}`, { cause: e }));
+      }
     }
     if (errors.length) throw new AggregateError(errors, `sandbox: ${errors.length} error(s) while closing`);
   };
@@ -95,7 +116,12 @@ export async function sandbox(o: SandboxOptions = {}): Promise<Sandbox> {
     let registryUrl: string | undefined;
     const nodes = o.nodes ?? 1;
     if (o.centralRegistry ?? nodes > 1) {
-      const reg: Registry = await createRegistry({ signal: life.signal, log, expirePeriodMs: o.expirePeriodMs, name: "registry" });
+      const reg: Registry = await createRegistry({
+        signal: life.signal,
+        log,
+        expirePeriodMs: o.expirePeriodMs,
+        name: "registry",
+      });
       defer("registry", () => reg.close());
       const srv: GrpcServer = await serve([sock("registry")], { nseRegistry: reg.nse, nsRegistry: reg.ns }, { log });
       defer("registry server", () => srv.close());
@@ -104,13 +130,24 @@ export async function sandbox(o: SandboxOptions = {}): Promise<Sandbox> {
 
     const mkNode = async (index: number): Promise<SandboxNode> => {
       const nsmgrUrl = sock(`nsmgr-${index}`);
-      const startNsmgr = () => createNsmgr({ ...common, name: `nsmgr-${index}`, listenOn: [nsmgrUrl], registryUrl, expirePeriodMs: o.expirePeriodMs });
+      const startNsmgr = () =>
+        createNsmgr({
+          ...common,
+          name: `nsmgr-${index}`,
+          listenOn: [nsmgrUrl],
+          registryUrl,
+          expirePeriodMs: o.expirePeriodMs,
+        });
       let mgr = await startNsmgr();
       defer(`nsmgr-${index}`, () => mgr.close());
       const node: SandboxNode = {
-        index, nsmgrUrl,
-        get nsmgr() { return mgr; },
-        forwarders: [], backends: [],
+        index,
+        nsmgrUrl,
+        get nsmgr() {
+          return mgr;
+        },
+        forwarders: [],
+        backends: [],
         async addForwarder(name = `forwarder-${index}-${node.forwarders.length}`) {
           const backend = nullBackend();
           const f = await createForwarder({ ...common, name, listenOn: [sock(name)], nsmgrUrl, backend });
@@ -120,7 +157,13 @@ export async function sandbox(o: SandboxOptions = {}): Promise<Sandbox> {
           return f;
         },
         async endpoint(e) {
-          const h = await createEndpoint({ ...common, listenOn: [sock(e.name)], nsmgrUrl, cidrs: [`10.${index}.${n++ % 250}.0/24`], ...e });
+          const h = await createEndpoint({
+            ...common,
+            listenOn: [sock(e.name)],
+            nsmgrUrl,
+            cidrs: [`10.${index}.${n++ % 250}.0/24`],
+            ...e,
+          });
           defer(e.name, () => h.close());
           return h;
         },

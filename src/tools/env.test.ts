@@ -14,7 +14,12 @@ test("Go durations parse to milliseconds", () => {
 });
 
 test("env reader: defaults, lists, maps, urls", () => {
-  const e = envReader({ NSM_LIST: "a, b,,c", NSM_MAP: "app:foo,tier:db", NSM_URL: "tcp://127.0.0.1:5001", NSM_EMPTY: "" });
+  const e = envReader({
+    NSM_LIST: "a, b,,c",
+    NSM_MAP: "app:foo,tier:db",
+    NSM_URL: "tcp://127.0.0.1:5001",
+    NSM_EMPTY: "",
+  });
   assert.deepEqual(e.list("NSM_LIST", []), ["a", "b", "c"]);
   assert.deepEqual(e.list("NSM_EMPTY", ["x"]), ["x"], "empty counts as unset");
   assert.deepEqual(e.map("NSM_MAP"), { app: "foo", tier: "db" });
@@ -24,11 +29,23 @@ test("env reader: defaults, lists, maps, urls", () => {
 });
 
 test("env errors name the variable and the value", () => {
-  const e = envReader({ NSM_DIAL_TIMEOUT: "fast", NSM_REGISTRY_URL: "http://x", NSM_MAX: "abc", NSM_FLAG: "maybe", NSM_M: "novalue" });
-  assert.throws(() => e.duration("NSM_DIAL_TIMEOUT", "1s"), (err: ConfigError) => err instanceof ConfigError && /NSM_DIAL_TIMEOUT="fast"/.test(err.message));
+  const e = envReader({
+    NSM_DIAL_TIMEOUT: "fast",
+    NSM_REGISTRY_URL: "http://x",
+    NSM_MAX: "abc",
+    NSM_FLAG: "maybe",
+    NSM_M: "novalue",
+  });
+  assert.throws(
+    () => e.duration("NSM_DIAL_TIMEOUT", "1s"),
+    (err: ConfigError) => err instanceof ConfigError && /NSM_DIAL_TIMEOUT="fast"/.test(err.message),
+  );
   assert.throws(() => e.url("NSM_REGISTRY_URL", ""), /NSM_REGISTRY_URL="http:\/\/x": invalid URL/);
   assert.throws(() => e.int("NSM_MAX", 1), /NSM_MAX="abc": is not an integer/);
   assert.throws(() => e.bool("NSM_FLAG", false), /NSM_FLAG="maybe"/);
   assert.throws(() => e.map("NSM_M"), /NSM_M="novalue": entry "novalue" is not key:value/);
-  assert.throws(() => envReader({ NSM_D: "x" }).oneOf("NSM_D", ["kernel", "null"], "kernel"), /NSM_D="x": must be one of kernel, null/);
+  assert.throws(
+    () => envReader({ NSM_D: "x" }).oneOf("NSM_D", ["kernel", "null"], "kernel"),
+    /NSM_D="x": must be one of kernel, null/,
+  );
 });

@@ -9,23 +9,29 @@
 import { parseUrl, type NsmUrl } from "./url.js";
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, readonly value: string, reason: string) {
+  constructor(
+    readonly variable: string,
+    readonly value: string,
+    reason: string,
+  ) {
     super(`${variable}="${value}": ${reason}`);
   }
 }
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses a Go duration ("1h2m3.5s", "750ms", "0") into milliseconds. Throws on anything else. */
 export function parseDuration(text: string): number {
   const t = text.trim();
   if (t === "0") return 0;
   const re = /(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0, pos = 0, m: RegExpExecArray | null;
+  let total = 0,
+    pos = 0,
+    m: RegExpExecArray | null;
   const neg = t.startsWith("-");
   const body = neg || t.startsWith("+") ? t.slice(1) : t;
   if (!body) throw new Error(`"${text}" is not a duration`);
-  while (pos < body.length && (re.lastIndex = pos, m = re.exec(body))) {
+  while (pos < body.length && ((re.lastIndex = pos), (m = re.exec(body)))) {
     total += Number(m[1]) * UNIT_MS[m[2]!]!;
     pos = re.lastIndex;
   }
@@ -58,17 +64,32 @@ export interface EnvReader {
 
 /** Reads configuration from `env`; an empty variable counts as unset (as envconfig does). */
 export function envReader(env: Env = process.env): EnvReader {
-  const raw = (name: string) => { const v = env[name]; return v === undefined || v === "" ? undefined : v; };
-  const wrap = <T>(name: string, value: string, f: (v: string) => T): T => {
-    try { return f(value); } catch (e) { throw new ConfigError(name, value, (e as Error).message); }
+  const raw = (name: string) => {
+    const v = env[name];
+    return v === undefined || v === "" ? undefined : v;
   };
-  const splitList = (v: string) => v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const wrap = <T>(name: string, value: string, f: (v: string) => T): T => {
+    try {
+      return f(value);
+    } catch (e) {
+      throw new ConfigError(name, value, (e as Error).message);
+    }
+  };
+  const splitList = (v: string) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
   const r: EnvReader = {
     string: (n, d) => raw(n) ?? d,
     optional: (n) => raw(n),
     duration(n, d) {
       const v = raw(n) ?? d;
-      return wrap(n, v, (x) => { const ms = parseDuration(x); if (ms < 0) throw new Error("must not be negative"); return ms; });
+      return wrap(n, v, (x) => {
+        const ms = parseDuration(x);
+        if (ms < 0) throw new Error("must not be negative");
+        return ms;
+      });
     },
     int(n, d, o = {}) {
       const v = raw(n);
@@ -91,7 +112,10 @@ export function envReader(env: Env = process.env): EnvReader {
         throw new Error("is not a boolean (true/false)");
       });
     },
-    list: (n, d) => { const v = raw(n); return v === undefined ? [...d] : splitList(v); },
+    list: (n, d) => {
+      const v = raw(n);
+      return v === undefined ? [...d] : splitList(v);
+    },
     map(n, d = {}) {
       const v = raw(n);
       if (v === undefined) return { ...d };
@@ -105,8 +129,14 @@ export function envReader(env: Env = process.env): EnvReader {
         return out;
       });
     },
-    url: (n, d) => { const v = raw(n) ?? d; return wrap(n, v, parseUrl); },
-    optionalUrl: (n, d) => { const v = raw(n) ?? d; return v === undefined || v === "" ? undefined : wrap(n, v, parseUrl); },
+    url: (n, d) => {
+      const v = raw(n) ?? d;
+      return wrap(n, v, parseUrl);
+    },
+    optionalUrl: (n, d) => {
+      const v = raw(n) ?? d;
+      return v === undefined || v === "" ? undefined : wrap(n, v, parseUrl);
+    },
     urls(n, d) {
       const v = raw(n);
       const items = v === undefined ? [...d] : splitList(v);

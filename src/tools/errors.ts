@@ -20,7 +20,11 @@ export class NsmError extends Error {
     if (signal?.aborted) {
       const r = signal.reason as { name?: string } | undefined;
       const code = r?.name === "TimeoutError" ? status.DEADLINE_EXCEEDED : status.CANCELLED;
-      return new NsmError(code, `${code === status.DEADLINE_EXCEEDED ? "deadline exceeded" : "cancelled"}: ${messageOf(err)}`, { cause: err });
+      return new NsmError(
+        code,
+        `${code === status.DEADLINE_EXCEEDED ? "deadline exceeded" : "cancelled"}: ${messageOf(err)}`,
+        { cause: err },
+      );
     }
     const e = err as { code?: unknown; details?: unknown; name?: string } | undefined;
     // a grpc-js ServiceError: numeric code + details

@@ -13,14 +13,28 @@ export type Logger = PinoLogger;
 export function normalizeLevel(level: string | undefined): LevelWithSilent {
   const l = (level ?? "info").trim().toLowerCase();
   switch (l) {
-    case "trace": case "debug": case "info": case "error": case "fatal": case "silent": return l;
-    case "warn": case "warning": return "warn";
-    case "panic": return "fatal";
-    default: throw new Error(`log level "${level}" is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC`);
+    case "trace":
+    case "debug":
+    case "info":
+    case "error":
+    case "fatal":
+    case "silent":
+      return l;
+    case "warn":
+    case "warning":
+      return "warn";
+    case "panic":
+      return "fatal";
+    default:
+      throw new Error(`log level "${level}" is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC`);
   }
 }
 
-export interface LoggerOptions { component: string; level?: string; /** write here instead of stderr (tests) */ destination?: NodeJS.WritableStream }
+export interface LoggerOptions {
+  component: string;
+  level?: string;
+  /** write here instead of stderr (tests) */ destination?: NodeJS.WritableStream;
+}
 
 export function newLogger(o: LoggerOptions): Logger {
   const level = normalizeLevel(o.level ?? process.env.NSM_LOG_LEVEL);

@@ -7,7 +7,12 @@ export type NsmUrl =
   | { readonly scheme: "tcp"; readonly host: string; readonly port: number; readonly href: string };
 
 export class UrlError extends Error {
-  constructor(readonly value: string, reason: string) { super(`invalid URL "${value}": ${reason}`); }
+  constructor(
+    readonly value: string,
+    reason: string,
+  ) {
+    super(`invalid URL "${value}": ${reason}`);
+  }
 }
 
 export function parseUrl(value: string): NsmUrl {
@@ -43,4 +48,6 @@ export function listenTarget(u: NsmUrl): string {
   return `${host}:${u.port}`;
 }
 
-export function formatUrl(u: NsmUrl): string { return u.href; }
+export function formatUrl(u: NsmUrl): string {
+  return u.href;
+}

@@ -18,53 +18,87 @@ import { destroyMesh, readMeshState } from "../../src/mesh/index.js";
 const bin = new URL("../../bin/nsm.mjs", import.meta.url).pathname;
 const exec = promisify(execFile);
 
-test("nsm up, a hand-made client namespace pings the NSE, nsm down leaves nothing", { skip: rootSkip, timeout: 90_000 }, async (t) => {
-  const cleanup = cleanupStack();
-  t.after(() => cleanup.run());
-  const id = uniq();
-  const dir = mkdtempSync(join(tmpdir(), `nsm-up-${id}-`));
-  cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
-  const env = { ...process.env, NSM_UP_ID: id, NSM_UP_STATE: join(dir, "mesh.json"), NSM_UP_SOCKET: join(dir, "nsm.io.sock") };
-  cleanup.push("mesh (if nsm down did not run)", async () => { const s = readMeshState(env.NSM_UP_STATE); if (s) await destroyMesh(s); });
+test(
+  "nsm up, a hand-made client namespace pings the NSE, nsm down leaves nothing",
+  { skip: rootSkip, timeout: 90_000 },
+  async (t) => {
+    const cleanup = cleanupStack();
+    t.after(() => cleanup.run());
+    const id = uniq();
+    const dir = mkdtempSync(join(tmpdir(), `nsm-up-${id}-`));
+    cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
+    const env = {
+      ...process.env,
+      NSM_UP_ID: id,
+      NSM_UP_STATE: join(dir, "mesh.json"),
+      NSM_UP_SOCKET: join(dir, "nsm.io.sock"),
+    };
+    cleanup.push("mesh (if nsm down did not run)", async () => {
+      const s = readMeshState(env.NSM_UP_STATE);
+      if (s) await destroyMesh(s);
+    });
 
-  const up = await exec(process.execPath, [bin, "up"], { env, timeout: 60_000 });
-  assert.match(up.stdout, /local mesh .* is running/);
-  const state = readMeshState(env.NSM_UP_STATE)!;
-  assert.equal(state.procs.length, 6); // registry, 2 nsmgr, 2 forwarders, NSE
+    const up = await exec(process.execPath, [bin, "up"], { env, timeout: 60_000 });
+    assert.match(up.stdout, /local mesh .* is running/);
+    const state = readMeshState(env.NSM_UP_STATE)!;
+    assert.equal(state.procs.length, 6); // registry, 2 nsmgr, 2 forwarders, NSE
 
-  const mine = `${id}-mine`;
-  ip("netns", "add", mine);
-  cleanup.push(`netns ${mine}`, () => ip("netns", "del", mine));
-  const nsc = spawn("ip", ["netns", "exec", mine, process.execPath, bin, "nsc"], {
-    env: { ...process.env, NSM_NETWORK_SERVICES: "kernel://icmp-responder/nsm-1", NSM_CONNECT_TO: `unix://${env.NSM_UP_SOCKET}` },
-    stdio: "ignore",
-  });
-  const nscExit = new Promise((r) => nsc.once("exit", r));
-  cleanup.push("nsc", async () => { if (nsc.exitCode === null) { nsc.kill("SIGKILL"); await nscExit; } });
+    const mine = `${id}-mine`;
+    ip("netns", "add", mine);
+    cleanup.push(`netns ${mine}`, () => ip("netns", "del", mine));
+    const nsc = spawn("ip", ["netns", "exec", mine, process.execPath, bin, "nsc"], {
+      env: {
+        ...process.env,
+        NSM_NETWORK_SERVICES: "kernel://icmp-responder/nsm-1",
+        NSM_CONNECT_TO: `unix://${env.NSM_UP_SOCKET}`,
+      },
+      stdio: "ignore",
+    });
+    const nscExit = new Promise((r) => nsc.once("exit", r));
+    cleanup.push("nsc", async () => {
+      if (nsc.exitCode === null) {
+        nsc.kill("SIGKILL");
+        await nscExit;
+      }
+    });
 
-  const ns = Netns.open({ name: mine });
-  cleanup.push("netns handle", () => ns.close());
-  let peer: string | undefined;
-  for (const end = Date.now() + 30_000; !peer && Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
-    peer = (await ns.routes({ family: 4 }).catch(() => [])).find((r) => r.dev === "nsm-1" && r.dst.endsWith("/32") && !r.via)?.dst.split("/")[0];
-  }
-  assert.ok(peer, "the nsc got no connection in 30 s");
-  await ping(mine, peer, 2, 10);
+    const ns = Netns.open({ name: mine });
+    cleanup.push("netns handle", () => ns.close());
+    let peer: string | undefined;
+    for (const end = Date.now() + 30_000; !peer && Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      peer = (await ns.routes({ family: 4 }).catch(() => []))
+        .find((r) => r.dev === "nsm-1" && r.dst.endsWith("/32") && !r.via)
+        ?.dst.split("/")[0];
+    }
+    assert.ok(peer, "the nsc got no connection in 30 s");
+    await ping(mine, peer, 2, 10);
 
-  nsc.kill("SIGTERM");
-  await nscExit;
-  const down = await exec(process.execPath, [bin, "down"], { env, timeout: 60_000 });
-  assert.match(down.stdout, /nsm down: stopped 6 process/);
-  assert.deepEqual(readdirSync("/run/netns").filter((n) => n.startsWith(`${id}-`) && n !== mine), []);
-  for (const p of state.procs) {
-    let cmd = "";
-    try { cmd = readFileSync(`/proc/${p.pid}/cmdline`, "utf8"); } catch { /* gone */ }
-    assert.ok(!cmd.includes("nsm.mjs"), `process ${p.name} (pid ${p.pid}) is still running`);
-  }
-  assert.equal(existsSync(env.NSM_UP_SOCKET), false, "socket left");
-  assert.equal(existsSync(env.NSM_UP_STATE), false, "state file left");
-  assert.equal(existsSync(state.dir), false, "mesh dir left");
-  assert.deepEqual((await ns.links()).map((l) => l.attrs.name), ["lo"], "interfaces left in the hand-made namespace");
-  // a second down is harmless
-  assert.match((await exec(process.execPath, [bin, "down"], { env })).stdout, /no mesh is up/);
-});
+    nsc.kill("SIGTERM");
+    await nscExit;
+    const down = await exec(process.execPath, [bin, "down"], { env, timeout: 60_000 });
+    assert.match(down.stdout, /nsm down: stopped 6 process/);
+    assert.deepEqual(
+      readdirSync("/run/netns").filter((n) => n.startsWith(`${id}-`) && n !== mine),
+      [],
+    );
+    for (const p of state.procs) {
+      let cmd = "";
+      try {
+        cmd = readFileSync(`/proc/${p.pid}/cmdline`, "utf8");
+      } catch {
+        /* gone */
+      }
+      assert.ok(!cmd.includes("nsm.mjs"), `process ${p.name} (pid ${p.pid}) is still running`);
+    }
+    assert.equal(existsSync(env.NSM_UP_SOCKET), false, "socket left");
+    assert.equal(existsSync(env.NSM_UP_STATE), false, "state file left");
+    assert.equal(existsSync(state.dir), false, "mesh dir left");
+    assert.deepEqual(
+      (await ns.links()).map((l) => l.attrs.name),
+      ["lo"],
+      "interfaces left in the hand-made namespace",
+    );
+    // a second down is harmless
+    assert.match((await exec(process.execPath, [bin, "down"], { env })).stdout, /no mesh is up/);
+  },
+);

@@ -19,40 +19,68 @@ function cleanupStack(): { push(f: () => void): void; run(): void } {
     run() {
       const errors: unknown[] = [];
       for (const f of steps.splice(0).reverse()) {
-        try { f(); } catch (e) { errors.push(e); }
+        try {
+          f();
+        } catch (e) {
+          errors.push(e);
+        }
       }
       if (errors.length) throw new AggregateError(errors, `cleanup: ${errors.length} step(s) failed`);
     },
   };
 }
 
-test("linkList returns both veth ends in a fresh netns with name, MTU and MAC", { skip, timeout: 20_000 }, async (t) => {
-  const cleanup = cleanupStack();
-  t.after(() => cleanup.run());
-  const ns = uniq();
-  ip("netns", "add", ns);
-  cleanup.push(() => ip("netns", "del", ns));
-  const a = `${ns}a`.slice(-15), b = `${ns}b`.slice(-15);
-  ip("-n", ns, "link", "add", a, "mtu", "1400", "address", "02:00:00:00:0a:01", "type", "veth",
-    "peer", "name", b, "mtu", "1300", "address", "02:00:00:00:0b:01");
-  ip("-n", ns, "link", "set", a, "up");
+test(
+  "linkList returns both veth ends in a fresh netns with name, MTU and MAC",
+  { skip, timeout: 20_000 },
+  async (t) => {
+    const cleanup = cleanupStack();
+    t.after(() => cleanup.run());
+    const ns = uniq();
+    ip("netns", "add", ns);
+    cleanup.push(() => ip("netns", "del", ns));
+    const a = `${ns}a`.slice(-15),
+      b = `${ns}b`.slice(-15);
+    ip(
+      "-n",
+      ns,
+      "link",
+      "add",
+      a,
+      "mtu",
+      "1400",
+      "address",
+      "02:00:00:00:0a:01",
+      "type",
+      "veth",
+      "peer",
+      "name",
+      b,
+      "mtu",
+      "1300",
+      "address",
+      "02:00:00:00:0b:01",
+    );
+    ip("-n", ns, "link", "set", a, "up");
 
-  const links = await linkList(`/run/netns/${ns}`);
-  const byName = new Map(links.map((l) => [l.name, l]));
-  assert.deepEqual([...byName.keys()].sort(), ["lo", a, b].sort());
-  const la = byName.get(a)!, lb = byName.get(b)!;
-  assert.equal(la.mtu, 1400);
-  assert.equal(lb.mtu, 1300);
-  assert.equal(la.mac, "02:00:00:00:0a:01");
-  assert.equal(lb.mac, "02:00:00:00:0b:01");
-  assert.equal(la.kind, "veth");
-  assert.equal(la.up, true);
-  assert.equal(lb.up, false);
-  assert.ok(la.index > 0 && lb.index > 0 && la.index !== lb.index);
-  // What `ip` sees agrees with us on the indexes.
-  const seen = JSON.parse(ip("-j", "-n", ns, "link", "show")) as { ifindex: number; ifname: string }[];
-  for (const l of seen) assert.equal(byName.get(l.ifname)?.index, l.ifindex);
-});
+    const links = await linkList(`/run/netns/${ns}`);
+    const byName = new Map(links.map((l) => [l.name, l]));
+    assert.deepEqual([...byName.keys()].sort(), ["lo", a, b].sort());
+    const la = byName.get(a)!,
+      lb = byName.get(b)!;
+    assert.equal(la.mtu, 1400);
+    assert.equal(lb.mtu, 1300);
+    assert.equal(la.mac, "02:00:00:00:0a:01");
+    assert.equal(lb.mac, "02:00:00:00:0b:01");
+    assert.equal(la.kind, "veth");
+    assert.equal(la.up, true);
+    assert.equal(lb.up, false);
+    assert.ok(la.index > 0 && lb.index > 0 && la.index !== lb.index);
+    // What `ip` sees agrees with us on the indexes.
+    const seen = JSON.parse(ip("-j", "-n", ns, "link", "show")) as { ifindex: number; ifname: string }[];
+    for (const l of seen) assert.equal(byName.get(l.ifname)?.index, l.ifindex);
+  },
+);
 
 test("linkList on a missing netns path fails with ENOENT naming the path", { skip, timeout: 10_000 }, async () => {
   const path = `/run/netns/${uniq()}-missing`;
@@ -89,7 +117,11 @@ test("no thread of the process is left in a foreign netns after many calls", { s
   await Promise.all(Array.from({ length: 64 }, () => linkList(`/run/netns/${ns}`)));
   const own = readlinkSync("/proc/self/ns/net");
   const foreign = readdirSync("/proc/self/task").filter((tid) => {
-    try { return readlinkSync(`/proc/self/task/${tid}/ns/net`) !== own; } catch { return false; }
+    try {
+      return readlinkSync(`/proc/self/task/${tid}/ns/net`) !== own;
+    } catch {
+      return false;
+    }
   });
   assert.deepEqual(foreign, []);
 });

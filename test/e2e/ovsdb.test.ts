@@ -5,7 +5,17 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { status } from "../../src/tools/errors.js";
 import {
-  OvsdbClient, OvsdbError, OvsdbTransactionError, Replica, Vswitch, map, namedUuid, op, set, uuid, type Row,
+  OvsdbClient,
+  OvsdbError,
+  OvsdbTransactionError,
+  Replica,
+  Vswitch,
+  map,
+  namedUuid,
+  op,
+  set,
+  uuid,
+  type Row,
 } from "../../src/ovs/ovsdb/index.js";
 import { ovsAvailable, startOvs, type OvsInstance } from "../helpers/ovs.js";
 
@@ -13,7 +23,10 @@ const root = process.getuid?.() === 0;
 const skip = !root ? "needs root (netns, ovs-vswitchd)" : !ovsAvailable() ? "openvswitch-switch not installed" : false;
 const DB = "Open_vSwitch";
 
-async function withOvs(t: { after(f: () => unknown): void }, o?: Parameters<typeof startOvs>[0]): Promise<{ ovs: OvsInstance; db: OvsdbClient }> {
+async function withOvs(
+  t: { after(f: () => unknown): void },
+  o?: Parameters<typeof startOvs>[0],
+): Promise<{ ovs: OvsInstance; db: OvsdbClient }> {
   const ovs = await startOvs(o);
   t.after(() => ovs.stop());
   const db = await OvsdbClient.connect(ovs.dbTarget, { timeoutMs: 5_000 });
@@ -37,272 +50,411 @@ test("ovsdb: list_dbs, get_schema, echo", { skip, timeout: 30_000 }, async (t) =
   assert.deepEqual(s.tables.Interface!.columns.ofport!.type, { key: { type: "integer" }, min: 0, max: 1 });
   assert.equal(s.tables.Bridge!.isRoot ?? false, false);
   assert.deepEqual(await db.echo(["x", 1]), ["x", 1]);
-  await assert.rejects(db.getSchema("nope"), (e: OvsdbError) => e.code === status.NOT_FOUND && /unknown database/.test(e.message));
+  await assert.rejects(
+    db.getSchema("nope"),
+    (e: OvsdbError) => e.code === status.NOT_FOUND && /unknown database/.test(e.message),
+  );
 });
 
-test("ovsdb transact: insert with named uuids, select, update, mutate, wait, delete", { skip, timeout: 30_000 }, async (t) => {
-  const { ovs, db } = await withOvs(t, { vswitchd: false });
-  const res = await db.transact(DB, [...brOps("tb1", { external_ids: map({ owner: "nsm" }) }), op.select("Bridge", [["name", "==", "tb1"]], ["name", "ports", "external_ids"])]);
-  assert.equal(res.length, 5);
-  assert.equal(res[2]!.uuid![0], "uuid");
-  const brUuid = res[2]!.uuid![1];
-  assert.equal(res[3]!.count, 1);
-  assert.deepEqual(res[4]!.rows, [{ name: "tb1", ports: ["uuid", res[1]!.uuid![1]], external_ids: ["map", [["owner", "nsm"]]] }]);
-  assert.equal(ovs.vsctl("list-br").trim(), "tb1");
-  assert.equal(ovs.vsctl("get", "bridge", "tb1", "external_ids:owner").trim(), "nsm");
+test(
+  "ovsdb transact: insert with named uuids, select, update, mutate, wait, delete",
+  { skip, timeout: 30_000 },
+  async (t) => {
+    const { ovs, db } = await withOvs(t, { vswitchd: false });
+    const res = await db.transact(DB, [
+      ...brOps("tb1", { external_ids: map({ owner: "nsm" }) }),
+      op.select("Bridge", [["name", "==", "tb1"]], ["name", "ports", "external_ids"]),
+    ]);
+    assert.equal(res.length, 5);
+    assert.equal(res[2]!.uuid![0], "uuid");
+    const brUuid = res[2]!.uuid![1];
+    assert.equal(res[3]!.count, 1);
+    assert.deepEqual(res[4]!.rows, [
+      { name: "tb1", ports: ["uuid", res[1]!.uuid![1]], external_ids: ["map", [["owner", "nsm"]]] },
+    ]);
+    assert.equal(ovs.vsctl("list-br").trim(), "tb1");
+    assert.equal(ovs.vsctl("get", "bridge", "tb1", "external_ids:owner").trim(), "nsm");
 
-  const upd = await db.transact(DB, [op.update("Bridge", [["_uuid", "==", uuid(brUuid)]], { fail_mode: "secure" })]);
-  assert.equal(upd[0]!.count, 1);
-  assert.equal(ovs.vsctl("get-fail-mode", "tb1").trim(), "secure");
+    const upd = await db.transact(DB, [op.update("Bridge", [["_uuid", "==", uuid(brUuid)]], { fail_mode: "secure" })]);
+    assert.equal(upd[0]!.count, 1);
+    assert.equal(ovs.vsctl("get-fail-mode", "tb1").trim(), "secure");
 
-  await db.transact(DB, [op.mutate("Bridge", [["name", "==", "tb1"]], [["external_ids", "insert", map({ k2: "v2" })], ["external_ids", "delete", set(["owner"])]])]);
-  assert.equal(ovs.vsctl("get", "bridge", "tb1", "external_ids").trim(), '{k2=v2}');
+    await db.transact(DB, [
+      op.mutate(
+        "Bridge",
+        [["name", "==", "tb1"]],
+        [
+          ["external_ids", "insert", map({ k2: "v2" })],
+          ["external_ids", "delete", set(["owner"])],
+        ],
+      ),
+    ]);
+    assert.equal(ovs.vsctl("get", "bridge", "tb1", "external_ids").trim(), "{k2=v2}");
 
-  // wait: holds ⇒ {}, does not hold ⇒ "timed out" and the transaction is not applied
-  const w = await db.transact(DB, [op.wait("Bridge", [["name", "==", "tb1"]], ["fail_mode"], "==", [{ fail_mode: "secure" }], 0)]);
-  assert.deepEqual(w, [{}]);
-  await assert.rejects(db.transact(DB, [
-    op.update("Bridge", [["name", "==", "tb1"]], { fail_mode: "standalone" }),
-    // ops see the effects of earlier ops in the same transaction
-    op.wait("Bridge", [["name", "==", "tb1"]], ["fail_mode"], "==", [{ fail_mode: "secure" }], 0),
-  ]), (e: OvsdbTransactionError) => e.index === 1 && e.op === "wait" && e.table === "Bridge" && e.error === "timed out" && e.code === status.ABORTED);
-  assert.equal(ovs.vsctl("get-fail-mode", "tb1").trim(), "secure");
+    // wait: holds ⇒ {}, does not hold ⇒ "timed out" and the transaction is not applied
+    const w = await db.transact(DB, [
+      op.wait("Bridge", [["name", "==", "tb1"]], ["fail_mode"], "==", [{ fail_mode: "secure" }], 0),
+    ]);
+    assert.deepEqual(w, [{}]);
+    await assert.rejects(
+      db.transact(DB, [
+        op.update("Bridge", [["name", "==", "tb1"]], { fail_mode: "standalone" }),
+        // ops see the effects of earlier ops in the same transaction
+        op.wait("Bridge", [["name", "==", "tb1"]], ["fail_mode"], "==", [{ fail_mode: "secure" }], 0),
+      ]),
+      (e: OvsdbTransactionError) =>
+        e.index === 1 &&
+        e.op === "wait" &&
+        e.table === "Bridge" &&
+        e.error === "timed out" &&
+        e.code === status.ABORTED,
+    );
+    assert.equal(ovs.vsctl("get-fail-mode", "tb1").trim(), "secure");
 
-  // delete a root-table row; and the bridge goes away by garbage collection once unreferenced
-  const qos = await db.transact(DB, [op.insert("QoS", { type: "linux-htb" })]);
-  const del = await db.transact(DB, [op.delete("QoS", [["_uuid", "==", uuid(qos[0]!.uuid![1])]])]);
-  assert.equal(del[0]!.count, 1);
-  await db.transact(DB, [op.mutate("Open_vSwitch", [], [["bridges", "delete", set([uuid(brUuid)])]])]);
-  assert.equal(ovs.vsctl("list-br").trim(), "");
-  const sel = await db.transact(DB, [op.select("Port", [])]);
-  assert.deepEqual(sel[0]!.rows, []);
-});
+    // delete a root-table row; and the bridge goes away by garbage collection once unreferenced
+    const qos = await db.transact(DB, [op.insert("QoS", { type: "linux-htb" })]);
+    const del = await db.transact(DB, [op.delete("QoS", [["_uuid", "==", uuid(qos[0]!.uuid![1])]])]);
+    assert.equal(del[0]!.count, 1);
+    await db.transact(DB, [op.mutate("Open_vSwitch", [], [["bridges", "delete", set([uuid(brUuid)])]])]);
+    assert.equal(ovs.vsctl("list-br").trim(), "");
+    const sel = await db.transact(DB, [op.select("Port", [])]);
+    assert.deepEqual(sel[0]!.rows, []);
+  },
+);
 
-test("ovsdb transact errors name the op, table and column, and leave nothing half-done", { skip, timeout: 30_000 }, async (t) => {
-  const { ovs, db } = await withOvs(t, { vswitchd: false });
-  await db.transact(DB, brOps("tb1"));
+test(
+  "ovsdb transact errors name the op, table and column, and leave nothing half-done",
+  { skip, timeout: 30_000 },
+  async (t) => {
+    const { ovs, db } = await withOvs(t, { vswitchd: false });
+    await db.transact(DB, brOps("tb1"));
 
-  // an op fails: value out of range; the insert before it is not applied
-  const addPort = (name: string, tag: number) => [
-    op.insert("Interface", { name }, "i"),
-    op.insert("Port", { name, interfaces: namedUuid("i"), tag }, "p"),
-    op.mutate("Bridge", [["name", "==", "tb1"]], [["ports", "insert", set([namedUuid("p")])]]),
-  ];
-  await assert.rejects(db.transact(DB, [...addPort("ok1", 10), op.update("Port", [["name", "==", "ok1"]], { tag: 5000 })]),
-    (e: OvsdbTransactionError) => {
+    // an op fails: value out of range; the insert before it is not applied
+    const addPort = (name: string, tag: number) => [
+      op.insert("Interface", { name }, "i"),
+      op.insert("Port", { name, interfaces: namedUuid("i"), tag }, "p"),
+      op.mutate("Bridge", [["name", "==", "tb1"]], [["ports", "insert", set([namedUuid("p")])]]),
+    ];
+    await assert.rejects(
+      db.transact(DB, [...addPort("ok1", 10), op.update("Port", [["name", "==", "ok1"]], { tag: 5000 })]),
+      (e: OvsdbTransactionError) => {
+        assert.equal(e.index, 3);
+        assert.equal(e.op, "update");
+        assert.equal(e.table, "Port");
+        assert.equal(e.error, "constraint violation");
+        assert.equal(e.code, status.FAILED_PRECONDITION);
+        assert.match(
+          e.message,
+          /op 4\/4 update on Port: constraint violation: 5000 is not in the valid range 0 to 4095/,
+        );
+        assert.equal(e.results.length, 4);
+        return true;
+      },
+    );
+    assert.doesNotMatch(ovs.vsctl("list-ports", "tb1"), /ok1/);
+
+    // the commit fails (duplicate index value): every op looked fine, nothing is applied
+    await db.transact(DB, addPort("dup", 1));
+    await assert.rejects(db.transact(DB, addPort("dup", 2)), (e: OvsdbTransactionError) => {
+      assert.equal(e.op, "commit");
       assert.equal(e.index, 3);
-      assert.equal(e.op, "update");
-      assert.equal(e.table, "Port");
       assert.equal(e.error, "constraint violation");
-      assert.equal(e.code, status.FAILED_PRECONDITION);
-      assert.match(e.message, /op 4\/4 update on Port: constraint violation: 5000 is not in the valid range 0 to 4095/);
-      assert.equal(e.results.length, 4);
+      assert.match(e.table ?? "", /^(Interface|Port)$/);
+      assert.match(e.column ?? "", /^name$/);
+      assert.match(e.message, /commit of 3 op\(s\).*identical values \(dup\)/);
       return true;
     });
-  assert.doesNotMatch(ovs.vsctl("list-ports", "tb1"), /ok1/);
+    assert.equal(ovs.vsctl("get", "port", "dup", "tag").trim(), "1");
 
-  // the commit fails (duplicate index value): every op looked fine, nothing is applied
-  await db.transact(DB, addPort("dup", 1));
-  await assert.rejects(db.transact(DB, addPort("dup", 2)), (e: OvsdbTransactionError) => {
-    assert.equal(e.op, "commit");
-    assert.equal(e.index, 3);
-    assert.equal(e.error, "constraint violation");
-    assert.match(e.table ?? "", /^(Interface|Port)$/);
-    assert.match(e.column ?? "", /^name$/);
-    assert.match(e.message, /commit of 3 op\(s\).*identical values \(dup\)/);
-    return true;
-  });
-  assert.equal(ovs.vsctl("get", "port", "dup", "tag").trim(), "1");
+    // referential integrity: a Port needs at least one interface
+    await assert.rejects(
+      db.transact(DB, [
+        op.insert("Port", { name: "noif" }, "p"),
+        op.mutate("Bridge", [["name", "==", "tb1"]], [["ports", "insert", set([namedUuid("p")])]]),
+      ]),
+      (e: OvsdbTransactionError) =>
+        /constraint violation|referential integrity violation/.test(e.error) && e.code === status.FAILED_PRECONDITION,
+    );
 
-  // referential integrity: a Port needs at least one interface
-  await assert.rejects(db.transact(DB, [op.insert("Port", { name: "noif" }, "p"),
-    op.mutate("Bridge", [["name", "==", "tb1"]], [["ports", "insert", set([namedUuid("p")])]])]),
-  (e: OvsdbTransactionError) => /constraint violation|referential integrity violation/.test(e.error) && e.code === status.FAILED_PRECONDITION);
+    // unknown column, named
+    await assert.rejects(
+      db.transact(DB, [op.update("Bridge", [["name", "==", "tb1"]], { no_such_column: 1 })]),
+      (e: OvsdbTransactionError) => {
+        assert.equal(e.error, "unknown column");
+        assert.equal(e.column, "no_such_column");
+        assert.equal(e.index, 0);
+        assert.equal(e.table, "Bridge");
+        assert.match(e.message, /no_such_column/);
+        assert.equal(e.code, status.INVALID_ARGUMENT);
+        return true;
+      },
+    );
 
-  // unknown column, named
-  await assert.rejects(db.transact(DB, [op.update("Bridge", [["name", "==", "tb1"]], { no_such_column: 1 })]),
-    (e: OvsdbTransactionError) => {
-      assert.equal(e.error, "unknown column");
-      assert.equal(e.column, "no_such_column");
-      assert.equal(e.index, 0);
-      assert.equal(e.table, "Bridge");
-      assert.match(e.message, /no_such_column/);
-      assert.equal(e.code, status.INVALID_ARGUMENT);
-      return true;
+    // request-level error: unknown database
+    await assert.rejects(
+      db.transact("Nope", [op.select("Bridge", [])]),
+      (e: OvsdbError) => !(e instanceof OvsdbTransactionError) && e.code === status.NOT_FOUND,
+    );
+    // and the session is still good
+    assert.equal(ovs.vsctl("list-ports", "tb1").trim(), "dup");
+  },
+);
+
+test(
+  "ovsdb monitor_cond replica follows ovs-vsctl changes (insert, modify incl. map/set diffs, delete)",
+  { skip, timeout: 30_000 },
+  async (t) => {
+    const { ovs, db } = await withOvs(t);
+    const m = await db.monitor(DB, {
+      Bridge: { columns: ["name", "ports", "external_ids", "protocols"] },
+      Interface: { columns: ["name", "type", "options", "ofport"] },
     });
+    const r = m.replica;
+    const br = (): Row | undefined => r.find("Bridge", (b) => b.name === "tb1");
+    assert.equal(br(), undefined);
 
-  // request-level error: unknown database
-  await assert.rejects(db.transact("Nope", [op.select("Bridge", [])]), (e: OvsdbError) => !(e instanceof OvsdbTransactionError) && e.code === status.NOT_FOUND);
-  // and the session is still good
-  assert.equal(ovs.vsctl("list-ports", "tb1").trim(), "dup");
-});
+    ovs.vsctl(
+      "add-br",
+      "tb1",
+      "--",
+      "set",
+      "bridge",
+      "tb1",
+      "datapath_type=netdev",
+      "protocols=OpenFlow13",
+      "external_ids:a=1",
+    );
+    const b = await r.waitFor(br, { timeoutMs: 5_000 });
+    assert.deepEqual(b.protocols, ["OpenFlow13"]);
+    assert.deepEqual(b.external_ids, { a: "1" });
 
-test("ovsdb monitor_cond replica follows ovs-vsctl changes (insert, modify incl. map/set diffs, delete)", { skip, timeout: 30_000 }, async (t) => {
-  const { ovs, db } = await withOvs(t);
-  const m = await db.monitor(DB, {
-    Bridge: { columns: ["name", "ports", "external_ids", "protocols"] },
-    Interface: { columns: ["name", "type", "options", "ofport"] },
-  });
-  const r = m.replica;
-  const br = (): Row | undefined => r.find("Bridge", (b) => b.name === "tb1");
-  assert.equal(br(), undefined);
+    ovs.vsctl("set", "bridge", "tb1", "protocols=OpenFlow10,OpenFlow13", "external_ids:a=2", "external_ids:b=3");
+    await r.waitFor(() => (br()?.external_ids as Record<string, string>).b === "3" || undefined, { timeoutMs: 5_000 });
+    assert.deepEqual([...(br()!.protocols as string[])].sort(), ["OpenFlow10", "OpenFlow13"]);
+    assert.deepEqual(br()!.external_ids, { a: "2", b: "3" });
+    ovs.vsctl("remove", "bridge", "tb1", "external_ids", "a");
+    await r.waitFor(() => !("a" in (br()!.external_ids as object)) || undefined, { timeoutMs: 5_000 });
+    assert.deepEqual(br()!.external_ids, { b: "3" });
 
-  ovs.vsctl("add-br", "tb1", "--", "set", "bridge", "tb1", "datapath_type=netdev", "protocols=OpenFlow13", "external_ids:a=1");
-  const b = await r.waitFor(br, { timeoutMs: 5_000 });
-  assert.deepEqual(b.protocols, ["OpenFlow13"]);
-  assert.deepEqual(b.external_ids, { a: "1" });
+    ovs.vsctl(
+      "add-port",
+      "tb1",
+      "vx1",
+      "--",
+      "set",
+      "interface",
+      "vx1",
+      "type=vxlan",
+      "options:remote_ip=10.0.0.2",
+      "options:key=flow",
+    );
+    const vx = await r.waitFor(
+      () => {
+        const i = r.find("Interface", (x) => x.name === "vx1");
+        return i && (i.ofport as number[]).length ? i : undefined;
+      },
+      { timeoutMs: 5_000 },
+    );
+    assert.equal(vx.type, "vxlan");
+    assert.deepEqual(vx.options, { key: "flow", remote_ip: "10.0.0.2" });
+    assert.ok((vx.ofport as number[])[0]! >= 1);
+    assert.equal((br()!.ports as string[]).length, 2);
 
-  ovs.vsctl("set", "bridge", "tb1", "protocols=OpenFlow10,OpenFlow13", "external_ids:a=2", "external_ids:b=3");
-  await r.waitFor(() => (br()?.external_ids as Record<string, string>).b === "3" || undefined, { timeoutMs: 5_000 });
-  assert.deepEqual([...(br()!.protocols as string[])].sort(), ["OpenFlow10", "OpenFlow13"]);
-  assert.deepEqual(br()!.external_ids, { a: "2", b: "3" });
-  ovs.vsctl("remove", "bridge", "tb1", "external_ids", "a");
-  await r.waitFor(() => !("a" in (br()!.external_ids as object)) || undefined, { timeoutMs: 5_000 });
-  assert.deepEqual(br()!.external_ids, { b: "3" });
-
-  ovs.vsctl("add-port", "tb1", "vx1", "--", "set", "interface", "vx1", "type=vxlan", "options:remote_ip=10.0.0.2", "options:key=flow");
-  const vx = await r.waitFor(() => {
-    const i = r.find("Interface", (x) => x.name === "vx1");
-    return i && (i.ofport as number[]).length ? i : undefined;
-  }, { timeoutMs: 5_000 });
-  assert.equal(vx.type, "vxlan");
-  assert.deepEqual(vx.options, { key: "flow", remote_ip: "10.0.0.2" });
-  assert.ok((vx.ofport as number[])[0]! >= 1);
-  assert.equal((br()!.ports as string[]).length, 2);
-
-  ovs.vsctl("del-port", "tb1", "vx1");
-  await r.waitFor(() => (r.find("Interface", (x) => x.name === "vx1") ? undefined : true), { timeoutMs: 5_000 });
-  assert.equal((br()!.ports as string[]).length, 1);
-  await m.cancel();
-  assert.deepEqual(r.rows("Bridge"), []);
-});
+    ovs.vsctl("del-port", "tb1", "vx1");
+    await r.waitFor(() => (r.find("Interface", (x) => x.name === "vx1") ? undefined : true), { timeoutMs: 5_000 });
+    assert.equal((br()!.ports as string[]).length, 1);
+    await m.cancel();
+    assert.deepEqual(r.rows("Bridge"), []);
+  },
+);
 
 test("ovsdb plain monitor (RFC 7047 update) keeps a replica too", { skip, timeout: 30_000 }, async (t) => {
   const { ovs, db } = await withOvs(t, { vswitchd: false });
   const m = await db.monitor(DB, { Bridge: { columns: ["name", "external_ids"] } }, { cond: false });
   ovs.vsctl("--no-wait", "add-br", "tb2", "--", "set", "bridge", "tb2", "external_ids:x=1");
-  await m.replica.waitFor(() => m.replica.find("Bridge", (b) => (b.external_ids as Record<string, string>).x === "1"), { timeoutMs: 5_000 });
+  await m.replica.waitFor(() => m.replica.find("Bridge", (b) => (b.external_ids as Record<string, string>).x === "1"), {
+    timeoutMs: 5_000,
+  });
   ovs.vsctl("--no-wait", "del-br", "tb2");
   await m.replica.waitFor(() => (m.replica.rows("Bridge").length === 0 ? true : undefined), { timeoutMs: 5_000 });
 });
 
-test("ovsdb client reconnects after an ovsdb-server restart and resyncs its replica", { skip, timeout: 40_000 }, async (t) => {
-  const ovs = await startOvs({ vswitchd: false });
-  t.after(() => ovs.stop());
-  const db = await OvsdbClient.connect(ovs.dbTarget, { timeoutMs: 5_000, backoffMs: { min: 20, max: 200 } });
-  t.after(() => db.close());
-  const m = await db.monitor(DB, { Bridge: { columns: ["name"] } });
-  ovs.vsctl("--no-wait", "add-br", "keep", "--", "add-br", "gone");
-  await m.replica.waitFor(() => (m.replica.rows("Bridge").length === 2 ? true : undefined), { timeoutMs: 5_000 });
+test(
+  "ovsdb client reconnects after an ovsdb-server restart and resyncs its replica",
+  { skip, timeout: 40_000 },
+  async (t) => {
+    const ovs = await startOvs({ vswitchd: false });
+    t.after(() => ovs.stop());
+    const db = await OvsdbClient.connect(ovs.dbTarget, { timeoutMs: 5_000, backoffMs: { min: 20, max: 200 } });
+    t.after(() => db.close());
+    const m = await db.monitor(DB, { Bridge: { columns: ["name"] } });
+    ovs.vsctl("--no-wait", "add-br", "keep", "--", "add-br", "gone");
+    await m.replica.waitFor(() => (m.replica.rows("Bridge").length === 2 ? true : undefined), { timeoutMs: 5_000 });
 
-  const changes: string[] = [];
-  m.replica.onChange((cs) => { for (const c of cs) changes.push(`${c.new ? (c.old ? "mod" : "add") : "del"} ${(c.new ?? c.old)!.name}`); });
-  const down = new Promise((resolve) => db.on("disconnected", resolve));
-  await ovs.stopOvsdb();
-  await down;
-  await assert.rejects(db.listDbs(), (e: OvsdbError) => e.code === status.UNAVAILABLE);
-  // change the database while the server is down, behind the client's back
-  execFileSync("ovsdb-tool", ["transact", `${ovs.dir}/conf.db`, JSON.stringify([DB,
-    { op: "insert", table: "Interface", row: { name: "new", type: "internal" }, "uuid-name": "i" },
-    { op: "insert", table: "Port", row: { name: "new", interfaces: ["named-uuid", "i"] }, "uuid-name": "p" },
-    { op: "insert", table: "Bridge", row: { name: "new", ports: ["named-uuid", "p"] }, "uuid-name": "b" },
-    { op: "mutate", table: "Open_vSwitch", where: [], mutations: [["bridges", "insert", ["named-uuid", "b"]]] },
-  ])]);
-  execFileSync("ovsdb-tool", ["transact", `${ovs.dir}/conf.db`, JSON.stringify([DB,
-    { op: "select", table: "Bridge", where: [["name", "==", "gone"]], columns: ["_uuid"] }])]);
-  const gone = m.replica.find("Bridge", (b) => b.name === "gone")!._uuid as string;
-  execFileSync("ovsdb-tool", ["transact", `${ovs.dir}/conf.db`, JSON.stringify([DB,
-    { op: "mutate", table: "Open_vSwitch", where: [], mutations: [["bridges", "delete", ["uuid", gone]]] }])]);
+    const changes: string[] = [];
+    m.replica.onChange((cs) => {
+      for (const c of cs) changes.push(`${c.new ? (c.old ? "mod" : "add") : "del"} ${(c.new ?? c.old)!.name}`);
+    });
+    const down = new Promise((resolve) => db.on("disconnected", resolve));
+    await ovs.stopOvsdb();
+    await down;
+    await assert.rejects(db.listDbs(), (e: OvsdbError) => e.code === status.UNAVAILABLE);
+    // change the database while the server is down, behind the client's back
+    execFileSync("ovsdb-tool", [
+      "transact",
+      `${ovs.dir}/conf.db`,
+      JSON.stringify([
+        DB,
+        { op: "insert", table: "Interface", row: { name: "new", type: "internal" }, "uuid-name": "i" },
+        { op: "insert", table: "Port", row: { name: "new", interfaces: ["named-uuid", "i"] }, "uuid-name": "p" },
+        { op: "insert", table: "Bridge", row: { name: "new", ports: ["named-uuid", "p"] }, "uuid-name": "b" },
+        { op: "mutate", table: "Open_vSwitch", where: [], mutations: [["bridges", "insert", ["named-uuid", "b"]]] },
+      ]),
+    ]);
+    execFileSync("ovsdb-tool", [
+      "transact",
+      `${ovs.dir}/conf.db`,
+      JSON.stringify([DB, { op: "select", table: "Bridge", where: [["name", "==", "gone"]], columns: ["_uuid"] }]),
+    ]);
+    const gone = m.replica.find("Bridge", (b) => b.name === "gone")!._uuid as string;
+    execFileSync("ovsdb-tool", [
+      "transact",
+      `${ovs.dir}/conf.db`,
+      JSON.stringify([
+        DB,
+        { op: "mutate", table: "Open_vSwitch", where: [], mutations: [["bridges", "delete", ["uuid", gone]]] },
+      ]),
+    ]);
 
-  const up = db.waitConnected({ timeoutMs: 10_000 });
-  await ovs.startOvsdb();
-  await up;
-  assert.deepEqual(m.replica.rows("Bridge").map((b) => b.name).sort(), ["keep", "new"]);
-  assert.deepEqual(changes.sort(), ["add new", "del gone"]);
-  // the monitor keeps working on the new session
-  ovs.vsctl("--no-wait", "del-br", "keep");
-  await m.replica.waitFor(() => (m.replica.rows("Bridge").length === 1 ? true : undefined), { timeoutMs: 5_000 });
-});
+    const up = db.waitConnected({ timeoutMs: 10_000 });
+    await ovs.startOvsdb();
+    await up;
+    assert.deepEqual(
+      m.replica
+        .rows("Bridge")
+        .map((b) => b.name)
+        .sort(),
+      ["keep", "new"],
+    );
+    assert.deepEqual(changes.sort(), ["add new", "del gone"]);
+    // the monitor keeps working on the new session
+    ovs.vsctl("--no-wait", "del-br", "keep");
+    await m.replica.waitFor(() => (m.replica.rows("Bridge").length === 1 ? true : undefined), { timeoutMs: 5_000 });
+  },
+);
 
-test("vswitch helpers: bridge, ports with options/external_ids, ofport from the monitor, stats, del; atomic failure", { skip, timeout: 40_000 }, async (t) => {
-  const { ovs, db } = await withOvs(t);
-  const vs = await Vswitch.open(db);
-  const br = await vs.addBridge({ name: "tb1", datapathType: "netdev", protocols: ["OpenFlow13"], failMode: "secure", externalIds: { owner: "nsm" } });
-  assert.equal(br.datapathType, "netdev");
-  assert.deepEqual(br.protocols, ["OpenFlow13"]);
-  assert.equal(br.failMode, "secure");
-  assert.deepEqual(br.ports, ["tb1"]);
-  assert.match(br.datapathId ?? "", /^[0-9a-f]{16}$/);
-  assert.equal((await vs.addBridge({ name: "tb1", mayExist: true })).uuid, br.uuid);
-  await assert.rejects(vs.addBridge({ name: "tb1" }), (e: OvsdbError) => e.code === status.ALREADY_EXISTS && /"tb1"/.test(e.message));
-  assert.equal(vs.interfaceByName("tb1")!.ofport, 65534);
+test(
+  "vswitch helpers: bridge, ports with options/external_ids, ofport from the monitor, stats, del; atomic failure",
+  { skip, timeout: 40_000 },
+  async (t) => {
+    const { ovs, db } = await withOvs(t);
+    const vs = await Vswitch.open(db);
+    const br = await vs.addBridge({
+      name: "tb1",
+      datapathType: "netdev",
+      protocols: ["OpenFlow13"],
+      failMode: "secure",
+      externalIds: { owner: "nsm" },
+    });
+    assert.equal(br.datapathType, "netdev");
+    assert.deepEqual(br.protocols, ["OpenFlow13"]);
+    assert.equal(br.failMode, "secure");
+    assert.deepEqual(br.ports, ["tb1"]);
+    assert.match(br.datapathId ?? "", /^[0-9a-f]{16}$/);
+    assert.equal((await vs.addBridge({ name: "tb1", mayExist: true })).uuid, br.uuid);
+    await assert.rejects(
+      vs.addBridge({ name: "tb1" }),
+      (e: OvsdbError) => e.code === status.ALREADY_EXISTS && /"tb1"/.test(e.message),
+    );
+    assert.equal(vs.interfaceByName("tb1")!.ofport, 65534);
 
-  const p = await vs.addPort("tb1", { name: "ip1", type: "internal", externalIds: { conn: "c1" }, tag: 7 });
-  assert.equal(p.bridge, "tb1");
-  assert.equal(p.tag, 7);
-  assert.deepEqual(p.externalIds, { conn: "c1" });
-  const of1 = await vs.waitOfport("ip1", { timeoutMs: 5_000 });
-  assert.ok(of1 >= 1 && of1 < 65534);
-  assert.equal(ovs.vsctl("get", "interface", "ip1", "ofport").trim(), String(of1));
-  assert.equal(typeof vs.interfaceByName("ip1")!.statistics.rx_packets, "number");
+    const p = await vs.addPort("tb1", { name: "ip1", type: "internal", externalIds: { conn: "c1" }, tag: 7 });
+    assert.equal(p.bridge, "tb1");
+    assert.equal(p.tag, 7);
+    assert.deepEqual(p.externalIds, { conn: "c1" });
+    const of1 = await vs.waitOfport("ip1", { timeoutMs: 5_000 });
+    assert.ok(of1 >= 1 && of1 < 65534);
+    assert.equal(ovs.vsctl("get", "interface", "ip1", "ofport").trim(), String(of1));
+    assert.equal(typeof vs.interfaceByName("ip1")!.statistics.rx_packets, "number");
 
-  const vx = await vs.addPort("tb1", { name: "vx1", type: "vxlan", options: { remote_ip: "10.0.0.2", dst_port: "4789", key: "flow" } });
-  assert.deepEqual(vx.interfaces[0]!.options, { dst_port: "4789", key: "flow", remote_ip: "10.0.0.2" });
-  assert.match(ovs.vsctl("get", "interface", "vx1", "options"), /remote_ip="10.0.0.2"/);
-  await vs.waitOfport("vx1", { timeoutMs: 5_000 });
+    const vx = await vs.addPort("tb1", {
+      name: "vx1",
+      type: "vxlan",
+      options: { remote_ip: "10.0.0.2", dst_port: "4789", key: "flow" },
+    });
+    assert.deepEqual(vx.interfaces[0]!.options, { dst_port: "4789", key: "flow", remote_ip: "10.0.0.2" });
+    assert.match(ovs.vsctl("get", "interface", "vx1", "options"), /remote_ip="10.0.0.2"/);
+    await vs.waitOfport("vx1", { timeoutMs: 5_000 });
 
-  // a system port whose device does not exist: ofport -1, error named
-  await vs.addPort("tb1", { name: "nodev0" });
-  await assert.rejects(vs.waitOfport("nodev0", { timeoutMs: 5_000 }), (e: OvsdbError) => e.code === status.FAILED_PRECONDITION && /nodev0.*(No such device|could not open)/.test(e.message));
+    // a system port whose device does not exist: ofport -1, error named
+    await vs.addPort("tb1", { name: "nodev0" });
+    await assert.rejects(
+      vs.waitOfport("nodev0", { timeoutMs: 5_000 }),
+      (e: OvsdbError) =>
+        e.code === status.FAILED_PRECONDITION && /nodev0.*(No such device|could not open)/.test(e.message),
+    );
 
-  // missing bridge: NOT_FOUND, nothing written
-  await assert.rejects(vs.addPort("nobr", { name: "x1", type: "internal" }), (e: OvsdbError) => e.code === status.NOT_FOUND && /"nobr"/.test(e.message));
-  assert.equal(vs.port("x1"), undefined);
-  // duplicate interface name: the transaction fails as a whole
-  await assert.rejects(vs.addPort("tb1", { name: "ip1", type: "internal" }), OvsdbTransactionError);
-  assert.equal(vs.ports("tb1").length, 4);
+    // missing bridge: NOT_FOUND, nothing written
+    await assert.rejects(
+      vs.addPort("nobr", { name: "x1", type: "internal" }),
+      (e: OvsdbError) => e.code === status.NOT_FOUND && /"nobr"/.test(e.message),
+    );
+    assert.equal(vs.port("x1"), undefined);
+    // duplicate interface name: the transaction fails as a whole
+    await assert.rejects(vs.addPort("tb1", { name: "ip1", type: "internal" }), OvsdbTransactionError);
+    assert.equal(vs.ports("tb1").length, 4);
 
-  await vs.delPort("tb1", "vx1");
-  assert.equal(vs.interfaceByName("vx1"), undefined);
-  assert.doesNotMatch(ovs.vsctl("list-ports", "tb1"), /vx1/);
-  await vs.delPort("tb1", "vx1", { ifExists: true });
-  await assert.rejects(vs.delPort("tb1", "vx1"), (e: OvsdbError) => e.code === status.NOT_FOUND);
+    await vs.delPort("tb1", "vx1");
+    assert.equal(vs.interfaceByName("vx1"), undefined);
+    assert.doesNotMatch(ovs.vsctl("list-ports", "tb1"), /vx1/);
+    await vs.delPort("tb1", "vx1", { ifExists: true });
+    await assert.rejects(vs.delPort("tb1", "vx1"), (e: OvsdbError) => e.code === status.NOT_FOUND);
 
-  await vs.setController("tb1", ["punix:/nonexistent/x.ctl"]);
-  assert.deepEqual(vs.bridge("tb1")!.controller, ["punix:/nonexistent/x.ctl"]);
-  assert.equal(ovs.vsctl("get-controller", "tb1").trim(), "punix:/nonexistent/x.ctl");
-  await vs.setController("tb1", []);
-  assert.equal(ovs.vsctl("get-controller", "tb1").trim(), "");
+    await vs.setController("tb1", ["punix:/nonexistent/x.ctl"]);
+    assert.deepEqual(vs.bridge("tb1")!.controller, ["punix:/nonexistent/x.ctl"]);
+    assert.equal(ovs.vsctl("get-controller", "tb1").trim(), "punix:/nonexistent/x.ctl");
+    await vs.setController("tb1", []);
+    assert.equal(ovs.vsctl("get-controller", "tb1").trim(), "");
 
-  await vs.setOtherConfig({ "stats-update-interval": "1000" });
-  assert.equal(ovs.vsctl("get", "open_vswitch", ".", "other_config:stats-update-interval").trim(), '"1000"');
+    await vs.setOtherConfig({ "stats-update-interval": "1000" });
+    assert.equal(ovs.vsctl("get", "open_vswitch", ".", "other_config:stats-update-interval").trim(), '"1000"');
 
-  await vs.delBridge("tb1");
-  assert.equal(vs.bridges().length, 0);
-  assert.equal(ovs.vsctl("list-br").trim(), "");
-});
+    await vs.delBridge("tb1");
+    assert.equal(vs.bridges().length, 0);
+    assert.equal(ovs.vsctl("list-br").trim(), "");
+  },
+);
 
 test("replica waitFor honours timeout and abort", { skip, timeout: 10_000 }, async (t) => {
   const { db } = await withOvs(t, { vswitchd: false });
   const r = new Replica(await db.getSchema(DB));
-  await assert.rejects(r.waitFor(() => undefined, { timeoutMs: 20, what: "nothing" }), (e: OvsdbError) => e.code === status.DEADLINE_EXCEEDED && /nothing/.test(e.message));
+  await assert.rejects(
+    r.waitFor(() => undefined, { timeoutMs: 20, what: "nothing" }),
+    (e: OvsdbError) => e.code === status.DEADLINE_EXCEEDED && /nothing/.test(e.message),
+  );
   const ac = new AbortController();
   const p = r.waitFor(() => undefined, { signal: ac.signal });
   ac.abort();
   await assert.rejects(p, (e: OvsdbError) => e.code === status.CANCELLED);
 });
 
-test("ovsdb over tcp: the server's idle probe (~5 s) is answered and the session lives on", { skip, timeout: 30_000 }, async (t) => {
-  const port = 20_000 + (process.pid % 20_000);
-  const ovs = await startOvs({ vswitchd: false, tcpPort: port });
-  t.after(() => ovs.stop());
-  const db = await OvsdbClient.connect(`tcp:127.0.0.1:${port}`, { keepaliveMs: 0, timeoutMs: 5_000 });
-  t.after(() => db.close());
-  assert.ok((await db.listDbs()).includes(DB));
-  let lost = false;
-  db.on("disconnected", () => { lost = true; });
-  const probed = new Promise((resolve) => db.on("echo", resolve));
-  await probed;
-  assert.deepEqual(await db.listDbs().then((d) => d.sort()), ["Open_vSwitch", "_Server"]);
-  assert.equal(lost, false);
-});
+test(
+  "ovsdb over tcp: the server's idle probe (~5 s) is answered and the session lives on",
+  { skip, timeout: 30_000 },
+  async (t) => {
+    const port = 20_000 + (process.pid % 20_000);
+    const ovs = await startOvs({ vswitchd: false, tcpPort: port });
+    t.after(() => ovs.stop());
+    const db = await OvsdbClient.connect(`tcp:127.0.0.1:${port}`, { keepaliveMs: 0, timeoutMs: 5_000 });
+    t.after(() => db.close());
+    assert.ok((await db.listDbs()).includes(DB));
+    let lost = false;
+    db.on("disconnected", () => {
+      lost = true;
+    });
+    const probed = new Promise((resolve) => db.on("echo", resolve));
+    await probed;
+    assert.deepEqual(await db.listDbs().then((d) => d.sort()), ["Open_vSwitch", "_Server"]);
+    assert.equal(lost, false);
+  },
+);

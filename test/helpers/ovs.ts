@@ -60,7 +60,12 @@ export interface OvsInstance {
 
 let seq = 0;
 
-interface Daemon { child: ChildProcess; exited: Promise<void>; stderrFile: string; spawnError?: string }
+interface Daemon {
+  child: ChildProcess;
+  exited: Promise<void>;
+  stderrFile: string;
+  spawnError?: string;
+}
 
 /**
  * stderr goes to a file, not a pipe: a caller that blocks the event loop (execFileSync in a
@@ -69,12 +74,19 @@ interface Daemon { child: ChildProcess; exited: Promise<void>; stderrFile: strin
 function startDaemon(cmd: string[], env: NodeJS.ProcessEnv, stderrFile: string): Daemon {
   const fd = openSync(stderrFile, "a");
   let child: ChildProcess;
-  try { child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ["ignore", "ignore", fd] }); } finally { closeSync(fd); }
+  try {
+    child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ["ignore", "ignore", fd] });
+  } finally {
+    closeSync(fd);
+  }
   const d: Daemon = { child, exited: Promise.resolve(), stderrFile };
   d.exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     child.once("exit", () => resolve());
-    child.once("error", (e) => { d.spawnError = String(e); resolve(); });
+    child.once("error", (e) => {
+      d.spawnError = String(e);
+      resolve();
+    });
   });
   return d;
 }
@@ -82,7 +94,13 @@ function startDaemon(cmd: string[], env: NodeJS.ProcessEnv, stderrFile: string):
 async function stopDaemon(d: Daemon | undefined): Promise<void> {
   if (!d || d.child.exitCode !== null || d.child.signalCode !== null || d.child.pid === undefined) return;
   process.kill(d.child.pid, "SIGTERM");
-  const t = setTimeout(() => { try { process.kill(d.child.pid!, "SIGKILL"); } catch { /* gone */ } }, 3_000);
+  const t = setTimeout(() => {
+    try {
+      process.kill(d.child.pid!, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }, 3_000);
   await d.exited;
   clearTimeout(t);
 }
@@ -94,7 +112,9 @@ async function waitForFile(path: string, d: Daemon, what: string, logFile: strin
     if (d.child.exitCode !== null || d.child.signalCode !== null) {
       const log = existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").slice(-10).join("\n") : "";
       const err = existsSync(d.stderrFile) ? readFileSync(d.stderrFile, "utf8").slice(-2000) : "";
-      throw new Error(`${what} exited (${d.child.exitCode ?? d.child.signalCode}) before creating ${path}: ${d.spawnError ?? ""}${err}\n${log}`);
+      throw new Error(
+        `${what} exited (${d.child.exitCode ?? d.child.signalCode}) before creating ${path}: ${d.spawnError ?? ""}${err}\n${log}`,
+      );
     }
     if (Date.now() > until) throw new Error(`${what}: ${path} did not appear within ${timeoutMs} ms`);
     await sleep(5);
@@ -106,7 +126,11 @@ export async function startOvs(o: StartOvsOptions = {}): Promise<OvsInstance> {
   const ownNetns = o.netns === undefined;
   const netns = o.netns ?? `t-${process.pid}-ovs${seq++}`;
   const env: NodeJS.ProcessEnv = {
-    ...process.env, OVS_RUNDIR: dir, OVS_DBDIR: dir, OVS_LOGDIR: dir, OVS_SYSCONFDIR: dir,
+    ...process.env,
+    OVS_RUNDIR: dir,
+    OVS_DBDIR: dir,
+    OVS_LOGDIR: dir,
+    OVS_SYSCONFDIR: dir,
   };
   const dbFile = join(dir, "conf.db");
   const dbSock = join(dir, "db.sock");
@@ -118,33 +142,72 @@ export async function startOvs(o: StartOvsOptions = {}): Promise<OvsInstance> {
 
   const startOvsdb = async (): Promise<void> => {
     const remotes = [`--remote=punix:${dbSock}`, ...(o.tcpPort ? [`--remote=ptcp:${o.tcpPort}:127.0.0.1`] : [])];
-    ovsdb = startDaemon(["ovsdb-server", dbFile, ...remotes, `--pidfile=${join(dir, "ovsdb-server.pid")}`,
-      `--unixctl=${join(dir, "ovsdb-server.ctl")}`, `--log-file=${join(dir, "ovsdb-server.log")}`], env, join(dir, "ovsdb-server.stderr"));
+    ovsdb = startDaemon(
+      [
+        "ovsdb-server",
+        dbFile,
+        ...remotes,
+        `--pidfile=${join(dir, "ovsdb-server.pid")}`,
+        `--unixctl=${join(dir, "ovsdb-server.ctl")}`,
+        `--log-file=${join(dir, "ovsdb-server.log")}`,
+      ],
+      env,
+      join(dir, "ovsdb-server.stderr"),
+    );
     await waitForFile(dbSock, ovsdb, "ovsdb-server", join(dir, "ovsdb-server.log"));
   };
-  const stopOvsdb = async (): Promise<void> => { await stopDaemon(ovsdb); ovsdb = undefined; };
+  const stopOvsdb = async (): Promise<void> => {
+    await stopDaemon(ovsdb);
+    ovsdb = undefined;
+  };
   const startVswitchd = async (): Promise<void> => {
     const ctl = join(dir, "ovs-vswitchd.ctl");
     rmSync(ctl, { force: true });
-    vswitchd = startDaemon(["ip", "netns", "exec", netns, "ovs-vswitchd", dbTarget, `--pidfile=${join(dir, "ovs-vswitchd.pid")}`,
-      `--unixctl=${ctl}`, `--log-file=${join(dir, "ovs-vswitchd.log")}`], env, join(dir, "ovs-vswitchd.stderr"));
+    vswitchd = startDaemon(
+      [
+        "ip",
+        "netns",
+        "exec",
+        netns,
+        "ovs-vswitchd",
+        dbTarget,
+        `--pidfile=${join(dir, "ovs-vswitchd.pid")}`,
+        `--unixctl=${ctl}`,
+        `--log-file=${join(dir, "ovs-vswitchd.log")}`,
+      ],
+      env,
+      join(dir, "ovs-vswitchd.stderr"),
+    );
     await waitForFile(ctl, vswitchd, "ovs-vswitchd", join(dir, "ovs-vswitchd.log"));
   };
   const vsctl = (...args: string[]): string =>
-    execFileSync("ovs-vsctl", [`--db=${dbTarget}`, "--timeout=10", ...args], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    execFileSync("ovs-vsctl", [`--db=${dbTarget}`, "--timeout=10", ...args], {
+      env,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
 
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     const errors: unknown[] = [];
-    const step = async (f: () => unknown): Promise<void> => { try { await f(); } catch (e) { errors.push(e); } };
+    const step = async (f: () => unknown): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
     // without our own netns the bridges' persistent taps would outlive vswitchd: remove bridges first
     if (!ownNetns && vswitchd && ovsdb) {
-      await step(() => { for (const br of vsctl("list-br").split("\n").filter(Boolean)) vsctl("del-br", br); });
+      await step(() => {
+        for (const br of vsctl("list-br").split("\n").filter(Boolean)) vsctl("del-br", br);
+      });
     }
     await step(() => stopDaemon(vswitchd));
     await step(() => stopDaemon(ovsdb));
-    if (netnsMade) await step(() => execFileSync("ip", ["netns", "del", netns], { stdio: ["ignore", "ignore", "pipe"] }));
+    if (netnsMade)
+      await step(() => execFileSync("ip", ["netns", "del", netns], { stdio: ["ignore", "ignore", "pipe"] }));
     await step(() => rmSync(dir, { recursive: true, force: true }));
     if (errors.length) throw new AggregateError(errors, `stopping OVS in ${dir}: ${errors.length} step(s) failed`);
   };
@@ -160,21 +223,40 @@ export async function startOvs(o: StartOvsOptions = {}): Promise<OvsInstance> {
     }
     if (o.vswitchd ?? true) await startVswitchd();
   } catch (e) {
-    await stop().catch(() => { /* report the start failure */ });
+    await stop().catch(() => {
+      /* report the start failure */
+    });
     throw e;
   }
 
   return {
-    dir, dbSock, dbTarget, netns, env,
+    dir,
+    dbSock,
+    dbTarget,
+    netns,
+    env,
     mgmt: (bridge) => join(dir, `${bridge}.mgmt`),
     vsctl,
     ofctl: (cmd, bridge, ...rest) =>
-      execFileSync("ovs-ofctl", ["-O", "OpenFlow13", "--timeout=10", cmd, `unix:${join(dir, `${bridge}.mgmt`)}`, ...rest],
-        { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
-    get vswitchdPid() { return vswitchd?.child.pid; },
-    get ovsdbPid() { return ovsdb?.child.pid; },
-    restartVswitchd: async () => { await stopDaemon(vswitchd); await startVswitchd(); },
-    restartOvsdb: async () => { await stopOvsdb(); await startOvsdb(); },
+      execFileSync(
+        "ovs-ofctl",
+        ["-O", "OpenFlow13", "--timeout=10", cmd, `unix:${join(dir, `${bridge}.mgmt`)}`, ...rest],
+        { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+      ),
+    get vswitchdPid() {
+      return vswitchd?.child.pid;
+    },
+    get ovsdbPid() {
+      return ovsdb?.child.pid;
+    },
+    restartVswitchd: async () => {
+      await stopDaemon(vswitchd);
+      await startVswitchd();
+    },
+    restartOvsdb: async () => {
+      await stopOvsdb();
+      await startOvsdb();
+    },
     stopOvsdb,
     startOvsdb,
     stop,

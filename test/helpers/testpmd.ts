@@ -55,18 +55,42 @@ export class Testpmd {
       `net_memif0,role=${o.role},id=${o.id ?? 0},socket=${o.socket},socket-abstract=no`,
       o.log2Ring !== undefined ? `rsize=${o.log2Ring}` : "",
       o.bufferSize !== undefined ? `bsize=${o.bufferSize}` : "",
-    ].filter(Boolean).join(",");
+    ]
+      .filter(Boolean)
+      .join(",");
     const args = [
-      "-oL", "dpdk-testpmd", "-l", lcores, "--main-lcore", String(main), "--no-huge", "-m", "512", "--no-pci",
-      `--file-prefix=${this.prefix}`, `--vdev=${vdev}`, "--",
-      "-i", `--forward-mode=${o.forwardMode}`, "--total-num-mbufs=16384",
-      ...(o.autoStart ?? true ? ["--auto-start"] : []),
+      "-oL",
+      "dpdk-testpmd",
+      "-l",
+      lcores,
+      "--main-lcore",
+      String(main),
+      "--no-huge",
+      "-m",
+      "512",
+      "--no-pci",
+      `--file-prefix=${this.prefix}`,
+      `--vdev=${vdev}`,
+      "--",
+      "-i",
+      `--forward-mode=${o.forwardMode}`,
+      "--total-num-mbufs=16384",
+      ...((o.autoStart ?? true) ? ["--auto-start"] : []),
       ...(o.txPktLen ? [`--txpkts=${o.txPktLen}`] : []),
     ];
     this.proc = spawn("stdbuf", args, { stdio: ["pipe", "pipe", "pipe"] });
-    this.proc.stdout!.setEncoding("utf8").on("data", (d: string) => { this.#out += d; });
-    this.proc.stderr!.setEncoding("utf8").on("data", (d: string) => { this.#out += d; });
-    this.#exited = new Promise((resolve) => this.proc.once("exit", (code) => { this.#exitCode = code; resolve(code); }));
+    this.proc.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      this.#out += d;
+    });
+    this.proc.stderr!.setEncoding("utf8").on("data", (d: string) => {
+      this.#out += d;
+    });
+    this.#exited = new Promise((resolve) =>
+      this.proc.once("exit", (code) => {
+        this.#exitCode = code;
+        resolve(code);
+      }),
+    );
   }
 
   /** Starts testpmd and waits for its first prompt (port configured, forwarding if autoStart). */
@@ -82,15 +106,19 @@ export class Testpmd {
   }
 
   /** Everything it printed so far (for assertion messages). */
-  get output(): string { return this.#out; }
+  get output(): string {
+    return this.#out;
+  }
 
   async #waitFor(re: RegExp, from: number, timeoutMs: number): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = re.exec(this.#out.slice(from));
       if (m) return m;
-      if (this.#exitCode !== undefined) throw new Error(`testpmd exited (${this.#exitCode}) before /${re.source}/:\n${this.#out.slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`testpmd: no /${re.source}/ after ${timeoutMs} ms:\n${this.#out.slice(-3000)}`);
+      if (this.#exitCode !== undefined)
+        throw new Error(`testpmd exited (${this.#exitCode}) before /${re.source}/:\n${this.#out.slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`testpmd: no /${re.source}/ after ${timeoutMs} ms:\n${this.#out.slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -108,8 +136,10 @@ export class Testpmd {
     const out = await this.cmd("show port stats 0");
     const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
     const s = {
-      rxPackets: num(/RX-packets:\s+(\d+)/), rxBytes: num(/RX-bytes:\s+(\d+)/),
-      txPackets: num(/TX-packets:\s+(\d+)/), txBytes: num(/TX-bytes:\s+(\d+)/),
+      rxPackets: num(/RX-packets:\s+(\d+)/),
+      rxBytes: num(/RX-bytes:\s+(\d+)/),
+      txPackets: num(/TX-packets:\s+(\d+)/),
+      txBytes: num(/TX-bytes:\s+(\d+)/),
     };
     if (Number.isNaN(s.rxPackets)) throw new Error(`testpmd: cannot parse port stats:\n${out}`);
     return s;
@@ -121,7 +151,8 @@ export class Testpmd {
     for (;;) {
       const s = await this.portStats();
       if (pred(s)) return s;
-      if (Date.now() > deadline) throw new Error(`testpmd: stats condition not met after ${timeoutMs} ms: ${JSON.stringify(s)}`);
+      if (Date.now() > deadline)
+        throw new Error(`testpmd: stats condition not met after ${timeoutMs} ms: ${JSON.stringify(s)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

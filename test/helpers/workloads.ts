@@ -26,7 +26,13 @@ import { newCtx, type ServerElement } from "../../src/core/index.js";
 import { Netns } from "../../src/datapath/index.js";
 import { ping, uniq, type Sandbox } from "../../src/datapath/testing/index.js";
 import { createMesh, type Mesh, type MeshOptions, type MeshProc } from "../../src/mesh/index.js";
-import { createClient, createEndpoint, createNsmgr, type Nsmgr, type NsmgrConfig } from "../../src/networkservice/components.js";
+import {
+  createClient,
+  createEndpoint,
+  createNsmgr,
+  type Nsmgr,
+  type NsmgrConfig,
+} from "../../src/networkservice/components.js";
 import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
 
 // ---- in-process components -------------------------------------------------------------------
@@ -47,7 +53,12 @@ export function harness(sb: Sandbox, prefix: string): Harness {
   sb.cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
   const life = new AbortController();
   sb.cleanup.push("lifetime", () => life.abort());
-  return { sb, dir, sock: (n) => `unix://${join(dir, `${n}.sock`)}`, common: { signal: life.signal, dialTimeoutMs: 2000 } };
+  return {
+    sb,
+    dir,
+    sock: (n) => `unix://${join(dir, `${n}.sock`)}`,
+    common: { signal: life.signal, dialTimeoutMs: 2000 },
+  };
 }
 
 /** An nsmgr listening on `<dir>/<name>.sock` (default name "nsmgr"), closed at cleanup. */
@@ -89,17 +100,31 @@ export interface Workloads {
 
 /** An NSE (in-process endpoint) and an NSC (in-process client, heal off) in their own netns. */
 export async function workloads(h: Harness, o: WorkloadOptions): Promise<Workloads> {
-  const nse = o.nse ?? h.sb.netns(), nsc = o.nsc ?? h.sb.netns();
+  const nse = o.nse ?? h.sb.netns(),
+    nsc = o.nsc ?? h.sb.netns();
   const nseName = o.nseName ?? "nse-1";
   const ep = await createEndpoint({
-    ...h.common, name: nseName, listenOn: [h.sock(nseName)], nsmgrUrl: o.nsmgrUrl, services: o.services ?? ["icmp"], cidrs: [o.cidr],
-    netnsUrl: `file:///run/netns/${nse.name}`, ...(o.extra ? { extra: o.extra } : {}),
+    ...h.common,
+    name: nseName,
+    listenOn: [h.sock(nseName)],
+    nsmgrUrl: o.nsmgrUrl,
+    services: o.services ?? ["icmp"],
+    cidrs: [o.cidr],
+    netnsUrl: `file:///run/netns/${nse.name}`,
+    ...(o.extra ? { extra: o.extra } : {}),
   });
   h.sb.cleanup.push("nse", () => ep.close());
-  const cl = await createClient({ ...h.common, name: "nsc", nsmgrUrl: o.nscNsmgrUrl ?? o.nsmgrUrl, netnsUrl: `file:///run/netns/${nsc.name}`, heal: false });
+  const cl = await createClient({
+    ...h.common,
+    name: "nsc",
+    nsmgrUrl: o.nscNsmgrUrl ?? o.nsmgrUrl,
+    netnsUrl: `file:///run/netns/${nsc.name}`,
+    heal: false,
+  });
   h.sb.cleanup.push("nsc", () => cl.close());
   return {
-    nse, nsc,
+    nse,
+    nsc,
     request(id, url = o.url ?? "kernel://icmp/nsm-1", conn) {
       const req = requestFromNsUrl(parseNsUrl(url), id);
       if (conn) req.connection = conn;
@@ -119,7 +144,12 @@ export async function ours(ns: Netns): Promise<string[]> {
 /** A mesh named `t-<pid>-<n>` in a fresh temp dir (`<prefix><id>-`), closed after the test; forwarder stale timeout 5 s. */
 export async function testMesh(t: TestContext, prefix: string, o: Omit<MeshOptions, "id" | "dir"> = {}): Promise<Mesh> {
   const id = uniq();
-  const m = await createMesh({ id, dir: mkdtempSync(join(tmpdir(), `${prefix}${id}-`)), forwarderStaleTimeout: "5s", ...o });
+  const m = await createMesh({
+    id,
+    dir: mkdtempSync(join(tmpdir(), `${prefix}${id}-`)),
+    forwarderStaleTimeout: "5s",
+    ...o,
+  });
   t.after(() => m.close());
   return m;
 }
@@ -128,8 +158,12 @@ export async function testMesh(t: TestContext, prefix: string, o: Omit<MeshOptio
 export async function marked(netns: string): Promise<{ name: string; kind: string }[]> {
   const ns = Netns.open({ name: netns });
   try {
-    return (await ns.links()).filter((l) => l.attrs.alias?.startsWith("nsm:")).map((l) => ({ name: l.attrs.name, kind: l.kind }));
-  } finally { ns.close(); }
+    return (await ns.links())
+      .filter((l) => l.attrs.alias?.startsWith("nsm:"))
+      .map((l) => ({ name: l.attrs.name, kind: l.kind }));
+  } finally {
+    ns.close();
+  }
 }
 
 /** The NSE's address as the client sees it: the /32 link route on its nsm-1. */
@@ -139,14 +173,19 @@ export async function peerOf(netns: string): Promise<string> {
     const r = (await ns.routes({ family: 4, dev: "nsm-1" })).find((x) => x.dst.endsWith("/32") && !x.via);
     assert.ok(r, `no route to the NSE in ${netns}`);
     return r.dst.split("/")[0]!;
-  } finally { ns.close(); }
+  } finally {
+    ns.close();
+  }
 }
 
 /** Pings until one reply comes back (the route may not exist yet while healing); rejects after `ms`. */
 export async function pingUntil(netns: string, addr: string, ms: number): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
-    try { await ping(netns, addr, 1, 1); return; } catch (e) {
+    try {
+      await ping(netns, addr, 1, 1);
+      return;
+    } catch (e) {
       if (Date.now() > end) throw e;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -29,12 +29,17 @@ test("src/api/gen matches buf generate output", { timeout: 60_000 }, (t) => {
   writeFileSync(join(tmp, "buf.gen.yaml"), template.replace(/out: src\/api\/gen\n/, `out: ${out}\n`));
   const bin = join(root, "node_modules/.bin");
   execFileSync(join(bin, "buf"), ["generate", "--template", join(tmp, "buf.gen.yaml")], {
-    cwd: root, env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` }, stdio: "pipe",
+    cwd: root,
+    env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` },
+    stdio: "pipe",
   });
   const want = files(out);
   assert.ok(want.length >= 5, `buf generated only ${want.join(", ")}`);
   assert.deepEqual(files(gen), want, "file list of src/api/gen differs: run `npm run generate`");
   for (const f of want) {
-    assert.ok(readFileSync(join(gen, f)).equals(readFileSync(join(out, f))), `src/api/gen/${f} drifted: run \`npm run generate\``);
+    assert.ok(
+      readFileSync(join(gen, f)).equals(readFileSync(join(out, f))),
+      `src/api/gen/${f} drifted: run \`npm run generate\``,
+    );
   }
 });

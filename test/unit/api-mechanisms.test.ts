@@ -1,9 +1,24 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  cls, create, ifnameFor, kernel, LINUX_IF_MAX_LENGTH, mechanismsOf, mechType, memif,
-  newMechanism, NetworkServiceRequestSchema, parseBool, randomIfname, srv6, truncateIfname, vlan,
-  vxlan, wireguard, ConnectionSchema,
+  cls,
+  create,
+  ifnameFor,
+  kernel,
+  LINUX_IF_MAX_LENGTH,
+  mechanismsOf,
+  mechType,
+  memif,
+  newMechanism,
+  NetworkServiceRequestSchema,
+  parseBool,
+  randomIfname,
+  srv6,
+  truncateIfname,
+  vlan,
+  vxlan,
+  wireguard,
+  ConnectionSchema,
 } from "../../src/api/index.js";
 
 const bytes = (s: string) => Buffer.byteLength(s);
@@ -16,7 +31,13 @@ test("ifnameFor: 15 bytes, stable per id, distinct across ids, upstream shape", 
   assert.match(a, /^icmp-respo-[0-9A-Za-z]{4}$/);
   assert.match(ifnameFor("nsm", "x"), /^nsm-[0-9A-Za-z]{11}$/);
   const names = new Set<string>();
-  for (const [p, id] of [["", "a"], ["a", "b"], ["exactly-ten", "c"], ["ünïcødé/ sérvice", "d"], ["x".repeat(40), "e"]] as const) {
+  for (const [p, id] of [
+    ["", "a"],
+    ["a", "b"],
+    ["exactly-ten", "c"],
+    ["ünïcødé/ sérvice", "d"],
+    ["x".repeat(40), "e"],
+  ] as const) {
     const n = ifnameFor(p, id);
     assert.equal(bytes(n), LINUX_IF_MAX_LENGTH, n);
     assert.match(n, LINUX_OK, n);
@@ -57,12 +78,18 @@ test("kernel helpers work on mechanism, connection and request", () => {
   kernel.setIfname(req.mechanismPreferences[0]!, "a-very-long-interface-name");
   assert.equal(kernel.ifnameOf(req.mechanismPreferences[0]), "a-very-long-int");
 
-  const conn = create(ConnectionSchema, { id: "c1", mechanism: newMechanism(cls.LOCAL, mechType.KERNEL, { name: "nsm-1", vlan: "5000", supportsVlan: "True" }) });
+  const conn = create(ConnectionSchema, {
+    id: "c1",
+    mechanism: newMechanism(cls.LOCAL, mechType.KERNEL, { name: "nsm-1", vlan: "5000", supportsVlan: "True" }),
+  });
   assert.equal(kernel.ifnameOf(conn), "nsm-1");
   assert.equal(kernel.vlanOf(conn), 0, "out of 12-bit range reads as 0");
   assert.equal(kernel.supportsVlan(conn), true);
   assert.equal(mechanismsOf(conn).length, 1);
-  assert.deepEqual(mechanismsOf(req, mechType.MEMIF).map((m) => m.type), ["MEMIF"]);
+  assert.deepEqual(
+    mechanismsOf(req, mechType.MEMIF).map((m) => m.type),
+    ["MEMIF"],
+  );
 });
 
 test("vxlan getters/setters and VNI parity", () => {
@@ -80,7 +107,10 @@ test("vxlan getters/setters and VNI parity", () => {
 
   const even = (src: string, dst: string, orig?: [string, string]) => {
     const x = newMechanism(cls.REMOTE, mechType.VXLAN, { src_ip: src, dst_ip: dst });
-    if (orig) { vxlan.setOrigSrcIp(x, orig[0]); vxlan.setOrigDstIp(x, orig[1]); }
+    if (orig) {
+      vxlan.setOrigSrcIp(x, orig[0]);
+      vxlan.setOrigDstIp(x, orig[1]);
+    }
     return vxlan.vniShouldBeEven(x);
   };
   assert.equal(even("172.18.0.1", "172.18.0.2"), true);
@@ -103,5 +133,13 @@ test("other mechanisms and parsers", () => {
   assert.equal(vlan.vlanId(v), 100);
   const s = srv6.setSrcBsid(newMechanism(cls.REMOTE, mechType.SRV6), "fc00::1");
   assert.equal(s.parameters.src_bsid, "fc00::1");
-  assert.deepEqual(["1", "t", "TRUE", "True", "0", "yes", undefined].map(parseBool), [true, true, true, true, false, false, false]);
+  assert.deepEqual(["1", "t", "TRUE", "True", "0", "yes", undefined].map(parseBool), [
+    true,
+    true,
+    true,
+    true,
+    false,
+    false,
+    false,
+  ]);
 });

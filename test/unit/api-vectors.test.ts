@@ -4,12 +4,30 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
-  ConnectionEventSchema, ConnectionEventType, ConnectionState, fromBinary, IpamDef, IpamType,
-  MonitorConnectionDef, MonitorScopeSelectorSchema, NetworkServiceDef,
-  NetworkServiceEndpointQuerySchema, NetworkServiceEndpointRegistryDef, NetworkServiceEndpointSchema,
-  NetworkServiceRegistryDef, NetworkServiceRequestSchema, NetworkServiceResponseSchema,
-  PrefixRequestSchema, toBinary, toJson, apiRegistry, file_connection, file_connectioncontext,
-  file_ipam, file_networkservice, file_registry,
+  ConnectionEventSchema,
+  ConnectionEventType,
+  ConnectionState,
+  fromBinary,
+  IpamDef,
+  IpamType,
+  MonitorConnectionDef,
+  MonitorScopeSelectorSchema,
+  NetworkServiceDef,
+  NetworkServiceEndpointQuerySchema,
+  NetworkServiceEndpointRegistryDef,
+  NetworkServiceEndpointSchema,
+  NetworkServiceRegistryDef,
+  NetworkServiceRequestSchema,
+  NetworkServiceResponseSchema,
+  PrefixRequestSchema,
+  toBinary,
+  toJson,
+  apiRegistry,
+  file_connection,
+  file_connectioncontext,
+  file_ipam,
+  file_networkservice,
+  file_registry,
 } from "../../src/api/index.js";
 import type { DescMessage, MessageShape } from "../../src/api/index.js";
 
@@ -24,8 +42,19 @@ function roundTrip<D extends DescMessage>(schema: D, bytes: Buffer, len: number,
   return msg;
 }
 
+/** The parts of vector A's proto3 JSON the test reads. */
+interface VectorJson {
+  connection: {
+    context: { MTU: number; ipContext: { srcIpAddrs: string[] } };
+    path: { pathSegments: { expires: string }[] };
+  };
+  mechanismPreferences: { parameters: Record<string, string> }[];
+}
+
 test("vector A: networkservice.NetworkServiceRequest", () => {
-  const req = roundTrip(NetworkServiceRequestSchema, hex(`
+  const req = roundTrip(
+    NetworkServiceRequestSchema,
+    hex(`
 0a95020a2432323232323232322d323232322d323232322d323232322d323232
 323232323232323232120e69636d702d726573706f6e64657222340a2f0a0d31
 37322e31362e312e332f3332120d3137322e31362e312e322f3332320f0a0d31
@@ -37,7 +66,10 @@ test("vector A: networkservice.NetworkServiceRequest", () => {
 220c08d8e6cfaa061080cab5ee01420845544845524e455412490a054c4f4341
 4c12064b45524e454c1a200a08696e6f646555524c1214696e6f64653a2f2f34
 2f343032363533313939321a160a046e616d65120e69636d702d72652d613142
-326333`), 355, "b61f916ba0d75d472eb49bed590a382042b675b21fedd99db03ab0212865dc03");
+326333`),
+    355,
+    "b61f916ba0d75d472eb49bed590a382042b675b21fedd99db03ab0212865dc03",
+  );
   const c = req.connection!;
   assert.equal(c.id, "22222222-2222-2222-2222-222222222222");
   assert.equal(c.networkService, "icmp-responder");
@@ -71,7 +103,7 @@ test("vector A: networkservice.NetworkServiceRequest", () => {
   assert.deepEqual(m.parameters, { inodeURL: "inode://4/4026531992", name: "icmp-re-a1B2c3" });
 
   // proto3 JSON names the spec lists (MTU stays upper case, nextHop camelCase)
-  const json = toJson(NetworkServiceRequestSchema, req, { registry: apiRegistry }) as any;
+  const json = toJson(NetworkServiceRequestSchema, req, { registry: apiRegistry }) as unknown as VectorJson;
   assert.equal(json.connection.context.MTU, 1446);
   assert.deepEqual(json.connection.context.ipContext.srcIpAddrs, ["172.16.1.3/32"]);
   assert.equal(json.connection.path.pathSegments[0].expires, "2023-11-14T22:13:20Z");
@@ -80,13 +112,17 @@ test("vector A: networkservice.NetworkServiceRequest", () => {
 });
 
 test("vector B: registry.NetworkServiceEndpoint", () => {
-  const nse = roundTrip(NetworkServiceEndpointSchema, hex(`
+  const nse = roundTrip(
+    NetworkServiceEndpointSchema,
+    hex(`
 0a1469636d702d726573706f6e6465722d6e73652d31120e69636d702d726573
 706f6e6465721a290a0e69636d702d726573706f6e64657212170a150a036170
 70120e69636d702d726573706f6e64657222157463703a2f2f3139322e302e32
 2e31303a353030332a0608bce2cfaa0632060880e2cfaa063a26737069666665
-3a2f2f6578616d706c652e6f72672f6e732f64656661756c742f73612f6e7365`), 160,
-  "503eab261404bcbc29dd8338dd2041ec50f86b1b4212f6493f4f669625160595");
+3a2f2f6578616d706c652e6f72672f6e732f64656661756c742f73612f6e7365`),
+    160,
+    "503eab261404bcbc29dd8338dd2041ec50f86b1b4212f6493f4f669625160595",
+  );
   assert.equal(nse.name, "icmp-responder-nse-1");
   assert.deepEqual(nse.networkServiceNames, ["icmp-responder"]);
   assert.deepEqual(Object.keys(nse.networkServiceLabels), ["icmp-responder"]);
@@ -99,7 +135,9 @@ test("vector B: registry.NetworkServiceEndpoint", () => {
 });
 
 test("vector C: connection.ConnectionEvent", () => {
-  const ev = roundTrip(ConnectionEventSchema, hex(`
+  const ev = roundTrip(
+    ConnectionEventSchema,
+    hex(`
 080112de010a2433333333333333332d333333332d333333332d333333332d33
 333333333333333333333312b5010a2433333333333333332d333333332d3333
 33332d333333332d333333333333333333333333120e69636d702d726573706f
@@ -107,7 +145,10 @@ test("vector C: connection.ConnectionEvent", () => {
 736d2d31323b12390a0b6e736d67722d6e6f646531122433333333333333332d
 333333332d333333332d333333332d3333333333333333333333331a04746f6b
 433a1469636d702d726573706f6e6465722d6e73652d31420845544845524e45
-544801`), 227, "c52a6fdda22a580e98537d5b5e646808831fc73f0b1041086b32a69aa8859f36");
+544801`),
+    227,
+    "c52a6fdda22a580e98537d5b5e646808831fc73f0b1041086b32a69aa8859f36",
+  );
   const id = "33333333-3333-3333-3333-333333333333";
   assert.equal(ev.type, ConnectionEventType.UPDATE);
   assert.deepEqual(Object.keys(ev.connections), [id]);
@@ -134,24 +175,36 @@ test("small vectors: query, prefix request, monitor selector, NS response", () =
   assert.equal(q.networkServiceEndpoint!.name, "");
   assert.equal(q.watch, true);
 
-  const pr = roundTrip(PrefixRequestSchema,
-    hex("0801120d3137322e31362e302e302f32341a0d3137322e31362e312e302f3234"), 32);
+  const pr = roundTrip(
+    PrefixRequestSchema,
+    hex("0801120d3137322e31362e302e302f32341a0d3137322e31362e312e302f3234"),
+    32,
+  );
   assert.equal(pr.type, IpamType.ALLOCATE);
   assert.equal(pr.prefix, "172.16.0.0/24");
   assert.deepEqual(pr.excludePrefixes, ["172.16.1.0/24"]);
 
-  const sel = roundTrip(MonitorScopeSelectorSchema, hex(
-    "0a330a0b6e736d67722d6e6f646531122433333333333333332d333333332d333333332d333333332d333333333333333333333333120e69636d702d726573706f6e646572"), 69);
+  const sel = roundTrip(
+    MonitorScopeSelectorSchema,
+    hex(
+      "0a330a0b6e736d67722d6e6f646531122433333333333333332d333333332d333333332d333333332d333333333333333333333333120e69636d702d726573706f6e646572",
+    ),
+    69,
+  );
   assert.equal(sel.pathSegments.length, 1);
   assert.equal(sel.pathSegments[0]!.name, "nsmgr-node1");
   assert.equal(sel.pathSegments[0]!.id, "33333333-3333-3333-3333-333333333333");
   assert.equal(sel.pathSegments[0]!.token, "");
   assert.deepEqual(sel.networkServices, ["icmp-responder"]);
 
-  const r = roundTrip(NetworkServiceResponseSchema, hex(`
+  const r = roundTrip(
+    NetworkServiceResponseSchema,
+    hex(`
 0a580a0e69636d702d726573706f6e646572120845544845524e45541a3c0a0d
 0a036170701206616c70696e6512190a150a03617070120e69636d702d726573
-706f6e64657210011801220e0a0c0a04746965721204676f6c641001`), 92);
+706f6e64657210011801220e0a0c0a04746965721204676f6c641001`),
+    92,
+  );
   const ns = r.networkService!;
   assert.equal(ns.name, "icmp-responder");
   assert.equal(ns.payload, "ETHERNET");
@@ -168,7 +221,13 @@ test("small vectors: query, prefix request, monitor selector, NS response", () =
 });
 
 test("grpc definitions carry every method path of spec §2 with its streaming flags", () => {
-  const defs = [NetworkServiceDef, MonitorConnectionDef, NetworkServiceEndpointRegistryDef, NetworkServiceRegistryDef, IpamDef];
+  const defs = [
+    NetworkServiceDef,
+    MonitorConnectionDef,
+    NetworkServiceEndpointRegistryDef,
+    NetworkServiceRegistryDef,
+    IpamDef,
+  ];
   const got = new Map<string, [boolean, boolean]>();
   for (const d of defs) for (const m of Object.values(d)) got.set(m.path, [m.requestStream, m.responseStream]);
   const want: [string, boolean, boolean][] = [
@@ -207,6 +266,12 @@ test("registered file names and imports match upstream (spec §1)", () => {
     "ipam.proto": [],
   };
   const files = [file_connectioncontext, file_connection, file_networkservice, file_registry, file_ipam];
-  assert.deepEqual(Object.fromEntries(files.map((f) => [f.name + ".proto", f.dependencies.map((d) => d.name + ".proto")])), want);
-  assert.deepEqual(files.map((f) => f.proto.package), ["connectioncontext", "connection", "networkservice", "registry", "ipam"]);
+  assert.deepEqual(
+    Object.fromEntries(files.map((f) => [f.name + ".proto", f.dependencies.map((d) => d.name + ".proto")])),
+    want,
+  );
+  assert.deepEqual(
+    files.map((f) => f.proto.package),
+    ["connectioncontext", "connection", "networkservice", "registry", "ipam"],
+  );
 });

@@ -1,76 +1,114 @@
 // Control-plane scenarios over a real in-process mesh (grpc-js on unix sockets, null datapath).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionEventType, create, kernel, MonitorScopeSelectorSchema, NetworkServiceSchema, type Connection, type ConnectionEvent } from "../../src/api/index.js";
+import {
+  ConnectionEventType,
+  create,
+  kernel,
+  MonitorScopeSelectorSchema,
+  NetworkServiceSchema,
+  type Connection,
+  type ConnectionEvent,
+} from "../../src/api/index.js";
 import { nsRegistryClient } from "../../src/registry/chains/client.js";
 import { dial, newCtx, status, NsmError } from "../../src/core/index.js";
 import { checkClose, checkRequest, deferred } from "../../src/core/testing/index.js";
 import { sandbox } from "../../src/sandbox/index.js";
 
-test("local connection: 4 segments nsc→nsmgr→forwarder→nse, tokens on every hop, addresses, netns passed through", { timeout: 15_000 }, async (t) => {
-  const sb = await sandbox();
-  t.after(() => sb.close());
-  const node = sb.node(0);
-  await node.endpoint({ name: "nse-1", services: ["icmp"], cidrs: ["172.16.1.100/31"] });
-  const nsc = await node.client({ netnsUrl: "file:///run/netns/t-client" });
-  const conn = await nsc.request("kernel://icmp/nsm-1?app=foo");
-  assert.equal(conn.path!.pathSegments.length, 4);
-  assert.match(conn.path!.pathSegments[0]!.name, /^nsc-/);
-  assert.deepEqual(conn.path!.pathSegments.slice(1).map((s) => s.name), ["nsmgr-0", "forwarder-0-0", "nse-1"]);
-  assert.equal(conn.path!.index, 0);
-  assert.equal(conn.id, conn.path!.pathSegments[0]!.id);
-  for (const s of conn.path!.pathSegments) assert.ok(s.token && s.expires, `segment ${s.name} has a token and an expiry`);
-  assert.equal(conn.networkServiceEndpointName, "nse-1");
-  assert.deepEqual(conn.context!.ipContext!.srcIpAddrs, ["172.16.1.101/32"]);
-  assert.deepEqual(conn.context!.ipContext!.dstIpAddrs, ["172.16.1.100/32"]);
-  assert.equal(conn.mechanism?.type, "KERNEL");
-  assert.equal(kernel.netnsUrlOf(conn), "file:///run/netns/t-client", "the client's netns reaches the forwarder untouched");
-  assert.equal(kernel.ifnameOf(conn), "nsm-1");
-  const x = [...node.backends[0]!.crossConnects.values()][0]!;
-  assert.equal(kernel.netnsUrlOf(x.incoming), "file:///run/netns/t-client");
-  assert.equal(x.outgoing.mechanism?.type, "KERNEL");
-  assert.equal(kernel.netnsUrlOf(x.outgoing), `file:///proc/${process.pid}/ns/net`, "the NSE names its own netns");
-  // a refresh keeps every segment id
-  const again = await nsc.request("kernel://icmp/nsm-1?app=foo", { id: conn.id, connection: conn });
-  assert.deepEqual(again.path!.pathSegments.map((s) => s.id), conn.path!.pathSegments.map((s) => s.id));
-});
+test(
+  "local connection: 4 segments nsc→nsmgr→forwarder→nse, tokens on every hop, addresses, netns passed through",
+  { timeout: 15_000 },
+  async (t) => {
+    const sb = await sandbox();
+    t.after(() => sb.close());
+    const node = sb.node(0);
+    await node.endpoint({ name: "nse-1", services: ["icmp"], cidrs: ["172.16.1.100/31"] });
+    const nsc = await node.client({ netnsUrl: "file:///run/netns/t-client" });
+    const conn = await nsc.request("kernel://icmp/nsm-1?app=foo");
+    assert.equal(conn.path!.pathSegments.length, 4);
+    assert.match(conn.path!.pathSegments[0]!.name, /^nsc-/);
+    assert.deepEqual(
+      conn.path!.pathSegments.slice(1).map((s) => s.name),
+      ["nsmgr-0", "forwarder-0-0", "nse-1"],
+    );
+    assert.equal(conn.path!.index, 0);
+    assert.equal(conn.id, conn.path!.pathSegments[0]!.id);
+    for (const s of conn.path!.pathSegments)
+      assert.ok(s.token && s.expires, `segment ${s.name} has a token and an expiry`);
+    assert.equal(conn.networkServiceEndpointName, "nse-1");
+    assert.deepEqual(conn.context!.ipContext!.srcIpAddrs, ["172.16.1.101/32"]);
+    assert.deepEqual(conn.context!.ipContext!.dstIpAddrs, ["172.16.1.100/32"]);
+    assert.equal(conn.mechanism?.type, "KERNEL");
+    assert.equal(
+      kernel.netnsUrlOf(conn),
+      "file:///run/netns/t-client",
+      "the client's netns reaches the forwarder untouched",
+    );
+    assert.equal(kernel.ifnameOf(conn), "nsm-1");
+    const x = [...node.backends[0]!.crossConnects.values()][0]!;
+    assert.equal(kernel.netnsUrlOf(x.incoming), "file:///run/netns/t-client");
+    assert.equal(x.outgoing.mechanism?.type, "KERNEL");
+    assert.equal(kernel.netnsUrlOf(x.outgoing), `file:///proc/${process.pid}/ns/net`, "the NSE names its own netns");
+    // a refresh keeps every segment id
+    const again = await nsc.request("kernel://icmp/nsm-1?app=foo", { id: conn.id, connection: conn });
+    assert.deepEqual(
+      again.path!.pathSegments.map((s) => s.id),
+      conn.path!.pathSegments.map((s) => s.id),
+    );
+  },
+);
 
-test("unknown network service → NOT_FOUND naming it; no matching endpoint → message with labels", { timeout: 15_000 }, async (t) => {
-  const sb = await sandbox();
-  t.after(() => sb.close());
-  const nsc = await sb.node(0).client();
-  await assert.rejects(nsc.request("kernel://no-such-service/nsm-1", { timeoutMs: 2000 }), (e: NsmError) => {
-    assert.equal(e.code, status.NOT_FOUND);
-    assert.match(e.message, /network service no-such-service is not found/);
-    return true;
-  });
-});
+test(
+  "unknown network service → NOT_FOUND naming it; no matching endpoint → message with labels",
+  { timeout: 15_000 },
+  async (t) => {
+    const sb = await sandbox();
+    t.after(() => sb.close());
+    const nsc = await sb.node(0).client();
+    await assert.rejects(nsc.request("kernel://no-such-service/nsm-1", { timeoutMs: 2000 }), (e: NsmError) => {
+      assert.equal(e.code, status.NOT_FOUND);
+      assert.match(e.message, /network service no-such-service is not found/);
+      return true;
+    });
+  },
+);
 
-test("label selection: the service's matches route app=a to red and app=b to blue; app=c gets a clear error", { timeout: 15_000 }, async (t) => {
-  const sb = await sandbox();
-  t.after(() => sb.close());
-  const node = sb.node(0);
-  const ctl = new AbortController();
-  t.after(() => ctl.abort());
-  const ns = nsRegistryClient({ url: node.nsmgrUrl, signal: ctl.signal });
-  t.after(() => ns.close());
-  await ns.register(create(NetworkServiceSchema, { name: "svc", payload: "ETHERNET", matches: [
-    { sourceSelector: { app: "a" }, routes: [{ destinationSelector: { color: "red" } }] },
-    { sourceSelector: { app: "b" }, routes: [{ destinationSelector: { color: "blue" } }] },
-  ] }), newCtx({ timeoutMs: 2000 }));
-  await node.endpoint({ name: "nse-red", services: ["svc"], labels: { color: "red" }, registerService: false });
-  await node.endpoint({ name: "nse-blue", services: ["svc"], labels: { color: "blue" }, registerService: false });
-  const nsc = await node.client();
-  for (let i = 0; i < 3; i++) {
-    assert.equal((await nsc.request("kernel://svc/nsm-1?app=a")).networkServiceEndpointName, "nse-red");
-    assert.equal((await nsc.request("kernel://svc/nsm-1?app=b")).networkServiceEndpointName, "nse-blue");
-  }
-  await assert.rejects(nsc.request("kernel://svc/nsm-1?app=c", { timeoutMs: 2000 }), (e: NsmError) => {
-    assert.equal(e.code, status.NOT_FOUND);
-    assert.match(e.message, /no endpoint for network service svc \(registry had 0 matches for labels \{app=c\}/);
-    return true;
-  });
-});
+test(
+  "label selection: the service's matches route app=a to red and app=b to blue; app=c gets a clear error",
+  { timeout: 15_000 },
+  async (t) => {
+    const sb = await sandbox();
+    t.after(() => sb.close());
+    const node = sb.node(0);
+    const ctl = new AbortController();
+    t.after(() => ctl.abort());
+    const ns = nsRegistryClient({ url: node.nsmgrUrl, signal: ctl.signal });
+    t.after(() => ns.close());
+    await ns.register(
+      create(NetworkServiceSchema, {
+        name: "svc",
+        payload: "ETHERNET",
+        matches: [
+          { sourceSelector: { app: "a" }, routes: [{ destinationSelector: { color: "red" } }] },
+          { sourceSelector: { app: "b" }, routes: [{ destinationSelector: { color: "blue" } }] },
+        ],
+      }),
+      newCtx({ timeoutMs: 2000 }),
+    );
+    await node.endpoint({ name: "nse-red", services: ["svc"], labels: { color: "red" }, registerService: false });
+    await node.endpoint({ name: "nse-blue", services: ["svc"], labels: { color: "blue" }, registerService: false });
+    const nsc = await node.client();
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await nsc.request("kernel://svc/nsm-1?app=a")).networkServiceEndpointName, "nse-red");
+      assert.equal((await nsc.request("kernel://svc/nsm-1?app=b")).networkServiceEndpointName, "nse-blue");
+    }
+    await assert.rejects(nsc.request("kernel://svc/nsm-1?app=c", { timeoutMs: 2000 }), (e: NsmError) => {
+      assert.equal(e.code, status.NOT_FOUND);
+      assert.match(e.message, /no endpoint for network service svc \(registry had 0 matches for labels \{app=c\}/);
+      return true;
+    });
+  },
+);
 
 test("round robin spreads new connections over 3 NSEs", { timeout: 15_000 }, async (t) => {
   const sb = await sandbox();
@@ -80,7 +118,11 @@ test("round robin spreads new connections over 3 NSEs", { timeout: 15_000 }, asy
   const nsc = await node.client();
   const used: string[] = [];
   for (let i = 0; i < 6; i++) used.push((await nsc.request("kernel://icmp/nsm-1")).networkServiceEndpointName);
-  assert.deepEqual(new Set(used.slice(0, 3)), new Set(["nse-1", "nse-2", "nse-3"]), `first three went to ${used.slice(0, 3)}`);
+  assert.deepEqual(
+    new Set(used.slice(0, 3)),
+    new Set(["nse-1", "nse-2", "nse-3"]),
+    `first three went to ${used.slice(0, 3)}`,
+  );
   assert.deepEqual(used.slice(3), used.slice(0, 3), "and the cycle repeats");
 });
 
@@ -115,14 +157,30 @@ test("NSE killed → the client heals to the other NSE", { timeout: 20_000 }, as
   const sb = await sandbox();
   t.after(() => sb.close());
   const node = sb.node(0);
-  const arrived = new Map<string, ReturnType<typeof deferred<string>>>([["nse-1", deferred<string>()], ["nse-2", deferred<string>()]]);
+  const arrived = new Map<string, ReturnType<typeof deferred<string>>>([
+    ["nse-1", deferred<string>()],
+    ["nse-2", deferred<string>()],
+  ]);
   const nses = new Map<string, Awaited<ReturnType<typeof node.endpoint>>>();
   for (const n of ["nse-1", "nse-2"]) {
-    nses.set(n, await node.endpoint({ name: n, services: ["icmp"], extra: [checkRequest((r) => { arrived.get(n)!.resolve(r.connection!.id); })] }));
+    nses.set(
+      n,
+      await node.endpoint({
+        name: n,
+        services: ["icmp"],
+        extra: [
+          checkRequest((r) => {
+            arrived.get(n)!.resolve(r.connection!.id);
+          }),
+        ],
+      }),
+    );
   }
   const healing = deferred<string>();
   const healed = deferred<Connection>();
-  const nsc = await node.client({ heal: { onHeal: (_id, why) => healing.resolve(why), onHealed: (_id, c) => healed.resolve(c) } });
+  const nsc = await node.client({
+    heal: { onHeal: (_id, why) => healing.resolve(why), onHealed: (_id, c) => healed.resolve(c) },
+  });
   const conn = await nsc.request("kernel://icmp/nsm-1");
   const first = conn.networkServiceEndpointName;
   const other = first === "nse-1" ? "nse-2" : "nse-1";
@@ -161,27 +219,42 @@ test("nsmgr restarted → the connection is restored through the new nsmgr", { t
   assert.equal(seen[0]!.path!.pathSegments[0]!.id, conn.id);
 });
 
-test("short tokens: refresh keeps a connection alive for 3 lifetimes; when refreshing stops the NSE closes it", { timeout: 20_000 }, async (t) => {
-  const sb = await sandbox({ maxTokenLifetimeMs: 1000 });
-  t.after(() => sb.close());
-  const node = sb.node(0);
-  let requests = 0;
-  const closed = deferred<number>();
-  await node.endpoint({ name: "nse-1", services: ["icmp"], extra: [checkRequest(() => { requests++; }), checkClose(() => closed.resolve(Date.now()))] });
-  const nsc = await node.client();
-  // the request budget must be below the token lifetime, or servers close at expires − budget right away
-  await nsc.request("kernel://icmp/nsm-1", { timeoutMs: 300 });
-  let early = false;
-  void closed.promise.then(() => { early = true; });
-  await new Promise((r) => setTimeout(r, 3000)); // observing that nothing happens takes the time it takes
-  assert.equal(early, false, "the connection stayed up");
-  assert.ok(requests >= 5, `refreshed ${requests - 1} times in 3 s (every ~200 ms expected)`);
-  const stoppedAt = Date.now();
-  await nsc.kill();
-  const at = await closed.promise;
-  t.diagnostic(`closed ${at - stoppedAt} ms after the client stopped refreshing`);
-  assert.ok(at - stoppedAt <= 1500, `closed ${at - stoppedAt} ms after the last refresh, tokens live 1000 ms`);
-});
+test(
+  "short tokens: refresh keeps a connection alive for 3 lifetimes; when refreshing stops the NSE closes it",
+  { timeout: 20_000 },
+  async (t) => {
+    const sb = await sandbox({ maxTokenLifetimeMs: 1000 });
+    t.after(() => sb.close());
+    const node = sb.node(0);
+    let requests = 0;
+    const closed = deferred<number>();
+    await node.endpoint({
+      name: "nse-1",
+      services: ["icmp"],
+      extra: [
+        checkRequest(() => {
+          requests++;
+        }),
+        checkClose(() => closed.resolve(Date.now())),
+      ],
+    });
+    const nsc = await node.client();
+    // the request budget must be below the token lifetime, or servers close at expires − budget right away
+    await nsc.request("kernel://icmp/nsm-1", { timeoutMs: 300 });
+    let early = false;
+    void closed.promise.then(() => {
+      early = true;
+    });
+    await new Promise((r) => setTimeout(r, 3000)); // observing that nothing happens takes the time it takes
+    assert.equal(early, false, "the connection stayed up");
+    assert.ok(requests >= 5, `refreshed ${requests - 1} times in 3 s (every ~200 ms expected)`);
+    const stoppedAt = Date.now();
+    await nsc.kill();
+    const at = await closed.promise;
+    t.diagnostic(`closed ${at - stoppedAt} ms after the client stopped refreshing`);
+    assert.ok(at - stoppedAt <= 1500, `closed ${at - stoppedAt} ms after the last refresh, tokens live 1000 ms`);
+  },
+);
 
 test("100 concurrent clients all get distinct addresses and close cleanly", { timeout: 30_000 }, async (t) => {
   const sb = await sandbox();

@@ -11,5 +11,6 @@ test("README configuration section matches every command's ENV_HELP", async () =
 });
 
 test("README names every nsm subcommand", () => {
-  for (const name of Object.keys(commands)) assert.ok(readme.includes(`nsm ${name}`), `README does not mention "nsm ${name}"`);
+  for (const name of Object.keys(commands))
+    assert.ok(readme.includes(`nsm ${name}`), `README does not mention "nsm ${name}"`);
 });

@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, NetworkServiceEndpointSchema, NetworkServiceSchema, type NetworkServiceEndpointResponse } from "../../src/api/index.js";
+import {
+  create,
+  NetworkServiceEndpointSchema,
+  NetworkServiceSchema,
+  type NetworkServiceEndpointResponse,
+} from "../../src/api/index.js";
 import { dial, newCtx, serve, type GrpcServer } from "../../src/core/index.js";
 import { nseRegistryClient, nsRegistryClient } from "../../src/registry/chains/client.js";
 import { nsmgrRegistry } from "../../src/registry/chains/nsmgr.js";
@@ -29,8 +34,14 @@ async function registryAt(url: string, expirePeriodMs = 60_000) {
   };
   await up();
   return {
-    get reg() { return reg; },
-    async down() { await srv.close(); await reg.close(); ac.abort(); },
+    get reg() {
+      return reg;
+    },
+    async down() {
+      await srv.close();
+      await reg.close();
+      ac.abort();
+    },
     up,
   };
 }
@@ -38,14 +49,26 @@ async function registryAt(url: string, expirePeriodMs = 60_000) {
 function events(it: AsyncIterable<NetworkServiceEndpointResponse>) {
   const got: string[] = [];
   let wake: (() => void) | undefined;
-  void (async () => { try { for await (const r of it) { got.push(`${r.networkServiceEndpoint!.name}${r.deleted ? "-" : "+"}`); wake?.(); } } catch { /* cancelled */ } })();
+  void (async () => {
+    try {
+      for await (const r of it) {
+        got.push(`${r.networkServiceEndpoint!.name}${r.deleted ? "-" : "+"}`);
+        wake?.();
+      }
+    } catch {
+      /* cancelled */
+    }
+  })();
   return {
     got,
     async until(pred: (g: string[]) => boolean, ms = 8000) {
       const end = Date.now() + ms;
       while (!pred(got)) {
         if (Date.now() > end) throw new Error(`not met; events: ${got.join(" ")}`);
-        await new Promise<void>((r) => { wake = r; setTimeout(r, 50); });
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 50);
+        });
       }
     },
   };
@@ -57,127 +80,219 @@ function tmp(t: { after(fn: () => void): void }) {
   return dir;
 }
 
-test("client refreshes before expiry; unregister stops refreshing and removes the entry", { timeout: 20_000 }, async (t) => {
-  const url = `unix://${tmp(t)}/reg.sock`;
-  const r = await registryAt(url, 600);
-  const life = new AbortController();
-  const c = nseRegistryClient({ url, signal: life.signal });
-  const wac = new AbortController();
-  try {
-    const w = events(r.reg.nse.find(nseQuery({ name: "r-1" }, true), newCtx({ signal: wac.signal })));
-    const stored = await c.register(nse("r-1"), ctx());
-    assert.ok(stored.expirationTime);
-    // ≥ 4 registrations over ≥ 3 expire periods, and never deleted in between
-    await w.until((g) => g.filter((x) => x === "r-1+").length >= 5);
-    assert.ok(!w.got.includes("r-1-"), `deleted while refreshed: ${w.got.join(" ")}`);
-    await c.unregister(stored, ctx());
-    await w.until((g) => g.includes("r-1-"));
-    const n = w.got.length;
-    await new Promise((res) => setTimeout(res, 1200)); // two periods: no refresh may come back
-    assert.equal(w.got.length, n, `events after unregister: ${w.got.slice(n).join(" ")}`);
-  } finally { wac.abort(); await c.close(); life.abort(); await r.down(); }
-});
+test(
+  "client refreshes before expiry; unregister stops refreshing and removes the entry",
+  { timeout: 20_000 },
+  async (t) => {
+    const url = `unix://${tmp(t)}/reg.sock`;
+    const r = await registryAt(url, 600);
+    const life = new AbortController();
+    const c = nseRegistryClient({ url, signal: life.signal });
+    const wac = new AbortController();
+    try {
+      const w = events(r.reg.nse.find(nseQuery({ name: "r-1" }, true), newCtx({ signal: wac.signal })));
+      const stored = await c.register(nse("r-1"), ctx());
+      assert.ok(stored.expirationTime);
+      // ≥ 4 registrations over ≥ 3 expire periods, and never deleted in between
+      await w.until((g) => g.filter((x) => x === "r-1+").length >= 5);
+      assert.ok(!w.got.includes("r-1-"), `deleted while refreshed: ${w.got.join(" ")}`);
+      await c.unregister(stored, ctx());
+      await w.until((g) => g.includes("r-1-"));
+      const n = w.got.length;
+      await new Promise((res) => setTimeout(res, 1200)); // two periods: no refresh may come back
+      assert.equal(w.got.length, n, `events after unregister: ${w.got.slice(n).join(" ")}`);
+    } finally {
+      wac.abort();
+      await c.close();
+      life.abort();
+      await r.down();
+    }
+  },
+);
 
-test("client re-registers after a registry restart (heal) and retries while it is down", { timeout: 20_000 }, async (t) => {
-  const url = `unix://${tmp(t)}/reg.sock`;
-  const r = await registryAt(url);
-  const life = new AbortController();
-  const c = nseRegistryClient({ url, signal: life.signal });
-  const cns = nsRegistryClient({ url, signal: life.signal });
-  try {
-    await c.register(nse("h-1"), ctx());
-    await cns.register(create(NetworkServiceSchema, { name: "icmp" }), ctx());
-    await r.down();
-    // a registration while the registry is down waits (retry) until it is back
-    const late = c.register(nse("h-2"), ctx(10_000));
-    await new Promise((res) => setTimeout(res, 300));
-    await r.up();
-    await late;
+test(
+  "client re-registers after a registry restart (heal) and retries while it is down",
+  { timeout: 20_000 },
+  async (t) => {
+    const url = `unix://${tmp(t)}/reg.sock`;
+    const r = await registryAt(url);
+    const life = new AbortController();
+    const c = nseRegistryClient({ url, signal: life.signal });
+    const cns = nsRegistryClient({ url, signal: life.signal });
+    try {
+      await c.register(nse("h-1"), ctx());
+      await cns.register(create(NetworkServiceSchema, { name: "icmp" }), ctx());
+      await r.down();
+      // a registration while the registry is down waits (retry) until it is back
+      const late = c.register(nse("h-2"), ctx(10_000));
+      await new Promise((res) => setTimeout(res, 300));
+      await r.up();
+      await late;
+      const wac = new AbortController();
+      try {
+        const w = events(r.reg.nse.find(nseQuery({}, true), newCtx({ signal: wac.signal })));
+        await w.until((g) => g.includes("h-1+") && g.includes("h-2+"));
+      } finally {
+        wac.abort();
+      }
+      const nss = await readList(
+        r.reg.ns.find(
+          { $typeName: "registry.NetworkServiceQuery", watch: false, networkService: create(NetworkServiceSchema) },
+          ctx(),
+        ),
+        (x) => ({ item: x.networkService, deleted: x.deleted }),
+      );
+      // NS heal works the same way; it may still be on its way
+      if (!nss.some((n) => n.name === "icmp")) {
+        const end = Date.now() + 5000;
+        for (;;) {
+          const l = await readList(
+            r.reg.ns.find(
+              { $typeName: "registry.NetworkServiceQuery", watch: false, networkService: create(NetworkServiceSchema) },
+              ctx(),
+            ),
+            (x) => ({ item: x.networkService, deleted: x.deleted }),
+          );
+          if (l.some((n) => n.name === "icmp")) break;
+          assert.ok(Date.now() < end, "NS was not re-registered");
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
+    } finally {
+      await c.close();
+      await cns.close();
+      life.abort();
+      await r.down();
+    }
+  },
+);
+
+test(
+  "watch cache mirrors the registry, reconnects, and drops what vanished while it was away",
+  { timeout: 20_000 },
+  async (t) => {
+    const url = `unix://${tmp(t)}/reg.sock`;
+    const r = await registryAt(url);
+    const conn = dial(url);
+    const life = new AbortController();
+    const cache = nseWatchCache(conn.nseRegistry, { signal: life.signal });
+    const nsCache = nsWatchCache(conn.nsRegistry, { signal: life.signal });
+    const until = async (pred: () => boolean, ms = 8000) => {
+      const end = Date.now() + ms;
+      while (!pred()) {
+        assert.ok(Date.now() < end, "cache did not converge");
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    try {
+      await r.reg.nse.register(nse("c-1"), ctx());
+      await r.reg.ns.register(create(NetworkServiceSchema, { name: "icmp" }), ctx());
+      await cache.synced;
+      await nsCache.synced;
+      assert.deepEqual(
+        cache.find().map((e) => e.name),
+        ["c-1"],
+      );
+      await until(() => nsCache.get("icmp") !== undefined);
+      await r.reg.nse.register(nse("c-2", "tcp://127.0.0.1:7002", ["other"]), ctx());
+      await until(() => cache.size === 2);
+      assert.deepEqual(
+        cache.find(create(NetworkServiceEndpointSchema, { networkServiceNames: ["other"] })).map((e) => e.name),
+        ["c-2"],
+      );
+      await r.reg.nse.unregister(nse("c-1"), ctx());
+      await until(() => cache.get("c-1") === undefined);
+      // registry restarts empty (memory): c-2 vanished without a deleted event; c-3 is new
+      await r.down();
+      await r.up();
+      await r.reg.nse.register(nse("c-3"), ctx());
+      await until(() => cache.get("c-3") !== undefined && cache.get("c-2") === undefined);
+      assert.deepEqual(
+        cache.find().map((e) => e.name),
+        ["c-3"],
+      );
+    } finally {
+      cache.close();
+      nsCache.close();
+      life.abort();
+      conn.close();
+      await r.down();
+    }
+  },
+);
+
+test(
+  "nsmgr registry in memory: localbypass returns real URLs, finds local NSEs by nsmgr URL",
+  { timeout: 10_000 },
+  async () => {
+    const life = new AbortController();
+    const reg = nsmgrRegistry({ nsmgrUrl: "tcp://10.0.0.1:5001", signal: life.signal });
+    try {
+      const res = await reg.nse.register(nse("fwd-1", "unix:///run/fwd-1.sock", ["forwarder"]), ctx());
+      assert.equal(res.url, "unix:///run/fwd-1.sock");
+      assert.ok(res.expirationTime);
+      const byUrl = await readList(
+        reg.nse.find(nseQuery({ networkServiceNames: ["forwarder"], url: "tcp://10.0.0.1:5001" }), ctx()),
+        NSE.itemOf,
+      );
+      assert.deepEqual(
+        byUrl.map((e) => [e.name, e.url]),
+        [["fwd-1", "unix:///run/fwd-1.sock"]],
+      );
+      await assert.rejects(reg.nse.register(nse("bad", "nope"), ctx()), /URL/);
+      await reg.nse.unregister(res, ctx());
+      assert.deepEqual(await readList(reg.nse.find(nseQuery({}), ctx()), NSE.itemOf), []);
+    } finally {
+      await reg.close();
+      life.abort();
+    }
+  },
+);
+
+test(
+  "nsmgr registry with a remote registry: upstream sees the nsmgr URL; an NSE that stops refreshing is unregistered upstream",
+  { timeout: 20_000 },
+  async (t) => {
+    const url = `unix://${tmp(t)}/reg.sock`;
+    const r = await registryAt(url);
+    const life = new AbortController();
+    const reg = nsmgrRegistry({
+      nsmgrUrl: "tcp://10.0.0.1:5001",
+      registryUrl: url,
+      expirePeriodMs: 700,
+      signal: life.signal,
+    });
     const wac = new AbortController();
     try {
       const w = events(r.reg.nse.find(nseQuery({}, true), newCtx({ signal: wac.signal })));
-      await w.until((g) => g.includes("h-1+") && g.includes("h-2+"));
-    } finally { wac.abort(); }
-    const nss = await readList(r.reg.ns.find({ $typeName: "registry.NetworkServiceQuery", watch: false, networkService: create(NetworkServiceSchema) }, ctx()), (x) => ({ item: x.networkService, deleted: x.deleted }));
-    // NS heal works the same way; it may still be on its way
-    if (!nss.some((n) => n.name === "icmp")) {
+      const res = await reg.nse.register(nse("nse-1", "unix:///run/nse-1.sock"), ctx());
+      assert.equal(res.url, "unix:///run/nse-1.sock");
+      const upstream = await readList(r.reg.nse.find(nseQuery({ name: "nse-1" }), ctx()), NSE.itemOf);
+      assert.equal(upstream[0]?.url, "tcp://10.0.0.1:5001");
+      const local = await readList(reg.nse.find(nseQuery({ name: "nse-1" }), ctx()), NSE.itemOf);
+      assert.equal(local[0]?.url, "unix:///run/nse-1.sock");
+      await reg.ns.register(create(NetworkServiceSchema, { name: "icmp", payload: "IP" }), ctx());
+      assert.equal(
+        (
+          await readList(r.reg.ns.find({ $typeName: "registry.NetworkServiceQuery", watch: false }, ctx()), (x) => ({
+            item: x.networkService,
+            deleted: x.deleted,
+          }))
+        )[0]?.name,
+        "icmp",
+      );
+      // no refresh from the NSE: nsmgr's expire unregisters it upstream
+      await w.until((g) => g.includes("nse-1-"));
       const end = Date.now() + 5000;
-      for (;;) {
-        const l = await readList(r.reg.ns.find({ $typeName: "registry.NetworkServiceQuery", watch: false, networkService: create(NetworkServiceSchema) }, ctx()), (x) => ({ item: x.networkService, deleted: x.deleted }));
-        if (l.some((n) => n.name === "icmp")) break;
-        assert.ok(Date.now() < end, "NS was not re-registered");
-        await new Promise((res) => setTimeout(res, 100));
+      while (reg.localBypass.size) {
+        assert.ok(Date.now() < end, "nsmgr still knows nse-1");
+        await new Promise((res) => setTimeout(res, 20));
       }
+    } finally {
+      wac.abort();
+      await reg.close();
+      life.abort();
+      await r.down();
     }
-  } finally { await c.close(); await cns.close(); life.abort(); await r.down(); }
-});
-
-test("watch cache mirrors the registry, reconnects, and drops what vanished while it was away", { timeout: 20_000 }, async (t) => {
-  const url = `unix://${tmp(t)}/reg.sock`;
-  const r = await registryAt(url);
-  const conn = dial(url);
-  const life = new AbortController();
-  const cache = nseWatchCache(conn.nseRegistry, { signal: life.signal });
-  const nsCache = nsWatchCache(conn.nsRegistry, { signal: life.signal });
-  const until = async (pred: () => boolean, ms = 8000) => {
-    const end = Date.now() + ms;
-    while (!pred()) { assert.ok(Date.now() < end, "cache did not converge"); await new Promise((res) => setTimeout(res, 20)); }
-  };
-  try {
-    await r.reg.nse.register(nse("c-1"), ctx());
-    await r.reg.ns.register(create(NetworkServiceSchema, { name: "icmp" }), ctx());
-    await cache.synced;
-    await nsCache.synced;
-    assert.deepEqual(cache.find().map((e) => e.name), ["c-1"]);
-    await until(() => nsCache.get("icmp") !== undefined);
-    await r.reg.nse.register(nse("c-2", "tcp://127.0.0.1:7002", ["other"]), ctx());
-    await until(() => cache.size === 2);
-    assert.deepEqual(cache.find(create(NetworkServiceEndpointSchema, { networkServiceNames: ["other"] })).map((e) => e.name), ["c-2"]);
-    await r.reg.nse.unregister(nse("c-1"), ctx());
-    await until(() => cache.get("c-1") === undefined);
-    // registry restarts empty (memory): c-2 vanished without a deleted event; c-3 is new
-    await r.down();
-    await r.up();
-    await r.reg.nse.register(nse("c-3"), ctx());
-    await until(() => cache.get("c-3") !== undefined && cache.get("c-2") === undefined);
-    assert.deepEqual(cache.find().map((e) => e.name), ["c-3"]);
-  } finally { cache.close(); nsCache.close(); life.abort(); conn.close(); await r.down(); }
-});
-
-test("nsmgr registry in memory: localbypass returns real URLs, finds local NSEs by nsmgr URL", { timeout: 10_000 }, async () => {
-  const life = new AbortController();
-  const reg = nsmgrRegistry({ nsmgrUrl: "tcp://10.0.0.1:5001", signal: life.signal });
-  try {
-    const res = await reg.nse.register(nse("fwd-1", "unix:///run/fwd-1.sock", ["forwarder"]), ctx());
-    assert.equal(res.url, "unix:///run/fwd-1.sock");
-    assert.ok(res.expirationTime);
-    const byUrl = await readList(reg.nse.find(nseQuery({ networkServiceNames: ["forwarder"], url: "tcp://10.0.0.1:5001" }), ctx()), NSE.itemOf);
-    assert.deepEqual(byUrl.map((e) => [e.name, e.url]), [["fwd-1", "unix:///run/fwd-1.sock"]]);
-    await assert.rejects(reg.nse.register(nse("bad", "nope"), ctx()), /URL/);
-    await reg.nse.unregister(res, ctx());
-    assert.deepEqual(await readList(reg.nse.find(nseQuery({}), ctx()), NSE.itemOf), []);
-  } finally { await reg.close(); life.abort(); }
-});
-
-test("nsmgr registry with a remote registry: upstream sees the nsmgr URL; an NSE that stops refreshing is unregistered upstream", { timeout: 20_000 }, async (t) => {
-  const url = `unix://${tmp(t)}/reg.sock`;
-  const r = await registryAt(url);
-  const life = new AbortController();
-  const reg = nsmgrRegistry({ nsmgrUrl: "tcp://10.0.0.1:5001", registryUrl: url, expirePeriodMs: 700, signal: life.signal });
-  const wac = new AbortController();
-  try {
-    const w = events(r.reg.nse.find(nseQuery({}, true), newCtx({ signal: wac.signal })));
-    const res = await reg.nse.register(nse("nse-1", "unix:///run/nse-1.sock"), ctx());
-    assert.equal(res.url, "unix:///run/nse-1.sock");
-    const upstream = await readList(r.reg.nse.find(nseQuery({ name: "nse-1" }), ctx()), NSE.itemOf);
-    assert.equal(upstream[0]?.url, "tcp://10.0.0.1:5001");
-    const local = await readList(reg.nse.find(nseQuery({ name: "nse-1" }), ctx()), NSE.itemOf);
-    assert.equal(local[0]?.url, "unix:///run/nse-1.sock");
-    await reg.ns.register(create(NetworkServiceSchema, { name: "icmp", payload: "IP" }), ctx());
-    assert.equal((await readList(r.reg.ns.find({ $typeName: "registry.NetworkServiceQuery", watch: false }, ctx()), (x) => ({ item: x.networkService, deleted: x.deleted })))[0]?.name, "icmp");
-    // no refresh from the NSE: nsmgr's expire unregisters it upstream
-    await w.until((g) => g.includes("nse-1-"));
-    const end = Date.now() + 5000;
-    while (reg.localBypass.size) { assert.ok(Date.now() < end, "nsmgr still knows nse-1"); await new Promise((res) => setTimeout(res, 20)); }
-  } finally { wac.abort(); await reg.close(); life.abort(); await r.down(); }
-});
+  },
+);

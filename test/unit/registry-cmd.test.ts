@@ -19,7 +19,10 @@ const root = new URL("../..", import.meta.url).pathname;
 
 test("config errors name the variable and the value", { timeout: 5000 }, () => {
   assert.throws(() => readConfig({ NSM_REGISTRY_STORE: "redis://x:1" }), /NSM_REGISTRY_STORE="redis:\/\/x:1"/);
-  assert.throws(() => readConfig({ NSM_REGISTRY_STORE: "etcd://nohost" }), /NSM_REGISTRY_STORE.*"nohost" is not host:port/);
+  assert.throws(
+    () => readConfig({ NSM_REGISTRY_STORE: "etcd://nohost" }),
+    /NSM_REGISTRY_STORE.*"nohost" is not host:port/,
+  );
   assert.throws(() => readConfig({ NSM_EXPIRE_PERIOD: "fast" }), /NSM_EXPIRE_PERIOD="fast"/);
   assert.throws(() => readConfig({ NSM_LISTEN_ON: "http://x" }), /NSM_LISTEN_ON/);
   const c = readConfig({ NSM_EXPIRE_PERIOD: "1m30s", NSM_REGISTRY_STORE: "etcd://127.0.0.1:2379,127.0.0.2:2379" });
@@ -27,11 +30,21 @@ test("config errors name the variable and the value", { timeout: 5000 }, () => {
   assert.deepEqual(readConfig({}).listenOn, ["unix:///listen.on.socket"]);
 });
 
-function spawnRegistry(env: Record<string, string>): { proc: ChildProcess; started: Promise<void>; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, [join(root, "bin/nsm.mjs"), "registry"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+function spawnRegistry(env: Record<string, string>): {
+  proc: ChildProcess;
+  started: Promise<void>;
+  exited: Promise<number | null>;
+} {
+  const proc = spawn(process.execPath, [join(root, "bin/nsm.mjs"), "registry"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let err = "";
   const started = new Promise<void>((resolve, reject) => {
-    proc.stderr!.on("data", (d: Buffer) => { err += d.toString(); if (err.includes("Startup completed")) resolve(); });
+    proc.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (err.includes("Startup completed")) resolve();
+    });
     proc.once("exit", (code) => reject(new Error(`nsm registry exited (${code}): ${err}`)));
   });
   started.catch(() => {});
@@ -39,45 +52,69 @@ function spawnRegistry(env: Record<string, string>): { proc: ChildProcess; start
   return { proc, started, exited };
 }
 
-test("nsm registry killed and restarted on etcd keeps its entries and still expires them; SIGTERM exits cleanly",
-  { skip: !existsSync("/usr/bin/etcd") && "etcd not installed", timeout: 90_000 }, async (t) => {
-  const etcd = await startEtcd();
-  const dir = mkdtempSync(join(tmpdir(), "nsm-regcmd-"));
-  const procs: ChildProcess[] = [];
-  t.after(async () => {
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-    await etcd.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const sock = join(dir, "registry.sock");
-  const env = { NSM_LISTEN_ON: `unix://${sock}`, NSM_REGISTRY_STORE: `etcd://${etcd.hostPort}`, NSM_EXPIRE_PERIOD: "3s", NSM_LOG_LEVEL: "WARN" };
-  const ctx = () => newCtx({ timeoutMs: 5000 });
+test(
+  "nsm registry killed and restarted on etcd keeps its entries and still expires them; SIGTERM exits cleanly",
+  { skip: !existsSync("/usr/bin/etcd") && "etcd not installed", timeout: 90_000 },
+  async (t) => {
+    const etcd = await startEtcd();
+    const dir = mkdtempSync(join(tmpdir(), "nsm-regcmd-"));
+    const procs: ChildProcess[] = [];
+    t.after(async () => {
+      for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+      await etcd.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const sock = join(dir, "registry.sock");
+    const env = {
+      NSM_LISTEN_ON: `unix://${sock}`,
+      NSM_REGISTRY_STORE: `etcd://${etcd.hostPort}`,
+      NSM_EXPIRE_PERIOD: "3s",
+      NSM_LOG_LEVEL: "WARN",
+    };
+    const ctx = () => newCtx({ timeoutMs: 5000 });
 
-  const first = spawnRegistry({ ...env, NSM_LOG_LEVEL: "INFO" });
-  procs.push(first.proc);
-  await first.started;
-  const conn = dial(`unix://${sock}`);
-  try {
-    await conn.nseRegistry.register(create(NetworkServiceEndpointSchema, { name: "survivor", url: "tcp://127.0.0.1:7001" }), ctx());
-    first.proc.kill("SIGKILL");
-    await first.exited;
-
-    const second = spawnRegistry({ ...env, NSM_LOG_LEVEL: "INFO" });
-    procs.push(second.proc);
-    await second.started;
-    const found = await readList(conn.nseRegistry.find(nseQuery({}), ctx()), NSE.itemOf);
-    assert.deepEqual(found.map((e) => e.name), ["survivor"]);
-    // not refreshed: the new process expires it (≤ 3 s after the first Register)
-    const wac = new AbortController();
-    let deleted = false;
+    const first = spawnRegistry({ ...env, NSM_LOG_LEVEL: "INFO" });
+    procs.push(first.proc);
+    await first.started;
+    const conn = dial(`unix://${sock}`);
     try {
-      for await (const r of conn.nseRegistry.find(nseQuery({ name: "survivor" }, true), newCtx({ signal: wac.signal, timeoutMs: 15_000 }))) {
-        if (r.deleted) { deleted = true; break; }
+      await conn.nseRegistry.register(
+        create(NetworkServiceEndpointSchema, { name: "survivor", url: "tcp://127.0.0.1:7001" }),
+        ctx(),
+      );
+      first.proc.kill("SIGKILL");
+      await first.exited;
+
+      const second = spawnRegistry({ ...env, NSM_LOG_LEVEL: "INFO" });
+      procs.push(second.proc);
+      await second.started;
+      const found = await readList(conn.nseRegistry.find(nseQuery({}), ctx()), NSE.itemOf);
+      assert.deepEqual(
+        found.map((e) => e.name),
+        ["survivor"],
+      );
+      // not refreshed: the new process expires it (≤ 3 s after the first Register)
+      const wac = new AbortController();
+      let deleted = false;
+      try {
+        for await (const r of conn.nseRegistry.find(
+          nseQuery({ name: "survivor" }, true),
+          newCtx({ signal: wac.signal, timeoutMs: 15_000 }),
+        )) {
+          if (r.deleted) {
+            deleted = true;
+            break;
+          }
+        }
+      } finally {
+        wac.abort();
       }
-    } finally { wac.abort(); }
-    assert.ok(deleted, "expired entry was deleted");
-    second.proc.kill("SIGTERM");
-    assert.equal(await second.exited, 0);
-    assert.equal(existsSync(sock), false, "socket removed on shutdown");
-  } finally { conn.close(); }
-});
+      assert.ok(deleted, "expired entry was deleted");
+      second.proc.kill("SIGTERM");
+      assert.equal(await second.exited, 0);
+      assert.equal(existsSync(sock), false, "socket removed on shutdown");
+    } finally {
+      conn.close();
+    }
+  },
+);

@@ -6,8 +6,17 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { create, MatchSchema, NetworkServiceEndpointSchema, NetworkServiceSchema, timestampFromMs, timestampMs,
-  type MessageInitShape, type NetworkServiceEndpoint, type NetworkServiceEndpointResponse } from "../../src/api/index.js";
+import {
+  create,
+  MatchSchema,
+  NetworkServiceEndpointSchema,
+  NetworkServiceSchema,
+  timestampFromMs,
+  timestampMs,
+  type MessageInitShape,
+  type NetworkServiceEndpoint,
+  type NetworkServiceEndpointResponse,
+} from "../../src/api/index.js";
 import { dial, newCtx, NsmError, serve, status, type GrpcConn, type GrpcServer } from "../../src/core/index.js";
 import { createRegistry, type Registry } from "../../src/registry/chains/registry.js";
 import { NSE, NS, nseQuery, nsQuery, readList } from "../../src/registry/tools.js";
@@ -17,37 +26,64 @@ const ctx = (ms = 5000) => newCtx({ timeoutMs: ms });
 let seq = 0;
 type NseInit = MessageInitShape<typeof NetworkServiceEndpointSchema>;
 const nse = (name: string, o: NseInit = {}) =>
-  create(NetworkServiceEndpointSchema, { name, url: `tcp://127.0.0.1:${5000 + (seq++ % 1000)}`, networkServiceNames: ["icmp"], ...o });
+  create(NetworkServiceEndpointSchema, {
+    name,
+    url: `tcp://127.0.0.1:${5000 + (seq++ % 1000)}`,
+    networkServiceNames: ["icmp"],
+    ...o,
+  });
 
 /** Reads a watch stream into an array, with a way to wait for the n-th item. */
 function watcher(it: AsyncIterable<NetworkServiceEndpointResponse>) {
   const got: { name: string; deleted: boolean; url: string }[] = [];
   let wake: (() => void) | undefined;
   const done = (async () => {
-    try { for await (const r of it) { got.push({ name: r.networkServiceEndpoint!.name, deleted: r.deleted, url: r.networkServiceEndpoint!.url }); wake?.(); } }
-    catch { /* cancelled */ }
+    try {
+      for await (const r of it) {
+        got.push({ name: r.networkServiceEndpoint!.name, deleted: r.deleted, url: r.networkServiceEndpoint!.url });
+        wake?.();
+      }
+    } catch {
+      /* cancelled */
+    }
   })();
   return {
-    got, done,
+    got,
+    done,
     async until(pred: (g: typeof got) => boolean, ms = 5000) {
       const deadline = Date.now() + ms;
       while (!pred(got)) {
         if (Date.now() > deadline) throw new Error(`watch: condition not met, got ${JSON.stringify(got)}`);
-        await new Promise<void>((r) => { wake = r; setTimeout(r, 50); });
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 50);
+        });
       }
     },
   };
 }
 
-type Backend = { name: string; skip?: string | false; store(): string; setup?(): Promise<void>; teardown?(): Promise<void> };
+type Backend = {
+  name: string;
+  skip?: string | false;
+  store(): string;
+  setup?(): Promise<void>;
+  teardown?(): Promise<void>;
+};
 let etcd: EtcdProcess | undefined;
 const backends: Backend[] = [
   { name: "memory", store: () => "memory" },
   {
-    name: "etcd", skip: !existsSync("/usr/bin/etcd") && "etcd not installed",
+    name: "etcd",
+    skip: !existsSync("/usr/bin/etcd") && "etcd not installed",
     store: () => `etcd://${etcd!.hostPort}/t${process.pid}-${seq++}`,
-    async setup() { etcd = await startEtcd(); },
-    async teardown() { await etcd?.stop(); etcd = undefined; },
+    async setup() {
+      etcd = await startEtcd();
+    },
+    async teardown() {
+      await etcd?.stop();
+      etcd = undefined;
+    },
   },
 ];
 
@@ -61,9 +97,18 @@ for (const b of backends) {
       srv = await serve(["tcp://127.0.0.1:0"], { nseRegistry: reg.nse, nsRegistry: reg.ns });
       conn = dial(srv.urls[0]!);
     };
-    const shut = async () => { conn?.close(); await srv?.close(); await reg?.close(); ac?.abort(); };
-    before(async () => { await b.setup?.(); });
-    after(async () => { await b.teardown?.(); });
+    const shut = async () => {
+      conn?.close();
+      await srv?.close();
+      await reg?.close();
+      ac?.abort();
+    };
+    before(async () => {
+      await b.setup?.();
+    });
+    after(async () => {
+      await b.teardown?.();
+    });
 
     test("Register returns the entry with expiration_time and initial_registration_time; refresh keeps the first time", async () => {
       await open(60_000);
@@ -81,17 +126,34 @@ for (const b of backends) {
         const soon = Date.now() + 30_000;
         const r3 = await conn.nseRegistry.register(nse("nse-b", { expirationTime: timestampFromMs(soon) }), ctx());
         assert.equal(timestampMs(r3.expirationTime!), soon);
-      } finally { await shut(); }
+      } finally {
+        await shut();
+      }
     });
 
     test("Find matches by name, service names, labels and URL substring", async () => {
       await open();
       try {
-        await conn.nseRegistry.register(nse("f-1", { url: "tcp://10.0.0.1:5001", networkServiceNames: ["icmp", "vl3"],
-          networkServiceLabels: { icmp: { labels: { app: "a", zone: "z1" } } } }), ctx());
-        await conn.nseRegistry.register(nse("f-2", { url: "tcp://10.0.0.2:5001", networkServiceNames: ["icmp"],
-          networkServiceLabels: { icmp: { labels: { app: "b" } } } }), ctx());
-        await conn.nseRegistry.register(nse("f-3", { url: "unix:///var/run/f3.sock", networkServiceNames: ["forwarder"] }), ctx());
+        await conn.nseRegistry.register(
+          nse("f-1", {
+            url: "tcp://10.0.0.1:5001",
+            networkServiceNames: ["icmp", "vl3"],
+            networkServiceLabels: { icmp: { labels: { app: "a", zone: "z1" } } },
+          }),
+          ctx(),
+        );
+        await conn.nseRegistry.register(
+          nse("f-2", {
+            url: "tcp://10.0.0.2:5001",
+            networkServiceNames: ["icmp"],
+            networkServiceLabels: { icmp: { labels: { app: "b" } } },
+          }),
+          ctx(),
+        );
+        await conn.nseRegistry.register(
+          nse("f-3", { url: "unix:///var/run/f3.sock", networkServiceNames: ["forwarder"] }),
+          ctx(),
+        );
         const names = async (q: NseInit) =>
           (await readList(conn.nseRegistry.find(nseQuery(q), ctx()), NSE.itemOf)).map((e) => e.name).sort();
         assert.deepEqual(await names({}), ["f-1", "f-2", "f-3"]);
@@ -102,15 +164,21 @@ for (const b of backends) {
         assert.deepEqual(await names({ networkServiceLabels: { icmp: { labels: { app: "a" } } } }), ["f-1"]);
         assert.deepEqual(await names({ url: "10.0.0.2" }), ["f-2"]);
         assert.deepEqual(await names({ url: "unix://" }), ["f-3"]);
-      } finally { await shut(); }
+      } finally {
+        await shut();
+      }
     });
 
     test("NetworkService: payload defaults to IP, matches are stored and returned untouched, Find by name/payload", async () => {
       await open();
       try {
         const matches = [
-          create(MatchSchema, { sourceSelector: { app: "{{.podName}}" }, fallthrough: true,
-            routes: [{ destinationSelector: { zone: "z1" }, weight: 7 }], metadata: { labels: { x: "y" } } }),
+          create(MatchSchema, {
+            sourceSelector: { app: "{{.podName}}" },
+            fallthrough: true,
+            routes: [{ destinationSelector: { zone: "z1" }, weight: 7 }],
+            metadata: { labels: { x: "y" } },
+          }),
           create(MatchSchema, { routes: [{ destinationSelector: {} }] }),
         ];
         const ns = create(NetworkServiceSchema, { name: "icmp", matches });
@@ -121,11 +189,22 @@ for (const b of backends) {
         assert.equal(all.length, 1);
         assert.deepEqual(all[0]!.matches, r.matches);
         assert.equal(all[0]!.matches[0]!.routes[0]!.weight, 7);
-        assert.deepEqual((await readList(conn.nsRegistry.find(nsQuery({ payload: "ETHERNET" }), ctx()), NS.itemOf)).map((n) => n.name), ["eth"]);
-        assert.deepEqual((await readList(conn.nsRegistry.find(nsQuery({ matches }), ctx()), NS.itemOf)).map((n) => n.name), ["icmp"]);
+        assert.deepEqual(
+          (await readList(conn.nsRegistry.find(nsQuery({ payload: "ETHERNET" }), ctx()), NS.itemOf)).map((n) => n.name),
+          ["eth"],
+        );
+        assert.deepEqual(
+          (await readList(conn.nsRegistry.find(nsQuery({ matches }), ctx()), NS.itemOf)).map((n) => n.name),
+          ["icmp"],
+        );
         await conn.nsRegistry.unregister(r, ctx());
-        assert.deepEqual((await readList(conn.nsRegistry.find(nsQuery({}), ctx()), NS.itemOf)).map((n) => n.name), ["eth"]);
-      } finally { await shut(); }
+        assert.deepEqual(
+          (await readList(conn.nsRegistry.find(nsQuery({}), ctx()), NS.itemOf)).map((n) => n.name),
+          ["eth"],
+        );
+      } finally {
+        await shut();
+      }
     });
 
     test("watch streams current matches, then registrations, refreshes and deletions until cancelled", async () => {
@@ -134,16 +213,24 @@ for (const b of backends) {
       try {
         await conn.nseRegistry.register(nse("w-1"), ctx());
         await conn.nseRegistry.register(nse("w-other", { networkServiceNames: ["other"] }), ctx());
-        const w = watcher(conn.nseRegistry.find(nseQuery({ networkServiceNames: ["icmp"] }, true), newCtx({ signal: wac.signal })));
+        const w = watcher(
+          conn.nseRegistry.find(nseQuery({ networkServiceNames: ["icmp"] }, true), newCtx({ signal: wac.signal })),
+        );
         await w.until((g) => g.length >= 1);
         const r2 = await conn.nseRegistry.register(nse("w-2"), ctx());
         await conn.nseRegistry.register(r2, ctx()); // refresh → another update
         await conn.nseRegistry.unregister(r2, ctx());
         await w.until((g) => g.length >= 4);
-        assert.deepEqual(w.got.map((g) => `${g.name}${g.deleted ? "-" : "+"}`), ["w-1+", "w-2+", "w-2+", "w-2-"]);
+        assert.deepEqual(
+          w.got.map((g) => `${g.name}${g.deleted ? "-" : "+"}`),
+          ["w-1+", "w-2+", "w-2+", "w-2-"],
+        );
         wac.abort();
         await w.done;
-      } finally { wac.abort(); await shut(); }
+      } finally {
+        wac.abort();
+        await shut();
+      }
     });
 
     test("an entry not refreshed expires and watchers see it deleted; a refreshed one stays", async () => {
@@ -157,11 +244,16 @@ for (const b of backends) {
         const refresher = setInterval(() => void conn.nseRegistry.register(kept, ctx()).catch(() => {}), 150);
         try {
           await w.until((g) => g.some((e) => e.name === "x-gone" && e.deleted), 10_000);
-        } finally { clearInterval(refresher); }
+        } finally {
+          clearInterval(refresher);
+        }
         const left = (await readList(conn.nseRegistry.find(nseQuery({}), ctx()), NSE.itemOf)).map((e) => e.name);
         assert.deepEqual(left, ["x-kept"]);
         assert.ok(!w.got.some((e) => e.name === "x-kept" && e.deleted), "refreshed entry was not deleted");
-      } finally { wac.abort(); await shut(); }
+      } finally {
+        wac.abort();
+        await shut();
+      }
     });
 
     test("bad input gets InvalidArgument naming the field and value, and nothing is stored", async () => {
@@ -179,20 +271,38 @@ for (const b of backends) {
         await bad(nse("bad-tcp", { url: "tcp://host-without-port" }), /"tcp:\/\/host-without-port"/);
         await bad(nse("no-url", { url: "" }), /url must not be empty/);
         const past = Date.now() - 10_000;
-        await bad(nse("past", { expirationTime: timestampFromMs(past) }), new RegExp(`expiration_time ${new Date(past).toISOString().slice(0, 16)}.*past`));
-        await assert.rejects(conn.nsRegistry.register(create(NetworkServiceSchema, { name: "" }), ctx()), (e: NsmError) => e.code === status.INVALID_ARGUMENT && /name/.test(e.message));
-        await assert.rejects(conn.nsRegistry.register(create(NetworkServiceSchema, { name: "p", payload: "FOO" }), ctx()), (e: NsmError) => e.code === status.INVALID_ARGUMENT && /"FOO"/.test(e.message));
+        await bad(
+          nse("past", { expirationTime: timestampFromMs(past) }),
+          new RegExp(`expiration_time ${new Date(past).toISOString().slice(0, 16)}.*past`),
+        );
+        await assert.rejects(
+          conn.nsRegistry.register(create(NetworkServiceSchema, { name: "" }), ctx()),
+          (e: NsmError) => e.code === status.INVALID_ARGUMENT && /name/.test(e.message),
+        );
+        await assert.rejects(
+          conn.nsRegistry.register(create(NetworkServiceSchema, { name: "p", payload: "FOO" }), ctx()),
+          (e: NsmError) => e.code === status.INVALID_ARGUMENT && /"FOO"/.test(e.message),
+        );
         assert.deepEqual(await readList(conn.nseRegistry.find(nseQuery({}), ctx()), NSE.itemOf), []);
         assert.deepEqual(await readList(conn.nsRegistry.find(nsQuery({}), ctx()), NS.itemOf), []);
-      } finally { await shut(); }
+      } finally {
+        await shut();
+      }
     });
 
     test("interdomain names without a proxy registry are rejected naming the name", async () => {
       await open();
       try {
-        await assert.rejects(conn.nseRegistry.register(nse("nse-1@cluster2"), ctx()),
-          (e: NsmError) => e.code === status.INVALID_ARGUMENT && /nse-1@cluster2/.test(e.message) && /NSM_PROXY_REGISTRY_URL/.test(e.message));
-      } finally { await shut(); }
+        await assert.rejects(
+          conn.nseRegistry.register(nse("nse-1@cluster2"), ctx()),
+          (e: NsmError) =>
+            e.code === status.INVALID_ARGUMENT &&
+            /nse-1@cluster2/.test(e.message) &&
+            /NSM_PROXY_REGISTRY_URL/.test(e.message),
+        );
+      } finally {
+        await shut();
+      }
     });
   });
 }

@@ -36,7 +36,11 @@ struct Burst {
   uint32_t len[kMaxPkts] = {0};
   int n = 0;
   int nseg = 0;
-  void Clear() { n = 0; nseg = 0; first[0] = 0; }
+  void Clear() {
+    n = 0;
+    nseg = 0;
+    first[0] = 0;
+  }
 };
 
 struct PortStats {
@@ -81,7 +85,7 @@ struct MemifConfig {
   std::string secret;
   std::string name = "nsm-ts";  // HELLO / INIT name
   std::string ifName = "memif0";
-  uint32_t reconnectMs = 1000;        // slave: delay between connection attempts
+  uint32_t reconnectMs = 1000;         // slave: delay between connection attempts
   uint32_t handshakeTimeoutMs = 3000;  // either side: peer silent mid-handshake
   UniqueFd netns;                      // create the socket in this netns (optional)
 };
@@ -140,15 +144,15 @@ class MemifPort : public PacketPort, public std::enable_shared_from_this<MemifPo
   EventFn onEvent_;
   UniqueFd listen_;  // master only
   bool unlinkOnClose_ = false;
-  UniqueFd wake_;    // eventfd: Close() / Wake()
+  UniqueFd wake_;  // eventfd: Close() / Wake()
   UniqueFd epoll_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::mutex closeMu_;
   bool closed_ = false;
 
-  std::mutex mu_;                     // guards conn_ and ring shadows (data path)
-  std::unique_ptr<Conn> conn_;        // set while up
+  std::mutex mu_;                        // guards conn_ and ring shadows (data path)
+  std::unique_ptr<Conn> conn_;           // set while up
   std::unique_lock<std::mutex> rxLock_;  // held between RxBurst and RxDone
   std::atomic<uint64_t> gen_{0};
   std::atomic<bool> rxPending_{false};  // an rx event is queued and not yet consumed by Recv

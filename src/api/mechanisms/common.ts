@@ -15,17 +15,32 @@ export type MechanismCls = (typeof cls)[keyof typeof cls];
 
 /** `Mechanism.type` values (there is no SRIOV type upstream: it is KERNEL or VFIO). */
 export const mechType = {
-  KERNEL: "KERNEL", MEMIF: "MEMIF", VFIO: "VFIO", NOOP: "NOOP",
-  VXLAN: "VXLAN", WIREGUARD: "WIREGUARD", IPSEC: "IPSEC", SRV6: "SRV6", VLAN: "VLAN",
+  KERNEL: "KERNEL",
+  MEMIF: "MEMIF",
+  VFIO: "VFIO",
+  NOOP: "NOOP",
+  VXLAN: "VXLAN",
+  WIREGUARD: "WIREGUARD",
+  IPSEC: "IPSEC",
+  SRV6: "SRV6",
+  VLAN: "VLAN",
 } as const;
 export type MechanismType = (typeof mechType)[keyof typeof mechType];
 
 /** Parameter keys shared by several mechanism types (upstream `mechanisms/common`). Case-sensitive. */
 export const commonKeys = {
-  SRC_IP: "src_ip", DST_IP: "dst_ip", SRC_PORT: "src_port", DST_PORT: "dst_port",
-  ORIG_SRC_IP: "orig_src_ip", ORIG_DST_IP: "orig_dst_ip",
-  NETNS_INODE: "netnsInode", NAME: "name", INODE_URL: "inodeURL",
-  PCI_ADDRESS: "pciAddress", TOKEN_ID: "tokenID", MTU: "MTU",
+  SRC_IP: "src_ip",
+  DST_IP: "dst_ip",
+  SRC_PORT: "src_port",
+  DST_PORT: "dst_port",
+  ORIG_SRC_IP: "orig_src_ip",
+  ORIG_DST_IP: "orig_dst_ip",
+  NETNS_INODE: "netnsInode",
+  NAME: "name",
+  INODE_URL: "inodeURL",
+  PCI_ADDRESS: "pciAddress",
+  TOKEN_ID: "tokenID",
+  MTU: "MTU",
 } as const;
 
 /** Something that carries mechanisms: a mechanism itself, a connection or a request. */
@@ -45,8 +60,12 @@ export function mechanismsOf(x: MechanismHolder | undefined, type?: string): Mec
   if (!x) return [];
   let all: Mechanism[];
   switch (x.$typeName) {
-    case "connection.Mechanism": all = [x]; break;
-    case "connection.Connection": all = x.mechanism ? [x.mechanism] : []; break;
+    case "connection.Mechanism":
+      all = [x];
+      break;
+    case "connection.Connection":
+      all = x.mechanism ? [x.mechanism] : [];
+      break;
     case "networkservice.NetworkServiceRequest":
       all = [...(x.connection?.mechanism ? [x.connection.mechanism] : []), ...x.mechanismPreferences];
       break;
@@ -65,7 +84,11 @@ export function getParam(x: MechanismHolder | undefined, type: string, key: stri
  * With `keep`, a mechanism that already has a non-empty value is left alone.
  */
 export function setParam<T extends MechanismHolder>(
-  x: T, type: string, key: string, value: string | undefined, opts: { keep?: boolean } = {},
+  x: T,
+  type: string,
+  key: string,
+  value: string | undefined,
+  opts: { keep?: boolean } = {},
 ): T {
   for (const m of mechanismsOf(x, type)) {
     if (opts.keep && m.parameters[key]) continue;
@@ -119,7 +142,10 @@ export function ifnameFor(prefix: string, connId: string): string {
   const n = p ? LINUX_IF_MAX_LENGTH - p.length - 1 : LINUX_IF_MAX_LENGTH;
   let v = BigInt("0x" + createHash("sha256").update(connId).digest("hex"));
   let id = "";
-  for (let i = 0; i < n; i++) { id += ALPHABET[Number(v % 62n)]; v /= 62n; }
+  for (let i = 0; i < n; i++) {
+    id += ALPHABET[Number(v % 62n)];
+    v /= 62n;
+  }
   return p ? `${p}-${id}` : id;
 }
 

@@ -10,8 +10,17 @@
  */
 import type { Mechanism } from "../gen/connection_pb.js";
 import {
-  cls, commonKeys, getParam, ifnameFor, LINUX_IF_MAX_LENGTH, mechType, newMechanism, parseBool,
-  parseUint, setParam, truncateIfname,
+  cls,
+  commonKeys,
+  getParam,
+  ifnameFor,
+  LINUX_IF_MAX_LENGTH,
+  mechType,
+  newMechanism,
+  parseBool,
+  parseUint,
+  setParam,
+  truncateIfname,
 } from "./common.js";
 import type { MechanismHolder } from "./common.js";
 
@@ -57,6 +66,8 @@ export const tokenIdOf = (x: MechanismHolder | undefined) => getParam(x, MECHANI
 export const supportsVlan = (x: MechanismHolder | undefined) => parseBool(getParam(x, MECHANISM, keys.SUPPORTS_VLAN));
 /** VLAN id 0..4095 (12-bit; out of range or invalid reads as 0, as upstream). */
 export const vlanOf = (x: MechanismHolder | undefined) => parseUint(getParam(x, MECHANISM, keys.VLAN), 12);
-export const routeLocalNet = (x: MechanismHolder | undefined) => parseBool(getParam(x, MECHANISM, keys.ROUTE_LOCAL_NET));
+export const routeLocalNet = (x: MechanismHolder | undefined) =>
+  parseBool(getParam(x, MECHANISM, keys.ROUTE_LOCAL_NET));
 /** `;`-separated iptables rules with `{{.NsmInterfaceName}}`, `{{.NsmSrcIPs}}`, `{{.NsmDstIPs}}`. */
-export const iptables4NatTemplateOf = (x: MechanismHolder | undefined) => getParam(x, MECHANISM, keys.IPTABLES4_NAT_TEMPLATE);
+export const iptables4NatTemplateOf = (x: MechanismHolder | undefined) =>
+  getParam(x, MECHANISM, keys.IPTABLES4_NAT_TEMPLATE);

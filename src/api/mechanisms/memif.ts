@@ -23,6 +23,8 @@ export function newAbstractMemif(netnsPath: string, socketName?: string): Mechan
   return newMechanism(cls.LOCAL, MECHANISM, p);
 }
 export const inodeUrlOf = (x: MechanismHolder | undefined) => getParam(x, MECHANISM, keys.INODE_URL);
-export const setInodeUrl = <T extends MechanismHolder>(x: T, url: string): T => setParam(x, MECHANISM, keys.INODE_URL, url);
+export const setInodeUrl = <T extends MechanismHolder>(x: T, url: string): T =>
+  setParam(x, MECHANISM, keys.INODE_URL, url);
 export const socketFileOf = (x: MechanismHolder | undefined) => getParam(x, MECHANISM, keys.SOCKET_FILE);
-export const setSocketFile = <T extends MechanismHolder>(x: T, name: string): T => setParam(x, MECHANISM, keys.SOCKET_FILE, name);
+export const setSocketFile = <T extends MechanismHolder>(x: T, name: string): T =>
+  setParam(x, MECHANISM, keys.SOCKET_FILE, name);

@@ -4,10 +4,16 @@ import { tunnelParams } from "./tunnel.js";
 
 export const MECHANISM = mechType.SRV6;
 export const keys = {
-  SRC_HOST_IP: "src_host_ip", DST_HOST_IP: "dst_host_ip", SRC_BSID: "src_bsid", DST_BSID: "dst_bsid",
-  SRC_LOCAL_SID: "src_localsid", DST_LOCAL_SID: "dst_localsid",
-  SRC_HOST_LOCAL_SID: "src_host_localsid", DST_HOST_LOCAL_SID: "dst_host_localsid",
-  SRC_HW_ADDR: "src_hw_addr", DST_HW_ADDR: "dst_hw_addr",
+  SRC_HOST_IP: "src_host_ip",
+  DST_HOST_IP: "dst_host_ip",
+  SRC_BSID: "src_bsid",
+  DST_BSID: "dst_bsid",
+  SRC_LOCAL_SID: "src_localsid",
+  DST_LOCAL_SID: "dst_localsid",
+  SRC_HOST_LOCAL_SID: "src_host_localsid",
+  DST_HOST_LOCAL_SID: "dst_host_localsid",
+  SRC_HW_ADDR: "src_hw_addr",
+  DST_HW_ADDR: "dst_hw_addr",
 } as const;
 
 const p = tunnelParams(MECHANISM);

@@ -6,14 +6,16 @@ import { commonKeys, getParam, parseUint, setParam } from "./common.js";
 import type { MechanismHolder } from "./common.js";
 
 export function tunnelParams(type: string) {
-  const str = (key: string) => [
-    (x: MechanismHolder | undefined) => getParam(x, type, key),
-    <T extends MechanismHolder>(x: T, v: string): T => setParam(x, type, key, v),
-  ] as const;
-  const num = (key: string, bits: number) => [
-    (x: MechanismHolder | undefined) => parseUint(getParam(x, type, key), bits),
-    <T extends MechanismHolder>(x: T, v: number): T => setParam(x, type, key, String(v)),
-  ] as const;
+  const str = (key: string) =>
+    [
+      (x: MechanismHolder | undefined) => getParam(x, type, key),
+      <T extends MechanismHolder>(x: T, v: string): T => setParam(x, type, key, v),
+    ] as const;
+  const num = (key: string, bits: number) =>
+    [
+      (x: MechanismHolder | undefined) => parseUint(getParam(x, type, key), bits),
+      <T extends MechanismHolder>(x: T, v: number): T => setParam(x, type, key, String(v)),
+    ] as const;
   const [srcIp, setSrcIp] = str(commonKeys.SRC_IP);
   const [dstIp, setDstIp] = str(commonKeys.DST_IP);
   const [srcPort, setSrcPort] = num(commonKeys.SRC_PORT, 16);
@@ -28,8 +30,12 @@ export function tunnelParams(type: string) {
  */
 export function keyedTunnel(type: string) {
   const keys = {
-    SRC_IP: commonKeys.SRC_IP, DST_IP: commonKeys.DST_IP, SRC_PORT: commonKeys.SRC_PORT,
-    DST_PORT: commonKeys.DST_PORT, SRC_PUBLIC_KEY: "src_public_key", DST_PUBLIC_KEY: "dst_public_key",
+    SRC_IP: commonKeys.SRC_IP,
+    DST_IP: commonKeys.DST_IP,
+    SRC_PORT: commonKeys.SRC_PORT,
+    DST_PORT: commonKeys.DST_PORT,
+    SRC_PUBLIC_KEY: "src_public_key",
+    DST_PUBLIC_KEY: "dst_public_key",
     MTU: commonKeys.MTU,
   } as const;
   const p = tunnelParams(type);

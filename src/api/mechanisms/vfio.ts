@@ -5,9 +5,14 @@ import type { MechanismHolder } from "./common.js";
 
 export const MECHANISM = mechType.VFIO;
 export const keys = {
-  CGROUP_DIR: "cgroupDir", IOMMU_GROUP: "iommuGroup",
-  PCI_ADDRESS: commonKeys.PCI_ADDRESS, TOKEN_ID: commonKeys.TOKEN_ID,
-  VFIO_MAJOR: "vfioMajor", VFIO_MINOR: "vfioMinor", DEVICE_MAJOR: "deviceMajor", DEVICE_MINOR: "deviceMinor",
+  CGROUP_DIR: "cgroupDir",
+  IOMMU_GROUP: "iommuGroup",
+  PCI_ADDRESS: commonKeys.PCI_ADDRESS,
+  TOKEN_ID: commonKeys.TOKEN_ID,
+  VFIO_MAJOR: "vfioMajor",
+  VFIO_MINOR: "vfioMinor",
+  DEVICE_MAJOR: "deviceMajor",
+  DEVICE_MINOR: "deviceMinor",
 } as const;
 
 /** Upstream `vfio.New(cgroupDir)`: cls LOCAL, type VFIO. */

@@ -12,9 +12,14 @@ import { tunnelParams } from "./tunnel.js";
 
 export const MECHANISM = mechType.VXLAN;
 export const keys = {
-  SRC_IP: commonKeys.SRC_IP, DST_IP: commonKeys.DST_IP, SRC_PORT: commonKeys.SRC_PORT,
-  DST_PORT: commonKeys.DST_PORT, ORIG_SRC_IP: commonKeys.ORIG_SRC_IP, ORIG_DST_IP: commonKeys.ORIG_DST_IP,
-  VNI: "vni", MTU: commonKeys.MTU,
+  SRC_IP: commonKeys.SRC_IP,
+  DST_IP: commonKeys.DST_IP,
+  SRC_PORT: commonKeys.SRC_PORT,
+  DST_PORT: commonKeys.DST_PORT,
+  ORIG_SRC_IP: commonKeys.ORIG_SRC_IP,
+  ORIG_DST_IP: commonKeys.ORIG_DST_IP,
+  VNI: "vni",
+  MTU: commonKeys.MTU,
 } as const;
 
 const p = tunnelParams(MECHANISM);
@@ -36,16 +41,21 @@ export function ip16(ip: string | undefined): Uint8Array | undefined {
   if (!isIPv6(ip)) return undefined;
   let s = ip.split("%")[0]!;
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (v4) { // embedded v4 tail: turn it into two hextets
+  if (v4) {
+    // embedded v4 tail: turn it into two hextets
     const b = v4[1]!.split(".").map(Number);
     s = s.slice(0, -v4[1]!.length) + `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
   }
-  const [head, tail] = s.includes("::") ? s.split("::") as [string, string] : [s, undefined];
+  const [head, tail] = s.includes("::") ? (s.split("::") as [string, string]) : [s, undefined];
   const h = head ? head.split(":") : [];
   const t = tail ? tail.split(":") : [];
   const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
   const out = new Uint8Array(16);
-  groups.forEach((g, i) => { const v = parseInt(g, 16); out[2 * i] = v >> 8; out[2 * i + 1] = v & 255; });
+  groups.forEach((g, i) => {
+    const v = parseInt(g, 16);
+    out[2 * i] = v >> 8;
+    out[2 * i + 1] = v & 255;
+  });
   return out;
 }
 

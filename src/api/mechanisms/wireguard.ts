@@ -5,8 +5,23 @@ import { keyedTunnel } from "./tunnel.js";
 
 export const MECHANISM = mechType.WIREGUARD;
 const t = keyedTunnel(MECHANISM);
-export const { keys, srcIp, setSrcIp, dstIp, setDstIp, srcPort, setSrcPort, dstPort, setDstPort, mtu, setMtu,
-  srcPublicKey, setSrcPublicKey, dstPublicKey, setDstPublicKey } = t;
+export const {
+  keys,
+  srcIp,
+  setSrcIp,
+  dstIp,
+  setDstIp,
+  srcPort,
+  setSrcPort,
+  dstPort,
+  setDstPort,
+  mtu,
+  setMtu,
+  srcPublicKey,
+  setSrcPublicKey,
+  dstPublicKey,
+  setDstPublicKey,
+} = t;
 
 /** REMOTE WIREGUARD mechanism with the given source IP (more params via setters). */
 export function newWireguard(src?: string): Mechanism {

@@ -20,24 +20,43 @@ export function newRequest(id: string, o: { networkService?: string; endpoint?: 
 
 /** Calls `fn` with every request that passes; `fn` may throw to fail the request. */
 export function checkRequest(fn: (req: NetworkServiceRequest, ctx: Ctx) => unknown): ServerElement {
-  return { async request(req, ctx, next) { await fn(req, ctx); return next.request(req, ctx); } };
+  return {
+    async request(req, ctx, next) {
+      await fn(req, ctx);
+      return next.request(req, ctx);
+    },
+  };
 }
 export function checkClose(fn: (conn: Connection, ctx: Ctx) => unknown): ServerElement {
-  return { async close(conn, ctx, next) { await fn(conn, ctx); return next.close(conn, ctx); } };
+  return {
+    async close(conn, ctx, next) {
+      await fn(conn, ctx);
+      return next.close(conn, ctx);
+    },
+  };
 }
 
 /** Fails the n-th Request / Close (0-based counts listed) with an "injected" error. */
-export function injectError(o: { onRequest?: number[]; onClose?: number[]; code?: status } = {}): ServerElement & { requests: number; closes: number } {
+export function injectError(
+  o: { onRequest?: number[]; onClose?: number[]; code?: status } = {},
+): ServerElement & { requests: number; closes: number } {
   const el = {
-    requests: 0, closes: 0,
-    async request(req: NetworkServiceRequest, ctx: Ctx, next: { request(r: NetworkServiceRequest, c: Ctx): Promise<Connection> }) {
+    requests: 0,
+    closes: 0,
+    async request(
+      req: NetworkServiceRequest,
+      ctx: Ctx,
+      next: { request(r: NetworkServiceRequest, c: Ctx): Promise<Connection> },
+    ) {
       const n = el.requests++;
-      if (o.onRequest?.includes(n) ?? false) throw new NsmError(o.code ?? status.INTERNAL, `injected error on request #${n}`);
+      if (o.onRequest?.includes(n) ?? false)
+        throw new NsmError(o.code ?? status.INTERNAL, `injected error on request #${n}`);
       return next.request(req, ctx);
     },
     async close(conn: Connection, ctx: Ctx, next: { close(c: Connection, x: Ctx): Promise<void> }) {
       const n = el.closes++;
-      if (o.onClose?.includes(n) ?? false) throw new NsmError(o.code ?? status.INTERNAL, `injected error on close #${n}`);
+      if (o.onClose?.includes(n) ?? false)
+        throw new NsmError(o.code ?? status.INTERNAL, `injected error on close #${n}`);
       return next.close(conn, ctx);
     },
   };
@@ -47,6 +66,9 @@ export function injectError(o: { onRequest?: number[]; onClose?: number[]; code?
 /** A promise with its resolve function, for ordering tests without sleeps. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
   let resolve!: (v: T) => void, reject!: (e: unknown) => void;
-  const promise = new Promise<T>((a, b) => { resolve = a; reject = b; });
+  const promise = new Promise<T>((a, b) => {
+    resolve = a;
+    reject = b;
+  });
   return { promise, resolve, reject };
 }

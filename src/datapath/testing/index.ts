@@ -14,7 +14,11 @@ const execFileP = promisify(execFile);
 
 /** Skip reason for root-only datapath tests, or false when they can run. */
 export const rootSkip: string | false =
-  process.getuid?.() !== 0 ? "needs root (netns)" : !nativeAvailable() ? "addon not built (npm run build:native)" : false;
+  process.getuid?.() !== 0
+    ? "needs root (netns)"
+    : !nativeAvailable()
+      ? "addon not built (npm run build:native)"
+      : false;
 
 let counter = 0;
 /** `t-<pid>-<n>`: unique per process and call, ≤ 15 bytes for pids up to 7 digits and n < 1000. */
@@ -38,7 +42,21 @@ export function ipJson<T = Record<string, unknown>[]>(...args: string[]): T {
  * handshake (wireguard-go retries one after 5 s).
  */
 export async function ping(ns: string, addr: string, count = 1, deadlineS = 10): Promise<void> {
-  await execFileP("ip", ["netns", "exec", ns, "ping", "-n", "-q", "-c", String(count), "-i", "0.2", "-w", String(deadlineS), addr]);
+  await execFileP("ip", [
+    "netns",
+    "exec",
+    ns,
+    "ping",
+    "-n",
+    "-q",
+    "-c",
+    String(count),
+    "-i",
+    "0.2",
+    "-w",
+    String(deadlineS),
+    addr,
+  ]);
 }
 
 export interface Cleanup {
@@ -60,7 +78,11 @@ export function cleanupStack(): Cleanup {
           errors.push(new Error(`cleanup "${s.what}": ${(e as Error).message}`, { cause: e }));
         }
       }
-      if (errors.length) throw new AggregateError(errors, `cleanup: ${errors.length} step(s) failed: ${errors.map((e) => e.message).join("; ")}`);
+      if (errors.length)
+        throw new AggregateError(
+          errors,
+          `cleanup: ${errors.length} step(s) failed: ${errors.map((e) => e.message).join("; ")}`,
+        );
     },
   };
 }
@@ -98,5 +120,7 @@ export function sandbox(t: TestContext): Sandbox {
 
 /** Links in the root netns whose names start with `t-<pid>` (must be none after a test). */
 export function rootLeftovers(): string[] {
-  return ipJson<{ ifname: string }[]>("link", "show").map((l) => l.ifname).filter((n) => n.startsWith(`t-${process.pid}`));
+  return ipJson<{ ifname: string }[]>("link", "show")
+    .map((l) => l.ifname)
+    .filter((n) => n.startsWith(`t-${process.pid}`));
 }

@@ -69,7 +69,12 @@ export function client(o: ClientOptions): Client {
 }
 
 /** The inner client of a passthrough process (nsmgr, forwarder): the next hop comes from the context. */
-export function passthroughClient(o: { name: string; tokens?: TokenGenerator; pool: ChannelPool; extra?: readonly ClientElement[] }): Chain {
+export function passthroughClient(o: {
+  name: string;
+  tokens?: TokenGenerator;
+  pool: ChannelPool;
+  extra?: readonly ClientElement[];
+}): Chain {
   return chain(
     updatePathClient(o.name),
     metadataClient(),

@@ -27,7 +27,9 @@ export interface ForwarderOptions {
 
 export function forwarder(o: ForwarderOptions): Endpoint {
   return endpoint({
-    name: o.name, tokens: o.tokens, signal: o.signal,
+    name: o.name,
+    tokens: o.tokens,
+    signal: o.signal,
     extra: [
       discoverServer(o.registry),
       roundRobinServer(),

@@ -29,7 +29,9 @@ export interface NsmgrOptions {
 
 export function nsmgr(o: NsmgrOptions): Endpoint {
   return endpoint({
-    name: o.name, tokens: o.tokens, signal: o.signal,
+    name: o.name,
+    tokens: o.tokens,
+    signal: o.signal,
     extra: [
       discoverForwarderServer(o.registry, { forwarderService: o.forwarderService, accept: o.acceptForwarder }),
       connectServer(passthroughClient({ name: o.name, tokens: o.tokens, pool: o.pool })),

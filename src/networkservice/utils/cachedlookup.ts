@@ -3,32 +3,42 @@
  * match (not synced yet, or an entry registered a moment ago): discovery costs a Map scan, not
  * a round trip, on the request path.
  */
-import {
-  create, NetworkServiceEndpointResponseSchema, NetworkServiceResponseSchema,
-} from "../../api/index.js";
+import { create, NetworkServiceEndpointResponseSchema, NetworkServiceResponseSchema } from "../../api/index.js";
 import type { NseRegistryServer, NsRegistryServer } from "../../core/index.js";
 import { nseWatchCache, nsWatchCache } from "../../registry/common/watchcache/cache.js";
 import type { Logger } from "../../tools/log.js";
 import type { RegistryLookup } from "./registry.js";
 
-export function cachedLookup(live: { ns: NsRegistryServer; nse: NseRegistryServer }, o: { signal: AbortSignal; log?: Logger }): RegistryLookup & { close(): void } {
+export function cachedLookup(
+  live: { ns: NsRegistryServer; nse: NseRegistryServer },
+  o: { signal: AbortSignal; log?: Logger },
+): RegistryLookup & { close(): void } {
   const nses = nseWatchCache(live.nse, { signal: o.signal, log: o.log });
   const nss = nsWatchCache(live.ns, { signal: o.signal, log: o.log });
   return {
     ns: {
       async *find(q, ctx) {
         const hits = q.networkService ? nss.find(q.networkService) : [];
-        if (!hits.length || q.watch) { yield* live.ns.find(q, ctx); return; }
+        if (!hits.length || q.watch) {
+          yield* live.ns.find(q, ctx);
+          return;
+        }
         for (const h of hits) yield create(NetworkServiceResponseSchema, { networkService: h });
       },
     },
     nse: {
       async *find(q, ctx) {
         const hits = q.networkServiceEndpoint ? nses.find(q.networkServiceEndpoint) : [];
-        if (!hits.length || q.watch) { yield* live.nse.find(q, ctx); return; }
+        if (!hits.length || q.watch) {
+          yield* live.nse.find(q, ctx);
+          return;
+        }
         for (const h of hits) yield create(NetworkServiceEndpointResponseSchema, { networkServiceEndpoint: h });
       },
     },
-    close() { nses.close(); nss.close(); },
+    close() {
+      nses.close();
+      nss.close();
+    },
   };
 }

@@ -23,13 +23,20 @@ export const CLIENT_CONN = metaKey<ClientConn>("clientconn");
  * A slot a server element puts in ctx before calling into a client chain; the client chain's dial
  * fills it so the server side (monitor relay) learns the next hop.
  */
-export interface NextHopSlot { conn?: ClientConn }
+export interface NextHopSlot {
+  conn?: ClientConn;
+}
 export const NEXT_HOP = ctxKey<NextHopSlot>("nexthop-slot");
 
 /** NSEs (already filtered by labels and expiry) and the NetworkService found by discover, for roundrobin. */
-export interface Candidates { readonly ns: NetworkService; readonly nses: readonly NetworkServiceEndpoint[] }
+export interface Candidates {
+  readonly ns: NetworkService;
+  readonly nses: readonly NetworkServiceEndpoint[];
+}
 export const CANDIDATES = ctxKey<Candidates>("discover/candidates");
 
 /** trimpath: a client in the same process marks "the path continues past me, keep it". */
-export interface TrimMarker { keep: boolean }
+export interface TrimMarker {
+  keep: boolean;
+}
 export const TRIM = ctxKey<TrimMarker>("trimpath");

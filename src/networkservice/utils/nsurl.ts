@@ -2,7 +2,15 @@
  * NSM_NETWORK_SERVICES URLs (spec components.md §2.2): `kernel://my-ns@domain/nsm-1?app=foo`
  * → network service `my-ns@domain`, mechanism KERNEL, interface `nsm-1`, labels {app: foo}.
  */
-import { cls, create, NetworkServiceRequestSchema, newMechanism, truncateIfname, kernel, type NetworkServiceRequest } from "../../api/index.js";
+import {
+  cls,
+  create,
+  NetworkServiceRequestSchema,
+  newMechanism,
+  truncateIfname,
+  kernel,
+  type NetworkServiceRequest,
+} from "../../api/index.js";
 
 export interface NsUrl {
   readonly url: string;
@@ -15,7 +23,12 @@ export interface NsUrl {
 }
 
 export class NsUrlError extends Error {
-  constructor(readonly value: string, reason: string) { super(`invalid network service URL "${value}": ${reason}`); }
+  constructor(
+    readonly value: string,
+    reason: string,
+  ) {
+    super(`invalid network service URL "${value}": ${reason}`);
+  }
 }
 
 export function parseNsUrl(value: string): NsUrl {

@@ -7,7 +7,10 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   push(v: T): void {
     if (this.ended) return;
     const w = this.waiter;
-    if (w) { this.waiter = undefined; w({ value: v, done: false }); } else this.items.push(v);
+    if (w) {
+      this.waiter = undefined;
+      w({ value: v, done: false });
+    } else this.items.push(v);
   }
   end(): void {
     this.ended = true;
@@ -15,12 +18,22 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     this.waiter = undefined;
     w?.({ value: undefined, done: true });
   }
-  get size(): number { return this.items.length; }
+  get size(): number {
+    return this.items.length;
+  }
   next(): Promise<IteratorResult<T>> {
     if (this.items.length) return Promise.resolve({ value: this.items.shift()!, done: false });
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((r) => { this.waiter = r; });
+    return new Promise((r) => {
+      this.waiter = r;
+    });
   }
-  async return(): Promise<IteratorResult<T>> { this.end(); this.items = []; return { value: undefined, done: true }; }
-  [Symbol.asyncIterator](): this { return this; }
+  async return(): Promise<IteratorResult<T>> {
+    this.end();
+    this.items = [];
+    return { value: undefined, done: true };
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }

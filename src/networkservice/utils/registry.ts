@@ -1,7 +1,12 @@
 /** Small registry lookups for NetworkService elements (non-watch Find read to the end). */
 import {
-  create, NetworkServiceEndpointQuerySchema, NetworkServiceQuerySchema,
-  type NetworkService, type NetworkServiceEndpoint, type MessageInitShape, NetworkServiceEndpointSchema,
+  create,
+  NetworkServiceEndpointQuerySchema,
+  NetworkServiceQuerySchema,
+  type NetworkService,
+  type NetworkServiceEndpoint,
+  type MessageInitShape,
+  NetworkServiceEndpointSchema,
 } from "../../api/index.js";
 import type { Ctx, NseRegistryServer, NsRegistryServer } from "../../core/index.js";
 
@@ -19,9 +24,14 @@ export async function findNs(r: RegistryLookup, name: string, ctx: Ctx): Promise
   return undefined;
 }
 
-export async function findNses(r: RegistryLookup, item: MessageInitShape<typeof NetworkServiceEndpointSchema>, ctx: Ctx): Promise<NetworkServiceEndpoint[]> {
+export async function findNses(
+  r: RegistryLookup,
+  item: MessageInitShape<typeof NetworkServiceEndpointSchema>,
+  ctx: Ctx,
+): Promise<NetworkServiceEndpoint[]> {
   const q = create(NetworkServiceEndpointQuerySchema, { networkServiceEndpoint: item });
   const out: NetworkServiceEndpoint[] = [];
-  for await (const x of r.nse.find(q, ctx)) if (!x.deleted && x.networkServiceEndpoint) out.push(x.networkServiceEndpoint);
+  for await (const x of r.nse.find(q, ctx))
+    if (!x.deleted && x.networkServiceEndpoint) out.push(x.networkServiceEndpoint);
   return out;
 }

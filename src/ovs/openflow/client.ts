@@ -21,10 +21,31 @@ import { NsmError, status } from "../../tools/errors.js";
 import { OvsSession, type OvsSessionOptions } from "../session.js";
 import { formatOvsTarget, parseOvsTarget, type OvsTarget } from "../target.js";
 import {
-  MsgType, OFP_HEADER_LEN, OFP_VERSION, decodeError, decodeFeatures, decodeFlowStats, decodeHeader, decodeMultipartReply,
-  decodePortDesc, decodePortStats, encodeFlowMod, encodeFlowStatsRequest, encodeHeader, encodeHello, encodeMultipartRequest,
-  encodePortStatsRequest, helloVersions, MultipartType, OFPP, type Features, type FlowMod, type FlowStats,
-  type FlowStatsRequest, type PortDesc, type PortStats,
+  MsgType,
+  OFP_HEADER_LEN,
+  OFP_VERSION,
+  decodeError,
+  decodeFeatures,
+  decodeFlowStats,
+  decodeHeader,
+  decodeMultipartReply,
+  decodePortDesc,
+  decodePortStats,
+  encodeFlowMod,
+  encodeFlowStatsRequest,
+  encodeHeader,
+  encodeHello,
+  encodeMultipartRequest,
+  encodePortStatsRequest,
+  helloVersions,
+  MultipartType,
+  OFPP,
+  type Features,
+  type FlowMod,
+  type FlowStats,
+  type FlowStatsRequest,
+  type PortDesc,
+  type PortStats,
 } from "./codec.js";
 import { errorNames, msgName } from "./names.js";
 
@@ -39,12 +60,25 @@ export class OpenFlowError extends NsmError {
   readonly data: Buffer | undefined;
   /** flowMods(): indexes of every failing flow-mod */
   failed?: number[];
-  constructor(message: string, o: { code?: status; ofType?: number; ofCode?: number; xid?: number; data?: Buffer; cause?: unknown } = {}) {
-    super(o.code ?? (o.ofType !== undefined ? status.FAILED_PRECONDITION : status.UNAVAILABLE), message, o.cause !== undefined ? { cause: o.cause } : undefined);
+  constructor(
+    message: string,
+    o: { code?: status; ofType?: number; ofCode?: number; xid?: number; data?: Buffer; cause?: unknown } = {},
+  ) {
+    super(
+      o.code ?? (o.ofType !== undefined ? status.FAILED_PRECONDITION : status.UNAVAILABLE),
+      message,
+      o.cause !== undefined ? { cause: o.cause } : undefined,
+    );
     this.name = "OpenFlowError";
-    this.ofType = o.ofType; this.ofCode = o.ofCode; this.xid = o.xid; this.data = o.data;
+    this.ofType = o.ofType;
+    this.ofCode = o.ofCode;
+    this.xid = o.xid;
+    this.data = o.data;
     if (o.ofType !== undefined) [this.typeName, this.codeName] = errorNames(o.ofType, o.ofCode ?? 0);
-    else { this.typeName = undefined; this.codeName = undefined; }
+    else {
+      this.typeName = undefined;
+      this.codeName = undefined;
+    }
   }
 }
 
@@ -106,7 +140,14 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
     const where = formatOvsTarget(this.target);
     return new Promise<Features>((resolve, reject) => {
       const helloXid = this.nextXid();
-      const timer = setTimeout(() => { this.waiters.delete(0); reject(new OpenFlowError(`openflow ${where}: no HELLO within ${this.timeoutMs} ms`, { code: status.DEADLINE_EXCEEDED })); }, this.timeoutMs);
+      const timer = setTimeout(() => {
+        this.waiters.delete(0);
+        reject(
+          new OpenFlowError(`openflow ${where}: no HELLO within ${this.timeoutMs} ms`, {
+            code: status.DEADLINE_EXCEEDED,
+          }),
+        );
+      }, this.timeoutMs);
       // the switch's HELLO (any xid) and a HELLO_FAILED error (xid 0 or ours) land here
       this.waiters.set(0, {
         what: "HELLO",
@@ -120,15 +161,26 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
           const theirs = helloVersions(msg);
           if (!theirs.includes(OFP_VERSION)) {
             clearTimeout(timer);
-            reject(new OpenFlowError(`openflow ${where}: no common version: the switch allows ${theirs.map((v) => `0x0${v}`).join(",")}, we need 0x04 (OpenFlow 1.3); check Bridge.protocols`, { ofType: 0, ofCode: 0 }));
+            reject(
+              new OpenFlowError(
+                `openflow ${where}: no common version: the switch allows ${theirs.map((v) => `0x0${v}`).join(",")}, we need 0x04 (OpenFlow 1.3); check Bridge.protocols`,
+                { ofType: 0, ofCode: 0 },
+              ),
+            );
             return true;
           }
           clearTimeout(timer);
-          this.request(encodeHeader(MsgType.FEATURES_REQUEST, this.nextXid()), "FEATURES_REQUEST", MsgType.FEATURES_REPLY)
-            .then((m) => resolve(decodeFeatures(m)), reject);
+          this.request(
+            encodeHeader(MsgType.FEATURES_REQUEST, this.nextXid()),
+            "FEATURES_REQUEST",
+            MsgType.FEATURES_REPLY,
+          ).then((m) => resolve(decodeFeatures(m)), reject);
           return true;
         },
-        fail: (e) => { clearTimeout(timer); reject(e); },
+        fail: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       this.write(encodeHello(helloXid));
     });
@@ -138,7 +190,11 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
     this.rx = this.rx.length ? Buffer.concat([this.rx, b]) : b;
     while (this.rx.length >= OFP_HEADER_LEN) {
       const len = this.rx.readUInt16BE(2);
-      if (len < OFP_HEADER_LEN) { this.log.warn({ len }, "openflow: bad length from switch, dropping the session"); sock.destroy(); return; }
+      if (len < OFP_HEADER_LEN) {
+        this.log.warn({ len }, "openflow: bad length from switch, dropping the session");
+        sock.destroy();
+        return;
+      }
       if (this.rx.length < len) break;
       const msg = this.rx.subarray(0, len);
       this.rx = this.rx.subarray(len);
@@ -159,7 +215,10 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
     }
     const w = this.waiters.get(h.xid);
     if (w && h.xid !== 0) {
-      if (w.onMsg(h.type, msg)) { this.waiters.delete(h.xid); clearTimeout(w.timer); }
+      if (w.onMsg(h.type, msg)) {
+        this.waiters.delete(h.xid);
+        clearTimeout(w.timer);
+      }
       return;
     }
     if (h.type === MsgType.ERROR) {
@@ -179,19 +238,38 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
     let detail = "";
     if (e.type === 0) detail = `: ${e.data.toString("utf8").replace(/\0+$/, "")}`;
     else if (e.data.length >= OFP_HEADER_LEN) detail = ` (for ${msgName(e.data.readUInt8(1))})`;
-    return new OpenFlowError(`${what}: ${tn}/${cn}${detail}`, { ofType: e.type, ofCode: e.code, xid: h.xid, data: Buffer.from(e.data) });
+    return new OpenFlowError(`${what}: ${tn}/${cn}${detail}`, {
+      ofType: e.type,
+      ofCode: e.code,
+      xid: h.xid,
+      data: Buffer.from(e.data),
+    });
   }
 
   private write(b: Buffer): void {
-    if (!this.sock) throw new OpenFlowError(`openflow ${formatOvsTarget(this.target)}: ${this.closed ? "client closed" : "not connected"}`);
+    if (!this.sock)
+      throw new OpenFlowError(
+        `openflow ${formatOvsTarget(this.target)}: ${this.closed ? "client closed" : "not connected"}`,
+      );
     this.sock.write(b);
   }
 
-  private waitFor(xid: number, what: string, onMsg: Waiter["onMsg"], reject: (e: Error) => void, timeoutMs = this.timeoutMs): void {
+  private waitFor(
+    xid: number,
+    what: string,
+    onMsg: Waiter["onMsg"],
+    reject: (e: Error) => void,
+    timeoutMs = this.timeoutMs,
+  ): void {
     const w: Waiter = { what, onMsg, fail: reject };
     w.timer = setTimeout(() => {
       this.waiters.delete(xid);
-      reject(new OpenFlowError(`openflow ${what} (xid ${xid}): no reply within ${timeoutMs} ms`, { code: status.DEADLINE_EXCEEDED, xid }));
+      reject(
+        new OpenFlowError(`openflow ${what} (xid ${xid}): no reply within ${timeoutMs} ms`, {
+          code: status.DEADLINE_EXCEEDED,
+          xid,
+        }),
+      );
     }, timeoutMs);
     this.waiters.set(xid, w);
   }
@@ -200,13 +278,27 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
   request(msg: Buffer, what: string, replyType: number): Promise<Buffer> {
     const xid = msg.readUInt32BE(4);
     return new Promise((resolve, reject) => {
-      this.waitFor(xid, what, (type, m) => {
-        if (type === MsgType.ERROR) { reject(this.errorFrom(m, `openflow ${what}`)); return true; }
-        if (type !== replyType) return false;
-        resolve(m);
-        return true;
-      }, reject);
-      try { this.write(msg); } catch (e) { clearTimeout(this.waiters.get(xid)?.timer); this.waiters.delete(xid); reject(e); }
+      this.waitFor(
+        xid,
+        what,
+        (type, m) => {
+          if (type === MsgType.ERROR) {
+            reject(this.errorFrom(m, `openflow ${what}`));
+            return true;
+          }
+          if (type !== replyType) return false;
+          resolve(m);
+          return true;
+        },
+        reject,
+      );
+      try {
+        this.write(msg);
+      } catch (e) {
+        clearTimeout(this.waiters.get(xid)?.timer);
+        this.waiters.delete(xid);
+        reject(e);
+      }
     });
   }
 
@@ -217,16 +309,30 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
     const what = `MULTIPART ${type}`;
     return new Promise((resolve, reject) => {
       const parts: Buffer[] = [];
-      this.waitFor(xid, what, (t, m) => {
-        if (t === MsgType.ERROR) { reject(this.errorFrom(m, `openflow ${what}`)); return true; }
-        if (t !== MsgType.MULTIPART_REPLY) return false;
-        const r = decodeMultipartReply(m);
-        parts.push(Buffer.from(r.body));
-        if (r.more) return false;
-        resolve(Buffer.concat(parts));
-        return true;
-      }, reject);
-      try { this.write(msg); } catch (e) { clearTimeout(this.waiters.get(xid)?.timer); this.waiters.delete(xid); reject(e); }
+      this.waitFor(
+        xid,
+        what,
+        (t, m) => {
+          if (t === MsgType.ERROR) {
+            reject(this.errorFrom(m, `openflow ${what}`));
+            return true;
+          }
+          if (t !== MsgType.MULTIPART_REPLY) return false;
+          const r = decodeMultipartReply(m);
+          parts.push(Buffer.from(r.body));
+          if (r.more) return false;
+          resolve(Buffer.concat(parts));
+          return true;
+        },
+        reject,
+      );
+      try {
+        this.write(msg);
+      } catch (e) {
+        clearTimeout(this.waiters.get(xid)?.timer);
+        this.waiters.delete(xid);
+        reject(e);
+      }
     });
   }
 
@@ -278,16 +384,22 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
     }
   }
 
-  flowMod(fm: FlowMod): Promise<void> { return this.flowMods([fm]); }
+  flowMod(fm: FlowMod): Promise<void> {
+    return this.flowMods([fm]);
+  }
 
   /** `ovs-ofctl dump-flows`: every flow matching the request (default: all tables, all flows). */
   async flowStats(r: FlowStatsRequest = {}): Promise<FlowStats[]> {
-    return decodeFlowStats(await this.multipart(MultipartType.FLOW, undefined, encodeFlowStatsRequest(this.nextXid(), r)));
+    return decodeFlowStats(
+      await this.multipart(MultipartType.FLOW, undefined, encodeFlowStatsRequest(this.nextXid(), r)),
+    );
   }
 
   /** Port counters; `port` default ANY = every port (LOCAL included, unsorted). */
   async portStats(port: number = OFPP.ANY): Promise<PortStats[]> {
-    return decodePortStats(await this.multipart(MultipartType.PORT_STATS, undefined, encodePortStatsRequest(this.nextXid(), port)));
+    return decodePortStats(
+      await this.multipart(MultipartType.PORT_STATS, undefined, encodePortStatsRequest(this.nextXid(), port)),
+    );
   }
 
   /** Port numbers, names and MACs (maps ofport ↔ name). */
@@ -295,16 +407,30 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
     return decodePortDesc(await this.multipart(MultipartType.PORT_DESC));
   }
 
-  protected probe(): Promise<number> { return this.echo(); }
-
-  protected failPending(err: Error): void {
-    for (const [xid, w] of [...this.waiters]) { clearTimeout(w.timer); this.waiters.delete(xid); w.fail(err); }
+  protected probe(): Promise<number> {
+    return this.echo();
   }
 
-  protected sessionError(message: string): OpenFlowError { return new OpenFlowError(message); }
+  protected failPending(err: Error): void {
+    for (const [xid, w] of [...this.waiters]) {
+      clearTimeout(w.timer);
+      this.waiters.delete(xid);
+      w.fail(err);
+    }
+  }
+
+  protected sessionError(message: string): OpenFlowError {
+    return new OpenFlowError(message);
+  }
 }
 
 function describe(fm: FlowMod): string {
-  return JSON.stringify({ ...(fm.tableId !== undefined ? { table: fm.tableId } : {}), ...(fm.priority !== undefined ? { priority: fm.priority } : {}), ...fm.match },
-    (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  return JSON.stringify(
+    {
+      ...(fm.tableId !== undefined ? { table: fm.tableId } : {}),
+      ...(fm.priority !== undefined ? { priority: fm.priority } : {}),
+      ...fm.match,
+    },
+    (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v),
+  );
 }

@@ -53,8 +53,20 @@ export interface Monitor {
   cancel(): Promise<void>;
 }
 
-interface Pending { method: string; resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout; onReply?: (v: unknown) => void }
-interface MonitorState { id: string; db: string; tables: Record<string, MonitorTable>; cond: boolean; replica: Replica }
+interface Pending {
+  method: string;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+  onReply?: (v: unknown) => void;
+}
+interface MonitorState {
+  id: string;
+  db: string;
+  tables: Record<string, MonitorTable>;
+  cond: boolean;
+  replica: Replica;
+}
 
 let clientSeq = 0;
 
@@ -83,14 +95,34 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
   /** Resolves when a session is up (at once if it is). */
   waitConnected(o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
     if (this.sock) return Promise.resolve();
-    if (this.closed) return Promise.reject(new OvsdbError(status.UNAVAILABLE, `ovsdb ${formatOvsTarget(this.target)}: client closed`));
+    if (this.closed)
+      return Promise.reject(new OvsdbError(status.UNAVAILABLE, `ovsdb ${formatOvsTarget(this.target)}: client closed`));
     return new Promise((resolve, reject) => {
-      const done = (): void => { off(); clearTimeout(timer); o.signal?.removeEventListener("abort", abort); };
-      const off = this.on("connected", () => { done(); resolve(); });
-      const abort = (): void => { done(); reject(NsmError.from(o.signal?.reason, o.signal)); };
-      const timer = o.timeoutMs !== undefined
-        ? setTimeout(() => { done(); reject(new OvsdbError(status.DEADLINE_EXCEEDED, `ovsdb ${formatOvsTarget(this.target)}: not reconnected within ${o.timeoutMs} ms`)); }, o.timeoutMs)
-        : undefined;
+      const done = (): void => {
+        off();
+        clearTimeout(timer);
+        o.signal?.removeEventListener("abort", abort);
+      };
+      const off = this.on("connected", () => {
+        done();
+        resolve();
+      });
+      const abort = (): void => {
+        done();
+        reject(NsmError.from(o.signal?.reason, o.signal));
+      };
+      const timer =
+        o.timeoutMs !== undefined
+          ? setTimeout(() => {
+              done();
+              reject(
+                new OvsdbError(
+                  status.DEADLINE_EXCEEDED,
+                  `ovsdb ${formatOvsTarget(this.target)}: not reconnected within ${o.timeoutMs} ms`,
+                ),
+              );
+            }, o.timeoutMs)
+          : undefined;
       o.signal?.addEventListener("abort", abort, { once: true });
     });
   }
@@ -98,7 +130,9 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
   protected async open(): Promise<void> {
     const split = new JsonSplitter((v) => this.onMessage(v as Record<string, unknown>));
     await this.attach((b, sock) => {
-      try { split.push(b); } catch (e) {
+      try {
+        split.push(b);
+      } catch (e) {
         this.log.warn({ err: e }, "ovsdb: malformed JSON from server, dropping the session");
         sock.destroy(e as Error);
       }
@@ -121,18 +155,28 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
   }
 
   protected failPending(): void {
-    for (const [id, p] of this.pending) { clearTimeout(p.timer); this.pending.delete(id); p.reject(new OvsdbError(status.UNAVAILABLE, `ovsdb ${p.method}: connection to ${formatOvsTarget(this.target)} lost`)); }
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(
+        new OvsdbError(status.UNAVAILABLE, `ovsdb ${p.method}: connection to ${formatOvsTarget(this.target)} lost`),
+      );
+    }
   }
 
-  protected sessionError(message: string): OvsdbError { return new OvsdbError(status.UNAVAILABLE, message); }
+  protected sessionError(message: string): OvsdbError {
+    return new OvsdbError(status.UNAVAILABLE, message);
+  }
 
   private onMessage(m: Record<string, unknown>): void {
     if (typeof m.method === "string") {
       const params = m.params;
       if (m.id !== null && m.id !== undefined) {
         // a request from the server: only echo is defined for clients
-        if (m.method === "echo") { this.write({ id: m.id, result: params, error: null }); this.emit("echo", params); }
-        else this.write({ id: m.id, result: null, error: "unknown method" });
+        if (m.method === "echo") {
+          this.write({ id: m.id, result: params, error: null });
+          this.emit("echo", params);
+        } else this.write({ id: m.id, result: null, error: "unknown method" });
         return;
       }
       this.onNotification(m.method, params);
@@ -146,12 +190,17 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
     clearTimeout(p.timer);
     if (m.error !== null && m.error !== undefined) {
       const e = m.error as string | { error?: string; details?: string; syntax?: string };
-      const name = typeof e === "string" ? e : e.error ?? "error";
+      const name = typeof e === "string" ? e : (e.error ?? "error");
       const details = typeof e === "object" ? [e.details, e.syntax && `in ${e.syntax}`].filter(Boolean).join(" ") : "";
       p.reject(new OvsdbError(requestErrorCode(name), `ovsdb ${p.method}: ${name}${details ? `: ${details}` : ""}`));
     } else if (p.onReply) {
       // synchronously, before any notification that came in the same chunk is applied
-      try { p.onReply(m.result); p.resolve(m.result); } catch (e) { p.reject(e as Error); }
+      try {
+        p.onReply(m.result);
+        p.resolve(m.result);
+      } catch (e) {
+        p.reject(e as Error);
+      }
     } else p.resolve(m.result);
   }
 
@@ -160,8 +209,11 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
       const m = this.monitors.get(String(params[0]));
       if (m) {
         try {
-          if (method === "update") m.replica.applyUpdate(params[1] as never); else m.replica.applyUpdate2(params[1] as never);
-        } catch (e) { this.log.warn({ err: e }, `ovsdb: could not apply ${method}`); }
+          if (method === "update") m.replica.applyUpdate(params[1] as never);
+          else m.replica.applyUpdate2(params[1] as never);
+        } catch (e) {
+          this.log.warn({ err: e }, `ovsdb: could not apply ${method}`);
+        }
       }
     }
     this.emit("notification", method, params);
@@ -176,9 +228,18 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
    * when disconnected or the session drops, DEADLINE_EXCEEDED after `timeoutMs`, the server's
    * error otherwise.
    */
-  request(method: string, params: unknown[], o: { timeoutMs?: number; signal?: AbortSignal; onReply?: (v: unknown) => void } = {}): Promise<unknown> {
+  request(
+    method: string,
+    params: unknown[],
+    o: { timeoutMs?: number; signal?: AbortSignal; onReply?: (v: unknown) => void } = {},
+  ): Promise<unknown> {
     if (!this.sock) {
-      return Promise.reject(new OvsdbError(status.UNAVAILABLE, `ovsdb ${method}: ${this.closed ? "client closed" : `not connected to ${formatOvsTarget(this.target)}`}`));
+      return Promise.reject(
+        new OvsdbError(
+          status.UNAVAILABLE,
+          `ovsdb ${method}: ${this.closed ? "client closed" : `not connected to ${formatOvsTarget(this.target)}`}`,
+        ),
+      );
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -187,17 +248,26 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
       const onAbort = (): void => {
         const p = this.pending.get(id);
         if (!p) return;
-        this.pending.delete(id); clearTimeout(p.timer);
+        this.pending.delete(id);
+        clearTimeout(p.timer);
         reject(NsmError.from(o.signal?.reason ?? new Error("aborted"), o.signal));
       };
       const timer = setTimeout(() => {
-        this.pending.delete(id); cleanupAbort();
+        this.pending.delete(id);
+        cleanupAbort();
         reject(new OvsdbError(status.DEADLINE_EXCEEDED, `ovsdb ${method}: no reply within ${ms} ms`));
       }, ms);
       this.pending.set(id, {
-        method, timer,
-        resolve: (v) => { cleanupAbort(); resolve(v); },
-        reject: (e) => { cleanupAbort(); reject(e); },
+        method,
+        timer,
+        resolve: (v) => {
+          cleanupAbort();
+          resolve(v);
+        },
+        reject: (e) => {
+          cleanupAbort();
+          reject(e);
+        },
         ...(o.onReply ? { onReply: o.onReply } : {}),
       });
       if (o.signal?.aborted) return onAbort();
@@ -206,7 +276,9 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
     });
   }
 
-  listDbs(): Promise<string[]> { return this.request("list_dbs", []) as Promise<string[]>; }
+  listDbs(): Promise<string[]> {
+    return this.request("list_dbs", []) as Promise<string[]>;
+  }
 
   /** The schema of `db`, normalised (cached per client). */
   getSchema(db: string): Promise<DatabaseSchema> {
@@ -219,14 +291,20 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
     return s;
   }
 
-  echo(params: unknown[] = []): Promise<unknown> { return this.request("echo", params); }
+  echo(params: unknown[] = []): Promise<unknown> {
+    return this.request("echo", params);
+  }
 
   /**
    * Runs `ops` as one atomic transaction. Resolves with one result per op; if any op or the
    * commit failed, nothing was applied and it throws OvsdbTransactionError naming the op.
    */
-  async transact(db: string, ops: readonly Operation[], o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<OpResult[]> {
-    const results = await this.request("transact", [db, ...ops], o) as (OpResult | null)[];
+  async transact(
+    db: string,
+    ops: readonly Operation[],
+    o: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<OpResult[]> {
+    const results = (await this.request("transact", [db, ...ops], o)) as (OpResult | null)[];
     const bad = results.findIndex((r) => r !== null && r.error !== undefined && r.error !== null);
     if (bad >= 0) throw new OvsdbTransactionError(db, ops, results, bad);
     return results as OpResult[];
@@ -244,9 +322,11 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
     const schema = await this.getSchema(db);
     const replica = o.replica ?? new Replica(schema);
     for (const [t, mt] of Object.entries(tables)) {
-      if (!schema.tables[t]) throw new OvsdbError(status.INVALID_ARGUMENT, `ovsdb monitor ${db}: no table "${t}" in the schema`);
+      if (!schema.tables[t])
+        throw new OvsdbError(status.INVALID_ARGUMENT, `ovsdb monitor ${db}: no table "${t}" in the schema`);
       for (const c of mt.columns ?? []) {
-        if (!schema.tables[t]!.columns[c]) throw new OvsdbError(status.INVALID_ARGUMENT, `ovsdb monitor ${db}: table "${t}" has no column "${c}"`);
+        if (!schema.tables[t]!.columns[c])
+          throw new OvsdbError(status.INVALID_ARGUMENT, `ovsdb monitor ${db}: table "${t}" has no column "${c}"`);
       }
       replica.setColumns(t, mt.columns);
     }
@@ -259,7 +339,9 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
       throw e;
     }
     return {
-      id: m.id, db, replica,
+      id: m.id,
+      db,
+      replica,
       cancel: async () => {
         if (!this.monitors.delete(m.id)) return;
         replica.drop(Object.keys(tables));
@@ -281,11 +363,16 @@ export class OvsdbClient extends OvsSession<"notification" | "echo"> {
     // arrival, so the initial rows land before an update that shares its chunk
     const onReply = (result: unknown): void => {
       const apply = (): void => {
-        if (m.cond) m.replica.applyUpdate2(result as never); else m.replica.applyUpdate(result as never);
+        if (m.cond) m.replica.applyUpdate2(result as never);
+        else m.replica.applyUpdate(result as never);
       };
-      if (resync) m.replica.resync(Object.keys(m.tables), apply); else apply();
+      if (resync) m.replica.resync(Object.keys(m.tables), apply);
+      else apply();
     };
-    await this.request(m.cond ? "monitor_cond" : "monitor", [m.db, m.id, req], { onReply, ...(signal ? { signal } : {}) });
+    await this.request(m.cond ? "monitor_cond" : "monitor", [m.db, m.id, req], {
+      onReply,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   /** Ends the session and every monitor; pending requests fail with UNAVAILABLE. Idempotent. */

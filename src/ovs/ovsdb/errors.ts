@@ -25,7 +25,7 @@ const CODES: Record<string, status> = {
   "range error": status.INVALID_ARGUMENT,
   "timed out": status.ABORTED,
   "not supported": status.UNIMPLEMENTED,
-  "aborted": status.ABORTED,
+  aborted: status.ABORTED,
   "not owner": status.PERMISSION_DENIED,
   "syntax error": status.INVALID_ARGUMENT,
   "unknown column": status.INVALID_ARGUMENT,
@@ -53,25 +53,36 @@ export class OvsdbTransactionError extends OvsdbError {
     const opName = o ? o.op : "commit";
     const table = o && "table" in o ? o.table : tableFromDetails(r.details);
     const column = columnFromDetails(r.details, r.syntax);
-    const where = o ? `op ${index + 1}/${ops.length} ${opName}${table ? ` on ${table}` : ""}` : `commit of ${ops.length} op(s)${table ? ` (table ${table})` : ""}`;
+    const where = o
+      ? `op ${index + 1}/${ops.length} ${opName}${table ? ` on ${table}` : ""}`
+      : `commit of ${ops.length} op(s)${table ? ` (table ${table})` : ""}`;
     const msg = `ovsdb transact ${db}: ${where}: ${r.error}${column ? ` (column "${column}")` : ""}${r.details ? `: ${r.details}` : ""}${r.syntax ? ` in ${r.syntax}` : ""}`;
     super(CODES[r.error ?? ""] ?? status.UNKNOWN, msg);
     this.name = "OvsdbTransactionError";
-    this.index = index; this.op = opName; this.table = table; this.column = column;
-    this.error = r.error ?? "unknown error"; this.details = r.details; this.results = results;
+    this.index = index;
+    this.op = opName;
+    this.table = table;
+    this.column = column;
+    this.error = r.error ?? "unknown error";
+    this.details = r.details;
+    this.results = results;
   }
 }
 
 function tableFromDetails(d: string | undefined): string | undefined {
-  return d ? /"([A-Za-z_]\w*)" table/.exec(d)?.[1] ?? /in table ([A-Za-z_]\w*)/.exec(d)?.[1] : undefined;
+  return d ? (/"([A-Za-z_]\w*)" table/.exec(d)?.[1] ?? /in table ([A-Za-z_]\w*)/.exec(d)?.[1]) : undefined;
 }
 
 function columnFromDetails(d: string | undefined, syntax: string | undefined): string | undefined {
   const text = `${d ?? ""} ${syntax ?? ""}`;
-  return /column "?([A-Za-z_]\w*)"?/.exec(text)?.[1]
-    ?? /No column ([A-Za-z_]\w*)/i.exec(text)?.[1]
-    ?? /unknown column ([A-Za-z_]\w*)/i.exec(text)?.[1];
+  return (
+    /column "?([A-Za-z_]\w*)"?/.exec(text)?.[1] ??
+    /No column ([A-Za-z_]\w*)/i.exec(text)?.[1] ??
+    /unknown column ([A-Za-z_]\w*)/i.exec(text)?.[1]
+  );
 }
 
 /** Code for a request-level error (`{"error": "unknown database", …}` or a bare string). */
-export function requestErrorCode(e: string): status { return CODES[e] ?? status.UNKNOWN; }
+export function requestErrorCode(e: string): status {
+  return CODES[e] ?? status.UNKNOWN;
+}

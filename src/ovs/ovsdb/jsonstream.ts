@@ -11,14 +11,17 @@ import { StringDecoder } from "node:string_decoder";
 export class JsonSplitter {
   private readonly decoder = new StringDecoder("utf8");
   private buf = "";
-  private scanned = 0;       // chars of buf already scanned
+  private scanned = 0; // chars of buf already scanned
   private depth = 0;
   private inString = false;
   private escaped = false;
-  private start = -1;        // index of the current top-level value's first char
+  private start = -1; // index of the current top-level value's first char
 
   /** `limit` bounds one value's size in chars; a larger one throws (a broken or hostile peer). */
-  constructor(private readonly onValue: (v: unknown) => void, private readonly limit = 64 * 1024 * 1024) {}
+  constructor(
+    private readonly onValue: (v: unknown) => void,
+    private readonly limit = 64 * 1024 * 1024,
+  ) {}
 
   /** Feeds bytes; calls onValue for each completed value. Throws SyntaxError on malformed JSON. */
   push(chunk: Buffer): void {
@@ -33,7 +36,10 @@ export class JsonSplitter {
         else if (c === 0x22 /* " */) this.inString = false;
         continue;
       }
-      if (c === 0x22) { this.inString = true; continue; }
+      if (c === 0x22) {
+        this.inString = true;
+        continue;
+      }
       if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
         if (this.depth++ === 0) this.start = i;
       } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
@@ -49,8 +55,10 @@ export class JsonSplitter {
       }
     }
     // keep only the unfinished value
-    if (this.depth === 0) { this.buf = ""; this.scanned = 0; }
-    else {
+    if (this.depth === 0) {
+      this.buf = "";
+      this.scanned = 0;
+    } else {
       this.buf = s.slice(this.start);
       this.scanned = this.buf.length;
       this.start = 0;
@@ -60,7 +68,12 @@ export class JsonSplitter {
 
   /** Drops any partial value (after a reconnect). */
   reset(): void {
-    this.buf = ""; this.scanned = 0; this.depth = 0; this.inString = false; this.escaped = false; this.start = -1;
+    this.buf = "";
+    this.scanned = 0;
+    this.depth = 0;
+    this.inString = false;
+    this.escaped = false;
+    this.start = -1;
     this.decoder.end();
   }
 }

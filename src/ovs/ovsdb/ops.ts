@@ -10,8 +10,16 @@
  */
 import type { WireRow, WireValue } from "./values.js";
 
-export type Condition = [column: string, fn: "==" | "!=" | "<" | "<=" | ">" | ">=" | "includes" | "excludes", value: WireValue];
-export type Mutation = [column: string, mutator: "+=" | "-=" | "*=" | "/=" | "%=" | "insert" | "delete", value: WireValue];
+export type Condition = [
+  column: string,
+  fn: "==" | "!=" | "<" | "<=" | ">" | ">=" | "includes" | "excludes",
+  value: WireValue,
+];
+export type Mutation = [
+  column: string,
+  mutator: "+=" | "-=" | "*=" | "/=" | "%=" | "insert" | "delete",
+  value: WireValue,
+];
 
 export type Operation =
   | { op: "insert"; table: string; row: WireRow; "uuid-name"?: string }
@@ -19,7 +27,15 @@ export type Operation =
   | { op: "update"; table: string; where: Condition[]; row: WireRow }
   | { op: "mutate"; table: string; where: Condition[]; mutations: Mutation[] }
   | { op: "delete"; table: string; where: Condition[] }
-  | { op: "wait"; table: string; where: Condition[]; columns: string[]; until: "==" | "!="; rows: WireRow[]; timeout?: number }
+  | {
+      op: "wait";
+      table: string;
+      where: Condition[];
+      columns: string[];
+      until: "==" | "!=";
+      rows: WireRow[];
+      timeout?: number;
+    }
   | { op: "commit"; durable: boolean }
   | { op: "abort" }
   | { op: "comment"; comment: string }
@@ -41,11 +57,22 @@ export const op = {
   select: (table: string, where: Condition[] = [], columns?: string[]): Operation =>
     columns === undefined ? { op: "select", table, where } : { op: "select", table, where, columns },
   update: (table: string, where: Condition[], row: WireRow): Operation => ({ op: "update", table, where, row }),
-  mutate: (table: string, where: Condition[], mutations: Mutation[]): Operation => ({ op: "mutate", table, where, mutations }),
+  mutate: (table: string, where: Condition[], mutations: Mutation[]): Operation => ({
+    op: "mutate",
+    table,
+    where,
+    mutations,
+  }),
   delete: (table: string, where: Condition[]): Operation => ({ op: "delete", table, where }),
   /** `timeout` in ms; 0 fails at once (`timed out`) when the condition does not hold. */
-  wait: (table: string, where: Condition[], columns: string[], until: "==" | "!=", rows: WireRow[], timeout = 0): Operation =>
-    ({ op: "wait", table, where, columns, until, rows, timeout }),
+  wait: (
+    table: string,
+    where: Condition[],
+    columns: string[],
+    until: "==" | "!=",
+    rows: WireRow[],
+    timeout = 0,
+  ): Operation => ({ op: "wait", table, where, columns, until, rows, timeout }),
   commit: (durable: boolean): Operation => ({ op: "commit", durable }),
   abort: (): Operation => ({ op: "abort" }),
   comment: (comment: string): Operation => ({ op: "comment", comment }),

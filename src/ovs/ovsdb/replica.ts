@@ -6,9 +6,21 @@
  *   const ofport = await replica.waitFor(() => replica.find("Interface", (r) => r.name === "p1")?.ofport);
  */
 import { NsmError, status } from "../../tools/errors.js";
-import { applyDiff, decodeRow, defaultValue as defaultValueOf, type DatabaseSchema, type Row, type TableSchema } from "./values.js";
+import {
+  applyDiff,
+  decodeRow,
+  defaultValue as defaultValueOf,
+  type DatabaseSchema,
+  type Row,
+  type TableSchema,
+} from "./values.js";
 
-export interface RowChange { table: string; uuid: string; old?: Row; new?: Row }
+export interface RowChange {
+  table: string;
+  uuid: string;
+  old?: Row;
+  new?: Row;
+}
 export type ChangeListener = (changes: readonly RowChange[]) => void;
 
 export class Replica {
@@ -18,8 +30,12 @@ export class Replica {
   constructor(readonly schema: DatabaseSchema) {}
 
   /** Rows of `table` (empty when not monitored). */
-  rows(table: string): Row[] { return [...(this.tables.get(table)?.values() ?? [])]; }
-  get(table: string, uuid: string): Row | undefined { return this.tables.get(table)?.get(uuid); }
+  rows(table: string): Row[] {
+    return [...(this.tables.get(table)?.values() ?? [])];
+  }
+  get(table: string, uuid: string): Row | undefined {
+    return this.tables.get(table)?.get(uuid);
+  }
   find(table: string, pred: (r: Row) => boolean): Row | undefined {
     for (const r of this.tables.get(table)?.values() ?? []) if (pred(r)) return r;
     return undefined;
@@ -36,33 +52,61 @@ export class Replica {
    * change. Rejects on abort or after `timeoutMs` (DEADLINE_EXCEEDED naming `what`), or when
    * `probe` throws.
    */
-  waitFor<T>(probe: () => T | undefined, o: { signal?: AbortSignal; timeoutMs?: number; what?: string } = {}): Promise<T> {
+  waitFor<T>(
+    probe: () => T | undefined,
+    o: { signal?: AbortSignal; timeoutMs?: number; what?: string } = {},
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let off = (): void => {};
       let timer: NodeJS.Timeout | undefined;
-      const done = (): void => { off(); clearTimeout(timer); o.signal?.removeEventListener("abort", onAbort); };
+      const done = (): void => {
+        off();
+        clearTimeout(timer);
+        o.signal?.removeEventListener("abort", onAbort);
+      };
       const check = (): void => {
         try {
           const v = probe();
-          if (v !== undefined) { done(); resolve(v); }
-        } catch (e) { done(); reject(e); }
+          if (v !== undefined) {
+            done();
+            resolve(v);
+          }
+        } catch (e) {
+          done();
+          reject(e);
+        }
       };
-      const onAbort = (): void => { done(); reject(NsmError.from(o.signal?.reason ?? new Error("aborted"), o.signal)); };
+      const onAbort = (): void => {
+        done();
+        reject(NsmError.from(o.signal?.reason ?? new Error("aborted"), o.signal));
+      };
       if (o.signal?.aborted) return onAbort();
       check();
       off = this.onChange(check);
       o.signal?.addEventListener("abort", onAbort, { once: true });
       if (o.timeoutMs !== undefined) {
-        timer = setTimeout(() => { done(); reject(new NsmError(status.DEADLINE_EXCEEDED, `ovsdb: ${o.what ?? "condition"} not reached within ${o.timeoutMs} ms`)); }, o.timeoutMs);
+        timer = setTimeout(() => {
+          done();
+          reject(
+            new NsmError(
+              status.DEADLINE_EXCEEDED,
+              `ovsdb: ${o.what ?? "condition"} not reached within ${o.timeoutMs} ms`,
+            ),
+          );
+        }, o.timeoutMs);
       }
     });
   }
 
   private table(name: string): { rows: Map<string, Row>; schema: TableSchema } {
     const schema = this.schema.tables[name];
-    if (!schema) throw new NsmError(status.INTERNAL, `ovsdb replica: table "${name}" is not in schema ${this.schema.name}`);
+    if (!schema)
+      throw new NsmError(status.INTERNAL, `ovsdb replica: table "${name}" is not in schema ${this.schema.name}`);
     let rows = this.tables.get(name);
-    if (!rows) { rows = new Map(); this.tables.set(name, rows); }
+    if (!rows) {
+      rows = new Map();
+      this.tables.set(name, rows);
+    }
     return { rows, schema };
   }
 
@@ -72,7 +116,9 @@ export class Replica {
   }
 
   /** Applies a `monitor` result or `update` notification: `{T:{uuid:{old?,new?}}}`. */
-  applyUpdate(u: Record<string, Record<string, { old?: Record<string, unknown>; new?: Record<string, unknown> }>>): void {
+  applyUpdate(
+    u: Record<string, Record<string, { old?: Record<string, unknown>; new?: Record<string, unknown> }>>,
+  ): void {
     const changes: RowChange[] = [];
     for (const [tn, rows] of Object.entries(u)) {
       const t = this.table(tn);
@@ -92,7 +138,20 @@ export class Replica {
   }
 
   /** Applies a `monitor_cond` result or `update2` notification: initial/insert/modify/delete. */
-  applyUpdate2(u: Record<string, Record<string, { initial?: Record<string, unknown>; insert?: Record<string, unknown>; modify?: Record<string, unknown>; delete?: null }>>): void {
+  applyUpdate2(
+    u: Record<
+      string,
+      Record<
+        string,
+        {
+          initial?: Record<string, unknown>;
+          insert?: Record<string, unknown>;
+          modify?: Record<string, unknown>;
+          delete?: null;
+        }
+      >
+    >,
+  ): void {
     const changes: RowChange[] = [];
     for (const [tn, rows] of Object.entries(u)) {
       const t = this.table(tn);
@@ -126,10 +185,17 @@ export class Replica {
    */
   resync(tables: readonly string[], initial: () => void): void {
     const before = new Map<string, Map<string, Row>>();
-    for (const tn of tables) { before.set(tn, this.tables.get(tn) ?? new Map()); this.tables.set(tn, new Map()); }
+    for (const tn of tables) {
+      before.set(tn, this.tables.get(tn) ?? new Map());
+      this.tables.set(tn, new Map());
+    }
     const silenced = [...this.listeners];
     this.listeners.clear();
-    try { initial(); } finally { for (const l of silenced) this.listeners.add(l); }
+    try {
+      initial();
+    } finally {
+      for (const l of silenced) this.listeners.add(l);
+    }
     const changes: RowChange[] = [];
     for (const tn of tables) {
       const now = this.tables.get(tn) ?? new Map<string, Row>();
@@ -145,7 +211,9 @@ export class Replica {
   }
 
   /** Drops `tables` (monitor cancelled). */
-  drop(tables: readonly string[]): void { for (const t of tables) this.tables.delete(t); }
+  drop(tables: readonly string[]): void {
+    for (const t of tables) this.tables.delete(t);
+  }
 
   private readonly defaultRows = new Map<TableSchema, Row>();
   private readonly monitored = new Map<TableSchema, readonly string[] | undefined>();

@@ -21,9 +21,15 @@ export type WireRow = Record<string, WireValue>;
 export type Value = Atom | Atom[] | Record<string, Atom>;
 export type Row = Record<string, Value>;
 
-export function uuid(u: string): ["uuid", string] { return ["uuid", u]; }
-export function namedUuid(n: string): ["named-uuid", string] { return ["named-uuid", n]; }
-export function set(items: Iterable<WireAtom>): WireSet { return ["set", [...items]]; }
+export function uuid(u: string): ["uuid", string] {
+  return ["uuid", u];
+}
+export function namedUuid(n: string): ["named-uuid", string] {
+  return ["named-uuid", n];
+}
+export function set(items: Iterable<WireAtom>): WireSet {
+  return ["set", [...items]];
+}
 /** A map from an object (string keys) or from pairs (any atom keys). */
 export function map(m: Record<string, WireAtom> | Iterable<[WireAtom, WireAtom]>): WireMap {
   const pairs = Symbol.iterator in m ? [...(m as Iterable<[WireAtom, WireAtom]>)] : Object.entries(m);
@@ -35,22 +41,61 @@ export function map(m: Record<string, WireAtom> | Iterable<[WireAtom, WireAtom]>
 export type AtomicType = "integer" | "real" | "boolean" | "string" | "uuid";
 export interface BaseType {
   type: AtomicType;
-  enum?: WireValue; refTable?: string; refType?: "strong" | "weak";
-  minInteger?: number; maxInteger?: number; minReal?: number; maxReal?: number; minLength?: number; maxLength?: number;
+  enum?: WireValue;
+  refTable?: string;
+  refType?: "strong" | "weak";
+  minInteger?: number;
+  maxInteger?: number;
+  minReal?: number;
+  maxReal?: number;
+  minLength?: number;
+  maxLength?: number;
 }
-export interface ColumnType { key: BaseType; value?: BaseType; min: number; max: number | "unlimited" }
-export interface ColumnSchema { type: ColumnType; ephemeral?: boolean; mutable?: boolean }
-export interface TableSchema { columns: Record<string, ColumnSchema>; isRoot?: boolean; maxRows?: number; indexes?: string[][] }
-export interface DatabaseSchema { name: string; version: string; cksum?: string; tables: Record<string, TableSchema> }
+export interface ColumnType {
+  key: BaseType;
+  value?: BaseType;
+  min: number;
+  max: number | "unlimited";
+}
+export interface ColumnSchema {
+  type: ColumnType;
+  ephemeral?: boolean;
+  mutable?: boolean;
+}
+export interface TableSchema {
+  columns: Record<string, ColumnSchema>;
+  isRoot?: boolean;
+  maxRows?: number;
+  indexes?: string[][];
+}
+export interface DatabaseSchema {
+  name: string;
+  version: string;
+  cksum?: string;
+  tables: Record<string, TableSchema>;
+}
 
 type RawBase = AtomicType | (Omit<BaseType, "type"> & { type: AtomicType });
 type RawType = AtomicType | { key: RawBase; value?: RawBase; min?: number; max?: number | "unlimited" };
 
-function base(b: RawBase): BaseType { return typeof b === "string" ? { type: b } : b; }
+function base(b: RawBase): BaseType {
+  return typeof b === "string" ? { type: b } : b;
+}
 
 /** Normalises a `get_schema` result: every column type in the long form with min/max filled in. */
 export function parseSchema(raw: unknown): DatabaseSchema {
-  const r = raw as { name: string; version: string; cksum?: string; tables: Record<string, { columns: Record<string, { type: RawType; ephemeral?: boolean; mutable?: boolean }> } & Omit<TableSchema, "columns">> };
+  const r = raw as {
+    name: string;
+    version: string;
+    cksum?: string;
+    tables: Record<
+      string,
+      { columns: Record<string, { type: RawType; ephemeral?: boolean; mutable?: boolean }> } & Omit<
+        TableSchema,
+        "columns"
+      >
+    >;
+  };
   if (!r || typeof r !== "object" || typeof r.name !== "string" || typeof r.tables !== "object") {
     throw new TypeError(`not an OVSDB schema: ${JSON.stringify(raw).slice(0, 200)}`);
   }
@@ -59,9 +104,15 @@ export function parseSchema(raw: unknown): DatabaseSchema {
     const columns: Record<string, ColumnSchema> = {};
     for (const [cn, c] of Object.entries(t.columns)) {
       const ty = c.type;
-      const type: ColumnType = typeof ty === "string"
-        ? { key: { type: ty }, min: 1, max: 1 }
-        : { key: base(ty.key), ...(ty.value !== undefined ? { value: base(ty.value) } : {}), min: ty.min ?? 1, max: ty.max ?? 1 };
+      const type: ColumnType =
+        typeof ty === "string"
+          ? { key: { type: ty }, min: 1, max: 1 }
+          : {
+              key: base(ty.key),
+              ...(ty.value !== undefined ? { value: base(ty.value) } : {}),
+              min: ty.min ?? 1,
+              max: ty.max ?? 1,
+            };
       columns[cn] = { ...c, type };
     }
     // every table has these two, not listed in the schema
@@ -82,7 +133,8 @@ export function columnKind(t: ColumnType): ColumnKind {
 
 export function decodeAtom(a: unknown): Atom {
   if (typeof a === "string" || typeof a === "number" || typeof a === "boolean") return a;
-  if (Array.isArray(a) && a.length === 2 && (a[0] === "uuid" || a[0] === "named-uuid") && typeof a[1] === "string") return a[1];
+  if (Array.isArray(a) && a.length === 2 && (a[0] === "uuid" || a[0] === "named-uuid") && typeof a[1] === "string")
+    return a[1];
   throw new TypeError(`not an OVSDB atom: ${JSON.stringify(a)}`);
 }
 
@@ -93,7 +145,8 @@ export function decodeSet(v: unknown): Atom[] {
 }
 
 export function decodeMap(v: unknown): Record<string, Atom> {
-  if (!(Array.isArray(v) && v[0] === "map" && Array.isArray(v[1]))) throw new TypeError(`not an OVSDB map: ${JSON.stringify(v)}`);
+  if (!(Array.isArray(v) && v[0] === "map" && Array.isArray(v[1])))
+    throw new TypeError(`not an OVSDB map: ${JSON.stringify(v)}`);
   const out: Record<string, Atom> = {};
   for (const [k, val] of v[1] as [unknown, unknown][]) out[String(decodeAtom(k))] = decodeAtom(val);
   return out;
@@ -101,23 +154,33 @@ export function decodeMap(v: unknown): Record<string, Atom> {
 
 export function decodeValue(v: unknown, t: ColumnType): Value {
   switch (columnKind(t)) {
-    case "scalar": return decodeAtom(v);
-    case "set": return decodeSet(v);
-    case "map": return decodeMap(v);
+    case "scalar":
+      return decodeAtom(v);
+    case "set":
+      return decodeSet(v);
+    case "map":
+      return decodeMap(v);
   }
 }
 
 /** The value a column holds when a `monitor_cond` row leaves it out. */
 export function defaultValue(t: ColumnType): Value {
   switch (columnKind(t)) {
-    case "map": return {};
-    case "set": return [];
+    case "map":
+      return {};
+    case "set":
+      return [];
     case "scalar":
       switch (t.key.type) {
-        case "integer": case "real": return 0;
-        case "boolean": return false;
-        case "string": return "";
-        case "uuid": return "00000000-0000-0000-0000-000000000000";
+        case "integer":
+        case "real":
+          return 0;
+        case "boolean":
+          return false;
+        case "string":
+          return "";
+        case "uuid":
+          return "00000000-0000-0000-0000-000000000000";
       }
   }
 }
@@ -139,19 +202,22 @@ export function decodeRow(raw: Record<string, unknown>, table: TableSchema): Row
  */
 export function applyDiff(old: Value | undefined, diff: unknown, t: ColumnType): Value {
   switch (columnKind(t)) {
-    case "scalar": return decodeAtom(diff);
+    case "scalar":
+      return decodeAtom(diff);
     case "set": {
       const cur = [...((old as Atom[] | undefined) ?? [])];
       for (const a of decodeSet(diff)) {
         const i = cur.indexOf(a);
-        if (i >= 0) cur.splice(i, 1); else cur.push(a);
+        if (i >= 0) cur.splice(i, 1);
+        else cur.push(a);
       }
       return cur;
     }
     case "map": {
       const cur = { ...((old as Record<string, Atom> | undefined) ?? {}) };
       for (const [k, v] of Object.entries(decodeMap(diff))) {
-        if (k in cur && cur[k] === v) delete cur[k]; else cur[k] = v;
+        if (k in cur && cur[k] === v) delete cur[k];
+        else cur[k] = v;
       }
       return cur;
     }

@@ -59,18 +59,25 @@ export interface ChangeOptions {
 }
 
 export interface BridgeInfo {
-  uuid: string; name: string; datapathType: string;
+  uuid: string;
+  name: string;
+  datapathType: string;
   /** 16 hex digits, the OpenFlow datapath_id; undefined until vswitchd sets it */
   datapathId: string | undefined;
-  protocols: string[]; failMode: string | undefined;
+  protocols: string[];
+  failMode: string | undefined;
   /** names of the bridge's ports (its own local port included) */
   ports: string[];
   controller: string[];
-  externalIds: Record<string, string>; otherConfig: Record<string, string>;
+  externalIds: Record<string, string>;
+  otherConfig: Record<string, string>;
 }
 
 export interface InterfaceInfo {
-  uuid: string; name: string; type: string; options: Record<string, string>;
+  uuid: string;
+  name: string;
+  type: string;
+  options: Record<string, string>;
   /** undefined until vswitchd attached it; -1 when it could not (see `error`); 65534 = the bridge's LOCAL port */
   ofport: number | undefined;
   ofportRequest: number | undefined;
@@ -78,12 +85,16 @@ export interface InterfaceInfo {
   externalIds: Record<string, string>;
   /** rx_packets, tx_bytes, …; refreshed by vswitchd every 5 s; a missing key = not reported */
   statistics: Record<string, number>;
-  macInUse: string | undefined; linkState: string | undefined; adminState: string | undefined;
-  mtu: number | undefined; ifindex: number | undefined;
+  macInUse: string | undefined;
+  linkState: string | undefined;
+  adminState: string | undefined;
+  mtu: number | undefined;
+  ifindex: number | undefined;
 }
 
 export interface PortInfo {
-  uuid: string; name: string;
+  uuid: string;
+  name: string;
   /** the bridge listing this port */
   bridge: string | undefined;
   tag: number | undefined;
@@ -92,11 +103,44 @@ export interface PortInfo {
 }
 
 const COLUMNS = {
-  Open_vSwitch: ["bridges", "cur_cfg", "next_cfg", "ovs_version", "db_version", "datapath_types", "iface_types", "external_ids", "other_config"],
-  Bridge: ["name", "ports", "datapath_type", "datapath_id", "protocols", "fail_mode", "controller", "external_ids", "other_config"],
+  Open_vSwitch: [
+    "bridges",
+    "cur_cfg",
+    "next_cfg",
+    "ovs_version",
+    "db_version",
+    "datapath_types",
+    "iface_types",
+    "external_ids",
+    "other_config",
+  ],
+  Bridge: [
+    "name",
+    "ports",
+    "datapath_type",
+    "datapath_id",
+    "protocols",
+    "fail_mode",
+    "controller",
+    "external_ids",
+    "other_config",
+  ],
   Port: ["name", "interfaces", "tag", "external_ids"],
-  Interface: ["name", "type", "options", "ofport", "ofport_request", "error", "external_ids", "statistics", "mac_in_use",
-    "link_state", "admin_state", "mtu", "ifindex"],
+  Interface: [
+    "name",
+    "type",
+    "options",
+    "ofport",
+    "ofport_request",
+    "error",
+    "external_ids",
+    "statistics",
+    "mac_in_use",
+    "link_state",
+    "admin_state",
+    "mtu",
+    "ifindex",
+  ],
   Controller: ["target", "is_connected"],
 };
 
@@ -113,14 +157,22 @@ const numMap = (v: Row[string] | undefined): Record<string, number> => {
 const arr = (v: Row[string] | undefined): Atom[] => (Array.isArray(v) ? v : v === undefined ? [] : [v as Atom]);
 
 export class Vswitch {
-  private constructor(readonly db: OvsdbClient, readonly replica: Replica, private readonly ownsClient: boolean, readonly log?: Logger) {}
+  private constructor(
+    readonly db: OvsdbClient,
+    readonly replica: Replica,
+    private readonly ownsClient: boolean,
+    readonly log?: Logger,
+  ) {}
 
   /** Connects (or uses `client`) and monitors Open_vSwitch, Bridge, Port, Interface and Controller. */
   static async open(target: string | OvsdbClient, o: OvsdbClientOptions = {}): Promise<Vswitch> {
     const own = typeof target === "string";
     const db = own ? await OvsdbClient.connect(target, o) : target;
     try {
-      const m = await db.monitor(OVS_DB, Object.fromEntries(Object.entries(COLUMNS).map(([t, columns]) => [t, { columns }])));
+      const m = await db.monitor(
+        OVS_DB,
+        Object.fromEntries(Object.entries(COLUMNS).map(([t, columns]) => [t, { columns }])),
+      );
       return new Vswitch(db, m.replica, own, o.log);
     } catch (e) {
       if (own) db.close();
@@ -128,12 +180,20 @@ export class Vswitch {
     }
   }
 
-  close(): void { if (this.ownsClient) this.db.close(); }
+  close(): void {
+    if (this.ownsClient) this.db.close();
+  }
 
-  private root(): Row | undefined { return this.replica.rows("Open_vSwitch")[0]; }
-  get ovsVersion(): string | undefined { return opt<string>(this.root()?.ovs_version); }
+  private root(): Row | undefined {
+    return this.replica.rows("Open_vSwitch")[0];
+  }
+  get ovsVersion(): string | undefined {
+    return opt<string>(this.root()?.ovs_version);
+  }
 
-  bridges(): BridgeInfo[] { return this.replica.rows("Bridge").map((r) => this.bridgeInfo(r)); }
+  bridges(): BridgeInfo[] {
+    return this.replica.rows("Bridge").map((r) => this.bridgeInfo(r));
+  }
   bridge(name: string): BridgeInfo | undefined {
     const r = this.replica.find("Bridge", (b) => b.name === name);
     return r && this.bridgeInfo(r);
@@ -153,28 +213,53 @@ export class Vswitch {
 
   private bridgeInfo(r: Row): BridgeInfo {
     return {
-      uuid: r._uuid as string, name: r.name as string, datapathType: (r.datapath_type as string) ?? "",
-      datapathId: opt<string>(r.datapath_id), protocols: arr(r.protocols).map(String), failMode: opt<string>(r.fail_mode),
-      ports: arr(r.ports).map((u) => this.replica.get("Port", String(u))?.name as string | undefined).filter((n): n is string => n !== undefined),
-      controller: arr(r.controller).map((u) => this.replica.get("Controller", String(u))?.target as string | undefined).filter((t): t is string => t !== undefined),
-      externalIds: strMap(r.external_ids), otherConfig: strMap(r.other_config),
+      uuid: r._uuid as string,
+      name: r.name as string,
+      datapathType: (r.datapath_type as string) ?? "",
+      datapathId: opt<string>(r.datapath_id),
+      protocols: arr(r.protocols).map(String),
+      failMode: opt<string>(r.fail_mode),
+      ports: arr(r.ports)
+        .map((u) => this.replica.get("Port", String(u))?.name as string | undefined)
+        .filter((n): n is string => n !== undefined),
+      controller: arr(r.controller)
+        .map((u) => this.replica.get("Controller", String(u))?.target as string | undefined)
+        .filter((t): t is string => t !== undefined),
+      externalIds: strMap(r.external_ids),
+      otherConfig: strMap(r.other_config),
     };
   }
   private portInfo(r: Row): PortInfo {
     const id = r._uuid as string;
     const br = this.replica.find("Bridge", (b) => arr(b.ports).includes(id));
     return {
-      uuid: id, name: r.name as string, bridge: br?.name as string | undefined, tag: opt<number>(r.tag),
+      uuid: id,
+      name: r.name as string,
+      bridge: br?.name as string | undefined,
+      tag: opt<number>(r.tag),
       externalIds: strMap(r.external_ids),
-      interfaces: arr(r.interfaces).map((u) => this.replica.get("Interface", String(u))).filter((x): x is Row => !!x).map((i) => this.ifaceInfo(i)),
+      interfaces: arr(r.interfaces)
+        .map((u) => this.replica.get("Interface", String(u)))
+        .filter((x): x is Row => !!x)
+        .map((i) => this.ifaceInfo(i)),
     };
   }
   private ifaceInfo(r: Row): InterfaceInfo {
     return {
-      uuid: r._uuid as string, name: r.name as string, type: (r.type as string) ?? "", options: strMap(r.options),
-      ofport: opt<number>(r.ofport), ofportRequest: opt<number>(r.ofport_request), error: opt<string>(r.error),
-      externalIds: strMap(r.external_ids), statistics: numMap(r.statistics), macInUse: opt<string>(r.mac_in_use),
-      linkState: opt<string>(r.link_state), adminState: opt<string>(r.admin_state), mtu: opt<number>(r.mtu), ifindex: opt<number>(r.ifindex),
+      uuid: r._uuid as string,
+      name: r.name as string,
+      type: (r.type as string) ?? "",
+      options: strMap(r.options),
+      ofport: opt<number>(r.ofport),
+      ofportRequest: opt<number>(r.ofport_request),
+      error: opt<string>(r.error),
+      externalIds: strMap(r.external_ids),
+      statistics: numMap(r.statistics),
+      macInUse: opt<string>(r.mac_in_use),
+      linkState: opt<string>(r.link_state),
+      adminState: opt<string>(r.admin_state),
+      mtu: opt<number>(r.mtu),
+      ifindex: opt<number>(r.ifindex),
     };
   }
 
@@ -197,10 +282,17 @@ export class Vswitch {
 
   /** Resolves when ovs-vswitchd has applied configuration `cfg` (Open_vSwitch.cur_cfg ≥ cfg). */
   waitApplied(cfg: number, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<number> {
-    return this.replica.waitFor(() => {
-      const cur = Number(this.root()?.cur_cfg ?? 0);
-      return cur >= cfg ? cur : undefined;
-    }, { timeoutMs: o.timeoutMs ?? 10_000, what: `ovs-vswitchd applying next_cfg ${cfg} (is it running?)`, ...(o.signal ? { signal: o.signal } : {}) });
+    return this.replica.waitFor(
+      () => {
+        const cur = Number(this.root()?.cur_cfg ?? 0);
+        return cur >= cfg ? cur : undefined;
+      },
+      {
+        timeoutMs: o.timeoutMs ?? 10_000,
+        what: `ovs-vswitchd applying next_cfg ${cfg} (is it running?)`,
+        ...(o.signal ? { signal: o.signal } : {}),
+      },
+    );
   }
 
   /** `ovs-vsctl add-br` in one transaction: the bridge, its local internal port, its controllers. */
@@ -231,7 +323,10 @@ export class Vswitch {
       if (spec.mayExist && e instanceof OvsdbTransactionError && this.bridge(spec.name)) return this.bridge(spec.name)!;
       throw e;
     }
-    return this.replica.waitFor(() => this.bridge(spec.name), { timeoutMs: 5_000, what: `bridge "${spec.name}" in the replica` });
+    return this.replica.waitFor(() => this.bridge(spec.name), {
+      timeoutMs: 5_000,
+      what: `bridge "${spec.name}" in the replica`,
+    });
   }
 
   /** `ovs-vsctl del-br`: drops the bridge from Open_vSwitch.bridges; its ports go with it. */
@@ -274,13 +369,17 @@ export class Vswitch {
       if (e instanceof OvsdbTransactionError && e.index === 0 && e.error === "timed out") {
         throw new OvsdbError(status.NOT_FOUND, `ovsdb add-port "${spec.name}": no bridge "${bridge}"`, { cause: e });
       }
-      if (spec.mayExist && e instanceof OvsdbTransactionError && this.port(spec.name)?.bridge === bridge) return this.port(spec.name)!;
+      if (spec.mayExist && e instanceof OvsdbTransactionError && this.port(spec.name)?.bridge === bridge)
+        return this.port(spec.name)!;
       throw e;
     }
-    return this.replica.waitFor(() => {
-      const p = this.port(spec.name);
-      return p && p.bridge === bridge && p.interfaces.length ? p : undefined;
-    }, { timeoutMs: 5_000, what: `port "${spec.name}" in the replica` });
+    return this.replica.waitFor(
+      () => {
+        const p = this.port(spec.name);
+        return p && p.bridge === bridge && p.interfaces.length ? p : undefined;
+      },
+      { timeoutMs: 5_000, what: `port "${spec.name}" in the replica` },
+    );
   }
 
   /** `ovs-vsctl del-port`: removes the port from the bridge; Port and Interface rows are garbage-collected. */
@@ -288,7 +387,10 @@ export class Vswitch {
     const p = this.port(name);
     if (!p || p.bridge !== bridge) {
       if (o.ifExists) return;
-      throw new OvsdbError(status.NOT_FOUND, `ovsdb del-port: no port "${name}" on bridge "${bridge}"${p?.bridge ? ` (it is on "${p.bridge}")` : ""}`);
+      throw new OvsdbError(
+        status.NOT_FOUND,
+        `ovsdb del-port: no port "${name}" on bridge "${bridge}"${p?.bridge ? ` (it is on "${p.bridge}")` : ""}`,
+      );
     }
     await this.apply([op.mutate("Bridge", [["name", "==", bridge]], [["ports", "delete", set([uuid(p.uuid)])]])], o);
   }
@@ -297,16 +399,27 @@ export class Vswitch {
   async setController(bridge: string, targets: string[], o: ChangeOptions = {}): Promise<void> {
     if (!this.bridge(bridge)) throw new OvsdbError(status.NOT_FOUND, `ovsdb set-controller: no bridge "${bridge}"`);
     const ops: Operation[] = targets.map((target, i) => op.insert("Controller", { target }, `ctl${i}`));
-    ops.push(op.update("Bridge", [["name", "==", bridge]], { controller: set(targets.map((_, i) => namedUuid(`ctl${i}`))) }));
+    ops.push(
+      op.update("Bridge", [["name", "==", bridge]], { controller: set(targets.map((_, i) => namedUuid(`ctl${i}`))) }),
+    );
     await this.apply(ops, o);
   }
 
   /** Sets keys of Open_vSwitch.other_config (e.g. `{ "userspace-tso-enable": "true" }`). */
   async setOtherConfig(kv: Record<string, string>, o: ChangeOptions = {}): Promise<void> {
-    await this.apply([op.mutate("Open_vSwitch", [], [
-      ["other_config", "delete", set(Object.keys(kv))],
-      ["other_config", "insert", map(kv)],
-    ])], o);
+    await this.apply(
+      [
+        op.mutate(
+          "Open_vSwitch",
+          [],
+          [
+            ["other_config", "delete", set(Object.keys(kv))],
+            ["other_config", "insert", map(kv)],
+          ],
+        ),
+      ],
+      o,
+    );
   }
 
   /**
@@ -315,10 +428,21 @@ export class Vswitch {
    * DEADLINE_EXCEEDED after `timeoutMs` (default 10 000).
    */
   waitOfport(name: string, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<number> {
-    return this.replica.waitFor(() => {
-      const i = this.interfaceByName(name);
-      if (i?.ofport === -1) throw new OvsdbError(status.FAILED_PRECONDITION, `ovsdb: interface "${name}" got no ofport: ${i.error ?? "no error reported"}`);
-      return i?.ofport !== undefined && i.ofport > 0 ? i.ofport : undefined;
-    }, { timeoutMs: o.timeoutMs ?? 10_000, what: `ofport of interface "${name}"`, ...(o.signal ? { signal: o.signal } : {}) });
+    return this.replica.waitFor(
+      () => {
+        const i = this.interfaceByName(name);
+        if (i?.ofport === -1)
+          throw new OvsdbError(
+            status.FAILED_PRECONDITION,
+            `ovsdb: interface "${name}" got no ofport: ${i.error ?? "no error reported"}`,
+          );
+        return i?.ofport !== undefined && i.ofport > 0 ? i.ofport : undefined;
+      },
+      {
+        timeoutMs: o.timeoutMs ?? 10_000,
+        what: `ofport of interface "${name}"`,
+        ...(o.signal ? { signal: o.signal } : {}),
+      },
+    );
   }
 }

@@ -8,10 +8,17 @@
  *   const stored = await c.register(nse, newCtx({ timeoutMs: 15_000 }));
  *   ...; await c.unregister(stored, newCtx({ timeoutMs: 15_000 })); await c.close();
  */
-import type { NetworkService, NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse,
-  NetworkServiceQuery, NetworkServiceResponse } from "../../api/index.js";
-import { dial, nsChain, nseChain, type NseRegistryChain, type NseRegistryServer, type NsRegistryChain,
-  type NsRegistryServer, type RegistryChain, type RegistryServer } from "../../core/index.js";
+import {
+  dial,
+  nsChain,
+  nseChain,
+  type NseRegistryChain,
+  type NseRegistryServer,
+  type NsRegistryChain,
+  type NsRegistryServer,
+  type RegistryChain,
+  type RegistryServer,
+} from "../../core/index.js";
 import type { Logger } from "../../tools/log.js";
 import { beginNsClient, beginNseClient } from "../common/begin/client.js";
 import { healClient } from "../common/heal/client.js";
@@ -35,15 +42,22 @@ export type NsRegistryClient = NsRegistryChain & { close(): Promise<void> };
 
 function withLog<T, Q, R>(server: RegistryServer<T, Q, R>, log?: Logger): RegistryServer<T, Q, R> {
   if (!log) return server;
-  return { register: (e, c) => server.register(e, c.with({ log })), find: (q, c) => server.find(q, c.with({ log })), unregister: (e, c) => server.unregister(e, c.with({ log })) };
+  return {
+    register: (e, c) => server.register(e, c.with({ log })),
+    find: (q, c) => server.find(q, c.with({ log })),
+    unregister: (e, c) => server.unregister(e, c.with({ log })),
+  };
 }
 
 /**
  * A client chain over an in-process `next`: its elements get a lifetime that ends on `close()`
  * or when `signal` does; calls without their own `next` go to `next` (with `log` attached).
  */
-function clientOver<T, Q, R>(next: RegistryServer<T, Q, R>, o: { signal: AbortSignal; log?: Logger },
-  elements: (life: AbortSignal) => RegistryChain<T, Q, R>): RegistryChain<T, Q, R> & { close(): Promise<void> } {
+function clientOver<T, Q, R>(
+  next: RegistryServer<T, Q, R>,
+  o: { signal: AbortSignal; log?: Logger },
+  elements: (life: AbortSignal) => RegistryChain<T, Q, R>,
+): RegistryChain<T, Q, R> & { close(): Promise<void> } {
   const life = new AbortController();
   const stop = () => life.abort();
   o.signal.addEventListener("abort", stop, { once: true });
@@ -53,40 +67,59 @@ function clientOver<T, Q, R>(next: RegistryServer<T, Q, R>, o: { signal: AbortSi
     register: (e, ctx, nx = n) => c.register(e, ctx, nx),
     find: (q, ctx, nx = n) => c.find(q, ctx, nx),
     unregister: (e, ctx, nx = n) => c.unregister(e, ctx, nx),
-    async close() { o.signal.removeEventListener("abort", stop); life.abort(); },
+    async close() {
+      o.signal.removeEventListener("abort", stop);
+      life.abort();
+    },
   };
 }
 
 /** The NSE client chain over an in-process `next` (no dial): begin → retry → heal → refresh. */
-export function nseRegistryClientOver(next: NseRegistryServer,
-  o: { signal: AbortSignal; log?: Logger; retry?: RetryOptions; /** default true */ refresh?: boolean }): NseRegistryClient {
-  return clientOver(next, o, (life) => nseChain(
-    beginNseClient({ signal: life }),
-    retryClient(NSE, o.retry),
-    healClient(NSE, { signal: life }),
-    ...(o.refresh === false ? [] : [refreshNseClient({ signal: life })]),
-  ));
+export function nseRegistryClientOver(
+  next: NseRegistryServer,
+  o: { signal: AbortSignal; log?: Logger; retry?: RetryOptions; /** default true */ refresh?: boolean },
+): NseRegistryClient {
+  return clientOver(next, o, (life) =>
+    nseChain(
+      beginNseClient({ signal: life }),
+      retryClient(NSE, o.retry),
+      healClient(NSE, { signal: life }),
+      ...(o.refresh === false ? [] : [refreshNseClient({ signal: life })]),
+    ),
+  );
 }
 
 /** The NS client chain over an in-process `next`: begin → retry → heal. */
-export function nsRegistryClientOver(next: NsRegistryServer, o: { signal: AbortSignal; log?: Logger; retry?: RetryOptions }): NsRegistryClient {
-  return clientOver(next, o, (life) => nsChain(
-    beginNsClient({ signal: life }),
-    retryClient(NS, o.retry),
-    healClient(NS, { signal: life }),
-  ));
+export function nsRegistryClientOver(
+  next: NsRegistryServer,
+  o: { signal: AbortSignal; log?: Logger; retry?: RetryOptions },
+): NsRegistryClient {
+  return clientOver(next, o, (life) =>
+    nsChain(beginNsClient({ signal: life }), retryClient(NS, o.retry), healClient(NS, { signal: life })),
+  );
 }
 
 export function nseRegistryClient(o: RegistryClientOptions): NseRegistryClient {
   const conn = dial(o.url, { dialTimeoutMs: o.dialTimeoutMs ?? 300 });
   const c = nseRegistryClientOver(conn.nseRegistry, o);
-  return { ...c, async close() { await c.close(); conn.close(); } };
+  return {
+    ...c,
+    async close() {
+      await c.close();
+      conn.close();
+    },
+  };
 }
 
 /** NS registry client over gRPC to `o.url`. */
 export function nsRegistryClient(o: RegistryClientOptions): NsRegistryClient {
   const conn = dial(o.url, { dialTimeoutMs: o.dialTimeoutMs ?? 300 });
   const c = nsRegistryClientOver(conn.nsRegistry, o);
-  return { ...c, async close() { await c.close(); conn.close(); } };
+  return {
+    ...c,
+    async close() {
+      await c.close();
+      conn.close();
+    },
+  };
 }
-

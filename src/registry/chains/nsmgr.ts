@@ -9,8 +9,16 @@
  *   const reg = nsmgrRegistry({ nsmgrUrl: "tcp://10.0.0.1:5001", registryUrl: "tcp://registry:5002", signal });
  *   await serve(urls, { networkService, nseRegistry: reg.nse, nsRegistry: reg.ns });
  */
-import { dial, nsChain, nseChain, type GrpcConn, type NseRegistryChain, type NseRegistryServer, type NsRegistryChain,
-  type NsRegistryServer } from "../../core/index.js";
+import {
+  dial,
+  nsChain,
+  nseChain,
+  type GrpcConn,
+  type NseRegistryChain,
+  type NseRegistryServer,
+  type NsRegistryChain,
+  type NsRegistryServer,
+} from "../../core/index.js";
 import { memoryStore } from "../store/memory.js";
 import { Replica } from "../store/replica.js";
 import { setMaxListeners } from "node:events";
@@ -63,7 +71,11 @@ export function nsmgrRegistry(o: NsmgrRegistryOptions): NsmgrRegistry {
     // no client-side refresh upstream: the NSEs' own refreshes pass through; heal covers restarts
     nseNext = nseClient;
     nsNext = nsClient;
-    closers.push(() => nseClient.close(), () => nsClient.close(), () => conn.close());
+    closers.push(
+      () => nseClient.close(),
+      () => nsClient.close(),
+      () => conn.close(),
+    );
   } else {
     const nseStore = memoryStore({ clone: NSE.clone });
     const nsStore = memoryStore({ clone: NS.clone });
@@ -71,11 +83,20 @@ export function nsmgrRegistry(o: NsmgrRegistryOptions): NsmgrRegistry {
     const nsEl = storeNsServer(new Replica(nsStore, { signal: life.signal, log }), { signal: life.signal, log });
     nseNext = nseChain(nseEl);
     nsNext = nsChain(nsEl);
-    closers.push(() => nseEl.close(), () => nsEl.close(), () => nseStore.close(), () => nsStore.close());
+    closers.push(
+      () => nseEl.close(),
+      () => nsEl.close(),
+      () => nseStore.close(),
+      () => nsStore.close(),
+    );
   }
 
   const bypass = localBypassNseServer(o.nsmgrUrl);
-  const expire = expireNseServer({ periodMs: o.expirePeriodMs ?? DEFAULT_EXPIRE_PERIOD_MS, timers: true, signal: life.signal });
+  const expire = expireNseServer({
+    periodMs: o.expirePeriodMs ?? DEFAULT_EXPIRE_PERIOD_MS,
+    timers: true,
+    signal: life.signal,
+  });
   closers.unshift(() => expire.close());
   const nseInner = nseChain(
     validateNseServer(),

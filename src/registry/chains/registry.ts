@@ -9,9 +9,22 @@
  * upstream also puts grpcmetadata → updatepath → authorize first; those come with the
  * security issue (tokens, path ids).
  */
-import { fromBinary, NetworkServiceEndpointSchema, NetworkServiceSchema, toBinary, type NetworkService,
-  type NetworkServiceEndpoint } from "../../api/index.js";
-import { dial, nsChain, nseChain, type GrpcConn, type NseRegistryChain, type NsRegistryChain } from "../../core/index.js";
+import {
+  fromBinary,
+  NetworkServiceEndpointSchema,
+  NetworkServiceSchema,
+  toBinary,
+  type NetworkService,
+  type NetworkServiceEndpoint,
+} from "../../api/index.js";
+import {
+  dial,
+  nsChain,
+  nseChain,
+  type GrpcConn,
+  type NseRegistryChain,
+  type NsRegistryChain,
+} from "../../core/index.js";
 import { setMaxListeners } from "node:events";
 import { type Logger, silentLogger } from "../../tools/log.js";
 import { beginNseServer } from "../common/begin/server.js";
@@ -58,11 +71,16 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   const stop = () => life.abort();
   o.signal.addEventListener("abort", stop, { once: true });
   const nseStore = await openStore<NetworkServiceEndpoint>(spec, {
-    clone: NSE.clone, prefix: "/nsm/registry/nse/",
-    codec: { encode: (v) => toBinary(NetworkServiceEndpointSchema, v), decode: (b) => fromBinary(NetworkServiceEndpointSchema, b) },
+    clone: NSE.clone,
+    prefix: "/nsm/registry/nse/",
+    codec: {
+      encode: (v) => toBinary(NetworkServiceEndpointSchema, v),
+      decode: (b) => fromBinary(NetworkServiceEndpointSchema, b),
+    },
   });
   const nsStore = await openStore<NetworkService>(spec, {
-    clone: NS.clone, prefix: "/nsm/registry/ns/",
+    clone: NS.clone,
+    prefix: "/nsm/registry/ns/",
     codec: { encode: (v) => toBinary(NetworkServiceSchema, v), decode: (b) => fromBinary(NetworkServiceSchema, b) },
   });
   const nseReplica = new Replica(nseStore, { signal: life.signal, log });
@@ -89,7 +107,10 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   log.info({ store: nseStore.kind, expirePeriodMs: o.expirePeriodMs ?? DEFAULT_EXPIRE_PERIOD_MS }, "registry: started");
   let closed: Promise<void> | undefined;
   return {
-    nse, ns, nseStore, nsStore,
+    nse,
+    ns,
+    nseStore,
+    nsStore,
     ready: Promise.all([nseReplica.ready, nsReplica.ready]).then(() => {}),
     close() {
       closed ??= (async () => {

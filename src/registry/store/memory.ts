@@ -24,7 +24,9 @@ export function memoryStore<T>(o: MemoryStoreOptions<T>): RegistryStore<T> {
     if (history.length > maxHistory) history.splice(0, history.length - maxHistory);
     for (const w of [...watchers]) if (watchers.has(w)) w.event(e);
   };
-  const check = () => { if (closed) throw new Error("memory store is closed"); };
+  const check = () => {
+    if (closed) throw new Error("memory store is closed");
+  };
 
   return {
     kind: "memory",
@@ -60,8 +62,13 @@ export function memoryStore<T>(o: MemoryStoreOptions<T>): RegistryStore<T> {
       // replay what the watcher has not seen, synchronously, then go live
       for (const e of history) if (e.revision > after) h.event(e);
       watchers.add(h);
-      return () => { watchers.delete(h); };
+      return () => {
+        watchers.delete(h);
+      };
     },
-    async close() { closed = true; watchers.clear(); },
+    async close() {
+      closed = true;
+      watchers.clear();
+    },
   };
 }

@@ -16,10 +16,15 @@ export interface OpenStoreOptions<T> {
 export function parseEtcdUrl(spec: string): { endpoints: string[]; prefix: string } {
   const m = /^etcd:\/\/([^/]+)(\/.*)?$/.exec(spec.trim());
   if (!m) throw new Error(`store "${spec}" is neither "memory" nor etcd://host:port[,host:port]`);
-  const endpoints = m[1]!.split(",").map((h) => h.trim()).filter(Boolean).map((h) => {
-    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(h)) throw new Error(`store "${spec}": "${h}" is not host:port`);
-    return `http://${h}`;
-  });
+  const endpoints = m[1]!
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean)
+    .map((h) => {
+      if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(h))
+        throw new Error(`store "${spec}": "${h}" is not host:port`);
+      return `http://${h}`;
+    });
   if (!endpoints.length) throw new Error(`store "${spec}" names no etcd endpoint`);
   return { endpoints, prefix: m[2] && m[2] !== "/" ? m[2] : "" };
 }

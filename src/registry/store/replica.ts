@@ -13,7 +13,11 @@ import { messageOf } from "../../core/index.js";
 import { type Logger, silentLogger } from "../../tools/log.js";
 import type { RegistryStore, StoreEntry, StoreEvent } from "./store.js";
 
-export interface ReplicaOptions { signal: AbortSignal; log?: Logger; /** ms between list retries (default 200) */ retryMs?: number }
+export interface ReplicaOptions {
+  signal: AbortSignal;
+  log?: Logger;
+  /** ms between list retries (default 200) */ retryMs?: number;
+}
 
 export class Replica<T> {
   private readonly entries = new Map<string, StoreEntry<T>>();
@@ -25,30 +29,52 @@ export class Replica<T> {
   /** resolves once the first snapshot is loaded (never rejects; retries until the signal ends) */
   readonly ready: Promise<void>;
 
-  constructor(readonly store: RegistryStore<T>, private readonly o: ReplicaOptions) {
+  constructor(
+    readonly store: RegistryStore<T>,
+    private readonly o: ReplicaOptions,
+  ) {
     this.log = o.log ?? silentLogger;
     this.ready = this.sync();
     o.signal.addEventListener("abort", () => this.close(), { once: true });
   }
 
   /** the store revision this replica reflects */
-  get revision(): number { return this.rev; }
-  get size(): number { return this.entries.size; }
-  get(name: string): StoreEntry<T> | undefined { return this.entries.get(name); }
-  values(): IterableIterator<StoreEntry<T>> { return this.entries.values(); }
+  get revision(): number {
+    return this.rev;
+  }
+  get size(): number {
+    return this.entries.size;
+  }
+  get(name: string): StoreEntry<T> | undefined {
+    return this.entries.get(name);
+  }
+  values(): IterableIterator<StoreEntry<T>> {
+    return this.entries.values();
+  }
 
   /** Calls `fn` with every later change (synchronously, in order). Returns the unsubscribe. */
   subscribe(fn: (e: StoreEvent<T>) => void): () => void {
     this.subs.add(fn);
-    return () => { this.subs.delete(fn); };
+    return () => {
+      this.subs.delete(fn);
+    };
   }
 
   /** Resolves once the replica has applied revision `rev` (rejects when `signal` ends first). */
   waitFor(rev: number, signal?: AbortSignal): Promise<void> {
     if (this.rev >= rev) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const w = { rev, resolve: () => { signal?.removeEventListener("abort", onAbort); resolve(); } };
-      const onAbort = () => { this.waiters = this.waiters.filter((x) => x !== w); reject(signal!.reason); };
+      const w = {
+        rev,
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(signal!.reason);
+      };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiters.push(w);
     });
@@ -72,7 +98,11 @@ export class Replica<T> {
 
   private emit(e: StoreEvent<T>): void {
     for (const fn of [...this.subs]) {
-      try { fn(e); } catch (err) { this.log.error({ err: messageOf(err), name: e.name }, "registry replica: subscriber failed"); }
+      try {
+        fn(e);
+      } catch (err) {
+        this.log.error({ err: messageOf(err), name: e.name }, "registry replica: subscriber failed");
+      }
     }
   }
 
@@ -109,8 +139,15 @@ export class Replica<T> {
         this.advance(snap.revision);
         this.stopWatch = this.store.watch(snap.revision, {
           event: (e) => this.apply(e),
-          reset: () => { this.log.warn({ store: this.store.kind }, "registry replica: history compacted, re-listing"); void this.sync(); },
-          error: (err) => this.log.warn({ store: this.store.kind, err: err.message }, "registry replica: watch interrupted, resuming"),
+          reset: () => {
+            this.log.warn({ store: this.store.kind }, "registry replica: history compacted, re-listing");
+            void this.sync();
+          },
+          error: (err) =>
+            this.log.warn(
+              { store: this.store.kind, err: err.message },
+              "registry replica: watch interrupted, resuming",
+            ),
         });
         return;
       } catch (err) {

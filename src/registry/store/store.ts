@@ -10,12 +10,24 @@
  */
 
 /** One stored entry; `revision` is the store revision of its last write (etcd mod_revision). */
-export interface StoreEntry<T> { readonly name: string; readonly value: T; readonly revision: number }
+export interface StoreEntry<T> {
+  readonly name: string;
+  readonly value: T;
+  readonly revision: number;
+}
 
 /** A change. For `delete`, `value` is the last stored value and `revision` the deletion's. */
-export interface StoreEvent<T> { readonly type: "put" | "delete"; readonly name: string; readonly value: T; readonly revision: number }
+export interface StoreEvent<T> {
+  readonly type: "put" | "delete";
+  readonly name: string;
+  readonly value: T;
+  readonly revision: number;
+}
 
-export interface StoreSnapshot<T> { readonly entries: StoreEntry<T>[]; readonly revision: number }
+export interface StoreSnapshot<T> {
+  readonly entries: StoreEntry<T>[];
+  readonly revision: number;
+}
 
 export interface WatchHandler<T> {
   /** every change with revision > the start revision, once, in revision order */
@@ -48,4 +60,7 @@ export interface RegistryStore<T> {
 }
 
 /** Turns values into bytes and back (etcd keeps protobuf binary). */
-export interface Codec<T> { encode(v: T): Uint8Array; decode(b: Uint8Array): T }
+export interface Codec<T> {
+  encode(v: T): Uint8Array;
+  decode(b: Uint8Array): T;
+}

@@ -1,7 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Metadata } from "@grpc/grpc-js";
-import { decodeToken, formatRfc3339Nano, incomingToken, newTokenGenerator, parseRfc3339Nano, tokenMetadata } from "./token.js";
+import {
+  decodeToken,
+  formatRfc3339Nano,
+  incomingToken,
+  newTokenGenerator,
+  parseRfc3339Nano,
+  tokenMetadata,
+} from "./token.js";
 
 test("tokens: ES256 JWT with sub and exp = now + lifetime, verifiable, reused briefly", { timeout: 5000 }, async () => {
   const g = await newTokenGenerator({ name: "nsmgr", maxLifetimeMs: 2000 });

@@ -47,7 +47,12 @@ export async function newTokenGenerator(o: TokenGeneratorOptions): Promise<Token
   const lifetime = o.maxLifetimeMs ?? DEFAULT_MAX_TOKEN_LIFETIME_MS;
   if (!(lifetime > 0)) throw new RangeError(`token lifetime must be > 0 ms, got ${lifetime}`);
   const reuse = o.reuseMs ?? Math.min(1000, lifetime / 20);
-  const keys = o.keys ?? await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]) as webcrypto.CryptoKeyPair;
+  const keys =
+    o.keys ??
+    ((await webcrypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
+      "sign",
+      "verify",
+    ])) as webcrypto.CryptoKeyPair);
   const subject = o.subject ?? `spiffe://nsm-ts.local/${o.name}`;
   const cache = new Map<string, { t: Token; at: number }>();
   const pending = new Map<string, Promise<Token>>();
@@ -55,7 +60,10 @@ export async function newTokenGenerator(o: TokenGeneratorOptions): Promise<Token
   const sign = async (aud: string | undefined): Promise<Token> => {
     const expMs = Date.now() + lifetime;
     // JWT NumericDate may be fractional (RFC 7519 §2); ms precision keeps short test lifetimes exact
-    const jwt = new SignJWT({}).setProtectedHeader({ alg: "ES256", typ: "JWT" }).setSubject(subject).setExpirationTime(expMs / 1000);
+    const jwt = new SignJWT({})
+      .setProtectedHeader({ alg: "ES256", typ: "JWT" })
+      .setSubject(subject)
+      .setExpirationTime(expMs / 1000);
     if (aud) jwt.setAudience([aud]);
     return { token: await jwt.sign(keys.privateKey), expires: new Date(expMs) };
   };
@@ -67,7 +75,12 @@ export async function newTokenGenerator(o: TokenGeneratorOptions): Promise<Token
     if (hit && now - hit.at < reuse) return hit.t;
     let p = pending.get(key);
     if (!p) {
-      p = sign(aud).then((t) => { cache.set(key, { t, at: now }); return t; }).finally(() => pending.delete(key));
+      p = sign(aud)
+        .then((t) => {
+          cache.set(key, { t, at: now });
+          return t;
+        })
+        .finally(() => pending.delete(key));
       pending.set(key, p);
     }
     return p;
@@ -81,7 +94,11 @@ export async function newTokenGenerator(o: TokenGeneratorOptions): Promise<Token
 
 /** The claims of a token without verifying it; undefined if it is not a JWT. */
 export function decodeToken(token: string): { sub?: string; exp?: number; aud?: string | string[] } | undefined {
-  try { return decodeJwt(token); } catch { return undefined; }
+  try {
+    return decodeJwt(token);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Go's time.RFC3339Nano: fraction without trailing zeros, `Z` for UTC. */
@@ -107,7 +124,10 @@ const formatted = new WeakMap<Token, string>();
 /** gRPC metadata carrying `t` as upstream's per-RPC credentials do. */
 export function tokenMetadata(t: Token, md = new Metadata()): Metadata {
   let exp = formatted.get(t);
-  if (exp === undefined) { exp = formatRfc3339Nano(t.expires); formatted.set(t, exp); }
+  if (exp === undefined) {
+    exp = formatRfc3339Nano(t.expires);
+    formatted.set(t, exp);
+  }
   md.set(metadataKeys.CLIENT_TOKEN, t.token);
   md.set(metadataKeys.CLIENT_TOKEN_EXPIRES, exp);
   return md;

@@ -28,13 +28,20 @@
  */
 import { readFileSync, readlinkSync } from "node:fs";
 import {
-  cls, kernel, mechType, newMechanism, vxlan, wireguard, payload as payloads, type Connection, type Mechanism,
+  cls,
+  kernel,
+  mechType,
+  newMechanism,
+  vxlan,
+  wireguard,
+  payload as payloads,
+  type Connection,
+  type Mechanism,
 } from "../../../api/index.js";
 import type { Ctx } from "../../../core/index.js";
 import type { CrossConnect, DatapathBackend } from "../../backend.js";
 import { type Logger, silentLogger } from "../../../tools/log.js";
 import type { Batch } from "../../../datapath/batch.js";
-import { DatapathError } from "../../../datapath/errors.js";
 import { Netns } from "../../../datapath/netns.js";
 import { generateKeyPair, WireguardDevice, type WgKeyPair } from "../../../datapath/wireguard.js";
 import { plumbingOf, type SideOf } from "../shared/ipcontext.js";
@@ -61,7 +68,11 @@ export interface KernelBackendOptions {
 }
 
 /** One interface we made, and where. */
-export interface PlumbedEnd { netns: string; inode: string; ifname: string }
+export interface PlumbedEnd {
+  netns: string;
+  inode: string;
+  ifname: string;
+}
 
 /** What the backend keeps (and writes to `stateDir`) per connection. */
 export interface PlumbedRecord {
@@ -105,7 +116,8 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
   const wgBase = o.wireguardPort ?? 51820;
   const vxlanMtu = uplinkMtu - 50; // inner ethernet (14) + vxlan (8) + udp (8) + ipv4 (20)
   const wgMtu = uplinkMtu - 80; // wireguard-go's default 1420 on a 1500 link
-  if (!tunnelIp) log.warn("no global IPv4 address in the forwarder's netns and no NSM_TUNNEL_IP: remote mechanisms are not offered");
+  if (!tunnelIp)
+    log.warn("no global IPv4 address in the forwarder's netns and no NSM_TUNNEL_IP: remote mechanisms are not offered");
 
   const live = new Map<string, PlumbedRecord>();
   /** made by the last apply, no metrics read since */
@@ -122,12 +134,22 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
   const opened = o.stateDir ? RecordStore.open<PlumbedRecord>(o.stateDir, log) : undefined;
   const store = opened?.store;
   for (const [id, r] of opened?.loaded ?? []) adopted.set(id, r);
-  if (adopted.size) log.info({ count: adopted.size }, "kernel datapath: connections from a previous run; those not re-requested will be removed");
+  if (adopted.size)
+    log.info(
+      { count: adopted.size },
+      "kernel datapath: connections from a previous run; those not re-requested will be removed",
+    );
   const persist = (r: PlumbedRecord) => store?.put(r);
   const forget = (id: string, only?: PlumbedRecord) => store?.del(id, only);
 
-  const usedPorts = () => new Set([...[...live.values()].map((r) => r.wg?.port), ...[...offered.values()].map((w) => w.port)]);
-  const allocPort = () => { const used = usedPorts(); let p = wgBase; while (used.has(p)) p++; return p; };
+  const usedPorts = () =>
+    new Set([...[...live.values()].map((r) => r.wg?.port), ...[...offered.values()].map((w) => w.port)]);
+  const allocPort = () => {
+    const used = usedPorts();
+    let p = wgBase;
+    while (used.has(p)) p++;
+    return p;
+  };
 
   // ---- removal -------------------------------------------------------------------------------
 
@@ -136,12 +158,19 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     const ns = reopen(e.netns, e.inode);
     if (!ns) return false; // the namespace is gone, and its interfaces with it
     try {
-      const l = await ns.linkByName(e.ifname).catch((err: unknown) => { if (isGone(err)) return undefined; throw err; });
+      const l = await ns.linkByName(e.ifname).catch((err: unknown) => {
+        if (isGone(err)) return undefined;
+        throw err;
+      });
       if (!l || l.attrs.alias !== ALIAS(id)) return false;
       // a veth delete sleeps ~20 ms (RCU): not on a pool thread that Requests' netlink work needs
-      await ns.linkDel(e.ifname, { ownThread: true }).catch((err: unknown) => { if (!isGone(err)) throw err; });
+      await ns.linkDel(e.ifname, { ownThread: true }).catch((err: unknown) => {
+        if (!isGone(err)) throw err;
+      });
       return true;
-    } finally { ns.close(); }
+    } finally {
+      ns.close();
+    }
   };
 
   /** Stops a wireguard-go we started (or, after a restart, the recorded pid if it still is that wireguard-go). */
@@ -149,12 +178,17 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     if (!r.wg) return;
     const dev = devices.get(r.id);
     devices.delete(r.id);
-    if (dev) { await dev.stop(); return; }
+    if (dev) {
+      await dev.stop();
+      return;
+    }
     if (r.wg.pid) {
       try {
         const cmd = readFileSync(`/proc/${r.wg.pid}/cmdline`, "utf8");
         if (cmd.includes("wireguard-go") && cmd.includes(r.wg.dev)) process.kill(r.wg.pid, "SIGTERM");
-      } catch { /* already gone */ }
+      } catch {
+        /* already gone */
+      }
     }
   };
 
@@ -163,10 +197,16 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     for (const e of r.ends) {
       try {
         // deleting one end of a veth deletes its peer: nothing left to look for
-        if (await deleteEnd(r.id, e) && r.kind === "veth") break;
-      } catch (err) { errors.push(`${e.ifname} in ${e.netns}: ${(err as Error).message}`); }
+        if ((await deleteEnd(r.id, e)) && r.kind === "veth") break;
+      } catch (err) {
+        errors.push(`${e.ifname} in ${e.netns}: ${(err as Error).message}`);
+      }
     }
-    try { await stopWg(r); } catch (err) { errors.push(`wireguard-go ${r.wg?.dev}: ${(err as Error).message}`); }
+    try {
+      await stopWg(r);
+    } catch (err) {
+      errors.push(`wireguard-go ${r.wg?.dev}: ${(err as Error).message}`);
+    }
     if (errors.length) throw new Error(`kernel datapath: removing connection ${r.id}: ${errors.join("; ")}`);
   };
 
@@ -179,13 +219,19 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
   const withRemoveSlot = async <T>(f: () => Promise<T>): Promise<T> => {
     if (removing < MAX_REMOVING) removing++;
     else await new Promise<void>((r) => removeQueue.push(r)); // the slot is handed over, count unchanged
-    try { return await f(); } finally {
+    try {
+      return await f();
+    } finally {
       const next = removeQueue.shift();
-      if (next) next(); else removing--;
+      if (next) next();
+      else removing--;
     }
   };
 
-  const keysOf = (r: PlumbedRecord) => [...r.ends.map((e) => `${e.inode}/${e.ifname}`), ...(r.wg ? [`wg:${r.wg.dev}`] : [])];
+  const keysOf = (r: PlumbedRecord) => [
+    ...r.ends.map((e) => `${e.inode}/${e.ifname}`),
+    ...(r.wg ? [`wg:${r.wg.dev}`] : []),
+  ];
 
   /**
    * Runs the teardown in the background; later creates of the same names wait for it. The record
@@ -194,14 +240,21 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
    */
   const removeInBackground = (r: PlumbedRecord) => {
     // (only this record: the connection may have been re-requested, and recorded, meanwhile)
-    const p = withRemoveSlot(() => teardown(r)).then(() => forget(r.id, r),
-      (e: unknown) => log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: background remove failed"));
+    const p = withRemoveSlot(() => teardown(r)).then(
+      () => forget(r.id, r),
+      (e: unknown) =>
+        log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: background remove failed"),
+    );
     const keys = keysOf(r);
-    const done = p.finally(() => { for (const k of keys) if (deleting.get(k) === done) deleting.delete(k); });
+    const done = p.finally(() => {
+      for (const k of keys) if (deleting.get(k) === done) deleting.delete(k);
+    });
     for (const k of keys) deleting.set(k, done);
     return done;
   };
-  const waitFor = async (keys: string[]) => { for (const k of keys) await deleting.get(k); };
+  const waitFor = async (keys: string[]) => {
+    for (const k of keys) await deleting.get(k);
+  };
 
   // ---- creation helpers ----------------------------------------------------------------------
 
@@ -212,8 +265,13 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     for (const r of p.routes) b.routeReplace(r);
     return b;
   };
-  const sideBatch = (ns: Netns, side: SideOf, ifname: string, x: CrossConnect, change: Parameters<Batch["linkSet"]>[1]) =>
-    sideOps(ns.batch().linkSet(ifname, change), side, ifname, x);
+  const sideBatch = (
+    ns: Netns,
+    side: SideOf,
+    ifname: string,
+    x: CrossConnect,
+    change: Parameters<Batch["linkSet"]>[1],
+  ) => sideOps(ns.batch().linkSet(ifname, change), side, ifname, x);
 
   const ifnameOf = (m: Mechanism, what: string) => {
     const n = kernel.ifnameOf(m);
@@ -221,35 +279,61 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     return n;
   };
   const ctxMtu = (x: CrossConnect) => x.outgoing.context?.MTU || 0;
-  const ipFp = (x: CrossConnect) => JSON.stringify([x.outgoing.context?.ipContext?.srcIpAddrs, x.outgoing.context?.ipContext?.dstIpAddrs,
-    x.outgoing.context?.ipContext?.srcRoutes?.map((r) => [r.prefix, r.nextHop]), x.outgoing.context?.ipContext?.dstRoutes?.map((r) => [r.prefix, r.nextHop]), ctxMtu(x)]);
+  const ipFp = (x: CrossConnect) =>
+    JSON.stringify([
+      x.outgoing.context?.ipContext?.srcIpAddrs,
+      x.outgoing.context?.ipContext?.dstIpAddrs,
+      x.outgoing.context?.ipContext?.srcRoutes?.map((r) => [r.prefix, r.nextHop]),
+      x.outgoing.context?.ipContext?.dstRoutes?.map((r) => [r.prefix, r.nextHop]),
+      ctxMtu(x),
+    ]);
 
   // ---- the four shapes -----------------------------------------------------------------------
 
   async function plumbVeth(x: CrossConnect, fp: string, ctx: Ctx): Promise<PlumbedRecord> {
-    const inM = x.incoming.mechanism!, outM = x.outgoing.mechanism!;
-    const cName = ifnameOf(inM, "client side"), eName = ifnameOf(outM, "endpoint side");
+    const inM = x.incoming.mechanism!,
+      outM = x.outgoing.mechanism!;
+    const cName = ifnameOf(inM, "client side"),
+      eName = ifnameOf(outM, "endpoint side");
     const cNs = openNetnsUrl(kernel.netnsUrlOf(inM), "client side");
     try {
       const eNs = openNetnsUrl(kernel.netnsUrlOf(outM), "endpoint side");
       try {
-        const ends = [{ netns: cNs.name, inode: cNs.inode(), ifname: cName }, { netns: eNs.name, inode: eNs.inode(), ifname: eName }];
+        const ends = [
+          { netns: cNs.name, inode: cNs.inode(), ifname: cName },
+          { netns: eNs.name, inode: eNs.inode(), ifname: eName },
+        ];
         await waitFor(ends.map((e) => `${e.inode}/${e.ifname}`));
         const mtu = ctxMtu(x) || undefined;
         const alias = ALIAS(x.id);
         const rec: PlumbedRecord = { id: x.id, kind: "veth", fp, ends };
         persist(rec); // before anything exists: a crash from here on leaves a record of where to look
-        await withStaleRetry([{ ns: cNs, ifname: cName }, { ns: eNs, ifname: eName }], async () => {
-          // one native call: the pair (NSE end born in the NSE netns), both ends' alias, up,
-          // addresses and routes; a refusal undoes all of it
-          const b = cNs.batch().linkAdd({ kind: "veth", attrs: { name: cName, mtu, up: true, alias }, peer: { name: eName, netns: eNs, mtu, up: true } });
-          sideOps(b, "src", cName, x);
-          b.in(eNs, (eb) => sideOps(eb.linkSet(eName, { alias }), "dst", eName, x));
-          await b.commit({ signal: ctx.signal });
-        }, { log });
+        await withStaleRetry(
+          [
+            { ns: cNs, ifname: cName },
+            { ns: eNs, ifname: eName },
+          ],
+          async () => {
+            // one native call: the pair (NSE end born in the NSE netns), both ends' alias, up,
+            // addresses and routes; a refusal undoes all of it
+            const b = cNs.batch().linkAdd({
+              kind: "veth",
+              attrs: { name: cName, mtu, up: true, alias },
+              peer: { name: eName, netns: eNs, mtu, up: true },
+            });
+            sideOps(b, "src", cName, x);
+            b.in(eNs, (eb) => sideOps(eb.linkSet(eName, { alias }), "dst", eName, x));
+            await b.commit({ signal: ctx.signal });
+          },
+          { log },
+        );
         return rec;
-      } finally { eNs.close(); }
-    } finally { cNs.close(); }
+      } finally {
+        eNs.close();
+      }
+    } finally {
+      cNs.close();
+    }
   }
 
   /** A tunnel end in the workload netns: `side` "src" = NSC's node (incoming KERNEL), "dst" = NSE's node. */
@@ -271,27 +355,48 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         if (side === "dst" && !vni) {
           vxlan.setDstIp(tun, tunnelIp);
           const taken = new Set([...live.values()].filter((r) => r.peerIp === peerIp).map((r) => r.vni));
-          do vni = vxlan.randomVni(tun); while (taken.has(vni));
+          do vni = vxlan.randomVni(tun);
+          while (taken.has(vni));
         }
         if (!vni && side === "src") throw new Error("VXLAN mechanism from the next hop has no vni");
         const port = (side === "src" ? vxlan.dstPort(tun) : vxlan.srcPort(tun)) || vxlanPort;
         const mtu = Math.min(vxlan.mtu(tun) || vxlanMtu, vxlanMtu, cmtu || Infinity);
-        if (side === "dst") { vxlan.setDstIp(tun, tunnelIp); vxlan.setDstPort(tun, vxlanPort); vxlan.setVni(tun, vni); vxlan.setMtu(tun, mtu); }
+        if (side === "dst") {
+          vxlan.setDstIp(tun, tunnelIp);
+          vxlan.setDstPort(tun, vxlanPort);
+          vxlan.setVni(tun, vni);
+          vxlan.setMtu(tun, mtu);
+        }
         const rec: PlumbedRecord = { id: x.id, kind: "vxlan", fp, ends: [end], side, vni, peerIp };
         persist(rec);
         // one native call: the device born in the workload's netns (its UDP socket stays in ours),
         // its alias, addresses and routes there; a refusal undoes all of it
-        await withStaleRetry([{ ns, ifname: name }], () => node.batch()
-          .linkAdd({ kind: "vxlan", netns: ns, attrs: { name, mtu, up: true, alias }, vni, local: tunnelIp, remote: peerIp, port })
-          .in(ns, (b) => sideOps(b, side, name, x))
-          .commit({ signal: ctx.signal }), { log });
+        await withStaleRetry(
+          [{ ns, ifname: name }],
+          () =>
+            node
+              .batch()
+              .linkAdd({
+                kind: "vxlan",
+                netns: ns,
+                attrs: { name, mtu, up: true, alias },
+                vni,
+                local: tunnelIp,
+                remote: peerIp,
+                port,
+              })
+              .in(ns, (b) => sideOps(b, side, name, x))
+              .commit({ signal: ctx.signal }),
+          { log },
+        );
         return rec;
       }
       // WIREGUARD
       const peerIp = side === "src" ? wireguard.dstIp(tun) : wireguard.srcIp(tun);
       const peerPort = side === "src" ? wireguard.dstPort(tun) : wireguard.srcPort(tun);
       const peerKey = side === "src" ? wireguard.dstPublicKey(tun) : wireguard.srcPublicKey(tun);
-      if (!peerIp || !peerPort || !peerKey) throw new Error(`WIREGUARD mechanism lacks the peer's ${side === "src" ? "dst" : "src"}_ip/port/public_key`);
+      if (!peerIp || !peerPort || !peerKey)
+        throw new Error(`WIREGUARD mechanism lacks the peer's ${side === "src" ? "dst" : "src"}_ip/port/public_key`);
       const mine = side === "src" ? offered.get(x.id) : undefined;
       if (side === "src" && !mine) throw new Error("WIREGUARD: no key was offered for this connection");
       offered.delete(x.id);
@@ -299,11 +404,22 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
       const port = mine?.port ?? allocPort();
       const mtu = Math.min(wireguard.mtu(tun) || wgMtu, wgMtu, cmtu || Infinity);
       if (side === "dst") {
-        wireguard.setDstIp(tun, tunnelIp); wireguard.setDstPort(tun, port); wireguard.setDstPublicKey(tun, keys.publicKey); wireguard.setMtu(tun, mtu);
+        wireguard.setDstIp(tun, tunnelIp);
+        wireguard.setDstPort(tun, port);
+        wireguard.setDstPublicKey(tun, keys.publicKey);
+        wireguard.setMtu(tun, mtu);
       }
       const dev = wgName(x.id);
       await waitFor([`wg:${dev}`]);
-      const rec: PlumbedRecord = { id: x.id, kind: "wireguard", fp, ends: [end], side, peerIp, wg: { dev, port, privateKey: keys.privateKey, publicKey: keys.publicKey } };
+      const rec: PlumbedRecord = {
+        id: x.id,
+        kind: "wireguard",
+        fp,
+        ends: [end],
+        side,
+        peerIp,
+        wg: { dev, port, privateKey: keys.privateKey, publicKey: keys.publicKey },
+      };
       persist(rec);
       const wg = await WireguardDevice.start({ netns: node, name: dev, binary: o.wireguardBinary });
       rec.wg!.pid = wg.pid;
@@ -312,15 +428,27 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
       try {
         // the NSC's side keeps the tunnel alive and configures last: a handshake reaching a peer without our key is retried only after 5 s
         await wg.configure({
-          privateKey: keys.privateKey, listenPort: port,
-          peers: [{ publicKey: peerKey, endpoint: endpointOf(peerIp, peerPort), allowedIps: ["0.0.0.0/0", "::/0"], ...(side === "src" ? { persistentKeepalive: 10 } : {}) }],
+          privateKey: keys.privateKey,
+          listenPort: port,
+          peers: [
+            {
+              publicKey: peerKey,
+              endpoint: endpointOf(peerIp, peerPort),
+              allowedIps: ["0.0.0.0/0", "::/0"],
+              ...(side === "src" ? { persistentKeepalive: 10 } : {}),
+            },
+          ],
         });
         // made in the node netns (its UDP socket stays there), then moved and renamed in one message
         await withStaleRetry([{ ns, ifname: name }], () => node.linkSet(dev, { netns: ns, name }), { log });
         await sideBatch(ns, side, name, x, { alias, mtu, up: true }).commit({ signal: ctx.signal });
         if (side === "src") {
           const left = Math.max(100, Math.min(3000, ctx.deadline - Date.now() - 100));
-          await wg.waitHandshake(peerKey, left).catch((e: unknown) => log.warn({ connId: x.id, err: (e as Error).message }, "wireguard: no handshake yet"));
+          await wg
+            .waitHandshake(peerKey, left)
+            .catch((e: unknown) =>
+              log.warn({ connId: x.id, err: (e as Error).message }, "wireguard: no handshake yet"),
+            );
         }
       } catch (e) {
         devices.delete(x.id);
@@ -328,12 +456,15 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         throw e;
       }
       return rec;
-    } finally { ns.close(); }
+    } finally {
+      ns.close();
+    }
   }
 
   /** What shape a cross connect has, and the fingerprint of what it asks for. */
   function planOf(x: CrossConnect): { shape: "veth" | "tunnel"; side?: SideOf; fp: string } {
-    const inM = x.incoming.mechanism, outM = x.outgoing.mechanism;
+    const inM = x.incoming.mechanism,
+      outM = x.outgoing.mechanism;
     if (!inM || !outM) throw new Error("cross connect without mechanisms on both sides");
     const p = (m: Mechanism, keys: string[]) => keys.map((k) => m.parameters[k] ?? "");
     const kp = (m: Mechanism) => p(m, [kernel.keys.NETNS_URL, kernel.keys.INTERFACE_NAME]);
@@ -342,11 +473,19 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     }
     const tunKeys = ["src_ip", "src_port", "src_public_key", "dst_ip", "dst_port", "dst_public_key", "vni"];
     if (inM.type === mechType.KERNEL && (outM.type === mechType.VXLAN || outM.type === mechType.WIREGUARD)) {
-      return { shape: "tunnel", side: "src", fp: JSON.stringify([outM.type, "src", kp(inM), p(outM, tunKeys), ipFp(x)]) };
+      return {
+        shape: "tunnel",
+        side: "src",
+        fp: JSON.stringify([outM.type, "src", kp(inM), p(outM, tunKeys), ipFp(x)]),
+      };
     }
     if ((inM.type === mechType.VXLAN || inM.type === mechType.WIREGUARD) && outM.type === mechType.KERNEL) {
       // dst_* are ours to fill: not part of what the caller asks for
-      return { shape: "tunnel", side: "dst", fp: JSON.stringify([inM.type, "dst", kp(outM), p(inM, ["src_ip", "src_port", "src_public_key"]), ipFp(x)]) };
+      return {
+        shape: "tunnel",
+        side: "dst",
+        fp: JSON.stringify([inM.type, "dst", kp(outM), p(inM, ["src_ip", "src_port", "src_public_key"]), ipFp(x)]),
+      };
     }
     throw new Error(`kernel datapath cannot cross-connect ${inM.type} to ${outM.type}`);
   }
@@ -355,8 +494,16 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
   function restoreDst(x: CrossConnect, r: PlumbedRecord) {
     if (r.side !== "dst" || !tunnelIp) return;
     const m = x.incoming.mechanism!;
-    if (r.kind === "vxlan") { vxlan.setDstIp(m, tunnelIp); vxlan.setDstPort(m, vxlanPort); vxlan.setVni(m, r.vni!); }
-    if (r.kind === "wireguard" && r.wg) { wireguard.setDstIp(m, tunnelIp); wireguard.setDstPort(m, r.wg.port); wireguard.setDstPublicKey(m, r.wg.publicKey); }
+    if (r.kind === "vxlan") {
+      vxlan.setDstIp(m, tunnelIp);
+      vxlan.setDstPort(m, vxlanPort);
+      vxlan.setVni(m, r.vni!);
+    }
+    if (r.kind === "wireguard" && r.wg) {
+      wireguard.setDstIp(m, tunnelIp);
+      wireguard.setDstPort(m, r.wg.port);
+      wireguard.setDstPublicKey(m, r.wg.publicKey);
+    }
   }
 
   let staleTimer: NodeJS.Timeout | undefined;
@@ -364,17 +511,25 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     const stale = [...adopted.values()];
     adopted.clear();
     for (const r of stale) {
-      log.info({ connId: r.id, kind: r.kind, ends: r.ends.map((e) => e.ifname) }, "kernel datapath: removing a connection not re-requested since restart");
+      log.info(
+        { connId: r.id, kind: r.kind, ends: r.ends.map((e) => e.ifname) },
+        "kernel datapath: removing a connection not re-requested since restart",
+      );
       await removeInBackground(r);
     }
     return stale.length;
   };
   if (adopted.size) {
-    staleTimer = setTimeout(() => { void reconcile(); }, o.staleAfterMs ?? 30_000);
+    staleTimer = setTimeout(() => {
+      void reconcile();
+    }, o.staleAfterMs ?? 30_000);
     staleTimer.unref();
   }
 
-  const pruneOffered = () => { const old = Date.now() - 5 * 60_000; for (const [k, v] of offered) if (v.at < old) offered.delete(k); };
+  const pruneOffered = () => {
+    const old = Date.now() - 5 * 60_000;
+    for (const [k, v] of offered) if (v.at < old) offered.delete(k);
+  };
 
   return {
     name: "kernel",
@@ -385,7 +540,9 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     outgoingPreferences(incoming: Connection, opt: { remote: boolean }) {
       if (!opt.remote) return [newMechanism(cls.LOCAL, mechType.KERNEL)];
       if (!tunnelIp) return [];
-      const order = o.remoteMechanisms ?? (incoming.payload === payloads.IP ? [mechType.WIREGUARD, mechType.VXLAN] : [mechType.VXLAN]);
+      const order =
+        o.remoteMechanisms ??
+        (incoming.payload === payloads.IP ? [mechType.WIREGUARD, mechType.VXLAN] : [mechType.VXLAN]);
       const out: Mechanism[] = [];
       for (const t of order) {
         if (t === mechType.VXLAN) {
@@ -398,7 +555,14 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
           const rec = live.get(incoming.id);
           let w = offered.get(incoming.id);
           // a refresh keeps the key and port of the running device
-          if (!w) w = rec?.wg ? { keys: { privateKey: rec.wg.privateKey, publicKey: rec.wg.publicKey }, port: rec.wg.port, at: Date.now() } : { keys: generateKeyPair(), port: allocPort(), at: Date.now() };
+          if (!w)
+            w = rec?.wg
+              ? {
+                  keys: { privateKey: rec.wg.privateKey, publicKey: rec.wg.publicKey },
+                  port: rec.wg.port,
+                  at: Date.now(),
+                }
+              : { keys: generateKeyPair(), port: allocPort(), at: Date.now() };
           offered.set(incoming.id, w);
           const m = wireguard.newWireguard(tunnelIp);
           wireguard.setSrcPort(m, w.port);
@@ -427,7 +591,10 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         log.debug({ connId: x.id }, "kernel datapath: replacing the connection's interfaces");
         await teardown(stale).catch((e: unknown) => {
           staleLeft = true;
-          log.warn({ connId: x.id, err: (e as Error).message }, "kernel datapath: removing the previous interfaces failed");
+          log.warn(
+            { connId: x.id, err: (e as Error).message },
+            "kernel datapath: removing the previous interfaces failed",
+          );
         });
       }
       let rec: PlumbedRecord;
@@ -440,7 +607,10 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
       }
       live.set(x.id, rec);
       fresh.add(x.id);
-      log.debug({ connId: x.id, kind: rec.kind, ends: rec.ends.map((e) => `${e.ifname}@${e.netns}`) }, "kernel datapath: plumbed");
+      log.debug(
+        { connId: x.id, kind: rec.kind, ends: rec.ends.map((e) => `${e.ifname}@${e.netns}`) },
+        "kernel datapath: plumbed",
+      );
     },
 
     async remove(x: CrossConnect) {
@@ -465,11 +635,17 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
         try {
           const s = await ns.stats(e.ifname);
           // the forwarder's view, as upstream's: rx = what the workload sent (its interface's tx)
-          out[`${side}_rx_bytes`] = String(s.txBytes); out[`${side}_tx_bytes`] = String(s.rxBytes);
-          out[`${side}_rx_packets`] = String(s.txPackets); out[`${side}_tx_packets`] = String(s.rxPackets);
+          out[`${side}_rx_bytes`] = String(s.txBytes);
+          out[`${side}_tx_bytes`] = String(s.rxBytes);
+          out[`${side}_rx_packets`] = String(s.txPackets);
+          out[`${side}_tx_packets`] = String(s.rxPackets);
           out[`${side}_drops`] = String(s.rxDropped + s.txDropped);
           out[`${side}_interface`] = `${kind}/${e.ifname}`;
-        } catch { /* gone: no figures */ } finally { ns.close(); }
+        } catch {
+          /* gone: no figures */
+        } finally {
+          ns.close();
+        }
       };
       await read(r.ends[0]!, "server");
       await read(r.ends[r.ends.length - 1]!, "client");
@@ -477,7 +653,9 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
     },
 
     reconcile,
-    async idle() { while (deleting.size) await Promise.all([...deleting.values()]); },
+    async idle() {
+      while (deleting.size) await Promise.all([...deleting.values()]);
+    },
 
     async close() {
       if (staleTimer) clearTimeout(staleTimer);
@@ -499,7 +677,14 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
 /** For tests: the wireguard-go pids left by a record set (to check nothing survives). */
 export function wireguardPidsOf(records: Iterable<PlumbedRecord>): number[] {
   const out: number[] = [];
-  for (const r of records) if (r.wg?.pid) { try { readlinkSync(`/proc/${r.wg.pid}/exe`); out.push(r.wg.pid); } catch { /* gone */ } }
+  for (const r of records)
+    if (r.wg?.pid) {
+      try {
+        readlinkSync(`/proc/${r.wg.pid}/exe`);
+        out.push(r.wg.pid);
+      } catch {
+        /* gone */
+      }
+    }
   return out;
 }
-

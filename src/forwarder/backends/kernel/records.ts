@@ -15,22 +15,39 @@
  *   store.del(rec.id);   // once they are gone
  */
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../../tools/log.js";
 
 export const JOURNAL = "records.log";
 /** The per-connection file name of the pre-journal layout (kept for wireguard records). */
-export const recordFileOf = (dir: string, id: string): string => join(dir, `${createHash("sha256").update(id).digest("hex").slice(0, 32)}.json`);
+export const recordFileOf = (dir: string, id: string): string =>
+  join(dir, `${createHash("sha256").update(id).digest("hex").slice(0, 32)}.json`);
 
-interface Rec { id: string; wg?: unknown }
+interface Rec {
+  id: string;
+  wg?: unknown;
+}
 
 export class RecordStore<R extends Rec> {
   private fd = -1;
   private lines = 0;
   private readonly current = new Map<string, R>();
 
-  private constructor(private readonly dir: string, private readonly log: Logger) {}
+  private constructor(
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {}
 
   /** Loads the records of a previous run (journal and per-connection files), compacts, opens for appending. */
   static open<R extends Rec>(dir: string, log: Logger): { store: RecordStore<R>; loaded: Map<string, R> } {
@@ -41,23 +58,37 @@ export class RecordStore<R extends Rec> {
       try {
         const r = JSON.parse(readFileSync(join(dir, f), "utf8")) as R;
         if (r.id) s.current.set(r.id, r);
-      } catch (e) { log.warn({ file: f, err: (e as Error).message }, "kernel datapath: unreadable state record ignored"); }
+      } catch (e) {
+        log.warn({ file: f, err: (e as Error).message }, "kernel datapath: unreadable state record ignored");
+      }
     }
     let text = "";
-    try { text = readFileSync(join(dir, JOURNAL), "utf8"); } catch { /* first run */ }
+    try {
+      text = readFileSync(join(dir, JOURNAL), "utf8");
+    } catch {
+      /* first run */
+    }
     for (const line of text.split("\n")) {
       if (!line) continue;
       try {
         const e = JSON.parse(line) as { put?: R; del?: string };
         if (e.put?.id) s.current.set(e.put.id, e.put);
         else if (typeof e.del === "string") s.current.delete(e.del);
-      } catch { log.warn({ file: JOURNAL }, "kernel datapath: a torn state record line ignored"); }
+      } catch {
+        log.warn({ file: JOURNAL }, "kernel datapath: a torn state record line ignored");
+      }
     }
     s.compact();
     // per-connection files: only wireguard records keep one
     for (const f of files) {
       const keep = [...s.current.values()].some((r) => r.wg && recordFileOf(dir, r.id) === join(dir, f));
-      if (!keep) { try { unlinkSync(join(dir, f)); } catch { /* gone */ } }
+      if (!keep) {
+        try {
+          unlinkSync(join(dir, f));
+        } catch {
+          /* gone */
+        }
+      }
     }
     return { store: s, loaded: new Map(s.current) };
   }
@@ -67,7 +98,11 @@ export class RecordStore<R extends Rec> {
     this.current.set(r.id, r);
     this.append({ put: r });
     if (r.wg) {
-      try { writeFileSync(recordFileOf(this.dir, r.id), JSON.stringify(r)); } catch (e) { this.log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: cannot write the state record"); }
+      try {
+        writeFileSync(recordFileOf(this.dir, r.id), JSON.stringify(r));
+      } catch (e) {
+        this.log.warn({ connId: r.id, err: (e as Error).message }, "kernel datapath: cannot write the state record");
+      }
     }
   }
 
@@ -77,7 +112,13 @@ export class RecordStore<R extends Rec> {
     if (!r || (only && r !== only)) return;
     this.current.delete(id);
     this.append({ del: id });
-    if (r.wg) { try { unlinkSync(recordFileOf(this.dir, id)); } catch { /* gone */ } }
+    if (r.wg) {
+      try {
+        unlinkSync(recordFileOf(this.dir, id));
+      } catch {
+        /* gone */
+      }
+    }
   }
 
   close(): void {
@@ -104,7 +145,10 @@ export class RecordStore<R extends Rec> {
       this.close();
       this.lines = this.current.size;
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, dir: this.dir }, "kernel datapath: cannot compact the state journal");
+      this.log.warn(
+        { err: (err as Error).message, dir: this.dir },
+        "kernel datapath: cannot compact the state journal",
+      );
     }
   }
 }

@@ -25,9 +25,11 @@ export interface VxlanInto {
 
 /** Creates the vxlan device `v.name` in `target`, tunnelling from `node`; throws DatapathError. */
 export async function vxlanAddInto(node: Netns, target: Netns, v: VxlanInto): Promise<void> {
-  const local = parseIp(v.local, "vxlan local address"), remote = parseIp(v.remote, "vxlan remote address");
-  const m = new nl.NlMsg(nl.RTM_NEWLINK, nl.NLM_F_REQUEST | nl.NLM_F_ACK | nl.NLM_F_CREATE | nl.NLM_F_EXCL)
-    .struct(nl.ifinfomsg({ flags: v.up ? nl.IFF_UP : 0, change: v.up ? nl.IFF_UP : 0 }));
+  const local = parseIp(v.local, "vxlan local address"),
+    remote = parseIp(v.remote, "vxlan remote address");
+  const m = new nl.NlMsg(nl.RTM_NEWLINK, nl.NLM_F_REQUEST | nl.NLM_F_ACK | nl.NLM_F_CREATE | nl.NLM_F_EXCL).struct(
+    nl.ifinfomsg({ flags: v.up ? nl.IFF_UP : 0, change: v.up ? nl.IFF_UP : 0 }),
+  );
   m.str(nl.IFLA_IFNAME, v.name);
   if (v.mtu) m.u32(nl.IFLA_MTU, v.mtu);
   m.u32(nl.IFLA_NET_NS_FD, target.fd);
@@ -44,8 +46,16 @@ export async function vxlanAddInto(node: Netns, target: Netns, v: VxlanInto): Pr
     const r = await nlExec(node.fd, batch, fixups, { keepGoing: false });
     const err = r.errors[0];
     if (err) {
-      throw new DatapathError(`${err.code} creating vxlan ${v.name} (vni ${v.vni}, ${v.local} → ${v.remote}:${v.port}) in ${target.name} from ${node.name}: ${err.detail ?? err.syscall}`,
-        { code: err.code, errno: err.errno, syscall: err.syscall, netns: node.name, ...(err.detail ? { detail: err.detail } : {}) });
+      throw new DatapathError(
+        `${err.code} creating vxlan ${v.name} (vni ${v.vni}, ${v.local} → ${v.remote}:${v.port}) in ${target.name} from ${node.name}: ${err.detail ?? err.syscall}`,
+        {
+          code: err.code,
+          errno: err.errno,
+          syscall: err.syscall,
+          netns: node.name,
+          ...(err.detail ? { detail: err.detail } : {}),
+        },
+      );
     }
   } catch (e) {
     throw DatapathError.wrap(e, `creating vxlan ${v.name} in ${target.name}`, node.name);

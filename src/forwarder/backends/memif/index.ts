@@ -20,12 +20,29 @@
  */
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
-import { cls, kernel, mechType, memif, newMechanism, payload as payloads, type Connection, type Mechanism } from "../../../api/index.js";
+import {
+  cls,
+  kernel,
+  mechType,
+  memif,
+  newMechanism,
+  payload as payloads,
+  type Connection,
+  type Mechanism,
+} from "../../../api/index.js";
 import type { Ctx } from "../../../core/index.js";
 import type { CrossConnect, DatapathBackend } from "../../backend.js";
 import { type Logger, silentLogger } from "../../../tools/log.js";
 import type { DatapathError } from "../../../datapath/errors.js";
-import { joinPorts, MemifPort, PacketPort, type PortJoin as Loop, type MemifForwardStats, type MemifOptions, type MemifPortStats } from "../../../datapath/memif.js";
+import {
+  joinPorts,
+  MemifPort,
+  PacketPort,
+  type PortJoin as Loop,
+  type MemifForwardStats,
+  type MemifOptions,
+  type MemifPortStats,
+} from "../../../datapath/memif.js";
 import { Netns } from "../../../datapath/netns.js";
 import { isGone } from "../shared/stale.js";
 import { plumbingOf } from "../shared/ipcontext.js";
@@ -77,14 +94,16 @@ export interface MemifBackend extends DatapathBackend {
 
 const ALIAS = (id: string): string => `nsm:${id}`;
 /** our veth end: `mf<12 hex>` (14 bytes), stable per connection and side */
-const vethName = (id: string, side: "c" | "e"): string => `mf${createHash("sha256").update(`${side}/${id}`).digest("hex").slice(0, 12)}`;
+const vethName = (id: string, side: "c" | "e"): string =>
+  `mf${createHash("sha256").update(`${side}/${id}`).digest("hex").slice(0, 12)}`;
 /** Polls (netlink has no wait) until `name` in `ns` is operationally up, within the request's deadline. */
 async function waitOperUp(ns: Netns, name: string, ctx: Ctx): Promise<void> {
   const until = Math.min(ctx.deadline, Date.now() + 5000);
   for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
     const l = await ns.linkByName(name);
     if (l.attrs.operState === "up") return;
-    if (Date.now() + delay > until || ctx.signal.aborted) throw new Error(`${name} in ${ns.name} is not up (operstate ${l.attrs.operState})`);
+    if (Date.now() + delay > until || ctx.signal.aborted)
+      throw new Error(`${name} in ${ns.name} is not up (operstate ${l.attrs.operState})`);
     await new Promise((r) => setTimeout(r, delay));
   }
 }
@@ -104,55 +123,94 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
   const delegated = new Map<string, CrossConnect>();
 
   const ours = (x: CrossConnect): boolean => {
-    const a = x.incoming.mechanism?.type ?? "", b = x.outgoing.mechanism?.type ?? "";
+    const a = x.incoming.mechanism?.type ?? "",
+      b = x.outgoing.mechanism?.type ?? "";
     if (a === mechType.MEMIF || b === mechType.MEMIF) return true;
     return !fb && LOCAL.has(a) && LOCAL.has(b);
   };
 
   const ipFp = (x: CrossConnect) => {
     const ip = x.outgoing.context?.ipContext;
-    return [ip?.srcIpAddrs, ip?.dstIpAddrs, ip?.srcRoutes?.map((r) => [r.prefix, r.nextHop]), ip?.dstRoutes?.map((r) => [r.prefix, r.nextHop]), x.outgoing.context?.MTU ?? 0];
+    return [
+      ip?.srcIpAddrs,
+      ip?.dstIpAddrs,
+      ip?.srcRoutes?.map((r) => [r.prefix, r.nextHop]),
+      ip?.dstRoutes?.map((r) => [r.prefix, r.nextHop]),
+      x.outgoing.context?.MTU ?? 0,
+    ];
   };
   /** what a side asks for; the client-side `socketfile` is ours to set, so it is not part of it */
   const sideFp = (m: Mechanism, side: "client" | "endpoint") => {
     if (m.type === mechType.KERNEL) return [m.type, kernel.netnsUrlOf(m) ?? "", kernel.ifnameOf(m) ?? ""];
-    return [m.type, memif.inodeUrlOf(m) ?? "", side === "endpoint" ? memif.socketFileOf(m) ?? "" : ""];
+    return [m.type, memif.inodeUrlOf(m) ?? "", side === "endpoint" ? (memif.socketFileOf(m) ?? "") : ""];
   };
-  const fpOf = (x: CrossConnect) => JSON.stringify([sideFp(x.incoming.mechanism!, "client"), sideFp(x.outgoing.mechanism!, "endpoint"), x.outgoing.payload, ipFp(x)]);
+  const fpOf = (x: CrossConnect) =>
+    JSON.stringify([
+      sideFp(x.incoming.mechanism!, "client"),
+      sideFp(x.outgoing.mechanism!, "endpoint"),
+      x.outgoing.payload,
+      ipFp(x),
+    ]);
 
   // ---- sides ---------------------------------------------------------------------------------
 
-  const payloadOf = (x: CrossConnect): "ethernet" | "ip" => ((x.outgoing.payload || x.incoming.payload) === payloads.IP ? "ip" : "ethernet");
+  const payloadOf = (x: CrossConnect): "ethernet" | "ip" =>
+    (x.outgoing.payload || x.incoming.payload) === payloads.IP ? "ip" : "ethernet";
   const portName = (id: string) => `nsm-${id.slice(0, 26)}`;
 
   /** Opens `url`'s netns for as long as `f` runs (native opens its own fd from the path). */
   async function inNetnsOf<T>(url: string, what: string, f: (path: string) => Promise<T> | T): Promise<T> {
     const ns = openNetnsUrl(url, what);
-    try { return await f(ns.procPath); } finally { ns.close(); }
+    try {
+      return await f(ns.procPath);
+    } finally {
+      ns.close();
+    }
   }
 
   async function memifClientSide(x: CrossConnect, m: Mechanism): Promise<MemifSide> {
     const url = memif.inodeUrlOf(m);
     if (!url) throw new Error("client side: the MEMIF mechanism has no inodeURL (the NSC's netns)");
     const socket = `@${socketDir}/${x.id}/memif.socket`;
-    const port = await inNetnsOf(url, "client side", (netns) => MemifPort.open({
-      role: "server", socket, netns, payload: payloadOf(x), name: "nsm-ts forwarder", ifName: portName(x.id), ...o.memif,
-    }));
+    const port = await inNetnsOf(url, "client side", (netns) =>
+      MemifPort.open({
+        role: "server",
+        socket,
+        netns,
+        payload: payloadOf(x),
+        name: "nsm-ts forwarder",
+        ifName: portName(x.id),
+        ...o.memif,
+      }),
+    );
     memif.setSocketFile(m, socket);
     return { mechanism: "MEMIF", iface: `MEMIF/${socket}`, port };
   }
 
   async function memifEndpointSide(x: CrossConnect, m: Mechanism, ctx: Ctx): Promise<MemifSide> {
-    const file = memif.socketFileOf(m), url = memif.inodeUrlOf(m);
-    const common = { role: "client" as const, payload: payloadOf(x), name: "nsm-ts forwarder", ifName: portName(x.id), reconnectMs: 100, ...o.memif };
+    const file = memif.socketFileOf(m),
+      url = memif.inodeUrlOf(m);
+    const common = {
+      role: "client" as const,
+      payload: payloadOf(x),
+      name: "nsm-ts forwarder",
+      ifName: portName(x.id),
+      reconnectMs: 100,
+      ...o.memif,
+    };
     let port: MemifPort;
     let socket: string;
     if (file) {
       socket = file;
-      port = url ? await inNetnsOf(url, "endpoint side", (netns) => MemifPort.open({ ...common, socket, netns })) : MemifPort.open({ ...common, socket });
+      port = url
+        ? await inNetnsOf(url, "endpoint side", (netns) => MemifPort.open({ ...common, socket, netns }))
+        : MemifPort.open({ ...common, socket });
     } else {
       const path = url && netnsPathOf(url);
-      if (!path) throw new Error(`endpoint side: the MEMIF mechanism has neither socketfile nor a file:// inodeURL (got ${JSON.stringify(url ?? "")})`);
+      if (!path)
+        throw new Error(
+          `endpoint side: the MEMIF mechanism has neither socketfile nor a file:// inodeURL (got ${JSON.stringify(url ?? "")})`,
+        );
       socket = path;
       port = MemifPort.open({ ...common, socket });
     }
@@ -161,7 +219,10 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
       await port.waitUp({ timeoutMs: ms, signal: ctx.signal });
     } catch (e) {
       port.close();
-      throw new Error(`endpoint side: memif link to ${socket}${url ? ` in ${url}` : ""} not up: ${(e as Error).message}`, { cause: e });
+      throw new Error(
+        `endpoint side: memif link to ${socket}${url ? ` in ${url}` : ""} not up: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     return { mechanism: "MEMIF", iface: `MEMIF/${socket}`, port };
   }
@@ -178,7 +239,11 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
       const p = plumbingOf(x.outgoing.context?.ipContext, side === "client" ? "src" : "dst", ifname);
       const create = async () => {
         // one native call in the workload's netns: the pair (our end born in our netns), addresses, routes
-        const b = ns.batch().linkAdd({ kind: "veth", attrs: { name: ifname, mtu, up: true, alias: ALIAS(x.id) }, peer: { name: ours, netns: node, mtu, up: true } });
+        const b = ns.batch().linkAdd({
+          kind: "veth",
+          attrs: { name: ifname, mtu, up: true, alias: ALIAS(x.id) },
+          peer: { name: ours, netns: node, mtu, up: true },
+        });
         for (const a of p.addrs) b.addrReplace(a);
         for (const r of p.routes) b.routeReplace(r);
         await b.commit({ signal: ctx.signal });
@@ -190,9 +255,16 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
         // a stale pair of ours (same alias prefix as the kernel backend's) is replaced; anything else is not touched
         const stale = await ns.linkByName(ifname).catch(() => undefined);
         const mine = await node.linkByName(ours).catch(() => undefined);
-        if (stale && !stale.attrs.alias?.startsWith("nsm:")) throw new Error(`${what}: interface ${ifname} already exists in ${ns.name} and is not ours`, { cause: e });
-        if (stale) await ns.linkDel(ifname).catch((err: unknown) => { if (!isGone(err)) throw err; });
-        if (mine) await node.linkDel(ours).catch((err: unknown) => { if (!isGone(err)) throw err; });
+        if (stale && !stale.attrs.alias?.startsWith("nsm:"))
+          throw new Error(`${what}: interface ${ifname} already exists in ${ns.name} and is not ours`, { cause: e });
+        if (stale)
+          await ns.linkDel(ifname).catch((err: unknown) => {
+            if (!isGone(err)) throw err;
+          });
+        if (mine)
+          await node.linkDel(ours).catch((err: unknown) => {
+            if (!isGone(err)) throw err;
+          });
         log.info({ connId: x.id, ifname, netns: ns.name }, "memif datapath: replaced a stale veth");
         await create();
       }
@@ -203,7 +275,9 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
     } catch (e) {
       await node.linkDel(ours).catch(() => undefined);
       throw e;
-    } finally { ns.close(); }
+    } finally {
+      ns.close();
+    }
     try {
       const port = PacketPort.afPacket(ours, nodePath ? { netns: nodePath } : {});
       return { mechanism: "KERNEL", iface: `AF_PACKET/${ours}`, port, veth: ours };
@@ -215,30 +289,54 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
 
   async function closeSide(s: MemifSide): Promise<void> {
     s.port.close();
-    if (s.veth) await node.linkDel(s.veth).catch((e: unknown) => { if (!isGone(e)) throw e; });
+    if (s.veth)
+      await node.linkDel(s.veth).catch((e: unknown) => {
+        if (!isGone(e)) throw e;
+      });
   }
 
   async function teardown(r: MemifPlumbed): Promise<void> {
     const errors: string[] = [];
     r.loop.stop();
     for (const s of [r.client, r.endpoint]) {
-      try { await closeSide(s); } catch (e) { errors.push(`${s.iface}: ${(e as Error).message}`); }
+      try {
+        await closeSide(s);
+      } catch (e) {
+        errors.push(`${s.iface}: ${(e as Error).message}`);
+      }
     }
     if (errors.length) throw new Error(`memif datapath: removing connection ${r.id}: ${errors.join("; ")}`);
   }
 
   async function plumb(x: CrossConnect, fp: string, ctx: Ctx): Promise<MemifPlumbed> {
-    const inM = x.incoming.mechanism!, outM = x.outgoing.mechanism!;
-    for (const [m, side] of [[inM, "client"], [outM, "endpoint"]] as const) {
-      if (!LOCAL.has(m.type)) throw new Error(`memif datapath cannot plumb a ${m.type} ${side} side (with ${side === "client" ? outM.type : inM.type} on the other)`);
+    const inM = x.incoming.mechanism!,
+      outM = x.outgoing.mechanism!;
+    for (const [m, side] of [
+      [inM, "client"],
+      [outM, "endpoint"],
+    ] as const) {
+      if (!LOCAL.has(m.type))
+        throw new Error(
+          `memif datapath cannot plumb a ${m.type} ${side} side (with ${side === "client" ? outM.type : inM.type} on the other)`,
+        );
     }
-    if (payloadOf(x) === "ip" && (inM.type === mechType.KERNEL || outM.type === mechType.KERNEL) && inM.type !== outM.type) {
-      throw new Error(`memif datapath: IP payload between MEMIF and KERNEL needs L2 header add/strip, which the native loop does not do (use ETHERNET payload)`);
+    if (
+      payloadOf(x) === "ip" &&
+      (inM.type === mechType.KERNEL || outM.type === mechType.KERNEL) &&
+      inM.type !== outM.type
+    ) {
+      throw new Error(
+        `memif datapath: IP payload between MEMIF and KERNEL needs L2 header add/strip, which the native loop does not do (use ETHERNET payload)`,
+      );
     }
-    const client = inM.type === mechType.MEMIF ? await memifClientSide(x, inM) : await kernelSide(x, inM, "client", ctx);
+    const client =
+      inM.type === mechType.MEMIF ? await memifClientSide(x, inM) : await kernelSide(x, inM, "client", ctx);
     let endpoint: MemifSide | undefined;
     try {
-      endpoint = outM.type === mechType.MEMIF ? await memifEndpointSide(x, outM, ctx) : await kernelSide(x, outM, "endpoint", ctx);
+      endpoint =
+        outM.type === mechType.MEMIF
+          ? await memifEndpointSide(x, outM, ctx)
+          : await kernelSide(x, outM, "endpoint", ctx);
       const loop = joinPorts(client.port, endpoint.port, { busyPoll: o.busyPoll ?? false });
       return { id: x.id, fp, client, endpoint, loop };
     } catch (e) {
@@ -248,7 +346,13 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
     }
   }
 
-  const portStats = (s: MemifSide): MemifPortStats | undefined => { try { return s.port.stats(); } catch { return undefined; } };
+  const portStats = (s: MemifSide): MemifPortStats | undefined => {
+    try {
+      return s.port.stats();
+    } catch {
+      return undefined;
+    }
+  };
 
   return {
     name: "memif",
@@ -268,25 +372,43 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
     async apply(x: CrossConnect, ctx: Ctx) {
       if (!ours(x)) {
         const prev = live.get(x.id);
-        if (prev) { live.delete(x.id); await teardown(prev).catch((e: unknown) => log.warn({ connId: x.id, err: (e as Error).message }, "memif datapath: removing the previous ports failed")); }
-        if (!fb) throw new Error(`memif datapath cannot cross-connect ${x.incoming.mechanism?.type} to ${x.outgoing.mechanism?.type} (no fallback backend)`);
+        if (prev) {
+          live.delete(x.id);
+          await teardown(prev).catch((e: unknown) =>
+            log.warn({ connId: x.id, err: (e as Error).message }, "memif datapath: removing the previous ports failed"),
+          );
+        }
+        if (!fb)
+          throw new Error(
+            `memif datapath cannot cross-connect ${x.incoming.mechanism?.type} to ${x.outgoing.mechanism?.type} (no fallback backend)`,
+          );
         await fb.apply(x, ctx);
         delegated.set(x.id, x);
         return;
       }
       const was = delegated.get(x.id);
-      if (was && fb) { delegated.delete(x.id); await fb.remove(was, ctx).catch((e: unknown) => log.warn({ connId: x.id, err: (e as Error).message }, "memif datapath: fallback remove failed")); }
+      if (was && fb) {
+        delegated.delete(x.id);
+        await fb
+          .remove(was, ctx)
+          .catch((e: unknown) =>
+            log.warn({ connId: x.id, err: (e as Error).message }, "memif datapath: fallback remove failed"),
+          );
+      }
       const fp = fpOf(x);
       const prev = live.get(x.id);
       if (prev && prev.fp === fp) {
         // refresh: the NSC gets the same socket back
-        if (prev.client.mechanism === "MEMIF") memif.setSocketFile(x.incoming.mechanism!, prev.client.iface.slice("MEMIF/".length));
+        if (prev.client.mechanism === "MEMIF")
+          memif.setSocketFile(x.incoming.mechanism!, prev.client.iface.slice("MEMIF/".length));
         return;
       }
       if (prev) {
         live.delete(x.id);
         log.debug({ connId: x.id }, "memif datapath: connection changed, replacing its ports");
-        await teardown(prev).catch((e: unknown) => log.warn({ connId: x.id, err: (e as Error).message }, "memif datapath: removing the previous ports failed"));
+        await teardown(prev).catch((e: unknown) =>
+          log.warn({ connId: x.id, err: (e as Error).message }, "memif datapath: removing the previous ports failed"),
+        );
       }
       const r = await plumb(x, fp, ctx);
       live.set(x.id, r);
@@ -307,12 +429,17 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
       const r = live.get(x.id);
       if (!r) return undefined;
       const out: Record<string, string> = {};
-      for (const [s, side] of [[r.client, "server"], [r.endpoint, "client"]] as const) {
+      for (const [s, side] of [
+        [r.client, "server"],
+        [r.endpoint, "client"],
+      ] as const) {
         const st = portStats(s);
         out[`${side}_interface`] = s.iface;
         if (!st) continue;
-        out[`${side}_rx_bytes`] = String(st.rxBytes); out[`${side}_tx_bytes`] = String(st.txBytes);
-        out[`${side}_rx_packets`] = String(st.rxPackets); out[`${side}_tx_packets`] = String(st.txPackets);
+        out[`${side}_rx_bytes`] = String(st.rxBytes);
+        out[`${side}_tx_bytes`] = String(st.txBytes);
+        out[`${side}_rx_packets`] = String(st.rxPackets);
+        out[`${side}_tx_packets`] = String(st.txPackets);
         out[`${side}_drops`] = String(st.txDrops + st.rxErrors);
       }
       return out;
@@ -321,7 +448,8 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
     stats(id: string) {
       const r = live.get(id);
       if (!r) return undefined;
-      const c = portStats(r.client), e = portStats(r.endpoint);
+      const c = portStats(r.client),
+        e = portStats(r.endpoint);
       return c && e ? { client: c, endpoint: e, loop: r.loop.stats() } : undefined;
     },
 
@@ -329,10 +457,18 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
       const errors: string[] = [];
       for (const [id, r] of [...live]) {
         live.delete(id);
-        try { await teardown(r); } catch (e) { errors.push((e as Error).message); }
+        try {
+          await teardown(r);
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
       }
       delegated.clear();
-      try { await fb?.close(); } catch (e) { errors.push(`fallback: ${(e as Error).message}`); }
+      try {
+        await fb?.close();
+      } catch (e) {
+        errors.push(`fallback: ${(e as Error).message}`);
+      }
       node.close();
       if (errors.length) throw new Error(`memif datapath: close: ${errors.join("; ")}`);
     },

@@ -26,8 +26,16 @@ export function nullBackend(): NullBackend {
         ? [newMechanism(cls.REMOTE, mechType.VXLAN), newMechanism(cls.REMOTE, mechType.WIREGUARD)]
         : [newMechanism(cls.LOCAL, mechType.KERNEL), newMechanism(cls.LOCAL, mechType.MEMIF)];
     },
-    async apply(x) { counts.apply++; xs.set(x.id, x); },
-    async remove(x) { counts.remove++; xs.delete(x.id); },
-    async close() { xs.clear(); },
+    async apply(x) {
+      counts.apply++;
+      xs.set(x.id, x);
+    },
+    async remove(x) {
+      counts.remove++;
+      xs.delete(x.id);
+    },
+    async close() {
+      xs.clear();
+    },
   };
 }

@@ -25,7 +25,14 @@ import { isIPv4 } from "node:net";
 import { cls, kernel, mechType, newMechanism, vxlan, type Connection, type Mechanism } from "../../../api/index.js";
 import type { Ctx } from "../../../core/index.js";
 import type { CrossConnect, DatapathBackend } from "../../backend.js";
-import { OFPP, OpenFlowClient, xconnectDeletes, xconnectFlows, type FlowMod, type Xconnect } from "../../../ovs/openflow/index.js";
+import {
+  OFPP,
+  OpenFlowClient,
+  xconnectDeletes,
+  xconnectFlows,
+  type FlowMod,
+  type Xconnect,
+} from "../../../ovs/openflow/index.js";
 import { Vswitch } from "../../../ovs/ovsdb/index.js";
 import { type Logger, silentLogger } from "../../../tools/log.js";
 import { Netns } from "../../../datapath/netns.js";
@@ -115,7 +122,15 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
   const vxlanPort = o.vxlanPort ?? 4789;
   const host = o.netns ? Netns.open(o.netns) : Netns.current();
   const cleanup: (() => unknown)[] = [() => host.close()];
-  const undo = async () => { for (const f of cleanup.reverse()) { try { await f(); } catch { /* best effort */ } } };
+  const undo = async () => {
+    for (const f of cleanup.reverse()) {
+      try {
+        await f();
+      } catch {
+        /* best effort */
+      }
+    }
+  };
   try {
     const vs = await Vswitch.open(dbTarget, { log, reconnect: true });
     cleanup.push(() => vs.close());
@@ -123,19 +138,29 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
       const cur = vs.replica.rows("Open_vSwitch")[0]?.other_config as Record<string, string> | undefined;
       if (cur?.["userspace-tso-enable"] !== "true") {
         await vs.setOtherConfig({ "userspace-tso-enable": "true" }, { wait: false });
-        log.warn("set other_config:userspace-tso-enable=true: TCP through veth ports needs it; ovs-vswitchd reads it at its next start");
+        log.warn(
+          "set other_config:userspace-tso-enable=true: TCP through veth ports needs it; ovs-vswitchd reads it at its next start",
+        );
       }
     }
-    await vs.addBridge({ name: bridge, datapathType: "netdev", protocols: ["OpenFlow13"], failMode: "secure", mayExist: true });
+    await vs.addBridge({
+      name: bridge,
+      datapathType: "netdev",
+      protocols: ["OpenFlow13"],
+      failMode: "secure",
+      mayExist: true,
+    });
     const br = vs.bridge(bridge)!;
-    if (br.datapathType !== "netdev") log.warn({ bridge, datapathType: br.datapathType }, "the bridge exists with another datapath type");
+    if (br.datapathType !== "netdev")
+      log.warn({ bridge, datapathType: br.datapathType }, "the bridge exists with another datapath type");
 
     let uplinkPort: number | undefined;
     let tunnelIp = o.tunnelIp;
     if (o.uplink) tunnelIp = await attachUplink(host, vs, bridge, o.uplink, tunnelIp, log);
     tunnelIp ??= (await detectTunnelIp(host))?.ip;
     if (o.uplink) uplinkPort = await vs.waitOfport(o.uplink);
-    const tunnelMtu = ((o.uplink ? (await host.linkByName(o.uplink).catch(() => undefined))?.attrs.mtu : undefined) ?? 1500) - 50;
+    const tunnelMtu =
+      ((o.uplink ? (await host.linkByName(o.uplink).catch(() => undefined))?.attrs.mtu : undefined) ?? 1500) - 50;
 
     // ports of ours left by a previous run (the veths go with them)
     for (const p of vs.ports(bridge)) {
@@ -146,7 +171,12 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
       if (id !== undefined) await host.linkDel(p.name).catch(() => undefined);
     }
 
-    const of = await OpenFlowClient.connect(ofTarget, { log, reconnect: true, backoffMs: { min: 20, max: 500 }, timeoutMs: 5_000 });
+    const of = await OpenFlowClient.connect(ofTarget, {
+      log,
+      reconnect: true,
+      backoffMs: { min: 20, max: 500 },
+      timeoutMs: 5_000,
+    });
     cleanup.push(() => of.close());
 
     const live = new Map<string, OvsRecord>();
@@ -162,45 +192,70 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
       return p;
     };
 
-    const underlayFlows = (): FlowMod[] => uplinkPort === undefined ? [] : [
-      { command: "add", tableId: 0, priority: UNDERLAY_PRIORITY, match: { inPort: uplinkPort }, actions: [{ type: "output", port: OFPP.LOCAL }] },
-      { command: "add", tableId: 0, priority: UNDERLAY_PRIORITY, match: { inPort: OFPP.LOCAL }, actions: [{ type: "output", port: uplinkPort }] },
-    ];
-    const xcOf = (r: OvsRecord): Xconnect => r.kind === "local"
-      ? { kind: "local", e: r.dst!.ofport, c: r.src!.ofport }
-      : { kind: "remote", l: (r.src ?? r.dst)!.ofport, t: r.tunnel!.ofport, vni: r.tunnel!.vni };
+    const underlayFlows = (): FlowMod[] =>
+      uplinkPort === undefined
+        ? []
+        : [
+            {
+              command: "add",
+              tableId: 0,
+              priority: UNDERLAY_PRIORITY,
+              match: { inPort: uplinkPort },
+              actions: [{ type: "output", port: OFPP.LOCAL }],
+            },
+            {
+              command: "add",
+              tableId: 0,
+              priority: UNDERLAY_PRIORITY,
+              match: { inPort: OFPP.LOCAL },
+              actions: [{ type: "output", port: uplinkPort }],
+            },
+          ];
+    const xcOf = (r: OvsRecord): Xconnect =>
+      r.kind === "local"
+        ? { kind: "local", e: r.dst!.ofport, c: r.src!.ofport }
+        : { kind: "remote", l: (r.src ?? r.dst)!.ofport, t: r.tunnel!.ofport, vni: r.tunnel!.vni };
     const flowsOf = (r: OvsRecord) => xconnectFlows(xcOf(r));
 
     // a fresh bridge has no flows (fail_mode secure), an old one may have anyone's: start clean (upstream: del-flows)
     await serial(() => of.flowMods([{ command: "delete", tableId: 0xff }, ...underlayFlows()]));
 
     /** After a new OpenFlow session (vswitchd restarted): read the ofports back, install everything again. */
-    const resync = () => serial(async () => {
-      const ofp = (name: string) => vs.waitOfport(name, { timeoutMs: 10_000 });
-      if (o.uplink) uplinkPort = await ofp(o.uplink);
-      for (const [name, t] of tunnels) {
-        const ready = ofp(name);
-        ready.catch(() => undefined); // awaited by the next user or below; never an unhandled rejection
-        t.ready = ready;
-      }
-      const mods: FlowMod[] = [{ command: "delete", tableId: 0xff }, ...underlayFlows()];
-      for (const r of live.values()) {
-        try {
-          if (r.src) r.src.ofport = await ofp(r.src.port);
-          if (r.dst) r.dst.ofport = await ofp(r.dst.port);
-          if (r.tunnel) r.tunnel.ofport = await (tunnels.get(r.tunnel.port)?.ready ?? ofp(r.tunnel.port));
-          mods.push(...flowsOf(r));
-        } catch (e) {
-          log.warn({ connId: r.id, err: (e as Error).message }, "ovs datapath: cannot reinstall the connection's flows");
+    const resync = () =>
+      serial(async () => {
+        const ofp = (name: string) => vs.waitOfport(name, { timeoutMs: 10_000 });
+        if (o.uplink) uplinkPort = await ofp(o.uplink);
+        for (const [name, t] of tunnels) {
+          const ready = ofp(name);
+          ready.catch(() => undefined); // awaited by the next user or below; never an unhandled rejection
+          t.ready = ready;
         }
-      }
-      await of.flowMods(mods);
-      resyncs++;
-      log.info({ connections: live.size }, "ovs datapath: OpenFlow session is new (ovs-vswitchd restarted?): flows reinstalled");
-    });
+        const mods: FlowMod[] = [{ command: "delete", tableId: 0xff }, ...underlayFlows()];
+        for (const r of live.values()) {
+          try {
+            if (r.src) r.src.ofport = await ofp(r.src.port);
+            if (r.dst) r.dst.ofport = await ofp(r.dst.port);
+            if (r.tunnel) r.tunnel.ofport = await (tunnels.get(r.tunnel.port)?.ready ?? ofp(r.tunnel.port));
+            mods.push(...flowsOf(r));
+          } catch (e) {
+            log.warn(
+              { connId: r.id, err: (e as Error).message },
+              "ovs datapath: cannot reinstall the connection's flows",
+            );
+          }
+        }
+        await of.flowMods(mods);
+        resyncs++;
+        log.info(
+          { connections: live.size },
+          "ovs datapath: OpenFlow session is new (ovs-vswitchd restarted?): flows reinstalled",
+        );
+      });
     // connect() emitted the first session's event already: every one from now on is a new session
     const offConnected = of.on("connected", () => {
-      resync().catch((e: unknown) => log.error({ err: (e as Error).message }, "ovs datapath: resync after reconnect failed"));
+      resync().catch((e: unknown) =>
+        log.error({ err: (e as Error).message }, "ovs datapath: resync after reconnect failed"),
+      );
     });
     cleanup.push(offConnected);
     const offDb = vs.db.on("connected", () => log.info("ovs datapath: OVSDB session is back (replica resynced)"));
@@ -224,18 +279,35 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
       const alias = ALIAS(x.id);
       const mtu = ctxMtu(x);
       try {
-        const create = () => host.batch()
-          .linkAdd({ kind: "veth", attrs: { name: port, mtu, up: true, alias }, peer: { name: ifname, netns: ns, mtu, up: true } })
-          .commit({ signal: ctx.signal });
+        const create = () =>
+          host
+            .batch()
+            .linkAdd({
+              kind: "veth",
+              attrs: { name: port, mtu, up: true, alias },
+              peer: { name: ifname, netns: ns, mtu, up: true },
+            })
+            .commit({ signal: ctx.signal });
         // a stale interface of ours (same connection id, or a workload name taken by one of ours) is replaced
-        await withStaleRetry([{ ns: host, ifname: port }, { ns, ifname }], create, { log, what });
+        await withStaleRetry(
+          [
+            { ns: host, ifname: port },
+            { ns, ifname },
+          ],
+          create,
+          { log, what },
+        );
         try {
           const b = ns.batch().linkSetAlias(ifname, alias);
           const p = plumbingOf(x.outgoing.context?.ipContext, side, ifname);
           for (const a of p.addrs) b.addrReplace(a);
           for (const r of p.routes) b.routeReplace(r);
           await b.commit({ signal: ctx.signal });
-          await vs.addPort(bridge, { name: port, externalIds: { [CONN_KEY]: x.id }, mayExist: true }, { signal: ctx.signal });
+          await vs.addPort(
+            bridge,
+            { name: port, externalIds: { [CONN_KEY]: x.id }, mayExist: true },
+            { signal: ctx.signal },
+          );
           const ofport = await vs.waitOfport(port, { signal: ctx.signal, timeoutMs: 10_000 });
           return { port, ofport, ifname, netns: ns.name };
         } catch (e) {
@@ -243,33 +315,57 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
           await host.linkDel(port).catch(() => undefined);
           throw e;
         }
-      } finally { ns.close(); }
+      } finally {
+        ns.close();
+      }
     }
 
     async function delVeth(e: OvsVethEnd): Promise<void> {
       const errors: string[] = [];
-      try { await vs.delPort(bridge, e.port, { ifExists: true, wait: false }); } catch (err) { errors.push(`del-port ${e.port}: ${(err as Error).message}`); }
+      try {
+        await vs.delPort(bridge, e.port, { ifExists: true, wait: false });
+      } catch (err) {
+        errors.push(`del-port ${e.port}: ${(err as Error).message}`);
+      }
       // deleting the host end deletes the pair (the workload end too)
-      try { await host.linkDel(e.port); } catch (err) { if (!isGone(err)) errors.push(`veth ${e.port}: ${(err as Error).message}`); }
+      try {
+        await host.linkDel(e.port);
+      } catch (err) {
+        if (!isGone(err)) errors.push(`veth ${e.port}: ${(err as Error).message}`);
+      }
       if (errors.length) throw new Error(errors.join("; "));
     }
 
     /** The shared vxlan port toward `peerIp`, created by its first user. */
-    async function useTunnel(id: string, peerIp: string, port: number, ctx: Ctx): Promise<{ name: string; ofport: number }> {
+    async function useTunnel(
+      id: string,
+      peerIp: string,
+      port: number,
+      ctx: Ctx,
+    ): Promise<{ name: string; ofport: number }> {
       if (!tunnelIp) throw new Error("no tunnel IP (set NSM_TUNNEL_IP)");
       const name = vxlanPortName(peerIp);
       let t = tunnels.get(name);
       if (!t) {
         const ready = (async () => {
-          await vs.addPort(bridge, {
-            name, type: "vxlan", mayExist: true, externalIds: { [VXLAN_KEY]: peerIp },
-            options: { local_ip: tunnelIp, remote_ip: peerIp, dst_port: String(port), key: "flow" },
-          }, { signal: ctx.signal });
+          await vs.addPort(
+            bridge,
+            {
+              name,
+              type: "vxlan",
+              mayExist: true,
+              externalIds: { [VXLAN_KEY]: peerIp },
+              options: { local_ip: tunnelIp, remote_ip: peerIp, dst_port: String(port), key: "flow" },
+            },
+            { signal: ctx.signal },
+          );
           return vs.waitOfport(name, { timeoutMs: 10_000 });
         })();
         t = { users: new Set(), ready };
         tunnels.set(name, t);
-        ready.catch(() => { if (tunnels.get(name) === t && !t!.users.size) tunnels.delete(name); });
+        ready.catch(() => {
+          if (tunnels.get(name) === t && !t!.users.size) tunnels.delete(name);
+        });
       }
       t.users.add(id);
       try {
@@ -288,20 +384,36 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
       await vs.delPort(bridge, name, { ifExists: true, wait: false });
     }
 
-    const ipFp = (x: CrossConnect) => JSON.stringify([x.outgoing.context?.ipContext?.srcIpAddrs, x.outgoing.context?.ipContext?.dstIpAddrs,
-      x.outgoing.context?.ipContext?.srcRoutes?.map((r) => [r.prefix, r.nextHop]), x.outgoing.context?.ipContext?.dstRoutes?.map((r) => [r.prefix, r.nextHop]), ctxMtu(x)]);
+    const ipFp = (x: CrossConnect) =>
+      JSON.stringify([
+        x.outgoing.context?.ipContext?.srcIpAddrs,
+        x.outgoing.context?.ipContext?.dstIpAddrs,
+        x.outgoing.context?.ipContext?.srcRoutes?.map((r) => [r.prefix, r.nextHop]),
+        x.outgoing.context?.ipContext?.dstRoutes?.map((r) => [r.prefix, r.nextHop]),
+        ctxMtu(x),
+      ]);
 
     function planOf(x: CrossConnect): { kind: "local" | "remote"; side?: SideOf; fp: string } {
-      const inM = x.incoming.mechanism, outM = x.outgoing.mechanism;
+      const inM = x.incoming.mechanism,
+        outM = x.outgoing.mechanism;
       if (!inM || !outM) throw new Error("cross connect without mechanisms on both sides");
       const p = (m: Mechanism, keys: string[]) => keys.map((k) => m.parameters[k] ?? "");
       const kp = (m: Mechanism) => p(m, [kernel.keys.NETNS_URL, kernel.keys.INTERFACE_NAME]);
-      if (inM.type === mechType.KERNEL && outM.type === mechType.KERNEL) return { kind: "local", fp: JSON.stringify(["local", kp(inM), kp(outM), ipFp(x)]) };
+      if (inM.type === mechType.KERNEL && outM.type === mechType.KERNEL)
+        return { kind: "local", fp: JSON.stringify(["local", kp(inM), kp(outM), ipFp(x)]) };
       if (inM.type === mechType.KERNEL && outM.type === mechType.VXLAN) {
-        return { kind: "remote", side: "src", fp: JSON.stringify(["vxlan", "src", kp(inM), p(outM, ["src_ip", "dst_ip", "dst_port", "vni"]), ipFp(x)]) };
+        return {
+          kind: "remote",
+          side: "src",
+          fp: JSON.stringify(["vxlan", "src", kp(inM), p(outM, ["src_ip", "dst_ip", "dst_port", "vni"]), ipFp(x)]),
+        };
       }
       if (inM.type === mechType.VXLAN && outM.type === mechType.KERNEL) {
-        return { kind: "remote", side: "dst", fp: JSON.stringify(["vxlan", "dst", kp(outM), p(inM, ["src_ip", "src_port"]), ipFp(x)]) };
+        return {
+          kind: "remote",
+          side: "dst",
+          fp: JSON.stringify(["vxlan", "dst", kp(outM), p(inM, ["src_ip", "src_port"]), ipFp(x)]),
+        };
       }
       throw new Error(`ovs datapath cannot cross-connect ${inM.type} to ${outM.type}`);
     }
@@ -317,7 +429,13 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
       }
     }
 
-    async function plumbRemote(x: CrossConnect, fp: string, side: SideOf, ctx: Ctx, prev?: OvsRecord): Promise<OvsRecord> {
+    async function plumbRemote(
+      x: CrossConnect,
+      fp: string,
+      side: SideOf,
+      ctx: Ctx,
+      prev?: OvsRecord,
+    ): Promise<OvsRecord> {
       if (!tunnelIp) throw new Error("no tunnel IP (set NSM_TUNNEL_IP)");
       const local = side === "src" ? x.incoming.mechanism! : x.outgoing.mechanism!;
       const tun = side === "src" ? x.outgoing.mechanism! : x.incoming.mechanism!;
@@ -329,10 +447,15 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
         if (prev?.tunnel?.peerIp === peerIp) vni = prev.tunnel.vni;
         else if (!vni) {
           vxlan.setDstIp(tun, tunnelIp);
-          const taken = new Set([...live.values()].filter((r) => r.tunnel?.peerIp === peerIp).map((r) => r.tunnel!.vni));
-          do vni = vxlan.randomVni(tun); while (taken.has(vni));
+          const taken = new Set(
+            [...live.values()].filter((r) => r.tunnel?.peerIp === peerIp).map((r) => r.tunnel!.vni),
+          );
+          do vni = vxlan.randomVni(tun);
+          while (taken.has(vni));
         }
-        vxlan.setDstIp(tun, tunnelIp); vxlan.setDstPort(tun, vxlanPort); vxlan.setVni(tun, vni);
+        vxlan.setDstIp(tun, tunnelIp);
+        vxlan.setDstPort(tun, vxlanPort);
+        vxlan.setVni(tun, vni);
         vxlan.setMtu(tun, Math.min(vxlan.mtu(tun) || tunnelMtu, tunnelMtu));
       }
       if (!vni) throw new Error("VXLAN mechanism from the next hop has no vni");
@@ -340,7 +463,13 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
       const t = await useTunnel(x.id, peerIp, udp, ctx);
       try {
         const end = await addVeth(x, local, side, ctx);
-        return { id: x.id, fp, kind: "remote", [side]: end, tunnel: { port: t.name, ofport: t.ofport, vni, peerIp, side } };
+        return {
+          id: x.id,
+          fp,
+          kind: "remote",
+          [side]: end,
+          tunnel: { port: t.name, ofport: t.ofport, vni, peerIp, side },
+        };
       } catch (e) {
         await releaseTunnel(x.id, t.name).catch(() => undefined);
         throw e;
@@ -349,9 +478,26 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
 
     async function unplumb(r: OvsRecord): Promise<void> {
       const errors: string[] = [];
-      try { await serial(() => of.flowMods(xconnectDeletes(xcOf(r)))); } catch (e) { errors.push(`flows: ${(e as Error).message}`); }
-      for (const e of [r.src, r.dst]) if (e) { try { await delVeth(e); } catch (err) { errors.push((err as Error).message); } }
-      if (r.tunnel) { try { await releaseTunnel(r.id, r.tunnel.port); } catch (e) { errors.push(`vxlan ${r.tunnel.port}: ${(e as Error).message}`); } }
+      try {
+        await serial(() => of.flowMods(xconnectDeletes(xcOf(r))));
+      } catch (e) {
+        errors.push(`flows: ${(e as Error).message}`);
+      }
+      for (const e of [r.src, r.dst])
+        if (e) {
+          try {
+            await delVeth(e);
+          } catch (err) {
+            errors.push((err as Error).message);
+          }
+        }
+      if (r.tunnel) {
+        try {
+          await releaseTunnel(r.id, r.tunnel.port);
+        } catch (e) {
+          errors.push(`vxlan ${r.tunnel.port}: ${(e as Error).message}`);
+        }
+      }
       if (errors.length) throw new Error(`ovs datapath: removing connection ${r.id}: ${errors.join("; ")}`);
     }
 
@@ -362,7 +508,9 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
       records: live,
       vswitch: vs,
       openflow: of,
-      get resyncs() { return resyncs; },
+      get resyncs() {
+        return resyncs;
+      },
       flowsOf,
       mechanisms: { local: [mechType.KERNEL], remote: [mechType.VXLAN] },
 
@@ -381,7 +529,9 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
         if (prev && prev.fp === plan.fp) {
           if (prev.tunnel?.side === "dst") {
             const m = x.incoming.mechanism!;
-            vxlan.setDstIp(m, tunnelIp!); vxlan.setDstPort(m, vxlanPort); vxlan.setVni(m, prev.tunnel.vni);
+            vxlan.setDstIp(m, tunnelIp!);
+            vxlan.setDstPort(m, vxlanPort);
+            vxlan.setVni(m, prev.tunnel.vni);
             vxlan.setMtu(m, Math.min(vxlan.mtu(m) || tunnelMtu, tunnelMtu));
           }
           return;
@@ -390,9 +540,17 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
           // changed: replace it (flows are installed once per connection, as upstream's IsCrossConnected)
           live.delete(x.id);
           log.debug({ connId: x.id }, "ovs datapath: replacing the connection's ports and flows");
-          await unplumb(prev).catch((e: unknown) => log.warn({ connId: x.id, err: (e as Error).message }, "ovs datapath: removing the previous plumbing failed"));
+          await unplumb(prev).catch((e: unknown) =>
+            log.warn(
+              { connId: x.id, err: (e as Error).message },
+              "ovs datapath: removing the previous plumbing failed",
+            ),
+          );
         }
-        const r = plan.kind === "local" ? await plumbLocal(x, plan.fp, ctx) : await plumbRemote(x, plan.fp, plan.side!, ctx, prev);
+        const r =
+          plan.kind === "local"
+            ? await plumbLocal(x, plan.fp, ctx)
+            : await plumbRemote(x, plan.fp, plan.side!, ctx, prev);
         try {
           await serial(() => of.flowMods(flowsOf(r)));
         } catch (e) {
@@ -400,7 +558,10 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
           throw e;
         }
         live.set(x.id, r);
-        log.debug({ connId: x.id, kind: r.kind, src: r.src?.port, dst: r.dst?.port, tunnel: r.tunnel?.port }, "ovs datapath: plumbed");
+        log.debug(
+          { connId: x.id, kind: r.kind, src: r.src?.port, dst: r.dst?.port, tunnel: r.tunnel?.port },
+          "ovs datapath: plumbed",
+        );
       },
 
       async remove(x: CrossConnect) {
@@ -414,9 +575,21 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
         const r = live.get(x.id);
         if (!r || !of.isConnected) return undefined;
         const out: Record<string, string> = {};
-        const put = (side: "server" | "client", iface: string, s: { rxBytes: number | bigint; txBytes: number | bigint; rxPackets: number | bigint; txPackets: number | bigint; drops?: number }) => {
-          out[`${side}_rx_bytes`] = String(s.rxBytes); out[`${side}_tx_bytes`] = String(s.txBytes);
-          out[`${side}_rx_packets`] = String(s.rxPackets); out[`${side}_tx_packets`] = String(s.txPackets);
+        const put = (
+          side: "server" | "client",
+          iface: string,
+          s: {
+            rxBytes: number | bigint;
+            txBytes: number | bigint;
+            rxPackets: number | bigint;
+            txPackets: number | bigint;
+            drops?: number;
+          },
+        ) => {
+          out[`${side}_rx_bytes`] = String(s.rxBytes);
+          out[`${side}_tx_bytes`] = String(s.txBytes);
+          out[`${side}_rx_packets`] = String(s.rxPackets);
+          out[`${side}_tx_packets`] = String(s.txPackets);
           if (s.drops !== undefined) out[`${side}_drops`] = String(s.drops);
           out[`${side}_interface`] = iface;
         };
@@ -430,10 +603,16 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
         if (r.tunnel) {
           // the vxlan port is shared: this connection's share is its flows' counters
           const l = (r.src ?? r.dst)!;
-          const [fromTun] = await of.flowStats({ tableId: 0, match: { inPort: r.tunnel.ofport, tunnelId: BigInt(r.tunnel.vni) } });
+          const [fromTun] = await of.flowStats({
+            tableId: 0,
+            match: { inPort: r.tunnel.ofport, tunnelId: BigInt(r.tunnel.vni) },
+          });
           const [fromLocal] = await of.flowStats({ tableId: 0, match: { inPort: l.ofport } });
           put(r.tunnel.side === "src" ? "client" : "server", `VXLAN/${r.tunnel.port}`, {
-            rxBytes: fromTun?.byteCount ?? 0n, rxPackets: fromTun?.packetCount ?? 0n, txBytes: fromLocal?.byteCount ?? 0n, txPackets: fromLocal?.packetCount ?? 0n,
+            rxBytes: fromTun?.byteCount ?? 0n,
+            rxPackets: fromTun?.packetCount ?? 0n,
+            txBytes: fromLocal?.byteCount ?? 0n,
+            txPackets: fromLocal?.packetCount ?? 0n,
           });
         }
         return out;
@@ -456,7 +635,14 @@ export async function ovsBackend(o: OvsBackendOptions = {}): Promise<OvsBackend>
  * to the bridge's own interface, so the userspace datapath can send vxlan packets (it routes
  * them only through OVS bridge interfaces). Idempotent. Returns the tunnel IP.
  */
-async function attachUplink(host: Netns, vs: Vswitch, bridge: string, uplink: string, want: string | undefined, log: Logger): Promise<string | undefined> {
+async function attachUplink(
+  host: Netns,
+  vs: Vswitch,
+  bridge: string,
+  uplink: string,
+  want: string | undefined,
+  log: Logger,
+): Promise<string | undefined> {
   const already = vs.port(uplink)?.bridge === bridge;
   const addrs = (await host.addrs({ link: uplink })).filter((a) => a.scope === 0);
   const routes = (await host.routes({})).filter((r) => r.dev === uplink && r.via);
@@ -474,7 +660,10 @@ async function attachUplink(host: Netns, vs: Vswitch, bridge: string, uplink: st
     for (const a of addrs) b.addrReplace({ link: bridge, cidr: a.cidr });
     for (const r of routes) b.routeReplace({ dst: r.dst, via: r.via, dev: bridge });
     await b.commit();
-    log.info({ uplink, bridge, addrs: addrs.map((a) => a.cidr) }, "ovs datapath: uplink attached, its addresses moved to the bridge");
+    log.info(
+      { uplink, bridge, addrs: addrs.map((a) => a.cidr) },
+      "ovs datapath: uplink attached, its addresses moved to the bridge",
+    );
   } else {
     await host.linkSet(bridge, { up: true });
   }

@@ -11,7 +11,12 @@ import type { Route } from "../../../datapath/route.js";
 
 export type SideOf = "src" | "dst";
 
-interface Net { v6: boolean; addr: bigint; len: number; ip: string }
+interface Net {
+  v6: boolean;
+  addr: bigint;
+  len: number;
+  ip: string;
+}
 
 function parse(s: string): Net | undefined {
   const [ip, l] = s.trim().split("/") as [string, string | undefined];
@@ -43,7 +48,10 @@ function contains(n: Net, ip: Net): boolean {
 
 const hostRoute = (n: Net) => `${n.ip}/${n.v6 ? 128 : 32}`;
 
-export interface SidePlumbing { addrs: Addr[]; routes: Route[] }
+export interface SidePlumbing {
+  addrs: Addr[];
+  routes: Route[];
+}
 
 /** Addresses and routes for the interface `link` on side `side` of a connection. */
 export function plumbingOf(ip: IPContext | undefined, side: SideOf, link: string): SidePlumbing {
@@ -54,7 +62,8 @@ export function plumbingOf(ip: IPContext | undefined, side: SideOf, link: string
   const addrs: Addr[] = own.map((n) => ({ link, cidr: `${n.ip}/${n.len}` }));
   const routes = new Map<string, Route>();
   // link routes to the far end's addresses that none of our nets covers (DstIPRoutes / SrcIPRoutes)
-  for (const f of far) if (!own.some((o) => contains(o, f))) routes.set(hostRoute(f), { dst: hostRoute(f), dev: link, scope: "link" });
+  for (const f of far)
+    if (!own.some((o) => contains(o, f))) routes.set(hostRoute(f), { dst: hostRoute(f), dev: link, scope: "link" });
   // src_routes / dst_routes: the first far IP of the family is the next hop, unless the prefix is inside a far net
   for (const r of extra) {
     const p = parse(r.prefix);

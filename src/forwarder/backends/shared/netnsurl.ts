@@ -23,13 +23,23 @@ export function inodeKeyOf(url: string): string | undefined {
 /** A path to a netns with identity `key` ("dev:ino"), searching named netns first, then processes. */
 export function findByInode(key: string): string | undefined {
   const candidates: string[] = [];
-  try { for (const n of readdirSync("/run/netns")) candidates.push(`/run/netns/${n}`); } catch { /* none */ }
-  try { for (const p of readdirSync("/proc")) if (/^\d+$/.test(p)) candidates.push(`/proc/${p}/ns/net`); } catch { /* none */ }
+  try {
+    for (const n of readdirSync("/run/netns")) candidates.push(`/run/netns/${n}`);
+  } catch {
+    /* none */
+  }
+  try {
+    for (const p of readdirSync("/proc")) if (/^\d+$/.test(p)) candidates.push(`/proc/${p}/ns/net`);
+  } catch {
+    /* none */
+  }
   for (const c of candidates) {
     try {
       const st = statSync(c, { bigint: true });
       if (`${st.dev}:${st.ino}` === key) return c;
-    } catch { /* gone or not ours to see */ }
+    } catch {
+      /* gone or not ours to see */
+    }
   }
   return undefined;
 }
@@ -39,7 +49,11 @@ export function openNetnsUrl(url: string | undefined, what: string): Netns {
   if (!url) throw new Error(`${what}: the KERNEL mechanism has no inodeURL (netns)`);
   const path = netnsPathOf(url);
   if (path) {
-    try { return Netns.open(path); } catch (e) { throw new Error(`${what}: cannot open netns ${url}: ${(e as Error).message}`, { cause: e }); }
+    try {
+      return Netns.open(path);
+    } catch (e) {
+      throw new Error(`${what}: cannot open netns ${url}: ${(e as Error).message}`, { cause: e });
+    }
   }
   const key = inodeKeyOf(url);
   const found = key && findByInode(key);
@@ -56,8 +70,14 @@ export function reopen(path: string, inode: string): Netns | undefined {
     const ns = Netns.open(path);
     if (ns.inode() === inode) return ns;
     ns.close();
-  } catch { /* fall through to the search */ }
+  } catch {
+    /* fall through to the search */
+  }
   const found = findByInode(inode);
   if (!found) return undefined;
-  try { return Netns.open(found); } catch { return undefined; }
+  try {
+    return Netns.open(found);
+  } catch {
+    return undefined;
+  }
 }

@@ -18,7 +18,9 @@ export const isGone = (e: unknown): boolean => ["ENODEV", "ENOENT", "ESRCH"].inc
  *   await withStaleRetry([{ ns: cNs, ifname: "nsm-1" }, { ns: eNs, ifname: "nsm-2" }], () => batch.commit(), { log });
  */
 export async function withStaleRetry(
-  targets: readonly { ns: Netns; ifname: string }[], create: () => Promise<unknown>, o: { log?: Logger; what?: string } = {},
+  targets: readonly { ns: Netns; ifname: string }[],
+  create: () => Promise<unknown>,
+  o: { log?: Logger; what?: string } = {},
 ): Promise<void> {
   try {
     await create();
@@ -29,14 +31,19 @@ export async function withStaleRetry(
       const l = await t.ns.linkByName(t.ifname).catch(() => undefined);
       if (!l) continue;
       if (!l.attrs.alias?.startsWith("nsm:")) {
-        throw new Error(`${o.what ? `${o.what}: ` : ""}interface ${t.ifname} already exists in ${t.ns.name} and is not ours (alias ${JSON.stringify(l.attrs.alias ?? "")})`, { cause: e });
+        throw new Error(
+          `${o.what ? `${o.what}: ` : ""}interface ${t.ifname} already exists in ${t.ns.name} and is not ours (alias ${JSON.stringify(l.attrs.alias ?? "")})`,
+          { cause: e },
+        );
       }
       found.push({ t, alias: l.attrs.alias });
     }
     if (!found.length) throw e;
     for (const { t, alias } of found) {
       (o.log ?? silentLogger).info({ ifname: t.ifname, netns: t.ns.name, alias }, "deleting a stale interface of ours");
-      await t.ns.linkDel(t.ifname).catch((err: unknown) => { if (!isGone(err)) throw err; });
+      await t.ns.linkDel(t.ifname).catch((err: unknown) => {
+        if (!isGone(err)) throw err;
+      });
     }
     await create();
   }

@@ -8,8 +8,16 @@ import { CLIENT_CONN, type ClientConn } from "../../utils/keys.js";
 
 function nextHop(ctx: Ctx, what: string, id: string): ClientConn {
   let cc: ClientConn | undefined;
-  try { cc = ctx.clientMeta.get(CLIENT_CONN); } catch { /* no client metadata in this chain */ }
-  if (!cc) throw new NsmError(status.INTERNAL, `connect: no client connection to send ${what} of ${id} to (no URL was chosen for the next hop)`);
+  try {
+    cc = ctx.clientMeta.get(CLIENT_CONN);
+  } catch {
+    /* no client metadata in this chain */
+  }
+  if (!cc)
+    throw new NsmError(
+      status.INTERNAL,
+      `connect: no client connection to send ${what} of ${id} to (no URL was chosen for the next hop)`,
+    );
   return cc;
 }
 

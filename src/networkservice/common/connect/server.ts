@@ -14,14 +14,26 @@ export function connectServer(client: NetworkServiceClient): ServerElement {
         return await next.request(req, ctx);
       } catch (e) {
         const c = detach(ctx, new AbortController().signal);
-        await client.close(conn, c).catch((ce: unknown) => ctx.log.warn({ connId: conn.id, err: messageOf(ce) }, "connect: close after failure failed"));
+        await client
+          .close(conn, c)
+          .catch((ce: unknown) =>
+            ctx.log.warn({ connId: conn.id, err: messageOf(ce) }, "connect: close after failure failed"),
+          );
         throw e;
       }
     },
     async close(conn, ctx, next) {
       let first: unknown;
-      try { await client.close(conn, ctx); } catch (e) { first = e; }
-      try { await next.close(conn, ctx); } catch (e) { first ??= e; }
+      try {
+        await client.close(conn, ctx);
+      } catch (e) {
+        first = e;
+      }
+      try {
+        await next.close(conn, ctx);
+      } catch (e) {
+        first ??= e;
+      }
       if (first !== undefined) throw NsmError.from(first, ctx.signal);
     },
   };

@@ -21,7 +21,10 @@ export function dialClient(pool: ChannelPool): ClientElement {
     const slot = ctx.get(NEXT_HOP);
     if (slot) slot.conn = c;
   };
-  const forget = (ctx: Ctx) => { ctx.clientMeta.delete(DIALED); ctx.clientMeta.delete(CLIENT_CONN); };
+  const forget = (ctx: Ctx) => {
+    ctx.clientMeta.delete(DIALED);
+    ctx.clientMeta.delete(CLIENT_CONN);
+  };
   return {
     async request(req, ctx, next) {
       const url = ctx.get(CLIENT_URL);
@@ -29,7 +32,14 @@ export function dialClient(pool: ChannelPool): ClientElement {
       let old = ctx.clientMeta.get(DIALED);
       if (old && old.url !== url) {
         // reselected to another next hop: clean up the old one first (best effort)
-        try { await next.close(req.connection!, ctx); } catch (e) { ctx.log.debug({ connId: req.connection?.id, url: old.url, err: messageOf(e) }, "dial: close on the previous next hop failed"); }
+        try {
+          await next.close(req.connection!, ctx);
+        } catch (e) {
+          ctx.log.debug(
+            { connId: req.connection?.id, url: old.url, err: messageOf(e) },
+            "dial: close on the previous next hop failed",
+          );
+        }
         pool.release(old);
         forget(ctx);
         old = undefined;
@@ -46,7 +56,10 @@ export function dialClient(pool: ChannelPool): ClientElement {
         return await next.request(req, ctx);
       } catch (e) {
         if (isUnavailable(e)) pool.evict(conn);
-        if (fresh && !old) { pool.release(conn); forget(ctx); }
+        if (fresh && !old) {
+          pool.release(conn);
+          forget(ctx);
+        }
         throw e;
       }
     },

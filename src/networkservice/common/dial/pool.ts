@@ -11,7 +11,12 @@ export interface PooledConn extends ClientConn {
   readonly grpc: GrpcConn;
 }
 
-interface Entry { conn: PooledConn; refs: number; idle?: NodeJS.Timeout; evicted: boolean }
+interface Entry {
+  conn: PooledConn;
+  refs: number;
+  idle?: NodeJS.Timeout;
+  evicted: boolean;
+}
 
 export class ChannelPool {
   private readonly live = new Map<string, Entry>();
@@ -26,13 +31,19 @@ export class ChannelPool {
     if (!e) {
       // a local subchannel pool: after eviction the new channel connects at once instead of sharing
       // the failing subchannel (and its reconnect back-off) grpc-js keeps per address globally
-      const grpc = dial(url, { ...this.o, channelOptions: { "grpc.use_local_subchannel_pool": 1, ...this.o.channelOptions } });
+      const grpc = dial(url, {
+        ...this.o,
+        channelOptions: { "grpc.use_local_subchannel_pool": 1, ...this.o.channelOptions },
+      });
       const conn: PooledConn = { url, grpc, networkService: grpc.networkService, monitor: grpc.monitor };
       e = { conn, refs: 0, evicted: false };
       this.live.set(url, e);
       this.all.set(conn, e);
     }
-    if (e.idle) { clearTimeout(e.idle); e.idle = undefined; }
+    if (e.idle) {
+      clearTimeout(e.idle);
+      e.idle = undefined;
+    }
     e.refs++;
     return e.conn;
   }
@@ -57,9 +68,13 @@ export class ChannelPool {
   }
 
   /** False once `conn` was evicted or closed. */
-  isLive(conn: PooledConn): boolean { return this.live.get(conn.url)?.conn === conn; }
+  isLive(conn: PooledConn): boolean {
+    return this.live.get(conn.url)?.conn === conn;
+  }
 
-  get size(): number { return this.all.size; }
+  get size(): number {
+    return this.all.size;
+  }
 
   private drop(e: Entry): void {
     if (e.idle) clearTimeout(e.idle);

@@ -18,7 +18,11 @@ export function discoverServer(registry: RegistryLookup): ServerElement {
       if (conn.networkServiceEndpointName) {
         const name = conn.networkServiceEndpointName;
         const nse = (await findNses(registry, { name }, ctx)).find((n) => n.name === name && !isExpired(n));
-        if (!nse) throw new NsmError(status.NOT_FOUND, `network service endpoint ${name} not found (requested for network service ${conn.networkService})`);
+        if (!nse)
+          throw new NsmError(
+            status.NOT_FOUND,
+            `network service endpoint ${name} not found (requested for network service ${conn.networkService})`,
+          );
         return next.request(req, ctx.withValue(CLIENT_URL, nse.url));
       }
       const ns = await findNs(registry, conn.networkService, ctx);
@@ -26,8 +30,10 @@ export function discoverServer(registry: RegistryLookup): ServerElement {
       const all = await findNses(registry, { networkServiceNames: [ns.name] }, ctx);
       const nses = matchEndpoint(conn.labels, ns, all);
       if (!nses.length) {
-        throw new NsmError(status.NOT_FOUND,
-          `no endpoint for network service ${ns.name} (registry had ${nses.length} matches for labels ${fmtLabels(conn.labels)} among ${all.length} registered endpoint(s))`);
+        throw new NsmError(
+          status.NOT_FOUND,
+          `no endpoint for network service ${ns.name} (registry had ${nses.length} matches for labels ${fmtLabels(conn.labels)} among ${all.length} registered endpoint(s))`,
+        );
       }
       conn.payload = ns.payload;
       return next.request(req, ctx.withValue(CANDIDATES, { ns, nses }));
@@ -35,7 +41,9 @@ export function discoverServer(registry: RegistryLookup): ServerElement {
     async close(conn, ctx, next) {
       if (ctx.get(CLIENT_URL) || !conn.networkServiceEndpointName) return next.close(conn, ctx);
       try {
-        const nse = (await findNses(registry, { name: conn.networkServiceEndpointName }, ctx)).find((n) => n.name === conn.networkServiceEndpointName);
+        const nse = (await findNses(registry, { name: conn.networkServiceEndpointName }, ctx)).find(
+          (n) => n.name === conn.networkServiceEndpointName,
+        );
         if (nse) return next.close(conn, ctx.withValue(CLIENT_URL, nse.url));
       } catch (e) {
         ctx.log.debug({ connId: conn.id, err: String(e) }, "discover: lookup on close failed");

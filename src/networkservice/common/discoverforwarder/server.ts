@@ -4,7 +4,13 @@
  * "all 3 forwarders failed: fwd-a: <reason>; fwd-b: ...". A reselect forgets the chosen one;
  * after an nsmgr restart the forwarder named in the path is preferred.
  */
-import { clone, ConnectionState, NetworkServiceRequestSchema, type NetworkService, type NetworkServiceEndpoint } from "../../../api/index.js";
+import {
+  clone,
+  ConnectionState,
+  NetworkServiceRequestSchema,
+  type NetworkService,
+  type NetworkServiceEndpoint,
+} from "../../../api/index.js";
 import { messageOf, metaKey, NsmError, status, type ServerElement } from "../../../core/index.js";
 import { isExpired, isSubset } from "../../../registry/match.js";
 import { CLIENT_URL } from "../../utils/keys.js";
@@ -29,7 +35,12 @@ export interface DiscoverForwarderOptions {
  * return all, so the forwarder's discover reports what the user can act on ("no endpoint for
  * network service X (registry had 0 matches for labels {...})") instead of "no candidates".
  */
-export function matchForwarders(labels: Readonly<Record<string, string>>, ns: NetworkService, fwds: readonly NetworkServiceEndpoint[], svc: string): NetworkServiceEndpoint[] {
+export function matchForwarders(
+  labels: Readonly<Record<string, string>>,
+  ns: NetworkService,
+  fwds: readonly NetworkServiceEndpoint[],
+  svc: string,
+): NetworkServiceEndpoint[] {
   if (!ns.matches.length) return [...fwds];
   for (const m of ns.matches) {
     if (!isSubset(labels, m.sourceSelector, labels)) continue;
@@ -44,7 +55,9 @@ export function matchForwarders(labels: Readonly<Record<string, string>>, ns: Ne
 export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverForwarderOptions = {}): ServerElement {
   const svc = o.forwarderService ?? "forwarder";
   const find = async (ctx: Parameters<NonNullable<ServerElement["request"]>>[1], name?: string) =>
-    (await findNses(registry, { networkServiceNames: [svc], name: name ?? "" }, ctx)).filter((f) => !isExpired(f) && (o.accept?.(f) ?? true));
+    (await findNses(registry, { networkServiceNames: [svc], name: name ?? "" }, ctx)).filter(
+      (f) => !isExpired(f) && (o.accept?.(f) ?? true),
+    );
   return {
     async request(req, ctx, next) {
       const conn = req.connection!;
@@ -55,9 +68,12 @@ export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverFor
       const all = await find(ctx, chosen);
       let fwds = matchForwarders(conn.labels, ns, all, svc);
       if (!fwds.length) {
-        throw new NsmError(status.NOT_FOUND, chosen
-          ? `forwarder ${chosen} is not available for network service ${ns.name}`
-          : `no forwarder for network service ${ns.name} (${all.length} registered forwarder(s), none matches labels ${fmtLabels(conn.labels)})`);
+        throw new NsmError(
+          status.NOT_FOUND,
+          chosen
+            ? `forwarder ${chosen} is not available for network service ${ns.name}`
+            : `no forwarder for network service ${ns.name} (${all.length} registered forwarder(s), none matches labels ${fmtLabels(conn.labels)})`,
+        );
       }
       if (!chosen && conn.state !== ConnectionState.RESELECT_REQUESTED) {
         const inPath = nextSegment(conn)?.name; // continuity after an nsmgr restart
@@ -77,7 +93,10 @@ export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverFor
           if (ctx.signal.aborted) throw e;
           errors.push(`${f.name}: ${messageOf(e)}`);
           codes.add(NsmError.from(e).code);
-          ctx.log.debug({ connId: conn.id, forwarder: f.name, err: messageOf(e) }, "discoverforwarder: forwarder failed");
+          ctx.log.debug(
+            { connId: conn.id, forwarder: f.name, err: messageOf(e) },
+            "discoverforwarder: forwarder failed",
+          );
         }
       }
       // one code for all (e.g. NOT_FOUND: no endpoint) is the answer; mixed failures are UNAVAILABLE

@@ -10,7 +10,12 @@
  * channel) so a restarted nsmgr is reached without grpc's reconnect back-off.
  */
 import {
-  ConnectionEventType, ConnectionState, create, MonitorScopeSelectorSchema, PathSegmentSchema, type Connection,
+  ConnectionEventType,
+  ConnectionState,
+  create,
+  MonitorScopeSelectorSchema,
+  PathSegmentSchema,
+  type Connection,
 } from "../../../api/index.js";
 import { eventFactory, messageOf, metaKey, newCtx, type ClientElement, type Ctx } from "../../../core/index.js";
 import { CLIENT_CONN } from "../../utils/keys.js";
@@ -33,12 +38,17 @@ export interface HealOptions {
 /** `superseded` ends the whole loop (a later Request succeeded); `watching` only the monitoring (Close). */
 const LOOP = metaKey<{ superseded: AbortController; watching: AbortController }>("heal/loop");
 
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((res) => {
-  if (signal.aborted) return res();
-  const t = setTimeout(done, ms);
-  function done() { clearTimeout(t); signal.removeEventListener("abort", done); res(); }
-  signal.addEventListener("abort", done, { once: true });
-});
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((res) => {
+    if (signal.aborted) return res();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      res();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
 
 export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientElement {
   const retryMs = o.retryMs ?? 100;
@@ -46,13 +56,21 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
   const check = async (conn: Connection, signal: AbortSignal): Promise<boolean> => {
     if (!o.livenessCheck) return false;
     const s = AbortSignal.any([signal, AbortSignal.timeout(o.livenessTimeoutMs ?? 1000)]);
-    try { return await o.livenessCheck(conn, s); } catch { return false; }
+    try {
+      return await o.livenessCheck(conn, s);
+    } catch {
+      return false;
+    }
   };
 
   const start = (ctx: Ctx, conn: Connection) => {
     const events = eventFactory(ctx, "client");
     let cc;
-    try { cc = ctx.clientMeta.get(CLIENT_CONN); } catch { cc = undefined; }
+    try {
+      cc = ctx.clientMeta.get(CLIENT_CONN);
+    } catch {
+      cc = undefined;
+    }
     if (!events || !cc) return;
     const ac = new AbortController();
     const watching = new AbortController();
@@ -90,14 +108,22 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
 
     void (async () => {
       const wsig = AbortSignal.any([signal, watching.signal]);
-      const sel = create(MonitorScopeSelectorSchema, { pathSegments: [create(PathSegmentSchema, { id: seg.id, name: seg.name })] });
+      const sel = create(MonitorScopeSelectorSchema, {
+        pathSegments: [create(PathSegmentSchema, { id: seg.id, name: seg.name })],
+      });
       let reason = "the next hop closed the monitor stream";
       try {
         for await (const ev of monitor.monitorConnections(sel, newCtx({ signal: wsig, log }))) {
           for (const c of Object.values(ev.connections)) {
             if (c.path?.pathSegments[idx]?.id !== seg.id) continue;
-            if (ev.type === ConnectionEventType.DELETE) { void heal("the control plane deleted the connection"); return; }
-            if (c.state === ConnectionState.DOWN) { void heal("the control plane reports the connection DOWN"); return; }
+            if (ev.type === ConnectionEventType.DELETE) {
+              void heal("the control plane deleted the connection");
+              return;
+            }
+            if (c.state === ConnectionState.DOWN) {
+              void heal("the control plane reports the connection DOWN");
+              return;
+            }
           }
         }
       } catch (e) {
@@ -112,7 +138,10 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
         while (!wsig.aborted) {
           await sleep(o.livenessIntervalMs ?? 200, wsig);
           if (wsig.aborted) return;
-          if (!(await check(conn, wsig)) && !wsig.aborted) { void heal("data plane check failed"); return; }
+          if (!(await check(conn, wsig)) && !wsig.aborted) {
+            void heal("data plane check failed");
+            return;
+          }
         }
       })();
     }

@@ -15,7 +15,11 @@ export function mechanismsServer(byType: Readonly<Record<string, ServerElement>>
       const chosen = req.connection?.mechanism;
       if (chosen) {
         const c = chains.get(chosen.type);
-        if (!c) throw new NsmError(status.INVALID_ARGUMENT, `unsupported mechanism ${chosen.type} (supported: ${types.join(", ")})`);
+        if (!c)
+          throw new NsmError(
+            status.INVALID_ARGUMENT,
+            `unsupported mechanism ${chosen.type} (supported: ${types.join(", ")})`,
+          );
         return c.request(req, ctx, next);
       }
       const errors: string[] = [];
@@ -32,13 +36,19 @@ export function mechanismsServer(byType: Readonly<Record<string, ServerElement>>
         }
       }
       const asked = req.mechanismPreferences.map((m) => m.type).join(", ");
-      throw new NsmError(status.INVALID_ARGUMENT,
-        `cannot support any of the requested mechanisms [${asked}] (supported: ${types.join(", ")})${errors.length ? `: ${errors.join("; ")}` : ""}`);
+      throw new NsmError(
+        status.INVALID_ARGUMENT,
+        `cannot support any of the requested mechanisms [${asked}] (supported: ${types.join(", ")})${errors.length ? `: ${errors.join("; ")}` : ""}`,
+      );
     },
     async close(conn, ctx, next) {
       const t = conn.mechanism?.type ?? "";
       const c = chains.get(t);
-      if (!c) throw new NsmError(status.INVALID_ARGUMENT, `cannot close: unsupported mechanism "${t}" (supported: ${types.join(", ")})`);
+      if (!c)
+        throw new NsmError(
+          status.INVALID_ARGUMENT,
+          `cannot close: unsupported mechanism "${t}" (supported: ${types.join(", ")})`,
+        );
       return c.close(conn, ctx, next);
     },
   };

@@ -10,11 +10,29 @@
  *   await serve(urls, { networkService: server, monitor });
  */
 import {
-  clone, ConnectionEventSchema, ConnectionEventType, ConnectionSchema, ConnectionState, create, equals,
-  ConnectionContextSchema, MonitorScopeSelectorSchema, PathSchema, PathSegmentSchema,
-  type Connection, type ConnectionEvent, type MonitorScopeSelector,
+  clone,
+  ConnectionEventSchema,
+  ConnectionEventType,
+  ConnectionSchema,
+  ConnectionState,
+  create,
+  equals,
+  ConnectionContextSchema,
+  MonitorScopeSelectorSchema,
+  PathSchema,
+  PathSegmentSchema,
+  type Connection,
+  type ConnectionEvent,
+  type MonitorScopeSelector,
 } from "../../../api/index.js";
-import { messageOf, metaKey, newCtx, type Ctx, type MonitorConnectionServer, type ServerElement } from "../../../core/index.js";
+import {
+  messageOf,
+  metaKey,
+  newCtx,
+  type Ctx,
+  type MonitorConnectionServer,
+  type ServerElement,
+} from "../../../core/index.js";
 import { NEXT_HOP, type ClientConn } from "../../utils/keys.js";
 import { matchesSelector } from "../../utils/path.js";
 import { AsyncQueue } from "../../utils/queue.js";
@@ -42,7 +60,13 @@ class RelayHub {
   private readonly watchers = new Map<string, Watcher>();
   private readonly ac = new AbortController();
   dead = false;
-  constructor(readonly conn: ClientConn, private readonly segName: string, lifetime: AbortSignal, log: Ctx["log"], private readonly onEnd: () => void) {
+  constructor(
+    readonly conn: ClientConn,
+    private readonly segName: string,
+    lifetime: AbortSignal,
+    log: Ctx["log"],
+    private readonly onEnd: () => void,
+  ) {
     const signal = AbortSignal.any([lifetime, this.ac.signal]);
     const sel = create(MonitorScopeSelectorSchema, { pathSegments: [create(PathSegmentSchema, { name: segName })] });
     void (async () => {
@@ -56,11 +80,16 @@ class RelayHub {
             for (const s of c.path?.pathSegments ?? []) {
               if (s.name !== segName) continue;
               const w = this.watchers.get(s.id);
-              if (w && w !== seen) { seen = w; w(c, ev.type); }
+              if (w && w !== seen) {
+                seen = w;
+                w(c, ev.type);
+              }
             }
           }
         }
-      } catch (e) { why = messageOf(e); }
+      } catch (e) {
+        why = messageOf(e);
+      }
       this.dead = true;
       this.onEnd();
       if (signal.aborted) return;
@@ -72,7 +101,11 @@ class RelayHub {
     this.watchers.set(segId, w);
     return () => {
       if (this.watchers.get(segId) === w) this.watchers.delete(segId);
-      if (!this.watchers.size) { this.dead = true; this.onEnd(); this.ac.abort(); }
+      if (!this.watchers.size) {
+        this.dead = true;
+        this.onEnd();
+        this.ac.abort();
+      }
     };
   }
 }
@@ -89,7 +122,8 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
   const flush = () => {
     flushing = false;
     for (const s of subs) {
-      for (const p of s.pending) s.q.push(create(ConnectionEventSchema, { type: p.type, connections: Object.fromEntries(p.conns) }));
+      for (const p of s.pending)
+        s.q.push(create(ConnectionEventSchema, { type: p.type, connections: Object.fromEntries(p.conns) }));
       s.pending = [];
     }
   };
@@ -98,16 +132,25 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
       for (const c of conns) {
         if (!matchesSelector(s.sel, c)) continue;
         let last = s.pending[s.pending.length - 1];
-        if (last?.type !== type) { last = { type, conns: new Map() }; s.pending.push(last); }
+        if (last?.type !== type) {
+          last = { type, conns: new Map() };
+          s.pending.push(last);
+        }
         last.conns.set(c.id, c);
-        if (!flushing) { flushing = true; setImmediate(flush); }
+        if (!flushing) {
+          flushing = true;
+          setImmediate(flush);
+        }
       }
     }
   };
 
   const hubFor = (conn: ClientConn, segName: string, log: Ctx["log"]): RelayHub => {
     let byName = hubs.get(conn);
-    if (!byName) { byName = new Map(); hubs.set(conn, byName); }
+    if (!byName) {
+      byName = new Map();
+      hubs.set(conn, byName);
+    }
     let h = byName.get(segName);
     if (!h) {
       const m = byName;
@@ -136,11 +179,16 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
       } else {
         if (down.path?.pathSegments[idx]?.id !== seg.id) return;
         const state = type === ConnectionEventType.DELETE ? ConnectionState.DOWN : down.state;
-        const ctxChanged = down.context && !equals(ConnectionContextSchema, down.context, stored.context ?? create(ConnectionContextSchema));
+        const ctxChanged =
+          down.context &&
+          !equals(ConnectionContextSchema, down.context, stored.context ?? create(ConnectionContextSchema));
         if (state === ConnectionState.UP && !ctxChanged) return; // our own refreshes echo back: nothing new
         if (type === ConnectionEventType.INITIAL_STATE_TRANSFER && state === ConnectionState.UP) return;
         out = clone(ConnectionSchema, stored);
-        if (down.path) { out.path = clone(PathSchema, down.path); out.path.index = idx; }
+        if (down.path) {
+          out.path = clone(PathSchema, down.path);
+          out.path.index = idx;
+        }
         if (down.context) out.context = down.context;
         out.state = state;
       }
@@ -154,7 +202,9 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
 
   return {
     connections,
-    get subscribers() { return subs.size; },
+    get subscribers() {
+      return subs.size;
+    },
 
     async request(req, ctx, next) {
       const slot: { conn?: ClientConn } = {};
@@ -176,7 +226,10 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
       publish(ConnectionEventType.UPDATE, [mine]);
       const relay = ctx.meta.get(RELAY);
       const keep = relay && relay.conn === slot.conn && !relay.hub.dead;
-      if (relay && !keep) { relay.stop(); ctx.meta.delete(RELAY); }
+      if (relay && !keep) {
+        relay.stop();
+        ctx.meta.delete(RELAY);
+      }
       if (slot.conn && !keep && !lifetime.aborted && mine.path) startRelay(ctx, mine, slot.conn);
       return conn;
     },
@@ -212,7 +265,10 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
       return {
         [Symbol.asyncIterator]: () => ({
           next: () => q.next(),
-          return: async () => { end(); return { value: undefined, done: true as const }; },
+          return: async () => {
+            end();
+            return { value: undefined, done: true as const };
+          },
         }),
       };
     },

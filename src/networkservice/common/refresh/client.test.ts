@@ -10,7 +10,9 @@ test("refresh delay: 1/3 for one segment, 0.2 + 0.2·index/len otherwise, of the
   const seg = (ms: number) => ({ name: "x", id: "x", expires: timestampFromMs(now + ms) });
   const one = create(ConnectionSchema, { path: { index: 0, pathSegments: [seg(3000)] } });
   assert.equal(refreshDelay(one, now), 1000);
-  const four = create(ConnectionSchema, { path: { index: 0, pathSegments: [seg(10_000), seg(5000), seg(8000), seg(9000)] } });
+  const four = create(ConnectionSchema, {
+    path: { index: 0, pathSegments: [seg(10_000), seg(5000), seg(8000), seg(9000)] },
+  });
   assert.equal(refreshDelay(four, now), 1000, "20% of the shortest (5 s)");
   assert.equal(refreshDelay(create(ConnectionSchema, {}), now), 0);
 });
@@ -23,7 +25,9 @@ test("refresh re-requests before expiry and stops on Close", { timeout: 5000 }, 
     async request(req) {
       if (++n === 2) second.resolve();
       const c = req.connection!;
-      c.path = create(ConnectionSchema, { path: { index: 0, pathSegments: [{ name: "a", id: c.id, expires: timestampFromMs(Date.now() + 150) }] } }).path;
+      c.path = create(ConnectionSchema, {
+        path: { index: 0, pathSegments: [{ name: "a", id: c.id, expires: timestampFromMs(Date.now() + 150) }] },
+      }).path;
       return c;
     },
   });

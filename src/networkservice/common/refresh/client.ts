@@ -19,7 +19,9 @@ export function refreshDelay(conn: Connection, now = Date.now()): number {
   return Math.floor((exp - now) * scale);
 }
 
-export interface RefreshOptions { /** retry period after a failed refresh (default 200 ms) */ retryMs?: number }
+export interface RefreshOptions {
+  /** retry period after a failed refresh (default 200 ms) */ retryMs?: number;
+}
 
 export function refreshClient(lifetime: AbortSignal, o: RefreshOptions = {}): ClientElement {
   const retryMs = o.retryMs ?? 200;
@@ -33,13 +35,16 @@ export function refreshClient(lifetime: AbortSignal, o: RefreshOptions = {}): Cl
       const events = eventFactory(ctx, "client");
       if (!events || lifetime.aborted) return conn;
       const log = ctx.log;
-      ctx.clientMeta.set(TIMER, timers.after(refreshDelay(conn), function fire(h) {
-        events.request({ signal: h }).catch((e: unknown) => {
-          if (h.aborted) return;
-          log.warn({ connId: events.id, err: messageOf(e) }, `refresh failed, retrying in ${retryMs} ms`);
-          h.restart(retryMs);
-        });
-      }));
+      ctx.clientMeta.set(
+        TIMER,
+        timers.after(refreshDelay(conn), function fire(h) {
+          events.request({ signal: h }).catch((e: unknown) => {
+            if (h.aborted) return;
+            log.warn({ connId: events.id, err: messageOf(e) }, `refresh failed, retrying in ${retryMs} ms`);
+            h.restart(retryMs);
+          });
+        }),
+      );
       return conn;
     },
     async close(conn, ctx, next) {

@@ -6,7 +6,10 @@
 import { clone, ConnectionSchema, NetworkServiceRequestSchema } from "../../../api/index.js";
 import { messageOf, NsmError, type Ctx, type NetworkServiceClient } from "../../../core/index.js";
 
-export interface RetryOptions { tryTimeoutMs?: number; intervalMs?: number }
+export interface RetryOptions {
+  tryTimeoutMs?: number;
+  intervalMs?: number;
+}
 
 async function retry<T>(ctx: Ctx, o: RetryOptions, what: string, fn: (c: Ctx) => Promise<T>): Promise<T> {
   const interval = o.intervalMs ?? 200;
@@ -18,7 +21,11 @@ async function retry<T>(ctx: Ctx, o: RetryOptions, what: string, fn: (c: Ctx) =>
       ctx.log.warn({ attempt, err: messageOf(e) }, `${what} failed, retrying in ${interval} ms`);
       await new Promise<void>((res) => {
         const t = setTimeout(done, interval);
-        function done() { clearTimeout(t); ctx.signal.removeEventListener("abort", done); res(); }
+        function done() {
+          clearTimeout(t);
+          ctx.signal.removeEventListener("abort", done);
+          res();
+        }
         ctx.signal.addEventListener("abort", done, { once: true });
       });
       if (ctx.signal.aborted) throw NsmError.from(e, ctx.signal);
@@ -28,7 +35,10 @@ async function retry<T>(ctx: Ctx, o: RetryOptions, what: string, fn: (c: Ctx) =>
 
 export function retryClient(client: NetworkServiceClient, o: RetryOptions = {}): NetworkServiceClient {
   return {
-    request: (req, ctx) => retry(ctx, o, `request ${req.connection?.id ?? ""}`, (c) => client.request(clone(NetworkServiceRequestSchema, req), c)),
+    request: (req, ctx) =>
+      retry(ctx, o, `request ${req.connection?.id ?? ""}`, (c) =>
+        client.request(clone(NetworkServiceRequestSchema, req), c),
+      ),
     close: (conn, ctx) => retry(ctx, o, `close ${conn.id}`, (c) => client.close(clone(ConnectionSchema, conn), c)),
   };
 }

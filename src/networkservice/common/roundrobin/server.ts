@@ -35,11 +35,17 @@ export function roundRobinServer(o: { penaltyMs?: number } = {}): ServerElement 
           if (ctx.signal.aborted) throw e;
           failedAt.set(nse.name, Date.now());
           errors.push(`${nse.name}: ${messageOf(e)}`);
-          ctx.log.debug({ connId: req.connection?.id, nse: nse.name, err: messageOf(e) }, "roundrobin: candidate failed");
+          ctx.log.debug(
+            { connId: req.connection?.id, nse: nse.name, err: messageOf(e) },
+            "roundrobin: candidate failed",
+          );
         }
       }
       if (failedAt.size > 10_000) failedAt.clear();
-      throw new NsmError(status.UNAVAILABLE, `all ${n} endpoint(s) for network service ${cands.ns.name} failed: ${errors.join("; ")}`);
+      throw new NsmError(
+        status.UNAVAILABLE,
+        `all ${n} endpoint(s) for network service ${cands.ns.name} failed: ${errors.join("; ")}`,
+      );
     },
   };
 }

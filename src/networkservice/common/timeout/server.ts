@@ -4,7 +4,15 @@
  * `previous segment expires − the request's deadline budget`.
  */
 import { timestampMs } from "../../../api/index.js";
-import { eventFactory, metaKey, NsmError, status, Timers, type ServerElement, type TimerHandle } from "../../../core/index.js";
+import {
+  eventFactory,
+  metaKey,
+  NsmError,
+  status,
+  Timers,
+  type ServerElement,
+  type TimerHandle,
+} from "../../../core/index.js";
 import { prevSegment } from "../../utils/path.js";
 
 const TIMER = metaKey<TimerHandle>("timeout/timer");
@@ -19,17 +27,25 @@ export function timeoutServer(lifetime: AbortSignal): ServerElement {
       const conn = await next.request(req, ctx);
       const prev = prevSegment(conn);
       if (!prev?.expires) {
-        throw new NsmError(status.INVALID_ARGUMENT, `timeout: expiration for the previous path segment cannot be nil (connection ${conn.id})`);
+        throw new NsmError(
+          status.INVALID_ARGUMENT,
+          `timeout: expiration for the previous path segment cannot be nil (connection ${conn.id})`,
+        );
       }
       const events = eventFactory(ctx);
       ctx.meta.get(TIMER)?.cancel();
       if (!events) return conn;
       const delay = Math.max(0, timestampMs(prev.expires) - Date.now() - budget);
       const log = ctx.log;
-      ctx.meta.set(TIMER, timers.after(delay, (h) => {
-        log.debug({ connId: conn.id, afterMs: delay }, "timeout: caller stopped refreshing, closing");
-        events.close({ signal: h }).catch((e: unknown) => log.warn({ connId: conn.id, err: String(e) }, "timeout: close failed"));
-      }));
+      ctx.meta.set(
+        TIMER,
+        timers.after(delay, (h) => {
+          log.debug({ connId: conn.id, afterMs: delay }, "timeout: caller stopped refreshing, closing");
+          events
+            .close({ signal: h })
+            .catch((e: unknown) => log.warn({ connId: conn.id, err: String(e) }, "timeout: close failed"));
+        }),
+      );
       return conn;
     },
     async close(conn, ctx, next) {

@@ -20,10 +20,16 @@ export function updatePath(conn: Connection, name: string): number {
     return p.index;
   }
   if (p.index + 1 > segs.length) {
-    throw new NsmError(status.INVALID_ARGUMENT, `Path.Index+1==${p.index + 1} should be less or equal len(Path.PathSegments)==${segs.length}`);
+    throw new NsmError(
+      status.INVALID_ARGUMENT,
+      `Path.Index+1==${p.index + 1} should be less or equal len(Path.PathSegments)==${segs.length}`,
+    );
   }
   if (segs[p.index]!.id !== conn.id) {
-    throw new NsmError(status.INVALID_ARGUMENT, `Current PathSegment.Id==${segs[p.index]!.id} should be equal Connection.Id==${conn.id}`);
+    throw new NsmError(
+      status.INVALID_ARGUMENT,
+      `Current PathSegment.Id==${segs[p.index]!.id} should be equal Connection.Id==${conn.id}`,
+    );
   }
   const prev = p.index;
   const nextSeg = segs[prev + 1];

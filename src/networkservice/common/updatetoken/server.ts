@@ -9,7 +9,10 @@ import { incomingToken, type TokenGenerator } from "../../../tools/token/index.j
 async function update(conn: Connection, ctx: Ctx, tokens: TokenGenerator): Promise<void> {
   const p = conn.path;
   if (!p || p.index >= p.pathSegments.length) {
-    throw new NsmError(status.INVALID_ARGUMENT, `updatetoken: path index ${p?.index ?? 0} is past the ${p?.pathSegments.length ?? 0} path segments`);
+    throw new NsmError(
+      status.INVALID_ARGUMENT,
+      `updatetoken: path index ${p?.index ?? 0} is past the ${p?.pathSegments.length ?? 0} path segments`,
+    );
   }
   if (p.index > 0) {
     const prev = p.pathSegments[p.index - 1]!;

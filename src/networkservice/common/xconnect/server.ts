@@ -6,7 +6,13 @@
  * connection again; Close removes the plumbing, then closes downstream with its mechanism.
  * (upstream: the forwarder's mechanisms + mechanismtranslation + xconnect elements.)
  */
-import { clone, ConnectionSchema, MechanismSchema, NetworkServiceRequestSchema, type Mechanism } from "../../../api/index.js";
+import {
+  clone,
+  ConnectionSchema,
+  MechanismSchema,
+  NetworkServiceRequestSchema,
+  type Mechanism,
+} from "../../../api/index.js";
 import { detach, messageOf, metaKey, NsmError, status, type ServerElement } from "../../../core/index.js";
 import type { CrossConnect, DatapathBackend } from "../../../forwarder/backend.js";
 import { CLIENT_URL } from "../../utils/keys.js";
@@ -27,12 +33,17 @@ export function xconnectServer(backend: DatapathBackend, o: XconnectOptions = {}
       const prev = ctx.meta.get(XC);
       let mech: Mechanism | undefined = conn.mechanism;
       if (mech && !supported.has(mech.type)) {
-        throw new NsmError(status.INVALID_ARGUMENT, `forwarder (${backend.name} datapath): unsupported mechanism ${mech.type} (supported: ${list})`);
+        throw new NsmError(
+          status.INVALID_ARGUMENT,
+          `forwarder (${backend.name} datapath): unsupported mechanism ${mech.type} (supported: ${list})`,
+        );
       }
       mech ??= req.mechanismPreferences.find((m) => supported.has(m.type));
       if (!mech) {
-        throw new NsmError(status.INVALID_ARGUMENT,
-          `forwarder (${backend.name} datapath): cannot support any of the requested mechanisms [${req.mechanismPreferences.map((m) => m.type).join(", ")}] (supported: ${list})`);
+        throw new NsmError(
+          status.INVALID_ARGUMENT,
+          `forwarder (${backend.name} datapath): cannot support any of the requested mechanisms [${req.mechanismPreferences.map((m) => m.type).join(", ")}] (supported: ${list})`,
+        );
       }
       conn.mechanism = clone(MechanismSchema, mech);
       const incoming = clone(ConnectionSchema, conn);
@@ -55,7 +66,7 @@ export function xconnectServer(backend: DatapathBackend, o: XconnectOptions = {}
       result.mechanism = clone(MechanismSchema, incoming.mechanism!);
       if (backend.metrics) {
         const seg = result.path?.pathSegments.find((s) => s.id === x.id);
-        const m = seg && await backend.metrics(x).catch(() => undefined);
+        const m = seg && (await backend.metrics(x).catch(() => undefined));
         if (seg && m) Object.assign(seg.metrics, m);
       }
       return result;
@@ -64,7 +75,11 @@ export function xconnectServer(backend: DatapathBackend, o: XconnectOptions = {}
       const x = ctx.meta.get(XC);
       ctx.meta.delete(XC);
       if (!x) return next.close(conn, ctx);
-      try { await backend.remove(x, ctx); } catch (e) { ctx.log.warn({ connId: x.id, err: messageOf(e) }, "xconnect: datapath remove failed"); }
+      try {
+        await backend.remove(x, ctx);
+      } catch (e) {
+        ctx.log.warn({ connId: x.id, err: messageOf(e) }, "xconnect: datapath remove failed");
+      }
       const down = clone(ConnectionSchema, conn);
       down.mechanism = x.outgoing.mechanism && clone(MechanismSchema, x.outgoing.mechanism);
       return next.close(down, ctx);

@@ -3,14 +3,25 @@
  * labels of every service an NSE registers, without overwriting labels it set itself.
  * upstream: sdk pkg/registry/common/clientinfo.
  */
-import { create, NetworkServiceLabelsSchema, type NetworkServiceEndpoint, type NetworkServiceEndpointQuery,
-  type NetworkServiceEndpointResponse } from "../../../api/index.js";
+import {
+  create,
+  NetworkServiceLabelsSchema,
+  type NetworkServiceEndpoint,
+  type NetworkServiceEndpointQuery,
+  type NetworkServiceEndpointResponse,
+} from "../../../api/index.js";
 import type { RegistryElement } from "../../../core/index.js";
 
-export function clientInfoNse(env: Readonly<Record<string, string | undefined>> = process.env):
-  RegistryElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> {
+export function clientInfoNse(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): RegistryElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> {
   const info: Record<string, string> = {};
-  for (const [k, v] of [["nodeName", env.NODE_NAME], ["podName", env.POD_NAME], ["clusterName", env.CLUSTER_NAME]] as const) if (v) info[k] = v;
+  for (const [k, v] of [
+    ["nodeName", env.NODE_NAME],
+    ["podName", env.POD_NAME],
+    ["clusterName", env.CLUSTER_NAME],
+  ] as const)
+    if (v) info[k] = v;
   return {
     async register(nse, ctx, next) {
       if (Object.keys(info).length) {

@@ -6,8 +6,13 @@
  * element enforces the stored time, which survives restarts and is shared by replicas.
  * upstream: sdk pkg/registry/common/expire (default period 1 min).
  */
-import { timestampFromMs, timestampMs, type NetworkServiceEndpoint, type NetworkServiceEndpointQuery,
-  type NetworkServiceEndpointResponse } from "../../../api/index.js";
+import {
+  timestampFromMs,
+  timestampMs,
+  type NetworkServiceEndpoint,
+  type NetworkServiceEndpointQuery,
+  type NetworkServiceEndpointResponse,
+} from "../../../api/index.js";
 import { messageOf, type RegistryElement } from "../../../core/index.js";
 import { registryEvents } from "../begin/server.js";
 
@@ -21,11 +26,26 @@ export interface ExpireOptions {
   signal?: AbortSignal;
 }
 
-export function expireNseServer(o: ExpireOptions = {}): RegistryElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> & { close(): void } {
+export function expireNseServer(o: ExpireOptions = {}): RegistryElement<
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse
+> & {
+  close(): void;
+} {
   const period = o.periodMs ?? DEFAULT_EXPIRE_PERIOD_MS;
   const timers = new Map<string, AbortController>();
-  const cancel = (name: string) => { timers.get(name)?.abort(); timers.delete(name); };
-  o.signal?.addEventListener("abort", () => { for (const n of [...timers.keys()]) cancel(n); }, { once: true });
+  const cancel = (name: string) => {
+    timers.get(name)?.abort();
+    timers.delete(name);
+  };
+  o.signal?.addEventListener(
+    "abort",
+    () => {
+      for (const n of [...timers.keys()]) cancel(n);
+    },
+    { once: true },
+  );
   return {
     async register(nse, ctx, next) {
       const limit = Date.now() + period;
@@ -36,11 +56,17 @@ export function expireNseServer(o: ExpireOptions = {}): RegistryElement<NetworkS
         cancel(res.name);
         const ac = new AbortController();
         timers.set(res.name, ac);
-        const t = setTimeout(() => {
-          if (timers.get(res.name) === ac) timers.delete(res.name);
-          events.unregister({ signal: ac.signal }).catch((err) =>
-            ctx.log.warn({ name: res.name, err: messageOf(err) }, "expire: unregister of expired NSE failed"));
-        }, Math.max(0, timestampMs(res.expirationTime) - Date.now()));
+        const t = setTimeout(
+          () => {
+            if (timers.get(res.name) === ac) timers.delete(res.name);
+            events
+              .unregister({ signal: ac.signal })
+              .catch((err) =>
+                ctx.log.warn({ name: res.name, err: messageOf(err) }, "expire: unregister of expired NSE failed"),
+              );
+          },
+          Math.max(0, timestampMs(res.expirationTime) - Date.now()),
+        );
         t.unref();
         ac.signal.addEventListener("abort", () => clearTimeout(t), { once: true });
       }
@@ -50,6 +76,8 @@ export function expireNseServer(o: ExpireOptions = {}): RegistryElement<NetworkS
       cancel(nse.name);
       return next.unregister(nse, ctx);
     },
-    close() { for (const n of [...timers.keys()]) cancel(n); },
+    close() {
+      for (const n of [...timers.keys()]) cancel(n);
+    },
   };
 }

@@ -9,10 +9,22 @@ import { type Ctx, detach, messageOf, type RegistryElement } from "../../../core
 import { registryEvents } from "../begin/server.js";
 import { type Kind, sleep } from "../../tools.js";
 
-export function healClient<T, Q, R>(kind: Kind<T, Q, R>, o: { signal: AbortSignal; minIntervalMs?: number }): RegistryElement<T, Q, R> {
+export function healClient<T, Q, R>(
+  kind: Kind<T, Q, R>,
+  o: { signal: AbortSignal; minIntervalMs?: number },
+): RegistryElement<T, Q, R> {
   const watches = new Map<string, AbortController>();
-  const stop = (name: string) => { watches.get(name)?.abort(); watches.delete(name); };
-  o.signal.addEventListener("abort", () => { for (const n of [...watches.keys()]) stop(n); }, { once: true });
+  const stop = (name: string) => {
+    watches.get(name)?.abort();
+    watches.delete(name);
+  };
+  o.signal.addEventListener(
+    "abort",
+    () => {
+      for (const n of [...watches.keys()]) stop(n);
+    },
+    { once: true },
+  );
 
   async function loop(name: string, ac: AbortController, ctx: Ctx, next: { find(q: Q, c: Ctx): AsyncIterable<R> }) {
     const events = registryEvents<T>(ctx, "client");
@@ -26,7 +38,10 @@ export function healClient<T, Q, R>(kind: Kind<T, Q, R>, o: { signal: AbortSigna
         const it = next.find(query, wctx);
         for await (const r of it) {
           const { item, deleted } = kind.itemOf(r);
-          if (deleted && item && kind.nameOf(item) === name) { lost = true; break; }
+          if (deleted && item && kind.nameOf(item) === name) {
+            lost = true;
+            break;
+          }
         }
       } catch (err) {
         if (ac.signal.aborted) return;
@@ -34,8 +49,9 @@ export function healClient<T, Q, R>(kind: Kind<T, Q, R>, o: { signal: AbortSigna
       }
       if (ac.signal.aborted) return;
       ctx.log.info({ name, lost }, "registry client: re-registering");
-      await events.register({ signal: ac.signal, timeoutMs: Infinity }).catch((err) =>
-        ctx.log.warn({ name, err: messageOf(err) }, "registry client: heal re-register failed"));
+      await events
+        .register({ signal: ac.signal, timeoutMs: Infinity })
+        .catch((err) => ctx.log.warn({ name, err: messageOf(err) }, "registry client: heal re-register failed"));
       await sleep(Math.max(0, (o.minIntervalMs ?? 200) - (Date.now() - started)), ac.signal);
     }
   }

@@ -5,11 +5,19 @@
  * URL but are not known here (stale ones of a previous nsmgr run). Unregister goes upstream
  * only for names known here. upstream: sdk pkg/registry/common/localbypass.
  */
-import type { NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse } from "../../../api/index.js";
+import type {
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse,
+} from "../../../api/index.js";
 import { NsmError, type RegistryElement, status } from "../../../core/index.js";
 import { checkNseUrl } from "../../tools.js";
 
-export type LocalBypass = RegistryElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> & {
+export type LocalBypass = RegistryElement<
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse
+> & {
   /** name → real URL of the NSEs registered through this nsmgr */
   readonly local: ReadonlyMap<string, string>;
 };
@@ -19,7 +27,9 @@ export function localBypassNseServer(nsmgrUrl: string): LocalBypass {
   return {
     local,
     async register(nse, ctx, next) {
-      try { checkNseUrl(nse.url); } catch (e) {
+      try {
+        checkNseUrl(nse.url);
+      } catch (e) {
         throw new NsmError(status.INVALID_ARGUMENT, `cannot register NSE with passed URL: ${(e as Error).message}`);
       }
       const real = nse.url;
@@ -31,7 +41,8 @@ export function localBypassNseServer(nsmgrUrl: string): LocalBypass {
       try {
         res = await next.register(nse, ctx);
       } catch (e) {
-        if (known === undefined) local.delete(nse.name); else local.set(nse.name, known);
+        if (known === undefined) local.delete(nse.name);
+        else local.set(nse.name, known);
         throw e;
       }
       local.set(res.name, real);
@@ -52,7 +63,11 @@ export function localBypassNseServer(nsmgrUrl: string): LocalBypass {
     async unregister(nse, ctx, next) {
       if (!local.has(nse.name)) return;
       nse.url = nsmgrUrl;
-      try { await next.unregister(nse, ctx); } finally { local.delete(nse.name); }
+      try {
+        await next.unregister(nse, ctx);
+      } finally {
+        local.delete(nse.name);
+      }
     },
   };
 }

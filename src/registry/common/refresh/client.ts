@@ -3,16 +3,30 @@
  * factory, so through retry) at 2/3 of the time left until the returned `expiration_time`.
  * Unregister or the chain's end cancel it. upstream: sdk pkg/registry/common/refresh.
  */
-import { timestampMs, type NetworkServiceEndpoint, type NetworkServiceEndpointQuery,
-  type NetworkServiceEndpointResponse } from "../../../api/index.js";
+import {
+  timestampMs,
+  type NetworkServiceEndpoint,
+  type NetworkServiceEndpointQuery,
+  type NetworkServiceEndpointResponse,
+} from "../../../api/index.js";
 import { messageOf, type RegistryElement } from "../../../core/index.js";
 import { registryEvents } from "../begin/server.js";
 
-export function refreshNseClient(o: { signal: AbortSignal }):
-  RegistryElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> {
+export function refreshNseClient(o: {
+  signal: AbortSignal;
+}): RegistryElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> {
   const timers = new Map<string, AbortController>();
-  const cancel = (name: string) => { timers.get(name)?.abort(); timers.delete(name); };
-  o.signal.addEventListener("abort", () => { for (const n of [...timers.keys()]) cancel(n); }, { once: true });
+  const cancel = (name: string) => {
+    timers.get(name)?.abort();
+    timers.delete(name);
+  };
+  o.signal.addEventListener(
+    "abort",
+    () => {
+      for (const n of [...timers.keys()]) cancel(n);
+    },
+    { once: true },
+  );
   return {
     async register(nse, ctx, next) {
       const res = await next.register(nse, ctx);
@@ -22,11 +36,15 @@ export function refreshNseClient(o: { signal: AbortSignal }):
       const ac = new AbortController();
       timers.set(res.name, ac);
       const left = timestampMs(res.expirationTime) - Date.now();
-      const t = setTimeout(() => {
-        // the refresh's own Register schedules the next one; retry keeps trying until the chain ends
-        events.register({ signal: ac.signal, timeoutMs: Infinity }).catch((err) =>
-          ctx.log.warn({ name: res.name, err: messageOf(err) }, "registry client: refresh failed"));
-      }, Math.max(0, Math.floor(left * 2 / 3)));
+      const t = setTimeout(
+        () => {
+          // the refresh's own Register schedules the next one; retry keeps trying until the chain ends
+          events
+            .register({ signal: ac.signal, timeoutMs: Infinity })
+            .catch((err) => ctx.log.warn({ name: res.name, err: messageOf(err) }, "registry client: refresh failed"));
+        },
+        Math.max(0, Math.floor((left * 2) / 3)),
+      );
       t.unref();
       ac.signal.addEventListener("abort", () => clearTimeout(t), { once: true });
       return res;

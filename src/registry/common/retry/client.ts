@@ -9,10 +9,21 @@
 import { type Ctx, messageOf, NsmError, type RegistryElement, status } from "../../../core/index.js";
 import { type Kind, sleep } from "../../tools.js";
 
-export interface RetryOptions { tryTimeoutMs?: number; intervalMs?: number }
+export interface RetryOptions {
+  tryTimeoutMs?: number;
+  intervalMs?: number;
+}
 
-const FINAL = new Set<status>([status.INVALID_ARGUMENT, status.NOT_FOUND, status.ALREADY_EXISTS, status.PERMISSION_DENIED,
-  status.UNAUTHENTICATED, status.FAILED_PRECONDITION, status.OUT_OF_RANGE, status.UNIMPLEMENTED]);
+const FINAL = new Set<status>([
+  status.INVALID_ARGUMENT,
+  status.NOT_FOUND,
+  status.ALREADY_EXISTS,
+  status.PERMISSION_DENIED,
+  status.UNAUTHENTICATED,
+  status.FAILED_PRECONDITION,
+  status.OUT_OF_RANGE,
+  status.UNIMPLEMENTED,
+]);
 
 export function isTransient(err: unknown): boolean {
   return !(err instanceof NsmError && FINAL.has(err.code));
@@ -27,7 +38,8 @@ export function retryClient<T, Q, R>(kind: Kind<T, Q, R>, o: RetryOptions = {}):
         return await fn(ctx.withTimeout(tryMs));
       } catch (err) {
         if (ctx.signal.aborted || !isTransient(err)) throw err;
-        if (attempt === 0 || attempt % 25 === 0) ctx.log.debug({ name, attempt, err: messageOf(err) }, `registry client: ${what} failed, retrying`);
+        if (attempt === 0 || attempt % 25 === 0)
+          ctx.log.debug({ name, attempt, err: messageOf(err) }, `registry client: ${what} failed, retrying`);
         await sleep(interval, ctx.signal);
         if (ctx.signal.aborted) throw NsmError.from(err, ctx.signal);
       }
@@ -41,7 +53,10 @@ export function retryClient<T, Q, R>(kind: Kind<T, Q, R>, o: RetryOptions = {}):
       for (;;) {
         let got = false;
         try {
-          for await (const r of next.find(q, ctx)) { got = true; yield r; }
+          for await (const r of next.find(q, ctx)) {
+            got = true;
+            yield r;
+          }
           if (!watch || ctx.signal.aborted) return;
         } catch (err) {
           if (ctx.signal.aborted) return;

@@ -4,6 +4,13 @@ import type { RegistryElement } from "../../../core/index.js";
 
 export const DEFAULT_PAYLOAD = "IP";
 
-export function setPayloadNsServer(payload = DEFAULT_PAYLOAD): RegistryElement<NetworkService, NetworkServiceQuery, NetworkServiceResponse> {
-  return { async register(ns, ctx, next) { if (!ns.payload) ns.payload = payload; return next.register(ns, ctx); } };
+export function setPayloadNsServer(
+  payload = DEFAULT_PAYLOAD,
+): RegistryElement<NetworkService, NetworkServiceQuery, NetworkServiceResponse> {
+  return {
+    async register(ns, ctx, next) {
+      if (!ns.payload) ns.payload = payload;
+      return next.register(ns, ctx);
+    },
+  };
 }

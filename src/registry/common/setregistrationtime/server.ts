@@ -3,11 +3,20 @@
  * stays the same on refreshes (kept from the entry the client sends back, or remembered here);
  * forgotten on Unregister. upstream: sdk pkg/registry/common/setregistrationtime.
  */
-import { timestampNow, type NetworkServiceEndpoint, type NetworkServiceEndpointQuery, type NetworkServiceEndpointResponse,
-  type Timestamp } from "../../../api/index.js";
+import {
+  timestampNow,
+  type NetworkServiceEndpoint,
+  type NetworkServiceEndpointQuery,
+  type NetworkServiceEndpointResponse,
+  type Timestamp,
+} from "../../../api/index.js";
 import type { RegistryElement } from "../../../core/index.js";
 
-export function setRegistrationTimeNseServer(): RegistryElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> {
+export function setRegistrationTimeNseServer(): RegistryElement<
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse
+> {
   const first = new Map<string, Timestamp>();
   return {
     async register(nse, ctx, next) {

@@ -9,8 +9,14 @@
  * upstream: sdk pkg/registry/common/memory (store & broadcast) + the timer half of
  * pkg/registry/common/expire; we differ because state may live in etcd shared by replicas.
  */
-import type { NetworkService, NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse,
-  NetworkServiceQuery, NetworkServiceResponse } from "../../../api/index.js";
+import type {
+  NetworkService,
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse,
+  NetworkServiceQuery,
+  NetworkServiceResponse,
+} from "../../../api/index.js";
 import { type Ctx, messageOf, NsmError, type RegistryElement, status } from "../../../core/index.js";
 import { type Logger, silentLogger } from "../../../tools/log.js";
 import type { Replica } from "../../store/replica.js";
@@ -26,13 +32,23 @@ export interface StoreElementOptions {
 
 export type StoreElement<T, Q, R> = RegistryElement<T, Q, R> & { close(): void };
 
-function storeServer<T, Q, R>(kind: Kind<T, Q, R>, replica: Replica<T>, o: StoreElementOptions,
-  expiryMs?: (v: T) => number | undefined): StoreElement<T, Q, R> {
+function storeServer<T, Q, R>(
+  kind: Kind<T, Q, R>,
+  replica: Replica<T>,
+  o: StoreElementOptions,
+  expiryMs?: (v: T) => number | undefined,
+): StoreElement<T, Q, R> {
   const log = o.log ?? silentLogger;
   const timers = new Map<string, NodeJS.Timeout>();
   let closed = false;
 
-  const clearTimer = (name: string) => { const t = timers.get(name); if (t) { clearTimeout(t); timers.delete(name); } };
+  const clearTimer = (name: string) => {
+    const t = timers.get(name);
+    if (t) {
+      clearTimeout(t);
+      timers.delete(name);
+    }
+  };
   const schedule = (en: StoreEntry<T>, delayMs: number) => {
     clearTimer(en.name);
     if (closed) return;
@@ -51,25 +67,36 @@ function storeServer<T, Q, R>(kind: Kind<T, Q, R>, replica: Replica<T>, o: Store
       schedule(en, 1000);
     }
   };
-  const unsubscribe = expiryMs ? replica.subscribe((e: StoreEvent<T>) => {
-    if (e.type === "delete") return clearTimer(e.name);
-    const at = expiryMs(e.value);
-    if (at === undefined) clearTimer(e.name);
-    else schedule({ name: e.name, value: e.value, revision: e.revision }, at - Date.now());
-  }) : () => {};
+  const unsubscribe = expiryMs
+    ? replica.subscribe((e: StoreEvent<T>) => {
+        if (e.type === "delete") return clearTimer(e.name);
+        const at = expiryMs(e.value);
+        if (at === undefined) clearTimer(e.name);
+        else schedule({ name: e.name, value: e.value, revision: e.revision }, at - Date.now());
+      })
+    : () => {};
 
   let isReady = false;
-  void replica.ready.then(() => { isReady = true; });
+  void replica.ready.then(() => {
+    isReady = true;
+  });
   const ready = async (ctx: Ctx) => {
     if (isReady) return;
-    await Promise.race([replica.ready, new Promise((_, rej) => {
-      if (ctx.signal.aborted) rej(ctx.signal.reason);
-      ctx.signal.addEventListener("abort", () => rej(ctx.signal.reason), { once: true });
-    })]);
+    await Promise.race([
+      replica.ready,
+      new Promise((_, rej) => {
+        if (ctx.signal.aborted) rej(ctx.signal.reason);
+        ctx.signal.addEventListener("abort", () => rej(ctx.signal.reason), { once: true });
+      }),
+    ]);
   };
   const unavailable = (what: string, name: string, err: unknown, ctx: Ctx) => {
     if (err instanceof NsmError || ctx.signal.aborted) return NsmError.from(err, ctx.signal);
-    return new NsmError(status.UNAVAILABLE, `${what} ${kind.label} "${name}" in ${replica.store.kind}: ${messageOf(err)}`, { cause: err });
+    return new NsmError(
+      status.UNAVAILABLE,
+      `${what} ${kind.label} "${name}" in ${replica.store.kind}: ${messageOf(err)}`,
+      { cause: err },
+    );
   };
 
   return {
@@ -78,8 +105,11 @@ function storeServer<T, Q, R>(kind: Kind<T, Q, R>, replica: Replica<T>, o: Store
       const res = await next.register(entry, ctx);
       const name = kind.nameOf(res);
       let rev: number;
-      try { rev = await replica.store.put(name, res, { signal: ctx.signal }); }
-      catch (err) { throw unavailable("storing", name, err, ctx); }
+      try {
+        rev = await replica.store.put(name, res, { signal: ctx.signal });
+      } catch (err) {
+        throw unavailable("storing", name, err, ctx);
+      }
       await replica.waitFor(rev, ctx.signal); // read-your-writes and watchers notified before we answer
       return res;
     },
@@ -87,8 +117,11 @@ function storeServer<T, Q, R>(kind: Kind<T, Q, R>, replica: Replica<T>, o: Store
       await ready(ctx);
       const name = kind.nameOf(entry);
       let rev: number | undefined;
-      try { rev = await replica.store.delete(name, { signal: ctx.signal }); }
-      catch (err) { throw unavailable("deleting", name, err, ctx); }
+      try {
+        rev = await replica.store.delete(name, { signal: ctx.signal });
+      } catch (err) {
+        throw unavailable("deleting", name, err, ctx);
+      }
       if (rev !== undefined) await replica.waitFor(rev, ctx.signal);
       return next.unregister(entry, ctx);
     },
@@ -97,7 +130,8 @@ function storeServer<T, Q, R>(kind: Kind<T, Q, R>, replica: Replica<T>, o: Store
       const { item, watch } = kind.query(query);
       const live = (v: T) => !expiryMs || (expiryMs(v) ?? Infinity) > Date.now();
       if (!watch) {
-        for (const en of [...replica.values()]) if (live(en.value) && kind.matches(item, en.value)) yield kind.response(kind.clone(en.value), false);
+        for (const en of [...replica.values()])
+          if (live(en.value) && kind.matches(item, en.value)) yield kind.response(kind.clone(en.value), false);
         yield* next.find(query, ctx);
         return;
       }
@@ -109,7 +143,8 @@ function storeServer<T, Q, R>(kind: Kind<T, Q, R>, replica: Replica<T>, o: Store
       const onClose = () => q.end();
       o.signal.addEventListener("abort", onClose, { once: true });
       try {
-        for (const en of [...replica.values()]) if (live(en.value) && kind.matches(item, en.value)) yield kind.response(kind.clone(en.value), false);
+        for (const en of [...replica.values()])
+          if (live(en.value) && kind.matches(item, en.value)) yield kind.response(kind.clone(en.value), false);
         yield* q;
       } finally {
         off();
@@ -131,13 +166,17 @@ const nseExpiry = (e: NetworkServiceEndpoint): number | undefined => {
 };
 
 /** NSE store element: stores, finds, watches, and deletes entries whose `expiration_time` passed. */
-export function storeNseServer(replica: Replica<NetworkServiceEndpoint>, o: StoreElementOptions):
-  StoreElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> {
+export function storeNseServer(
+  replica: Replica<NetworkServiceEndpoint>,
+  o: StoreElementOptions,
+): StoreElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> {
   return storeServer(NSE, replica, o, nseExpiry);
 }
 
 /** NS store element: stores, finds and watches NetworkServices (`matches` kept untouched). */
-export function storeNsServer(replica: Replica<NetworkService>, o: StoreElementOptions):
-  StoreElement<NetworkService, NetworkServiceQuery, NetworkServiceResponse> {
+export function storeNsServer(
+  replica: Replica<NetworkService>,
+  o: StoreElementOptions,
+): StoreElement<NetworkService, NetworkServiceQuery, NetworkServiceResponse> {
   return storeServer(NS, replica, o);
 }

@@ -10,7 +10,13 @@
  *   const nses = cache.find(nseQuery({ networkServiceNames: ["icmp"] }).networkServiceEndpoint!);
  */
 import { type NetworkService, type NetworkServiceEndpoint } from "../../../api/index.js";
-import { messageOf, newCtx, type NseRegistryServer, type NsRegistryServer, type RegistryServer } from "../../../core/index.js";
+import {
+  messageOf,
+  newCtx,
+  type NseRegistryServer,
+  type NsRegistryServer,
+  type RegistryServer,
+} from "../../../core/index.js";
 import { type Logger, silentLogger } from "../../../tools/log.js";
 import { isExpired } from "../../match.js";
 import { type Kind, NS, NSE, sleep } from "../../tools.js";
@@ -36,8 +42,12 @@ export interface WatchCache<T> {
   close(): void;
 }
 
-function watchCache<T, Q, R>(kind: Kind<T, Q, R>, server: RegistryServer<T, Q, R>, o: WatchCacheOptions<T>,
-  live: (v: T) => boolean): WatchCache<T> {
+function watchCache<T, Q, R>(
+  kind: Kind<T, Q, R>,
+  server: RegistryServer<T, Q, R>,
+  o: WatchCacheOptions<T>,
+  live: (v: T) => boolean,
+): WatchCache<T> {
   const log = o.log ?? silentLogger;
   const items = new Map<string, T>();
   const listeners = new Set<(name: string, item: T | undefined) => void>();
@@ -45,12 +55,22 @@ function watchCache<T, Q, R>(kind: Kind<T, Q, R>, server: RegistryServer<T, Q, R
   const stop = () => ac.abort();
   o.signal.addEventListener("abort", stop, { once: true });
   let markSynced!: () => void;
-  const synced = new Promise<void>((r) => { markSynced = r; });
+  const synced = new Promise<void>((r) => {
+    markSynced = r;
+  });
   const template = o.query ?? kind.fromName("");
 
   const set = (name: string, item: T | undefined) => {
-    if (item === undefined) { if (!items.delete(name)) return; } else items.set(name, item);
-    for (const fn of [...listeners]) { try { fn(name, item); } catch (e) { log.error({ err: messageOf(e) }, "watch cache: listener failed"); } }
+    if (item === undefined) {
+      if (!items.delete(name)) return;
+    } else items.set(name, item);
+    for (const fn of [...listeners]) {
+      try {
+        fn(name, item);
+      } catch (e) {
+        log.error({ err: messageOf(e) }, "watch cache: listener failed");
+      }
+    }
   };
 
   async function run() {
@@ -73,7 +93,10 @@ function watchCache<T, Q, R>(kind: Kind<T, Q, R>, server: RegistryServer<T, Q, R
         // reconcile: the listed snapshot wins for names the watch did not touch since it began
         listing = true;
         const seen = new Map<string, T>();
-        for await (const r of server.find(kind.makeQuery(template, false), newCtx({ signal: ctx.signal, timeoutMs: 15_000, log }))) {
+        for await (const r of server.find(
+          kind.makeQuery(template, false),
+          newCtx({ signal: ctx.signal, timeoutMs: 15_000, log }),
+        )) {
           const { item, deleted } = kind.itemOf(r);
           if (item && !deleted) seen.set(kind.nameOf(item), item);
         }
@@ -100,18 +123,37 @@ function watchCache<T, Q, R>(kind: Kind<T, Q, R>, server: RegistryServer<T, Q, R
       for (const v of items.values()) if (live(v) && kind.matches(query, v)) out.push(v);
       return out;
     },
-    get: (name) => { const v = items.get(name); return v && live(v) ? v : undefined; },
+    get: (name) => {
+      const v = items.get(name);
+      return v && live(v) ? v : undefined;
+    },
     synced,
-    get size() { return items.size; },
-    onChange(fn) { listeners.add(fn); return () => { listeners.delete(fn); }; },
-    close() { o.signal.removeEventListener("abort", stop); ac.abort(); },
+    get size() {
+      return items.size;
+    },
+    onChange(fn) {
+      listeners.add(fn);
+      return () => {
+        listeners.delete(fn);
+      };
+    },
+    close() {
+      o.signal.removeEventListener("abort", stop);
+      ac.abort();
+    },
   };
 }
 
-export function nseWatchCache(server: NseRegistryServer, o: WatchCacheOptions<NetworkServiceEndpoint>): WatchCache<NetworkServiceEndpoint> {
+export function nseWatchCache(
+  server: NseRegistryServer,
+  o: WatchCacheOptions<NetworkServiceEndpoint>,
+): WatchCache<NetworkServiceEndpoint> {
   return watchCache(NSE, server, o, (v) => !isExpired(v));
 }
 
-export function nsWatchCache(server: NsRegistryServer, o: WatchCacheOptions<NetworkService>): WatchCache<NetworkService> {
+export function nsWatchCache(
+  server: NsRegistryServer,
+  o: WatchCacheOptions<NetworkService>,
+): WatchCache<NetworkService> {
   return watchCache(NS, server, o, () => true);
 }

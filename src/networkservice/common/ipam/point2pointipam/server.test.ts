@@ -5,34 +5,48 @@ import { chain } from "../../../../core/index.js";
 import { injectError, newRequest, testCtx } from "../../../../core/testing/index.js";
 import { point2PointIpamServer } from "./server.js";
 
-test("p2p ipam: lowest free address to the NSE, next to the NSC, excluded skipped, routes crossed, stable on refresh", { timeout: 5000 }, async () => {
-  const ipam = point2PointIpamServer(["10.0.0.0/24"]);
-  const s = chain(ipam);
-  const ctx = testCtx();
-  const req = newRequest("c1");
-  req.connection!.context = create(ConnectionContextSchema, { ipContext: { excludedPrefixes: ["10.0.0.1/32"] } });
-  const conn = await s.request(req, ctx);
-  const ip = conn.context!.ipContext!;
-  assert.deepEqual(ip.dstIpAddrs, ["10.0.0.0/32"]);
-  assert.deepEqual(ip.srcIpAddrs, ["10.0.0.2/32"]);
-  assert.deepEqual(ip.srcRoutes.map((r) => r.prefix), ["10.0.0.0/32"]);
-  assert.deepEqual(ip.dstRoutes.map((r) => r.prefix), ["10.0.0.2/32"]);
-  const again = await s.request({ ...req, connection: conn } as never, ctx);
-  assert.deepEqual(again.context!.ipContext!.srcIpAddrs, ["10.0.0.2/32"], "refresh keeps the pair");
-  assert.equal(ipam.allocated, 2);
-  const other = await s.request(newRequest("c2"), testCtx());
-  assert.deepEqual(other.context!.ipContext!.dstIpAddrs, ["10.0.0.1/32"]);
-  await s.close(conn, ctx);
-  assert.equal(ipam.allocated, 2, "c1's pair is free again");
-});
+test(
+  "p2p ipam: lowest free address to the NSE, next to the NSC, excluded skipped, routes crossed, stable on refresh",
+  { timeout: 5000 },
+  async () => {
+    const ipam = point2PointIpamServer(["10.0.0.0/24"]);
+    const s = chain(ipam);
+    const ctx = testCtx();
+    const req = newRequest("c1");
+    req.connection!.context = create(ConnectionContextSchema, { ipContext: { excludedPrefixes: ["10.0.0.1/32"] } });
+    const conn = await s.request(req, ctx);
+    const ip = conn.context!.ipContext!;
+    assert.deepEqual(ip.dstIpAddrs, ["10.0.0.0/32"]);
+    assert.deepEqual(ip.srcIpAddrs, ["10.0.0.2/32"]);
+    assert.deepEqual(
+      ip.srcRoutes.map((r) => r.prefix),
+      ["10.0.0.0/32"],
+    );
+    assert.deepEqual(
+      ip.dstRoutes.map((r) => r.prefix),
+      ["10.0.0.2/32"],
+    );
+    const again = await s.request({ ...req, connection: conn } as never, ctx);
+    assert.deepEqual(again.context!.ipContext!.srcIpAddrs, ["10.0.0.2/32"], "refresh keeps the pair");
+    assert.equal(ipam.allocated, 2);
+    const other = await s.request(newRequest("c2"), testCtx());
+    assert.deepEqual(other.context!.ipContext!.dstIpAddrs, ["10.0.0.1/32"]);
+    await s.close(conn, ctx);
+    assert.equal(ipam.allocated, 2, "c1's pair is free again");
+  },
+);
 
-test("p2p ipam: a failed first request frees its pair; IPv6 pools work; exhaustion names the pool", { timeout: 5000 }, async () => {
-  const ipam = point2PointIpamServer(["fd00::/127"]);
-  await assert.rejects(chain(ipam, injectError({ onRequest: [0] })).request(newRequest("c1"), testCtx()), /injected/);
-  assert.equal(ipam.allocated, 0);
-  const conn = await chain(ipam).request(newRequest("c2"), testCtx());
-  assert.deepEqual(conn.context!.ipContext!.dstIpAddrs, ["fd00::/128"]);
-  assert.deepEqual(conn.context!.ipContext!.srcIpAddrs, ["fd00::1/128"]);
-  await assert.rejects(chain(ipam).request(newRequest("c3"), testCtx()), /no free address pair left in fd00::\/127/);
-  assert.throws(() => point2PointIpamServer([]), /required one or more prefixes/);
-});
+test(
+  "p2p ipam: a failed first request frees its pair; IPv6 pools work; exhaustion names the pool",
+  { timeout: 5000 },
+  async () => {
+    const ipam = point2PointIpamServer(["fd00::/127"]);
+    await assert.rejects(chain(ipam, injectError({ onRequest: [0] })).request(newRequest("c1"), testCtx()), /injected/);
+    assert.equal(ipam.allocated, 0);
+    const conn = await chain(ipam).request(newRequest("c2"), testCtx());
+    assert.deepEqual(conn.context!.ipContext!.dstIpAddrs, ["fd00::/128"]);
+    assert.deepEqual(conn.context!.ipContext!.srcIpAddrs, ["fd00::1/128"]);
+    await assert.rejects(chain(ipam).request(newRequest("c3"), testCtx()), /no free address pair left in fd00::\/127/);
+    assert.throws(() => point2PointIpamServer([]), /required one or more prefixes/);
+  },
+);

@@ -5,11 +5,21 @@
  * address became excluded, recovered from the request after an endpoint restart, freed on Close.
  * `10.0.0.0/24` with `10.0.0.1/32` excluded → dst 10.0.0.0/32, src 10.0.0.2/32.
  */
-import { create, ContextRouteSchema, ConnectionContextSchema, IPContextSchema, type IPContext } from "../../../../api/index.js";
+import {
+  create,
+  ContextRouteSchema,
+  ConnectionContextSchema,
+  IPContextSchema,
+  type IPContext,
+} from "../../../../api/index.js";
 import { metaKey, NsmError, status, type ServerElement } from "../../../../core/index.js";
 import { contains, hostPrefix, network, parsePrefix, size, type Prefix } from "../../../utils/ip.js";
 
-interface Pair { pool: Pool; dst: bigint; src: bigint }
+interface Pair {
+  pool: Pool;
+  dst: bigint;
+  src: bigint;
+}
 const PAIR = metaKey<Pair>("point2pointipam/pair");
 
 class Pool {
@@ -17,9 +27,15 @@ class Pool {
   /** every address below `p.addr + low` is in use: the scan for the lowest free one starts there */
   private low = 0n;
   private readonly n: bigint;
-  constructor(readonly p: Prefix) { this.n = size(p); }
-  has(v6: boolean, a: bigint) { return contains(this.p, v6, a); }
-  used(a: bigint): boolean { return this.inUse.has(a); }
+  constructor(readonly p: Prefix) {
+    this.n = size(p);
+  }
+  has(v6: boolean, a: bigint) {
+    return contains(this.p, v6, a);
+  }
+  used(a: bigint): boolean {
+    return this.inUse.has(a);
+  }
   own(a: bigint): void {
     this.inUse.add(a);
     while (this.low < this.n && this.inUse.has(this.p.addr + this.low)) this.low++;
@@ -41,11 +57,14 @@ class Pool {
   }
 }
 
-function addUnique(list: string[], v: string) { if (!list.includes(v)) list.push(v); }
+function addUnique(list: string[], v: string) {
+  if (!list.includes(v)) list.push(v);
+}
 
 function apply(ip: IPContext, pair: Pair) {
   const v6 = pair.pool.p.v6;
-  const src = hostPrefix(v6, pair.src), dst = hostPrefix(v6, pair.dst);
+  const src = hostPrefix(v6, pair.src),
+    dst = hostPrefix(v6, pair.dst);
   addUnique(ip.srcIpAddrs, src);
   addUnique(ip.dstIpAddrs, dst);
   if (!ip.srcRoutes.some((r) => r.prefix === dst)) ip.srcRoutes.push(create(ContextRouteSchema, { prefix: dst }));
@@ -54,7 +73,8 @@ function apply(ip: IPContext, pair: Pair) {
 
 function remove(ip: IPContext, pair: Pair) {
   const v6 = pair.pool.p.v6;
-  const src = hostPrefix(v6, pair.src), dst = hostPrefix(v6, pair.dst);
+  const src = hostPrefix(v6, pair.src),
+    dst = hostPrefix(v6, pair.dst);
   ip.srcIpAddrs = ip.srcIpAddrs.filter((x) => x !== src);
   ip.dstIpAddrs = ip.dstIpAddrs.filter((x) => x !== dst);
   ip.srcRoutes = ip.srcRoutes.filter((r) => r.prefix !== dst);
@@ -64,37 +84,68 @@ function remove(ip: IPContext, pair: Pair) {
 export function point2PointIpamServer(prefixes: readonly string[]): ServerElement & { readonly allocated: number } {
   if (!prefixes.length) throw new NsmError(status.INVALID_ARGUMENT, "point2pointipam: required one or more prefixes");
   const pools = prefixes.map((s) => {
-    try { return new Pool(network(parsePrefix(s))); } catch (e) { throw new NsmError(status.INVALID_ARGUMENT, `point2pointipam: prefix ${(e as Error).message}`); }
+    try {
+      return new Pool(network(parsePrefix(s)));
+    } catch (e) {
+      throw new NsmError(status.INVALID_ARGUMENT, `point2pointipam: prefix ${(e as Error).message}`);
+    }
   });
   let allocated = 0;
-  const free = (pair: Pair) => { if (pair.pool.free(pair.dst)) allocated--; if (pair.pool.free(pair.src)) allocated--; };
-  const own = (pool: Pool, a: bigint) => { pool.own(a); allocated++; };
+  const free = (pair: Pair) => {
+    if (pair.pool.free(pair.dst)) allocated--;
+    if (pair.pool.free(pair.src)) allocated--;
+  };
+  const own = (pool: Pool, a: bigint) => {
+    pool.own(a);
+    allocated++;
+  };
 
   const recover = (ip: IPContext, excluded: readonly Prefix[]): Pair | undefined => {
-    for (const d of ip.dstIpAddrs) for (const s of ip.srcIpAddrs) {
-      let dp: Prefix, sp: Prefix;
-      try { dp = parsePrefix(d); sp = parsePrefix(s); } catch { continue; }
-      const pool = pools.find((p) => p.has(dp.v6, dp.addr) && p.has(sp.v6, sp.addr));
-      if (!pool || pool.used(dp.addr) || pool.used(sp.addr) || dp.addr === sp.addr) continue;
-      if (excluded.some((x) => contains(x, dp.v6, dp.addr) || contains(x, sp.v6, sp.addr))) continue;
-      own(pool, dp.addr); own(pool, sp.addr);
-      return { pool, dst: dp.addr, src: sp.addr };
-    }
+    for (const d of ip.dstIpAddrs)
+      for (const s of ip.srcIpAddrs) {
+        let dp: Prefix, sp: Prefix;
+        try {
+          dp = parsePrefix(d);
+          sp = parsePrefix(s);
+        } catch {
+          continue;
+        }
+        const pool = pools.find((p) => p.has(dp.v6, dp.addr) && p.has(sp.v6, sp.addr));
+        if (!pool || pool.used(dp.addr) || pool.used(sp.addr) || dp.addr === sp.addr) continue;
+        if (excluded.some((x) => contains(x, dp.v6, dp.addr) || contains(x, sp.v6, sp.addr))) continue;
+        own(pool, dp.addr);
+        own(pool, sp.addr);
+        return { pool, dst: dp.addr, src: sp.addr };
+      }
     return undefined;
   };
 
   return {
-    get allocated() { return allocated; },
+    get allocated() {
+      return allocated;
+    },
     async request(req, ctx, next) {
       const conn = req.connection!;
       conn.context ??= create(ConnectionContextSchema);
       conn.context.ipContext ??= create(IPContextSchema);
       const ip = conn.context.ipContext;
       const excluded: Prefix[] = [];
-      for (const x of ip.excludedPrefixes) { try { excluded.push(parsePrefix(x)); } catch { /* ignored as upstream */ } }
+      for (const x of ip.excludedPrefixes) {
+        try {
+          excluded.push(parsePrefix(x));
+        } catch {
+          /* ignored as upstream */
+        }
+      }
       let pair = ctx.meta.get(PAIR);
-      if (pair && excluded.some((x) => contains(x, pair!.pool.p.v6, pair!.dst) || contains(x, pair!.pool.p.v6, pair!.src))) {
-        remove(ip, pair); free(pair); pair = undefined; ctx.meta.delete(PAIR);
+      if (
+        pair &&
+        excluded.some((x) => contains(x, pair!.pool.p.v6, pair!.dst) || contains(x, pair!.pool.p.v6, pair!.src))
+      ) {
+        remove(ip, pair);
+        free(pair);
+        pair = undefined;
+        ctx.meta.delete(PAIR);
       }
       let fresh = false;
       if (!pair) {
@@ -104,12 +155,17 @@ export function point2PointIpamServer(prefixes: readonly string[]): ServerElemen
             const dst = pool.take(excluded);
             const src = dst === undefined ? undefined : pool.take(excluded, dst);
             if (dst === undefined || src === undefined) continue;
-            own(pool, dst); own(pool, src);
+            own(pool, dst);
+            own(pool, src);
             pair = { pool, dst, src };
             break;
           }
         }
-        if (!pair) throw new NsmError(status.RESOURCE_EXHAUSTED, `point2pointipam: no free address pair left in ${prefixes.join(", ")} for connection ${conn.id}`);
+        if (!pair)
+          throw new NsmError(
+            status.RESOURCE_EXHAUSTED,
+            `point2pointipam: no free address pair left in ${prefixes.join(", ")} for connection ${conn.id}`,
+          );
         fresh = true;
         ctx.meta.set(PAIR, pair);
       }
@@ -117,13 +173,19 @@ export function point2PointIpamServer(prefixes: readonly string[]): ServerElemen
       try {
         return await next.request(req, ctx);
       } catch (e) {
-        if (fresh) { free(pair); ctx.meta.delete(PAIR); }
+        if (fresh) {
+          free(pair);
+          ctx.meta.delete(PAIR);
+        }
         throw e;
       }
     },
     async close(conn, ctx, next) {
       const pair = ctx.meta.get(PAIR);
-      if (pair) { free(pair); ctx.meta.delete(PAIR); }
+      if (pair) {
+        free(pair);
+        ctx.meta.delete(PAIR);
+      }
       return next.close(conn, ctx);
     },
   };

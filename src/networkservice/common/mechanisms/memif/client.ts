@@ -29,7 +29,11 @@ export function memifMechanismClient(o: MemifClientOptions = {}): ClientElement 
     async request(req, ctx, next) {
       const offered = req.mechanismPreferences.filter((m) => m.type === memif.MECHANISM);
       if (!offered.length && o.offer !== false) {
-        req.mechanismPreferences.push(o.socketPath ? memif.newMemif(o.socketPath) : newMechanism(cls.LOCAL, memif.MECHANISM, { [memif.keys.INODE_URL]: netns }));
+        req.mechanismPreferences.push(
+          o.socketPath
+            ? memif.newMemif(o.socketPath)
+            : newMechanism(cls.LOCAL, memif.MECHANISM, { [memif.keys.INODE_URL]: netns }),
+        );
       }
       for (const m of offered) fill(m);
       const cur = req.connection?.mechanism;
