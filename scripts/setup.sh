@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a working tree: Debian packages (scripts/packages.txt),
-# npm dependencies from the lockfile, the native addon. Idempotent; any failure stops it loudly.
+# npm dependencies from the lockfile, the native addon, the compiled TypeScript (dist/).
+# Idempotent; any failure stops it loudly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,5 +40,9 @@ step "native addon (cmake-js, offline headers from node-api-headers)"
 npm run --silent build:native || die "native addon build failed"
 node -e 'import("./src/native.ts").catch(()=>{})' 2>/dev/null || true
 [ -f build/Release/nsm_native.node ] || die "build/Release/nsm_native.node was not produced"
+
+step "TypeScript build (dist/: the compiled JS + .d.ts that npm pack ships)"
+npm run --silent build:ts || die "TypeScript build failed"
+[ -f dist/src/index.js ] || die "dist/src/index.js was not produced"
 
 step "done: try 'npx nsm --help', 'npm test'"

@@ -2,7 +2,7 @@
  * The `nsm` CLI: one subcommand per component, each configured by upstream's NSM_* variables.
  * A component adds itself to `commands` below with a lazy import, so `nsm --help` stays fast.
  */
-import { readFileSync } from "node:fs";
+import { packageVersion } from "../tools/pkg.js";
 
 export interface Command {
   summary: string;
@@ -46,10 +46,7 @@ export const commands: Record<string, Command> = {
   down: lazy("./down.js", "stop the mesh `nsm up` started and remove its namespaces, links and sockets"),
 };
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
-}
+const version = packageVersion;
 
 export function usage(): string {
   const names = Object.keys(commands).sort();
@@ -68,7 +65,12 @@ export function usage(): string {
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
+  if (!name) {
+    console.error(usage());
+    process.exitCode = 2;
+    return;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     console.log(usage());
     return;
   }

@@ -30,12 +30,13 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { Netns } from "../datapath/netns.js";
+import { packagePath } from "../tools/pkg.js";
 
 export const FABRIC_PREFIX = "198.18.0";
 export const REGISTRY_PORT = 5002;
 export const NSMGR_PORT = 5001;
-const BIN = new URL("../../bin/nsm.mjs", import.meta.url).pathname;
-const OVS_SH = new URL("../../scripts/ovs.sh", import.meta.url).pathname;
+const BIN = packagePath("bin", "nsm.mjs");
+const OVS_SH = packagePath("scripts", "ovs.sh");
 
 export interface MeshProcState {
   name: string;
