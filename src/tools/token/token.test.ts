@@ -9,18 +9,39 @@ import {
   parseRfc3339Nano,
   tokenMetadata,
 } from "./token.js";
+import { mockClock } from "../../core/testing/clock.js";
 
-test("tokens: ES256 JWT with sub and exp = now + lifetime, verifiable, reused briefly", { timeout: 5000 }, async () => {
-  const g = await newTokenGenerator({ name: "nsmgr", maxLifetimeMs: 2000 });
-  const t = await g();
-  const claims = decodeToken(t.token)!;
-  assert.equal(claims.sub, "spiffe://nsm-ts.local/nsmgr");
-  assert.ok(Math.abs(claims.exp! * 1000 - t.expires.getTime()) < 1);
-  assert.ok(Math.abs(t.expires.getTime() - Date.now() - 2000) < 200);
-  assert.equal((await g.verify(t.token)).sub, g.subject);
-  assert.equal((await g()).token, t.token, "reused within the reuse window");
-  const other = await newTokenGenerator({ name: "x" });
-  await assert.rejects(other.verify(t.token));
+test(
+  "tokens: ES256 JWT with sub and exp = now + lifetime, verifiable, reused briefly",
+  { timeout: 5000 },
+  async (t) => {
+    const clock = mockClock(t);
+    const g = await newTokenGenerator({ name: "nsmgr", maxLifetimeMs: 2000 }); // reused for 100 ms
+    const tok = await g();
+    const claims = decodeToken(tok.token)!;
+    assert.equal(claims.sub, "spiffe://nsm-ts.local/nsmgr");
+    assert.equal(tok.expires.getTime(), clock.now() + 2000);
+    assert.equal(claims.exp! * 1000, tok.expires.getTime());
+    assert.equal((await g.verify(tok.token)).sub, g.subject);
+    await clock.advance(99);
+    assert.equal((await g()).token, tok.token, "reused within the reuse window");
+    await clock.advance(1);
+    const next = await g();
+    assert.notEqual(next.token, tok.token, "signed anew after the reuse window");
+    assert.equal(next.expires.getTime(), clock.now() + 2000);
+    const other = await newTokenGenerator({ name: "x" });
+    await assert.rejects(other.verify(tok.token));
+  },
+);
+
+test("tokens expire: verify accepts a token until exp and refuses it after", { timeout: 5000 }, async (t) => {
+  const clock = mockClock(t);
+  const g = await newTokenGenerator({ name: "nsc", maxLifetimeMs: 60_000 });
+  const tok = await g();
+  await clock.advance(59_999);
+  assert.equal((await g.verify(tok.token)).sub, g.subject);
+  await clock.advance(1);
+  await assert.rejects(g.verify(tok.token), { code: "ERR_JWT_EXPIRED" });
 });
 
 test("token metadata round-trips as nsm-client-token / RFC 3339 nano expiry", { timeout: 5000 }, async () => {
