@@ -11,8 +11,9 @@ import {
   type NetworkServiceEndpointQuery,
   type NetworkServiceEndpointResponse,
 } from "../api/index.js";
-import { chain, dial, newCtx, NsmError, nseChain, serve, status } from "./index.js";
-import { checkRequest, newRequest } from "./testing/index.js";
+import { chain, dial, newCtx, NsmError, nseChain, serve, status, type Ctx } from "./index.js";
+import { checkRequest, deferred, newRequest } from "./testing/index.js";
+import { formatUrl } from "../tools/url.js";
 
 async function roundTrip(listen: string) {
   const server = chain(
@@ -93,36 +94,63 @@ test("grpc round trip over tcp on loopback", async () => {
   await roundTrip("tcp://127.0.0.1:0");
 });
 
-test("dial to a missing socket fails with UNAVAILABLE naming the URL", async () => {
-  const conn = dial("unix:///nonexistent/nsm-test.sock");
-  try {
-    await assert.rejects(
-      conn.networkService.request(newRequest("x"), newCtx({ timeoutMs: 500 })),
-      (e: NsmError) =>
-        (e.code === status.UNAVAILABLE && /nonexistent/.test(e.message)) || e.code === status.DEADLINE_EXCEEDED,
-    );
-  } finally {
-    conn.close();
+test("a dial error names the URL: missing unix socket, refused tcp port", { timeout: 15_000 }, async () => {
+  for (const url of ["unix:///nonexistent/nsm-test.sock", "tcp://127.0.0.1:1"]) {
+    const conn = dial(url);
+    try {
+      await assert.rejects(conn.networkService.request(newRequest("x"), newCtx({ timeoutMs: 5000 })), (e: NsmError) => {
+        assert.equal(e.code, status.UNAVAILABLE, e.message);
+        assert.ok(e.message.startsWith(`${url} request: `), `"${e.message}" does not name ${url}`);
+        return true;
+      });
+    } finally {
+      conn.close();
+    }
   }
 });
 
-test("a cancelled caller aborts the server-side ctx", async () => {
-  let aborted: Promise<void> | undefined;
+/** A server whose Request never answers; `arrived` resolves with the server-side ctx of the first call. */
+async function hangingServer() {
+  const arrived = deferred<Ctx>();
   const srv = await serve(["tcp://127.0.0.1:0"], {
     networkService: chain({
       request: (_r, ctx) => {
-        aborted = new Promise<void>((res) => ctx.signal.addEventListener("abort", () => res(), { once: true }));
+        arrived.resolve(ctx);
         return new Promise(() => {});
       },
     }),
   });
-  const conn = dial(srv.urls[0]!);
+  return { srv, arrived: arrived.promise, url: formatUrl(srv.urls[0]!) };
+}
+
+test("a call past its deadline fails with DEADLINE_EXCEEDED naming the URL", { timeout: 10_000 }, async () => {
+  const { srv, url } = await hangingServer();
+  const conn = dial(url);
+  try {
+    await assert.rejects(conn.networkService.request(newRequest("slow"), newCtx({ timeoutMs: 200 })), (e: NsmError) => {
+      assert.equal(e.code, status.DEADLINE_EXCEEDED, e.message);
+      assert.ok(e.message.startsWith(`${url} request: `), `"${e.message}" does not name ${url}`);
+      return true;
+    });
+  } finally {
+    conn.close();
+    await srv.close();
+  }
+});
+
+test("a cancelled caller aborts the server-side ctx", { timeout: 10_000 }, async () => {
+  const { srv, arrived, url } = await hangingServer();
+  const conn = dial(url);
   const ac = new AbortController();
   const p = conn.networkService.request(newRequest("slow"), newCtx({ signal: ac.signal, timeoutMs: 5000 }));
-  while (!aborted) await new Promise((r) => setTimeout(r, 5));
+  const serverCtx = await arrived;
+  const serverAborted = new Promise<void>((res) =>
+    serverCtx.signal.addEventListener("abort", () => res(), { once: true }),
+  );
   ac.abort();
-  await assert.rejects(p, (e: NsmError) => e.code === status.CANCELLED);
-  await aborted;
+  await assert.rejects(p, (e: NsmError) => e.code === status.CANCELLED && e.message.startsWith(`${url} request: `));
+  await serverAborted;
+  assert.equal(serverCtx.signal.reason.code, status.CANCELLED);
   conn.close();
   await srv.close();
 });

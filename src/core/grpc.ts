@@ -32,7 +32,7 @@ import { type Logger, silentLogger } from "../tools/log.js";
 import { dialTarget, listenTarget, parseUrl, type NsmUrl } from "../tools/url.js";
 import type { NetworkServiceServer } from "./chain.js";
 import { Ctx, ctxKey } from "./context.js";
-import { NsmError, messageOf, status } from "../tools/errors.js";
+import { NsmError, codeName, messageOf, status } from "../tools/errors.js";
 import type { MonitorConnectionServer } from "./monitor.js";
 import type { NseRegistryServer, NsRegistryServer, RegistryServer } from "./registry.js";
 
@@ -317,7 +317,7 @@ function invokeUnary<Req, Res>(client: AnyClient, method: string, url: string, r
     const md = ctx.get(OUTGOING_METADATA) ?? new grpc.Metadata();
     const call = client[method]!(req, md, callOptions(ctx), (err: grpc.ServiceError | null, res: Res) => {
       ctx.signal.removeEventListener("abort", onAbort);
-      if (err) reject(remoteError(err, url, method));
+      if (err) reject(remoteError(err, url, method, ctx));
       else resolve(res);
     }) as grpc.ClientUnaryCall;
     const onHeaders = ctx.get(ON_RESPONSE_HEADERS);
@@ -327,9 +327,18 @@ function invokeUnary<Req, Res>(client: AnyClient, method: string, url: string, r
   });
 }
 
-function remoteError(err: grpc.ServiceError, url: string, method: string): NsmError {
-  if (err.code === status.UNAVAILABLE)
-    return new NsmError(status.UNAVAILABLE, `${url} ${method}: ${err.details || "unavailable"}`, { cause: err });
+/**
+ * What a failed call throws. Outcomes of the call itself (unreachable, out of time, cancelled by our
+ * ctx) name the URL and method, so a reader knows which peer it was; an error the server sent keeps
+ * the server's message.
+ */
+function remoteError(err: grpc.ServiceError, url: string, method: string, ctx: Ctx): NsmError {
+  if (err.code === status.CANCELLED && ctx.signal.aborted) {
+    const e = NsmError.from(ctx.signal.reason, ctx.signal);
+    return new NsmError(e.code, `${url} ${method}: ${e.message}`, { cause: err });
+  }
+  if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED)
+    return new NsmError(err.code, `${url} ${method}: ${err.details || codeName(err.code)}`, { cause: err });
   return new NsmError(err.code, err.details, { cause: err });
 }
 
@@ -350,7 +359,7 @@ async function* invokeStream<Req, Res>(
   } catch (err) {
     const e = err as grpc.ServiceError;
     if (e.code === status.CANCELLED && ctx.signal.aborted) return;
-    throw typeof e.code === "number" ? remoteError(e, url, method) : err;
+    throw typeof e.code === "number" ? remoteError(e, url, method, ctx) : err;
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
     call.cancel();

@@ -19,6 +19,8 @@ export interface MockClock {
   /**
    * Moves time forward `ms` in steps of at most `stepMs` (default: one step), letting promise
    * chains started by fired timers settle after each step, so a timer they set runs in time.
+   * A timer fired within a step sees Date.now() at the step's end (node's mock timers): advance
+   * to exact due times when a callback reads the clock or sets a timer relative to it.
    */
   advance(ms: number, o?: { stepMs?: number }): Promise<void>;
 }
