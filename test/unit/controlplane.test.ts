@@ -11,8 +11,9 @@ import {
   type ConnectionEvent,
 } from "../../src/api/index.js";
 import { nsRegistryClient } from "../../src/registry/chains/client.js";
-import { dial, newCtx, status, NsmError } from "../../src/core/index.js";
+import { dial, newCtx, status, NsmError, type ClientElement } from "../../src/core/index.js";
 import { checkClose, checkRequest, deferred } from "../../src/core/testing/index.js";
+import { mockClock } from "../../src/core/testing/clock.js";
 import { sandbox } from "../../src/sandbox/index.js";
 
 test(
@@ -221,38 +222,72 @@ test("nsmgr restarted → the connection is restored through the new nsmgr", { t
 
 test(
   "short tokens: refresh keeps a connection alive for 3 lifetimes; when refreshing stops the NSE closes it",
-  { timeout: 20_000 },
+  { timeout: 30_000 },
   async (t) => {
-    const sb = await sandbox({ maxTokenLifetimeMs: 1000 });
+    // Mocked time moves only between calls, so a slow machine cannot expire a token mid-refresh.
+    // (Request budgets still run on real AbortSignal.timeout: 3 s is far above a local round trip.)
+    const clock = mockClock(t);
+    const lifetime = 10_000,
+      budget = 3000;
+    const sb = await sandbox({ maxTokenLifetimeMs: lifetime });
     t.after(() => sb.close());
     const node = sb.node(0);
-    let requests = 0;
+    const requests: number[] = [];
     const closed = deferred<number>();
     await node.endpoint({
       name: "nse-1",
       services: ["icmp"],
       extra: [
         checkRequest(() => {
-          requests++;
+          requests.push(clock.now());
         }),
-        checkClose(() => closed.resolve(Date.now())),
+        checkClose(() => closed.resolve(clock.now())),
       ],
     });
-    const nsc = await node.client();
+    let early: number | undefined;
+    void closed.promise.then((at) => (early = at));
+    // calls of the client chain on their way (refreshes included): time stands still until they end
+    let inFlight = 0;
+    let idle = deferred();
+    const track: ClientElement = {
+      async request(req, ctx, next) {
+        inFlight++;
+        try {
+          return await next.request(req, ctx);
+        } finally {
+          if (--inFlight === 0) idle.resolve();
+        }
+      },
+    };
+    const quiet = async () => {
+      while (inFlight > 0) {
+        await idle.promise;
+        idle = deferred();
+      }
+    };
+    const nsc = await node.client({ extra: [track] });
     // the request budget must be below the token lifetime, or servers close at expires − budget right away
-    await nsc.request("kernel://icmp/nsm-1", { timeoutMs: 300 });
-    let early = false;
-    void closed.promise.then(() => {
-      early = true;
-    });
-    await new Promise((r) => setTimeout(r, 3000)); // observing that nothing happens takes the time it takes
-    assert.equal(early, false, "the connection stayed up");
-    assert.ok(requests >= 5, `refreshed ${requests - 1} times in 3 s (every ~200 ms expected)`);
-    const stoppedAt = Date.now();
+    await nsc.request("kernel://icmp/nsm-1", { timeoutMs: budget });
+    const t0 = clock.now();
+    while (clock.now() - t0 < 3 * lifetime) {
+      await clock.advance(100);
+      await quiet();
+    }
+    assert.equal(early, undefined, "the connection stayed up for 3 token lifetimes");
+    const gaps = requests.slice(1).map((at, i) => at - requests[i]!);
+    assert.ok(requests.length >= 10, `${requests.length - 1} refreshes in 3 lifetimes, every 20–33 % of one expected`);
+    assert.ok(Math.max(...gaps) < lifetime - budget, `refresh gaps ${gaps.join(", ")} ms: one came too late`);
+
     await nsc.kill();
+    const last = requests.at(-1)!;
+    // the nsmgr closes at the client's token expiry − the request's budget, and the Close reaches the NSE
+    await clock.advance(last + lifetime - budget - 1 - clock.now(), { stepMs: 100 });
+    await clock.advance(1);
     const at = await closed.promise;
-    t.diagnostic(`closed ${at - stoppedAt} ms after the client stopped refreshing`);
-    assert.ok(at - stoppedAt <= 1500, `closed ${at - stoppedAt} ms after the last refresh, tokens live 1000 ms`);
+    t.diagnostic(
+      `${requests.length - 1} refreshes, gaps ${[...new Set(gaps)].join("/")} ms; closed ${at - last} ms after the last`,
+    );
+    assert.equal(at - last, lifetime - budget, `closed ${at - last} ms after the last refresh`);
   },
 );
 
