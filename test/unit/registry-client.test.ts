@@ -11,10 +11,14 @@ import {
   create,
   NetworkServiceEndpointSchema,
   NetworkServiceSchema,
+  type NetworkServiceEndpoint,
   type NetworkServiceEndpointResponse,
 } from "../../src/api/index.js";
-import { dial, newCtx, serve, type GrpcServer } from "../../src/core/index.js";
-import { nseRegistryClient, nsRegistryClient } from "../../src/registry/chains/client.js";
+import { dial, newCtx, serve, type Ctx, type GrpcServer, type NseRegistryServer } from "../../src/core/index.js";
+import { deferred } from "../../src/core/testing/index.js";
+import { mockClock } from "../../src/core/testing/clock.js";
+import { nseEvent, watchLog } from "../helpers/watchlog.js";
+import { nseRegistryClientOver, nsRegistryClient } from "../../src/registry/chains/client.js";
 import { nsmgrRegistry } from "../../src/registry/chains/nsmgr.js";
 import { createRegistry, type Registry } from "../../src/registry/chains/registry.js";
 import { nseWatchCache, nsWatchCache } from "../../src/registry/common/watchcache/cache.js";
@@ -46,31 +50,47 @@ async function registryAt(url: string, expirePeriodMs = 60_000) {
   };
 }
 
-function events(it: AsyncIterable<NetworkServiceEndpointResponse>) {
-  const got: string[] = [];
-  let wake: (() => void) | undefined;
-  void (async () => {
-    try {
-      for await (const r of it) {
-        got.push(`${r.networkServiceEndpoint!.name}${r.deleted ? "-" : "+"}`);
-        wake?.();
-      }
-    } catch {
-      /* cancelled */
-    }
-  })();
+const events = (it: AsyncIterable<NetworkServiceEndpointResponse>) => watchLog(it, nseEvent);
+
+/** `server` with its in-flight register calls counted, so a test on the mock clock can wait for them. */
+function counted(server: NseRegistryServer) {
+  let inFlight = 0,
+    attempts = 0,
+    failures = 0;
+  let idle = deferred();
+  const attempted: (() => void)[] = [];
   return {
-    got,
-    async until(pred: (g: string[]) => boolean, ms = 8000) {
-      const end = Date.now() + ms;
-      while (!pred(got)) {
-        if (Date.now() > end) throw new Error(`not met; events: ${got.join(" ")}`);
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 50);
-        });
+    server: {
+      ...server,
+      register: async (e: NetworkServiceEndpoint, c: Ctx) => {
+        inFlight++;
+        attempts++;
+        try {
+          return await server.register(e, c);
+        } catch (err) {
+          failures++;
+          throw err;
+        } finally {
+          attempted.splice(0).forEach((f) => f());
+          if (--inFlight === 0) idle.resolve();
+        }
+      },
+    } satisfies NseRegistryServer,
+    get attempts() {
+      return attempts;
+    },
+    get failures() {
+      return failures;
+    },
+    /** resolves when no register call is on its way */
+    async quiet() {
+      while (inFlight > 0) {
+        await idle.promise;
+        idle = deferred();
       }
     },
+    /** resolves after the next register call ends (ok or not) */
+    nextAttempt: () => new Promise<void>((r) => attempted.push(r)),
   };
 }
 
@@ -84,26 +104,45 @@ test(
   "client refreshes before expiry; unregister stops refreshing and removes the entry",
   { timeout: 20_000 },
   async (t) => {
+    // mocked time moves only while no registration is on its way: refresh (1/3 of the 600 ms
+    // period) and the registry's expiry race nothing but each other
+    const clock = mockClock(t);
     const url = `unix://${tmp(t)}/reg.sock`;
     const r = await registryAt(url, 600);
     const life = new AbortController();
-    const c = nseRegistryClient({ url, signal: life.signal });
+    const conn = dial(url);
+    const reg = counted(conn.nseRegistry);
+    const c = nseRegistryClientOver(reg.server, { signal: life.signal });
     const wac = new AbortController();
     try {
-      const w = events(r.reg.nse.find(nseQuery({ name: "r-1" }, true), newCtx({ signal: wac.signal })));
+      const w = events(r.reg.nse.find(nseQuery({}, true), newCtx({ signal: wac.signal })));
       const stored = await c.register(nse("r-1"), ctx());
       assert.ok(stored.expirationTime);
-      // ≥ 4 registrations over ≥ 3 expire periods, and never deleted in between
-      await w.until((g) => g.filter((x) => x === "r-1+").length >= 5);
+      const t0 = clock.now();
+      while (clock.now() - t0 < 3 * 600) {
+        await clock.advance(50);
+        await reg.quiet();
+      }
+      // the registrations over 3 expire periods, and never deleted in between
+      await w.until((g) => g.filter((x) => x === "r-1+").length === reg.attempts);
+      assert.ok(reg.attempts >= 5, `${reg.attempts - 1} refreshes in 3 periods (every 400 ms, 2/3 of one, expected)`);
       assert.ok(!w.got.includes("r-1-"), `deleted while refreshed: ${w.got.join(" ")}`);
       await c.unregister(stored, ctx());
       await w.until((g) => g.includes("r-1-"));
-      const n = w.got.length;
-      await new Promise((res) => setTimeout(res, 1200)); // two periods: no refresh may come back
-      assert.equal(w.got.length, n, `events after unregister: ${w.got.slice(n).join(" ")}`);
+      const n = w.got.length,
+        before = reg.attempts;
+      for (let i = 0; i < 40; i++) {
+        await clock.advance(50); // four periods: no refresh may come back
+        await reg.quiet();
+      }
+      assert.equal(reg.attempts, before, "no register call after unregister");
+      await r.reg.nse.register(nse("marker"), ctx()); // events come in order: all before it are in
+      await w.until((g) => g.includes("marker+"));
+      assert.deepEqual(w.got.slice(n), ["marker+"], "no event for r-1 after unregister");
     } finally {
       wac.abort();
       await c.close();
+      conn.close();
       life.abort();
       await r.down();
     }
@@ -117,15 +156,19 @@ test(
     const url = `unix://${tmp(t)}/reg.sock`;
     const r = await registryAt(url);
     const life = new AbortController();
-    const c = nseRegistryClient({ url, signal: life.signal });
+    const conn = dial(url);
+    const reg = counted(conn.nseRegistry);
+    const c = nseRegistryClientOver(reg.server, { signal: life.signal });
     const cns = nsRegistryClient({ url, signal: life.signal });
     try {
       await c.register(nse("h-1"), ctx());
       await cns.register(create(NetworkServiceSchema, { name: "icmp" }), ctx());
       await r.down();
       // a registration while the registry is down waits (retry) until it is back
+      const failed = reg.nextAttempt();
       const late = c.register(nse("h-2"), ctx(10_000));
-      await new Promise((res) => setTimeout(res, 300));
+      await failed;
+      assert.ok(reg.failures >= 1, "the registration failed while the registry was down");
       await r.up();
       await late;
       const wac = new AbortController();
@@ -135,31 +178,23 @@ test(
       } finally {
         wac.abort();
       }
-      const nss = await readList(
-        r.reg.ns.find(
-          { $typeName: "registry.NetworkServiceQuery", watch: false, networkService: create(NetworkServiceSchema) },
-          ctx(),
-        ),
-        (x) => ({ item: x.networkService, deleted: x.deleted }),
-      );
-      // NS heal works the same way; it may still be on its way
-      if (!nss.some((n) => n.name === "icmp")) {
-        const end = Date.now() + 5000;
-        for (;;) {
-          const l = await readList(
-            r.reg.ns.find(
-              { $typeName: "registry.NetworkServiceQuery", watch: false, networkService: create(NetworkServiceSchema) },
-              ctx(),
-            ),
-            (x) => ({ item: x.networkService, deleted: x.deleted }),
-          );
-          if (l.some((n) => n.name === "icmp")) break;
-          assert.ok(Date.now() < end, "NS was not re-registered");
-          await new Promise((res) => setTimeout(res, 100));
-        }
+      // NS heal works the same way (it may still be on its way): a watch sees it arrive
+      const nac = new AbortController();
+      try {
+        const ns = watchLog(
+          r.reg.ns.find(
+            { $typeName: "registry.NetworkServiceQuery", watch: true, networkService: create(NetworkServiceSchema) },
+            newCtx({ signal: nac.signal }),
+          ),
+          (x) => x.networkService!.name,
+        );
+        await ns.until((g) => g.includes("icmp"), 5000);
+      } finally {
+        nac.abort();
       }
     } finally {
       await c.close();
+      conn.close();
       await cns.close();
       life.abort();
       await r.down();
@@ -177,13 +212,25 @@ test(
     const life = new AbortController();
     const cache = nseWatchCache(conn.nseRegistry, { signal: life.signal });
     const nsCache = nsWatchCache(conn.nsRegistry, { signal: life.signal });
-    const until = async (pred: () => boolean, ms = 8000) => {
-      const end = Date.now() + ms;
-      while (!pred()) {
-        assert.ok(Date.now() < end, "cache did not converge");
-        await new Promise((res) => setTimeout(res, 20));
-      }
-    };
+    // re-checked on every change of either cache, not on a timer
+    const until = (pred: () => boolean, ms = 8000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!pred()) return;
+          done();
+          resolve();
+        };
+        const offs = [cache.onChange(check), nsCache.onChange(check)];
+        const deadline = setTimeout(() => {
+          done();
+          reject(new Error(`cache did not converge: ${cache.find().map((e) => e.name)}`));
+        }, ms);
+        const done = () => {
+          clearTimeout(deadline);
+          offs.forEach((off) => off());
+        };
+        check();
+      });
     try {
       await r.reg.nse.register(nse("c-1"), ctx());
       await r.reg.ns.register(create(NetworkServiceSchema, { name: "icmp" }), ctx());
