@@ -14,6 +14,8 @@ export const nseEvent = (r: NetworkServiceEndpointResponse) =>
 
 export interface WatchLog<T> {
   readonly got: T[];
+  /** resolves when the stream ends (or fails: a cancel by the test) */
+  readonly done: Promise<void>;
   /** resolves once `pred(got)` holds; rejects after `ms` of real time listing what came */
   until(pred: (got: T[]) => boolean, ms?: number): Promise<void>;
 }
@@ -22,7 +24,7 @@ export function watchLog<I, T>(it: AsyncIterable<I>, map: (item: I) => T): Watch
   const got: T[] = [];
   let wake: (() => void) | undefined;
   let ended = false;
-  void (async () => {
+  const done = (async () => {
     try {
       for await (const item of it) {
         got.push(map(item));
@@ -37,6 +39,7 @@ export function watchLog<I, T>(it: AsyncIterable<I>, map: (item: I) => T): Watch
   })();
   return {
     got,
+    done,
     async until(pred, ms = 10_000) {
       const deadline = AbortSignal.timeout(ms);
       const poke = () => wake?.();

@@ -21,6 +21,7 @@ import { dial, newCtx, NsmError, serve, status, type GrpcConn, type GrpcServer }
 import { createRegistry, type Registry } from "../../src/registry/chains/registry.js";
 import { NSE, NS, nseQuery, nsQuery, readList } from "../../src/registry/tools.js";
 import { startEtcd, type EtcdProcess } from "../helpers/etcd.js";
+import { watchLog } from "../helpers/watchlog.js";
 
 const ctx = (ms = 5000) => newCtx({ timeoutMs: ms });
 let seq = 0;
@@ -33,35 +34,13 @@ const nse = (name: string, o: NseInit = {}) =>
     ...o,
   });
 
-/** Reads a watch stream into an array, with a way to wait for the n-th item. */
-function watcher(it: AsyncIterable<NetworkServiceEndpointResponse>) {
-  const got: { name: string; deleted: boolean; url: string }[] = [];
-  let wake: (() => void) | undefined;
-  const done = (async () => {
-    try {
-      for await (const r of it) {
-        got.push({ name: r.networkServiceEndpoint!.name, deleted: r.deleted, url: r.networkServiceEndpoint!.url });
-        wake?.();
-      }
-    } catch {
-      /* cancelled */
-    }
-  })();
-  return {
-    got,
-    done,
-    async until(pred: (g: typeof got) => boolean, ms = 5000) {
-      const deadline = Date.now() + ms;
-      while (!pred(got)) {
-        if (Date.now() > deadline) throw new Error(`watch: condition not met, got ${JSON.stringify(got)}`);
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 50);
-        });
-      }
-    },
-  };
-}
+/** A watch stream as an array, waited on event by event. */
+const watcher = (it: AsyncIterable<NetworkServiceEndpointResponse>) =>
+  watchLog(it, (r) => ({
+    name: r.networkServiceEndpoint!.name,
+    deleted: r.deleted,
+    url: r.networkServiceEndpoint!.url,
+  }));
 
 type Backend = {
   name: string;

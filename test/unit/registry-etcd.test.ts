@@ -16,6 +16,7 @@ import { newCtx } from "../../src/core/index.js";
 import { nseRegistryClientOver } from "../../src/registry/chains/client.js";
 import { createRegistry } from "../../src/registry/chains/registry.js";
 import { NSE, nseQuery, readList } from "../../src/registry/tools.js";
+import { nseEvent, watchLog } from "../helpers/watchlog.js";
 import { startEtcd } from "../helpers/etcd.js";
 
 const skip = !existsSync("/usr/bin/etcd") && "etcd not installed";
@@ -28,26 +29,7 @@ const nse = (name: string, expMs?: number) =>
     expirationTime: expMs === undefined ? undefined : timestampFromMs(expMs),
   });
 
-function collect(it: AsyncIterable<NetworkServiceEndpointResponse>) {
-  const got: string[] = [];
-  void (async () => {
-    try {
-      for await (const r of it) got.push(`${r.networkServiceEndpoint!.name}${r.deleted ? "-" : "+"}`);
-    } catch {
-      /* cancelled */
-    }
-  })();
-  return {
-    got,
-    async until(pred: (g: string[]) => boolean, ms = 15_000) {
-      const end = Date.now() + ms;
-      while (!pred(got)) {
-        if (Date.now() > end) throw new Error(`not met; got ${got.join(" ")}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-  };
-}
+const collect = (it: AsyncIterable<NetworkServiceEndpointResponse>) => watchLog(it, nseEvent);
 
 test(
   "etcd restarted during a watch: watchers continue with no lost and no duplicated event",
@@ -72,8 +54,11 @@ test(
         if (i % 10 === 9) await Promise.all(writes.splice(0));
       }
       await Promise.all(writes);
-      await w.until((g) => g.length >= N);
-      await new Promise((r) => setTimeout(r, 300)); // a late duplicate would show up here
+      await w.until((g) => g.length >= N, 15_000);
+      // events come in revision order: once a later write is seen, a late duplicate would be in
+      await writer.register(nse("zz-marker"), ctx());
+      await w.until((g) => g.includes("zz-marker+"));
+      assert.equal(w.got.pop(), "zz-marker+");
       const names = w.got.map((g) => g.slice(0, -1));
       assert.equal(w.got.length, N, `events: ${w.got.join(" ")}`);
       assert.equal(new Set(names).size, N, "no duplicates");
@@ -146,9 +131,12 @@ test(
       await b.nse.register(nse("y"), ctx()); // both replicas have a timer for y
       await wa.until((g) => g.includes("y-"));
       await wb.until((g) => g.includes("y-"));
-      await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(wa.got, ["x+", "x-", "y+", "y-"]);
-      assert.deepEqual(wb.got, ["x+", "x-", "y+", "y-"]);
+      // a second deletion of y would come before a later write's event (revision order)
+      await b.nse.register(nse("z"), ctx());
+      await wa.until((g) => g.includes("z+"));
+      await wb.until((g) => g.includes("z+"));
+      assert.deepEqual(wa.got.slice(0, 5), ["x+", "x-", "y+", "y-", "z+"]);
+      assert.deepEqual(wb.got.slice(0, 5), ["x+", "x-", "y+", "y-", "z+"]);
       await a.close();
       await b.close();
     } finally {
