@@ -11,33 +11,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { cleanEnv, pidsWith, until } from "../helpers/procs.js";
 
 const run = promisify(execFile);
 const root = new URL("../..", import.meta.url).pathname;
 const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
-
-/** Our environment without what npm (`npm test`) or an nsm bin put there for its own children. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.toLowerCase().startsWith("npm_") && !k.startsWith("NSM_")) env[k] = v;
-  }
-  return env;
-}
-
-/** pids of live processes whose command line contains `needle`. */
-function pidsWith(needle: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, "utf8").includes(needle)) out.push(Number(d));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
 
 function walk(dir: string, out: string[] = []): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -65,14 +43,6 @@ function distFresh(): boolean {
   return walk(dist).every(
     (f) => !f.endsWith(".js") || existsSync(join(src, f.slice(dist.length).replace(/\.js$/, ".ts"))),
   );
-}
-
-async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 test(
