@@ -36,8 +36,8 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 step "npm dependencies (lockfile)"
 npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
 
-# npm links a package's bins only where it is installed, not in its own checkout: link ours so
-# `npx nsm` runs this tree's bin (and never looks for a package named "nsm" on the registry)
+# npm links a package's bins only where it is installed, not in its own checkout (npx would
+# install the checkout into its cache as a link first): link ours so `npx nsm` runs this tree
 ln -sfn ../../bin/nsm.mjs node_modules/.bin/nsm
 
 step "native addon (cmake-js, offline headers from node-api-headers)"
