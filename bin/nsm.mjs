@@ -26,11 +26,15 @@ const src = new URL("../src/cmd/nsm.ts", import.meta.url);
 const dist = new URL("../dist/src/cmd/nsm.js", import.meta.url);
 let entry = dist;
 if (existsSync(src) && !process.env.NSM_BIN_DIST) {
-  const { register } = await import("tsx/esm/api");
-  register();
-  entry = src;
-} else if (!existsSync(dist)) {
-  console.error(`nsm: ${dist.pathname} is missing; run "npm run build:ts"`);
+  // tsx is a dev dependency: a checkout without it (npm ci --omit=dev) falls back to dist/
+  const tsx = await import("tsx/esm/api").catch(() => undefined);
+  if (tsx) {
+    tsx.register();
+    entry = src;
+  }
+}
+if (entry === dist && !existsSync(dist)) {
+  console.error(`nsm: ${dist.pathname} is missing; run "npm run build:ts" (or "npm ci" for tsx)`);
   process.exit(1);
 }
 const { main } = await import(entry.href);
