@@ -58,11 +58,6 @@ export interface EventFactory {
   close(o?: EventOptions): Promise<void>;
   /** The current connection for this id (the last one any Request or event returned). */
   readonly connection: Connection | undefined;
-  /**
-   * Replaces the current connection without a Request, for an element that learned a newer copy
-   * (upstream's heal watches monitor events): the next event or client merge starts from it.
-   */
-  update(conn: Connection): void;
 }
 
 const SERVER_EVENTS = ctxKey<EventFactory>("begin/server-events");
@@ -93,10 +88,6 @@ class Factory implements EventFactory {
   ) {}
   get connection(): Connection | undefined {
     return this.storedConn;
-  }
-  /** Replaces the current connection (e.g. a client's heal learned a newer copy from a monitor event). */
-  update(conn: Connection): void {
-    if (this.established && !this.closed && conn.id === this.id) this.storedConn = clone(ConnectionSchema, conn);
   }
 
   ctxFor(ctx: Ctx): Ctx {
