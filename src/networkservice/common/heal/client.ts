@@ -15,6 +15,8 @@
  * live control plane said DOWN (not a broken stream) and a plain re-request then fails, the next
  * attempt reselects. upstream relies on the NSE's netns dying with it; a netns that outlives its
  * NSE still answers ICMP from the kernel, and plain re-requests would retry the dead NSE forever.
+ * The cost: when the forwarder dies (nsmgr says DOWN) and has not re-registered by the first
+ * plain attempt, we reselect where upstream would keep the path once it is back.
  */
 import {
   clone,
