@@ -66,6 +66,7 @@ interface Addon {
   fdClose(fd: number): void;
   fdInode(fd: number): string;
   linkList(netns: string | number): Promise<LinkInfo[]>;
+  icmpEcho?(netns: string, o: IcmpEchoOptions): Promise<IcmpEchoResult>;
   nlExec?(
     nsFd: number,
     batch: Uint8Array,
@@ -191,6 +192,44 @@ export async function linkList(netns: string | number): Promise<LinkInfo[]> {
   const a = load();
   try {
     return await a.linkList(netns);
+  } catch (e) {
+    throw NativeError.from(e);
+  }
+}
+
+export interface IcmpEchoOptions {
+  /** the address to ping (IPv4 or IPv6, no prefix) */
+  dst: string;
+  /** bind to this source address (same family as dst) */
+  src?: string;
+  /** send only through this interface (SO_BINDTODEVICE) */
+  ifname?: string;
+  /** how long to wait for a reply, 1..60000 ms (default 1000) */
+  timeoutMs?: number;
+  /** echo requests spread over the timeout, 1..64 (default 4) */
+  count?: number;
+}
+export interface IcmpEchoResult {
+  sent: number;
+  /** 0 when nothing answered in time, else 1 (it stops at the first reply) */
+  received: number;
+  rttMs?: number;
+}
+
+/**
+ * ICMP/ICMPv6 echo from inside the netns at path `netns` (e.g. /proc/123/ns/net, /run/netns/x):
+ * a raw socket created in that netns on a pool thread (which is busy until the first reply or the
+ * timeout). Resolves `received: 0` when nothing answered; throws {@link NativeError} when a
+ * syscall fails (ENOENT open for a missing netns, ENODEV for a missing interface, EPERM without
+ * CAP_NET_RAW).
+ *
+ *   const r = await icmpEcho("/run/netns/nsc", { dst: "172.16.1.100", ifname: "nsm-1", timeoutMs: 1000 });
+ */
+export async function icmpEcho(netns: string, o: IcmpEchoOptions): Promise<IcmpEchoResult> {
+  const a = load();
+  if (!a.icmpEcho) throw new Error("native addon has no icmpEcho: rebuild it (npm run build:native)");
+  try {
+    return await a.icmpEcho(netns, o);
   } catch (e) {
     throw NativeError.from(e);
   }

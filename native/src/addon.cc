@@ -7,6 +7,7 @@ Napi::Value FdDup(const Napi::CallbackInfo& info);
 Napi::Value FdClose(const Napi::CallbackInfo& info);
 Napi::Value FdInode(const Napi::CallbackInfo& info);
 Napi::Value LinkList(const Napi::CallbackInfo& info);
+Napi::Value IcmpEcho(const Napi::CallbackInfo& info);
 Napi::Value NlExec(const Napi::CallbackInfo& info);
 void RegisterMemif(Napi::Env env, Napi::Object exports);  // memif_napi.cc
 }  // namespace nsm
@@ -19,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fdClose", Napi::Function::New(env, nsm::FdClose, "fdClose"));
   exports.Set("fdInode", Napi::Function::New(env, nsm::FdInode, "fdInode"));
   exports.Set("linkList", Napi::Function::New(env, nsm::LinkList, "linkList"));
+  exports.Set("icmpEcho", Napi::Function::New(env, nsm::IcmpEcho, "icmpEcho"));
   exports.Set("nlExec", Napi::Function::New(env, nsm::NlExec, "nlExec"));
   nsm::RegisterMemif(env, exports);
   return exports;

@@ -14,6 +14,7 @@ import {
   type NetworkServiceRequest,
 } from "../api/index.js";
 import { dial, messageOf, newCtx, type GrpcConn } from "../core/index.js";
+import { kernelLivenessCheck } from "../networkservice/common/heal/liveness.js";
 import { createClient } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
 import { parseNsUrl, requestFromNsUrl, type NsUrl } from "../networkservice/utils/nsurl.js";
@@ -28,9 +29,9 @@ export const ENV_HELP = `nsm nsc — network service client
   NSM_DIAL_TIMEOUT               5s                                              dial timeout
   NSM_REQUEST_TIMEOUT            15s                                             per Request/Close timeout
   NSM_NETNS_URL                  file:///proc/<pid>/ns/net                       our netns as the forwarder should open it (ours)
-  NSM_LIVENESS_CHECK_ENABLED     true                                            accepted; the data-plane check comes with the kernel datapath
-  NSM_LIVENESS_CHECK_INTERVAL    200ms
-  NSM_LIVENESS_CHECK_TIMEOUT     1s
+  NSM_LIVENESS_CHECK_ENABLED     true                                            heal pings the connection's peer (ICMP from our netns); keeps the path while it answers
+  NSM_LIVENESS_CHECK_INTERVAL    200ms                                           how often the data plane is checked
+  NSM_LIVENESS_CHECK_TIMEOUT     1s                                              how long one check waits for an answer
   NSM_LOCAL_DNS_SERVER_ENABLED   true                                            accepted; the DNS proxy is not built yet
   NODE_NAME, POD_NAME, CLUSTER_NAME                                              become labels nodeName, podName, clusterName
 ${COMMON_HELP}`;
@@ -121,9 +122,15 @@ export async function run(args: string[]): Promise<number> {
   log.info({ ...cfg, services: cfg.services.map((s) => s.url) }, "configuration");
   if (cfg.localDns)
     log.warn("NSM_LOCAL_DNS_SERVER_ENABLED: the local DNS proxy is not built yet; resolv.conf is left alone");
-  if (cfg.livenessCheck) log.warn("NSM_LIVENESS_CHECK_ENABLED: no data-plane check yet; healing always reselects");
   const ac = new AbortController();
-  const nsc = await createClient({ ...cfg, signal: ac.signal, log });
+  const heal = cfg.livenessCheck
+    ? {
+        livenessCheck: kernelLivenessCheck({ netnsUrl: cfg.netnsUrl, log }),
+        livenessIntervalMs: cfg.livenessIntervalMs,
+        livenessTimeoutMs: cfg.livenessTimeoutMs,
+      }
+    : {};
+  const nsc = await createClient({ ...cfg, heal, signal: ac.signal, log });
   const mgr = dial(cfg.nsmgrUrl, { dialTimeoutMs: cfg.dialTimeoutMs });
   const conns: Connection[] = [];
   const stopping = stopSignal(ac.signal);

@@ -84,11 +84,35 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  exitWithin(name, EXIT_WITHIN_MS);
   try {
     const code = await cmd.run(rest);
     if (typeof code === "number") process.exitCode = code;
   } catch (e) {
     console.error(`nsm ${name}: ${(e as Error).message}`);
     process.exitCode = 1;
+  }
+  // whatever a peer left open (a channel in back-off, a stream a dead peer never ends) must not keep us
+  setTimeout(() => process.exit(), 500).unref();
+}
+
+/** How long a component may take to stop after SIGTERM (upstream's pods get 30 s; our tests want 5 s). */
+export const EXIT_WITHIN_MS = 4500;
+
+/**
+ * Bounds shutdown: after a stop signal the process exits within `ms` even if some close step
+ * hangs on a dead peer. A command that does not handle the signal itself dies at once, as without
+ * this listener.
+ */
+function exitWithin(name: string, ms: number): void {
+  const signo = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 } as const;
+  for (const sig of Object.keys(signo) as (keyof typeof signo)[]) {
+    process.once(sig, () => {
+      if (process.listenerCount(sig) === 0) process.exit(128 + signo[sig]);
+      setTimeout(() => {
+        console.error(`nsm ${name}: still stopping ${ms} ms after ${sig}; exiting`);
+        process.exit(1);
+      }, ms).unref();
+    });
   }
 }

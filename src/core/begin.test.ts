@@ -1,7 +1,25 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionState } from "../api/index.js";
-import { beginClient, beginServer, chain, eventFactory, metaKey, newCtx, type ServerElement } from "./index.js";
+import {
+  clone,
+  create,
+  ConnectionContextSchema,
+  ConnectionSchema,
+  ConnectionState,
+  IPContextSchema,
+  NetworkServiceRequestSchema,
+  type Connection,
+} from "../api/index.js";
+import {
+  beginClient,
+  beginServer,
+  chain,
+  eventFactory,
+  metaKey,
+  newCtx,
+  type EventFactory,
+  type ServerElement,
+} from "./index.js";
 import { deferred, injectError, newRequest } from "./testing/index.js";
 
 test("begin serialises a Close behind an in-flight Request on the same id", async () => {
@@ -119,4 +137,107 @@ test("begin client: reselect closes the old path and clears endpoint and mechani
   await factory!.request({ reselect: true });
   assert.deepEqual(closes, ["nse-1"]);
   assert.deepEqual(seen[1], { nse: "", state: ConnectionState.RESELECT_REQUESTED });
+});
+
+/**
+ * A client chain whose "endpoint" picks nse-1 the first time and, on a reselect, nse-2 with new
+ * addresses, as heal would after nse-1 died. Returns what reached the endpoint each time.
+ */
+function healedClient() {
+  const seen: Connection[] = [];
+  let events: EventFactory | undefined;
+  let addr = 1;
+  const c = chain(beginClient(), {
+    async request(req, ctx, next) {
+      events = eventFactory(ctx, "client");
+      const conn = req.connection!;
+      seen.push(clone(ConnectionSchema, conn));
+      if (!conn.networkServiceEndpointName) conn.networkServiceEndpointName = addr === 1 ? "nse-1" : "nse-2";
+      conn.context ??= create(ConnectionContextSchema, { extraContext: { a: "1", b: "2" } });
+      if (!conn.context.ipContext?.srcIpAddrs.length || conn.state === ConnectionState.RESELECT_REQUESTED) {
+        conn.context.ipContext = create(IPContextSchema, { srcIpAddrs: [`10.0.0.${addr++}/32`] });
+      }
+      return next.request(req, ctx);
+    },
+  });
+  return { c, seen, events: () => events! };
+}
+
+test("begin client merge: re-requesting the connection the caller was given keeps where heal moved it", async () => {
+  const { c, seen, events } = healedClient();
+  const given = await c.request(newRequest("m1"), newCtx());
+  assert.equal(given.networkServiceEndpointName, "nse-1");
+  const healed = await events().request({ reselect: true }); // heal: nse-1 died
+  assert.equal(healed?.networkServiceEndpointName, "nse-2");
+  // the caller refreshes with what it was given (nse-1, 10.0.0.1): neither is pinned again
+  await c.request(create(NetworkServiceRequestSchema, { connection: given }), newCtx());
+  const last = seen.at(-1)!;
+  assert.equal(last.networkServiceEndpointName, "nse-2");
+  assert.deepEqual(last.context?.ipContext?.srcIpAddrs, ["10.0.0.2/32"], "a stale context must not win");
+});
+
+test("begin client merge: what the caller deliberately changed wins (endpoint, context, extra_context keys)", async () => {
+  const { c, seen, events } = healedClient();
+  const withExtra = await c.request(newRequest("m2"), newCtx());
+  assert.deepEqual(withExtra.context?.extraContext, { a: "1", b: "2" });
+  await events().request(); // an event (refresh) changes nothing the caller sees
+  const asked = clone(ConnectionSchema, withExtra);
+  asked.networkServiceEndpointName = "nse-7";
+  asked.context!.ipContext = create(IPContextSchema, { srcIpAddrs: ["10.9.9.9/32"] });
+  asked.context!.extraContext = { a: "1", b: "3", c: "new" }; // b changed; c is new: upstream ignores new keys
+  await c.request(create(NetworkServiceRequestSchema, { connection: asked }), newCtx());
+  const last = seen.at(-1)!;
+  assert.equal(last.networkServiceEndpointName, "nse-7");
+  assert.deepEqual(last.context?.ipContext?.srcIpAddrs, ["10.9.9.9/32"]);
+  assert.deepEqual(last.context?.extraContext, { a: "1", b: "3" });
+  const dropped = clone(ConnectionSchema, last);
+  dropped.context!.extraContext = { b: "3" }; // a removed by the caller
+  await c.request(create(NetworkServiceRequestSchema, { connection: dropped }), newCtx());
+  assert.deepEqual(seen.at(-1)!.context?.extraContext, { b: "3" });
+});
+
+test("begin client merge: caller labels do not overwrite the stored ones", async () => {
+  const { c, seen } = healedClient();
+  const first = newRequest("m3");
+  first.connection!.labels = { app: "a" };
+  const given = await c.request(first, newCtx());
+  const again = clone(ConnectionSchema, given);
+  again.labels = { app: "other", extra: "x" };
+  await c.request(create(NetworkServiceRequestSchema, { connection: again }), newCtx());
+  assert.deepEqual(seen.at(-1)!.labels, { app: "a" });
+});
+
+test("begin: a Request or Close re-entering begin from within its own event passes through", async () => {
+  for (const side of ["server", "client"] as const) {
+    const calls: string[] = [];
+    let reentered = false;
+    const b = side === "server" ? beginServer() : beginClient();
+    const head: ReturnType<typeof chain> = chain(b, {
+      async request(req, ctx, next) {
+        calls.push(`req:${req.connection!.state}`);
+        if (!reentered && eventFactory(ctx, side)) {
+          reentered = true; // an element re-runs the whole chain from its head inside the event
+          await head.request(req, ctx);
+        }
+        return next.request(req, ctx);
+      },
+      async close(conn, ctx, next) {
+        calls.push("close");
+        if (calls.filter((x) => x === "close").length === 1) await head.close(conn, ctx);
+        return next.close(conn, ctx);
+      },
+    });
+    const done = head.request(newRequest(`re-${side}`), newCtx());
+    const outcome = await Promise.race([done.then(() => "done"), new Promise((r) => setTimeout(r, 1000, "deadlock"))]);
+    assert.equal(outcome, "done", `${side}: the re-entering Request must not wait for itself`);
+    assert.equal(calls.length, 2);
+    const closing = head.close(newRequest(`re-${side}`).connection!, newCtx());
+    const closed = await Promise.race([
+      closing.then(() => "done"),
+      new Promise((r) => setTimeout(r, 1000, "deadlock")),
+    ]);
+    assert.equal(closed, "done", `${side}: the re-entering Close must not wait for itself`);
+    assert.deepEqual(calls.slice(2), ["close", "close"]);
+    assert.equal(b.size, 0);
+  }
 });

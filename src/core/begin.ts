@@ -7,9 +7,18 @@
  * Server side (spec control-plane.md §2.3): a failed first Request leaves no trace; a failed
  * refresh keeps the old state; Close of an unknown id is a no-op; Close runs with the stored
  * connection; a Request with state RESELECT_REQUESTED first closes the stored connection.
- * Client side adds: the caller's request is merged with what was last returned, and
+ * Client side adds: the caller's request is merged three ways (see `mergeConnection`), and
  * `request({ reselect: true })` closes the current path before asking again without the old
  * endpoint and mechanism.
+ *
+ * A Request or Close that reaches begin again from within one of its own events (an element
+ * after begin calling the chain's head with the event's ctx) passes straight through: it already
+ * runs in the connection's turn, and queueing it would wait for itself.
+ *
+ * upstream: sdk pkg/networkservice/common/begin (client.go, server.go, merge.go). upstream keeps
+ * one event factory per ctx whatever the side, so a client begin under a server begin passes
+ * through; ours keeps server and client factories apart and passes through only when the ctx
+ * carries this very begin's factory (our nsmgr's and forwarder's inner clients have no begin).
  */
 import {
   clone,
@@ -47,7 +56,7 @@ export interface EventFactory {
   request(o?: EventOptions): Promise<Connection | undefined>;
   /** Closes the stored connection and forgets it. */
   close(o?: EventOptions): Promise<void>;
-  /** The last connection returned for this id. */
+  /** The current connection for this id (the last one any Request or event returned). */
   readonly connection: Connection | undefined;
 }
 
@@ -67,13 +76,15 @@ class Factory implements EventFactory {
   /** the mechanism preferences of the last successful Request (the connection is storedConn) */
   storedPrefs: NetworkServiceRequest["mechanismPreferences"] = [];
   storedConn: Connection | undefined;
+  /** client: the connection last returned to a caller of begin (events do not change it) */
+  returnedConn: Connection | undefined;
   storedCtx: Ctx | undefined;
   budgetMs = Infinity;
   next: NetworkServiceServer | undefined;
 
   constructor(
     readonly id: string,
-    private readonly owner: Begin,
+    readonly owner: Begin,
   ) {}
   get connection(): Connection | undefined {
     return this.storedConn;
@@ -146,6 +157,7 @@ class Begin {
   async request(req: NetworkServiceRequest, ctx: Ctx, next: NetworkServiceServer): Promise<Connection> {
     const id = req.connection?.id;
     if (!id) throw new NsmError(status.INVALID_ARGUMENT, `${this.side} begin: request.connection.id must not be empty`);
+    if (this.mine(ctx)) return next.request(req, ctx);
     let f = this.byId.get(id);
     if (!f) {
       f = new Factory(id, this);
@@ -157,7 +169,7 @@ class Begin {
       // closed and recreated while we queued: go again through the new factory
       if (factory.closed || this.byId.get(id) !== factory) return this.request(req, ctx, next);
       const c = factory.ctxFor(ctx);
-      if (factory.established && this.side === "client") req = this.merge(req, factory);
+      if (factory.established && this.side === "client") req = mergeRequest(req, factory);
       if (factory.established && this.side === "server" && req.connection?.state === State.RESELECT_REQUESTED) {
         try {
           await next.close(clone(ConnectionSchema, factory.storedConn!), c);
@@ -172,6 +184,7 @@ class Begin {
         // the returned conn goes back up the chain (and is changed there): keep a copy, not it
         factory.storedPrefs = req.mechanismPreferences;
         factory.storedConn = clone(ConnectionSchema, conn);
+        factory.returnedConn = clone(ConnectionSchema, conn);
         factory.storedCtx = ctx;
         factory.budgetMs = Number.isFinite(ctx.deadline) ? Math.max(1, ctx.deadline - started) : Infinity;
         factory.next = next;
@@ -184,26 +197,14 @@ class Begin {
     });
   }
 
-  /** Client merge: the stored connection is the base; a changed endpoint name or context from the caller wins. */
-  private merge(req: NetworkServiceRequest, f: Factory): NetworkServiceRequest {
-    const stored = f.storedConn!;
-    const asked = req.connection!;
-    const conn = clone(ConnectionSchema, stored);
-    if (asked.networkServiceEndpointName && asked.networkServiceEndpointName !== stored.networkServiceEndpointName) {
-      conn.networkServiceEndpointName = asked.networkServiceEndpointName;
-    }
-    if (
-      asked.context &&
-      !equals(ConnectionContextSchema, asked.context, stored.context ?? create(ConnectionContextSchema))
-    ) {
-      conn.context = asked.context;
-    }
-    if (Object.keys(asked.labels).length) conn.labels = { ...asked.labels };
-    if (asked.state === State.RESELECT_REQUESTED) conn.state = asked.state;
-    return create(NetworkServiceRequestSchema, { connection: conn, mechanismPreferences: req.mechanismPreferences });
+  /** True if `ctx` comes from one of this begin's own calls or events (re-entrancy). */
+  private mine(ctx: Ctx): boolean {
+    const f = ctx.get(this.side === "server" ? SERVER_EVENTS : CLIENT_EVENTS);
+    return f instanceof Factory && f.owner === this;
   }
 
   async close(conn: Connection, ctx: Ctx, next: NetworkServiceServer): Promise<void> {
+    if (this.mine(ctx)) return next.close(conn, ctx);
     const f = this.byId.get(conn.id);
     if (!f) return;
     return f.ex.run(async () => {
@@ -215,6 +216,64 @@ class Begin {
       }
     });
   }
+}
+
+/**
+ * Client merge, three ways as upstream's mergeConnection: `returned` is what the caller last got
+ * from begin, `requested` what it asks now, `current` what the connection is now (heal, refresh
+ * and monitor updates change it without the caller seeing). The base is `current`; only what the
+ * caller deliberately changed relative to `returned` is applied: the endpoint name, and the
+ * context (ip, ethernet, dns, MTU replaced; extra_context merged key by key). Labels stay as
+ * current. So a caller re-requesting with the connection it was given does not pin an endpoint
+ * heal moved away from, and does not bring back a stale context.
+ */
+export function mergeConnection(returned: Connection, requested: Connection, current: Connection): Connection {
+  const conn = clone(ConnectionSchema, current);
+  if (returned.networkServiceEndpointName !== requested.networkServiceEndpointName) {
+    conn.networkServiceEndpointName = requested.networkServiceEndpointName;
+  }
+  conn.context = mergeContext(returned.context, requested.context, current.context);
+  // the caller's reselect asks for a new path (our addition: upstream's callers reselect through events only)
+  if (requested.state === State.RESELECT_REQUESTED) conn.state = requested.state;
+  return conn;
+}
+
+type ConnCtx = NonNullable<Connection["context"]>;
+function mergeContext(returned?: ConnCtx, requested?: ConnCtx, current?: ConnCtx): ConnCtx | undefined {
+  if (!current) return requested && clone(ConnectionContextSchema, requested);
+  const rv = clone(ConnectionContextSchema, current);
+  const empty = create(ConnectionContextSchema);
+  if (!equals(ConnectionContextSchema, returned ?? empty, requested ?? empty)) {
+    rv.ipContext = requested?.ipContext;
+    rv.ethernetContext = requested?.ethernetContext;
+    rv.dnsContext = requested?.dnsContext;
+    rv.MTU = requested?.MTU ?? 0;
+    rv.extraContext = mergeMap(returned?.extraContext ?? {}, requested?.extraContext ?? {}, current.extraContext);
+  }
+  return rv;
+}
+
+/** Applies to `current` only the keys the caller changed or removed relative to `returned`. */
+function mergeMap(
+  returned: Readonly<Record<string, string>>,
+  requested: Readonly<Record<string, string>>,
+  current: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const rv = { ...current };
+  for (const [k, v] of Object.entries(returned)) {
+    if (!(k in requested)) delete rv[k];
+    else if (requested[k] !== v) rv[k] = requested[k]!;
+  }
+  return rv;
+}
+
+function mergeRequest(req: NetworkServiceRequest, f: Factory): NetworkServiceRequest {
+  const asked = req.connection!;
+  const conn =
+    f.returnedConn && f.storedConn
+      ? mergeConnection(f.returnedConn, asked, f.storedConn)
+      : clone(ConnectionSchema, asked);
+  return create(NetworkServiceRequestSchema, { connection: conn, mechanismPreferences: req.mechanismPreferences });
 }
 
 export interface BeginOptions {

@@ -123,6 +123,8 @@ export interface Mesh {
   ): Promise<MeshProc & { workload: string }>;
   /** (re)starts node i's forwarder (after a kill) */
   startForwarder(node: number): Promise<MeshProc>;
+  /** (re)starts node i's nsmgr (after a kill), same sockets and name */
+  startNsmgr(node: number): Promise<MeshProc>;
   /** stops every process and removes every namespace, link, socket and file; reports every failure */
   close(): Promise<void>;
 }
@@ -354,6 +356,22 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     for (const c of children.values()) c.kill("SIGKILL");
   };
 
+  const spawnNsmgr = (i: number) => {
+    const n = state.nodes[i]!;
+    return start({
+      name: `nsmgr-${i}`,
+      role: "nsmgr",
+      node: i,
+      netns: n.netns,
+      cmd: "nsmgr",
+      env: {
+        NSM_NAME: `nsmgr-${i}`,
+        NSM_LISTEN_ON: [`unix://${n.nsmgrSock}`, n.nsmgrUrl, ...(o.nsmgrExtraListen?.(i) ?? [])].join(","),
+        NSM_REGISTRY_URL: state.registryUrl,
+      },
+    });
+  };
+
   const startForwarder = async (i: number) => {
     const n = state.nodes[i]!;
     const f = start({
@@ -439,23 +457,11 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     });
     await reg.waitFor(/Startup completed/);
     const mgrs = state.nodes.map((n, i) => {
-      const extra = o.nsmgrExtraListen?.(i) ?? [];
-      for (const u of extra)
+      for (const u of o.nsmgrExtraListen?.(i) ?? [])
         if (u.startsWith("unix://")) {
           state.files.push(u.slice("unix://".length));
         }
-      return start({
-        name: `nsmgr-${i}`,
-        role: "nsmgr",
-        node: i,
-        netns: n.netns,
-        cmd: "nsmgr",
-        env: {
-          NSM_NAME: `nsmgr-${i}`,
-          NSM_LISTEN_ON: [`unix://${n.nsmgrSock}`, n.nsmgrUrl, ...extra].join(","),
-          NSM_REGISTRY_URL: state.registryUrl,
-        },
-      });
+      return spawnNsmgr(i);
     });
     saveState(state);
     await Promise.all(mgrs.map((m) => m.waitFor(/Startup completed/)));
@@ -491,6 +497,12 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     workloadNetns,
     close,
     startForwarder,
+    async startNsmgr(i) {
+      const from = procs.get(`nsmgr-${i}`)?.output().length ?? 0;
+      const m = spawnNsmgr(i);
+      await m.waitFor(/Startup completed/, 20_000, from);
+      return m;
+    },
     async startNse(node, e) {
       const workload = await workloadNetns();
       const p = start({

@@ -74,11 +74,22 @@ async function basics(o: Common) {
   return { life, tokens, log, unlisten };
 }
 
-const closeQuietly = async (what: string, log: Logger, fn: () => unknown) => {
+/**
+ * Every shutdown step is bounded (default 1 s): a component must be gone within 5 s of SIGTERM
+ * whatever its peers' state. A step that does not finish in time is logged and left behind (e.g.
+ * an unregister queued behind a registry heal that retries a dead nsmgr until the lifetime ends).
+ */
+export const CLOSE_STEP_MS = 1000;
+const closeQuietly = async (what: string, log: Logger, fn: () => unknown, ms = CLOSE_STEP_MS) => {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await fn();
+    const late = new Promise<"late">((r) => (timer = setTimeout(r, ms, "late")));
+    if ((await Promise.race([Promise.resolve().then(fn), late])) === "late")
+      log.warn({ afterMs: ms }, `close ${what}: gave up waiting`);
   } catch (e) {
     log.warn({ err: messageOf(e) }, `close ${what} failed`);
+  } finally {
+    clearTimeout(timer);
   }
 };
 
@@ -239,11 +250,11 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
     unlisten();
     life.abort();
     if (server) await closeQuietly("grpc server", log, () => server!.close());
-    await reg?.close();
+    await closeQuietly("registry client", log, () => reg?.close());
     lookup.close();
     pool.close();
     mgr.close();
-    await closeQuietly("backend", log, () => backend.close());
+    await closeQuietly("backend", log, () => backend.close(), 2 * CLOSE_STEP_MS);
   };
   try {
     server = await serve(o.listenOn, ep, { log });
@@ -337,8 +348,8 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
     unlisten();
     life.abort();
     if (server) await closeQuietly("grpc server", log, () => server!.close());
-    await nseReg?.close();
-    await nsReg?.close();
+    await closeQuietly("registry client", log, () => nseReg?.close());
+    await closeQuietly("registry client", log, () => nsReg?.close());
   };
   try {
     server = await serve(o.listenOn, ep, { log });

@@ -16,8 +16,17 @@ export interface RegistryLookup {
   readonly nse: Pick<NseRegistryServer, "find">;
 }
 
-export async function findNs(r: RegistryLookup, name: string, ctx: Ctx): Promise<NetworkService | undefined> {
-  const q = create(NetworkServiceQuerySchema, { networkService: { name } });
+/**
+ * The NetworkService `name`, queried by name and payload as upstream's discover does (an empty
+ * payload matches any); only an exact name match counts.
+ */
+export async function findNs(
+  r: RegistryLookup,
+  name: string,
+  ctx: Ctx,
+  payload = "",
+): Promise<NetworkService | undefined> {
+  const q = create(NetworkServiceQuerySchema, { networkService: { name, payload } });
   for await (const x of r.ns.find(q, ctx)) {
     if (!x.deleted && x.networkService?.name === name) return x.networkService;
   }

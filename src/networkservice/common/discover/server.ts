@@ -3,7 +3,12 @@
  * looked up by name; otherwise the NetworkService is looked up and its live NSEs filtered by the
  * service's matches against the request labels; roundrobin then picks one. Errors say what the
  * registry had: "no endpoint for network service icmp (registry had 0 matches for labels {app=a})".
+ *
+ * upstream: sdk pkg/networkservice/common/discover: the service is found by name and the
+ * request's payload; the caller's request gets the service's payload and the rest of the chain
+ * works on a copy (so what roundrobin and later elements set does not leak back to the caller).
  */
+import { clone, NetworkServiceRequestSchema } from "../../../api/index.js";
 import { NsmError, status, type ServerElement } from "../../../core/index.js";
 import { isExpired, matchEndpoint } from "../../../registry/match.js";
 import { CANDIDATES, CLIENT_URL } from "../../utils/keys.js";
@@ -25,8 +30,12 @@ export function discoverServer(registry: RegistryLookup): ServerElement {
           );
         return next.request(req, ctx.withValue(CLIENT_URL, nse.url));
       }
-      const ns = await findNs(registry, conn.networkService, ctx);
-      if (!ns) throw new NsmError(status.NOT_FOUND, `network service ${conn.networkService} is not found`);
+      const ns = await findNs(registry, conn.networkService, ctx, conn.payload);
+      if (!ns)
+        throw new NsmError(
+          status.NOT_FOUND,
+          `network service ${conn.networkService} is not found${conn.payload ? ` (with payload ${conn.payload})` : ""}`,
+        );
       const all = await findNses(registry, { networkServiceNames: [ns.name] }, ctx);
       const nses = matchEndpoint(conn.labels, ns, all);
       if (!nses.length) {
@@ -36,7 +45,7 @@ export function discoverServer(registry: RegistryLookup): ServerElement {
         );
       }
       conn.payload = ns.payload;
-      return next.request(req, ctx.withValue(CANDIDATES, { ns, nses }));
+      return next.request(clone(NetworkServiceRequestSchema, req), ctx.withValue(CANDIDATES, { ns, nses }));
     },
     async close(conn, ctx, next) {
       if (ctx.get(CLIENT_URL) || !conn.networkServiceEndpointName) return next.close(conn, ctx);

@@ -31,7 +31,8 @@ export interface DiscoverForwarderOptions {
 
 /**
  * upstream matchForwarders: the NS's first applicable match selects forwarder labels (default
- * p2p=true). upstream returns no forwarder when no match applies to the request labels; we
+ * p2p=true when the match has no metadata labels: Go decodes an empty map as nil, so an empty
+ * `labels` map means the default too, never "every forwarder"). upstream returns no forwarder when no match applies to the request labels; we
  * return all, so the forwarder's discover reports what the user can act on ("no endpoint for
  * network service X (registry had 0 matches for labels {...})") instead of "no candidates".
  */
@@ -44,7 +45,8 @@ export function matchForwarders(
   if (!ns.matches.length) return [...fwds];
   for (const m of ns.matches) {
     if (!isSubset(labels, m.sourceSelector, labels)) continue;
-    const want = m.metadata?.labels ?? { p2p: "true" };
+    const l = m.metadata?.labels;
+    const want = l && Object.keys(l).length ? l : { p2p: "true" };
     const out = fwds.filter((f) => isSubset(f.networkServiceLabels[svc]?.labels ?? {}, want, labels));
     if (!out.length && m.fallthrough) continue;
     return out;
@@ -63,8 +65,12 @@ export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverFor
       const conn = req.connection!;
       if (conn.state === ConnectionState.RESELECT_REQUESTED) ctx.meta.delete(CHOSEN);
       const chosen = ctx.meta.get(CHOSEN);
-      const ns = await findNs(registry, conn.networkService, ctx);
-      if (!ns) throw new NsmError(status.NOT_FOUND, `network service ${conn.networkService} is not found`);
+      const ns = await findNs(registry, conn.networkService, ctx, conn.payload);
+      if (!ns)
+        throw new NsmError(
+          status.NOT_FOUND,
+          `network service ${conn.networkService} is not found${conn.payload ? ` (with payload ${conn.payload})` : ""}`,
+        );
       const all = await find(ctx, chosen);
       let fwds = matchForwarders(conn.labels, ns, all, svc);
       if (!fwds.length) {

@@ -2,27 +2,40 @@
  * healClient (NSC side; not for passthrough processes): after each successful Request it watches
  * the next hop's MonitorConnection for our connection and, when the control plane reports it
  * DOWN or deleted, or the stream itself breaks (nsmgr restarted), re-requests until the
- * connection is back. Without a liveness check (or when it fails) the re-request reselects: the
- * old path is closed and discover/roundrobin pick a new endpoint and forwarder.
+ * connection is back. With a liveness check (the data plane answers: see liveness.ts) the
+ * re-request keeps the path (same NSE, same addresses, nothing torn down); without one, or when
+ * it fails, the re-request reselects: the old path is closed and discover/roundrobin pick a new
+ * endpoint and forwarder. The check also runs every `livenessIntervalMs` and heals (reselect)
+ * when it fails. UPDATE events refresh our copy of the connection (path, context, state), so
+ * the check pings the addresses the connection has now.
  *
  * upstream: sdk pkg/networkservice/common/heal; we differ in waiting `retryMs` (default 100 ms)
- * between failed attempts instead of spinning, and in re-dialling (dial evicts the broken
- * channel) so a restarted nsmgr is reached without grpc's reconnect back-off.
+ * between failed attempts instead of spinning, in re-dialling (dial evicts the broken channel) so
+ * a restarted nsmgr is reached without grpc's reconnect back-off, and in one escalation: when a
+ * live control plane said DOWN (not a broken stream) and a plain re-request then fails, the next
+ * attempt reselects. upstream relies on the NSE's netns dying with it; a netns that outlives its
+ * NSE still answers ICMP from the kernel, and plain re-requests would retry the dead NSE forever.
+ * The cost: when the forwarder dies (nsmgr says DOWN) and has not re-registered by the first
+ * plain attempt, we reselect where upstream would keep the path once it is back.
  */
 import {
+  clone,
   ConnectionEventType,
+  ConnectionSchema,
   ConnectionState,
   create,
+  equals,
   MonitorScopeSelectorSchema,
   PathSegmentSchema,
   type Connection,
 } from "../../../api/index.js";
 import { eventFactory, messageOf, metaKey, newCtx, type ClientElement, type Ctx } from "../../../core/index.js";
 import { CLIENT_CONN } from "../../utils/keys.js";
+import type { LivenessCheck } from "./liveness.js";
 
 export interface HealOptions {
-  /** data-plane check; false = the data path is broken (heal with reselect) */
-  livenessCheck?: (conn: Connection, signal: AbortSignal) => Promise<boolean>;
+  /** data-plane check; false = the data path is broken (heal with reselect). See kernelLivenessCheck. */
+  livenessCheck?: LivenessCheck;
   /** period of the data-plane check (default 200 ms) */
   livenessIntervalMs?: number;
   /** per-check timeout (default 1 s) */
@@ -55,15 +68,17 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
 
   const check = async (conn: Connection, signal: AbortSignal): Promise<boolean> => {
     if (!o.livenessCheck) return false;
-    const s = AbortSignal.any([signal, AbortSignal.timeout(o.livenessTimeoutMs ?? 1000)]);
+    const ms = o.livenessTimeoutMs ?? 1000;
+    const s = AbortSignal.any([signal, AbortSignal.timeout(ms)]);
     try {
-      return await o.livenessCheck(conn, s);
+      return await o.livenessCheck(conn, s, ms);
     } catch {
       return false;
     }
   };
 
-  const start = (ctx: Ctx, conn: Connection) => {
+  const start = (ctx: Ctx, returned: Connection) => {
+    let conn = clone(ConnectionSchema, returned);
     const events = eventFactory(ctx, "client");
     let cc;
     try {
@@ -84,23 +99,32 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
     const log = ctx.log;
     const monitor = cc.monitor;
 
-    const heal = async (reason: string) => {
+    /** `saidDown`: a live control plane reported the connection DOWN or deleted (not a broken stream) */
+    const heal = async (reason: string, saidDown = false) => {
       watching.abort();
       if (signal.aborted) return;
       o.onHeal?.(conn.id, reason);
       log.info({ connId: conn.id, reason }, "heal: connection lost, re-requesting");
+      let escalate = false;
       for (let attempt = 1; !signal.aborted; attempt++) {
-        const reselect = !(await check(conn, signal));
+        const reselect = escalate || !(await check(conn, signal));
         try {
           const restored = await events.request({ reselect, signal });
           if (restored) {
-            log.info({ connId: conn.id, attempt, reselect }, "heal: connection restored");
+            log.info(
+              { connId: conn.id, attempt, reselect, nse: restored.networkServiceEndpointName },
+              "heal: connection restored",
+            );
             o.onHealed?.(conn.id, restored);
           }
           return;
         } catch (e) {
           if (signal.aborted) return;
-          log.debug({ connId: conn.id, attempt, err: messageOf(e) }, "heal: attempt failed");
+          log.debug({ connId: conn.id, attempt, reselect, err: messageOf(e) }, "heal: attempt failed");
+          if (saidDown && !reselect) {
+            escalate = true; // the path behind a live nsmgr is broken although the data plane answers
+            continue;
+          }
           await sleep(retryMs, signal);
         }
       }
@@ -116,14 +140,23 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
         for await (const ev of monitor.monitorConnections(sel, newCtx({ signal: wsig, log }))) {
           for (const c of Object.values(ev.connections)) {
             if (c.path?.pathSegments[idx]?.id !== seg.id) continue;
+            const at = c.path.index;
+            if (at !== idx && at !== idx + 1) continue;
             if (ev.type === ConnectionEventType.DELETE) {
-              void heal("the control plane deleted the connection");
+              void heal("the control plane deleted the connection", true);
               return;
             }
             if (c.state === ConnectionState.DOWN) {
-              void heal("the control plane reports the connection DOWN");
+              void heal("the control plane reports the connection DOWN", true);
               return;
             }
+            // upstream's client filter: our copy follows what the control plane says the connection is
+            const seen = clone(ConnectionSchema, conn);
+            seen.path = clone(ConnectionSchema, c).path;
+            seen.path!.index = idx;
+            seen.context = c.context && clone(ConnectionSchema, c).context;
+            seen.state = c.state;
+            if (!equals(ConnectionSchema, seen, conn)) conn = seen;
           }
         }
       } catch (e) {
