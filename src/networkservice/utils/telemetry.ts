@@ -1,0 +1,49 @@
+/**
+ * Where a component's telemetry (src/tools/telemetry) enters its chains: servers get tracing,
+ * Prometheus timing and (nsmgr) upstream's per-segment counters in front of their endpoint chain;
+ * the NSC gets the client twins inside its chain (so refresh and heal are seen) and heal hooks.
+ * Without telemetry every function returns what it was given.
+ *
+ *   const ns = instrumentServer(ep.networkService, telemetry, { perSegmentCounters: true });
+ */
+import { chain, type Chain, type ClientElement, type ServerElement } from "../../core/index.js";
+import type { Telemetry } from "../../tools/telemetry/index.js";
+import type { HealOptions } from "../common/heal/client.js";
+import { metricsServer } from "../common/metrics/server.js";
+import { healMetrics, prometheusClient } from "../common/prometheus/client.js";
+import { prometheusServer, type PrometheusServerOptions } from "../common/prometheus/server.js";
+import { traceClient } from "../common/trace/client.js";
+import { traceServer } from "../common/trace/server.js";
+
+export function instrumentServer(
+  networkService: Chain,
+  t: Telemetry | undefined,
+  o: PrometheusServerOptions & { perSegmentCounters?: boolean } = {},
+): Chain {
+  const front: ServerElement[] = [
+    t?.otel ? traceServer(t.otel.tracer) : {},
+    t?.prom ? prometheusServer(t.prom, o) : {},
+    t?.otel && o.perSegmentCounters ? metricsServer(t.otel.meter) : {},
+  ];
+  return front.every((e) => !e.request) ? networkService : chain(...front, networkService);
+}
+
+export function telemetryClient(t: Telemetry | undefined): ClientElement[] {
+  return [t?.otel ? traceClient(t.otel.tracer) : {}, t?.prom ? prometheusClient(t.prom) : {}];
+}
+
+export function instrumentHeal(heal: HealOptions | false, t: Telemetry | undefined): HealOptions | false {
+  if (!heal || !t?.prom) return heal;
+  const m = healMetrics(t.prom);
+  return {
+    ...heal,
+    onHeal: (id, reason) => {
+      m.onHeal(id, reason);
+      heal.onHeal?.(id, reason);
+    },
+    onHealed: (id, conn) => {
+      m.onHealed(id);
+      heal.onHealed?.(id, conn);
+    },
+  };
+}
