@@ -1,14 +1,16 @@
 /**
- * Where a component's telemetry (src/tools/telemetry) enters its chains: servers get tracing,
+ * Where a component's telemetry (src/tools/telemetry) enters its chains: servers get a log line
+ * per connection event (always; `nsm trace` reads them), tracing,
  * Prometheus timing and (nsmgr) upstream's per-segment counters in front of their endpoint chain;
  * the NSC gets the client twins inside its chain (so refresh and heal are seen) and heal hooks.
- * Without telemetry every function returns what it was given.
+ * Without telemetry the client functions return what they were given.
  *
  *   const ns = instrumentServer(ep.networkService, telemetry, { perSegmentCounters: true });
  */
 import { chain, type Chain, type ClientElement, type ServerElement } from "../../core/index.js";
 import type { Telemetry } from "../../tools/telemetry/index.js";
 import type { HealOptions } from "../common/heal/client.js";
+import { connlogServer } from "../common/connlog/server.js";
 import { metricsServer } from "../common/metrics/server.js";
 import { healMetrics, prometheusClient } from "../common/prometheus/client.js";
 import { prometheusServer, type PrometheusServerOptions } from "../common/prometheus/server.js";
@@ -21,11 +23,12 @@ export function instrumentServer(
   o: PrometheusServerOptions & { perSegmentCounters?: boolean } = {},
 ): Chain {
   const front: ServerElement[] = [
+    connlogServer(),
     t?.otel ? traceServer(t.otel.tracer) : {},
     t?.prom ? prometheusServer(t.prom, o) : {},
     t?.otel && o.perSegmentCounters ? metricsServer(t.otel.meter) : {},
   ];
-  return front.every((e) => !e.request) ? networkService : chain(...front, networkService);
+  return chain(...front, networkService);
 }
 
 export function telemetryClient(t: Telemetry | undefined): ClientElement[] {
