@@ -148,8 +148,8 @@ export interface SnapshotOptions {
 async function readRegistry(t: Targets, conns: Map<string, GrpcConn>, o: SnapshotOptions, errors: string[]) {
   const timeoutMs = o.timeoutMs ?? 3000;
   const fsvc = o.forwarderService ?? "forwarder";
-  const candidates = t.registry ? [dial(t.registry)] : [...conns.values()];
-  for (const c of candidates) {
+  const candidates: [string | undefined, GrpcConn][] = t.registry ? [[undefined, dial(t.registry)]] : [...conns];
+  for (const [via, c] of candidates) {
     try {
       const ctx = newCtx({ timeoutMs });
       const nses: NetworkServiceEndpoint[] = [];
@@ -165,14 +165,14 @@ async function readRegistry(t: Targets, conns: Map<string, GrpcConn>, o: Snapsho
       const endpoints = nses.filter((e) => !isFwd(e)).map((e) => entry(e, fsvc));
       for (const s of services) s.endpoints = endpoints.filter((e) => e.services.includes(s.name)).length;
       const by = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
-      return { forwarders: forwarders.sort(by), endpoints: endpoints.sort(by), services: services.sort(by) };
+      return { via, forwarders: forwarders.sort(by), endpoints: endpoints.sort(by), services: services.sort(by) };
     } catch (e) {
       errors.push(`registry via ${c.url.href}: ${messageOf(e)}`);
     } finally {
       if (t.registry) c.close();
     }
   }
-  return { forwarders: [], endpoints: [], services: [] };
+  return { via: undefined, forwarders: [], endpoints: [], services: [] };
 }
 
 /** Builds the snapshot from views already collected (watch mode) or collects them once. */
@@ -204,9 +204,12 @@ export async function snapshot(
       );
     }
     const reachable = new Map([...conns].filter(([n]) => !unreachable.has(n)));
-    const reg = await readRegistry(t, reachable, o, errors);
+    const { via, ...reg } = await readRegistry(t, reachable, o, errors);
+    // an nsmgr answers with the real (unix) URL for what registered through it, its own URL for the rest
     const atUrl = (e: RegistryEntry, n: Target) =>
-      e.url === n.url || (n.published !== undefined && e.url === n.published);
+      e.url === n.url ||
+      (n.published !== undefined && e.url === n.published) ||
+      (n.name === via && e.url.startsWith("unix://"));
     return {
       at: new Date().toISOString(),
       source: t.source,
