@@ -34,10 +34,6 @@ export async function run(args: string[]): Promise<number> {
   const linesAt = args.indexOf("--lines");
   const maxLines = linesAt >= 0 ? Number(args[linesAt + 1]) : 50;
   const tr = await traceConnection(t, id, { timeoutMs: envReader(process.env).duration("NSM_REQUEST_TIMEOUT", "3s") });
-  if (!tr) {
-    console.error(`nsm trace: no connection with id "${id}" is known to ${t.source}`);
-    return 1;
-  }
   console.log(args.includes("--json") ? JSON.stringify(tr, null, 2) : renderTrace(tr, { maxLines }));
   return 0;
 }

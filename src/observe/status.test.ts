@@ -145,5 +145,8 @@ test("trace: the hops of one connection with each hop's mechanism and log lines"
   t.diagnostic(text);
   assert.match(text, /^\[0\] nsc-t {2}id nsc-t-0 {2}token expires \S+ {2}mechanism \(client\)$/m);
   assert.match(text, /^\[1\] nsmgr-0 .* mechanism KERNEL\(nsm-1\)$/m);
-  assert.equal(await traceConnection(targets, "no-such-connection", { timeoutMs: 2000 }), undefined);
+  await assert.rejects(
+    traceConnection(targets, "no-such-connection", { timeoutMs: 2000 }),
+    /no connection with id "no-such-connection" is known to/,
+  );
 });

@@ -77,10 +77,14 @@ export function findConnection(conns: readonly ConnectionView[], id: string): Co
   return pre.length === 1 ? pre[0] : undefined;
 }
 
-export async function traceConnection(t: Targets, id: string, o: SnapshotOptions = {}): Promise<Trace | undefined> {
+/** the connection's trace; throws when no target knows it (naming the targets that could not be asked) */
+export async function traceConnection(t: Targets, id: string, o: SnapshotOptions = {}): Promise<Trace> {
   const snap = await snapshot(t, o);
   const c = findConnection(snap.connections, id);
-  if (!c) return undefined;
+  if (!c)
+    throw new Error(
+      `no connection with id "${id}" is known to ${t.source}${snap.errors.length ? `; not reachable: ${snap.errors.join("; ")}` : ""}`,
+    );
   const ids = new Set(c.path.map((p) => p.id));
   const errors = [...snap.errors];
   const hops: Hop[] = c.path.map((p, index) => {
