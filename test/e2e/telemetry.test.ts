@@ -5,10 +5,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { ping, rootSkip } from "../../src/datapath/testing/index.js";
-import type { MeshProc } from "../../src/mesh/index.js";
+import { FABRIC_PREFIX, type MeshProc } from "../../src/mesh/index.js";
 import { peerOf, testMesh } from "../helpers/workloads.js";
 
 const execFileP = promisify(execFile);
@@ -84,5 +87,73 @@ test(
     t.diagnostic(
       `forwarder-0 ${url}: rx packets ${before.rxPackets} → ${after.rxPackets}, rx bytes ${before.rxBytes} → ${after.rxBytes}`,
     );
+  },
+);
+
+/** An OTLP/gRPC receiver as a process in `netns`, appending every export's raw bytes to `file`. */
+function otlpReceiverIn(netns: string, listen: string, file: string) {
+  const js = `
+const grpc = require("@grpc/grpc-js"); const fs = require("node:fs");
+const raw = (path) => ({ path, requestStream: false, responseStream: false,
+  requestSerialize: (b) => b, requestDeserialize: (b) => b, responseSerialize: (b) => b, responseDeserialize: (b) => b });
+const got = (call, cb) => { fs.appendFileSync(${JSON.stringify(file)}, call.request); cb(null, Buffer.alloc(0)); };
+const s = new grpc.Server();
+s.addService({ M: raw("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export") }, { M: got });
+s.addService({ T: raw("/opentelemetry.proto.collector.trace.v1.TraceService/Export") }, { T: got });
+s.bindAsync(${JSON.stringify(listen)}, grpc.ServerCredentials.createInsecure(), (e) => { if (e) { console.error(e.message); process.exit(1); } console.log("listening"); });
+process.on("SIGTERM", () => process.exit(0));`;
+  const root = new URL("../..", import.meta.url).pathname;
+  return spawn("nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, "-e", js], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+}
+
+test(
+  "telemetry: with TELEMETRY on, nsmgr pushes <segment>_<metric> counters and every hop's spans over OTLP/gRPC",
+  { skip: rootSkip, timeout: 150_000 },
+  async (t) => {
+    const m = await testMesh(t, "nsm-otel-", {
+      nodes: 2,
+      env: {
+        TELEMETRY: "true",
+        NSM_OPEN_TELEMETRY_ENDPOINT: `${FABRIC_PREFIX}.254:4317`,
+        NSM_METRICS_EXPORT_INTERVAL: "1s",
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), "nsm-otlp-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, "otlp.bin");
+    writeFileSync(file, "");
+    const rx = otlpReceiverIn(m.state.fabric, `${FABRIC_PREFIX}.254:4317`, file);
+    const rxExit = new Promise((r) => rx.once("exit", r));
+    t.after(async () => {
+      if (rx.exitCode === null) {
+        rx.kill("SIGTERM");
+        await rxExit;
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      rx.stdout!.once("data", () => resolve());
+      rx.once("exit", (c) => reject(new Error(`OTLP receiver exited (${c})`)));
+    });
+
+    await m.startNse(1, { name: "nse-otel", cidr: "172.16.1.100/31", services: ["icmp-responder"] });
+    // 60 s tokens: the refresh after ~20 s carries the forwarders' counters up the path to nsmgr-0
+    const nsc = await m.startNsc(0, {
+      name: "nsc-otel",
+      services: ["kernel://icmp-responder/nsm-1"],
+      env: { NSM_MAX_TOKEN_LIFETIME: "60s" },
+    });
+    await nsc.waitFor(/connected to/, 30_000);
+    await ping(nsc.workload, await peerOf(nsc.workload), 5, 10);
+    const has = (s: string) => readFileSync(file).includes(s);
+    for (const end = Date.now() + 60_000; !has("forwarder-0_server_rx_packets") && Date.now() < end;)
+      await new Promise((r) => setTimeout(r, 500));
+    assert.ok(has("forwarder-0_server_rx_packets"), "nsmgr exported forwarder-0's per-segment counter");
+    assert.ok(has("forwarder-1_client_tx_bytes"), "and the remote forwarder's");
+    assert.ok(has("NetworkService/Request"), "spans are exported");
+    for (const name of ["nsmgr-0", "forwarder-0", "nsmgr-1", "forwarder-1", "nse-otel"])
+      assert.ok(has(name), `${name} exported (service.name)`);
   },
 );
