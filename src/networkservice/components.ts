@@ -146,7 +146,7 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
     server = await serve(
       o.listenOn,
       {
-        networkService: instrumentServer(ep.networkService, o.telemetry, { perSegmentCounters: true }),
+        networkService: instrumentServer(ep, o.telemetry, { perSegmentCounters: true }),
         monitor: ep.monitor,
         nseRegistry: regProxy,
         nsRegistry: nsProxy,
@@ -260,7 +260,7 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
       backend.metrics?.({ id, incoming: create(ConnectionSchema, { id }), outgoing: create(ConnectionSchema, { id }) });
     server = await serve(
       o.listenOn,
-      { ...ep, networkService: instrumentServer(ep.networkService, o.telemetry, { interfaceCounters }) },
+      { ...ep, networkService: instrumentServer(ep, o.telemetry, { interfaceCounters }) },
       { log },
     );
     const url = server.urls[0]!.href;
@@ -357,11 +357,7 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
     await nsReg?.close();
   };
   try {
-    server = await serve(
-      o.listenOn,
-      { ...ep, networkService: instrumentServer(ep.networkService, o.telemetry) },
-      { log },
-    );
+    server = await serve(o.listenOn, { ...ep, networkService: instrumentServer(ep, o.telemetry) }, { log });
     const url = server.urls[0]!.href;
     const ctx = newCtx({ timeoutMs: 15_000, signal: life.signal });
     if (o.registerService !== false) {

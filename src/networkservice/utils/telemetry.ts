@@ -5,10 +5,11 @@
  * the NSC gets the client twins inside its chain (so refresh and heal are seen) and heal hooks.
  * Without telemetry the client functions return what they were given.
  *
- *   const ns = instrumentServer(ep.networkService, telemetry, { perSegmentCounters: true });
+ *   const ns = instrumentServer(ep, telemetry, { perSegmentCounters: true });
  */
 import { chain, type Chain, type ClientElement, type ServerElement } from "../../core/index.js";
 import type { Telemetry } from "../../tools/telemetry/index.js";
+import type { Endpoint } from "../chains/endpoint.js";
 import type { HealOptions } from "../common/heal/client.js";
 import { connlogServer } from "../common/connlog/server.js";
 import { metricsServer } from "../common/metrics/server.js";
@@ -17,18 +18,23 @@ import { prometheusServer, type PrometheusServerOptions } from "../common/promet
 import { traceClient } from "../common/trace/client.js";
 import { traceServer } from "../common/trace/server.js";
 
+/**
+ * `ep.networkService` with the elements in front; `ep.monitor` tells them which connections are
+ * still alive (a timeout closes inside the chain, behind their back).
+ */
 export function instrumentServer(
-  networkService: Chain,
+  ep: Endpoint,
   t: Telemetry | undefined,
-  o: PrometheusServerOptions & { perSegmentCounters?: boolean } = {},
+  o: Omit<PrometheusServerOptions, "alive"> & { perSegmentCounters?: boolean } = {},
 ): Chain {
+  const alive = (id: string) => ep.monitor.connections.has(id);
   const front: ServerElement[] = [
-    connlogServer(),
+    connlogServer({ alive }),
     t?.otel ? traceServer(t.otel.tracer) : {},
-    t?.prom ? prometheusServer(t.prom, o) : {},
-    t?.otel && o.perSegmentCounters ? metricsServer(t.otel.meter) : {},
+    t?.prom ? prometheusServer(t.prom, { ...o, alive }) : {},
+    t?.otel && o.perSegmentCounters ? metricsServer(t.otel.meter, { alive }) : {},
   ];
-  return chain(...front, networkService);
+  return chain(...front, ep.networkService);
 }
 
 export function telemetryClient(t: Telemetry | undefined): ClientElement[] {

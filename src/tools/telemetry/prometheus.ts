@@ -38,6 +38,7 @@ export class PromMetrics {
   readonly connections: Gauge;
   private sources: (() => Promise<InterfaceSample[]>)[] = [];
   private pending: Promise<InterfaceSample[]> | undefined;
+  private hooks: (() => void)[] = [];
 
   constructor(o: { component: string; name: string; prefix?: string; processMetrics?: boolean }) {
     this.registry.setDefaultLabels({ component: o.component, name: o.name });
@@ -68,10 +69,14 @@ export class PromMetrics {
       labelNames: ["reason"],
       registers,
     });
+    const hooks = () => this.hooks;
     this.connections = new Gauge({
       name: "nsm_connections",
       help: "live connections through this component",
       registers,
+      collect() {
+        for (const h of hooks()) h();
+      },
     });
     const prefix = o.prefix ? `${o.prefix}_` : "";
     const labelNames = ["connection_id", "network_service", "nsc", "nsc_interface", "nse_interface"] as const;
@@ -104,6 +109,11 @@ export class PromMetrics {
           },
         });
       }
+  }
+
+  /** runs `fn` before nsm_connections is collected (elements drop connections closed behind their back) */
+  onCollect(fn: () => void): void {
+    this.hooks.push(fn);
   }
 
   /** adds a source of interface counters, read at every scrape; returns its removal */

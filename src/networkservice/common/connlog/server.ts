@@ -9,17 +9,23 @@
  */
 import { messageOf, type ServerElement } from "../../../core/index.js";
 
-export function connlogServer(): ServerElement {
-  const seen = new Set<string>();
+export function connlogServer(o: { alive?: (ourId: string) => boolean } = {}): ServerElement {
+  /** caller's id → our segment id */
+  const seen = new Map<string, string>();
+  // a connection closed inside the chain (timeout) never passes here: forget it when a new one comes
+  const prune = () => {
+    if (o.alive) for (const [k, ours] of seen) if (!o.alive(ours)) seen.delete(k);
+  };
   return {
     async request(req, ctx, next) {
       const id = req.connection?.id ?? "";
       const kind = seen.has(id) ? "refresh" : "request";
+      if (kind === "request") prune();
       const t0 = performance.now();
       try {
         const conn = await next.request(req, ctx);
-        seen.add(id);
         const p = conn.path;
+        seen.set(id, p?.pathSegments[p.index + 1]?.id ?? conn.id);
         const fields = {
           kind,
           ms: Math.round(performance.now() - t0),

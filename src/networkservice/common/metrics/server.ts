@@ -18,10 +18,20 @@ const instrumentName = (s: string) =>
     .replace(/^[^A-Za-z]/, "m$&")
     .slice(0, 255);
 
-export function metricsServer(meter: Meter): ServerElement {
+export function metricsServer(meter: Meter, o: { alive?: (ourId: string) => boolean } = {}): ServerElement {
   const counters = new Map<string, Counter>();
   /** last value per connection id and counter name */
   const last = new Map<string, Map<string, bigint>>();
+  /** caller's id → our segment id, to forget connections closed inside the chain (timeout) */
+  const ours = new Map<string, string>();
+  const prune = () => {
+    if (o.alive)
+      for (const [k, id] of ours)
+        if (!o.alive(id)) {
+          ours.delete(k);
+          last.delete(k);
+        }
+  };
 
   const report = (conn: Connection | undefined, id: string) => {
     if (!conn?.path) return;
@@ -46,8 +56,11 @@ export function metricsServer(meter: Meter): ServerElement {
   return {
     async request(req, ctx, next) {
       const id = req.connection?.id ?? "";
+      if (!last.has(id)) prune();
       const conn = await next.request(req, ctx);
       report(conn, id);
+      const p = conn.path;
+      ours.set(id, p?.pathSegments[p.index + 1]?.id ?? conn.id);
       return conn;
     },
     async close(conn, ctx, next) {
@@ -56,6 +69,7 @@ export function metricsServer(meter: Meter): ServerElement {
         report(conn, conn.id);
       } finally {
         last.delete(conn.id);
+        ours.delete(conn.id);
       }
     },
   };

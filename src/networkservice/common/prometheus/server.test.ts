@@ -89,3 +89,22 @@ test("prometheus: a heal is timed from its start until the connection is back", 
   assert.equal(value(text, /^nsm_heal_duration_seconds_count/), 1);
   assert.equal(value(text, /^nsm_heals_total\{.*reason="connection DOWN"/), 2);
 });
+
+test("prometheus: a connection closed inside the chain (timeout) is dropped at the next scrape", async () => {
+  const prom = new PromMetrics({ component: "forwarder", name: "f", processMetrics: false });
+  const alive = new Set(["ours-c1", "ours-c2"]);
+  const server = chain(
+    prometheusServer(prom, { alive: (id) => alive.has(id) }),
+    pathAfter({ server_rx_packets: "5", server_interface: "KERNEL/nsm-1" }),
+  );
+  const ctx = testCtx();
+  await server.request(newRequest("c1"), ctx);
+  await server.request(newRequest("c2"), ctx);
+  let text = await prom.text();
+  assert.equal(value(text, /^nsm_connections\{/), 2);
+  alive.delete("ours-c1"); // the monitor no longer knows it: the timeout closed it
+  text = await prom.text();
+  assert.equal(value(text, /^nsm_connections\{/), 1);
+  assert.equal(line(text, /^server_rx_packets_total\{.*connection_id="ours-c1"/), "");
+  assert.equal(value(text, /^server_rx_packets_total\{.*connection_id="ours-c2"/), 5);
+});

@@ -23,6 +23,11 @@ interface Live {
 export interface PrometheusServerOptions {
   /** live interface counters of our segment `id` (path segment metric names), if this hop has any */
   interfaceCounters?: (id: string) => Promise<Record<string, string> | undefined>;
+  /**
+   * is our segment `id` still a live connection here? (the monitor's view) Connections closed
+   * inside the chain (timeout, a lost next hop) never pass this element; they are dropped at scrape
+   */
+  alive?: (id: string) => boolean;
 }
 
 /** path segment metrics that describe interfaces, latest hop that has them wins */
@@ -37,16 +42,23 @@ export const codeOf = (e: unknown): string => String(NsmError.from(e).code);
 
 export function prometheusServer(prom: PromMetrics, o: PrometheusServerOptions = {}): ServerElement {
   const live = new Map<string, Live>();
-  prom.addInterfaceSource(async () =>
-    Promise.all(
+  const prune = () => {
+    if (!o.alive) return;
+    for (const [k, l] of live) if (!o.alive(l.ours)) live.delete(k);
+    prom.connections.set(live.size);
+  };
+  prom.onCollect(prune);
+  prom.addInterfaceSource(async () => {
+    prune();
+    return Promise.all(
       [...live.values()].map(async (l) => ({
         connectionId: l.ours,
         networkService: l.networkService,
         nsc: l.nsc,
         metrics: (o.interfaceCounters && (await o.interfaceCounters(l.ours).catch(() => undefined))) ?? l.metrics,
       })),
-    ),
-  );
+    );
+  });
   return {
     async request(req, ctx, next) {
       const id = req.connection?.id ?? "";
