@@ -10,6 +10,7 @@ import type { DatapathBackend } from "../forwarder/backend.js";
 import { createForwarder } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
 import { envReader, type Env } from "../tools/env.js";
+import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/telemetry/index.js";
 import { newLogger, type Logger } from "../tools/log.js";
 
 export const DATAPATHS = ["kernel", "ovs", "memif", "null"] as const;
@@ -31,6 +32,7 @@ export const ENV_HELP = `nsm forwarder — forwarder (control plane + datapath b
   NSM_OVS_DB         unix:/var/run/openvswitch/db.sock                ovs: OVSDB socket (OpenFlow: $OVS_RUNDIR/<bridge>.mgmt)
   NSM_BRIDGE_NAME    br-nsm                                           ovs: the bridge (userspace netdev datapath)
   NSM_OVS_UPLINK     (none)                                           ovs: device to attach to the bridge for vxlan (its addresses move to the bridge)
+${TELEMETRY_HELP}
 ${COMMON_HELP}`;
 
 export function readConfig(env: Env = process.env) {
@@ -92,16 +94,19 @@ export async function run(args: string[]): Promise<number> {
   const log = newLogger({ component: "forwarder", level: cfg.logLevel });
   log.info(cfg, "configuration");
   const ac = new AbortController();
+  const telemetry = await startTelemetry(readTelemetryConfig(), { component: "forwarder", name: cfg.name, log });
   const fwd = await createForwarder({
     ...cfg,
     backend: await backendFor(cfg, log),
     isRemote: isRemoteUrl,
     signal: ac.signal,
     log,
+    telemetry,
   });
   log.info({ url: fwd.url, datapath: fwd.backend.name }, "Startup completed");
   const sig = await stopSignal();
   log.info({ signal: sig }, "stopping");
   await fwd.close();
+  await telemetry.close();
   return 0;
 }

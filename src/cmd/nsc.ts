@@ -19,6 +19,7 @@ import { createClient } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
 import { parseNsUrl, requestFromNsUrl, type NsUrl } from "../networkservice/utils/nsurl.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
+import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/telemetry/index.js";
 import { newLogger, type Logger } from "../tools/log.js";
 
 export const ENV_HELP = `nsm nsc — network service client
@@ -34,6 +35,7 @@ export const ENV_HELP = `nsm nsc — network service client
   NSM_LIVENESS_CHECK_TIMEOUT     1s                                              how long one check waits for an answer
   NSM_LOCAL_DNS_SERVER_ENABLED   true                                            accepted; the DNS proxy is not built yet
   NODE_NAME, POD_NAME, CLUSTER_NAME                                              become labels nodeName, podName, clusterName
+${TELEMETRY_HELP}
 ${COMMON_HELP}`;
 
 export function readConfig(env: Env = process.env, defaultName = "nsc") {
@@ -130,7 +132,8 @@ export async function run(args: string[]): Promise<number> {
         livenessTimeoutMs: cfg.livenessTimeoutMs,
       }
     : {};
-  const nsc = await createClient({ ...cfg, heal, signal: ac.signal, log });
+  const telemetry = await startTelemetry(readTelemetryConfig(), { component: "nsc", name: cfg.name, log });
+  const nsc = await createClient({ ...cfg, heal, signal: ac.signal, log, telemetry });
   const mgr = dial(cfg.nsmgrUrl, { dialTimeoutMs: cfg.dialTimeoutMs });
   const conns: Connection[] = [];
   const stopping = stopSignal(ac.signal);
@@ -172,6 +175,7 @@ export async function run(args: string[]): Promise<number> {
     }
     mgr.close();
     await nsc.close();
+    await telemetry.close();
   }
   return 0;
 }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { createEndpoint } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
+import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/telemetry/index.js";
 import { newLogger } from "../tools/log.js";
 
 export const ENV_HELP = `nsm nse-icmp-responder — ICMP responder endpoint
@@ -24,6 +25,7 @@ export const ENV_HELP = `nsm nse-icmp-responder — ICMP responder endpoint
   NSM_UNREGISTER_ITSELF    false                                           unregister on exit
   NSM_LISTEN_ON            unix://<tmpdir>/listen.on                       where to serve (ours; upstream always uses the tmpdir)
   NSM_IPAM_POLICY          polite                                          polite | strict (strict: not yet, treated as polite)
+${TELEMETRY_HELP}
 ${COMMON_HELP}`;
 
 /** `[a,b],c` → [[a,b],[c]] (upstream cidr.Groups); we hand every CIDR to one IPAM (one pair per connection). */
@@ -74,12 +76,18 @@ export async function run(args: string[]): Promise<number> {
   log.info(cfg, "configuration");
   const dir = cfg.listenOn ? undefined : mkdtempSync(join(tmpdir(), `${cfg.name}-`));
   const ac = new AbortController();
+  const telemetry = await startTelemetry(readTelemetryConfig(), {
+    component: "nse-icmp-responder",
+    name: cfg.name,
+    log,
+  });
   try {
     const nse = await createEndpoint({
       ...cfg,
       listenOn: [cfg.listenOn ?? `unix://${join(dir!, "listen.on")}`],
       signal: ac.signal,
       log,
+      telemetry,
     });
     log.info({ url: nse.url }, "Startup completed");
     const sig = await stopSignal();
@@ -87,6 +95,7 @@ export async function run(args: string[]): Promise<number> {
     await nse.close({ unregister: cfg.unregisterItself });
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });
+    await telemetry.close();
   }
   return 0;
 }

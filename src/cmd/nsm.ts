@@ -44,6 +44,8 @@ export const commands: Record<string, Command> = {
     "start a local mesh in network namespaces (2 nodes, registry, icmp-responder NSE) and print how to connect",
   ),
   down: lazy("./down.js", "stop the mesh `nsm up` started and remove its namespaces, links and sockets"),
+  status: lazy("./status.js", "nodes, forwarders, NSEs, services and connections of a mesh (--watch, --json)"),
+  trace: lazy("./trace.js", "one connection's hops (path, mechanisms, token expiry) and each hop's log lines about it"),
 };
 
 const version = packageVersion;

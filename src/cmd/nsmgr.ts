@@ -5,6 +5,7 @@
 import { createNsmgr } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
 import { envReader, type Env } from "../tools/env.js";
+import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/telemetry/index.js";
 import { newLogger } from "../tools/log.js";
 
 export const ENV_HELP = `nsm nsmgr — Network Service Manager
@@ -15,6 +16,7 @@ export const ENV_HELP = `nsm nsmgr — Network Service Manager
   NSM_DIAL_TIMEOUT                      750ms                                  dial timeout to forwarders and the registry
   NSM_FORWARDER_NETWORK_SERVICE_NAME    forwarder                              service forwarders register under
   NSM_EXPIRE_PERIOD                     1m                                     NSE registration lifetime without refresh
+${TELEMETRY_HELP}
 ${COMMON_HELP}`;
 
 export function readConfig(env: Env = process.env) {
@@ -39,10 +41,12 @@ export async function run(args: string[]): Promise<number> {
   const log = newLogger({ component: "nsmgr", level: cfg.logLevel });
   log.info(cfg, "configuration");
   const ac = new AbortController();
-  const mgr = await createNsmgr({ ...cfg, signal: ac.signal, log });
+  const telemetry = await startTelemetry(readTelemetryConfig(), { component: "nsmgr", name: cfg.name, log });
+  const mgr = await createNsmgr({ ...cfg, signal: ac.signal, log, telemetry });
   log.info({ url: mgr.url }, "Startup completed");
   const sig = await stopSignal();
   log.info({ signal: sig }, "stopping");
   await mgr.close();
+  await telemetry.close();
   return 0;
 }

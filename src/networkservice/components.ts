@@ -9,6 +9,7 @@
  */
 import { setMaxListeners } from "node:events";
 import {
+  ConnectionSchema,
   create,
   NetworkServiceEndpointSchema,
   NetworkServiceSchema,
@@ -48,6 +49,8 @@ import { memifMechanismClient } from "./common/mechanisms/memif/client.js";
 import { memifMechanismServer } from "./common/mechanisms/memif/server.js";
 import { mechanismsServer } from "./common/mechanisms/server.js";
 import { cachedLookup } from "./utils/cachedlookup.js";
+import { instrumentHeal, instrumentServer, telemetryClient } from "./utils/telemetry.js";
+import type { Telemetry } from "../tools/telemetry/index.js";
 
 interface Common {
   /** path segment / registration name */
@@ -60,6 +63,8 @@ interface Common {
   tokens?: TokenGenerator;
   /** NSM_DIAL_TIMEOUT */
   dialTimeoutMs?: number;
+  /** TELEMETRY / PROMETHEUS (src/tools/telemetry): instruments the chains; the caller closes it */
+  telemetry?: Telemetry;
 }
 
 async function basics(o: Common) {
@@ -151,7 +156,12 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
     };
     server = await serve(
       o.listenOn,
-      { networkService: ep.networkService, monitor: ep.monitor, nseRegistry: regProxy, nsRegistry: nsProxy },
+      {
+        networkService: instrumentServer(ep, o.telemetry, { perSegmentCounters: true }),
+        monitor: ep.monitor,
+        nseRegistry: regProxy,
+        nsRegistry: nsProxy,
+      },
       { log },
     );
     const bound = server.urls.find((u) => u.scheme === "tcp") ?? server.urls[0]!;
@@ -257,7 +267,13 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
     await closeQuietly("backend", log, () => backend.close(), 2 * CLOSE_STEP_MS);
   };
   try {
-    server = await serve(o.listenOn, ep, { log });
+    const interfaceCounters = async (id: string) =>
+      backend.metrics?.({ id, incoming: create(ConnectionSchema, { id }), outgoing: create(ConnectionSchema, { id }) });
+    server = await serve(
+      o.listenOn,
+      { ...ep, networkService: instrumentServer(ep, o.telemetry, { interfaceCounters }) },
+      { log },
+    );
     const url = server.urls[0]!.href;
     reg = nseRegistryClient({ url: o.nsmgrUrl, signal: life.signal, log, dialTimeoutMs: o.dialTimeoutMs });
     const registration = await reg.register(
@@ -352,7 +368,7 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
     await closeQuietly("registry client", log, () => nsReg?.close());
   };
   try {
-    server = await serve(o.listenOn, ep, { log });
+    server = await serve(o.listenOn, { ...ep, networkService: instrumentServer(ep, o.telemetry) }, { log });
     const url = server.urls[0]!.href;
     const ctx = newCtx({ timeoutMs: 15_000, signal: life.signal });
     if (o.registerService !== false) {
@@ -423,8 +439,9 @@ export async function createClient(o: ClientConfig): Promise<NscHandle> {
     connectTo: o.nsmgrUrl,
     dialTimeoutMs: o.dialTimeoutMs,
     refresh: o.refresh,
-    heal: o.heal === undefined ? {} : o.heal,
+    heal: instrumentHeal(o.heal === undefined ? {} : o.heal, o.telemetry),
     extra: [
+      ...telemetryClient(o.telemetry),
       clientInfoClient(o.env),
       kernelMechanismClient({ netnsUrl: o.netnsUrl }),
       memifMechanismClient({ netnsUrl: o.netnsUrl, offer: false }),

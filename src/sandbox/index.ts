@@ -30,6 +30,7 @@ import {
 import { parseNsUrl, requestFromNsUrl } from "../networkservice/utils/nsurl.js";
 import { createRegistry, type Registry } from "../registry/chains/registry.js";
 import { type Logger, silentLogger } from "../tools/log.js";
+import type { Telemetry } from "../tools/telemetry/index.js";
 
 export interface SandboxOptions {
   /** nodes, each with its nsmgr and forwarders (default 1) */
@@ -45,6 +46,8 @@ export interface SandboxOptions {
   /** dial timeout of every component (default 2 s as upstream's sandbox) */
   dialTimeoutMs?: number;
   log?: Logger;
+  /** telemetry for each component (`component`: nsmgr, forwarder, nse, nsc), e.g. in-memory exporters */
+  telemetry?: (component: string, name: string) => Telemetry | undefined;
 }
 
 export interface SandboxClient {
@@ -133,6 +136,7 @@ export async function sandbox(o: SandboxOptions = {}): Promise<Sandbox> {
       const startNsmgr = () =>
         createNsmgr({
           ...common,
+          telemetry: o.telemetry?.("nsmgr", `nsmgr-${index}`),
           name: `nsmgr-${index}`,
           listenOn: [nsmgrUrl],
           registryUrl,
@@ -150,7 +154,14 @@ export async function sandbox(o: SandboxOptions = {}): Promise<Sandbox> {
         backends: [],
         async addForwarder(name = `forwarder-${index}-${node.forwarders.length}`) {
           const backend = nullBackend();
-          const f = await createForwarder({ ...common, name, listenOn: [sock(name)], nsmgrUrl, backend });
+          const f = await createForwarder({
+            ...common,
+            telemetry: o.telemetry?.("forwarder", name),
+            name,
+            listenOn: [sock(name)],
+            nsmgrUrl,
+            backend,
+          });
           defer(name, () => f.close());
           node.forwarders.push(f);
           node.backends.push(backend);
@@ -159,6 +170,7 @@ export async function sandbox(o: SandboxOptions = {}): Promise<Sandbox> {
         async endpoint(e) {
           const h = await createEndpoint({
             ...common,
+            telemetry: o.telemetry?.("nse", e.name),
             listenOn: [sock(e.name)],
             nsmgrUrl,
             cidrs: [`10.${index}.${n++ % 250}.0/24`],
@@ -169,7 +181,7 @@ export async function sandbox(o: SandboxOptions = {}): Promise<Sandbox> {
         },
         async client(c = {}) {
           const name = c.name ?? `nsc-${index}-${n++}`;
-          const h = await createClient({ ...common, name, nsmgrUrl, ...c });
+          const h = await createClient({ ...common, telemetry: o.telemetry?.("nsc", name), name, nsmgrUrl, ...c });
           defer(name, () => h.close());
           let k = 0;
           return {

@@ -21,8 +21,13 @@ function nextHop(ctx: Ctx, what: string, id: string): ClientConn {
   return cc;
 }
 
+/** adds our token to the call's metadata, keeping what earlier elements put there (traceparent) */
 async function withToken(ctx: Ctx, tokens: TokenGenerator | undefined): Promise<Ctx> {
-  return tokens ? ctx.withValue(OUTGOING_METADATA, tokenMetadata(await tokens())) : ctx;
+  if (!tokens) return ctx;
+  const md = tokenMetadata(await tokens());
+  const before = ctx.get(OUTGOING_METADATA);
+  if (before) for (const [k, v] of Object.entries(before.getMap())) if (!md.get(k).length) md.set(k, v);
+  return ctx.withValue(OUTGOING_METADATA, md);
 }
 
 export function connectClient(o: { tokens?: TokenGenerator } = {}): ClientElement {
