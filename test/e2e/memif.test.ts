@@ -8,10 +8,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nativeAvailable } from "../../src/native.js";
-import { _memifNative as raw, joinPorts, MemifPort, PacketPort, type MemifOptions } from "../../src/datapath/memif.js";
+import { joinPorts, MemifPort, PacketPort, type MemifOptions } from "../../src/datapath/memif.js";
+import { rawPeer, testPeersAvailable } from "../helpers/raw-peer.js";
 
 const root = process.getuid?.() === 0;
-const skip = !nativeAvailable() ? "addon not built (npm run build:native)" : false;
+const skip = !nativeAvailable() || !testPeersAvailable() ? "addon not built (npm run build:native)" : false;
 const skipRoot = skip || (!root && "needs root (netns, AF_PACKET, tap)");
 
 let n = 0;
@@ -242,7 +243,7 @@ test(
     srv.on("fail", (r) => fails.push(r));
     const init = INIT({ id: 7, secret: "s3cret" });
     const ringBytes = 128 + 16 * 16; // log2 4
-    type Step = Parameters<typeof raw.rawPeer>[0]["steps"][number];
+    type Step = Parameters<typeof rawPeer>[0]["steps"][number];
     const ok = (m: Buffer, fd?: "memfd" | "eventfd", memfdSize?: number): Step => ({
       send: m,
       recv: 1,
@@ -309,7 +310,7 @@ test(
       ["silent peer", [{ waitClose: true }], "Handshake timeout"],
     ];
     for (const [name, steps, reason] of cases) {
-      const r = await raw.rawPeer({
+      const r = await rawPeer({
         socket: sock,
         role: "client",
         steps: [{ recv: 1 }, ...steps, { waitClose: true }],
@@ -337,7 +338,7 @@ test(
     const cli = sb.open({ role: "client", socket: sock, id: 7, secret: "s3cret", reconnectMs: 50 });
     await Promise.all([srv.waitUp(), cli.waitUp()]);
     // A second client while one is connected is turned away.
-    const second = await raw.rawPeer({
+    const second = await rawPeer({
       socket: sock,
       role: "client",
       steps: [{ recv: 1 }, { waitClose: true }],
@@ -357,7 +358,7 @@ test("a client refuses a bad HELLO or an out-of-order reply with a reason", { sk
   ];
   for (const [i, [name, first, reason]] of cases.entries()) {
     const sock = sb.sock(`c${i}.sock`);
-    const peer = raw.rawPeer({
+    const peer = rawPeer({
       socket: sock,
       role: "server",
       steps: [{ send: first, recv: 1 }, { waitClose: true }],
@@ -373,7 +374,7 @@ test("a client refuses a bad HELLO or an out-of-order reply with a reason", { sk
   }
   // After HELLO the client sends INIT; an ACK-less reply (CONNECTED) is out of order.
   const sock = sb.sock("order.sock");
-  const peer = raw.rawPeer({
+  const peer = rawPeer({
     socket: sock,
     role: "server",
     steps: [{ send: HELLO(), recv: 1 }, { send: msg(7), recv: 1 }, { waitClose: true }],
