@@ -25,8 +25,9 @@ using namespace nsm::memif;
 namespace {
 
 int g_timeoutMs = 5000;
-constexpr uint8_t kLog2 = 10;
-constexpr uint32_t kR = 1u << kLog2, kBuf = 2048;
+uint8_t g_log2 = 10;  // a 64-slot ring for endless-chain: a full ring ends before 256 descriptors
+uint32_t g_ring = 1u << g_log2;
+constexpr uint32_t kBuf = 2048;
 
 [[noreturn]] void Die(const char* what) {
   fprintf(stderr, "memif_hostile: %s: %s\n", what, strerror(errno));
@@ -41,6 +42,8 @@ Msg Expect(int s, uint16_t type, UniqueFd* fd = nullptr) {
   UniqueFd got;
   bool trunc = false;
   ssize_t n = RecvMsg(s, &m, &got, &trunc);
+  // Closing a socket with our flood unread resets it: the error comes first, queued data after.
+  if (n < 0 && errno == ECONNRESET) n = RecvMsg(s, &m, &got, &trunc);
   if (n <= 0) printf("closed\n"), exit(0);
   if (m.Type() == kMsgDisconnect) printf("reason: %s\n", m.Str(6, kReasonSize).c_str()), exit(0);
   if (m.Type() != type) fprintf(stderr, "memif_hostile: got type %u, want %u\n", m.Type(), type), exit(3);
@@ -74,11 +77,12 @@ void Kick(int efd) {
 // ---- as the slave, against our server ----
 
 void AttackServer(int s, const std::string& attack) {
+  if (attack == "endless-chain") g_log2 = 6, g_ring = 64;
   Expect(s, kMsgHello);
   Send(s, MakeInit(0, kModeEthernet, "", "hostile"));
   Expect(s, kMsgAck);
-  const uint64_t ringsz = RingBytes(kLog2), bufOff = 2 * ringsz;
-  uint64_t size = bufOff + 2 * uint64_t{kR} * kBuf;
+  const uint64_t ringsz = RingBytes(g_log2), bufOff = 2 * ringsz;
+  uint64_t size = bufOff + 2 * uint64_t{g_ring} * kBuf;
   if (attack == "wrap-length") size = uint64_t{1} << 32;  // sparse: costs nothing
   UniqueFd region;
   if (attack == "unsealed-region") {
@@ -117,9 +121,9 @@ void AttackServer(int s, const std::string& attack) {
   SetRingCookie(s2m, kCookie);
   SetRingCookie(m2s, kCookie);
   UniqueFd es2m(::eventfd(0, EFD_CLOEXEC)), em2s(::eventfd(0, EFD_CLOEXEC));
-  Send(s, MakeAddRing(kAddRingFlagS2M, 0, 0, 0, kLog2), es2m.get());
+  Send(s, MakeAddRing(kAddRingFlagS2M, 0, 0, 0, g_log2), es2m.get());
   Expect(s, kMsgAck);
-  Send(s, MakeAddRing(0, 0, 0, static_cast<uint32_t>(ringsz), kLog2), em2s.get());
+  Send(s, MakeAddRing(0, 0, 0, static_cast<uint32_t>(ringsz), g_log2), em2s.get());
   Expect(s, kMsgAck);
   Send(s, MakeConnect("hostile0"));
   Expect(s, kMsgConnected);
@@ -144,8 +148,8 @@ void AttackServer(int s, const std::string& attack) {
     d[0] = Desc{0, 7, 64, 0, 0};
     head = 1;
   } else if (attack == "endless-chain") {  // every slot says "more follows"
-    for (uint32_t i = 0; i < kR; ++i) d[i] = Desc{kDescFlagNext, 0, 64, static_cast<uint32_t>(bufOff), 0};
-    head = static_cast<uint16_t>(kR);
+    for (uint32_t i = 0; i < g_ring; ++i) d[i] = Desc{kDescFlagNext, 0, 64, static_cast<uint32_t>(bufOff), 0};
+    head = static_cast<uint16_t>(g_ring);
   } else if (attack == "long-chain") {  // 300 descriptors, then an end
     for (uint32_t i = 0; i < 300; ++i)
       d[i] = Desc{static_cast<uint16_t>(i + 1 < 300 ? kDescFlagNext : 0), 0, 64,
@@ -153,7 +157,7 @@ void AttackServer(int s, const std::string& attack) {
     head = 300;
   } else if (attack == "ring-index") {
     d[0] = Desc{0, 0, 64, static_cast<uint32_t>(bufOff), 0};
-    head = static_cast<uint16_t>(kR + 5);
+    head = static_cast<uint16_t>(g_ring + 5);
   } else if (attack == "tx-bad-buffer") {  // buffers for our tx that point past the region
     Desc* md = Descs(m2s);
     for (uint32_t i = 0; i < 4; ++i) md[i] = Desc{0, 0, 2048, static_cast<uint32_t>(size - 16), 0};
@@ -175,7 +179,7 @@ void AttackServer(int s, const std::string& attack) {
 // ---- as the master, against our client ----
 
 void AttackClient(int s, const std::string& attack) {
-  Send(s, MakeHello("hostile", 255, 0, 0, kLog2));
+  Send(s, MakeHello("hostile", 255, 0, 0, g_log2));
   Expect(s, kMsgInit);
   Send(s, MakeAck());
   UniqueFd region;
@@ -186,6 +190,8 @@ void AttackClient(int s, const std::string& attack) {
   Msg r1 = Expect(s, kMsgAddRing, &es2m);
   Send(s, MakeAck());
   Msg r2 = Expect(s, kMsgAddRing, &em2s);
+  g_log2 = r1.U8(12);
+  g_ring = 1u << g_log2;
   Send(s, MakeAck());
   if (!(r1.U16(2) & kAddRingFlagS2M)) std::swap(r1, r2), std::swap(es2m, em2s);
   Expect(s, kMsgConnect);
@@ -210,8 +216,8 @@ void AttackClient(int s, const std::string& attack) {
     d[0].length = 60000;
     tail = 1;
   } else if (attack == "endless-chain") {
-    for (uint32_t i = 0; i < kR; ++i) d[i].flags = kDescFlagNext;
-    tail = static_cast<uint16_t>(kR);
+    for (uint32_t i = 0; i < g_ring; ++i) d[i].flags = kDescFlagNext;
+    tail = static_cast<uint16_t>(g_ring);
   } else if (attack == "tx-ring-index") {  // claims to have consumed what was never sent
     StoreTail(s2m, 1000);
     printf("ready\n");
