@@ -23,7 +23,7 @@ struct SegCursor {
     while (done < cap && seg < end) {
       const Seg& s = b.segs[seg];
       size_t n = std::min<size_t>(cap - done, s.len - off);
-      memcpy(dst + done, s.data + off, n);
+      memmove(dst + done, s.data + off, n);  // peer memory may alias (one memfd, two ports)
       done += n;
       off += static_cast<uint32_t>(n);
       if (off == s.len) {

@@ -2,7 +2,7 @@
 // server and client roles and a native cross-connect: every attack ends with a disconnect that
 // names the reason (seen by the peer and reported by our port), the violation is counted, other
 // connections keep working, and fd and mapping counts return to their baseline. No root needed.
-import { test } from "node:test";
+import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -44,6 +44,11 @@ function bystander(dir: string): { check(): Promise<void>; close(): void } {
     },
   };
 }
+
+// The first child process makes libuv open its SIGCHLD pipe for good: do that before any baseline.
+before(async () => {
+  if (!skip) await hostilePeer("/nonexistent", "slave", "none", 100).done;
+});
 
 interface Attack {
   name: string;
