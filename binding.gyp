@@ -12,6 +12,7 @@
         "native/src/memif_forward.cc",
         "native/src/memif_handshake.cc",
         "native/src/memif_napi.cc",
+        "native/src/memif_napi_fwd.cc",
         "native/src/memif_port.cc",
         "native/src/memif_port_io.cc",
         "native/src/memif_ring.cc",

@@ -20,42 +20,16 @@
 #include <mutex>
 
 #include "nsm/js_error.h"
-#include "nsm/memif.h"
+#include "nsm/memif_napi.h"
 #include "nsm/netns.h"
 
 namespace nsm {
+namespace memif_napi {
 
 namespace {
-
-using memif::Forwarder;
-using memif::MemifPort;
-using memif::PacketPort;
-
-struct PortEntry {
-  std::shared_ptr<PacketPort> port;
-  std::shared_ptr<MemifPort> memif;  // same object as port, when it is a memif port
-  Napi::ThreadSafeFunction tsfn;
-  bool hasTsfn = false;
-};
-struct FwdEntry {
-  std::unique_ptr<Forwarder> fwd;
-  int a, b;
-};
-
-// One environment's handles.
-struct MemifEnv {
-  std::map<int, PortEntry> ports;
-  std::map<int, FwdEntry> fwds;
-  std::map<int, std::pair<napi_env, struct PortHook*>> hooks;
-  int next = 1;
-};
-struct PortHook {
-  MemifEnv* st;
-  int handle;
-};
-
 std::mutex g_envMu;  // guards the map only; each MemifEnv is used on its own JS thread
 std::map<napi_env, std::unique_ptr<MemifEnv>> g_envs;
+}  // namespace
 
 MemifEnv& State(Napi::Env env) {
   std::lock_guard<std::mutex> g(g_envMu);
@@ -68,7 +42,6 @@ void Throw(Napi::Env env, const std::string& usage) {
   Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
 }
 
-// A number option: absent -> def; otherwise an integer in [lo, hi], checked before narrowing.
 int64_t OptInt(const Napi::Object& o, const char* k, int64_t def, int64_t lo, int64_t hi) {
   Napi::Value v = o.Get(k);
   if (v.IsUndefined()) return def;
@@ -80,7 +53,7 @@ int64_t OptInt(const Napi::Object& o, const char* k, int64_t def, int64_t lo, in
   return static_cast<int64_t>(d);
 }
 
-std::string OptStr(const Napi::Object& o, const char* k, const std::string& def = "") {
+std::string OptStr(const Napi::Object& o, const char* k, const std::string& def) {
   Napi::Value v = o.Get(k);
   return v.IsString() ? v.As<Napi::String>().Utf8Value() : def;
 }
@@ -129,6 +102,8 @@ void StopForwarder(MemifEnv& st, std::map<int, FwdEntry>::iterator it) {
 }
 
 // Stops the forwarders using port `h`, closes it and releases its tsfn; no-op if already closed.
+namespace {
+
 void ClosePort(MemifEnv& st, int h) {
   for (auto it = st.fwds.begin(); it != st.fwds.end();) {
     if (it->second.a == h || it->second.b == h) {
@@ -336,116 +311,11 @@ Napi::Value MemifInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// memifPacketPortOpen({kind: "afpacket"|"tap", ifname, netns?} | {kind: "null", frameLen}) -> handle
-Napi::Value PacketPortOpen(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* usage =
-      "memifPacketPortOpen({kind: 'afpacket'|'tap', ifname, netns?} | {kind: 'null', frameLen})";
-  if (info.Length() < 1 || !info[0].IsObject()) return Throw(env, usage), env.Undefined();
-  Napi::Object o = info[0].As<Napi::Object>();
-  std::string kind = OptStr(o, "kind");
-  std::shared_ptr<PacketPort> port;
-  if (kind == "null") {
-    port = std::make_shared<memif::NullPort>(static_cast<uint32_t>(OptInt(o, "frameLen", 0, 0, 9216)));
-  } else if (kind == "afpacket" || kind == "tap") {
-    SysError err;
-    UniqueFd ns;
-    std::string nsPath = OptStr(o, "netns");
-    if (!nsPath.empty()) {
-      ns = OpenNetns(nsPath, &err);
-      if (err) return ToJsError(env, err).ThrowAsJavaScriptException(), env.Undefined();
-    }
-    port = memif::FdPort::Open(kind == "tap" ? memif::FdPort::kTap : memif::FdPort::kAfPacket,
-                               OptStr(o, "ifname"), ns ? ns.get() : -1, &err);
-    if (!port) return ToJsError(env, err).ThrowAsJavaScriptException(), env.Undefined();
-  } else {
-    return Throw(env, usage), env.Undefined();
-  }
-  MemifEnv& st = State(env);
-  int h = st.next++;
-  PortEntry e;
-  e.port = port;
-  st.ports.emplace(h, std::move(e));
-  return Napi::Number::New(env, h);
-}
-
-// memifForwardStart(a, b, {busyPoll, cpu}) -> handle
-Napi::Value ForwardStart(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* usage = "memifForwardStart(a: number, b: number, opts: {busyPoll?: boolean, cpu?: number})";
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
-    return Throw(env, usage), env.Undefined();
-  int ha = info[0].As<Napi::Number>().Int32Value(), hb = info[1].As<Napi::Number>().Int32Value();
-  MemifEnv& st = State(env);
-  auto a = st.ports.find(ha), b = st.ports.find(hb);
-  if (a == st.ports.end() || b == st.ports.end() || ha == hb)
-    return Throw(env, "memifForwardStart: two distinct open ports are required"), env.Undefined();
-  if (a->second.port->attached.load() || b->second.port->attached.load()) {
-    Napi::Error::New(env, "memifForwardStart: a port is already cross-connected")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  bool busy = false;
-  int cpu = -1;
-  if (info.Length() > 2 && info[2].IsObject()) {
-    busy = OptBool(info[2].As<Napi::Object>(), "busyPoll", false);
-    cpu = static_cast<int>(OptInt(info[2].As<Napi::Object>(), "cpu", -1, -1, CPU_SETSIZE - 1));
-  }
-  for (auto* p : {&a->second, &b->second}) {
-    p->port->attached.store(true);
-    if (p->memif) p->memif->Wake();  // stop delivering rx events to JS
-  }
-  std::unique_ptr<Forwarder> fwd;
-  try {
-    fwd = std::make_unique<Forwarder>(a->second.port, b->second.port, busy, cpu);
-  } catch (...) {  // std::thread: undo the claim, then the binding turns it into a JS error
-    for (auto* p : {&a->second, &b->second}) {
-      p->port->attached.store(false);
-      if (p->memif) p->memif->Wake();
-    }
-    throw;
-  }
-  int h = st.next++;
-  st.fwds.emplace(h, FwdEntry{std::move(fwd), ha, hb});
-  return Napi::Number::New(env, h);
-}
-
-Napi::Value FwdStatsObject(Napi::Env env, const memif::ForwardStats& s) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("aToB", Napi::Number::New(env, static_cast<double>(s.aToB)));
-  o.Set("bToA", Napi::Number::New(env, static_cast<double>(s.bToA)));
-  o.Set("drops", Napi::Number::New(env, static_cast<double>(s.drops)));
-  o.Set("wakeups", Napi::Number::New(env, static_cast<double>(s.wakeups)));
-  return o;
-}
-
-Napi::Value ForwardStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber())
-    return Throw(env, "memifForwardStats(handle: number)"), env.Undefined();
-  MemifEnv& st = State(env);
-  auto it = st.fwds.find(info[0].As<Napi::Number>().Int32Value());
-  if (it == st.fwds.end()) return env.Null();
-  return FwdStatsObject(env, it->second.fwd->Stats());
-}
-
-// memifForwardStop(handle) -> final stats, or null if already stopped
-Napi::Value ForwardStop(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber())
-    return Throw(env, "memifForwardStop(handle: number)"), env.Undefined();
-  MemifEnv& st = State(env);
-  auto it = st.fwds.find(info[0].As<Napi::Number>().Int32Value());
-  if (it == st.fwds.end()) return env.Null();
-  StopForwarder(st, it);
-  Napi::Value s = FwdStatsObject(env, it->second.fwd->Stats());
-  st.fwds.erase(it);
-  return s;
-}
-
 }  // namespace
+}  // namespace memif_napi
 
 void RegisterMemif(Napi::Env env, Napi::Object exports) {
+  using namespace memif_napi;
   State(env);
   napi_add_env_cleanup_hook(env, DropEnvAtExit, static_cast<napi_env>(env));
   exports.Set("memifOpen", Napi::Function::New(env, MemifOpen, "memifOpen"));
