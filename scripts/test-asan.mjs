@@ -27,8 +27,8 @@ const corpora = join(root, "native", "fuzz", "corpus");
 for (const t of existsSync(join(root, "build-fuzz")) ? readdirSync(corpora) : []) {
   const exe = join(root, "build-fuzz", t);
   if (!existsSync(exe)) continue;
-  const r = spawnSync(exe, ["-runs=0", join(corpora, t)], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-  console.log(`${t}: seed corpus ${r.status === 0 ? "clean" : "FAILED"}`);
+  const r = spawnSync(exe, ["-runs=0", join(corpora, t)], { cwd: root, encoding: "utf8" });
+  console.log(`${t}: seed corpus ${r.status === 0 ? "clean" : `FAILED\n${r.stderr}`}`);
   if (r.status !== 0) failed++;
 }
 
@@ -43,7 +43,16 @@ const paths = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const chosen = paths.length ? files.filter((f) => paths.some((p) => f.includes(p))) : files;
 const r = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...chosen],
+  [
+    "--import",
+    "./scripts/asan-unpreload.mjs",
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=1",
+    "--test-reporter=spec",
+    ...chosen,
+  ],
   {
     cwd: root,
     stdio: "inherit",
