@@ -35,6 +35,7 @@ for (const t of existsSync(join(root, "build-fuzz")) ? readdirSync(corpora) : []
 const files = [
   "test/e2e/memif.test.ts",
   "test/e2e/memif-hostile.test.ts",
+  "test/e2e/memif-env.test.ts",
   "test/e2e/datapath-links.test.ts",
   "test/e2e/datapath-errors.test.ts",
   "test/e2e/datapath-addr-route-neigh.test.ts",
