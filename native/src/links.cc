@@ -74,7 +74,10 @@ class LinkListWorker : public Napi::AsyncWorker {
     }
     deferred_.Resolve(arr);
   }
-  void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), err_).Value()); }
+  void OnError(const Napi::Error& e) override {
+    // An exception out of Execute() (node-addon-api turns it into SetError) has no errno.
+    deferred_.Reject(err_ ? ToJsError(Env(), err_).Value() : e.Value());
+  }
 
  private:
   std::string Where() const { return path_.empty() ? "netns fd " + std::to_string(fd_) : path_; }

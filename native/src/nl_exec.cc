@@ -148,7 +148,10 @@ class NlExecWorker : public Napi::AsyncWorker {
     out.Set("timesNs", times);
     deferred_.Resolve(out);
   }
-  void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), setupErr_).Value()); }
+  void OnError(const Napi::Error& e) override {
+    // An exception out of Execute() (node-addon-api turns it into SetError) has no errno.
+    deferred_.Reject(setupErr_ ? ToJsError(Env(), setupErr_).Value() : e.Value());
+  }
 
   // Runs Execute() on a new detached thread; the result is delivered on the JS thread through a
   // thread-safe function, which also keeps the event loop alive meanwhile. Takes ownership.
@@ -159,7 +162,11 @@ class NlExecWorker : public Napi::AsyncWorker {
     NlExecWorker* self = this;
     try {
       std::thread([self, tsfn]() mutable {
-        self->Execute();
+        try {
+          self->Execute();
+        } catch (const std::exception& e) {  // must not escape a thread: that would abort node
+          self->setupErr_ = SysError{ENOMEM, "nlExec", e.what(), {}};
+        }
         napi_status st = tsfn.BlockingCall(self, [](Napi::Env, Napi::Function, NlExecWorker* w) {
           w->Complete();
           delete w;
