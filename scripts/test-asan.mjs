@@ -36,6 +36,7 @@ const files = [
   "test/e2e/memif.test.ts",
   "test/e2e/memif-hostile.test.ts",
   "test/e2e/memif-env.test.ts",
+  "test/e2e/native-args.test.ts",
   "test/e2e/datapath-links.test.ts",
   "test/e2e/datapath-errors.test.ts",
   "test/e2e/datapath-addr-route-neigh.test.ts",
