@@ -264,7 +264,8 @@ export async function nlExec(
 }
 
 // ------------------------------------------------------------------------------------------------
-// memif (issue #9): ports, packet ports, forwarders and the raw control-channel test hook.
+// memif (issue #9): ports, packet ports and forwarders. The raw control-channel test peer lives in
+// the test-only addon (test/helpers/raw-peer.ts), not here.
 // Typed here, wrapped for use in src/datapath/memif.ts. Handles are small integers owned by the
 // caller; memifPortClose/memifForwardStop are idempotent.
 
@@ -310,8 +311,12 @@ export interface MemifPortStats {
   readonly txBytes: number;
   /** Packets not sent: ring full, link down. */
   readonly txDrops: number;
-  /** Descriptors from the peer pointing outside its regions (skipped). */
+  /** Rx ring violations by the peer (ring index out of range, descriptor outside its region, endless chain). */
   readonly rxErrors: number;
+  /** Tx ring violations by the peer (a posted buffer outside its region, tail out of range). */
+  readonly txErrors: number;
+  /** Connections we ended because the peer broke the protocol (handshake or rings); each with a reason. */
+  readonly peerErrors: number;
   readonly connects: number;
   readonly disconnects: number;
 }
@@ -340,19 +345,6 @@ export type MemifPacketPortSpec =
   | { readonly kind: "afpacket" | "tap"; readonly ifname: string; readonly netns?: string }
   | { readonly kind: "null"; readonly frameLen: number };
 
-/** One step of {@link memifNative}.rawPeer: send bytes (optionally with an fd), then read replies. */
-export interface MemifRawStep {
-  readonly send?: Uint8Array;
-  /** Pass a fresh fd with the message via SCM_RIGHTS. */
-  readonly fd?: "memfd" | "eventfd";
-  /** Size of the memfd (default 4096). */
-  readonly memfdSize?: number;
-  /** Read this many messages (stops early on close or timeout). */
-  readonly recv?: number;
-  /** Read until the peer closes (or timeout). */
-  readonly waitClose?: boolean;
-}
-
 interface MemifAddon {
   memifOpen(cfg: MemifNativeConfig, onEvent: (e: MemifNativeEvent) => void): number;
   memifPortClose(h: number): void;
@@ -365,12 +357,6 @@ interface MemifAddon {
   memifForwardStart(a: number, b: number, opts: { busyPoll: boolean; cpu: number }): number;
   memifForwardStats(f: number): MemifForwardStats | null;
   memifForwardStop(f: number): MemifForwardStats | null;
-  memifRawPeer(o: {
-    socket: string;
-    role: "client" | "server";
-    steps: readonly MemifRawStep[];
-    timeoutMs: number;
-  }): Promise<{ received: Buffer[]; closed: boolean }>;
 }
 
 function memifAddon(): MemifAddon {
@@ -405,17 +391,4 @@ export const memifNative = {
   forwardStats: (f: number): MemifForwardStats | null => sync(() => memifAddon().memifForwardStats(f)),
   /** Stops and joins the loop; returns its final counters, or null if it was already stopped. */
   forwardStop: (f: number): MemifForwardStats | null => sync(() => memifAddon().memifForwardStop(f)),
-  /** Test hook: speaks raw 128-byte control messages over SOCK_SEQPACKET (worker thread). */
-  rawPeer: async (o: {
-    socket: string;
-    role: "client" | "server";
-    steps: readonly MemifRawStep[];
-    timeoutMs: number;
-  }): Promise<{ received: Buffer[]; closed: boolean }> => {
-    try {
-      return await memifAddon().memifRawPeer(o);
-    } catch (e) {
-      throw NativeError.from(e);
-    }
-  },
 };

@@ -20,65 +20,6 @@
 namespace nsm {
 namespace {
 
-struct LinkInfo {
-  int index = 0;
-  std::string name;
-  uint32_t mtu = 0;
-  uint32_t flags = 0;
-  std::string mac;
-  std::string kind;
-};
-
-std::string FormatMac(const uint8_t* p, size_t n) {
-  std::string s;
-  char b[4];
-  for (size_t i = 0; i < n; ++i) {
-    snprintf(b, sizeof(b), i ? ":%02x" : "%02x", p[i]);
-    s += b;
-  }
-  return s;
-}
-
-void ParseLinks(const std::vector<uint8_t>& dump, std::vector<LinkInfo>* out) {
-  size_t left = dump.size();
-  for (auto* h = reinterpret_cast<const nlmsghdr*>(dump.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-    if (h->nlmsg_type != RTM_NEWLINK) continue;
-    auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
-    LinkInfo l;
-    l.index = ifi->ifi_index;
-    l.flags = ifi->ifi_flags;
-    int alen = static_cast<int>(IFLA_PAYLOAD(h));
-    for (auto* a = IFLA_RTA(ifi); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
-      const auto* d = static_cast<const uint8_t*>(RTA_DATA(a));
-      size_t dl = RTA_PAYLOAD(a);
-      switch (a->rta_type) {
-        case IFLA_IFNAME:
-          l.name.assign(reinterpret_cast<const char*>(d), strnlen(reinterpret_cast<const char*>(d), dl));
-          break;
-        case IFLA_MTU:
-          if (dl >= 4) memcpy(&l.mtu, d, 4);
-          break;
-        case IFLA_ADDRESS:
-          l.mac = FormatMac(d, dl);
-          break;
-        case IFLA_LINKINFO: {
-          int il = static_cast<int>(dl);
-          for (auto* in = static_cast<rtattr*>(RTA_DATA(a)); RTA_OK(in, il); in = RTA_NEXT(in, il)) {
-            if (in->rta_type == IFLA_INFO_KIND) {
-              const char* k = static_cast<const char*>(RTA_DATA(in));
-              l.kind.assign(k, strnlen(k, RTA_PAYLOAD(in)));
-            }
-          }
-          break;
-        }
-        default:
-          break;
-      }
-    }
-    out->push_back(std::move(l));
-  }
-}
-
 class LinkListWorker : public Napi::AsyncWorker {
  public:
   LinkListWorker(Napi::Env env, std::string path, int fd)
@@ -133,7 +74,10 @@ class LinkListWorker : public Napi::AsyncWorker {
     }
     deferred_.Resolve(arr);
   }
-  void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), err_).Value()); }
+  void OnError(const Napi::Error& e) override {
+    // An exception out of Execute() (node-addon-api turns it into SetError) has no errno.
+    deferred_.Reject(err_ ? ToJsError(Env(), err_).Value() : e.Value());
+  }
 
  private:
   std::string Where() const { return path_.empty() ? "netns fd " + std::to_string(fd_) : path_; }

@@ -16,8 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <optional>
-
 #include "nsm/memif.h"
 #include "nsm/netns.h"
 
@@ -30,40 +28,44 @@ constexpr size_t kFrame = 9216;  // largest frame an FdPort moves (jumbo)
 // ---------------------------------------------------------------------------------------------
 // FdPort
 
-std::shared_ptr<FdPort> FdPort::Open(Kind kind, const std::string& ifname, int nsFd, SysError* err) {
-  auto p = std::make_shared<FdPort>();
-  if (ifname.empty() || ifname.size() >= IFNAMSIZ)
-    return *err = SysError{EINVAL, "validate", ifname, {}}, nullptr;
-  std::optional<NetnsGuard> in;
-  if (nsFd >= 0) {
-    in.emplace(nsFd);
-    if (!in->ok()) return *err = in->error(), nullptr;
-  }
-  if (kind == kAfPacket) {
-    p->fd_.reset(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL)));
-    if (!p->fd_) return *err = SysError{errno, "socket(AF_PACKET)", ifname, {}}, nullptr;
+namespace {
+// The socket or tap fd for an FdPort, made in the current thread's netns.
+UniqueFd OpenPortFd(FdPort::Kind kind, const std::string& ifname, SysError* err) {
+  if (kind == FdPort::kAfPacket) {
+    UniqueFd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL)));
+    if (!fd) return *err = SysError{errno, "socket(AF_PACKET)", ifname, {}}, UniqueFd();
     unsigned idx = if_nametoindex(ifname.c_str());
-    if (!idx) return *err = SysError{errno, "if_nametoindex", ifname, {}}, nullptr;
+    if (!idx) return *err = SysError{errno, "if_nametoindex", ifname, {}}, UniqueFd();
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_ALL);
     sll.sll_ifindex = static_cast<int>(idx);
-    if (::bind(p->fd_.get(), reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) != 0) {
-      return *err = SysError{errno, "bind(AF_PACKET)", ifname, {}}, nullptr;
-    }
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) != 0)
+      return *err = SysError{errno, "bind(AF_PACKET)", ifname, {}}, UniqueFd();
     int one = 1;  // we must not receive what we send
-    if (::setsockopt(p->fd_.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) != 0) {
-      return *err = SysError{errno, "setsockopt(PACKET_IGNORE_OUTGOING)", ifname, {}}, nullptr;
-    }
-  } else {
-    p->fd_.reset(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
-    if (!p->fd_) return *err = SysError{errno, "open", "/dev/net/tun", {}}, nullptr;
-    ifreq ifr{};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    memcpy(ifr.ifr_name, ifname.data(), ifname.size());
-    if (::ioctl(p->fd_.get(), TUNSETIFF, &ifr) != 0)
-      return *err = SysError{errno, "TUNSETIFF", ifname, {}}, nullptr;
+    if (::setsockopt(fd.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) != 0)
+      return *err = SysError{errno, "setsockopt(PACKET_IGNORE_OUTGOING)", ifname, {}}, UniqueFd();
+    return fd;
   }
+  UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) return *err = SysError{errno, "open", "/dev/net/tun", {}}, UniqueFd();
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  memcpy(ifr.ifr_name, ifname.data(), ifname.size());
+  if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0)
+    return *err = SysError{errno, "TUNSETIFF", ifname, {}}, UniqueFd();
+  return fd;
+}
+}  // namespace
+
+std::shared_ptr<FdPort> FdPort::Open(Kind kind, const std::string& ifname, int nsFd, SysError* err) {
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ)
+    return *err = SysError{EINVAL, "validate", ifname, {}}, nullptr;
+  auto p = std::make_shared<FdPort>();
+  // Made inside the netns on a thread of its own: the JS thread never changes its netns.
+  SysError openErr;
+  SysError inErr = RunInNetns(nsFd, [&] { p->fd_ = OpenPortFd(kind, ifname, &openErr); });
+  if (inErr || openErr) return *err = inErr ? inErr : openErr, nullptr;
   p->buf_.resize(Burst::kMaxPkts * kFrame);
   p->gather_.resize(kFrame);
   return p;
@@ -106,12 +108,19 @@ int FdPort::TxBurst(const Burst& b) {
     if (b.first[i + 1] - b.first[i] == 1) {
       p = b.segs[b.first[i]].data;
     } else {
-      if (len > gather_.size()) continue;
+      // Each segment is checked against the room left, whatever the burst's total says.
       size_t off = 0;
-      for (int s = b.first[i]; s < b.first[i + 1]; ++s) {
-        memcpy(gather_.data() + off, b.segs[s].data, b.segs[s].len);
-        off += b.segs[s].len;
+      bool fits = len <= gather_.size();
+      for (int s = b.first[i]; fits && s < b.first[i + 1]; ++s) {
+        const size_t n = b.segs[s].len;
+        if (n > gather_.size() - off) {
+          fits = false;
+          break;
+        }
+        memcpy(gather_.data() + off, b.segs[s].data, n);
+        off += n;
       }
+      if (!fits || off != len) continue;  // counted in txDrops
       p = gather_.data();
     }
     if (::write(fd_.get(), p, len) == static_cast<ssize_t>(len)) {
@@ -220,6 +229,14 @@ int Forwarder::Step(PacketPort* from, PacketPort* to, Burst* burst, std::atomic<
 }
 
 void Forwarder::Run() {
+  try {
+    Loop();
+  } catch (const std::exception&) {  // bad_alloc: stop forwarding rather than abort node
+    stopped_.store(true);
+  }
+}
+
+void Forwarder::Loop() {
   if (cpu_ >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);

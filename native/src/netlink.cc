@@ -1,10 +1,14 @@
 #include "nsm/netlink.h"
 
 #include <errno.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include <algorithm>
 
 namespace nsm {
 namespace {
@@ -12,11 +16,16 @@ namespace {
 constexpr size_t kRecvBuf = 64 * 1024;
 
 // Reads NLMSGERR_ATTR_MSG from an NLMSG_ERROR payload carrying extended-ack TLVs.
+// The caller checked that h holds a whole nlmsgerr.
 std::string ExtackOf(const nlmsghdr* h) {
   if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
   auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
   size_t off = sizeof(nlmsgerr);
-  if (!(h->nlmsg_flags & NLM_F_CAPPED)) off += e->msg.nlmsg_len - sizeof(nlmsghdr);
+  if (!(h->nlmsg_flags & NLM_F_CAPPED)) {
+    if (e->msg.nlmsg_len < sizeof(nlmsghdr)) return {};  // the echoed request: at least a header
+    off +=
+        ((uint64_t{e->msg.nlmsg_len} + NLMSG_ALIGNTO - 1) & ~uint64_t{NLMSG_ALIGNTO - 1}) - sizeof(nlmsghdr);
+  }
   const uint8_t* base = static_cast<const uint8_t*>(NLMSG_DATA(h));
   size_t end = h->nlmsg_len - NLMSG_HDRLEN;
   while (off + sizeof(nlattr) <= end) {
@@ -31,7 +40,70 @@ std::string ExtackOf(const nlmsghdr* h) {
   return {};
 }
 
+std::string FormatMac(const uint8_t* p, size_t n) {
+  std::string s;
+  char b[4];
+  for (size_t i = 0; i < n; ++i) {
+    snprintf(b, sizeof(b), i ? ":%02x" : "%02x", p[i]);
+    s += b;
+  }
+  return s;
+}
+
+// Calls fn(h) for each whole message in buf[0, n). Unlike NLMSG_NEXT, the step never runs past
+// n: an unaligned last message would make NLMSG_NEXT's unsigned `left` wrap and read beyond.
+template <typename Fn>
+void ForEachNlMsg(const uint8_t* buf, size_t n, Fn fn) {
+  size_t off = 0;
+  while (n - off >= sizeof(nlmsghdr)) {
+    auto* h = reinterpret_cast<const nlmsghdr*>(buf + off);
+    if (h->nlmsg_len < sizeof(nlmsghdr) || h->nlmsg_len > n - off) return;
+    if (!fn(h)) return;
+    off += std::min<size_t>(NLMSG_ALIGN(h->nlmsg_len), n - off);
+  }
+}
+
 }  // namespace
+
+void ParseLinks(const std::vector<uint8_t>& dump, std::vector<LinkInfo>* out) {
+  ForEachNlMsg(dump.data(), dump.size(), [&](const nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) return true;
+    auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
+    LinkInfo l;
+    l.index = ifi->ifi_index;
+    l.flags = ifi->ifi_flags;
+    int alen = static_cast<int>(IFLA_PAYLOAD(h));
+    for (auto* a = IFLA_RTA(ifi); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+      const auto* d = static_cast<const uint8_t*>(RTA_DATA(a));
+      size_t dl = RTA_PAYLOAD(a);
+      switch (a->rta_type) {
+        case IFLA_IFNAME:
+          l.name.assign(reinterpret_cast<const char*>(d), strnlen(reinterpret_cast<const char*>(d), dl));
+          break;
+        case IFLA_MTU:
+          if (dl >= 4) memcpy(&l.mtu, d, 4);
+          break;
+        case IFLA_ADDRESS:
+          l.mac = FormatMac(d, dl);
+          break;
+        case IFLA_LINKINFO: {
+          int il = static_cast<int>(dl);
+          for (auto* in = static_cast<rtattr*>(RTA_DATA(a)); RTA_OK(in, il); in = RTA_NEXT(in, il)) {
+            if (in->rta_type == IFLA_INFO_KIND) {
+              const char* k = static_cast<const char*>(RTA_DATA(in));
+              l.kind.assign(k, strnlen(k, RTA_PAYLOAD(in)));
+            }
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    out->push_back(std::move(l));
+    return true;
+  });
+}
 
 std::string NlTypeName(uint16_t type) {
   switch (type) {
@@ -72,6 +144,39 @@ std::string NlTypeName(uint16_t type) {
   }
 }
 
+bool NlParseReply(const uint8_t* buf, size_t n, uint32_t seq, bool dump, bool wantsAck, NlReply* reply) {
+  bool done = false;
+  ForEachNlMsg(buf, n, [&](const nlmsghdr* h) {
+    if (h->nlmsg_seq != seq) return true;  // stale reply to an earlier request
+    if (h->nlmsg_type == NLMSG_ERROR) {
+      done = true;  // an ack (error 0) or a refusal ends both plain requests and dumps
+      if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
+        reply->kernelErr = EBADMSG;  // truncated error: never read past it
+        return false;
+      }
+      auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+      reply->kernelErr = e->error == INT32_MIN ? EBADMSG : -e->error;
+      reply->extack = ExtackOf(h);
+      return false;
+    }
+    if (h->nlmsg_type == NLMSG_DONE) {
+      done = true;
+      if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+        int e;
+        memcpy(&e, NLMSG_DATA(h), sizeof(e));
+        reply->kernelErr = e < 0 ? (e == INT32_MIN ? EBADMSG : -e) : 0;
+      }
+      return false;
+    }
+    auto* p = reinterpret_cast<const uint8_t*>(h);
+    reply->dump.insert(reply->dump.end(), p, p + h->nlmsg_len);
+    reply->dump.resize(reply->dump.size() + (NLMSG_ALIGN(h->nlmsg_len) - h->nlmsg_len));  // keep alignment
+    if (!dump && !(h->nlmsg_flags & NLM_F_MULTI) && !wantsAck) done = true;
+    return !done;
+  });
+  return done;
+}
+
 SysError NlTransact(int sock, uint8_t* msg, size_t len, uint32_t seq, NlReply* reply) {
   auto* req = reinterpret_cast<nlmsghdr*>(msg);
   if (len < sizeof(nlmsghdr) || req->nlmsg_len != len) {
@@ -99,27 +204,7 @@ SysError NlTransact(int sock, uint8_t* msg, size_t len, uint32_t seq, NlReply* r
       if (errno == EINTR) continue;
       return SysError{errno, "recvmsg", NlTypeName(req->nlmsg_type), {}};
     }
-    size_t left = static_cast<size_t>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-      if (h->nlmsg_seq != seq) continue;  // stale reply to an earlier request
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        auto* e = static_cast<nlmsgerr*>(NLMSG_DATA(h));
-        reply->kernelErr = -e->error;
-        reply->extack = ExtackOf(h);
-        return {};  // an ack (error 0) or a refusal ends both plain requests and dumps
-      }
-      if (h->nlmsg_type == NLMSG_DONE) {
-        if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
-          int e;
-          memcpy(&e, NLMSG_DATA(h), sizeof(e));
-          reply->kernelErr = e < 0 ? -e : 0;
-        }
-        return {};
-      }
-      auto* p = reinterpret_cast<uint8_t*>(h);
-      reply->dump.insert(reply->dump.end(), p, p + NLMSG_ALIGN(h->nlmsg_len));
-      if (!dump && !(h->nlmsg_flags & NLM_F_MULTI) && !wantsAck) return {};
-    }
+    if (NlParseReply(buf, static_cast<size_t>(n), seq, dump, wantsAck, reply)) return {};
   }
 }
 

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include <system_error>
+#include <thread>
+
 namespace nsm {
 
 UniqueFd OpenNetns(const std::string& path, SysError* err) {
@@ -47,6 +50,31 @@ NetnsGuard::~NetnsGuard() {
     fprintf(stderr, "nsm_native: cannot restore thread netns (errno %d); aborting\n", errno);
     abort();
   }
+}
+
+SysError RunInNetns(int nsFd, const std::function<void()>& fn) {
+  if (nsFd < 0) {
+    fn();
+    return {};
+  }
+  SysError err;
+  try {
+    std::thread t([&] {
+      if (::setns(nsFd, CLONE_NEWNET) != 0) {
+        err = SysError{errno, "setns", "fd " + std::to_string(nsFd), {}};
+        return;
+      }
+      try {
+        fn();
+      } catch (const std::exception& e) {  // must not escape a thread: that would abort node
+        err = SysError{ENOMEM, "RunInNetns", e.what(), {}};
+      }
+    });
+    t.join();
+  } catch (const std::system_error& e) {
+    err = SysError{e.code().value() ? e.code().value() : EAGAIN, "pthread_create", {}, {}};
+  }
+  return err;
 }
 
 UniqueFd OpenRtnetlinkIn(int nsFd, SysError* err) {

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <thread>
@@ -94,7 +95,7 @@ class NlExecWorker : public Napi::AsyncWorker {
       }
       nlmsghdr h;
       memcpy(&h, batch_.data() + starts_[f.msg], sizeof(h));
-      if (f.kind != Fixup::kTarget && f.offset + 4 > h.nlmsg_len) {
+      if (f.kind != Fixup::kTarget && uint64_t{f.offset} + sizeof(int32_t) > h.nlmsg_len) {  // u64: no wrap
         *why = "fixup offset outside its message";
         return false;
       }
@@ -147,7 +148,10 @@ class NlExecWorker : public Napi::AsyncWorker {
     out.Set("timesNs", times);
     deferred_.Resolve(out);
   }
-  void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), setupErr_).Value()); }
+  void OnError(const Napi::Error& e) override {
+    // An exception out of Execute() (node-addon-api turns it into SetError) has no errno.
+    deferred_.Reject(setupErr_ ? ToJsError(Env(), setupErr_).Value() : e.Value());
+  }
 
   // Runs Execute() on a new detached thread; the result is delivered on the JS thread through a
   // thread-safe function, which also keeps the event loop alive meanwhile. Takes ownership.
@@ -158,7 +162,11 @@ class NlExecWorker : public Napi::AsyncWorker {
     NlExecWorker* self = this;
     try {
       std::thread([self, tsfn]() mutable {
-        self->Execute();
+        try {
+          self->Execute();
+        } catch (const std::exception& e) {  // must not escape a thread: that would abort node
+          self->setupErr_ = SysError{ENOMEM, "nlExec", e.what(), {}};
+        }
         napi_status st = tsfn.BlockingCall(self, [](Napi::Env, Napi::Function, NlExecWorker* w) {
           w->Complete();
           delete w;
@@ -320,7 +328,8 @@ class NlExecWorker : public Napi::AsyncWorker {
 
 Napi::Value NlExec(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsTypedArray()) {
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     Napi::TypeError::New(env, "nlExec(nsFd: number, batch: Uint8Array, fixups?: Fixup[], opts?: {keepGoing})")
         .ThrowAsJavaScriptException();
     return env.Undefined();
@@ -336,8 +345,16 @@ Napi::Value NlExec(const Napi::CallbackInfo& info) {
       auto o = v.As<Napi::Object>();
       std::string kind = o.Get("kind").ToString().Utf8Value();
       Fixup f;
-      f.msg = o.Get("msg").ToNumber().Uint32Value();
-      f.offset = o.Get("offset").ToNumber().Uint32Value();
+      // Range-checked as doubles before narrowing: -1 or 2^32 + 4 must not become a valid u32.
+      double msgD = o.Get("msg").ToNumber().DoubleValue(), offD = o.Get("offset").ToNumber().DoubleValue();
+      auto u32 = [](double d) { return d >= 0 && d <= 4294967295.0 && std::floor(d) == d; };
+      if (!u32(msgD) || (kind != "target" && !u32(offD))) {
+        Napi::RangeError::New(env, "nlExec: fixup msg and offset must be integers in 0..2^32-1")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      f.msg = static_cast<uint32_t>(msgD);
+      f.offset = kind == "target" ? 0 : static_cast<uint32_t>(offD);
       if (kind == "nsfd") {
         f.kind = Fixup::kNsFd;
         f.arg = o.Get("path").ToString().Utf8Value();

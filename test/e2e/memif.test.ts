@@ -8,10 +8,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nativeAvailable } from "../../src/native.js";
-import { _memifNative as raw, joinPorts, MemifPort, PacketPort, type MemifOptions } from "../../src/datapath/memif.js";
+import { joinPorts, MemifPort, PacketPort, type MemifOptions } from "../../src/datapath/memif.js";
+import { rawPeer, testPeersAvailable } from "../helpers/raw-peer.js";
 
 const root = process.getuid?.() === 0;
 const skip = !nativeAvailable() ? "addon not built (npm run build:native)" : false;
+const skipRaw = skip || (!testPeersAvailable() && "test peers not built (npm run build:native with cmake-js)");
 const skipRoot = skip || (!root && "needs root (netns, AF_PACKET, tap)");
 
 let n = 0;
@@ -233,7 +235,7 @@ test(
 
 test(
   "a server refuses bad control messages with a DISCONNECT reason and stays usable",
-  { skip, timeout: 60_000 },
+  { skip: skipRaw, timeout: 60_000 },
   async (t) => {
     const sb = sandbox(t);
     const sock = sb.sock();
@@ -242,7 +244,7 @@ test(
     srv.on("fail", (r) => fails.push(r));
     const init = INIT({ id: 7, secret: "s3cret" });
     const ringBytes = 128 + 16 * 16; // log2 4
-    type Step = Parameters<typeof raw.rawPeer>[0]["steps"][number];
+    type Step = Parameters<typeof rawPeer>[0]["steps"][number];
     const ok = (m: Buffer, fd?: "memfd" | "eventfd", memfdSize?: number): Step => ({
       send: m,
       recv: 1,
@@ -309,7 +311,7 @@ test(
       ["silent peer", [{ waitClose: true }], "Handshake timeout"],
     ];
     for (const [name, steps, reason] of cases) {
-      const r = await raw.rawPeer({
+      const r = await rawPeer({
         socket: sock,
         role: "client",
         steps: [{ recv: 1 }, ...steps, { waitClose: true }],
@@ -337,7 +339,7 @@ test(
     const cli = sb.open({ role: "client", socket: sock, id: 7, secret: "s3cret", reconnectMs: 50 });
     await Promise.all([srv.waitUp(), cli.waitUp()]);
     // A second client while one is connected is turned away.
-    const second = await raw.rawPeer({
+    const second = await rawPeer({
       socket: sock,
       role: "client",
       steps: [{ recv: 1 }, { waitClose: true }],
@@ -348,45 +350,49 @@ test(
   },
 );
 
-test("a client refuses a bad HELLO or an out-of-order reply with a reason", { skip, timeout: 30_000 }, async (t) => {
-  const sb = sandbox(t);
-  const cases: [string, Buffer, string][] = [
-    ["wrong version range", HELLO({ min: 0x0300, max: 0x0300 }), "Incompatible memif version"],
-    ["ACK instead of HELLO", msg(1), "Unexpected message"],
-    ["short HELLO", HELLO().subarray(0, 100), "Invalid message size"],
-  ];
-  for (const [i, [name, first, reason]] of cases.entries()) {
-    const sock = sb.sock(`c${i}.sock`);
-    const peer = raw.rawPeer({
+test(
+  "a client refuses a bad HELLO or an out-of-order reply with a reason",
+  { skip: skipRaw, timeout: 30_000 },
+  async (t) => {
+    const sb = sandbox(t);
+    const cases: [string, Buffer, string][] = [
+      ["wrong version range", HELLO({ min: 0x0300, max: 0x0300 }), "Incompatible memif version"],
+      ["ACK instead of HELLO", msg(1), "Unexpected message"],
+      ["short HELLO", HELLO().subarray(0, 100), "Invalid message size"],
+    ];
+    for (const [i, [name, first, reason]] of cases.entries()) {
+      const sock = sb.sock(`c${i}.sock`);
+      const peer = rawPeer({
+        socket: sock,
+        role: "server",
+        steps: [{ send: first, recv: 1 }, { waitClose: true }],
+        timeoutMs: 5000,
+      });
+      const cli = sb.open({ role: "client", socket: sock, reconnectMs: 20 });
+      const fail = new Promise<string>((resolve) => cli.once("fail", resolve));
+      const r = await peer;
+      assert.equal(typeOf(r.received[0]!), 8, name);
+      assert.equal(reasonOf(r.received[0]!), reason, name);
+      assert.equal(await fail, reason, name);
+      cli.close();
+    }
+    // After HELLO the client sends INIT; an ACK-less reply (CONNECTED) is out of order.
+    const sock = sb.sock("order.sock");
+    const peer = rawPeer({
       socket: sock,
       role: "server",
-      steps: [{ send: first, recv: 1 }, { waitClose: true }],
+      steps: [{ send: HELLO(), recv: 1 }, { send: msg(7), recv: 1 }, { waitClose: true }],
       timeoutMs: 5000,
     });
     const cli = sb.open({ role: "client", socket: sock, reconnectMs: 20 });
-    const fail = new Promise<string>((resolve) => cli.once("fail", resolve));
     const r = await peer;
-    assert.equal(typeOf(r.received[0]!), 8, name);
-    assert.equal(reasonOf(r.received[0]!), reason, name);
-    assert.equal(await fail, reason, name);
+    assert.deepEqual(r.received.map(typeOf), [3, 8]);
+    assert.equal(r.received[0]!.readUInt16LE(2), 0x0200);
+    assert.equal(reasonOf(r.received[1]!), "Unexpected message");
     cli.close();
-  }
-  // After HELLO the client sends INIT; an ACK-less reply (CONNECTED) is out of order.
-  const sock = sb.sock("order.sock");
-  const peer = raw.rawPeer({
-    socket: sock,
-    role: "server",
-    steps: [{ send: HELLO(), recv: 1 }, { send: msg(7), recv: 1 }, { waitClose: true }],
-    timeoutMs: 5000,
-  });
-  const cli = sb.open({ role: "client", socket: sock, reconnectMs: 20 });
-  const r = await peer;
-  assert.deepEqual(r.received.map(typeOf), [3, 8]);
-  assert.equal(r.received[0]!.readUInt16LE(2), 0x0200);
-  assert.equal(reasonOf(r.received[1]!), "Unexpected message");
-  cli.close();
-  assert.equal(memifMaps(), 0);
-});
+    assert.equal(memifMaps(), 0);
+  },
+);
 
 test(
   "cross-connect memif<->memif forwards both ways natively and follows a reconnect",

@@ -1,4 +1,4 @@
-// memif ports and the native forwarding loop (spec: datapath.md §5). No Napi here: the control
+// memif ports and the native forwarding loop (docs/memif.md). No Napi here: the control
 // threads and forwarders below run without JS; memif_napi.cc binds them to JS.
 //
 // A PacketPort moves bursts of packets: RxBurst() hands out read-only views (valid until RxDone()),
@@ -33,7 +33,7 @@ struct Burst {
   static constexpr int kMaxSegs = 256;
   Seg segs[kMaxSegs];
   uint16_t first[kMaxPkts + 1] = {0};
-  uint32_t len[kMaxPkts] = {0};
+  uint32_t len[kMaxPkts] = {0};  // memif rx bounds each to 1 MiB (nsm/memif_shm.h)
   int n = 0;
   int nseg = 0;
   void Clear() {
@@ -45,8 +45,10 @@ struct Burst {
 
 struct PortStats {
   std::atomic<uint64_t> rxPackets{0}, rxBytes{0}, txPackets{0}, txBytes{0};
-  std::atomic<uint64_t> txDrops{0};   // ring full or no link when sending
-  std::atomic<uint64_t> rxErrors{0};  // descriptors pointing outside the peer's regions
+  std::atomic<uint64_t> txDrops{0};     // ring full or no link when sending
+  std::atomic<uint64_t> rxErrors{0};    // rx ring violations by the peer (indices, descriptors)
+  std::atomic<uint64_t> txErrors{0};    // tx ring violations (buffers the peer posted, indices)
+  std::atomic<uint64_t> peerErrors{0};  // connections we ended because the peer broke the protocol
   std::atomic<uint64_t> connects{0}, disconnects{0};
 };
 
@@ -104,7 +106,7 @@ struct MemifInfo {
   uint32_t ringSize = 0, bufferSize = 0, regions = 0;
 };
 
-struct Conn;  // one live control connection's shared memory (memif_port.cc)
+struct Conn;  // one live connection's shared memory (nsm/memif_shm.h)
 
 class MemifPort : public PacketPort, public std::enable_shared_from_this<MemifPort> {
  public:
@@ -134,32 +136,54 @@ class MemifPort : public PacketPort, public std::enable_shared_from_this<MemifPo
   explicit MemifPort(MemifConfig cfg, EventFn fn);  // use Open()
 
  private:
-  struct Ctl;
+  struct Ctl;  // the control connection being set up or up (memif_port.cc)
+  using Clock = std::chrono::steady_clock;
+  // Control thread (memif_port.cc): one small step each.
   void Run();
+  void Loop();
+  int PollTimeout() const;
+  void Accept();
+  void TryConnect();
+  void OnCtlReadable(uint32_t events);
+  void Teardown(const std::string& reason, bool sendDisconnect, bool emit);
+  void Refuse(const std::string& reason);
+  void GoUp();
+  void WatchRx();
+  void OnRxEvent();
+  void CheckViolation();
+  void SetInfo(bool up, const std::string& reason);
+  // Data path (caller's thread, under mu_).
   int RxLocked(Burst* b, int max);
   void RxDoneLocked();
   int TxLocked(const Burst& b);
+  void SignalViolation();
 
   MemifConfig cfg_;
   EventFn onEvent_;
   UniqueFd listen_;  // master only
   bool unlinkOnClose_ = false;
-  UniqueFd wake_;  // eventfd: Close() / Wake()
+  UniqueFd wake_;  // eventfd: Close() / Wake() / a data-path violation
   UniqueFd epoll_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::mutex closeMu_;
   bool closed_ = false;
 
+  // Control thread only.
+  std::unique_ptr<Ctl> ctl_;
+  int rxWatched_ = -1;
+  Clock::time_point nextConnect_;
+  SysError netnsErr_;  // slave: entering cfg_.netns failed on the control thread
+
   std::mutex mu_;                        // guards conn_ and ring shadows (data path)
   std::unique_ptr<Conn> conn_;           // set while up
   std::unique_lock<std::mutex> rxLock_;  // held between RxBurst and RxDone
   std::atomic<uint64_t> gen_{0};
-  std::atomic<bool> rxPending_{false};  // an rx event is queued and not yet consumed by Recv
+  std::atomic<bool> rxPending_{false};      // an rx event is queued and not yet consumed by Recv
+  std::atomic<bool> violationSent_{false};  // the control thread was told about conn_->violation
 
   std::mutex infoMu_;
   MemifInfo info_;
-  friend struct Ctl;
 };
 
 // AF_PACKET socket bound to a link, or a tap device (IFF_TAP | IFF_NO_PI), optionally in a netns.
@@ -209,12 +233,14 @@ class Forwarder {
 
  private:
   void Run();
+  void Loop();
   int Step(PacketPort* from, PacketPort* to, Burst* burst, std::atomic<uint64_t>* count);
   std::shared_ptr<PacketPort> a_, b_;
   bool busy_;
   int cpu_;
   UniqueFd stopFd_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> stopped_{false};  // the loop ended on an internal error
   std::atomic<uint64_t> aToB_{0}, bToA_{0}, drops_{0}, wakeups_{0};
   std::thread thread_;
   bool joined_ = false;
@@ -227,5 +253,12 @@ socklen_t MemifSockaddr(const std::string& path, void* sun);
 // Sends one datagram of `len` bytes on a SOCK_SEQPACKET socket, with `passFd` as SCM_RIGHTS
 // when >= 0 (the caller keeps its fd). Retries EINTR; returns what sendmsg returned (errno set).
 ssize_t SendWithFd(int sock, const uint8_t* buf, size_t len, int passFd, int flags);
+
+// Receives one datagram into `m`: >0 its size (*trunc if it was longer than 128), 0 EOF, -1
+// error (errno). The first passed fd lands in *fd; any others are closed. Never blocks.
+ssize_t RecvMsg(int sock, Msg* m, UniqueFd* fd, bool* trunc);
+
+// "@name" and "abstract:name" live in the abstract namespace (per netns, no file).
+bool IsAbstractSocket(const std::string& path);
 
 }  // namespace nsm::memif

@@ -21,6 +21,23 @@ struct NlReply {
 // Returns a SysError only for socket-level failures; kernel refusals land in reply->kernelErr.
 SysError NlTransact(int sock, uint8_t* msg, size_t len, uint32_t seq, NlReply* reply);
 
+// Parses one received datagram of replies to request `seq` into *reply; true when the request
+// is complete (ack, error or NLMSG_DONE). Every length is checked against `n` (fuzzed:
+// native/test/fuzz_netlink.cc).
+bool NlParseReply(const uint8_t* buf, size_t n, uint32_t seq, bool dump, bool wantsAck, NlReply* reply);
+
+// One RTM_NEWLINK, as linkList reports it.
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  uint32_t mtu = 0;
+  uint32_t flags = 0;
+  std::string mac;
+  std::string kind;
+};
+// Parses a link dump (concatenated RTM_NEWLINK messages); malformed messages are skipped.
+void ParseLinks(const std::vector<uint8_t>& dump, std::vector<LinkInfo>* out);
+
 // Name of an rtnetlink message type for error messages: "RTM_NEWLINK", or "nlmsg 99".
 std::string NlTypeName(uint16_t type);
 

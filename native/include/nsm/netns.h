@@ -1,6 +1,7 @@
 // Network namespace helpers: open a namespace file, and a scoped guard that enters a namespace
 // on the current (worker) thread and always puts the thread back where it was.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "nsm/sys_error.h"
@@ -28,6 +29,11 @@ class NetnsGuard {
   bool entered_ = false;
   SysError err_;
 };
+
+// Runs `fn` on a short-lived thread of its own that enters the netns `nsFd` first (or here, when
+// nsFd < 0), and waits for it. The thread ends in that netns, so nothing needs restoring: the
+// JS main thread never changes its netns. Returns the setns or thread-creation error, if any.
+SysError RunInNetns(int nsFd, const std::function<void()>& fn);
 
 // A NETLINK_ROUTE socket living in the netns `nsFd` (created inside it; the thread is back in
 // its own netns when this returns). Extended acks are enabled when the kernel supports them.

@@ -440,7 +440,7 @@ export function memifBackend(o: MemifBackendOptions = {}): MemifBackend {
         out[`${side}_tx_bytes`] = String(st.txBytes);
         out[`${side}_rx_packets`] = String(st.rxPackets);
         out[`${side}_tx_packets`] = String(st.txPackets);
-        out[`${side}_drops`] = String(st.txDrops + st.rxErrors);
+        out[`${side}_drops`] = String(st.txDrops + st.rxErrors + st.txErrors);
       }
       return out;
     },
