@@ -198,7 +198,17 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
       if (this.rx.length < len) break;
       const msg = this.rx.subarray(0, len);
       this.rx = this.rx.subarray(len);
-      this.onMessage(msg);
+      try {
+        this.onMessage(msg);
+      } catch (e) {
+        // a frame our decoders refuse (truncated ERROR, bad multipart): the peer is not trusted
+        this.log.warn(
+          { err: e, type: msg.readUInt8(1), len },
+          "openflow: undecodable message from switch, dropping the session",
+        );
+        sock.destroy();
+        return;
+      }
     }
   }
 
