@@ -1,7 +1,8 @@
 /**
  * Registry lookups from a local watch cache, falling back to a live Find when the cache has no
  * match (not synced yet, or an entry registered a moment ago): discovery costs a Map scan, not
- * a round trip, on the request path.
+ * a round trip, on the request path. `resync()` re-reads the registry (discover calls it when
+ * every endpoint the cache named was unreachable).
  */
 import { create, NetworkServiceEndpointResponseSchema, NetworkServiceResponseSchema } from "../../api/index.js";
 import type { NseRegistryServer, NsRegistryServer } from "../../core/index.js";
@@ -11,10 +12,10 @@ import type { RegistryLookup } from "./registry.js";
 
 export function cachedLookup(
   live: { ns: NsRegistryServer; nse: NseRegistryServer },
-  o: { signal: AbortSignal; log?: Logger },
+  o: { signal: AbortSignal; log?: Logger; verifyMs?: number },
 ): RegistryLookup & { close(): void } {
-  const nses = nseWatchCache(live.nse, { signal: o.signal, log: o.log });
-  const nss = nsWatchCache(live.ns, { signal: o.signal, log: o.log });
+  const nses = nseWatchCache(live.nse, { signal: o.signal, log: o.log, verifyMs: o.verifyMs });
+  const nss = nsWatchCache(live.ns, { signal: o.signal, log: o.log, verifyMs: o.verifyMs });
   return {
     ns: {
       async *find(q, ctx) {
@@ -35,6 +36,9 @@ export function cachedLookup(
         }
         for (const h of hits) yield create(NetworkServiceEndpointResponseSchema, { networkServiceEndpoint: h });
       },
+    },
+    async resync() {
+      await Promise.all([nses.resync(), nss.resync()]);
     },
     close() {
       nses.close();
