@@ -44,6 +44,10 @@ export const commands: Record<string, Command> = {
     "start a local mesh in network namespaces (2 nodes, registry, icmp-responder NSE) and print how to connect",
   ),
   down: lazy("./down.js", "stop the mesh `nsm up` started and remove its namespaces, links and sockets"),
+  supervise: lazy(
+    "./supervise.js",
+    "restart the processes of the mesh `nsm up` started when they die (nsm up runs it, detached)",
+  ),
 };
 
 function version(): string {
