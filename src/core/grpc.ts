@@ -393,7 +393,9 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   const opts: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": 16 << 20,
     "grpc.initial_reconnect_backoff_ms": 100,
-    "grpc.max_reconnect_backoff_ms": 1000,
+    // a unix socket is a local process: connecting costs nothing, and a restarted peer (nsmgr,
+    // forwarder) should be reached within a poll, not after a back-off grown while it was down
+    "grpc.max_reconnect_backoff_ms": u.scheme === "unix" ? 200 : 1000,
     ...o.channelOptions,
   };
   if (u.scheme === "unix") opts["grpc.default_authority"] = "localhost";

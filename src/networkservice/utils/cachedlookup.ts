@@ -16,6 +16,9 @@ export function cachedLookup(
 ): RegistryLookup & { close(): void } {
   const nses = nseWatchCache(live.nse, { signal: o.signal, log: o.log, verifyMs: o.verifyMs });
   const nss = nsWatchCache(live.ns, { signal: o.signal, log: o.log, verifyMs: o.verifyMs });
+  // at most one resync every 2 s, and only its caller waits for it: during an outage every heal
+  // attempt fails UNAVAILABLE, and none of them should be slowed by listings that cannot help
+  let lastAt = -Infinity;
   return {
     ns: {
       async *find(q, ctx) {
@@ -38,7 +41,10 @@ export function cachedLookup(
       },
     },
     async resync() {
-      await Promise.all([nses.resync(), nss.resync()]);
+      if (Date.now() - lastAt < 2000) return false;
+      lastAt = Date.now();
+      await Promise.all([nses.resync(1500), nss.resync(1500)]);
+      return true;
     },
     close() {
       nses.close();

@@ -14,8 +14,8 @@ import type { Ctx, NseRegistryServer, NsRegistryServer } from "../../core/index.
 export interface RegistryLookup {
   readonly ns: Pick<NsRegistryServer, "find">;
   readonly nse: Pick<NseRegistryServer, "find">;
-  /** a cached lookup: re-read the registry now (resolves when the fresh view is in place) */
-  resync?(): Promise<void>;
+  /** a cached lookup: re-read the registry now; false when it did not (one was done moments ago) */
+  resync?(): Promise<boolean>;
 }
 
 export async function findNs(r: RegistryLookup, name: string, ctx: Ctx): Promise<NetworkService | undefined> {

@@ -8,6 +8,7 @@
  * UNAVAILABLE on every endpoint the cache named (dead sockets: the NSE restarted under another
  * URL), the cache may be what is wrong: it is resynced from the registry and, when that changed
  * the endpoints or their URLs, the request is tried once more with the registry's current ones.
+ * At most one resync runs every 2 s (the lookup decides); other failures meanwhile fail at once.
  */
 import {
   clone,
@@ -65,7 +66,7 @@ export function discoverServer(registry: RegistryLookup): ServerElement {
         return await first.go();
       } catch (e) {
         if (!(e instanceof NsmError) || e.code !== status.UNAVAILABLE || ctx.signal.aborted) throw e;
-        await registry.resync();
+        if (!(await registry.resync())) throw e;
         const again = await discover(saved, ctx, next);
         if (fingerprint(again.nses) === fingerprint(first.nses)) throw e;
         ctx.log.info(
