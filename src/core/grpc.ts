@@ -394,8 +394,9 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
     "grpc.max_receive_message_length": 16 << 20,
     "grpc.initial_reconnect_backoff_ms": 100,
     // a unix socket is a local process: connecting costs nothing, and a restarted peer (nsmgr,
-    // forwarder) should be reached within a poll, not after a back-off grown while it was down
-    "grpc.max_reconnect_backoff_ms": u.scheme === "unix" ? 200 : 1000,
+    // forwarder) should be reached within a poll, not after a back-off grown while it was down;
+    // another node's nsmgr over tcp: a SYN every 0.5 s to a dead peer costs nothing either
+    "grpc.max_reconnect_backoff_ms": u.scheme === "unix" ? 200 : 500,
     ...o.channelOptions,
   };
   if (u.scheme === "unix") opts["grpc.default_authority"] = "localhost";
