@@ -31,11 +31,15 @@ test(
 
     // each component once, in a seeded order; then `pairs` rounds of two distinct ones
     const singles = [...VICTIMS].sort(() => rand() - 0.5).map((v) => [v]);
-    const doubles = Array.from({ length: pairs }, () => {
+    // distinct pairs while there are enough (15 exist)
+    const doubles: string[][] = [];
+    for (let guard = 0; doubles.length < pairs && guard < 100; guard++) {
       const a = VICTIMS[Math.floor(rand() * VICTIMS.length)]!;
       const rest = VICTIMS.filter((v) => v !== a);
-      return [a, rest[Math.floor(rand() * rest.length)]!];
-    });
+      const pair = [a, rest[Math.floor(rand() * rest.length)]!].sort();
+      if (guard < 50 && doubles.some((d) => d.join() === pair.join())) continue;
+      doubles.push(pair);
+    }
     const worst = new Map<string, { gapMs: number; resumeMs: number; restartMs: number }>();
     const failures: string[] = [];
     for (const victims of [...singles, ...doubles]) {
