@@ -1,5 +1,6 @@
 /**
- * `nsm down`: stops the mesh `nsm up` started — its processes (clients first, so they close
+ * `nsm down`: stops the mesh `nsm up` started — its supervisor first (so nothing is restarted
+ * meanwhile), then its processes as the supervisor last recorded them (clients first, so they close
  * their connections), wireguard-go left by forwarders, every namespace (and the links in them),
  * the sockets and the state — from the state file. Nothing to stop is not an error.
  */
@@ -21,9 +22,10 @@ export async function run(args: string[]): Promise<number> {
     console.log(`nsm down: no mesh is up (no ${cfg.stateFile})`);
     return 0;
   }
-  await destroyMesh(state);
+  const r = await destroyMesh(state);
+  const gone = r.gone.length ? ` (already gone: ${r.gone.join(", ")})` : "";
   console.log(
-    `nsm down: stopped ${state.procs.length} process(es), removed ${state.netns.length} namespace(s) (${state.netns.join(", ")}) and ${state.dir}`,
+    `nsm down: stopped ${r.stopped.length} process(es)${gone}, removed ${state.netns.length} namespace(s) (${state.netns.join(", ")}) and ${state.dir}`,
   );
   return 0;
 }

@@ -46,6 +46,10 @@ export const commands: Record<string, Command> = {
   down: lazy("./down.js", "stop the mesh `nsm up` started and remove its namespaces, links and sockets"),
   status: lazy("./status.js", "nodes, forwarders, NSEs, services and connections of a mesh (--watch, --json)"),
   trace: lazy("./trace.js", "one connection's hops (path, mechanisms, token expiry) and each hop's log lines about it"),
+  supervise: lazy(
+    "./supervise.js",
+    "restart the processes of the mesh `nsm up` started when they die (nsm up runs it, detached)",
+  ),
 };
 
 const version = packageVersion;

@@ -9,6 +9,7 @@ import { connect } from "node:net";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createMesh, readMeshState } from "../mesh/index.js";
+import { startSupervisor } from "../mesh/supervisor.js";
 import { envReader, type Env } from "../tools/env.js";
 
 export const DEFAULT_SOCKET = "/var/lib/networkservicemesh/nsm.io.sock";
@@ -17,7 +18,8 @@ export const ENV_HELP = `nsm up — start a local mesh in network namespaces (ro
 
   2 nodes (netns <id>-n0, <id>-n1) on a bridge in <id>-fab (198.18.0.0/24), a registry, per node
   nsmgr + forwarder (kernel datapath), and an icmp-responder NSE on node 1. Processes run
-  detached; logs and state under the state file's directory. Stop with \`nsm down\`.
+  detached under a supervisor (\`nsm supervise\`) that restarts any that dies; logs and state
+  under the state file's directory. Stop with \`nsm down\`.
 
   NSM_UP_ID          nsm                                              name prefix of the namespaces
   NSM_UP_STATE       /run/nsm-ts/mesh.json                            state file (nsm down reads it)
@@ -88,6 +90,8 @@ export async function run(args: string[]): Promise<number> {
   let nse;
   try {
     nse = await mesh.startNse(1, { name: cfg.service, cidr: cfg.cidr, services: [cfg.service] });
+    // from here on the supervisor owns the state file: it restarts what dies and records the pid
+    startSupervisor(mesh.state);
   } catch (e) {
     await mesh.close().catch(() => undefined);
     throw e;
@@ -102,6 +106,7 @@ export async function run(args: string[]): Promise<number> {
         `  node ${i}    netns ${n.netns}    ${n.ip}   nsmgr-${i} ${i === 0 ? `unix://${cfg.socket}, ` : ""}${n.nsmgrUrl} (pid ${mesh.procs.get(`nsmgr-${i}`)!.pid})   forwarder-${i} kernel datapath (pid ${mesh.procs.get(`forwarder-${i}`)!.pid})`,
     ),
     `  endpoint  netns ${nse.workload}    ${cfg.service} on node 1: nse-icmp-responder, service "${cfg.service}", addresses from ${cfg.cidr} (pid ${nse.pid})`,
+    `  supervisor  pid ${s.supervisor!.pid}: restarts any of these that dies (log ${s.supervisor!.log})`,
     "",
     "Connect a client from a namespace of your own (node 0's nsmgr; the NSE is on node 1, so this goes over vxlan):",
     "",

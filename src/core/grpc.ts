@@ -60,7 +60,7 @@ export interface ServeOptions {
   log?: Logger;
   /** credentials; default insecure (mTLS comes with the security work) */
   credentials?: grpc.ServerCredentials;
-  /** default deadline for calls that come without one (ms); default 15 s as upstream's request timeout */
+  /** default deadline for unary calls that come without one (ms); default 15 s as upstream's request timeout; streams get none */
   defaultTimeoutMs?: number;
 }
 
@@ -76,20 +76,20 @@ function callCtx(
   call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
   o: ServeOptions,
   connId?: string,
+  /** when the caller set no deadline; a stream (watch, monitor) has none: it lives until cancelled */
+  defaultMs = o.defaultTimeoutMs ?? 15_000,
 ): { ctx: Ctx; done: () => void } {
   const ac = new AbortController();
   const onCancel = () => ac.abort(new NsmError(status.CANCELLED, "call cancelled by the caller"));
   call.on("cancelled", onCancel);
   const d = call.getDeadline();
   const deadlineMs =
-    d instanceof Date
-      ? d.getTime()
-      : typeof d === "number" && Number.isFinite(d)
-        ? d
-        : Date.now() + (o.defaultTimeoutMs ?? 15_000);
+    d instanceof Date ? d.getTime() : typeof d === "number" && Number.isFinite(d) ? d : Date.now() + defaultMs;
   const left = Math.max(0, deadlineMs - Date.now());
-  const timer = setTimeout(() => ac.abort(new NsmError(status.DEADLINE_EXCEEDED, "deadline exceeded")), left);
-  timer.unref();
+  const timer = Number.isFinite(left)
+    ? setTimeout(() => ac.abort(new NsmError(status.DEADLINE_EXCEEDED, "deadline exceeded")), left)
+    : undefined;
+  timer?.unref();
   const log = o.log ?? silentLogger;
   const incoming = incomingCall(call);
   const ctx = new Ctx({ signal: ac.signal, deadline: deadlineMs, log: connId ? log.child({ connId }) : log }).withValue(
@@ -99,7 +99,7 @@ function callCtx(
   return {
     ctx,
     done: () => {
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
       call.removeListener("cancelled", onCancel);
       incoming.end();
     },
@@ -158,12 +158,27 @@ function unary<Req, Res>(
   };
 }
 
+/**
+ * A server stream ends with a status the caller sees, always: OK when the server's iterator ends,
+ * the error otherwise, also when our side gave up (server shutdown). A stream that stopped
+ * writing without a status looked alive to the caller forever (a watch cache or a heal monitor
+ * that never learns it is blind). Streams get no default deadline: a caller that set none wants
+ * it until it cancels.
+ */
 function serverStream<Req, Res>(
   o: ServeOptions,
   fn: (req: Req, ctx: Ctx) => AsyncIterable<Res>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const { ctx, done } = callCtx(call as grpc.ServerWritableStream<unknown, unknown>, o);
+    const { ctx, done } = callCtx(call as grpc.ServerWritableStream<unknown, unknown>, o, undefined, Infinity);
+    let cancelled = false;
+    call.once("cancelled", () => (cancelled = true));
+    // grpc-js sends a status from end() (emit "error" sets it first); destroy() would send none
+    const fail = (err: unknown) => {
+      if (cancelled || call.writableEnded) return;
+      const se = toServiceError(err, ctx.signal);
+      call.emit("error", Object.assign(new Error(se.details), se));
+    };
     void (async () => {
       const it = fn(call.request, ctx)[Symbol.asyncIterator]();
       const stop = () => {
@@ -181,8 +196,9 @@ function serverStream<Req, Res>(
             });
         }
         if (!ctx.signal.aborted) call.end();
+        else fail(ctx.signal.reason);
       } catch (err) {
-        if (!ctx.signal.aborted) call.destroy(Object.assign(new Error(), toServiceError(err, ctx.signal)) as Error);
+        fail(err);
       } finally {
         ctx.signal.removeEventListener("abort", stop);
         done();
@@ -386,7 +402,10 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   const opts: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": 16 << 20,
     "grpc.initial_reconnect_backoff_ms": 100,
-    "grpc.max_reconnect_backoff_ms": 1000,
+    // a unix socket is a local process: connecting costs nothing, and a restarted peer (nsmgr,
+    // forwarder) should be reached within a poll, not after a back-off grown while it was down;
+    // another node's nsmgr over tcp: a SYN every 0.5 s to a dead peer costs nothing either
+    "grpc.max_reconnect_backoff_ms": u.scheme === "unix" ? 200 : 500,
     ...o.channelOptions,
   };
   if (u.scheme === "unix") opts["grpc.default_authority"] = "localhost";

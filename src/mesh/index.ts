@@ -45,6 +45,10 @@ export interface MeshProcState {
   pid: number;
   log: string;
   netns: string;
+  /** how to start it again (the supervisor and `Mesh.restart` use it): `nsm <cmd>` with this env on top of the mesh's */
+  spec?: { cmd: string; env: Record<string, string> };
+  /** times it was restarted (by the supervisor or `Mesh.restart`) */
+  restarts?: number;
 }
 
 /** Everything a mesh made; enough to remove it from another process (`nsm down`). */
@@ -61,6 +65,10 @@ export interface MeshState {
   registryUrl: string;
   /** private Open vSwitch instances (scripts/ovs.sh dirs) of an ovs-datapath mesh */
   ovsDirs?: string[];
+  /** environment every process gets on top of the starter's (log level, MeshOptions.env) */
+  env?: Record<string, string>;
+  /** the supervisor (`nsm supervise`) of a detached mesh; `nsm down` stops it first */
+  supervisor?: { pid: number; log: string };
 }
 
 export interface MeshOptions {
@@ -125,6 +133,12 @@ export interface Mesh {
   startForwarder(node: number): Promise<MeshProc>;
   /** (re)starts node i's nsmgr (after a kill), same sockets and name */
   startNsmgr(node: number): Promise<MeshProc>;
+  /**
+   * Starts process `name` again as it was started (same netns, command and environment, `env` on
+   * top), replacing its entry in the state file; waits for its startup line, except for an NSC.
+   * The caller kills it first (`procs.get(name).stop("SIGKILL")`).
+   */
+  restart(name: string, o?: { env?: Record<string, string>; waitMs?: number }): Promise<MeshProc>;
   /** stops every process and removes every namespace, link, socket and file; reports every failure */
   close(): Promise<void>;
 }
@@ -135,14 +149,15 @@ function ipNetns(...args: string[]): void {
   execFileSync("ip", ["netns", ...args], { stdio: ["ignore", "ignore", "pipe"] });
 }
 
-function saveState(s: MeshState): void {
+/** Writes the state file atomically (write + rename): a reader never sees half of it. */
+export function saveState(s: MeshState): void {
   const tmp = `${s.stateFile}.tmp`;
   writeFileSync(tmp, JSON.stringify(s, null, 2));
   renameSync(tmp, s.stateFile);
 }
 
 /** The process exists and is not a zombie. */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
@@ -151,7 +166,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function isOurs(pid: number, what: string): boolean {
+/** `pid`'s command line contains `what` (a pid reused by another program is not ours). */
+export function isOurs(pid: number, what: string): boolean {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     return cmd.includes(what);
@@ -160,7 +176,7 @@ function isOurs(pid: number, what: string): boolean {
   }
 }
 
-async function waitGone(pid: number, ms: number): Promise<boolean> {
+export async function waitGone(pid: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (!alive(pid)) return true;
@@ -168,6 +184,8 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   }
   return !alive(pid);
 }
+
+const meshEnv = (o: MeshOptions): Record<string, string> => ({ NSM_LOG_LEVEL: o.logLevel ?? "INFO", ...o.env });
 
 function spawnIn(
   state: MeshState,
@@ -180,7 +198,7 @@ function spawnIn(
   let child: ChildProcess;
   try {
     child = spawn("nsenter", [`--net=/run/netns/${p.netns}`, "--", process.execPath, BIN, p.cmd], {
-      env: { ...process.env, NSM_LOG_LEVEL: o.logLevel ?? "INFO", ...o.env, ...p.env },
+      env: { ...process.env, ...meshEnv(o), ...p.env },
       stdio: ["ignore", fd, fd],
       detached: o.detached ?? false,
     });
@@ -196,14 +214,19 @@ function spawnIn(
   });
   if (o.detached) child.unref();
   else children.set(pid, child);
-  state.procs.push({
+  const entry: MeshProcState = {
     name: p.name,
     role: p.role,
     ...(p.node !== undefined ? { node: p.node } : {}),
     pid,
     log,
     netns: p.netns,
-  });
+    spec: { cmd: p.cmd, env: p.env },
+  };
+  // a restart replaces the entry: the state names each process once, with its current pid
+  const at = state.procs.findIndex((x) => x.name === p.name);
+  if (at >= 0) state.procs[at] = { ...entry, restarts: (state.procs[at]!.restarts ?? 0) + 1 };
+  else state.procs.push(entry);
   saveState(state);
   const output = () => {
     try {
@@ -255,14 +278,47 @@ function spawnIn(
   return proc;
 }
 
-/** Removes what `state` lists: processes (NSCs first, so they close their connections), wireguard-go left by forwarders, namespaces, files. */
-export async function destroyMesh(state: MeshState): Promise<void> {
+/** What `destroyMesh` found: processes it stopped, and those that were already gone (crashed, killed). */
+export interface MeshTeardown {
+  stopped: string[];
+  gone: string[];
+}
+
+/**
+ * Removes what `state` lists: the supervisor first (so nothing is restarted behind our back),
+ * then processes (NSCs first, so they close their connections), wireguard-go left by
+ * forwarders, namespaces, files. The state file is read again after the supervisor stopped: it
+ * holds the pids of the processes the supervisor restarted. Throws listing every failure.
+ */
+export async function destroyMesh(given: MeshState): Promise<MeshTeardown> {
   const errors: string[] = [];
+  const result: MeshTeardown = { stopped: [], gone: [] };
+  const sup = readMeshState(given.stateFile)?.supervisor ?? given.supervisor;
+  if (sup && alive(sup.pid) && isOurs(sup.pid, "supervise")) {
+    try {
+      process.kill(sup.pid, "SIGTERM");
+    } catch {
+      /* gone */
+    }
+    if (!(await waitGone(sup.pid, 5000))) {
+      try {
+        process.kill(sup.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+      await waitGone(sup.pid, 2000);
+    }
+  }
+  const state = readMeshState(given.stateFile) ?? given;
   const stop = async (pr: MeshProcState) => {
-    if (!alive(pr.pid) || !isOurs(pr.pid, "nsm.mjs")) return;
+    if (!alive(pr.pid) || !isOurs(pr.pid, "nsm.mjs")) {
+      result.gone.push(pr.name);
+      return;
+    }
     try {
       process.kill(pr.pid, "SIGTERM");
     } catch {
+      result.gone.push(pr.name);
       return;
     }
     if (!(await waitGone(pr.pid, 5000))) {
@@ -271,8 +327,12 @@ export async function destroyMesh(state: MeshState): Promise<void> {
       } catch {
         /* gone */
       }
-      if (!(await waitGone(pr.pid, 2000))) errors.push(`${pr.name} (pid ${pr.pid}) does not exit`);
+      if (!(await waitGone(pr.pid, 2000))) {
+        errors.push(`${pr.name} (pid ${pr.pid}) does not exit`);
+        return;
+      }
     }
+    result.stopped.push(pr.name);
   };
   const order = ["nsc", "nse", "forwarder", "nsmgr", "registry"];
   for (const role of order) await Promise.all(state.procs.filter((p) => p.role === role).map(stop));
@@ -319,6 +379,7 @@ export async function destroyMesh(state: MeshState): Promise<void> {
   }
   rmSync(state.stateFile, { force: true });
   if (errors.length) throw new Error(`mesh ${state.id}: teardown: ${errors.join("; ")}`);
+  return result;
 }
 
 export async function createMesh(o: MeshOptions): Promise<Mesh> {
@@ -334,6 +395,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     files: [],
     nodes: [],
     registryUrl: `tcp://${FABRIC_PREFIX}.254:${REGISTRY_PORT}`,
+    env: meshEnv(o),
   };
   saveState(state);
   const children = new Map<number, ChildProcess>();
@@ -491,6 +553,21 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     return name;
   };
 
+  const restart = async (name: string, r: { env?: Record<string, string>; waitMs?: number } = {}) => {
+    const was = state.procs.find((x) => x.name === name);
+    if (!was?.spec) throw new Error(`mesh: no process named ${name}`);
+    const p = start({
+      name,
+      role: was.role,
+      ...(was.node !== undefined ? { node: was.node } : {}),
+      netns: was.netns,
+      cmd: was.spec.cmd,
+      env: { ...was.spec.env, ...r.env },
+    });
+    if (was.role !== "nsc") await p.waitFor(/Startup completed/, r.waitMs ?? 20_000, p.output().length);
+    return p;
+  };
+
   return {
     state,
     procs,
@@ -498,11 +575,9 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     close,
     startForwarder,
     async startNsmgr(i) {
-      const from = procs.get(`nsmgr-${i}`)?.output().length ?? 0;
-      const m = spawnNsmgr(i);
-      await m.waitFor(/Startup completed/, 20_000, from);
-      return m;
+      return restart(`nsmgr-${i}`);
     },
+    restart,
     async startNse(node, e) {
       const workload = await workloadNetns();
       const p = start({

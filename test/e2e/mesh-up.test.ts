@@ -1,6 +1,8 @@
 /**
  * `nsm up` → an nsc in a namespace made by hand (only NSM_NETWORK_SERVICES and the socket set)
- * pings the NSE → `nsm down` leaves nothing: no process, namespace, socket or state. The test
+ * pings the NSE → the NSE and a forwarder are SIGKILLed: the supervisor restarts them, records
+ * their new pids, the nsc pings again → `nsm down` stops exactly the mesh's processes (the
+ * restarted ones included) and leaves nothing: no process, namespace, socket or state. The test
  * points nsm up at its own state file, socket and name prefix so it never meets a real one.
  * Root only.
  */
@@ -13,7 +15,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Netns } from "../../src/datapath/index.js";
 import { cleanupStack, ip, ping, rootSkip, uniq } from "../../src/datapath/testing/index.js";
-import { destroyMesh, readMeshState } from "../../src/mesh/index.js";
+import { alive, destroyMesh, readMeshState } from "../../src/mesh/index.js";
+import { pingUntil } from "../helpers/workloads.js";
 
 const bin = new URL("../../bin/nsm.mjs", import.meta.url).pathname;
 const exec = promisify(execFile);
@@ -42,6 +45,7 @@ test(
     assert.match(up.stdout, /local mesh .* is running/);
     const state = readMeshState(env.NSM_UP_STATE)!;
     assert.equal(state.procs.length, 6); // registry, 2 nsmgr, 2 forwarders, NSE
+    assert.ok(state.supervisor && alive(state.supervisor.pid), "no supervisor running");
 
     const mine = `${id}-mine`;
     ip("netns", "add", mine);
@@ -73,15 +77,36 @@ test(
     assert.ok(peer, "the nsc got no connection in 30 s");
     await ping(mine, peer, 2, 10);
 
+    // supervision: kill -9 the NSE and node 0's forwarder; both come back under new pids
+    const old = new Map(state.procs.map((p) => [p.name, p.pid]));
+    for (const name of ["icmp-responder", "forwarder-0"]) process.kill(old.get(name)!, "SIGKILL");
+    let now = state;
+    for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      now = readMeshState(env.NSM_UP_STATE)!;
+      const back = ["icmp-responder", "forwarder-0"].every((n) => {
+        const p = now.procs.find((x) => x.name === n)!;
+        return p.pid !== old.get(n) && alive(p.pid);
+      });
+      if (back) break;
+    }
+    for (const n of ["icmp-responder", "forwarder-0"]) {
+      const p = now.procs.find((x) => x.name === n)!;
+      assert.notEqual(p.pid, old.get(n), `${n} was not restarted`);
+      assert.equal(p.restarts, 1);
+    }
+    assert.equal(now.procs.length, 6, "a restart adds no entry");
+    await pingUntil(mine, peer, 20_000);
+
     nsc.kill("SIGTERM");
     await nscExit;
     const down = await exec(process.execPath, [bin, "down"], { env, timeout: 60_000 });
-    assert.match(down.stdout, /nsm down: stopped 6 process/);
+    assert.match(down.stdout, /nsm down: stopped 6 process\(es\), removed/); // nothing "already gone"
+    assert.equal(alive(now.supervisor!.pid), false, "supervisor still running");
     assert.deepEqual(
       readdirSync("/run/netns").filter((n) => n.startsWith(`${id}-`) && n !== mine),
       [],
     );
-    for (const p of state.procs) {
+    for (const p of [...state.procs, ...now.procs]) {
       let cmd = "";
       try {
         cmd = readFileSync(`/proc/${p.pid}/cmdline`, "utf8");

@@ -1,7 +1,8 @@
 /**
  * Registry lookups from a local watch cache, falling back to a live Find when the cache has no
  * match (not synced yet, or an entry registered a moment ago): discovery costs a Map scan, not
- * a round trip, on the request path.
+ * a round trip, on the request path. `resync()` re-reads the registry (discover calls it when
+ * every endpoint the cache named was unreachable).
  */
 import { create, NetworkServiceEndpointResponseSchema, NetworkServiceResponseSchema } from "../../api/index.js";
 import type { NseRegistryServer, NsRegistryServer } from "../../core/index.js";
@@ -11,10 +12,13 @@ import type { RegistryLookup } from "./registry.js";
 
 export function cachedLookup(
   live: { ns: NsRegistryServer; nse: NseRegistryServer },
-  o: { signal: AbortSignal; log?: Logger },
+  o: { signal: AbortSignal; log?: Logger; verifyMs?: number },
 ): RegistryLookup & { close(): void } {
-  const nses = nseWatchCache(live.nse, { signal: o.signal, log: o.log });
-  const nss = nsWatchCache(live.ns, { signal: o.signal, log: o.log });
+  const nses = nseWatchCache(live.nse, { signal: o.signal, log: o.log, verifyMs: o.verifyMs });
+  const nss = nsWatchCache(live.ns, { signal: o.signal, log: o.log, verifyMs: o.verifyMs });
+  // at most one resync every 2 s, and only its caller waits for it: during an outage every heal
+  // attempt fails UNAVAILABLE, and none of them should be slowed by listings that cannot help
+  let lastAt = -Infinity;
   return {
     ns: {
       async *find(q, ctx) {
@@ -35,6 +39,12 @@ export function cachedLookup(
         }
         for (const h of hits) yield create(NetworkServiceEndpointResponseSchema, { networkServiceEndpoint: h });
       },
+    },
+    async resync() {
+      if (Date.now() - lastAt < 2000) return false;
+      lastAt = Date.now();
+      await Promise.all([nses.resync(1500), nss.resync(1500)]);
+      return true;
     },
     close() {
       nses.close();

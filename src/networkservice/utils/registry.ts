@@ -14,6 +14,8 @@ import type { Ctx, NseRegistryServer, NsRegistryServer } from "../../core/index.
 export interface RegistryLookup {
   readonly ns: Pick<NsRegistryServer, "find">;
   readonly nse: Pick<NseRegistryServer, "find">;
+  /** a cached lookup: re-read the registry now; false when it did not (one was done moments ago) */
+  resync?(): Promise<boolean>;
 }
 
 /**

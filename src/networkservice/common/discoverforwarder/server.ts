@@ -3,6 +3,10 @@
  * forwarder service that `accept` says are local), keeps using it for the connection, and tries the next one when it fails:
  * "all 3 forwarders failed: fwd-a: <reason>; fwd-b: ...". A reselect forgets the chosen one;
  * after an nsmgr restart the forwarder named in the path is preferred.
+ *
+ * A freshly started nsmgr (the first 10 s) has no forwarder until they re-register with it
+ * (~0.2–1 s after a restart): a Request that finds none then waits for one (up to 2 s, within
+ * its deadline) instead of failing into the client's heal retry cadence.
  */
 import {
   clone,
@@ -56,6 +60,7 @@ export function matchForwarders(
 
 export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverForwarderOptions = {}): ServerElement {
   const svc = o.forwarderService ?? "forwarder";
+  const bornAt = Date.now();
   const find = async (ctx: Parameters<NonNullable<ServerElement["request"]>>[1], name?: string) =>
     (await findNses(registry, { networkServiceNames: [svc], name: name ?? "" }, ctx)).filter(
       (f) => !isExpired(f) && (o.accept?.(f) ?? true),
@@ -71,8 +76,16 @@ export function discoverForwarderServer(registry: RegistryLookup, o: DiscoverFor
           status.NOT_FOUND,
           `network service ${conn.networkService} is not found${conn.payload ? ` (with payload ${conn.payload})` : ""}`,
         );
-      const all = await find(ctx, chosen);
+      let all = await find(ctx, chosen);
       let fwds = matchForwarders(conn.labels, ns, all, svc);
+      if (!fwds.length && Date.now() - bornAt < 10_000) {
+        const until = Math.min(Date.now() + 2000, ctx.deadline - 500);
+        while (!fwds.length && Date.now() < until && !ctx.signal.aborted) {
+          await new Promise((r) => setTimeout(r, 50));
+          all = await find(ctx, chosen);
+          fwds = matchForwarders(conn.labels, ns, all, svc);
+        }
+      }
       if (!fwds.length) {
         throw new NsmError(
           status.NOT_FOUND,

@@ -2,9 +2,12 @@
  * retry (client, both registries): Register/Unregister are tried again every `intervalMs`
  * (200 ms) with a per-try timeout (15 s) until they succeed, fail with a non-transient code
  * (InvalidArgument, PermissionDenied, ...), or the caller's ctx ends. Find is retried while it
- * fails before its first response; a watch Find whose stream breaks later is re-opened, so
- * watch streams reconnect by themselves (the current entries are sent again after a
- * reconnect: consumers key by name). upstream: sdk pkg/registry/common/retry (+ heal's Find wrapper).
+ * fails before its first response. A watch Find whose stream breaks after it delivered something
+ * fails too (UNAVAILABLE), and is not re-opened here: what changed while it was down (entries
+ * deleted, a registry that restarted empty) never comes as an event, so the caller must list
+ * again: a watch cache re-lists and reconciles, a heal watch re-registers. Re-opening silently
+ * left every cache downstream (a forwarder watching through its nsmgr) older than its watch.
+ * upstream: sdk pkg/registry/common/retry (+ heal's Find wrapper).
  */
 import { type Ctx, messageOf, NsmError, type RegistryElement, status } from "../../../core/index.js";
 import { type Kind, sleep } from "../../tools.js";
@@ -58,9 +61,10 @@ export function retryClient<T, Q, R>(kind: Kind<T, Q, R>, o: RetryOptions = {}):
             yield r;
           }
           if (!watch || ctx.signal.aborted) return;
+          if (got) throw new NsmError(status.UNAVAILABLE, "registry watch stream ended; list again");
         } catch (err) {
           if (ctx.signal.aborted) return;
-          if (!isTransient(err) || (got && !watch)) throw err;
+          if (!isTransient(err) || got) throw err;
           ctx.log.debug({ err: messageOf(err) }, "registry client: find stream failed, re-opening");
         }
         await sleep(interval, ctx.signal);
