@@ -3,9 +3,10 @@
  * and both registries on every NSM_LISTEN_ON URL. Registry in memory unless NSM_REGISTRY_URL.
  */
 import { createNsmgr } from "../networkservice/components.js";
-import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
+import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
 import { envReader, type Env } from "../tools/env.js";
 import { newLogger } from "../tools/log.js";
+import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm nsmgr — Network Service Manager
 
@@ -38,11 +39,9 @@ export async function run(args: string[]): Promise<number> {
   const cfg = readConfig();
   const log = newLogger({ component: "nsmgr", level: cfg.logLevel });
   log.info(cfg, "configuration");
-  const ac = new AbortController();
-  const mgr = await createNsmgr({ ...cfg, signal: ac.signal, log });
+  const lc = lifecycle({ log });
+  const mgr = await lc.start(createNsmgr({ ...cfg, signal: lc.signal, log }), (m) => m.close());
+  if (!mgr) return lc.exitCode;
   log.info({ url: mgr.url }, "Startup completed");
-  const sig = await stopSignal();
-  log.info({ signal: sig }, "stopping");
-  await mgr.close();
-  return 0;
+  return lc.shutdown(() => mgr.close());
 }

@@ -8,6 +8,7 @@ import { createRegistry, type Registry } from "../registry/chains/registry.js";
 import { parseEtcdUrl } from "../registry/store/open.js";
 import { ConfigError, envReader, formatDuration, type Env } from "../tools/env.js";
 import { type Logger, newLogger, normalizeLevel } from "../tools/log.js";
+import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceRegistry + NetworkServiceEndpointRegistry)
 
@@ -106,11 +107,8 @@ export async function run(args: string[]): Promise<number> {
   }
   const cfg = readConfig();
   const log = newLogger({ component: "registry", level: cfg.logLevel });
-  const r = await startRegistry(cfg, { log });
-  const sig = await new Promise<NodeJS.Signals>((resolve) => {
-    for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const) process.once(s, () => resolve(s));
-  });
-  log.info({ signal: sig }, "shutting down");
-  await r.close();
-  return 0;
+  const lc = lifecycle({ log });
+  const r = await lc.start(startRegistry(cfg, { log, signal: lc.signal }), (x) => x.close());
+  if (!r) return lc.exitCode;
+  return lc.shutdown(() => r.close());
 }

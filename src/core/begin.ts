@@ -132,6 +132,7 @@ class Begin {
   constructor(
     readonly side: Side,
     readonly lifetime: AbortSignal,
+    private readonly claim?: BeginOptions["claim"],
   ) {}
 
   forget(f: Factory): void {
@@ -158,6 +159,24 @@ class Begin {
       if (factory.closed || this.byId.get(id) !== factory) return this.request(req, ctx, next);
       const c = factory.ctxFor(ctx);
       if (factory.established && this.side === "client") req = this.merge(req, factory);
+      if (factory.established && this.side === "server" && this.claim) {
+        const who = this.claim(req, factory.storedConn!);
+        if (who.owner === "other")
+          throw new NsmError(
+            status.PERMISSION_DENIED,
+            `connection id ${id} belongs to another client (${who.detail}); each client needs its own NSM_NAME`,
+          );
+        if (who.owner === "gone") {
+          // the owner is gone: this is a new client that reuses the id, not a refresh
+          c.log.info({ connId: id, detail: who.detail }, "begin: the connection's owner is gone; starting afresh");
+          try {
+            await next.close(clone(ConnectionSchema, factory.storedConn!), c);
+          } catch (e) {
+            c.log.warn({ connId: id, err: messageOf(e) }, "begin: close of the abandoned connection failed");
+          }
+          factory.established = false;
+        }
+      }
       if (factory.established && this.side === "server" && req.connection?.state === State.RESELECT_REQUESTED) {
         try {
           await next.close(clone(ConnectionSchema, factory.storedConn!), c);
@@ -217,13 +236,23 @@ class Begin {
   }
 }
 
+/** Who sends a Request for an established id, compared with who made the stored connection. */
+export interface Claim {
+  /** same: a refresh; other: someone else (refused); gone: the owner no longer exists (closed, then served as new) */
+  owner: "same" | "other" | "gone";
+  /** for the log and the error, e.g. "netns 4026532801, stored 4026532907" */
+  detail?: string;
+}
+
 export interface BeginOptions {
   /** lifetime of the component: events after it ends are dropped (default: never ends) */
   signal?: AbortSignal;
+  /** server: checks that a Request for an established id comes from the connection's owner (default: always the same) */
+  claim?: (req: NetworkServiceRequest, stored: Connection) => Claim;
 }
 
 export function beginServer(o: BeginOptions = {}): ServerElement & { readonly size: number } {
-  const b = new Begin("server", o.signal ?? new AbortController().signal);
+  const b = new Begin("server", o.signal ?? new AbortController().signal, o.claim);
   return {
     request: (req, ctx, next) => b.request(req, ctx, next),
     close: (conn, ctx, next) => b.close(conn, ctx, next),
