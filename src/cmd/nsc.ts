@@ -16,7 +16,7 @@ import {
   type Connection,
   type NetworkServiceRequest,
 } from "../api/index.js";
-import { dial, messageOf, newCtx, NsmError, status, type GrpcConn } from "../core/index.js";
+import { dial, messageOf, newCtx, NsmError, status, type ClientElement, type GrpcConn } from "../core/index.js";
 import { createClient } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
 import { netnsIdentity } from "../networkservice/utils/netnsowner.js";
@@ -182,6 +182,26 @@ export function describe(conn: Connection): { msg: string; fields: Record<string
   };
 }
 
+/** Tells the user when a refresh or heal came back with other addresses than before (the endpoint's IPAM moved us). */
+export function addressWatch(log: Logger): ClientElement {
+  const last = new Map<string, string[]>();
+  return {
+    async request(req, ctx, next) {
+      const conn = await next.request(req, ctx);
+      const now = [...(conn.context?.ipContext?.srcIpAddrs ?? [])];
+      const was = last.get(conn.id);
+      if (was && was.join() !== now.join())
+        log.warn({ connId: conn.id, was, now }, `our addresses changed: ${was.join(" ")} → ${now.join(" ")}`);
+      last.set(conn.id, now);
+      return conn;
+    },
+    async close(conn, ctx, next) {
+      last.delete(conn.id);
+      return next.close(conn, ctx);
+    },
+  };
+}
+
 /** retry pause after `attempt` failures: 200 ms doubling up to 5 s */
 export const backoffMs = (attempt: number) => Math.min(5000, 200 * 2 ** Math.min(attempt - 1, 5));
 
@@ -200,7 +220,13 @@ export async function run(args: string[]): Promise<number> {
   if (cfg.livenessCheck && cfg.explicit.livenessCheck)
     log.warn("NSM_LIVENESS_CHECK_ENABLED: no data-plane check yet; healing always reselects");
   const lc = lifecycle({ log });
-  const nsc = await createClient({ ...cfg, signal: lc.signal, log, onlyAskedMechanisms: true });
+  const nsc = await createClient({
+    ...cfg,
+    signal: lc.signal,
+    log,
+    onlyAskedMechanisms: true,
+    extra: [addressWatch(log)],
+  });
   const mgr = dial(cfg.nsmgrUrl, { dialTimeoutMs: cfg.dialTimeoutMs });
   const conns: Connection[] = [];
   const closeAll = async () => {
