@@ -38,6 +38,8 @@ export interface Lifecycle {
   start<T>(startup: Promise<T>, close: (t: T) => Promise<unknown>): Promise<T | undefined>;
   /** Waits for the stop signal, runs `close` (bounded by the grace period) and resolves the exit code. */
   shutdown(close: () => Promise<unknown>): Promise<number>;
+  /** Gives up without a signal (a fatal error): runs `close` within the grace period and resolves 1; the process then exits. */
+  fail(close: () => Promise<unknown>): Promise<number>;
   /** stops listening for signals (tests) */
   dispose(): void;
 }
@@ -57,18 +59,21 @@ export function lifecycle(o: LifecycleOptions): Lifecycle {
     removeOwnedSockets();
     exit(1);
   };
+  const arm = (why: string) => {
+    // unref'd: it must not keep a process alive that would exit by itself
+    hard = setTimeout(() => {
+      // closed, but something (a channel, a child) keeps the loop alive: exit all the same
+      if (closed) exit(code);
+      else force(`did not stop within ${graceMs} ms of ${why}`);
+    }, graceMs);
+    hard.unref();
+  };
   const onSignal = (sig: string) => {
     if (ac.signal.aborted) return force(`second stop signal (${sig})`);
     o.log.info({ signal: sig }, "stopping");
     ac.abort();
     resolveStopped(sig);
-    // unref'd: it must not keep a process alive that would exit by itself
-    hard = setTimeout(() => {
-      if (closed)
-        exit(code); // closed, but something (a channel, a child) keeps the loop alive
-      else force(`did not stop within ${graceMs} ms of the stop signal`);
-    }, graceMs);
-    hard.unref();
+    arm("the stop signal");
   };
   const handlers = Object.fromEntries(SIGNALS.map((s) => [s, () => onSignal(s)])) as Record<string, () => void>;
   for (const s of SIGNALS) process.on(s, handlers[s]!);
@@ -125,6 +130,15 @@ export function lifecycle(o: LifecycleOptions): Lifecycle {
     async shutdown(close) {
       await stopped;
       await settleClose("close", close);
+      return code;
+    },
+    async fail(close) {
+      if (!ac.signal.aborted) {
+        ac.abort();
+        arm("giving up");
+      }
+      await settleClose("close", close);
+      code = 1;
       return code;
     },
     dispose,

@@ -274,9 +274,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (e) {
     if (!(e instanceof FatalRequestError)) throw e;
     log.error(e.message);
-    await closeAll();
-    lc.dispose();
-    return 1;
+    return lc.fail(closeAll);
   }
   return lc.shutdown(closeAll);
 }

@@ -161,11 +161,15 @@ class Begin {
       if (factory.established && this.side === "client") req = this.merge(req, factory);
       if (factory.established && this.side === "server" && this.claim) {
         const who = this.claim(req, factory.storedConn!);
-        if (who.owner === "other")
+        if (who.owner === "other") {
+          // name the id the client chose (the previous hop's segment), not our own
+          const path = req.connection?.path;
+          const theirs = (path && path.pathSegments[path.index - 1]?.id) || id;
           throw new NsmError(
             status.PERMISSION_DENIED,
-            `connection id ${id} belongs to another client (${who.detail}); each client needs its own NSM_NAME`,
+            `connection id ${theirs} belongs to another client (${who.detail}); each client needs its own NSM_NAME`,
           );
+        }
         if (who.owner === "gone") {
           // the owner is gone: this is a new client that reuses the id, not a refresh
           c.log.info({ connId: id, detail: who.detail }, "begin: the connection's owner is gone; starting afresh");

@@ -18,6 +18,8 @@ export interface Proc {
   /** the first line (past or future) matching `re`; rejects after `ms` or when the process exits first */
   waitFor(re: RegExp, ms?: number): Promise<string>;
   readonly exited: Promise<number | null>;
+  /** the exit code, or "running" if the process is still alive after `ms` */
+  exitWithin(ms: number): Promise<number | null | "running">;
   /** sends `sig` and waits for the exit: the exit code and how long it took */
   stop(sig?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
   readonly alive: boolean;
@@ -77,6 +79,11 @@ export function procs(t: TestContext) {
         exited,
         get alive() {
           return code === undefined;
+        },
+        exitWithin(ms) {
+          let timer: NodeJS.Timeout | undefined;
+          const late = new Promise<"running">((r) => (timer = setTimeout(() => r("running"), ms)));
+          return Promise.race([exited, late]).finally(() => clearTimeout(timer));
         },
         waitFor(re, ms = 15_000) {
           const hit = lines.find((l) => re.test(l));
