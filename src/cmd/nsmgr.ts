@@ -2,6 +2,7 @@
  * `nsm nsmgr`: the node's network service manager (cmd-nsmgr): NetworkService, MonitorConnection
  * and both registries on every NSM_LISTEN_ON URL. Registry in memory unless NSM_REGISTRY_URL.
  */
+import { dial, messageOf } from "../core/index.js";
 import { createNsmgr } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
 import { envReader, type Env } from "../tools/env.js";
@@ -42,6 +43,20 @@ export async function run(args: string[]): Promise<number> {
   const lc = lifecycle({ log });
   const mgr = await lc.start(createNsmgr({ ...cfg, signal: lc.signal, log }), (m) => m.close());
   if (!mgr) return lc.exitCode;
+  if (cfg.registryUrl) {
+    // startup does not wait for the registry (it may come later), but the user must hear it is not there
+    const probe = dial(cfg.registryUrl, { dialTimeoutMs: cfg.dialTimeoutMs });
+    try {
+      await probe.waitReady();
+    } catch (e) {
+      log.warn(
+        { registry: cfg.registryUrl, err: messageOf(e) },
+        `registry ${cfg.registryUrl} is unreachable: registrations and lookups fail until it answers (NSM_REGISTRY_URL)`,
+      );
+    } finally {
+      probe.close();
+    }
+  }
   log.info({ url: mgr.url }, "Startup completed");
   return lc.shutdown(() => mgr.close());
 }

@@ -100,7 +100,8 @@ class Factory implements EventFactory {
         try {
           await next.close(clone(ConnectionSchema, this.storedConn!), ctx);
         } catch (e) {
-          ctx.log.warn({ connId: this.id, err: messageOf(e) }, "begin: close before reselect failed");
+          // expected while the old path is gone; the caller (heal) logs why the re-request fails
+          ctx.log.debug({ connId: this.id, err: messageOf(e) }, "begin: close before reselect failed");
         }
         const conn = req.connection!;
         conn.mechanism = undefined;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "node:net";
+import { connect, createServer, type AddressInfo } from "node:net";
 import { procs, until } from "../helpers/procs.js";
 
 const unixSocketLive = (path: string) =>
@@ -123,6 +123,15 @@ test(
     });
     await nsc.waitFor(/connected to icmp/);
     await mgr.stop("SIGKILL");
+    // orphaned: the nsc heals with back-off and says why each re-request fails, without flooding
+    await nsc.waitFor(/heal: re-request failed/);
+    await new Promise((r) => setTimeout(r, 3000));
+    const noisy = nsc.lines.filter((l) => /"level":(40|50)/.test(l));
+    assert.ok(noisy.length <= 6, `at most a few warnings in ~3 s, got ${noisy.length}:\n${noisy.join("\n")}`);
+    assert.ok(
+      noisy.some((l) => l.includes("heal: re-request failed") && l.includes(mgrUrl)),
+      `the warning names what is unreachable:\n${noisy.join("\n")}`,
+    );
     for (const x of [nsc, fwd, nse]) {
       const { code, ms } = await x.stop("SIGTERM");
       assert.ok(ms < 5000, `${x.p.spawnargs.slice(2).join(" ")}: exit took ${ms} ms`);
@@ -168,5 +177,38 @@ test(
       [],
       "no warning about variables the user never set",
     );
+  },
+);
+
+test(
+  "an unreachable registry is named: at nsmgr startup and in a Request that needs it",
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = tempDir(t);
+    const p = procs(t);
+    // a port nobody listens on: bind one, note it, close it
+    const port = await new Promise<number>((res) => {
+      const srv = createServer().listen(0, "127.0.0.1", () => {
+        const a = srv.address() as AddressInfo;
+        srv.close(() => res(a.port));
+      });
+    });
+    const registry = `tcp://127.0.0.1:${port}`;
+    const mgrUrl = `unix://${join(dir, "nsm.sock")}`;
+    const mgr = p.start("nsmgr", { NSM_NAME: "nsmgr", NSM_LISTEN_ON: mgrUrl, NSM_REGISTRY_URL: registry });
+    const warn = JSON.parse(await mgr.waitFor(/is unreachable/)) as { level: number; msg: string };
+    assert.equal(warn.level, 40);
+    assert.match(warn.msg, new RegExp(`registry ${registry} is unreachable`));
+    await mgr.waitFor(/Startup completed/);
+    const nsc = p.start("nsc", {
+      NSM_NAME: "app",
+      NSM_CONNECT_TO: mgrUrl,
+      NSM_NETWORK_SERVICES: "kernel://icmp/nsm-1",
+      NSM_REQUEST_TIMEOUT: "4s",
+    });
+    const failed = JSON.parse(await nsc.waitFor(/request for kernel:\/\/icmp\/nsm-1 failed/, 10_000)) as {
+      err: string;
+    };
+    assert.ok(failed.err.includes(registry), `the error names the registry: ${failed.err}`);
   },
 );

@@ -5,8 +5,9 @@
  * connection is back. Without a liveness check (or when it fails) the re-request reselects: the
  * old path is closed and discover/roundrobin pick a new endpoint and forwarder.
  *
- * upstream: sdk pkg/networkservice/common/heal; we differ in waiting `retryMs` (default 100 ms)
- * between failed attempts instead of spinning, and in re-dialling (dial evicts the broken
+ * upstream: sdk pkg/networkservice/common/heal; we differ in waiting between failed attempts
+ * (`retryMs`, default 100 ms, doubling up to `maxRetryMs`, default 5 s) instead of spinning, and
+ * log why an attempt failed (the first, then every change of reason or each 10th), and in re-dialling (dial evicts the broken
  * channel) so a restarted nsmgr is reached without grpc's reconnect back-off.
  */
 import {
@@ -27,8 +28,10 @@ export interface HealOptions {
   livenessIntervalMs?: number;
   /** per-check timeout (default 1 s) */
   livenessTimeoutMs?: number;
-  /** pause between failed heal attempts (default 100 ms) */
+  /** first pause between failed heal attempts (default 100 ms); it doubles after each failure */
   retryMs?: number;
+  /** longest pause between failed heal attempts (default 5 s) */
+  maxRetryMs?: number;
   /** called with the reason each time healing starts (tests, metrics) */
   onHeal?: (connId: string, reason: string) => void;
   /** called with the new connection when healing succeeded */
@@ -89,6 +92,7 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
       if (signal.aborted) return;
       o.onHeal?.(conn.id, reason);
       log.info({ connId: conn.id, reason }, "heal: connection lost, re-requesting");
+      let lastErr = "";
       for (let attempt = 1; !signal.aborted; attempt++) {
         const reselect = !(await check(conn, signal));
         try {
@@ -100,8 +104,12 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
           return;
         } catch (e) {
           if (signal.aborted) return;
-          log.debug({ connId: conn.id, attempt, err: messageOf(e) }, "heal: attempt failed");
-          await sleep(retryMs, signal);
+          const err = messageOf(e);
+          const wait = Math.min(o.maxRetryMs ?? 5000, retryMs * 2 ** Math.min(attempt - 1, 16));
+          if (err !== lastErr || attempt % 10 === 0)
+            log.warn({ connId: conn.id, attempt, err, retryInMs: wait }, "heal: re-request failed, retrying");
+          lastErr = err;
+          await sleep(wait, signal);
         }
       }
     };

@@ -39,7 +39,7 @@ export function retryClient<T, Q, R>(kind: Kind<T, Q, R>, o: RetryOptions = {}):
       } catch (err) {
         if (ctx.signal.aborted || !isTransient(err)) throw err;
         if (attempt === 0 || attempt % 25 === 0)
-          ctx.log.debug({ name, attempt, err: messageOf(err) }, `registry client: ${what} failed, retrying`);
+          ctx.log.warn({ name, attempt, err: messageOf(err) }, `registry client: ${what} failed, retrying`);
         await sleep(interval, ctx.signal);
         if (ctx.signal.aborted) throw NsmError.from(err, ctx.signal);
       }
@@ -50,7 +50,8 @@ export function retryClient<T, Q, R>(kind: Kind<T, Q, R>, o: RetryOptions = {}):
     unregister: (e, ctx, next) => again("unregister", kind.nameOf(e), ctx, (c) => next.unregister(kind.clone(e), c)),
     async *find(q, ctx, next) {
       const { watch } = kind.query(q);
-      for (;;) {
+      let lastErr: unknown;
+      for (let attempt = 0; ; attempt++) {
         let got = false;
         try {
           for await (const r of next.find(q, ctx)) {
@@ -61,8 +62,16 @@ export function retryClient<T, Q, R>(kind: Kind<T, Q, R>, o: RetryOptions = {}):
         } catch (err) {
           if (ctx.signal.aborted) return;
           if (!isTransient(err) || (got && !watch)) throw err;
-          ctx.log.debug({ err: messageOf(err) }, "registry client: find stream failed, re-opening");
+          lastErr = err;
+          if (attempt === 0 || attempt % 25 === 0)
+            ctx.log.warn({ attempt, err: messageOf(err) }, "registry client: find failed, retrying");
         }
+        // a plain Find gives up while its caller can still hear why (the registry is unreachable),
+        // rather than retrying into the caller's deadline and ending as a bare cancellation
+        if (!watch && lastErr && Number.isFinite(ctx.deadline) && Date.now() + interval + 1000 > ctx.deadline)
+          throw new NsmError(status.UNAVAILABLE, `registry find failed ${attempt + 1} time(s): ${messageOf(lastErr)}`, {
+            cause: lastErr,
+          });
         await sleep(interval, ctx.signal);
         if (ctx.signal.aborted) return;
       }
