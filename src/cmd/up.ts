@@ -5,9 +5,9 @@
  * made by hand connects with `ip netns exec <ns> nsm nsc` and only NSM_NETWORK_SERVICES set.
  * `nsm down` stops it. Root only.
  */
-import { connect } from "node:net";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { unixSocketLive } from "../core/index.js";
 import { createMesh, readMeshState } from "../mesh/index.js";
 import { envReader, type Env } from "../tools/env.js";
 
@@ -40,18 +40,6 @@ export function readConfig(env: Env = process.env) {
   };
 }
 
-/** true when something accepts connections on the unix socket at `path`. */
-function listening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
 export async function run(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
     console.log(ENV_HELP);
@@ -67,7 +55,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   if (existsSync(cfg.socket)) {
-    if (await listening(cfg.socket)) {
+    if (await unixSocketLive(cfg.socket)) {
       console.error(`nsm up: another nsmgr listens on ${cfg.socket}; stop it or set NSM_UP_SOCKET`);
       return 1;
     }

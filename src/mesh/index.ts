@@ -29,6 +29,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { unixSocketLive } from "../core/grpc.js";
 import { Netns } from "../datapath/netns.js";
 
 export const FABRIC_PREFIX = "198.18.0";
@@ -308,7 +309,11 @@ export async function destroyMesh(state: MeshState): Promise<void> {
       errors.push(`netns ${ns}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? (e as Error).message}`);
     }
   }
-  for (const f of state.files) rmSync(f, { force: true });
+  // our processes are gone by now: a socket something still answers on belongs to someone else
+  for (const f of state.files) {
+    if (await unixSocketLive(f)) errors.push(`${f}: left alone, another server listens on it`);
+    else rmSync(f, { force: true });
+  }
   try {
     rmSync(state.dir, { recursive: true, force: true });
   } catch (e) {
