@@ -64,7 +64,10 @@ export async function run(args: string[]): Promise<number> {
   mkdirSync(dirname(cfg.socket), { recursive: true });
   mkdirSync(dirname(cfg.stateFile), { recursive: true });
   const t0 = Date.now();
+  // progress on stderr, so stdout keeps only the summary
+  const step = (what: string) => console.error(`nsm up: [${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
   const mesh = await createMesh({
+    progress: step,
     id: cfg.id,
     dir: cfg.dir,
     stateFile: cfg.stateFile,
@@ -75,6 +78,7 @@ export async function run(args: string[]): Promise<number> {
   });
   let nse;
   try {
+    step(`endpoint "${cfg.service}" on node 1 (addresses from ${cfg.cidr})`);
     nse = await mesh.startNse(1, { name: cfg.service, cidr: cfg.cidr, services: [cfg.service] });
   } catch (e) {
     await mesh.close().catch(() => undefined);

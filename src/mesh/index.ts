@@ -77,6 +77,8 @@ export interface MeshOptions {
   logLevel?: string;
   /** extra environment for every process */
   env?: Record<string, string>;
+  /** called as each startup step begins (`nsm up` prints them) */
+  progress?: (step: string) => void;
   /** detach processes (new session, not children we wait for): `nsm up` */
   detached?: boolean;
   /** forwarder NSM_STALE_TIMEOUT (default 30s) */
@@ -390,6 +392,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
 
   try {
     // fabric: a bridge with the registry's address; one veth per node, the node end born in the node netns
+    o.progress?.(`namespaces: fabric ${state.fabric} and ${nodes} node(s), joined by veth pairs to a bridge`);
     addNetns(state.fabric);
     const fab = Netns.open({ name: state.fabric });
     try {
@@ -434,6 +437,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     }
     saveState(state);
 
+    o.progress?.(`registry on ${state.registryUrl}`);
     const reg = start({
       name: "registry",
       role: "registry",
@@ -442,6 +446,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
       env: { NSM_LISTEN_ON: `tcp://${FABRIC_PREFIX}.254:${REGISTRY_PORT}`, NSM_EXPIRE_PERIOD: "1m" },
     });
     await reg.waitFor(/Startup completed/);
+    o.progress?.(`nsmgr on each node (${state.nodes.map((n) => n.nsmgrUrl).join(", ")})`);
     const mgrs = state.nodes.map((n, i) => {
       const extra = o.nsmgrExtraListen?.(i) ?? [];
       for (const u of extra)
@@ -471,6 +476,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
         execFileSync(OVS_SH, ["start", d, n.netns], { stdio: ["ignore", "ignore", "pipe"] });
       }
     }
+    o.progress?.(`forwarder on each node (${o.datapath ?? "kernel"} datapath)`);
     await Promise.all(state.nodes.map((_, i) => startForwarder(i)));
   } catch (e) {
     await close().catch(() => undefined);
