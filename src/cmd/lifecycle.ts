@@ -22,6 +22,8 @@ export interface LifecycleOptions {
   graceMs?: number;
   /** how to end the process (tests); default process.exit */
   exit?: (code: number) => void;
+  /** where stop signals come from (tests); default process */
+  signals?: Pick<NodeJS.EventEmitter, "on" | "removeListener">;
 }
 
 export interface Lifecycle {
@@ -76,12 +78,13 @@ export function lifecycle(o: LifecycleOptions): Lifecycle {
     arm("the stop signal");
   };
   const handlers = Object.fromEntries(SIGNALS.map((s) => [s, () => onSignal(s)])) as Record<string, () => void>;
-  for (const s of SIGNALS) process.on(s, handlers[s]!);
+  const source = o.signals ?? process;
+  for (const s of SIGNALS) source.on(s, handlers[s]!);
   // a normal exit or process.exit(): leave no socket file behind
   process.once("exit", removeOwnedSockets);
 
   const dispose = () => {
-    for (const s of SIGNALS) process.removeListener(s, handlers[s]!);
+    for (const s of SIGNALS) source.removeListener(s, handlers[s]!);
     process.removeListener("exit", removeOwnedSockets);
     if (hard) clearTimeout(hard);
   };
