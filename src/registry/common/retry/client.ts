@@ -2,7 +2,8 @@
  * retry (client, both registries): Register/Unregister are tried again every `intervalMs`
  * (200 ms) with a per-try timeout (15 s) until they succeed, fail with a non-transient code
  * (InvalidArgument, PermissionDenied, ...), or the caller's ctx ends. Find is retried while it
- * fails before its first response; a watch Find whose stream breaks later is re-opened, so
+ * fails before its first response: a plain Find for at most `findBudgetMs` (5 s, and never into
+ * the caller's last second), then it fails with the last error, which names the registry; a watch Find whose stream breaks later is re-opened, so
  * watch streams reconnect by themselves (the current entries are sent again after a
  * reconnect: consumers key by name). upstream: sdk pkg/registry/common/retry (+ heal's Find wrapper).
  */
@@ -12,6 +13,8 @@ import { type Kind, sleep } from "../../tools.js";
 export interface RetryOptions {
   tryTimeoutMs?: number;
   intervalMs?: number;
+  /** how long a plain (non-watch) Find keeps retrying before it fails with the last error (default 5 s) */
+  findBudgetMs?: number;
 }
 
 const FINAL = new Set<status>([
@@ -51,6 +54,7 @@ export function retryClient<T, Q, R>(kind: Kind<T, Q, R>, o: RetryOptions = {}):
     async *find(q, ctx, next) {
       const { watch } = kind.query(q);
       let lastErr: unknown;
+      const giveUpAt = Date.now() + (o.findBudgetMs ?? 5000);
       for (let attempt = 0; ; attempt++) {
         let got = false;
         try {
@@ -68,7 +72,8 @@ export function retryClient<T, Q, R>(kind: Kind<T, Q, R>, o: RetryOptions = {}):
         }
         // a plain Find gives up while its caller can still hear why (the registry is unreachable),
         // rather than retrying into the caller's deadline and ending as a bare cancellation
-        if (!watch && lastErr && Number.isFinite(ctx.deadline) && Date.now() + interval + 1000 > ctx.deadline)
+        const late = Date.now() + interval > giveUpAt || Date.now() + interval + 1000 > ctx.deadline;
+        if (!watch && lastErr && late)
           throw new NsmError(status.UNAVAILABLE, `registry find failed ${attempt + 1} time(s): ${messageOf(lastErr)}`, {
             cause: lastErr,
           });
