@@ -45,6 +45,10 @@ test("text lines: time, level name, the connection id first, message, then key=v
   );
 });
 
+test("a message with line breaks stays on one line", () => {
+  assert.equal(formatText({ level: 50, msg: "a\nb" }), " ERROR a\\nb");
+});
+
 test("newLogger writes one text line per event when asked, JSON by default off a terminal", () => {
   const t = sink();
   const log = newLogger({ component: "nsmgr", level: "INFO", format: "text", destination: t.w });

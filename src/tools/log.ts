@@ -70,7 +70,7 @@ export function formatText(rec: Record<string, unknown>): string {
     .filter(([k, v]) => !HIDDEN.has(k) && v !== undefined)
     .map(([k, v]) => `${k}=${show(v)}`)
     .join(" ");
-  return `${time} ${level} ${conn}${comp}${String(rec.msg ?? "")}${rest ? ` ${rest}` : ""}`;
+  return `${time} ${level} ${conn}${comp}${String(rec.msg ?? "").replace(/\n/g, "\\n")}${rest ? ` ${rest}` : ""}`;
 }
 
 /** A pino destination that turns each JSON record into a text line, written synchronously. */
