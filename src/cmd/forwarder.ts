@@ -8,10 +8,12 @@ import { nullBackend } from "../forwarder/backends/null/index.js";
 import { ovsBackend } from "../forwarder/backends/ovs/index.js";
 import type { DatapathBackend } from "../forwarder/backend.js";
 import { createForwarder } from "../networkservice/components.js";
-import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
-import { envReader, type Env } from "../tools/env.js";
+import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
+import { parseAddr } from "../networkservice/utils/ip.js";
+import { ConfigError, envReader, type Env } from "../tools/env.js";
 import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/telemetry/index.js";
 import { newLogger, type Logger } from "../tools/log.js";
+import { lifecycle } from "./lifecycle.js";
 
 export const DATAPATHS = ["kernel", "ovs", "memif", "null"] as const;
 
@@ -38,6 +40,14 @@ ${COMMON_HELP}`;
 export function readConfig(env: Env = process.env) {
   const e = envReader(env);
   const c = readCommon(e, "forwarder");
+  const tunnelIp = e.optional("NSM_TUNNEL_IP");
+  if (tunnelIp !== undefined) {
+    try {
+      parseAddr(tunnelIp.trim());
+    } catch (err) {
+      throw new ConfigError("NSM_TUNNEL_IP", tunnelIp, (err as Error).message);
+    }
+  }
   return {
     ...c,
     listenOn: e.urls("NSM_LISTEN_ON", [`unix:///var/lib/networkservicemesh/${c.name}.sock`]).map((u) => u.href),
@@ -46,7 +56,7 @@ export function readConfig(env: Env = process.env) {
     labels: e.map("NSM_LABELS"),
     dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "750ms"),
     datapath: e.oneOf("NSM_DATAPATH", DATAPATHS, "kernel"),
-    tunnelIp: e.optional("NSM_TUNNEL_IP"),
+    tunnelIp: tunnelIp?.trim(),
     vxlanPort: e.int("NSM_VXLAN_PORT", 4789, { min: 1, max: 65535 }),
     wireguardPort: e.int("NSM_WIREGUARD_PORT", 51820, { min: 1, max: 65535 }),
     stateDir: e.string("NSM_STATE_DIR", `/run/nsm-ts/forwarder-${c.name}`),
@@ -93,20 +103,25 @@ export async function run(args: string[]): Promise<number> {
   const cfg = readConfig();
   const log = newLogger({ component: "forwarder", level: cfg.logLevel });
   log.info(cfg, "configuration");
-  const ac = new AbortController();
+  const lc = lifecycle({ log });
   const telemetry = await startTelemetry(readTelemetryConfig(), { component: "forwarder", name: cfg.name, log });
-  const fwd = await createForwarder({
-    ...cfg,
-    backend: await backendFor(cfg, log),
-    isRemote: isRemoteUrl,
-    signal: ac.signal,
-    log,
-    telemetry,
-  });
+  const startup = (async () =>
+    createForwarder({
+      ...cfg,
+      backend: await backendFor(cfg, log),
+      isRemote: isRemoteUrl,
+      signal: lc.signal,
+      log,
+      telemetry,
+    }))();
+  const fwd = await lc.start(startup, (f) => f.close());
+  if (!fwd) {
+    await telemetry.close();
+    return lc.exitCode;
+  }
   log.info({ url: fwd.url, datapath: fwd.backend.name }, "Startup completed");
-  const sig = await stopSignal();
-  log.info({ signal: sig }, "stopping");
-  await fwd.close();
-  await telemetry.close();
-  return 0;
+  return lc.shutdown(async () => {
+    await fwd.close();
+    await telemetry.close();
+  });
 }

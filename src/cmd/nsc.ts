@@ -1,10 +1,13 @@
 /**
  * `nsm nsc`: requests every NSM_NETWORK_SERVICES URL from the local nsmgr and keeps the
  * connections (refresh, heal) until stopped, then closes them. A connection left by
- * `nsm nsc-init` (or a previous nsc) with the same NSM_NAME is adopted through MonitorConnection.
+ * `nsm nsc-init` (or a previous nsc) with the same NSM_NAME in the same network namespace is
+ * adopted through MonitorConnection; one that belongs to another namespace or a live process never is.
  */
+import { statSync } from "node:fs";
 import {
   clone,
+  kernel,
   ConnectionSchema,
   ConnectionState,
   create,
@@ -13,18 +16,20 @@ import {
   type Connection,
   type NetworkServiceRequest,
 } from "../api/index.js";
-import { dial, messageOf, newCtx, type GrpcConn } from "../core/index.js";
+import { dial, messageOf, newCtx, NsmError, status, type ClientElement, type GrpcConn } from "../core/index.js";
 import { kernelLivenessCheck } from "../networkservice/common/heal/liveness.js";
 import { createClient } from "../networkservice/components.js";
-import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
+import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
+import { netnsIdentity } from "../networkservice/utils/netnsowner.js";
 import { parseNsUrl, requestFromNsUrl, type NsUrl } from "../networkservice/utils/nsurl.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
 import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/telemetry/index.js";
 import { newLogger, type Logger } from "../tools/log.js";
+import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm nsc — network service client
 
-  NSM_NAME                       nsc                                             client name; connection ids are <name>-<i>
+  NSM_NAME                       nsc-<netns inode>                               client name, one per workload; connection ids are <name>-<i>
   NSM_CONNECT_TO                 unix:///var/lib/networkservicemesh/nsm.io.sock  nsmgr URL
   NSM_NETWORK_SERVICES           (required)                                      kernel://<service>[@<domain>]/<ifname>?<label>=<value>,...
   NSM_DIAL_TIMEOUT               5s                                              dial timeout
@@ -38,9 +43,22 @@ export const ENV_HELP = `nsm nsc — network service client
 ${TELEMETRY_HELP}
 ${COMMON_HELP}`;
 
-export function readConfig(env: Env = process.env, defaultName = "nsc") {
+/**
+ * Upstream sets NSM_NAME per pod; our workload is a network namespace, so the default name is
+ * the namespace's inode: two clients in two namespaces never share a connection id, and a client
+ * restarted in its namespace finds (adopts) its connections again.
+ */
+export function defaultName(): string {
+  try {
+    return `nsc-${statSync("/proc/self/ns/net").ino}`;
+  } catch {
+    return `nsc-${process.pid}`;
+  }
+}
+
+export function readConfig(env: Env = process.env, dflt = defaultName()) {
   const e = envReader(env);
-  const c = readCommon(e, defaultName);
+  const c = readCommon(e, dflt);
   const raw = e.list("NSM_NETWORK_SERVICES", []);
   if (!raw.length)
     throw new ConfigError(
@@ -66,7 +84,41 @@ export function readConfig(env: Env = process.env, defaultName = "nsc") {
     livenessIntervalMs: e.duration("NSM_LIVENESS_CHECK_INTERVAL", "200ms"),
     livenessTimeoutMs: e.duration("NSM_LIVENESS_CHECK_TIMEOUT", "1s"),
     localDns: e.bool("NSM_LOCAL_DNS_SERVER_ENABLED", true),
+    /** the variables set on purpose: only those earn a warning about what is not built yet */
+    explicit: {
+      localDns: e.optional("NSM_LOCAL_DNS_SERVER_ENABLED") !== undefined,
+      livenessCheck: e.optional("NSM_LIVENESS_CHECK_ENABLED") !== undefined,
+    },
   };
+}
+
+/** A client's mistake the mesh will not fix by itself: retrying cannot help. */
+export class FatalRequestError extends Error {}
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/**
+ * Whether we may adopt `found` (a connection nsmgr knows under our id): only if it lives in our
+ * namespace (or its namespace is gone) and no other live process named it as its own.
+ */
+export function adoptable(found: Connection, ourNetnsUrl: string): { ok: true } | { ok: false; why: string } {
+  const theirUrl = found.mechanism?.type === kernel.MECHANISM ? kernel.netnsUrlOf(found.mechanism) : undefined;
+  if (!theirUrl) return { ok: true };
+  const theirs = netnsIdentity(theirUrl);
+  const ours = netnsIdentity(ourNetnsUrl);
+  if (theirs && ours && theirs !== ours)
+    return { ok: false, why: `it belongs to another network namespace (${theirUrl})` };
+  const pid = /^file:\/\/\/proc\/(\d+)\/ns\/net$/.exec(theirUrl)?.[1];
+  if (pid && Number(pid) !== process.pid && isAlive(Number(pid)))
+    return { ok: false, why: `it belongs to a live process (pid ${pid}) in this namespace` };
+  return { ok: true };
 }
 
 /**
@@ -91,6 +143,11 @@ export async function buildRequest(
         (c: Connection) =>
           c.path?.index === 1 && c.path.pathSegments[0]?.id === id && c.mechanism?.type === u.mechanism,
       );
+      const may = found && adoptable(found, netnsUrl);
+      if (may && !may.ok)
+        throw new FatalRequestError(
+          `connection id ${id} is in use: ${may.why}; give each client its own NSM_NAME (default: one per namespace)`,
+        );
       if (found) {
         const conn = clone(ConnectionSchema, found);
         conn.path!.index = 0;
@@ -106,6 +163,7 @@ export async function buildRequest(
       break; // the initial state transfer is all we need
     }
   } catch (e) {
+    if (e instanceof FatalRequestError) throw e;
     log.debug({ connId: id, err: messageOf(e) }, "no existing connection found (monitor failed)");
   } finally {
     clearTimeout(timer);
@@ -113,6 +171,44 @@ export async function buildRequest(
   }
   return req;
 }
+
+/** The success line: our interface and addresses, the endpoint and its addresses. */
+export function describe(conn: Connection): { msg: string; fields: Record<string, unknown> } {
+  const ip = conn.context?.ipContext;
+  const ifname = conn.mechanism ? kernel.ifnameOf(conn.mechanism) : undefined;
+  const src = ip?.srcIpAddrs ?? [];
+  const dst = ip?.dstIpAddrs ?? [];
+  const ours = [ifname ?? conn.mechanism?.type ?? "?", ...src].join(" ");
+  return {
+    msg: `connected to ${conn.networkService}: ${ours} ↔ endpoint ${conn.networkServiceEndpointName}${dst.length ? ` ${dst.join(" ")}` : ""}`,
+    fields: { connId: conn.id, ifname, ip: src, nse: conn.networkServiceEndpointName, nseIp: dst },
+  };
+}
+
+/** Tells the user when a refresh or heal came back with other addresses than before (the endpoint's IPAM moved us). */
+export function addressWatch(log: Logger): ClientElement {
+  const last = new Map<string, string[]>();
+  return {
+    async request(req, ctx, next) {
+      const conn = await next.request(req, ctx);
+      const now = [...(conn.context?.ipContext?.srcIpAddrs ?? [])];
+      const was = last.get(conn.id);
+      if (was && was.join() !== now.join())
+        log.warn({ connId: conn.id, was, now }, `our addresses changed: ${was.join(" ")} → ${now.join(" ")}`);
+      last.set(conn.id, now);
+      return conn;
+    },
+    async close(conn, ctx, next) {
+      last.delete(conn.id);
+      return next.close(conn, ctx);
+    },
+  };
+}
+
+/** retry pause after `attempt` failures: 200 ms doubling up to 5 s */
+export const backoffMs = (attempt: number) => Math.min(5000, 200 * 2 ** Math.min(attempt - 1, 5));
+
+const FATAL_CODES = new Set<number>([status.INVALID_ARGUMENT, status.PERMISSION_DENIED]);
 
 export async function run(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
@@ -122,9 +218,9 @@ export async function run(args: string[]): Promise<number> {
   const cfg = readConfig();
   const log = newLogger({ component: "nsc", level: cfg.logLevel });
   log.info({ ...cfg, services: cfg.services.map((s) => s.url) }, "configuration");
-  if (cfg.localDns)
+  if (cfg.localDns && cfg.explicit.localDns)
     log.warn("NSM_LOCAL_DNS_SERVER_ENABLED: the local DNS proxy is not built yet; resolv.conf is left alone");
-  const ac = new AbortController();
+  const lc = lifecycle({ log });
   const heal = cfg.livenessCheck
     ? {
         livenessCheck: kernelLivenessCheck({ netnsUrl: cfg.netnsUrl, log }),
@@ -133,49 +229,64 @@ export async function run(args: string[]): Promise<number> {
       }
     : {};
   const telemetry = await startTelemetry(readTelemetryConfig(), { component: "nsc", name: cfg.name, log });
-  const nsc = await createClient({ ...cfg, heal, signal: ac.signal, log, telemetry });
+  const nsc = await createClient({
+    ...cfg,
+    heal,
+    signal: lc.signal,
+    log,
+    telemetry,
+    onlyAskedMechanisms: true,
+    extra: [addressWatch(log)],
+  });
   const mgr = dial(cfg.nsmgrUrl, { dialTimeoutMs: cfg.dialTimeoutMs });
   const conns: Connection[] = [];
-  const stopping = stopSignal(ac.signal);
-  let stopped = false;
-  void stopping.then(() => {
-    stopped = true;
-  });
+  const closeAll = async () => {
+    // bounded by the lifecycle's grace period: a Close that cannot finish is cut short with the process
+    const timeoutMs = Math.min(cfg.requestTimeoutMs, 3000);
+    await Promise.all(
+      conns.map(async (c) => {
+        try {
+          await nsc.client.close(c, newCtx({ timeoutMs, log }));
+        } catch (e) {
+          log.warn({ connId: c.id, err: messageOf(e) }, "close failed");
+        }
+      }),
+    );
+    mgr.close();
+    await nsc.close();
+    await telemetry.close();
+  };
   try {
     for (const [i, u] of cfg.services.entries()) {
       const id = `${cfg.name}-${i}`;
       const req = await buildRequest(mgr, u, id, cfg.netnsUrl, Math.min(cfg.requestTimeoutMs, 1000), log);
-      for (let attempt = 1; !stopped; attempt++) {
+      for (let attempt = 1; !lc.signal.aborted; attempt++) {
         try {
           const conn = await nsc.client.request(
             clone(NetworkServiceRequestSchema, req),
-            newCtx({ timeoutMs: cfg.requestTimeoutMs, log }),
+            newCtx({ timeoutMs: cfg.requestTimeoutMs, log, signal: lc.signal }),
           );
           conns.push(conn);
-          log.info(
-            { connId: conn.id, nse: conn.networkServiceEndpointName, ip: conn.context?.ipContext?.srcIpAddrs },
-            `connected to ${u.networkService}`,
-          );
+          const d = describe(conn);
+          log.info(d.fields, d.msg);
           break;
         } catch (e) {
-          log.error({ connId: id, attempt, err: messageOf(e) }, `request for ${u.url} failed, retrying`);
-          await new Promise((r) => setTimeout(r, 200));
+          if (lc.signal.aborted) break;
+          const err = NsmError.from(e);
+          if (FATAL_CODES.has(err.code)) throw new FatalRequestError(`request for ${u.url}: ${err.message}`);
+          const wait = backoffMs(attempt);
+          log.warn({ connId: id, attempt, err: err.message, retryInMs: wait }, `request for ${u.url} failed, retrying`);
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, wait);
+            lc.signal.addEventListener("abort", () => (clearTimeout(t), r()), { once: true });
+          });
         }
       }
     }
-    const sig = await stopping;
-    log.info({ signal: sig }, "stopping: closing connections");
-  } finally {
-    for (const c of conns) {
-      try {
-        await nsc.client.close(c, newCtx({ timeoutMs: cfg.requestTimeoutMs, log }));
-      } catch (e) {
-        log.warn({ connId: c.id, err: messageOf(e) }, "close failed");
-      }
-    }
-    mgr.close();
-    await nsc.close();
-    await telemetry.close();
+  } catch (e) {
+    if (!(e instanceof FatalRequestError)) throw e;
+    log.error(e.message);
+    return lc.fail(closeAll);
   }
-  return 0;
+  return lc.shutdown(closeAll);
 }

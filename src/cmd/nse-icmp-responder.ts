@@ -7,10 +7,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEndpoint } from "../networkservice/components.js";
-import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
+import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
+import { payload as payloads } from "../api/index.js";
+import { parsePrefix, size } from "../networkservice/utils/ip.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
 import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/telemetry/index.js";
 import { newLogger } from "../tools/log.js";
+import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm nse-icmp-responder — ICMP responder endpoint
 
@@ -51,11 +54,22 @@ export function readConfig(env: Env = process.env) {
   const cidrRaw = e.string("NSM_CIDR_PREFIX", "169.254.0.0/16");
   const groups = parseCidrGroups(cidrRaw);
   if (!groups.length) throw new ConfigError("NSM_CIDR_PREFIX", cidrRaw, "no CIDR given");
+  for (const cidr of groups.flat()) {
+    let n: bigint;
+    try {
+      n = size(parsePrefix(cidr));
+    } catch (err) {
+      throw new ConfigError("NSM_CIDR_PREFIX", cidrRaw, (err as Error).message);
+    }
+    // every connection takes a point-to-point pair: a pool needs room for two addresses
+    if (n < 2n)
+      throw new ConfigError("NSM_CIDR_PREFIX", cidrRaw, `"${cidr}" has room for ${n} address; a pair needs 2`);
+  }
   return {
     ...c,
     nsmgrUrl: e.url("NSM_CONNECT_TO", "unix:///var/lib/networkservicemesh/nsm.io.sock").href,
     services: e.list("NSM_SERVICE_NAMES", ["icmp-responder"]),
-    payload: e.string("NSM_PAYLOAD", "ETHERNET"),
+    payload: e.oneOf("NSM_PAYLOAD", [payloads.ETHERNET, payloads.IP], payloads.ETHERNET),
     labels: e.map("NSM_LABELS"),
     cidrs: groups.flat(),
     dnsConfigs: dns,
@@ -75,27 +89,30 @@ export async function run(args: string[]): Promise<number> {
   const log = newLogger({ component: "nse-icmp-responder", level: cfg.logLevel });
   log.info(cfg, "configuration");
   const dir = cfg.listenOn ? undefined : mkdtempSync(join(tmpdir(), `${cfg.name}-`));
-  const ac = new AbortController();
+  const lc = lifecycle({ log });
+  // a forced exit skips `finally`: the temporary directory goes with the process all the same
+  const rmDir = () => dir && rmSync(dir, { recursive: true, force: true });
+  process.once("exit", rmDir);
   const telemetry = await startTelemetry(readTelemetryConfig(), {
     component: "nse-icmp-responder",
     name: cfg.name,
     log,
   });
   try {
-    const nse = await createEndpoint({
+    const close = (n: Awaited<ReturnType<typeof createEndpoint>>) => n.close({ unregister: cfg.unregisterItself });
+    const startup = createEndpoint({
       ...cfg,
       listenOn: [cfg.listenOn ?? `unix://${join(dir!, "listen.on")}`],
-      signal: ac.signal,
+      signal: lc.signal,
       log,
       telemetry,
     });
+    const nse = await lc.start(startup, close);
+    if (!nse) return lc.exitCode;
     log.info({ url: nse.url }, "Startup completed");
-    const sig = await stopSignal();
-    log.info({ signal: sig }, "stopping");
-    await nse.close({ unregister: cfg.unregisterItself });
+    return await lc.shutdown(() => close(nse));
   } finally {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    rmDir();
     await telemetry.close();
   }
-  return 0;
 }

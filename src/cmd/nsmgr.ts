@@ -2,11 +2,13 @@
  * `nsm nsmgr`: the node's network service manager (cmd-nsmgr): NetworkService, MonitorConnection
  * and both registries on every NSM_LISTEN_ON URL. Registry in memory unless NSM_REGISTRY_URL.
  */
+import { dial, messageOf } from "../core/index.js";
 import { createNsmgr } from "../networkservice/components.js";
-import { COMMON_HELP, readCommon, stopSignal } from "../networkservice/cmdutil.js";
+import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
 import { envReader, type Env } from "../tools/env.js";
 import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/telemetry/index.js";
 import { newLogger } from "../tools/log.js";
+import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm nsmgr — Network Service Manager
 
@@ -40,13 +42,30 @@ export async function run(args: string[]): Promise<number> {
   const cfg = readConfig();
   const log = newLogger({ component: "nsmgr", level: cfg.logLevel });
   log.info(cfg, "configuration");
-  const ac = new AbortController();
+  const lc = lifecycle({ log });
   const telemetry = await startTelemetry(readTelemetryConfig(), { component: "nsmgr", name: cfg.name, log });
-  const mgr = await createNsmgr({ ...cfg, signal: ac.signal, log, telemetry });
+  const mgr = await lc.start(createNsmgr({ ...cfg, signal: lc.signal, log, telemetry }), (m) => m.close());
+  if (!mgr) {
+    await telemetry.close();
+    return lc.exitCode;
+  }
+  if (cfg.registryUrl) {
+    // startup does not wait for the registry (it may come later), but the user must hear it is not there
+    const probe = dial(cfg.registryUrl, { dialTimeoutMs: cfg.dialTimeoutMs });
+    try {
+      await probe.waitReady();
+    } catch (e) {
+      log.warn(
+        { registry: cfg.registryUrl, err: messageOf(e) },
+        `registry ${cfg.registryUrl} is unreachable: registrations and lookups fail until it answers (NSM_REGISTRY_URL)`,
+      );
+    } finally {
+      probe.close();
+    }
+  }
   log.info({ url: mgr.url }, "Startup completed");
-  const sig = await stopSignal();
-  log.info({ signal: sig }, "stopping");
-  await mgr.close();
-  await telemetry.close();
-  return 0;
+  return lc.shutdown(async () => {
+    await mgr.close();
+    await telemetry.close();
+  });
 }

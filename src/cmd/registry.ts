@@ -7,7 +7,8 @@ import { serve, type GrpcServer } from "../core/index.js";
 import { createRegistry, type Registry } from "../registry/chains/registry.js";
 import { parseEtcdUrl } from "../registry/store/open.js";
 import { ConfigError, envReader, formatDuration, type Env } from "../tools/env.js";
-import { type Logger, newLogger, normalizeLevel } from "../tools/log.js";
+import { type Logger, logFormat, newLogger, normalizeLevel } from "../tools/log.js";
+import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceRegistry + NetworkServiceEndpointRegistry)
 
@@ -17,6 +18,7 @@ export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceReg
   NSM_REGISTRY_STORE       memory                     memory | etcd://host:port[,host:port][/prefix]
   NSM_DIAL_TIMEOUT         750ms                      dial timeout to the proxy registry
   NSM_LOG_LEVEL            INFO                       TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC
+  NSM_LOG_FORMAT           (tty)                      text (for humans; the default on a terminal) | json (the default otherwise)
   NSM_REGISTRY_SERVER_POLICIES / NSM_REGISTRY_CLIENT_POLICIES   accepted, not used yet
 Without certificates gRPC is plaintext.`;
 
@@ -44,6 +46,12 @@ export function readConfig(env: Env = process.env): RegistryConfig {
     normalizeLevel(logLevel);
   } catch (err) {
     throw new ConfigError("NSM_LOG_LEVEL", logLevel, (err as Error).message);
+  }
+  const format = e.optional("NSM_LOG_FORMAT");
+  try {
+    logFormat(format, false);
+  } catch (err) {
+    throw new ConfigError("NSM_LOG_FORMAT", format ?? "", (err as Error).message);
   }
   const expirePeriodMs = e.duration("NSM_EXPIRE_PERIOD", "1m");
   if (expirePeriodMs <= 0) throw new ConfigError("NSM_EXPIRE_PERIOD", env.NSM_EXPIRE_PERIOD ?? "", "must be > 0");
@@ -106,11 +114,8 @@ export async function run(args: string[]): Promise<number> {
   }
   const cfg = readConfig();
   const log = newLogger({ component: "registry", level: cfg.logLevel });
-  const r = await startRegistry(cfg, { log });
-  const sig = await new Promise<NodeJS.Signals>((resolve) => {
-    for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const) process.once(s, () => resolve(s));
-  });
-  log.info({ signal: sig }, "shutting down");
-  await r.close();
-  return 0;
+  const lc = lifecycle({ log });
+  const r = await lc.start(startRegistry(cfg, { log, signal: lc.signal }), (x) => x.close());
+  if (!r) return lc.exitCode;
+  return lc.shutdown(() => r.close());
 }

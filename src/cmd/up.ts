@@ -5,9 +5,9 @@
  * made by hand connects with `ip netns exec <ns> nsm nsc` and only NSM_NETWORK_SERVICES set.
  * `nsm down` stops it. Root only.
  */
-import { connect } from "node:net";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { unixSocketLive } from "../core/index.js";
 import { createMesh, readMeshState } from "../mesh/index.js";
 import { startSupervisor } from "../mesh/supervisor.js";
 import { envReader, type Env } from "../tools/env.js";
@@ -42,18 +42,6 @@ export function readConfig(env: Env = process.env) {
   };
 }
 
-/** true when something accepts connections on the unix socket at `path`. */
-function listening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
 export async function run(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
     console.log(ENV_HELP);
@@ -69,7 +57,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   if (existsSync(cfg.socket)) {
-    if (await listening(cfg.socket)) {
+    if (await unixSocketLive(cfg.socket)) {
       console.error(`nsm up: another nsmgr listens on ${cfg.socket}; stop it or set NSM_UP_SOCKET`);
       return 1;
     }
@@ -78,7 +66,10 @@ export async function run(args: string[]): Promise<number> {
   mkdirSync(dirname(cfg.socket), { recursive: true });
   mkdirSync(dirname(cfg.stateFile), { recursive: true });
   const t0 = Date.now();
+  // progress on stderr, so stdout keeps only the summary
+  const step = (what: string) => console.error(`nsm up: [${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
   const mesh = await createMesh({
+    progress: step,
     id: cfg.id,
     dir: cfg.dir,
     stateFile: cfg.stateFile,
@@ -89,6 +80,7 @@ export async function run(args: string[]): Promise<number> {
   });
   let nse;
   try {
+    step(`endpoint "${cfg.service}" on node 1 (addresses from ${cfg.cidr})`);
     nse = await mesh.startNse(1, { name: cfg.service, cidr: cfg.cidr, services: [cfg.service] });
     // from here on the supervisor owns the state file: it restarts what dies and records the pid
     startSupervisor(mesh.state);

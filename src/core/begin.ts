@@ -111,7 +111,8 @@ class Factory implements EventFactory {
         try {
           await next.close(clone(ConnectionSchema, this.storedConn!), ctx);
         } catch (e) {
-          ctx.log.warn({ connId: this.id, err: messageOf(e) }, "begin: close before reselect failed");
+          // expected while the old path is gone; the caller (heal) logs why the re-request fails
+          ctx.log.debug({ connId: this.id, err: messageOf(e) }, "begin: close before reselect failed");
         }
         const conn = req.connection!;
         conn.mechanism = undefined;
@@ -143,6 +144,7 @@ class Begin {
   constructor(
     readonly side: Side,
     readonly lifetime: AbortSignal,
+    private readonly claim?: BeginOptions["claim"],
   ) {}
 
   forget(f: Factory): void {
@@ -170,6 +172,28 @@ class Begin {
       if (factory.closed || this.byId.get(id) !== factory) return this.request(req, ctx, next);
       const c = factory.ctxFor(ctx);
       if (factory.established && this.side === "client") req = mergeRequest(req, factory);
+      if (factory.established && this.side === "server" && this.claim) {
+        const who = this.claim(req, factory.storedConn!);
+        if (who.owner === "other") {
+          // name the id the client chose (the previous hop's segment), not our own
+          const path = req.connection?.path;
+          const theirs = (path && path.pathSegments[path.index - 1]?.id) || id;
+          throw new NsmError(
+            status.PERMISSION_DENIED,
+            `connection id ${theirs} belongs to another client (${who.detail}); each client needs its own NSM_NAME`,
+          );
+        }
+        if (who.owner === "gone") {
+          // the owner is gone: this is a new client that reuses the id, not a refresh
+          c.log.info({ connId: id, detail: who.detail }, "begin: the connection's owner is gone; starting afresh");
+          try {
+            await next.close(clone(ConnectionSchema, factory.storedConn!), c);
+          } catch (e) {
+            c.log.warn({ connId: id, err: messageOf(e) }, "begin: close of the abandoned connection failed");
+          }
+          factory.established = false;
+        }
+      }
       if (factory.established && this.side === "server" && req.connection?.state === State.RESELECT_REQUESTED) {
         try {
           await next.close(clone(ConnectionSchema, factory.storedConn!), c);
@@ -276,13 +300,23 @@ function mergeRequest(req: NetworkServiceRequest, f: Factory): NetworkServiceReq
   return create(NetworkServiceRequestSchema, { connection: conn, mechanismPreferences: req.mechanismPreferences });
 }
 
+/** Who sends a Request for an established id, compared with who made the stored connection. */
+export interface Claim {
+  /** same: a refresh; other: someone else (refused); gone: the owner no longer exists (closed, then served as new) */
+  owner: "same" | "other" | "gone";
+  /** for the log and the error, e.g. "netns 4026532801, stored 4026532907" */
+  detail?: string;
+}
+
 export interface BeginOptions {
   /** lifetime of the component: events after it ends are dropped (default: never ends) */
   signal?: AbortSignal;
+  /** server: checks that a Request for an established id comes from the connection's owner (default: always the same) */
+  claim?: (req: NetworkServiceRequest, stored: Connection) => Claim;
 }
 
 export function beginServer(o: BeginOptions = {}): ServerElement & { readonly size: number } {
-  const b = new Begin("server", o.signal ?? new AbortController().signal);
+  const b = new Begin("server", o.signal ?? new AbortController().signal, o.claim);
   return {
     request: (req, ctx, next) => b.request(req, ctx, next),
     close: (conn, ctx, next) => b.close(conn, ctx, next),

@@ -15,6 +15,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { mkdirSync, rmSync, statSync } from "node:fs";
+import { connect } from "node:net";
 import { dirname } from "node:path";
 import {
   MonitorConnectionDef,
@@ -218,13 +219,60 @@ function registryHandlers<T, Q, R>(o: ServeOptions, s: RegistryServer<T, Q, R>) 
   };
 }
 
-function prepareUnixSocket(path: string): void {
-  mkdirSync(dirname(path), { recursive: true });
+/** true when a server accepts connections on the unix socket at `path` (a connect probe). */
+export function unixSocketLive(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const done = (live: boolean) => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(live);
+    };
+    // a listener whose backlog is full does not answer at once: it is alive all the same
+    const t = setTimeout(() => done(true), timeoutMs);
+    s.once("connect", () => done(true));
+    s.once("error", () => done(false));
+  });
+}
+
+/**
+ * Unix sockets this process bound, with the inode it got: removed by their server's close() or
+ * by `removeOwnedSockets()` on a forced exit, and only while the path is still that inode (a
+ * later server may have replaced a file we thought stale).
+ */
+const ownedSockets = new Map<string, number>();
+
+function removeOwned(path: string): void {
+  const ino = ownedSockets.get(path);
+  ownedSockets.delete(path);
   try {
-    if (statSync(path).isSocket()) rmSync(path);
+    if (ino !== undefined && statSync(path).ino === ino) rmSync(path, { force: true });
   } catch {
-    /* absent */
+    /* already gone */
   }
+}
+
+/** Removes every unix socket file this process still owns (synchronous: usable in an exit handler). */
+export function removeOwnedSockets(): void {
+  for (const p of [...ownedSockets.keys()]) removeOwned(p);
+}
+
+/** Refuses a socket a live server answers on; removes a stale one (nobody listens); creates parent dirs. */
+async function prepareUnixSocket(path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  let isSocket = false;
+  try {
+    isSocket = statSync(path).isSocket();
+  } catch {
+    return; // absent
+  }
+  if (!isSocket) return; // bind fails with EADDRINUSE and says so
+  if (await unixSocketLive(path))
+    throw new NsmError(
+      status.ALREADY_EXISTS,
+      `${path} is in use: another server answers on it (stop it first, or listen elsewhere)`,
+    );
+  rmSync(path, { force: true });
 }
 
 /** Serves `services` on every URL (unix sockets: stale socket removed, parent dirs created). */
@@ -276,16 +324,24 @@ export async function serve(
   try {
     for (const raw of urls) {
       const u = typeof raw === "string" ? parseUrl(raw) : raw;
-      if (u.scheme === "unix") prepareUnixSocket(u.path);
+      if (u.scheme === "unix") {
+        try {
+          await prepareUnixSocket(u.path);
+        } catch (err) {
+          throw new NsmError(status.ALREADY_EXISTS, `cannot listen on ${u.href}: ${messageOf(err)}`, { cause: err });
+        }
+      }
       const port = await new Promise<number>((res, rej) =>
         server.bindAsync(listenTarget(u), creds, (err, p) => (err ? rej(err) : res(p))),
       ).catch((err) => {
         throw new NsmError(status.UNAVAILABLE, `cannot listen on ${u.href}: ${messageOf(err)}`, { cause: err });
       });
+      if (u.scheme === "unix") ownedSockets.set(u.path, statSync(u.path).ino);
       bound.push(u.scheme === "tcp" ? parseUrl(`tcp://${u.host.includes(":") ? `[${u.host}]` : u.host}:${port}`) : u);
     }
   } catch (e) {
     server.forceShutdown();
+    for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
     throw e;
   }
   return {
@@ -293,7 +349,7 @@ export async function serve(
     urls: bound,
     async close() {
       server.forceShutdown();
-      for (const u of bound) if (u.scheme === "unix") rmSync(u.path, { force: true });
+      for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
     },
   };
 }

@@ -29,6 +29,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { unixSocketLive } from "../core/grpc.js";
 import { Netns } from "../datapath/netns.js";
 import { packagePath } from "../tools/pkg.js";
 
@@ -85,6 +86,8 @@ export interface MeshOptions {
   logLevel?: string;
   /** extra environment for every process */
   env?: Record<string, string>;
+  /** called as each startup step begins (`nsm up` prints them) */
+  progress?: (step: string) => void;
   /** detach processes (new session, not children we wait for): `nsm up` */
   detached?: boolean;
   /** forwarder NSM_STALE_TIMEOUT (default 30s) */
@@ -371,7 +374,11 @@ export async function destroyMesh(given: MeshState): Promise<MeshTeardown> {
       errors.push(`netns ${ns}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? (e as Error).message}`);
     }
   }
-  for (const f of state.files) rmSync(f, { force: true });
+  // our processes are gone by now: a socket something still answers on belongs to someone else
+  for (const f of state.files) {
+    if (await unixSocketLive(f)) errors.push(`${f}: left alone, another server listens on it`);
+    else rmSync(f, { force: true });
+  }
   try {
     rmSync(state.dir, { recursive: true, force: true });
   } catch (e) {
@@ -466,6 +473,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
 
   try {
     // fabric: a bridge with the registry's address; one veth per node, the node end born in the node netns
+    o.progress?.(`namespaces: fabric ${state.fabric} and ${nodes} node(s), joined by veth pairs to a bridge`);
     addNetns(state.fabric);
     const fab = Netns.open({ name: state.fabric });
     try {
@@ -510,6 +518,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     }
     saveState(state);
 
+    o.progress?.(`registry on ${state.registryUrl}`);
     const reg = start({
       name: "registry",
       role: "registry",
@@ -518,6 +527,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
       env: { NSM_LISTEN_ON: `tcp://${FABRIC_PREFIX}.254:${REGISTRY_PORT}`, NSM_EXPIRE_PERIOD: "1m" },
     });
     await reg.waitFor(/Startup completed/);
+    o.progress?.(`nsmgr on each node (${state.nodes.map((n) => n.nsmgrUrl).join(", ")})`);
     const mgrs = state.nodes.map((n, i) => {
       for (const u of o.nsmgrExtraListen?.(i) ?? [])
         if (u.startsWith("unix://")) {
@@ -535,6 +545,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
         execFileSync(OVS_SH, ["start", d, n.netns], { stdio: ["ignore", "ignore", "pipe"] });
       }
     }
+    o.progress?.(`forwarder on each node (${o.datapath ?? "kernel"} datapath)`);
     await Promise.all(state.nodes.map((_, i) => startForwarder(i)));
   } catch (e) {
     await close().catch(() => undefined);

@@ -1,6 +1,6 @@
 /** Shared bits of the control-plane commands: common NSM_* settings, waiting for a stop signal. */
 import { ConfigError, type EnvReader } from "../tools/env.js";
-import { normalizeLevel } from "../tools/log.js";
+import { logFormat, normalizeLevel } from "../tools/log.js";
 
 export interface CommonConfig {
   name: string;
@@ -15,6 +15,12 @@ export function readCommon(e: EnvReader, defaultName: string): CommonConfig {
   } catch (err) {
     throw new ConfigError("NSM_LOG_LEVEL", logLevel, (err as Error).message);
   }
+  const format = e.optional("NSM_LOG_FORMAT");
+  try {
+    logFormat(format, false);
+  } catch (err) {
+    throw new ConfigError("NSM_LOG_FORMAT", format ?? "", (err as Error).message);
+  }
   const maxTokenLifetimeMs = e.duration("NSM_MAX_TOKEN_LIFETIME", "10m");
   if (maxTokenLifetimeMs <= 0)
     throw new ConfigError("NSM_MAX_TOKEN_LIFETIME", String(maxTokenLifetimeMs), "must be > 0");
@@ -23,6 +29,7 @@ export function readCommon(e: EnvReader, defaultName: string): CommonConfig {
 
 export const COMMON_HELP = `  NSM_MAX_TOKEN_LIFETIME   10m    lifetime of the tokens this component signs (ES256, per-process key)
   NSM_LOG_LEVEL            INFO   TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC
+  NSM_LOG_FORMAT           (tty)  text (for humans; the default on a terminal) | json (the default otherwise)
 Without certificates gRPC is plaintext.`;
 
 /** Resolves with the first of SIGINT/SIGTERM/SIGHUP/SIGQUIT (or when `signal` aborts). */

@@ -419,6 +419,8 @@ export interface ClientConfig extends Common {
   refresh?: boolean;
   /** our netns for KERNEL mechanisms (default /proc/<pid>/ns/net) */
   netnsUrl?: string;
+  /** offer only the mechanisms each request names (nsc: the URL's scheme), never a KERNEL fallback */
+  onlyAskedMechanisms?: boolean;
   extra?: readonly ClientElement[];
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -443,7 +445,7 @@ export async function createClient(o: ClientConfig): Promise<NscHandle> {
     extra: [
       ...telemetryClient(o.telemetry),
       clientInfoClient(o.env),
-      kernelMechanismClient({ netnsUrl: o.netnsUrl }),
+      kernelMechanismClient({ netnsUrl: o.netnsUrl, offer: !o.onlyAskedMechanisms }),
       memifMechanismClient({ netnsUrl: o.netnsUrl, offer: false }),
       ...(o.extra ?? []),
     ],

@@ -124,7 +124,9 @@ export function envReader(env: Env = process.env): EnvReader {
         for (const kv of splitList(x)) {
           const i = kv.indexOf(":");
           if (i <= 0) throw new Error(`entry "${kv}" is not key:value`);
-          out[kv.slice(0, i).trim()] = kv.slice(i + 1).trim();
+          const value = kv.slice(i + 1).trim();
+          if (!value) throw new Error(`entry "${kv}" has no value (key:value)`);
+          out[kv.slice(0, i).trim()] = value;
         }
         return out;
       });

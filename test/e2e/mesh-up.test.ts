@@ -43,6 +43,15 @@ test(
 
     const up = await exec(process.execPath, [bin, "up"], { env, timeout: 60_000 });
     assert.match(up.stdout, /local mesh .* is running/);
+    // progress while it starts, one line per step, on stderr
+    for (const step of [
+      /namespaces: fabric/,
+      /registry on tcp:/,
+      /nsmgr on each node/,
+      /forwarder on each node/,
+      /endpoint "icmp-responder"/,
+    ])
+      assert.match(up.stderr, new RegExp(`nsm up: \\[\\d+\\.\\d s\\] ${step.source}`));
     const state = readMeshState(env.NSM_UP_STATE)!;
     assert.equal(state.procs.length, 6); // registry, 2 nsmgr, 2 forwarders, NSE
     assert.ok(state.supervisor && alive(state.supervisor.pid), "no supervisor running");

@@ -6,7 +6,14 @@
  *   const ep = endpoint({ name: "icmp-server", tokens, signal, extra: [point2PointIpamServer(["10.0.0.0/24"])] });
  *   const srv = await serve(["unix:///tmp/nse.sock"], ep);
  */
-import { beginServer, chain, metadataServer, type Chain, type ServerElement } from "../../core/index.js";
+import {
+  beginServer,
+  chain,
+  metadataServer,
+  type BeginOptions,
+  type Chain,
+  type ServerElement,
+} from "../../core/index.js";
 import type { TokenGenerator } from "../../tools/token/index.js";
 import { monitorServer, type MonitorServer } from "../common/monitor/server.js";
 import { timeoutServer } from "../common/timeout/server.js";
@@ -24,6 +31,8 @@ export interface EndpointOptions {
   authorize?: ServerElement;
   /** what makes this endpoint special, in request order */
   extra?: readonly ServerElement[];
+  /** begin's check that a Request for an established id comes from its owner (nsmgr: by netns) */
+  claim?: BeginOptions["claim"];
 }
 
 export interface Endpoint {
@@ -35,7 +44,7 @@ export function endpoint(o: EndpointOptions): Endpoint {
   const monitor = monitorServer(o.signal);
   const networkService = chain(
     updatePathServer(o.name),
-    beginServer({ signal: o.signal }),
+    beginServer({ signal: o.signal, claim: o.claim }),
     updateTokenServer(o.tokens),
     o.authorize ?? {},
     metadataServer(),

@@ -9,6 +9,7 @@ import type { TokenGenerator } from "../../tools/token/index.js";
 import { connectServer } from "../common/connect/server.js";
 import { discoverForwarderServer } from "../common/discoverforwarder/server.js";
 import type { ChannelPool } from "../common/dial/pool.js";
+import { netnsClaim } from "../utils/netnsowner.js";
 import type { RegistryLookup } from "../utils/registry.js";
 import { passthroughClient } from "./client.js";
 import { endpoint, type Endpoint } from "./endpoint.js";
@@ -32,6 +33,8 @@ export function nsmgr(o: NsmgrOptions): Endpoint {
     name: o.name,
     tokens: o.tokens,
     signal: o.signal,
+    // a client that reuses another's connection id must not take its connection over
+    claim: netnsClaim,
     extra: [
       discoverForwarderServer(o.registry, { forwarderService: o.forwarderService, accept: o.acceptForwarder }),
       connectServer(passthroughClient({ name: o.name, tokens: o.tokens, pool: o.pool })),

@@ -43,8 +43,15 @@ export function parseNsUrl(value: string): NsUrl {
   if (!networkService) throw new NsUrlError(value, "no network service name");
   const parts = path.split("/");
   const ifname = parts.length > 1 && parts[parts.length - 1] ? decodeURIComponent(parts[parts.length - 1]!) : undefined;
+  // the kernel keeps IFNAMSIZ-1 bytes: a longer name would be cut, so refuse it instead
+  if (ifname !== undefined && Buffer.byteLength(ifname) > 15)
+    throw new NsUrlError(value, `interface name "${ifname}" is longer than 15 bytes`);
   const labels: Record<string, string> = {};
-  for (const [k, val] of new URLSearchParams(query ?? "")) labels[k] = k in labels ? `${labels[k]},${val}` : val;
+  for (const [k, val] of new URLSearchParams(query ?? "")) {
+    if (!k) throw new NsUrlError(value, "a label has no name (use ?name=value)");
+    if (!val) throw new NsUrlError(value, `label "${k}" has no value (use ?${k}=value)`);
+    labels[k] = k in labels ? `${labels[k]},${val}` : val;
+  }
   return { url: v, networkService, mechanism: scheme.toUpperCase(), ifname, labels };
 }
 

@@ -9,14 +9,16 @@
  * when it fails. UPDATE events refresh our copy of the connection (path, context, state), so
  * the check pings the addresses the connection has now.
  *
- * upstream: sdk pkg/networkservice/common/heal; we differ in waiting `retryMs` (default 100 ms)
- * between failed attempts instead of spinning, in re-dialling (dial evicts the broken channel) so
- * a restarted nsmgr is reached without grpc's reconnect back-off, and in one escalation: when a
- * live control plane said DOWN (not a broken stream) and a plain re-request then fails, the next
- * attempt reselects. upstream relies on the NSE's netns dying with it; a netns that outlives its
- * NSE still answers ICMP from the kernel, and plain re-requests would retry the dead NSE forever.
- * The cost: when the forwarder dies (nsmgr says DOWN) and has not re-registered by the first
- * plain attempt, we reselect where upstream would keep the path once it is back.
+ * upstream: sdk pkg/networkservice/common/heal; we differ in waiting between failed attempts
+ * (`retryMs`, default 100 ms, doubling up to `maxRetryMs`, default 5 s) instead of spinning, and
+ * log why an attempt failed (the first, then every change of reason or each 10th), in re-dialling
+ * (dial evicts the broken channel) so a restarted nsmgr is reached without grpc's reconnect
+ * back-off, and in one escalation: when a live control plane said DOWN (not a broken stream) and
+ * a plain re-request then fails, the next attempt reselects. upstream relies on the NSE's netns
+ * dying with it; a netns that outlives its NSE still answers ICMP from the kernel, and plain
+ * re-requests would retry the dead NSE forever. The cost: when the forwarder dies (nsmgr says
+ * DOWN) and has not re-registered by the first plain attempt, we reselect where upstream would
+ * keep the path once it is back.
  */
 import {
   clone,
@@ -40,8 +42,10 @@ export interface HealOptions {
   livenessIntervalMs?: number;
   /** per-check timeout (default 1 s) */
   livenessTimeoutMs?: number;
-  /** pause between failed heal attempts (default 100 ms) */
+  /** first pause between failed heal attempts (default 100 ms); it doubles after each failure */
   retryMs?: number;
+  /** longest pause between failed heal attempts (default 5 s) */
+  maxRetryMs?: number;
   /** called with the reason each time healing starts (tests, metrics) */
   onHeal?: (connId: string, reason: string) => void;
   /** called with the new connection when healing succeeded */
@@ -106,6 +110,7 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
       o.onHeal?.(conn.id, reason);
       log.info({ connId: conn.id, reason }, "heal: connection lost, re-requesting");
       let escalate = false;
+      let lastErr = "";
       for (let attempt = 1; !signal.aborted; attempt++) {
         const reselect = escalate || !(await check(conn, signal));
         try {
@@ -120,12 +125,16 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
           return;
         } catch (e) {
           if (signal.aborted) return;
-          log.debug({ connId: conn.id, attempt, reselect, err: messageOf(e) }, "heal: attempt failed");
+          const err = messageOf(e);
+          const wait = Math.min(o.maxRetryMs ?? 5000, retryMs * 2 ** Math.min(attempt - 1, 16));
+          if (err !== lastErr || attempt % 10 === 0)
+            log.warn({ connId: conn.id, attempt, reselect, err, retryInMs: wait }, "heal: re-request failed, retrying");
+          lastErr = err;
           if (saidDown && !reselect) {
             escalate = true; // the path behind a live nsmgr is broken although the data plane answers
             continue;
           }
-          await sleep(retryMs, signal);
+          await sleep(wait, signal);
         }
       }
     };

@@ -23,6 +23,7 @@ export function roundRobinServer(o: { penaltyMs?: number } = {}): ServerElement 
       const recentlyFailed = (name: string) => now - (failedAt.get(name) ?? -Infinity) < penalty;
       order.sort((a, b) => Number(recentlyFailed(a.name)) - Number(recentlyFailed(b.name)));
       const errors: string[] = [];
+      const codes = new Set<number>();
       for (const [i, nse] of order.entries()) {
         // each try gets the request as it came (the rest of the chain edits it); the last one may have it
         const r = i < order.length - 1 ? clone(NetworkServiceRequestSchema, req) : req;
@@ -35,6 +36,7 @@ export function roundRobinServer(o: { penaltyMs?: number } = {}): ServerElement 
           if (ctx.signal.aborted) throw e;
           failedAt.set(nse.name, Date.now());
           errors.push(`${nse.name}: ${messageOf(e)}`);
+          codes.add(NsmError.from(e).code);
           ctx.log.debug(
             { connId: req.connection?.id, nse: nse.name, err: messageOf(e) },
             "roundrobin: candidate failed",
@@ -42,8 +44,11 @@ export function roundRobinServer(o: { penaltyMs?: number } = {}): ServerElement 
         }
       }
       if (failedAt.size > 10_000) failedAt.clear();
+      // every candidate refused the request itself (e.g. no common mechanism): say so, retrying will not help
+      const code =
+        codes.size === 1 && codes.has(status.INVALID_ARGUMENT) ? status.INVALID_ARGUMENT : status.UNAVAILABLE;
       throw new NsmError(
-        status.UNAVAILABLE,
+        code,
         `all ${n} endpoint(s) for network service ${cands.ns.name} failed: ${errors.join("; ")}`,
       );
     },

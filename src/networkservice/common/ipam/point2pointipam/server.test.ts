@@ -50,3 +50,33 @@ test(
     assert.throws(() => point2PointIpamServer([]), /required one or more prefixes/);
   },
 );
+
+test(
+  "p2p ipam: a connection coming back after its pair went to another gets a new pair, never a shared address",
+  { timeout: 5000 },
+  async () => {
+    const ipam = point2PointIpamServer(["10.0.0.0/29"]);
+    const s = chain(ipam);
+    const ctx1 = testCtx();
+    const c1 = await s.request(newRequest("c1"), ctx1);
+    const old = structuredClone(c1.context!.ipContext!);
+    assert.deepEqual([old.dstIpAddrs, old.srcIpAddrs], [["10.0.0.0/32"], ["10.0.0.1/32"]]);
+    // a Close c1 never saw (another client closed its id): the pair is free and goes to c2
+    await s.close(c1, ctx1);
+    const c2 = await s.request(newRequest("c2"), testCtx());
+    assert.deepEqual(c2.context!.ipContext!.srcIpAddrs, ["10.0.0.1/32"]);
+    // c1 refreshes with its old context (its metadata went with the Close)
+    const back = newRequest("c1");
+    back.connection!.context = create(ConnectionContextSchema, { ipContext: structuredClone(old) });
+    const again = (await s.request(back, testCtx())).context!.ipContext!;
+    assert.deepEqual([again.dstIpAddrs, again.srcIpAddrs], [["10.0.0.2/32"], ["10.0.0.3/32"]], "only the new pair");
+    assert.deepEqual(
+      [again.srcRoutes.map((r) => r.prefix), again.dstRoutes.map((r) => r.prefix)],
+      [["10.0.0.2/32"], ["10.0.0.3/32"]],
+      "no route to the old addresses either",
+    );
+    const held = [...c2.context!.ipContext!.srcIpAddrs, ...c2.context!.ipContext!.dstIpAddrs];
+    for (const a of [...again.srcIpAddrs, ...again.dstIpAddrs]) assert.ok(!held.includes(a), `${a} held twice`);
+    assert.equal(ipam.allocated, 4);
+  },
+);

@@ -1,8 +1,11 @@
 /**
  * point2PointIpamServer: each connection gets a pair of host addresses from the first pool with
  * room: the lowest free one for the endpoint (dst), the next for the client (src), plus a route
- * to each other's address (spec components.md §2.5). Stable across refresh, re-allocated when an
- * address became excluded, recovered from the request after an endpoint restart, freed on Close.
+ * to each other's address. Stable across refresh, re-allocated when an address became excluded,
+ * recovered from the request after an endpoint restart (or a Close the client did not see), freed
+ * on Close. An address is never handed to two connections: a returning connection whose addresses
+ * went to another one meanwhile gets a new pair *instead* (its old ones are taken out of the
+ * context, so the client and the datapath see the change), and the change is logged.
  * `10.0.0.0/24` with `10.0.0.1/32` excluded → dst 10.0.0.0/32, src 10.0.0.2/32.
  */
 import {
@@ -69,6 +72,24 @@ function apply(ip: IPContext, pair: Pair) {
   addUnique(ip.dstIpAddrs, dst);
   if (!ip.srcRoutes.some((r) => r.prefix === dst)) ip.srcRoutes.push(create(ContextRouteSchema, { prefix: dst }));
   if (!ip.dstRoutes.some((r) => r.prefix === src)) ip.dstRoutes.push(create(ContextRouteSchema, { prefix: src }));
+}
+
+/** Takes out of `ip` every address (and route to it) that falls in one of `pools`: claims we could not honour. */
+function removeForeign(ip: IPContext, pools: readonly Pool[]): string[] {
+  const ours = (s: string) => {
+    try {
+      const p = parsePrefix(s);
+      return pools.some((pool) => pool.has(p.v6, p.addr));
+    } catch {
+      return false;
+    }
+  };
+  const gone = [...ip.srcIpAddrs, ...ip.dstIpAddrs].filter(ours);
+  ip.srcIpAddrs = ip.srcIpAddrs.filter((x) => !ours(x));
+  ip.dstIpAddrs = ip.dstIpAddrs.filter((x) => !ours(x));
+  ip.srcRoutes = ip.srcRoutes.filter((r) => !ours(r.prefix));
+  ip.dstRoutes = ip.dstRoutes.filter((r) => !ours(r.prefix));
+  return gone;
 }
 
 function remove(ip: IPContext, pair: Pair) {
@@ -150,6 +171,8 @@ export function point2PointIpamServer(prefixes: readonly string[]): ServerElemen
       let fresh = false;
       if (!pair) {
         pair = recover(ip, excluded);
+        // what the request still claims from our pools is held by another connection (or excluded)
+        const lost = pair ? [] : removeForeign(ip, pools);
         if (!pair) {
           for (const pool of pools) {
             const dst = pool.take(excluded);
@@ -168,6 +191,15 @@ export function point2PointIpamServer(prefixes: readonly string[]): ServerElemen
           );
         fresh = true;
         ctx.meta.set(PAIR, pair);
+        if (lost.length)
+          ctx.log.warn(
+            {
+              connId: conn.id,
+              asked: lost,
+              got: [hostPrefix(pair.pool.p.v6, pair.src), hostPrefix(pair.pool.p.v6, pair.dst)],
+            },
+            "point2pointipam: the connection's addresses are in use by another connection (or excluded): new ones given",
+          );
       }
       apply(ip, pair);
       try {

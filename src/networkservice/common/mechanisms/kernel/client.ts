@@ -13,6 +13,8 @@ export interface KernelClientOptions {
   ifname?: string;
   /** our netns: `file:///proc/<pid>/ns/net` (default, this process) or `file:///run/netns/<name>` */
   netnsUrl?: string;
+  /** add a KERNEL preference when the request offers none (default true); false: a memif:// request stays MEMIF-only */
+  offer?: boolean;
 }
 
 export function kernelMechanismClient(o: KernelClientOptions = {}): ClientElement {
@@ -23,7 +25,7 @@ export function kernelMechanismClient(o: KernelClientOptions = {}): ClientElemen
       let made: string | undefined;
       const name = () => (made ??= o.ifname ?? randomIfname(req.connection?.networkService ?? ""));
       const offered = req.mechanismPreferences.filter((m) => m.type === kernel.MECHANISM);
-      if (!offered.length) {
+      if (!offered.length && o.offer !== false) {
         req.mechanismPreferences.push(kernel.newKernel({ netnsUrl: netns, name: name() }));
       } else {
         for (const m of offered) {

@@ -1,0 +1,158 @@
+/**
+ * Two clients, one connection id (issue 21 items 2, 8): an nsc never adopts a connection made
+ * from another network namespace and nsmgr refuses a Request for it; with the default NSM_NAME
+ * two namespaces get two ids. A memif:// URL on a kernel-only forwarder fails with a clear error.
+ * nsmgr, forwarder (null datapath) and NSE run as processes in the root namespace, each nsc in a
+ * namespace of its own. Root only.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  clone,
+  ConnectionSchema,
+  create,
+  kernel,
+  MonitorScopeSelectorSchema,
+  NetworkServiceRequestSchema,
+  type Connection,
+} from "../../src/api/index.js";
+import { dial, newCtx, NsmError, status } from "../../src/core/index.js";
+import { cleanupStack, ip, rootSkip, uniq } from "../../src/datapath/testing/index.js";
+import { procs } from "../helpers/nsm-procs.js";
+
+async function connectionsAt(url: string): Promise<Connection[]> {
+  const c = dial(url);
+  const ac = new AbortController();
+  try {
+    for await (const ev of c.monitor.monitorConnections(
+      create(MonitorScopeSelectorSchema, {}),
+      newCtx({ signal: ac.signal, timeoutMs: 5000 }),
+    ))
+      return Object.values(ev.connections);
+    return [];
+  } finally {
+    ac.abort();
+    c.close();
+  }
+}
+
+test(
+  "a client never takes over another namespace's connection; default names differ per namespace",
+  { skip: rootSkip, timeout: 120_000 },
+  async (t) => {
+    const cleanup = cleanupStack();
+    t.after(() => cleanup.run());
+    const dir = mkdtempSync(join(tmpdir(), "nsm-ident-"));
+    cleanup.push("temp dir", () => rmSync(dir, { recursive: true, force: true }));
+    const [nsA, nsB] = [uniq(), uniq()];
+    for (const n of [nsA, nsB]) {
+      ip("netns", "add", n);
+      cleanup.push(`netns ${n}`, () => ip("netns", "del", n));
+    }
+    const p = procs(t);
+    const mgrUrl = `unix://${join(dir, "nsm.sock")}`;
+    const mgr = p.start("nsmgr", { NSM_NAME: "nsmgr", NSM_LISTEN_ON: mgrUrl, NSM_REGISTRY_URL: "" });
+    await mgr.waitFor(/Startup completed/);
+    const fwd = p.start("forwarder", {
+      NSM_NAME: "fwd",
+      NSM_LISTEN_ON: `unix://${join(dir, "fwd.sock")}`,
+      NSM_CONNECT_TO: mgrUrl,
+      NSM_DATAPATH: "null",
+    });
+    const nse = p.start("nse-icmp-responder", {
+      NSM_NAME: "icmp",
+      NSM_SERVICE_NAMES: "icmp",
+      NSM_LISTEN_ON: `unix://${join(dir, "nse.sock")}`,
+      NSM_CONNECT_TO: mgrUrl,
+      NSM_CIDR_PREFIX: "172.16.1.96/28",
+    });
+    await Promise.all([fwd.waitFor(/Startup completed/), nse.waitFor(/Startup completed/)]);
+    const nscEnv = { NSM_CONNECT_TO: mgrUrl, NSM_NETWORK_SERVICES: "kernel://icmp/nsm-1" };
+
+    // the same NSM_NAME in two namespaces: the first keeps its connection, the second is refused
+    const a = p.start("nsc", { ...nscEnv, NSM_NAME: "app" }, { netns: nsA });
+    const first = JSON.parse(await a.waitFor(/connected to icmp/)) as { connId: string; ip: string[] };
+    assert.equal(first.connId, "app-0");
+    const b = p.start("nsc", { ...nscEnv, NSM_NAME: "app" }, { netns: nsB });
+    assert.equal(await b.exitWithin(15_000), 1, "the second client gives up: retrying cannot help");
+    assert.match(b.lines.join("\n"), /connection id app-0 is in use: it belongs to another network namespace/);
+    const held = (await connectionsAt(mgrUrl)).find((c) => c.path?.pathSegments[0]?.id === "app-0");
+    assert.equal(held && kernel.netnsUrlOf(held.mechanism), `file:///proc/${a.p.pid}/ns/net`, "still a's");
+    assert.deepEqual(held?.context?.ipContext?.srcIpAddrs, first.ip);
+
+    // nsmgr refuses it too, for a client that does not check first
+    const c = dial(mgrUrl);
+    cleanup.push("channel", () => c.close());
+    // as the adoption did: a's connection as nsmgr reports it, offered with b's namespace
+    const stolen = clone(ConnectionSchema, held!);
+    stolen.path!.index = 0;
+    stolen.id = "app-0";
+    const thief = create(NetworkServiceRequestSchema, {
+      connection: stolen,
+      mechanismPreferences: [kernel.newKernel({ netnsUrl: `file:///run/netns/${nsB}`, name: "nsm-1" })],
+    });
+    await assert.rejects(c.networkService.request(thief, newCtx({ timeoutMs: 5000 })), (e: unknown) => {
+      const err = NsmError.from(e);
+      assert.equal(err.code, status.PERMISSION_DENIED, err.message);
+      assert.match(err.message, /connection id app-0 belongs to another client/);
+      return true;
+    });
+
+    // default names: one per namespace, so both connect
+    const da = p.start("nsc", { ...nscEnv, NSM_NETWORK_SERVICES: "kernel://icmp/nsm-2" }, { netns: nsA });
+    const db = p.start("nsc", nscEnv, { netns: nsB });
+    const [la, lb] = await Promise.all([
+      da.waitFor(/connected to icmp/, 20_000),
+      db.waitFor(/connected to icmp/, 20_000),
+    ]);
+    const [ca, cb] = [
+      JSON.parse(la) as { connId: string; ip: string[] },
+      JSON.parse(lb) as { connId: string; ip: string[] },
+    ];
+    assert.notEqual(ca.connId, cb.connId);
+    const ips = [first.ip, ca.ip, cb.ip].flat();
+    assert.equal(new Set(ips).size, ips.length, `no address held twice: ${ips.join(", ")}`);
+
+    // a memif:// URL on a kernel-only forwarder: a clear error, not a kernel interface (that
+    // forwarder, its nsmgr and an NSE run inside namespace b: nothing touches the root namespace)
+    const mgr2Url = `unix://${join(dir, "nsm2.sock")}`;
+    const mgr2 = p.start("nsmgr", { NSM_NAME: "nsmgr2", NSM_LISTEN_ON: mgr2Url, NSM_REGISTRY_URL: "" }, { netns: nsB });
+    await mgr2.waitFor(/Startup completed/);
+    const kfwd = p.start(
+      "forwarder",
+      {
+        NSM_NAME: "kfwd",
+        NSM_LISTEN_ON: `unix://${join(dir, "kfwd.sock")}`,
+        NSM_CONNECT_TO: mgr2Url,
+        NSM_DATAPATH: "kernel",
+        NSM_STATE_DIR: join(dir, "kfwd-state"),
+      },
+      { netns: nsB },
+    );
+    const nse2 = p.start(
+      "nse-icmp-responder",
+      {
+        NSM_NAME: "icmp2",
+        NSM_SERVICE_NAMES: "icmp",
+        NSM_LISTEN_ON: `unix://${join(dir, "nse2.sock")}`,
+        NSM_CONNECT_TO: mgr2Url,
+        NSM_CIDR_PREFIX: "172.16.2.96/28",
+      },
+      { netns: nsB },
+    );
+    await Promise.all([kfwd.waitFor(/Startup completed/), nse2.waitFor(/Startup completed/)]);
+    const m = p.start(
+      "nsc",
+      { NSM_CONNECT_TO: mgr2Url, NSM_NAME: "memif-app", NSM_NETWORK_SERVICES: "memif://icmp" },
+      { netns: nsA },
+    );
+    await m.waitFor(/cannot support any of the requested mechanisms \[MEMIF\]/, 20_000);
+    assert.equal(await m.exitWithin(10_000), 1, m.lines.join("\n"));
+    assert.doesNotMatch(m.lines.join("\n"), /connected to icmp/);
+
+    for (const x of [da, db, a]) assert.equal((await x.stop("SIGTERM")).code, 0);
+  },
+);
