@@ -28,7 +28,7 @@ export const ENV_HELP = `nsm nsc — network service client
   NSM_DIAL_TIMEOUT               5s                                              dial timeout
   NSM_REQUEST_TIMEOUT            15s                                             per Request/Close timeout
   NSM_NETNS_URL                  file:///proc/<pid>/ns/net                       our netns as the forwarder should open it (ours)
-  NSM_LIVENESS_CHECK_ENABLED     true                                            accepted; the data-plane check comes with the kernel datapath
+  NSM_LIVENESS_CHECK_ENABLED     true                                            accepted, not implemented yet: heal always reselects
   NSM_LIVENESS_CHECK_INTERVAL    200ms
   NSM_LIVENESS_CHECK_TIMEOUT     1s
   NSM_LOCAL_DNS_SERVER_ENABLED   true                                            accepted; the DNS proxy is not built yet

@@ -1,4 +1,4 @@
-// memif ports and the native forwarding loop (spec: datapath.md §5). No Napi here: the control
+// memif ports and the native forwarding loop (docs/memif.md). No Napi here: the control
 // threads and forwarders below run without JS; memif_napi.cc binds them to JS.
 //
 // A PacketPort moves bursts of packets: RxBurst() hands out read-only views (valid until RxDone()),

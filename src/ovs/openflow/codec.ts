@@ -30,7 +30,7 @@ export const MsgType = {
 
 export const MultipartType = { DESC: 0, FLOW: 1, AGGREGATE: 2, TABLE: 3, PORT_STATS: 4, PORT_DESC: 13 } as const;
 
-/** Reserved port numbers (OpenFlow 1.3 §7.2.1). */
+/** Reserved port numbers (OpenFlow Switch Specification 1.3.5, section 7.2.1). */
 export const OFPP = {
   MAX: 0xffffff00,
   IN_PORT: 0xfffffff8,

@@ -1,7 +1,7 @@
 /**
  * point2PointIpamServer: each connection gets a pair of host addresses from the first pool with
  * room: the lowest free one for the endpoint (dst), the next for the client (src), plus a route
- * to each other's address (spec components.md §2.5). Stable across refresh, re-allocated when an
+ * to each other's address (upstream `sdk/pkg/networkservice/ipam/point2pointipam`). Stable across refresh, re-allocated when an
  * address became excluded, recovered from the request after an endpoint restart, freed on Close.
  * `10.0.0.0/24` with `10.0.0.1/32` excluded → dst 10.0.0.0/32, src 10.0.0.2/32.
  */
