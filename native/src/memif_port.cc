@@ -1,5 +1,5 @@
 // MemifPort: one memif interface in either role. A control thread per port runs the control
-// channel (upstream vpp/src/plugins/memif/socket.c; docs/memif.md) in lock-step, owns the shared memory while the link is up and
+// channel (docs/memif.md) in lock-step, owns the shared memory while the link is up and
 // reconnects (slave) or accepts a new peer (master) after the link goes away. Data-path calls
 // (RxBurst/TxBurst, Send/Recv) run on the caller's thread under `mu_`.
 #include <errno.h>
