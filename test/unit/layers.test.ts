@@ -34,7 +34,15 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
  * Handwritten .ts files allowed over MAX_LINES, each with the reason. Keep it short: split the
  * file instead of adding to it.
  */
-const TOO_LONG_ALLOWED: Record<string, string> = {};
+const TOO_LONG_ALLOWED: Record<string, string> = {
+  // Left whole while other work in the same round edits them (a split now would turn every one of
+  // those edits into a merge conflict); split each after that work lands, as noted.
+  "src/core/grpc.ts": "serve() and dial() halves into core/grpc-server.ts and core/grpc-client.ts",
+  "src/networkservice/components.ts": "one file per component (nsmgr, forwarder, endpoint, client)",
+  "src/mesh/index.ts": "namespaces/fabric, process start/stop, and teardown into their own modules",
+  "src/datapath/memif.ts": "MemifPort, PacketPort and joinPorts into their own modules",
+  "test/e2e/memif.test.ts": "port tests, hand-crafted control messages, and cross-connects into three files",
+};
 
 function walk(dir: string, keep: (p: string) => boolean, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
@@ -107,16 +115,13 @@ test(`no handwritten .ts file over ${MAX_LINES} lines`, () => {
   const files = ["src", "test", "bench", "scripts"].flatMap((d) =>
     walk(join(root, d), (p) => /\.(ts|mts)$/.test(p) && !isGenerated(p)),
   );
-  const long = files
-    .map((f) => ({ f: rel(f), n: readFileSync(f, "utf8").split("\n").length - 1 }))
-    .filter(({ f, n }) => n > MAX_LINES && !(f in TOO_LONG_ALLOWED))
-    .map(({ f, n }) => `${f}: ${n} lines`);
+  const sizes = new Map(files.map((f) => [rel(f), readFileSync(f, "utf8").split("\n").length - 1]));
+  const long = [...sizes]
+    .filter(([f, n]) => n > MAX_LINES && !(f in TOO_LONG_ALLOWED))
+    .map(([f, n]) => `${f}: ${n} lines`);
   assert.deepEqual(long, [], "split these files (or, with a reason, list them in TOO_LONG_ALLOWED)");
-  for (const f of Object.keys(TOO_LONG_ALLOWED))
-    assert.ok(
-      files.some((x) => rel(x) === f),
-      `TOO_LONG_ALLOWED names ${f}, which does not exist any more: drop it from the list`,
-    );
+  const stale = Object.keys(TOO_LONG_ALLOWED).filter((f) => (sizes.get(f) ?? 0) <= MAX_LINES);
+  assert.deepEqual(stale, [], "TOO_LONG_ALLOWED names files that are gone or short now: drop them from the list");
 });
 
 test("comments and docs cite only what is in this repository or upstream by path", () => {
