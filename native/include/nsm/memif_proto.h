@@ -1,5 +1,5 @@
-// memif wire format (upstream vpp/src/plugins/memif/memif.h): 128-byte control messages, ring header and
-// descriptor layout in shared memory. Plain data and inline helpers only; no policy, no I/O.
+// memif wire format as upstream (vpp/src/plugins/memif/memif.h): 128-byte control messages,
+// ring header and descriptor layout in shared memory. Plain data and inline helpers only; no policy, no I/O.
 // Every multi-byte field is little-endian (host order on the targets we build for).
 #pragma once
 #include <algorithm>
