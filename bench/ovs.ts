@@ -13,7 +13,7 @@
  * - ovsdb/port-add sequential: N internal ports added one after another (wait), mean ms/port
  *   (ports/s in the note), then removed
  * - iperf3/tcp: TCP throughput (Gbit/s, higher is better; ratio = ours / baseline) NSC→NSE through
- *   our forwarder's cross-connect (OVS backend: veth ports + the §6.2 flows, plumbed by a Request
+ *   our forwarder's cross-connect (OVS backend: veth ports + the two xconnect flows, plumbed by a Request
  *   through nsmgr and forwarder in this process) vs a hand-made OVS veth↔veth baseline (ports by
  *   `ovs-vsctl`, flows by `ovs-ofctl add-flow`) on the same vswitchd, rounds alternating.
  *

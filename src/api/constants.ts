@@ -1,4 +1,5 @@
-/** Other strings that go over the wire (spec §9, §12.6, §13): payloads, labels, metadata keys, defaults. */
+/** Other strings that go over the wire (upstream `api/pkg/api/networkservice/payload`,
+ * `sdk/pkg/tools/clientinfo`, `sdk/pkg/tools/token`; docs/api.md "Strings on the wire"): payloads, labels, metadata keys, defaults. */
 
 /** `NetworkService.payload` / `Connection.payload`. */
 export const payload = { ETHERNET: "ETHERNET", IP: "IP" } as const;

@@ -64,7 +64,7 @@ export type NetworkServiceEndpointRegistryMethod = keyof typeof NetworkServiceEn
 export type NetworkServiceRegistryMethod = keyof typeof NetworkServiceRegistryDef; // "register" | "find" | "unregister"
 export type IpamMethod = keyof typeof IpamDef; // "managePrefixes"
 
-/** Full service names (spec §2), e.g. for grpc health or reflection. */
+/** Full service names (as in upstream's .proto files), e.g. for grpc health or reflection. */
 export const SERVICE_NAMES = {
   networkService: NetworkService.typeName, // "networkservice.NetworkService"
   monitorConnection: MonitorConnection.typeName, // "connection.MonitorConnection"

@@ -190,7 +190,7 @@ export type {
   IpamMethod,
 } from "./grpc.js";
 
-// mechanisms (§8) and other wire strings (§9, §13)
+// mechanisms and other wire strings (docs/api.md "Mechanisms", "Strings on the wire")
 export {
   cls,
   mechType,

@@ -4,7 +4,7 @@
  * and later elements can re-inject a Request (refresh, heal) or a Close (timeout) into the rest
  * of the chain through the EventFactory found with `eventFactory(ctx)`.
  *
- * Server side (spec control-plane.md §2.3): a failed first Request leaves no trace; a failed
+ * Server side (as upstream `sdk/pkg/networkservice/common/begin`): a failed first Request leaves no trace; a failed
  * refresh keeps the old state; Close of an unknown id is a no-op; Close runs with the stored
  * connection; a Request with state RESELECT_REQUESTED first closes the stored connection.
  * Client side adds: the caller's request is merged three ways (see `mergeConnection`), and

@@ -1,7 +1,7 @@
 /**
  * memif ports over the native addon: the memif control protocol (both roles), shared-memory
  * rings, and a native cross-connect loop. Interoperates with DPDK net_memif and VPP (see
- * docs/memif.md; spec datapath.md §5).
+ * docs/memif.md; the protocol is upstream `vpp/src/plugins/memif/memif.h`).
  *
  * ```ts
  * const port = MemifPort.open({ role: "server", socket: "/run/nsm/memif.sock" });

@@ -2,8 +2,9 @@
  * The forwarder's datapath backend: what a forwarder plumbs once the control plane has agreed on
  * both sides of a connection. The control-plane half (discover, roundrobin, mechanism choice,
  * connect) is the same for every backend; a backend only says which mechanisms it can plumb and
- * applies/removes cross connects. Backends: `null` (no datapath, for control-plane tests and
- * benchmarks); kernel, OVS, memif and VPP come with their issues.
+ * applies/removes cross connects. Backends (src/forwarder/backends/): `null` (no datapath, for
+ * control-plane tests and benchmarks), `kernel` (veth, vxlan, wireguard-go), `ovs` (an OVS
+ * bridge with OpenFlow rules) and `memif` (MEMIF sides on the native loop, the rest to kernel).
  *
  *   const fwd = forwarder({ name: "fwd-1", backend: nullBackend(), ... });
  */

@@ -1,7 +1,7 @@
 /**
  * Registry matching as upstream does it (sdk: pkg/tools/matchutils): Find queries are templates
  * whose non-empty fields filter, and `matchEndpoint` picks the endpoints a NetworkService's
- * `matches` allow for one request (spec control-plane §7.2, §7.3; api §12.2, §12.3).
+ * `matches` allow for one request (upstream `sdk/pkg/tools/matchutils`; docs/registry.md).
  *
  *   const nses = all.filter((c) => matchNse(query, c));
  *   const candidates = matchEndpoint(conn.labels, ns, nses); // [] → "candidates not found"
@@ -106,7 +106,7 @@ function matchRoutes(
 /**
  * upstream MatchEndpoint: the endpoints among `nses` that `ns.matches` allow for a request with
  * `requestLabels` (NSC labels incl. nodeName/podName/clusterName). Expired NSEs are dropped
- * first (spec api §12.3 step 5). Returns [] when nothing applies.
+ * first (as upstream `sdk/pkg/networkservice/common/discover` does). Returns [] when nothing applies.
  */
 export function matchEndpoint(
   requestLabels: Readonly<Record<string, string>>,

@@ -1,5 +1,5 @@
 /**
- * NSM URLs (spec api.md §13.1): `unix:///abs/path.sock`, `tcp://host:port`, `tcp://[v6]:port`,
+ * NSM URLs (upstream `sdk/pkg/tools/grpcutils`; docs/api.md "URLs"): `unix:///abs/path.sock`, `tcp://host:port`, `tcp://[v6]:port`,
  * `tcp://:port` (listen on all). Anything else is rejected with a message naming the value.
  */
 export type NsmUrl =

@@ -48,7 +48,7 @@ const memifMaps = (): number =>
     .split("\n")
     .filter((l) => l.includes("memif")).length;
 
-// ---- control messages, byte by byte (datapath.md §5.2) ----
+// ---- control messages, byte by byte (upstream vpp/src/plugins/memif/memif.h; docs/memif.md) ----
 function msg(type: number, fill: (b: Buffer) => void = () => {}): Buffer {
   const b = Buffer.alloc(128);
   b.writeUInt16LE(type, 0);

@@ -1,5 +1,5 @@
 /**
- * DPDK testpmd as a memif peer for tests and benchmarks (spec: datapath.md §5.6). Runs
+ * DPDK testpmd as a memif peer for tests and benchmarks (DPDK's net_memif driver; docs/memif.md). Runs
  * interactively (`-i`) under `stdbuf -oL` so `show port stats 0` can be read while it forwards.
  * stop() sends SIGINT, then SIGKILL after a grace period, and removes its /var/run/dpdk/<prefix>.
  * Root only (DPDK EAL).

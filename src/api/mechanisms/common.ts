@@ -1,5 +1,6 @@
 /**
- * Mechanism classes, types and shared parameter keys (spec §8.1–8.3), plus helpers to find and
+ * Mechanism classes, types and shared parameter keys (upstream
+ * `api/pkg/api/networkservice/mechanisms/{cls,common}`; docs/api.md "Mechanisms"), plus helpers to find and
  * edit mechanisms inside a Mechanism, Connection or NetworkServiceRequest. All parameter values
  * are strings on the wire; parsers follow Go's strconv (bad input reads as 0/false, as upstream).
  */

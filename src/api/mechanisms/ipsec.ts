@@ -1,4 +1,4 @@
-/** IPSEC mechanism (spec §8.8): the same key set as WIREGUARD. */
+/** IPSEC mechanism (upstream `api/pkg/api/networkservice/mechanisms/ipsec`): the same key set as WIREGUARD. */
 import type { Mechanism } from "../gen/connection_pb.js";
 import { cls, mechType, newMechanism } from "./common.js";
 import { keyedTunnel } from "./tunnel.js";

@@ -1,5 +1,5 @@
 /**
- * KERNEL mechanism (spec §8.4): a Linux interface created inside the workload's netns.
+ * KERNEL mechanism (upstream `api/pkg/api/networkservice/mechanisms/kernel`): a Linux interface created inside the workload's netns.
  * Getters read the first KERNEL mechanism of a Mechanism/Connection/Request; setters write
  * every KERNEL mechanism in it and return their argument.
  *

@@ -1,4 +1,4 @@
-/** MEMIF mechanism (spec §8.5): shared-memory packet interface over a unix socket. */
+/** MEMIF mechanism (upstream `api/pkg/api/networkservice/mechanisms/memif`): shared-memory packet interface over a unix socket. */
 import type { Mechanism } from "../gen/connection_pb.js";
 import { cls, commonKeys, getParam, mechType, newMechanism, setParam } from "./common.js";
 import type { MechanismHolder } from "./common.js";

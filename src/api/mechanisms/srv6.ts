@@ -1,4 +1,4 @@
-/** SRV6 mechanism (spec §8.9): segment-routing SIDs and MACs of both sides. */
+/** SRV6 mechanism (upstream `api/pkg/api/networkservice/mechanisms/srv6`): segment-routing SIDs and MACs of both sides. */
 import { mechType } from "./common.js";
 import { tunnelParams } from "./tunnel.js";
 

@@ -25,7 +25,7 @@ export function tunnelParams(type: string) {
 }
 
 /**
- * The keyed tunnels (WIREGUARD and IPSEC, spec §8.8) share one key set: src/dst IP and port,
+ * The keyed tunnels (WIREGUARD and IPSEC; upstream defines the same keys in both packages) share one key set: src/dst IP and port,
  * src/dst public key, MTU. Each module binds this to its own mechanism type.
  */
 export function keyedTunnel(type: string) {

@@ -1,4 +1,4 @@
-/** VFIO mechanism (spec §8.6): a PCI device handed to the workload through /dev/vfio. */
+/** VFIO mechanism (upstream `api/pkg/api/networkservice/mechanisms/vfio`): a PCI device handed to the workload through /dev/vfio. */
 import type { Mechanism } from "../gen/connection_pb.js";
 import { cls, commonKeys, getParam, mechType, newMechanism, parseUint } from "./common.js";
 import type { MechanismHolder } from "./common.js";

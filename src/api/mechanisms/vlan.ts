@@ -1,4 +1,4 @@
-/** VLAN mechanism (spec §8.10): one key, `vlan-id` (note the hyphen), 12-bit decimal. */
+/** VLAN mechanism (upstream `api/pkg/api/networkservice/mechanisms/vlan`): one key, `vlan-id` (note the hyphen), 12-bit decimal. */
 import { mechType } from "./common.js";
 import { tunnelParams } from "./tunnel.js";
 

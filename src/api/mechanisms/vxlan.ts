@@ -1,5 +1,5 @@
 /**
- * VXLAN mechanism (spec §8.7). Values are strings on the wire; numeric getters return 0 for
+ * VXLAN mechanism (upstream `api/pkg/api/networkservice/mechanisms/vxlan`). Values are strings on the wire; numeric getters return 0 for
  * missing/invalid values, as upstream. `vniShouldBeEven` is upstream's parity rule that keeps
  * the two sides from picking the same VNI.
  */

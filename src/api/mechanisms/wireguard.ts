@@ -1,4 +1,4 @@
-/** WIREGUARD mechanism (spec §8.8): the same key set as IPSEC. */
+/** WIREGUARD mechanism (upstream `api/pkg/api/networkservice/mechanisms/wireguard`): the same key set as IPSEC. */
 import type { Mechanism } from "../gen/connection_pb.js";
 import { cls, mechType, newMechanism } from "./common.js";
 import { keyedTunnel } from "./tunnel.js";

@@ -1,5 +1,6 @@
 /**
- * The forwarder chain, control-plane half (upstream forwarder pattern, control-plane.md §4.4):
+ * The forwarder chain, control-plane half (the forwarder of upstream
+ * `sdk/pkg/tools/sandbox/node.go` and cmd-forwarder-* `internal/xconnectns`):
  * an endpoint that discovers the NSE (through its nsmgr's registry), tries candidates round
  * robin, agrees on mechanisms and lets the datapath backend plumb the cross connect.
  */

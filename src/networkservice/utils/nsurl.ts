@@ -1,5 +1,5 @@
 /**
- * NSM_NETWORK_SERVICES URLs (spec components.md §2.2): `kernel://my-ns@domain/nsm-1?app=foo`
+ * NSM_NETWORK_SERVICES URLs (upstream `sdk/pkg/tools/nsurl`, as cmd-nsc reads them): `kernel://my-ns@domain/nsm-1?app=foo`
  * → network service `my-ns@domain`, mechanism KERNEL, interface `nsm-1`, labels {app: foo}.
  */
 import {

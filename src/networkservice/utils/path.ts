@@ -1,4 +1,5 @@
-/** Connection path helpers (upstream connection_helpers.go) and monitor selector matching (api.md §10.6). */
+/** Connection path helpers (upstream `api/pkg/api/networkservice/connection_helpers.go`) and monitor
+ * selector matching (upstream `sdk/pkg/networkservice/common/monitor`). */
 import type { Connection, MonitorScopeSelector, PathSegment } from "../../api/index.js";
 import { timestampMs } from "../../api/index.js";
 

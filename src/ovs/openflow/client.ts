@@ -17,7 +17,7 @@
  * with backoff and `on("connected", features => …)` fires again, so the owner can reinstall.
  */
 import type { Socket } from "node:net";
-import { NsmError, status } from "../../tools/errors.js";
+import { status } from "../../tools/errors.js";
 import { OvsSession, type OvsSessionOptions } from "../session.js";
 import { formatOvsTarget, parseOvsTarget, type OvsTarget } from "../target.js";
 import {
@@ -47,40 +47,8 @@ import {
   type PortDesc,
   type PortStats,
 } from "./codec.js";
+import { describeFlowMod, OpenFlowError } from "./errors.js";
 import { errorNames, msgName } from "./names.js";
-
-/** A switch ERROR: type/code with names, the xid and request it answers, the data (≥ 64 bytes of the request). */
-export class OpenFlowError extends NsmError {
-  /** OpenFlow error type/code and their names (undefined for local failures: timeout, lost session) */
-  readonly ofType: number | undefined;
-  readonly ofCode: number | undefined;
-  readonly typeName: string | undefined;
-  readonly codeName: string | undefined;
-  readonly xid: number | undefined;
-  readonly data: Buffer | undefined;
-  /** flowMods(): indexes of every failing flow-mod */
-  failed?: number[];
-  constructor(
-    message: string,
-    o: { code?: status; ofType?: number; ofCode?: number; xid?: number; data?: Buffer; cause?: unknown } = {},
-  ) {
-    super(
-      o.code ?? (o.ofType !== undefined ? status.FAILED_PRECONDITION : status.UNAVAILABLE),
-      message,
-      o.cause !== undefined ? { cause: o.cause } : undefined,
-    );
-    this.name = "OpenFlowError";
-    this.ofType = o.ofType;
-    this.ofCode = o.ofCode;
-    this.xid = o.xid;
-    this.data = o.data;
-    if (o.ofType !== undefined) [this.typeName, this.codeName] = errorNames(o.ofType, o.ofCode ?? 0);
-    else {
-      this.typeName = undefined;
-      this.codeName = undefined;
-    }
-  }
-}
 
 /** `timeoutMs` is also the handshake deadline; the keepalive probe is an ECHO_REQUEST. */
 export interface OpenFlowClientOptions extends OvsSessionOptions {
@@ -375,7 +343,10 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
         onMsg: (type, m) => {
           if (type !== MsgType.ERROR) return false;
           const fm = mods[i]!;
-          failed.set(i, this.errorFrom(m, `openflow flow-mod ${i + 1}/${mods.length} ${fm.command} ${describe(fm)}`));
+          failed.set(
+            i,
+            this.errorFrom(m, `openflow flow-mod ${i + 1}/${mods.length} ${fm.command} ${describeFlowMod(fm)}`),
+          );
           return true;
         },
         fail: () => {},
@@ -432,15 +403,4 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
   protected sessionError(message: string): OpenFlowError {
     return new OpenFlowError(message);
   }
-}
-
-function describe(fm: FlowMod): string {
-  return JSON.stringify(
-    {
-      ...(fm.tableId !== undefined ? { table: fm.tableId } : {}),
-      ...(fm.priority !== undefined ? { priority: fm.priority } : {}),
-      ...fm.match,
-    },
-    (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v),
-  );
 }

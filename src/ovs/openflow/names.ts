@@ -1,4 +1,4 @@
-/** OpenFlow 1.3 message type and error type/code names (OpenFlow Switch Specification 1.3.5 §7.4.4, A.4.4). */
+/** OpenFlow 1.3 message type and error type/code names (OpenFlow Switch Specification 1.3.5, sections 7.4.4 and A.4.4). */
 
 export const MSG_NAMES: Record<number, string> = {
   0: "HELLO",

@@ -1,5 +1,5 @@
 /**
- * The FLOW_MODs of one cross-connect (spec/datapath.md §6.2, as sdk-ovs installs them; table 0,
+ * The FLOW_MODs of one cross-connect (as upstream `sdk-ovs/pkg/networkservice/l2ovsconnect` installs them; table 0,
  * priority 100). Local: two ports E (endpoint side) and C (client side), optional VLAN V on E.
  * Remote: a local port L, a vxlan port T and a VNI N (the tunnel id), optional VLAN V on L.
  *
@@ -15,7 +15,7 @@ export type Xconnect =
 const PRIORITY = 100;
 
 function checkPort(p: number, what: string): void {
-  // OVS accepts output to ports that do not exist (and to 0): validate here (spec §6.4)
+  // OVS accepts output to ports that do not exist (and to 0): validate here (checked against OVS 3.1)
   if (!Number.isInteger(p) || p < 1 || p > 0xfeff)
     throw new RangeError(`xconnect: ${what} ofport ${p} is not a valid port number (1..65279)`);
 }

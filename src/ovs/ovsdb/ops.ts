@@ -1,5 +1,5 @@
 /**
- * Transact operations (RFC 7047 §5.2) and their results, as sent on the wire. Builders keep the
+ * Transact operations (RFC 7047 section 5.2) and their results, as sent on the wire. Builders keep the
  * call sites short:
  *
  *   await db.transact("Open_vSwitch", [

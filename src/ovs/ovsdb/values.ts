@@ -1,5 +1,5 @@
 /**
- * OVSDB values (RFC 7047 §5.1) on the wire and in our replica.
+ * OVSDB values (RFC 7047 section 5.1) on the wire and in our replica.
  *
  * Wire: atoms are JSON strings/numbers/booleans, `["uuid",U]`, `["named-uuid",N]`; sets are
  * `["set",[…]]` or a bare atom for one element; maps are `["map",[[k,v],…]]`. Build them with

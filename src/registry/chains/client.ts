@@ -1,5 +1,5 @@
 /**
- * Registry clients (spec control-plane §6.4): what an NSE, a forwarder or nsmgr uses to talk to
+ * Registry clients (upstream `sdk/pkg/registry/chains/client`): what an NSE, a forwarder or nsmgr uses to talk to
  * a registry. The NSE client registers, refreshes at 2/3 of the remaining lifetime, re-registers
  * when the registry restarts (heal), retries transient failures, and stops all of that on
  * Unregister. Watch Finds through it re-open their stream by themselves.

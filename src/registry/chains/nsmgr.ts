@@ -1,5 +1,5 @@
 /**
- * nsmgr's own registry (spec control-plane §6.1): what NSEs and forwarders on this node register
+ * nsmgr's own registry (upstream `sdk/pkg/networkservice/chains/nsmgr/server.go`): what NSEs and forwarders on this node register
  * with. NSEs get an expiry with timers (nsmgr unregisters them upstream if they stop
  * refreshing), client info labels, and `localbypass`: upstream they are stored with the nsmgr's
  * URL, callers and local Finds see their real URL. Without `registryUrl` everything is stored

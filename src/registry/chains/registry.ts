@@ -1,5 +1,6 @@
 /**
- * The registry server (spec control-plane §6.2, cmd-registry-memory, plus an etcd backend):
+ * The registry server (upstream `sdk/pkg/registry/chains/memory` as cmd-registry-memory
+ * serves it, plus an etcd backend):
  * both registries as chains over one store. Serve it with
  *
  *   const r = await createRegistry({ signal, store: "etcd://127.0.0.1:2379" });

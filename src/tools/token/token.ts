@@ -1,7 +1,8 @@
 /**
  * Path-segment tokens: every hop signs a short JWT per call and puts it in the gRPC metadata
  * (`nsm-client-token`, `nsm-client-token-expires`); the next hop records it in the caller's path
- * segment (spec api.md §10.4, §13.3). Now: ES256 with a key made per component at startup,
+ * segment (upstream `sdk/pkg/networkservice/common/updatetoken`,
+ * `sdk/pkg/tools/token`; docs/api.md "Strings on the wire"). Now: ES256 with a key made per component at startup,
  * `sub` = the component's identity, `exp` = now + max lifetime (NSM_MAX_TOKEN_LIFETIME, 10m).
  * mTLS identities (`aud` = peer SPIFFE id, key = SVID) come with the security work.
  *
@@ -59,7 +60,7 @@ export async function newTokenGenerator(o: TokenGeneratorOptions): Promise<Token
 
   const sign = async (aud: string | undefined): Promise<Token> => {
     const expMs = Date.now() + lifetime;
-    // JWT NumericDate may be fractional (RFC 7519 §2); ms precision keeps short test lifetimes exact
+    // JWT NumericDate may be fractional (RFC 7519 section 2); ms precision keeps short test lifetimes exact
     const jwt = new SignJWT({})
       .setProtectedHeader({ alg: "ES256", typ: "JWT" })
       .setSubject(subject)

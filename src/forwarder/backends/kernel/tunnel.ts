@@ -1,66 +1,62 @@
 /**
- * A vxlan device born inside a workload's netns whose UDP socket stays in the node's netns
- * (`ip -n node link add NAME netns WORKLOAD type vxlan ...`): rtnetlink creates the device in
- * IFLA_NET_NS_FD's namespace and hands the driver the requester's namespace for the underlay.
- * So the workload's interface *is* the tunnel end: no veth, no bridge, no move (a move costs an
- * RCU grace period, ~16 ms). The Batch API has no such op (its later ops address links in the
- * batch's own netns), hence this one message here.
+ * A tunnel end in a workload's netns: KERNEL → VXLAN/WIREGUARD on the NSC's node (`side` "src")
+ * or VXLAN/WIREGUARD → KERNEL on the NSE's node ("dst"). What both tunnel kinds share: find the
+ * workload's side, open its netns, wait for a pending delete of the same name; then vxlan.ts or
+ * wireguard.ts makes the device.
  */
-import { nlExec } from "../../../native.js";
-import { DatapathError } from "../../../datapath/errors.js";
-import { parseIp } from "../../../datapath/ip.js";
-import * as nl from "../../../datapath/netlink.js";
+import { kernel, mechType, type Mechanism } from "../../../api/index.js";
+import type { Ctx } from "../../../core/index.js";
 import type { Netns } from "../../../datapath/netns.js";
+import type { CrossConnect } from "../../backend.js";
+import type { SideOf } from "../shared/ipcontext.js";
+import { openNetnsUrl } from "../shared/netnsurl.js";
+import { aliasOf, contextMtu, ifnameOf } from "../shared/plumbing.js";
+import { endKey, type KernelEnv, type PlumbedEnd, type PlumbedRecord } from "./types.js";
+import { plumbVxlan } from "./vxlan.js";
+import type { WireguardTunnels } from "./wireguard.js";
 
-export interface VxlanInto {
-  /** device name inside `target` */
-  name: string;
-  vni: number;
-  local: string;
-  remote: string;
-  port: number;
-  mtu?: number;
-  up?: boolean;
+/** One tunnel end to make, as vxlan.ts and wireguard.ts receive it. */
+export interface TunnelEnd {
+  readonly x: CrossConnect;
+  /** fingerprint of the request */
+  readonly fp: string;
+  /** "src" = the NSC's node, "dst" = the NSE's node */
+  readonly side: SideOf;
+  /** the tunnel's mechanism (VXLAN or WIREGUARD); on side "dst" we fill its dst_* parameters */
+  readonly tun: Mechanism;
+  /** the workload's netns (open while the plumbing runs) and our interface there */
+  readonly ns: Netns;
+  readonly name: string;
+  readonly end: PlumbedEnd;
+  readonly alias: string;
+  /** the connection context's MTU, 0 = none */
+  readonly cmtu: number;
+  /** our tunnel address */
+  readonly tunnelIp: string;
+  readonly ctx: Ctx;
 }
 
-/** Creates the vxlan device `v.name` in `target`, tunnelling from `node`; throws DatapathError. */
-export async function vxlanAddInto(node: Netns, target: Netns, v: VxlanInto): Promise<void> {
-  const local = parseIp(v.local, "vxlan local address"),
-    remote = parseIp(v.remote, "vxlan remote address");
-  const m = new nl.NlMsg(nl.RTM_NEWLINK, nl.NLM_F_REQUEST | nl.NLM_F_ACK | nl.NLM_F_CREATE | nl.NLM_F_EXCL).struct(
-    nl.ifinfomsg({ flags: v.up ? nl.IFF_UP : 0, change: v.up ? nl.IFF_UP : 0 }),
-  );
-  m.str(nl.IFLA_IFNAME, v.name);
-  if (v.mtu) m.u32(nl.IFLA_MTU, v.mtu);
-  m.u32(nl.IFLA_NET_NS_FD, target.fd);
-  m.begin(nl.IFLA_LINKINFO).str(nl.IFLA_INFO_KIND, "vxlan");
-  m.begin(nl.IFLA_INFO_DATA).u32(nl.IFLA_VXLAN_ID, v.vni);
-  m.attr(local.family === 4 ? nl.IFLA_VXLAN_LOCAL : nl.IFLA_VXLAN_LOCAL6, local.bytes);
-  m.attr(remote.family === 4 ? nl.IFLA_VXLAN_GROUP : nl.IFLA_VXLAN_GROUP6, remote.bytes);
-  m.u16be(nl.IFLA_VXLAN_PORT, v.port);
-  m.end().end();
-  const { batch, fixups } = nl.packBatch([m]);
-  node.acquire();
-  target.acquire();
+export async function plumbTunnel(
+  env: KernelEnv,
+  wg: WireguardTunnels,
+  x: CrossConnect,
+  fp: string,
+  side: SideOf,
+  ctx: Ctx,
+): Promise<PlumbedRecord> {
+  const tunnelIp = env.tunnelIp;
+  if (!tunnelIp) throw new Error("no tunnel IP (set NSM_TUNNEL_IP)");
+  const local = side === "src" ? x.incoming.mechanism! : x.outgoing.mechanism!;
+  const tun = side === "src" ? x.outgoing.mechanism! : x.incoming.mechanism!;
+  const what = side === "src" ? "client side" : "endpoint side";
+  const name = ifnameOf(local, what);
+  const ns = openNetnsUrl(kernel.netnsUrlOf(local), what);
   try {
-    const r = await nlExec(node.fd, batch, fixups, { keepGoing: false });
-    const err = r.errors[0];
-    if (err) {
-      throw new DatapathError(
-        `${err.code} creating vxlan ${v.name} (vni ${v.vni}, ${v.local} → ${v.remote}:${v.port}) in ${target.name} from ${node.name}: ${err.detail ?? err.syscall}`,
-        {
-          code: err.code,
-          errno: err.errno,
-          syscall: err.syscall,
-          netns: node.name,
-          ...(err.detail ? { detail: err.detail } : {}),
-        },
-      );
-    }
-  } catch (e) {
-    throw DatapathError.wrap(e, `creating vxlan ${v.name} in ${target.name}`, node.name);
+    const end = { netns: ns.name, inode: ns.inode(), ifname: name };
+    await env.waitFor([endKey(end)]);
+    const t: TunnelEnd = { x, fp, side, tun, ns, name, end, alias: aliasOf(x.id), cmtu: contextMtu(x), tunnelIp, ctx };
+    return tun.type === mechType.VXLAN ? await plumbVxlan(env, t) : await wg.plumb(t);
   } finally {
-    target.release();
-    node.release();
+    ns.close();
   }
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { create, IPContextSchema } from "../../../api/index.js";
 import { plumbingOf } from "./ipcontext.js";
 
-// datapath.md §9 example: src 172.16.1.2/32, dst 172.16.1.1/32, dst_routes 10.0.0.0/8, src_routes 192.168.0.0/16
+// the example upstream's kernel datapath checks use: src 172.16.1.2/32, dst 172.16.1.1/32, dst_routes 10.0.0.0/8, src_routes 192.168.0.0/16
 const ip = create(IPContextSchema, {
   srcIpAddrs: ["172.16.1.2/32"],
   dstIpAddrs: ["172.16.1.1/32"],

@@ -1,5 +1,7 @@
 /**
- * What each side's interface gets from a connection's IPContext (datapath.md §1.4, §2.1 table):
+ * What each side's interface gets from a connection's IPContext (as upstream
+ * `api/pkg/api/networkservice/connectioncontext_helpers.go` derives the route sets and
+ * `sdk-kernel/pkg/kernel/networkservice/connectioncontextkernel` installs them):
  * the NSC side ("src") gets src addresses, link routes to dst addresses outside its own nets and
  * src_routes with the first dst IP as next hop; the NSE side ("dst") symmetrically.
  *

@@ -1,5 +1,6 @@
 /**
- * Finding a workload's network namespace from a KERNEL mechanism's `inodeURL` (api.md §8.4):
+ * Finding a workload's network namespace from a KERNEL mechanism's `inodeURL` (upstream
+ * `api/pkg/api/networkservice/mechanisms/kernel`; docs/api.md "Mechanisms"):
  * `file:///proc/<pid>/ns/net` (or any netns file) is opened as is; `inode://<dev>/<ino>` (what an
  * upstream client sends when it passes its netns as an fd, which we do not receive) is looked up
  * among /run/netns/* and /proc/<pid>/ns/net by device and inode.

@@ -1,4 +1,5 @@
-/** The updatepath algorithm shared by server and client (spec control-plane.md §3, api.md §10.2). */
+/** The updatepath algorithm shared by server and client (upstream
+ * `sdk/pkg/networkservice/common/updatepath`; docs/controlplane.md "Path"). */
 import { randomUUID } from "node:crypto";
 import { create, PathSchema, PathSegmentSchema, type Connection } from "../../../api/index.js";
 import { NsmError, status } from "../../../core/index.js";

@@ -3,7 +3,7 @@
  * a Map scan instead of a remote Find per Request. The watch re-opens by itself when it breaks;
  * after each (re)connect a non-watch Find reconciles what changed while it was down (entries
  * deleted meanwhile never get a `deleted` event). NSEs past `expiration_time` are skipped at
- * lookup (discover drops them).
+ * lookup (as upstream `sdk/pkg/networkservice/common/discover` drops them).
  *
  * A watch can also go quiet without breaking (a proxy in between re-opened its own upstream
  * stream and lost the deletes, or stopped relaying): every `verifyMs` the cache lists again and

@@ -1,7 +1,7 @@
 /**
  * point2PointIpamServer: each connection gets a pair of host addresses from the first pool with
  * room: the lowest free one for the endpoint (dst), the next for the client (src), plus a route
- * to each other's address. Stable across refresh, re-allocated when an address became excluded,
+ * to each other's address (upstream `sdk/pkg/networkservice/ipam/point2pointipam`). Stable across refresh, re-allocated when an address became excluded,
  * recovered from the request after an endpoint restart (or a Close the client did not see), freed
  * on Close. An address is never handed to two connections: a returning connection whose addresses
  * went to another one meanwhile gets a new pair *instead* (its old ones are taken out of the

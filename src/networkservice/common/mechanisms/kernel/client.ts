@@ -1,6 +1,6 @@
 /**
  * kernelMechanismClient (NSC side): offers a KERNEL mechanism carrying our network namespace
- * (`inodeURL`, api.md §8.4) and the interface name, unless the request already offers one; an
+ * (`inodeURL`, docs/api.md "Mechanisms") and the interface name, unless the request already offers one; an
  * offered KERNEL mechanism without a name gets ours. We cannot pass fds yet (grpcfd), so the
  * netns goes as a file path the forwarder can open (`/proc/<pid>/ns/net` or a bind mount);
  * `inode://` values given by the caller are left as they are.

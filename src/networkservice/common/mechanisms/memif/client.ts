@@ -1,6 +1,6 @@
 /**
  * memifMechanismClient (NSC side, upstream sdk-vpp mechanisms/memif client): offers a MEMIF
- * mechanism carrying our network namespace in `inodeURL` (abstract-socket mode, api.md §8.5), so
+ * mechanism carrying our network namespace in `inodeURL` (abstract-socket mode, docs/api.md "Mechanisms"), so
  * the forwarder can listen on `socketfile` inside it; or, with `socketPath`, filesystem mode
  * (`inodeURL = file://<socketPath>`). A MEMIF preference the request already offers (e.g. from a
  * `memif://svc` NS URL) gets our netns when it has none; a refresh keeps what was chosen.
