@@ -169,11 +169,7 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
       try {
         this.onMessage(msg);
       } catch (e) {
-        // a frame our decoders refuse (truncated ERROR, bad multipart): the peer is not trusted
-        this.log.warn(
-          { err: e, type: msg.readUInt8(1), len },
-          "openflow: undecodable message from switch, dropping the session",
-        );
+        this.log.warn({ err: e, len }, "openflow: undecodable frame from the switch (untrusted), dropping the session");
         sock.destroy();
         return;
       }
