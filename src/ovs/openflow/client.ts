@@ -3,16 +3,15 @@
  * `<rundir>/<bridge>.mgmt` socket, or a passive `ptcp:`/`punix:` Controller target). It
  * negotiates 1.3 through HELLO version bitmaps, answers the switch's echo probes, and sends
  * FLOW_MODs in batches closed by a BARRIER: a batch resolves when the barrier reply arrives and
- * rejects with the switch's ERROR (names decoded) naming the failing flow-mod.
+ * rejects with the switch's ERROR (names decoded) naming the failing flow-mod. A frame the
+ * decoders refuse (the switch is not trusted) drops the session.
  *
  *   const of = await OpenFlowClient.connect(`unix:${rundir}/br-nsm.mgmt`);
  *   await of.flowMods([
  *     { command: "add", priority: 100, match: { inPort: 1 }, actions: [{ type: "output", port: 2 }] },
  *     { command: "add", priority: 100, match: { inPort: 2 }, actions: [{ type: "output", port: 1 }] },
  *   ]);
- *   await of.flowMods([{ command: "delete", match: { inPort: 1 } }]);
- *   of.close();
- *
+ *   await of.flowMods([{ command: "delete", match: { inPort: 1 } }]); of.close();
  * With `reconnect: true` a lost session (vswitchd restarted: its flows are gone) is re-dialled
  * with backoff and `on("connected", features => …)` fires again, so the owner can reinstall.
  */
@@ -198,8 +197,7 @@ export class OpenFlowClient extends OvsSession<"error" | "message"> {
     if (h.type === MsgType.ERROR) {
       const e = this.errorFrom(msg, "openflow: unsolicited");
       this.log.warn({ err: e }, "openflow error for no pending request");
-      this.emit("error", e);
-      return;
+      return void this.emit("error", e);
     }
     this.emit("message", h.type, msg);
   }
