@@ -45,11 +45,13 @@ test(
   { skip, timeout: 30_000 },
   async () => {
     const dir = mkdtempSync(join(tmpdir(), "memif-env-"));
+    // closed in finally: open ports keep their native threads (and so this test process) alive
+    let srv: MemifPort | undefined, cli: MemifPort | undefined;
     try {
       // The main thread's own pair, opened first: it must survive the worker's teardown.
       const mainSock = join(dir, "main.sock");
-      const srv = MemifPort.open({ role: "server", socket: mainSock });
-      const cli = MemifPort.open({ role: "client", socket: mainSock, reconnectMs: 20 });
+      srv = MemifPort.open({ role: "server", socket: mainSock });
+      cli = MemifPort.open({ role: "client", socket: mainSock, reconnectMs: 20 });
       await Promise.all([srv.waitUp(), cli.waitUp()]);
       const fds = fdCount(),
         maps = memfdMaps();
@@ -65,13 +67,14 @@ test(
         // Handles are per environment: the worker's numbers mean nothing here.
         for (const h of msg.handles) assert.ok(h > 0);
         await w.terminate();
-        assert.ok(await until(() => fdCount() === fds && memfdMaps() === maps, 5000), `round ${round}: fds/maps back`);
+        const back = await until(() => fdCount() === fds && memfdMaps() === maps, 15_000);
+        assert.ok(back, `round ${round}: fds ${fdCount()} (was ${fds}), memfd maps ${memfdMaps()} (was ${maps})`);
       }
       assert.equal(cli.send([Buffer.alloc(64, 1)]), 1);
       assert.equal((await srv.receive(1, { timeoutMs: 2000 }))[0]?.length, 64);
-      cli.close();
-      srv.close();
     } finally {
+      cli?.close();
+      srv?.close();
       rmSync(dir, { recursive: true, force: true });
     }
   },
