@@ -7,6 +7,7 @@
       "sources": [
         "native/src/addon.cc",
         "native/src/fds.cc",
+        "native/src/fdsock.cc",
         "native/src/js_error.cc",
         "native/src/links.cc",
         "native/src/memif_forward.cc",

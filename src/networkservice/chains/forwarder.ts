@@ -8,6 +8,10 @@ import type { TokenGenerator } from "../../tools/token/index.js";
 import { connectServer } from "../common/connect/server.js";
 import type { ChannelPool } from "../common/dial/pool.js";
 import { discoverServer } from "../common/discover/server.js";
+import { recvFdClient } from "../common/mechanisms/recvfd/client.js";
+import { recvFdServer } from "../common/mechanisms/recvfd/server.js";
+import { sendFdClient } from "../common/mechanisms/sendfd/client.js";
+import { sendFdServer } from "../common/mechanisms/sendfd/server.js";
 import { roundRobinServer } from "../common/roundrobin/server.js";
 import { xconnectServer, type XconnectOptions } from "../common/xconnect/server.js";
 import type { RegistryLookup } from "../utils/registry.js";
@@ -31,10 +35,21 @@ export function forwarder(o: ForwarderOptions): Endpoint {
     tokens: o.tokens,
     signal: o.signal,
     extra: [
+      // before xconnect: the answer we send back carries the caller's mechanism (its netns URL
+      // swapped back to the inode it sent), never the NSE-side one
+      sendFdServer(),
+      recvFdServer(), // the client's netns arrives as an fd on unix sockets
       discoverServer(o.registry),
       roundRobinServer(),
       xconnectServer(o.backend, { isRemote: o.isRemote }),
-      connectServer(passthroughClient({ name: o.name, tokens: o.tokens, pool: o.pool })),
+      connectServer(
+        passthroughClient({
+          name: o.name,
+          tokens: o.tokens,
+          pool: o.pool,
+          extra: [recvFdClient(), sendFdClient()], // the NSE's netns comes back as an fd
+        }),
+      ),
     ],
   });
 }
