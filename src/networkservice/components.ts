@@ -211,7 +211,7 @@ export interface ForwarderConfig extends Common {
   labels?: Readonly<Record<string, string>>;
   /** registration lifetime asked for (default: the registry's) */
   registerRefresh?: boolean;
-  /** is the next hop at `url` another node's nsmgr (offer REMOTE mechanisms)? default: never */
+  /** is the next hop at `url` another node's nsmgr (offer REMOTE mechanisms)? default: it is the URL forwarders of another nsmgr are published under */
   isRemote?: (url: string) => boolean;
 }
 
@@ -242,6 +242,7 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
     backend,
     pool,
     isRemote: o.isRemote,
+    forwarderService: svc,
   });
   let server: GrpcServer | undefined;
   let reg: NseRegistryClient | undefined;
