@@ -40,4 +40,11 @@ npm run --silent build:native || die "native addon build failed"
 node -e 'import("./src/native.ts").catch(()=>{})' 2>/dev/null || true
 [ -f build/Release/nsm_native.node ] || die "build/Release/nsm_native.node was not produced"
 
+step "interop test peer (Go, upstream sdk v1.13.2 from the module proxy; skipped without Go)"
+if command -v go >/dev/null; then
+  bash test/interop/build-peer.sh >/dev/null || die "building test/interop/peer failed"
+else
+  echo "go not found: test/interop will skip"
+fi
+
 step "done: try 'npx nsm --help', 'npm test'"
