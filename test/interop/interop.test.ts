@@ -4,11 +4,13 @@
 // upstream's as child processes. Skips (saying why) when Go is not installed.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernel } from "../../src/api/index.js";
-import { newCtx } from "../../src/core/index.js";
+import { newCtx, serve } from "../../src/core/index.js";
+import { createRegistry } from "../../src/registry/chains/registry.js";
 import { nullBackend } from "../../src/forwarder/backends/null/index.js";
 import { kernelBackend } from "../../src/forwarder/backends/kernel/index.js";
 import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
@@ -43,7 +45,9 @@ function rig(t: TestContext) {
   return {
     dir,
     sock: (n: string) => `unix://${join(dir, `${n}.sock`)}`,
-    common: { signal: life.signal, dialTimeoutMs: 2000, maxTokenLifetimeMs: 3000 },
+    common: { signal: life.signal, dialTimeoutMs: 2000 },
+    /** 3 s tokens: refresh must work; request budgets (timeout closes at expiry − budget) stay at 1 s */
+    short: { signal: life.signal, dialTimeoutMs: 2000, maxTokenLifetimeMs: 3000 },
     defer: (fn: () => unknown) => stack.push(fn),
     go(args: string[], o: { netns?: string } = {}): Peer {
       const p = startPeer(peer(), args, o);
@@ -72,7 +76,7 @@ test(
     // TODO(#12): upstream's registry caps an entry's expiry at the registering token's, which our
     // nsmgr does not relay back to the NSE/forwarder: with 3 s nsmgr tokens entries lapse upstream
     const mgr = await createNsmgr({
-      ...r.common,
+      ...r.short,
       maxTokenLifetimeMs: 60_000,
       name: "nsmgr",
       listenOn: [r.sock("nsmgr")],
@@ -81,7 +85,7 @@ test(
     r.defer(() => mgr.close());
     const backend = nullBackend();
     const fwd = await createForwarder({
-      ...r.common,
+      ...r.short,
       name: "fwd",
       listenOn: [r.sock("fwd")],
       nsmgrUrl: mgr.url,
@@ -154,16 +158,29 @@ test(
 );
 
 test(
-  "our NSC → upstream nsmgr → our forwarder → our NSE: forwarder and NSE URLs travel as fds, 3 s tokens refreshed, Close",
+  "our NSC → upstream nsmgr (our registry) → our forwarder → our NSE: forwarder and NSE URLs travel as fds, 3 s tokens refreshed, Close",
   { skip, timeout: 90_000 },
   async (t) => {
     const r = rig(t);
+    const reg = await createRegistry({ signal: r.common.signal, name: "registry" });
+    r.defer(() => reg.close());
+    const regSrv = await serve([r.sock("registry")], { nseRegistry: reg.nse, nsRegistry: reg.ns });
+    r.defer(() => regSrv.close());
     const mgrSock = r.sock("nsmgr-go");
-    const mgr = r.go(["-mode", "nsmgr", "-name", "nsmgr-go", "-listen", mgrSock, "-token-lifetime", "3s"]);
+    const mgr = r.go([
+      "-mode",
+      "nsmgr",
+      "-name",
+      "nsmgr-go",
+      "-listen",
+      mgrSock,
+      "-registry-url",
+      regSrv.urls[0]!.href,
+    ]);
     await mgr.line(/^READY/);
     const backend = nullBackend();
     const fwd = await createForwarder({
-      ...r.common,
+      ...r.short,
       name: "fwd",
       listenOn: [r.sock("fwd")],
       nsmgrUrl: mgrSock,
@@ -171,7 +188,7 @@ test(
     });
     r.defer(() => fwd.close());
     const nse = await createEndpoint({
-      ...r.common,
+      ...r.short,
       name: "nse-ts",
       listenOn: [r.sock("nse")],
       nsmgrUrl: mgrSock,
@@ -179,11 +196,13 @@ test(
       cidrs: ["172.16.6.0/24"],
     });
     r.defer(() => nse.close());
-    const nsc = await createClient({ ...r.common, name: "nsc-ts", nsmgrUrl: mgrSock, heal: false });
+    const nsc = await createClient({ ...r.short, name: "nsc-ts", nsmgrUrl: mgrSock, heal: false });
     r.defer(() => nsc.close());
     const req = requestFromNsUrl(parseNsUrl("kernel://icmp/nsm-1"), "nsc-ts-0");
     // the request's budget must stay below the 3 s token lifetime (timeout closes at expiry − budget)
-    const c = await nsc.client.request(req, newCtx({ timeoutMs: 1000 }));
+    const c = await nsc.client.request(req, newCtx({ timeoutMs: 1000 })).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; upstream nsmgr said: ${mgr.stderr.slice(-3000)}`, { cause: e });
+    });
     assert.deepEqual(
       c.path!.pathSegments.map((s) => s.name),
       ["nsc-ts", "nsmgr-go", "fwd", "nse-ts"],
@@ -271,7 +290,15 @@ test(
     const c = conn(await nsc.line(/^(CONN|ERROR)/, 20_000).then((l) => (l.startsWith("ERROR") ? assert.fail(l) : l)));
     const dst = c.context?.ipContext?.dstIpAddrs?.[0]?.split("/")[0];
     assert.ok(dst, "the NSE gave addresses");
-    await ping(nscNs.name, dst, 1, 10);
+    await ping(nscNs.name, dst, 1, 10).catch((e: unknown) => {
+      const show = (ns: string) =>
+        execFileSync("ip", ["-n", ns, "-br", "addr"], { encoding: "utf8" }) +
+        execFileSync("ip", ["-n", ns, "route"], { encoding: "utf8" });
+      throw new Error(
+        `${(e as Error).message}\nnsc ${show(nscNs.name)}\nnse ${show(nseNs.name)}\nconn ${JSON.stringify(c)}`,
+        { cause: e },
+      );
+    });
     const from = nsc.lines.length;
     nsc.send("close");
     assert.match(await nsc.line(/^(CLOSED|ERROR)/, 15_000, from), /^CLOSED/);
