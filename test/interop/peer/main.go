@@ -44,8 +44,8 @@ import (
 	"github.com/networkservicemesh/sdk/pkg/networkservice/common/mechanisms/sendfd"
 	"github.com/networkservicemesh/sdk/pkg/networkservice/common/null"
 	"github.com/networkservicemesh/sdk/pkg/networkservice/ipam/point2pointipam"
-	"github.com/networkservicemesh/sdk/pkg/registry/chains/memory"
 	registryclient "github.com/networkservicemesh/sdk/pkg/registry/chains/client"
+	"github.com/networkservicemesh/sdk/pkg/registry/chains/memory"
 	registryauthorize "github.com/networkservicemesh/sdk/pkg/registry/common/authorize"
 	registryclientinfo "github.com/networkservicemesh/sdk/pkg/registry/common/clientinfo"
 	registrysendfd "github.com/networkservicemesh/sdk/pkg/registry/common/sendfd"
@@ -64,6 +64,7 @@ var (
 	ifname    = flag.String("ifname", "nsm-1", "nsc: interface name")
 	lifetime  = flag.Duration("token-lifetime", 10*time.Minute, "token lifetime")
 	noHeal    = flag.Bool("no-heal", false, "nsc: no heal")
+	noFirst   = flag.Bool("no-request", false, "nsc: do not request at start (wait for commands)")
 	reqTO     = flag.Duration("request-timeout", 15*time.Second, "nsc: per Request/Close timeout (the NSM_REQUEST_TIMEOUT of cmd-nsc; keep it below the token lifetime)")
 )
 
@@ -210,6 +211,32 @@ func runNse(ctx context.Context, tokens token.GeneratorFunc, dialOpts []grpc.Dia
 	srv.Stop()
 }
 
+func bench(ctx context.Context, c networkservice.NetworkServiceClient, n int) {
+	out := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		req := &networkservice.NetworkServiceRequest{
+			Connection: &networkservice.Connection{Id: *name + "-b-" + uuid.NewString()[:8], NetworkService: *service},
+			MechanismPreferences: []*networkservice.Mechanism{
+				{Cls: cls.LOCAL, Type: kernelmech.MECHANISM},
+			},
+		}
+		rctx, rcancel := context.WithTimeout(ctx, *reqTO)
+		start := time.Now()
+		got, err := c.Request(rctx, req)
+		took := time.Since(start)
+		rcancel()
+		if err != nil {
+			fmt.Printf("ERROR bench: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+			return
+		}
+		out = append(out, fmt.Sprintf("%.3f", float64(took.Microseconds())/1000))
+		cctx, ccancel := context.WithTimeout(ctx, *reqTO)
+		_, _ = c.Close(cctx, got)
+		ccancel()
+	}
+	fmt.Printf("BENCH %s\n", strings.Join(out, ","))
+}
+
 func runNsc(ctx context.Context, dialOpts []grpc.DialOption) {
 	opts := []client.Option{
 		client.WithName(*name),
@@ -267,7 +294,9 @@ func runNsc(ctx context.Context, dialOpts []grpc.DialOption) {
 		fmt.Printf("CLOSED %d\n", time.Since(start).Milliseconds())
 		conn = nil
 	}
-	request()
+	if !*noFirst {
+		request()
+	}
 	lines := bufio.NewScanner(os.Stdin)
 	for lines.Scan() {
 		switch strings.TrimSpace(lines.Text()) {
@@ -277,6 +306,12 @@ func runNsc(ctx context.Context, dialOpts []grpc.DialOption) {
 			closeConn()
 		case "exit":
 			return
+		default:
+			// "bench N": N sequential new connections (Request timed, then Close); prints the ms of each Request
+			var n int
+			if _, err := fmt.Sscanf(lines.Text(), "bench %d", &n); err == nil {
+				bench(ctx, c, n)
+			}
 		}
 	}
 	closeConn()
