@@ -210,6 +210,9 @@ function registryHandlers<T, Q, R>(o: ServeOptions, s: RegistryServer<T, Q, R>) 
   };
 }
 
+/** grpcfd on unix sockets unless NSM_GRPCFD=false (ours; e.g. to measure the plain transport). */
+const fdPassingDefault = () => process.env["NSM_GRPCFD"] !== "false";
+
 function prepareUnixSocket(path: string): void {
   mkdirSync(dirname(path), { recursive: true });
   try {
@@ -266,7 +269,7 @@ export async function serve(
   const bound: NsmUrl[] = [];
   const creds = o.credentials ?? grpc.ServerCredentials.createInsecure();
   const fdListeners: FdListener[] = [];
-  const fdPassing = o.fdPassing !== false && !o.credentials;
+  const fdPassing = (o.fdPassing ?? fdPassingDefault()) && !o.credentials;
   try {
     for (const raw of urls) {
       const u = typeof raw === "string" ? parseUrl(raw) : raw;
