@@ -50,7 +50,6 @@ import { mechanismsServer } from "./common/mechanisms/server.js";
 import { sendFdClient } from "./common/mechanisms/sendfd/client.js";
 import { sendFdServer } from "./common/mechanisms/sendfd/server.js";
 import { recvFdNseClient } from "../registry/common/recvfd/client.js";
-import { recvFdNseServer } from "../registry/common/recvfd/server.js";
 import { sendFdNseServer } from "../registry/common/sendfd/server.js";
 import { nseChain } from "../core/index.js";
 import { cachedLookup } from "./utils/cachedlookup.js";
@@ -134,8 +133,9 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
       acceptForwarder: (f) => registry?.localBypass.has(f.name) ?? false,
     });
     let reg!: NsmgrRegistry;
-    // fd passing only at the gRPC boundary: in-process lookups (discoverforwarder) see local URLs
-    const fdNse = nseChain(recvFdNseServer(), sendFdNseServer());
+    // Find answers carry fds only at the gRPC boundary: in-process lookups (discoverforwarder)
+    // see the local URLs (recvfd is in the nsmgr registry chain itself)
+    const fdNse = nseChain(sendFdNseServer());
     const regProxy = {
       register: (e: never, c: never) => fdNse.register(e, c, reg.nse),
       find: (q: never, c: never) => fdNse.find(q, c, reg.nse),
