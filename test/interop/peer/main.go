@@ -13,6 +13,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -102,6 +103,13 @@ func main() {
 	defer cancel()
 	tokens := sandbox.GenerateExpiringToken(*lifetime)
 	dialOpts := append(sandbox.DialOptions(sandbox.WithTokenGenerator(tokens)), grpc.WithDefaultCallOptions(grpc.WaitForReady(true)))
+	if *mode != "nsc" {
+		// stdin closes when the test process dies: never outlive it
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			cancel()
+		}()
+	}
 	switch *mode {
 	case "registry":
 		runRegistry(ctx, tokens, dialOpts)
