@@ -27,5 +27,7 @@ export async function run(args: string[]): Promise<number> {
   console.log(
     `nsm down: stopped ${r.stopped.length} process(es)${gone}, removed ${state.netns.length} namespace(s) (${state.netns.join(", ")}) and ${state.dir}`,
   );
+  if (r.interfaces.length)
+    console.log(`nsm down: removed interfaces of ours a client's Close had left: ${r.interfaces.join(", ")}`);
   return 0;
 }

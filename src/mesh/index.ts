@@ -31,6 +31,7 @@ import {
 import { join } from "node:path";
 import { unixSocketLive } from "../core/grpc.js";
 import { Netns } from "../datapath/netns.js";
+import { removeLeftInterfaces } from "./leftovers.js";
 import { packagePath } from "../tools/pkg.js";
 
 export const FABRIC_PREFIX = "198.18.0";
@@ -285,6 +286,8 @@ function spawnIn(
 export interface MeshTeardown {
   stopped: string[];
   gone: string[];
+  /** interfaces of ours left in namespaces outside the mesh (an NSC's Close did not get through), removed */
+  interfaces: string[];
 }
 
 /**
@@ -295,7 +298,7 @@ export interface MeshTeardown {
  */
 export async function destroyMesh(given: MeshState): Promise<MeshTeardown> {
   const errors: string[] = [];
-  const result: MeshTeardown = { stopped: [], gone: [] };
+  const result: MeshTeardown = { stopped: [], gone: [], interfaces: [] };
   const sup = readMeshState(given.stateFile)?.supervisor ?? given.supervisor;
   if (sup && alive(sup.pid) && isOurs(sup.pid, "supervise")) {
     try {
@@ -359,6 +362,11 @@ export async function destroyMesh(given: MeshState): Promise<MeshTeardown> {
       }
     }
   }
+  const own = new Set(state.netns.flatMap((n) => [n, `/run/netns/${n}`]));
+  result.interfaces = await removeLeftInterfaces(
+    state.nodes.map((n) => n.forwarderStateDir),
+    own,
+  );
   for (const d of state.ovsDirs ?? []) {
     try {
       execFileSync(OVS_SH, ["stop", d], { stdio: ["ignore", "ignore", "pipe"] });
