@@ -52,7 +52,8 @@ const TOO_LONG_ALLOWED: Record<string, string> = {
   "src/mesh/index.ts": "namespaces/fabric, process start/stop, and teardown into their own modules",
   "src/datapath/memif.ts": "MemifPort, PacketPort and joinPorts into their own modules",
   "test/e2e/memif.test.ts": "port tests, hand-crafted control messages, and cross-connects into three files",
-  "src/native.ts": "the typed declarations per addon area (netlink, memif, fdsock, icmp) into src/native/*.ts behind one loader",
+  "src/native.ts":
+    "the typed declarations per addon area (netlink, memif, fdsock, icmp) into src/native/*.ts behind one loader",
 };
 
 function walk(dir: string, keep: (p: string) => boolean, out: string[] = []): string[] {
