@@ -65,13 +65,6 @@ interface Addon {
   fdDup(fd: number): number;
   fdClose(fd: number): void;
   fdInode(fd: number): string;
-  fdOpenPath(path: string): number;
-  fdsockInit(onEvent: FdsockEvent): void;
-  fdsockAdopt(fd: number): number;
-  fdsockWant(id: number, read: boolean, write: boolean): void;
-  fdsockSend(id: number, bytes: Uint8Array, fds: readonly number[]): number;
-  fdsockShutdown(id: number): void;
-  fdsockClose(id: number): void;
   linkList(netns: string | number): Promise<LinkInfo[]>;
   icmpEcho?(netns: string, o: IcmpEchoOptions): Promise<IcmpEchoResult>;
   nlExec?(
@@ -81,19 +74,6 @@ interface Addon {
     opts: { keepGoing: boolean; ownThread: boolean },
   ): Promise<NlExecResult>;
 }
-
-/**
- * What the fdsock I/O thread reports for socket `id`: bytes read (null when none), fds received
- * with them (owned by the callee from now on), end of stream, "writable again", or an errno.
- */
-export type FdsockEvent = (
-  id: number,
-  data: Buffer | null,
-  fds: number[],
-  eof: boolean,
-  writable: boolean,
-  errno: number,
-) => void;
 
 /**
  * An error from the addon: a failed syscall or a kernel refusal. `syscall` is the call
@@ -202,28 +182,6 @@ export function fdClose(fd: number): void {
 export function fdInode(fd: number): string {
   return sync(() => load().fdInode(fd));
 }
-
-/** Opens `path` O_PATH|O_CLOEXEC (any file, also a socket or a netns); the caller owns the fd. */
-export function fdOpenPath(path: string): number {
-  return sync(() => load().fdOpenPath(path));
-}
-
-/**
- * Unix stream sockets with SCM_RIGHTS for grpcfd (native/src/fdsock.cc): one I/O thread per
- * process reads with recvmsg and reports through the callback given to `init` (once).
- * `adopt` takes ownership of a connected socket fd until `close`; `want` arms one read and/or
- * one writable report; `send` writes without blocking (-1: EAGAIN) with up to 64 fds on the
- * first byte, fds staying the caller's.
- */
-export const fdsock = {
-  init: (onEvent: FdsockEvent): void => sync(() => load().fdsockInit(onEvent)),
-  adopt: (fd: number): number => sync(() => load().fdsockAdopt(fd)),
-  want: (id: number, read: boolean, write: boolean): void => sync(() => load().fdsockWant(id, read, write)),
-  send: (id: number, bytes: Uint8Array, fds: readonly number[]): number =>
-    sync(() => load().fdsockSend(id, bytes, fds)),
-  shutdown: (id: number): void => sync(() => load().fdsockShutdown(id)),
-  close: (id: number): void => sync(() => load().fdsockClose(id)),
-};
 
 /**
  * Lists the links of the netns at `netns` (a path, opened and closed here, or an fd the caller

@@ -31,8 +31,6 @@ import {
 } from "../api/index.js";
 import { type Logger, silentLogger } from "../tools/log.js";
 import { dialTarget, listenTarget, parseUrl, type NsmUrl } from "../tools/url.js";
-import { FdChannelCredentials, listenFd, transceiverOfCall, type FdListener } from "../tools/grpcfd/grpc.js";
-import type { FdTransceiver } from "../tools/grpcfd/socket.js";
 import type { NetworkServiceServer } from "./chain.js";
 import { Ctx, ctxKey } from "./context.js";
 import { NsmError, codeName, messageOf, status } from "../tools/errors.js";
@@ -45,8 +43,6 @@ export interface IncomingCall {
   readonly peer: string;
   /** sends response headers (registry `path` header); once, before the first response */
   sendHeaders(md: grpc.Metadata): void;
-  /** the connection's fd passing (grpcfd), when the call came over a unix socket */
-  readonly fds?: FdTransceiver;
 }
 export const INCOMING = ctxKey<IncomingCall>("grpc/incoming");
 /** Metadata to send on outgoing calls made with this ctx (tokens, registry path). */
@@ -67,8 +63,6 @@ export interface ServeOptions {
   credentials?: grpc.ServerCredentials;
   /** default deadline for unary calls that come without one (ms); default 15 s as upstream's request timeout; streams get none */
   defaultTimeoutMs?: number;
-  /** pass fds beside the bytes on unix sockets (upstream grpcfd); default true */
-  fdPassing?: boolean;
 }
 
 export interface GrpcServer {
@@ -124,11 +118,9 @@ function incomingCall(call: {
   sendMetadata(md: grpc.Metadata): void;
 }): IncomingCall & { end(): void } {
   let live: typeof call | undefined = call;
-  const fds = transceiverOfCall(call);
   return {
     metadata: call.metadata,
     peer: call.getPeer(),
-    ...(fds ? { fds } : {}),
     sendHeaders(md) {
       const c = live;
       live = undefined;
@@ -265,9 +257,6 @@ export function removeOwnedSockets(): void {
   for (const p of [...ownedSockets.keys()]) removeOwned(p);
 }
 
-/** grpcfd on unix sockets unless NSM_GRPCFD=false (ours; e.g. to measure the plain transport). */
-const fdPassingDefault = () => process.env["NSM_GRPCFD"] !== "false";
-
 /** Refuses a socket a live server answers on; removes a stale one (nobody listens); creates parent dirs. */
 async function prepareUnixSocket(path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
@@ -332,8 +321,6 @@ export async function serve(
 
   const bound: NsmUrl[] = [];
   const creds = o.credentials ?? grpc.ServerCredentials.createInsecure();
-  const fdListeners: FdListener[] = [];
-  const fdPassing = (o.fdPassing ?? fdPassingDefault()) && !o.credentials;
   try {
     for (const raw of urls) {
       const u = typeof raw === "string" ? parseUrl(raw) : raw;
@@ -343,15 +330,6 @@ export async function serve(
         } catch (err) {
           throw new NsmError(status.ALREADY_EXISTS, `cannot listen on ${u.href}: ${messageOf(err)}`, { cause: err });
         }
-      }
-      if (u.scheme === "unix" && fdPassing) {
-        const l = await listenFd(u.path, server.createConnectionInjector(creds)).catch((err) => {
-          throw new NsmError(status.UNAVAILABLE, `cannot listen on ${u.href}: ${messageOf(err)}`, { cause: err });
-        });
-        fdListeners.push(l);
-        ownedSockets.set(u.path, statSync(u.path).ino);
-        bound.push(u);
-        continue;
       }
       const port = await new Promise<number>((res, rej) =>
         server.bindAsync(listenTarget(u), creds, (err, p) => (err ? rej(err) : res(p))),
@@ -363,7 +341,6 @@ export async function serve(
     }
   } catch (e) {
     server.forceShutdown();
-    await Promise.all(fdListeners.map((l) => l.close()));
     for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
     throw e;
   }
@@ -372,7 +349,6 @@ export async function serve(
     urls: bound,
     async close() {
       server.forceShutdown();
-      await Promise.all(fdListeners.map((l) => l.close()));
       for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
     },
   };
@@ -385,8 +361,6 @@ export interface DialOptions {
   credentials?: grpc.ChannelCredentials;
   /** ms to wait for the channel to be ready on the first call (upstream NSM_DIAL_TIMEOUT) */
   dialTimeoutMs?: number;
-  /** pass fds beside the bytes on unix sockets (upstream grpcfd); default true */
-  fdPassing?: boolean;
   /** extra grpc-js channel options, e.g. `{ "grpc.use_local_subchannel_pool": 1 }` so a fresh channel does not inherit a failing shared subchannel's back-off */
   channelOptions?: grpc.ChannelOptions;
 }
@@ -400,8 +374,6 @@ export interface GrpcConn {
   /** resolves when the channel is READY or rejects with UNAVAILABLE after `timeoutMs` */
   waitReady(timeoutMs?: number): Promise<void>;
   readonly channel: grpc.Channel;
-  /** fd passing on this channel (unix URLs), as upstream's grpcfd per-RPC transceiver */
-  readonly fds?: FdTransceiver;
   close(): void;
 }
 
@@ -482,9 +454,7 @@ function ctorFor(def: object, name: string): grpc.ServiceClientConstructor {
  */
 export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   const u = typeof url === "string" ? parseUrl(url) : url;
-  const fdCreds =
-    u.scheme === "unix" && !o.credentials && o.fdPassing !== false ? new FdChannelCredentials() : undefined;
-  const creds = o.credentials ?? fdCreds ?? grpc.credentials.createInsecure();
+  const creds = o.credentials ?? grpc.credentials.createInsecure();
   const opts: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": 16 << 20,
     "grpc.initial_reconnect_backoff_ms": 100,
@@ -513,7 +483,6 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   return {
     url: u,
     channel,
-    ...(fdCreds ? { fds: fdCreds.fds } : {}),
     networkService: {
       request: (req, ctx) => invokeUnary<NetworkServiceRequest, Connection>(nsc, "request", href, req, ctx),
       close: async (conn, ctx) => {

@@ -48,11 +48,6 @@ import { kernelMechanismServer } from "./common/mechanisms/kernel/server.js";
 import { memifMechanismClient } from "./common/mechanisms/memif/client.js";
 import { memifMechanismServer } from "./common/mechanisms/memif/server.js";
 import { mechanismsServer } from "./common/mechanisms/server.js";
-import { sendFdClient } from "./common/mechanisms/sendfd/client.js";
-import { sendFdServer } from "./common/mechanisms/sendfd/server.js";
-import { recvFdNseClient } from "../registry/common/recvfd/client.js";
-import { sendFdNseServer } from "../registry/common/sendfd/server.js";
-import { nseChain } from "../core/index.js";
 import { cachedLookup } from "./utils/cachedlookup.js";
 import { instrumentHeal, instrumentServer, telemetryClient } from "./utils/telemetry.js";
 import type { Telemetry } from "../tools/telemetry/index.js";
@@ -149,13 +144,10 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
       acceptForwarder: (f) => registry?.localBypass.has(f.name) ?? false,
     });
     let reg!: NsmgrRegistry;
-    // Find answers carry fds only at the gRPC boundary: in-process lookups (discoverforwarder)
-    // see the local URLs (recvfd is in the nsmgr registry chain itself)
-    const fdNse = nseChain(sendFdNseServer());
     const regProxy = {
-      register: (e: never, c: never) => fdNse.register(e, c, reg.nse),
-      find: (q: never, c: never) => fdNse.find(q, c, reg.nse),
-      unregister: (e: never, c: never) => fdNse.unregister(e, c, reg.nse),
+      register: (e: never, c: never) => reg.nse.register(e, c),
+      find: (q: never, c: never) => reg.nse.find(q, c),
+      unregister: (e: never, c: never) => reg.nse.unregister(e, c),
     };
     const nsProxy = {
       register: (e: never, c: never) => reg.ns.register(e, c),
@@ -232,7 +224,7 @@ export interface ForwarderConfig extends Common {
   labels?: Readonly<Record<string, string>>;
   /** registration lifetime asked for (default: the registry's) */
   registerRefresh?: boolean;
-  /** is the next hop at `url` another node's nsmgr (offer REMOTE mechanisms)? default: it is the URL forwarders of another nsmgr are published under */
+  /** is the next hop at `url` another node's nsmgr (offer REMOTE mechanisms)? default: never */
   isRemote?: (url: string) => boolean;
 }
 
@@ -252,9 +244,7 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
   const svc = o.forwarderService ?? wellKnown.FORWARDER_SERVICE;
   const pool = new ChannelPool({ dialTimeoutMs: o.dialTimeoutMs });
   const mgr = dial(o.nsmgrUrl, { dialTimeoutMs: o.dialTimeoutMs });
-  // NSE URLs come as inode:// with the socket fd beside them (upstream nsmgr: always)
-  const nses = recvFdNseClient(mgr.nseRegistry, mgr.fds);
-  const lookup = cachedLookup({ ns: mgr.nsRegistry, nse: nses }, { signal: life.signal, log });
+  const lookup = cachedLookup({ ns: mgr.nsRegistry, nse: mgr.nseRegistry }, { signal: life.signal, log });
   const ep = forwarder({
     name: o.name,
     tokens,
@@ -263,7 +253,6 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
     backend,
     pool,
     isRemote: o.isRemote,
-    forwarderService: svc,
   });
   let server: GrpcServer | undefined;
   let reg: NseRegistryClient | undefined;
@@ -273,7 +262,6 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
     if (server) await closeQuietly("grpc server", log, () => server!.close());
     await closeQuietly("registry client", log, () => reg?.close());
     lookup.close();
-    nses.close();
     pool.close();
     mgr.close();
     await closeQuietly("backend", log, () => backend.close(), 2 * CLOSE_STEP_MS);
@@ -367,7 +355,6 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
       }),
       dnsContextServer(o.dnsConfigs ?? []),
       ...(o.extra ?? []),
-      sendFdServer(), // our netns leaves as an fd on unix sockets
     ],
   });
   let server: GrpcServer | undefined;
@@ -461,7 +448,6 @@ export async function createClient(o: ClientConfig): Promise<NscHandle> {
       kernelMechanismClient({ netnsUrl: o.netnsUrl, offer: !o.onlyAskedMechanisms }),
       memifMechanismClient({ netnsUrl: o.netnsUrl, offer: false }),
       ...(o.extra ?? []),
-      sendFdClient(), // our netns leaves as an fd on unix sockets
     ],
   });
   void log;
