@@ -50,7 +50,6 @@ const TOO_LONG_ALLOWED: Record<string, string> = {
   "src/core/grpc.ts": "serve() and dial() halves into core/grpc-server.ts and core/grpc-client.ts",
   "src/networkservice/components.ts": "one file per component (nsmgr, forwarder, endpoint, client)",
   "src/mesh/index.ts": "namespaces/fabric, process start/stop, and teardown into their own modules",
-  "src/datapath/memif.ts": "MemifPort, PacketPort and joinPorts into their own modules",
   "test/e2e/memif.test.ts": "port tests, hand-crafted control messages, and cross-connects into three files",
   "src/native.ts":
     "the typed declarations per addon area (netlink, memif, fdsock, icmp) into src/native/*.ts behind one loader",
