@@ -34,6 +34,8 @@ for (const t of existsSync(join(root, "build-fuzz")) ? readdirSync(corpora) : []
 
 const files = [
   "test/e2e/memif.test.ts",
+  "test/e2e/memif-control.test.ts",
+  "test/e2e/memif-xconnect.test.ts",
   "test/e2e/memif-hostile.test.ts",
   "test/e2e/memif-env.test.ts",
   "test/e2e/native-args.test.ts",
