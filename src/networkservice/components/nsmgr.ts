@@ -4,8 +4,6 @@ import { nsmgrRegistry, type NsmgrRegistry } from "../../registry/chains/nsmgr.j
 import { type Endpoint } from "../chains/endpoint.js";
 import { nsmgr } from "../chains/nsmgr.js";
 import { ChannelPool } from "../common/dial/pool.js";
-import { sendFdNseServer } from "../../registry/common/sendfd/server.js";
-import { nseChain } from "../../core/index.js";
 import { cachedLookup } from "../utils/cachedlookup.js";
 import { instrumentServer } from "../utils/telemetry.js";
 import { basics, closeQuietly, type Common } from "./common.js";
@@ -54,13 +52,10 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
       acceptForwarder: (f) => registry?.localBypass.has(f.name) ?? false,
     });
     let reg!: NsmgrRegistry;
-    // Find answers carry fds only at the gRPC boundary: in-process lookups (discoverforwarder)
-    // see the local URLs (recvfd is in the nsmgr registry chain itself)
-    const fdNse = nseChain(sendFdNseServer());
     const regProxy = {
-      register: (e: never, c: never) => fdNse.register(e, c, reg.nse),
-      find: (q: never, c: never) => fdNse.find(q, c, reg.nse),
-      unregister: (e: never, c: never) => fdNse.unregister(e, c, reg.nse),
+      register: (e: never, c: never) => reg.nse.register(e, c),
+      find: (q: never, c: never) => reg.nse.find(q, c),
+      unregister: (e: never, c: never) => reg.nse.unregister(e, c),
     };
     const nsProxy = {
       register: (e: never, c: never) => reg.ns.register(e, c),
