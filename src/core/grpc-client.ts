@@ -11,8 +11,6 @@ import {
   type NetworkServiceRequest,
 } from "../api/index.js";
 import { dialTarget, parseUrl, type NsmUrl } from "../tools/url.js";
-import { FdChannelCredentials } from "../tools/grpcfd/grpc.js";
-import type { FdTransceiver } from "../tools/grpcfd/socket.js";
 import type { NetworkServiceServer } from "./chain.js";
 import { Ctx } from "./context.js";
 import { NsmError, codeName, status } from "../tools/errors.js";
@@ -24,8 +22,6 @@ export interface DialOptions {
   credentials?: grpc.ChannelCredentials;
   /** ms to wait for the channel to be ready on the first call (upstream NSM_DIAL_TIMEOUT) */
   dialTimeoutMs?: number;
-  /** pass fds beside the bytes on unix sockets (upstream grpcfd); default true */
-  fdPassing?: boolean;
   /** extra grpc-js channel options, e.g. `{ "grpc.use_local_subchannel_pool": 1 }` so a fresh channel does not inherit a failing shared subchannel's back-off */
   channelOptions?: grpc.ChannelOptions;
 }
@@ -39,8 +35,6 @@ export interface GrpcConn {
   /** resolves when the channel is READY or rejects with UNAVAILABLE after `timeoutMs` */
   waitReady(timeoutMs?: number): Promise<void>;
   readonly channel: grpc.Channel;
-  /** fd passing on this channel (unix URLs), as upstream's grpcfd per-RPC transceiver */
-  readonly fds?: FdTransceiver;
   close(): void;
 }
 
@@ -121,9 +115,7 @@ function ctorFor(def: object, name: string): grpc.ServiceClientConstructor {
  */
 export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   const u = typeof url === "string" ? parseUrl(url) : url;
-  const fdCreds =
-    u.scheme === "unix" && !o.credentials && o.fdPassing !== false ? new FdChannelCredentials() : undefined;
-  const creds = o.credentials ?? fdCreds ?? grpc.credentials.createInsecure();
+  const creds = o.credentials ?? grpc.credentials.createInsecure();
   const opts: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": 16 << 20,
     "grpc.initial_reconnect_backoff_ms": 100,
@@ -152,7 +144,6 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   return {
     url: u,
     channel,
-    ...(fdCreds ? { fds: fdCreds.fds } : {}),
     networkService: {
       request: (req, ctx) => invokeUnary<NetworkServiceRequest, Connection>(nsc, "request", href, req, ctx),
       close: async (conn, ctx) => {

@@ -17,7 +17,6 @@ import {
 } from "../api/index.js";
 import { type Logger, silentLogger } from "../tools/log.js";
 import { listenTarget, parseUrl, type NsmUrl } from "../tools/url.js";
-import { listenFd, transceiverOfCall, type FdListener } from "../tools/grpcfd/grpc.js";
 import type { NetworkServiceServer } from "./chain.js";
 import { Ctx } from "./context.js";
 import { NsmError, messageOf, status } from "../tools/errors.js";
@@ -38,8 +37,6 @@ export interface ServeOptions {
   credentials?: grpc.ServerCredentials;
   /** default deadline for unary calls that come without one (ms); default 15 s as upstream's request timeout; streams get none */
   defaultTimeoutMs?: number;
-  /** pass fds beside the bytes on unix sockets (upstream grpcfd); default true */
-  fdPassing?: boolean;
 }
 
 export interface GrpcServer {
@@ -95,11 +92,9 @@ function incomingCall(call: {
   sendMetadata(md: grpc.Metadata): void;
 }): IncomingCall & { end(): void } {
   let live: typeof call | undefined = call;
-  const fds = transceiverOfCall(call);
   return {
     metadata: call.metadata,
     peer: call.getPeer(),
-    ...(fds ? { fds } : {}),
     sendHeaders(md) {
       const c = live;
       live = undefined;
@@ -236,9 +231,6 @@ export function removeOwnedSockets(): void {
   for (const p of [...ownedSockets.keys()]) removeOwned(p);
 }
 
-/** grpcfd on unix sockets unless NSM_GRPCFD=false (ours; e.g. to measure the plain transport). */
-const fdPassingDefault = () => process.env["NSM_GRPCFD"] !== "false";
-
 /** Refuses a socket a live server answers on; removes a stale one (nobody listens); creates parent dirs. */
 async function prepareUnixSocket(path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
@@ -303,8 +295,6 @@ export async function serve(
 
   const bound: NsmUrl[] = [];
   const creds = o.credentials ?? grpc.ServerCredentials.createInsecure();
-  const fdListeners: FdListener[] = [];
-  const fdPassing = (o.fdPassing ?? fdPassingDefault()) && !o.credentials;
   try {
     for (const raw of urls) {
       const u = typeof raw === "string" ? parseUrl(raw) : raw;
@@ -314,15 +304,6 @@ export async function serve(
         } catch (err) {
           throw new NsmError(status.ALREADY_EXISTS, `cannot listen on ${u.href}: ${messageOf(err)}`, { cause: err });
         }
-      }
-      if (u.scheme === "unix" && fdPassing) {
-        const l = await listenFd(u.path, server.createConnectionInjector(creds)).catch((err) => {
-          throw new NsmError(status.UNAVAILABLE, `cannot listen on ${u.href}: ${messageOf(err)}`, { cause: err });
-        });
-        fdListeners.push(l);
-        ownedSockets.set(u.path, statSync(u.path).ino);
-        bound.push(u);
-        continue;
       }
       const port = await new Promise<number>((res, rej) =>
         server.bindAsync(listenTarget(u), creds, (err, p) => (err ? rej(err) : res(p))),
@@ -334,7 +315,6 @@ export async function serve(
     }
   } catch (e) {
     server.forceShutdown();
-    await Promise.all(fdListeners.map((l) => l.close()));
     for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
     throw e;
   }
@@ -343,8 +323,7 @@ export async function serve(
     urls: bound,
     async close() {
       server.forceShutdown();
-      await Promise.all(fdListeners.map((l) => l.close()));
-      for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
+        for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
     },
   };
 }
