@@ -323,7 +323,7 @@ export async function serve(
     urls: bound,
     async close() {
       server.forceShutdown();
-        for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
+      for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
     },
   };
 }
