@@ -41,6 +41,8 @@ function netnsPath(url: string | undefined): string | undefined {
 
 export function kernelLivenessCheck(o: KernelLivenessOptions = {}): LivenessCheck {
   const echo = o.echo ?? icmpEcho;
+  /** the last "cannot ping" reason warned per connection id */
+  const lastWarn = new Map<string, string>();
   return async (conn, signal, timeoutMs) => {
     if (conn.mechanism?.type !== kernel.MECHANISM) return true;
     const ip = conn.context?.ipContext;
@@ -58,7 +60,16 @@ export function kernelLivenessCheck(o: KernelLivenessOptions = {}): LivenessChec
           const r = await echo(netns, { src, dst, ...(ifname ? { ifname } : {}), timeoutMs: ms, count: o.count ?? 4 });
           return r.received > 0;
         } catch (e) {
-          o.log?.warn({ connId: conn.id, src, dst, ifname, err: messageOf(e) }, "liveness check: cannot ping");
+          // warn once per connection and reason: heal re-checks every attempt and must not flood the log
+          const err = messageOf(e);
+          const seen = lastWarn.get(conn.id) === err;
+          lastWarn.set(conn.id, err);
+          if (lastWarn.size > 1024) lastWarn.delete(lastWarn.keys().next().value!);
+          (seen ? o.log?.debug : o.log?.warn)?.call(
+            o.log,
+            { connId: conn.id, src, dst, ifname, err },
+            "liveness check: cannot ping",
+          );
           return false;
         }
       }),
