@@ -7,7 +7,8 @@ import { serve, type GrpcServer } from "../core/index.js";
 import { createRegistry, type Registry } from "../registry/chains/registry.js";
 import { parseEtcdUrl } from "../registry/store/open.js";
 import { ConfigError, envReader, formatDuration, type Env } from "../tools/env.js";
-import { type Logger, logFormat, newLogger, normalizeLevel } from "../tools/log.js";
+import { type Logger, newLogger } from "../tools/log.js";
+import { readLogConfig } from "../networkservice/cmdutil.js";
 import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceRegistry + NetworkServiceEndpointRegistry)
@@ -41,18 +42,7 @@ export function readConfig(env: Env = process.env): RegistryConfig {
       throw new ConfigError("NSM_REGISTRY_STORE", store, (err as Error).message);
     }
   }
-  const logLevel = e.string("NSM_LOG_LEVEL", "INFO");
-  try {
-    normalizeLevel(logLevel);
-  } catch (err) {
-    throw new ConfigError("NSM_LOG_LEVEL", logLevel, (err as Error).message);
-  }
-  const format = e.optional("NSM_LOG_FORMAT");
-  try {
-    logFormat(format, false);
-  } catch (err) {
-    throw new ConfigError("NSM_LOG_FORMAT", format ?? "", (err as Error).message);
-  }
+  const logLevel = readLogConfig(e);
   const expirePeriodMs = e.duration("NSM_EXPIRE_PERIOD", "1m");
   if (expirePeriodMs <= 0) throw new ConfigError("NSM_EXPIRE_PERIOD", env.NSM_EXPIRE_PERIOD ?? "", "must be > 0");
   return {

@@ -8,7 +8,8 @@ export interface CommonConfig {
   maxTokenLifetimeMs: number;
 }
 
-export function readCommon(e: EnvReader, defaultName: string): CommonConfig {
+/** NSM_LOG_LEVEL (returned) and NSM_LOG_FORMAT, checked: a bad value names its variable. */
+export function readLogConfig(e: EnvReader): string {
   const logLevel = e.string("NSM_LOG_LEVEL", "INFO");
   try {
     normalizeLevel(logLevel);
@@ -21,6 +22,11 @@ export function readCommon(e: EnvReader, defaultName: string): CommonConfig {
   } catch (err) {
     throw new ConfigError("NSM_LOG_FORMAT", format ?? "", (err as Error).message);
   }
+  return logLevel;
+}
+
+export function readCommon(e: EnvReader, defaultName: string): CommonConfig {
+  const logLevel = readLogConfig(e);
   const maxTokenLifetimeMs = e.duration("NSM_MAX_TOKEN_LIFETIME", "10m");
   if (maxTokenLifetimeMs <= 0)
     throw new ConfigError("NSM_MAX_TOKEN_LIFETIME", String(maxTokenLifetimeMs), "must be > 0");
