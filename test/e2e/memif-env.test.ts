@@ -67,7 +67,8 @@ test(
         // Handles are per environment: the worker's numbers mean nothing here.
         for (const h of msg.handles) assert.ok(h > 0);
         await w.terminate();
-        const back = await until(() => fdCount() === fds && memfdMaps() === maps, 15_000);
+        // nothing left behind: at most the fds and maps of before (another part of node may close one of its own meanwhile)
+        const back = await until(() => fdCount() <= fds && memfdMaps() <= maps, 15_000);
         assert.ok(back, `round ${round}: fds ${fdCount()} (was ${fds}), memfd maps ${memfdMaps()} (was ${maps})`);
       }
       assert.equal(cli.send([Buffer.alloc(64, 1)]), 1);
