@@ -37,7 +37,16 @@ if (!process.env.NSM_SKIP_TYPECHECK) {
 }
 const r = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...flags, ...files],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=1",
+    "--test-force-exit",
+    "--test-reporter=spec",
+    ...flags,
+    ...files,
+  ],
   { cwd: root, stdio: "inherit" },
 );
 process.exit(r.status ?? 1);
