@@ -103,7 +103,8 @@ test("linkList leaves no fd behind", { skip, timeout: 10_000 }, async () => {
   const before = fds();
   for (let i = 0; i < 50; i++) await linkList("/proc/self/ns/net");
   await assert.rejects(linkList("/run/netns/does-not-exist-" + process.pid));
-  assert.equal(fds(), before);
+  // node itself may close an fd of its own meanwhile (CI saw 26 after 27): a leak is only ever more
+  assert.ok(fds() <= before, `${fds()} fds open after 51 calls, ${before} before`);
 });
 
 test("no thread of the process is left in a foreign netns after many calls", { skip, timeout: 20_000 }, async (t) => {

@@ -73,7 +73,9 @@ test("nsm status and nsm trace on an nsm up mesh", { skip: rootSkip, timeout: 18
   let s = await status();
   for (
     const end = Date.now() + 45_000;
-    !Object.keys(s.connections[0]?.counters ?? {}).length && Date.now() < end;
+    // each forwarder reports its counters on its own schedule: wait for the one asserted below
+    Number(s.connections.find((x) => x.id === "obs-nsc-0")?.counters["forwarder-0"]?.server_rx_packets ?? 0) < 5 &&
+    Date.now() < end;
     await new Promise((r) => setTimeout(r, 1000))
   )
     s = await status();
