@@ -1,7 +1,7 @@
 /**
  * `nsm nsc-init`: the init-container client: requests every NSM_NETWORK_SERVICES URL once (with
- * retries), then exits leaving the connections in place; an `nsm nsc` with the same NSM_NAME
- * adopts them (until then they live until their tokens expire).
+ * retries), then exits leaving the connections in place; an `nsm nsc` with the same NSM_NAME (by
+ * default both are named after the network namespace) adopts them (until then they live until their tokens expire).
  */
 import { clone, NetworkServiceRequestSchema, type Connection } from "../api/index.js";
 import { messageOf, newCtx } from "../core/index.js";
@@ -9,7 +9,7 @@ import { client } from "../networkservice/chains/client.js";
 import { clientInfoClient } from "../networkservice/common/clientinfo/client.js";
 import { kernelMechanismClient } from "../networkservice/common/mechanisms/kernel/client.js";
 import { retryClient } from "../networkservice/common/retry/client.js";
-import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
+import { clientDefaultName, COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
 import { parseNsUrl, requestFromNsUrl } from "../networkservice/utils/nsurl.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
 import { newLogger } from "../tools/log.js";
@@ -17,7 +17,7 @@ import { newTokenGenerator } from "../tools/token/index.js";
 
 export const ENV_HELP = `nsm nsc-init — request network services once and exit, leaving the connections
 
-  NSM_NAME               cmd-nsc-init                                    client name; connection ids <name>-<i> (use the nsc's name so it adopts them)
+  NSM_NAME               nsc-<netns inode>                               client name, as nsm nsc's default: an nsc in the same netns adopts the connections
   NSM_CONNECT_TO         unix:///var/lib/networkservicemesh/nsm.io.sock  nsmgr URL
   NSM_NETWORK_SERVICES   (required)                                      kernel://<service>/<ifname>?<label>=<value>,...
   NSM_DIAL_TIMEOUT       5s
@@ -27,7 +27,7 @@ ${COMMON_HELP}`;
 
 export function readConfig(env: Env = process.env) {
   const e = envReader(env);
-  const c = readCommon(e, "cmd-nsc-init");
+  const c = readCommon(e, clientDefaultName());
   const raw = e.list("NSM_NETWORK_SERVICES", []);
   if (!raw.length) throw new ConfigError("NSM_NETWORK_SERVICES", "", "at least one network service URL is required");
   return {

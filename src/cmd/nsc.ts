@@ -4,7 +4,6 @@
  * `nsm nsc-init` (or a previous nsc) with the same NSM_NAME in the same network namespace is
  * adopted through MonitorConnection; one that belongs to another namespace or a live process never is.
  */
-import { statSync } from "node:fs";
 import {
   clone,
   kernel,
@@ -19,7 +18,7 @@ import {
 import { dial, messageOf, newCtx, NsmError, status, type ClientElement, type GrpcConn } from "../core/index.js";
 import { kernelLivenessCheck } from "../networkservice/common/heal/liveness.js";
 import { createClient } from "../networkservice/components.js";
-import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
+import { clientDefaultName, COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
 import { netnsIdentity } from "../networkservice/utils/netnsowner.js";
 import { parseNsUrl, requestFromNsUrl, type NsUrl } from "../networkservice/utils/nsurl.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
@@ -43,18 +42,8 @@ export const ENV_HELP = `nsm nsc — network service client
 ${TELEMETRY_HELP}
 ${COMMON_HELP}`;
 
-/**
- * Upstream sets NSM_NAME per pod; our workload is a network namespace, so the default name is
- * the namespace's inode: two clients in two namespaces never share a connection id, and a client
- * restarted in its namespace finds (adopts) its connections again.
- */
-export function defaultName(): string {
-  try {
-    return `nsc-${statSync("/proc/self/ns/net").ino}`;
-  } catch {
-    return `nsc-${process.pid}`;
-  }
-}
+/** the default NSM_NAME: one per network namespace (see clientDefaultName) */
+export const defaultName = clientDefaultName;
 
 export function readConfig(env: Env = process.env, dflt = defaultName()) {
   const e = envReader(env);

@@ -1,4 +1,5 @@
 /** Shared bits of the control-plane commands: common NSM_* settings, waiting for a stop signal. */
+import { statSync } from "node:fs";
 import { ConfigError, type EnvReader } from "../tools/env.js";
 import { logFormat, normalizeLevel } from "../tools/log.js";
 
@@ -53,4 +54,17 @@ export function stopSignal(signal?: AbortSignal): Promise<string> {
     for (const s of sigs) process.once(s, handlers[s]);
     signal?.addEventListener("abort", () => done("abort"), { once: true });
   });
+}
+
+/**
+ * Upstream sets NSM_NAME per pod; our workload is a network namespace, so the default name is
+ * the namespace's inode: two clients in two namespaces never share a connection id, and a client
+ * restarted in its namespace finds (adopts) its connections again.
+ */
+export function clientDefaultName(): string {
+  try {
+    return `nsc-${statSync("/proc/self/ns/net").ino}`;
+  } catch {
+    return `nsc-${process.pid}`;
+  }
 }
