@@ -61,9 +61,10 @@ export function takeOverResolvConf(path: string, nameserver: string): { original
   let text = "";
   const had = existsSync(path);
   if (had) text = readFileSync(path, "utf8");
-  const dir = dirname(path);
-  const madeDir = !existsSync(dir);
-  if (madeDir) mkdirSync(dir, { recursive: true });
+  // the directories we make (e.g. /etc/netns and /etc/netns/<name>) go again with the file
+  const made: string[] = [];
+  for (let d = dirname(path); !existsSync(d); d = dirname(d)) made.push(d);
+  mkdirSync(dirname(path), { recursive: true });
   const orig = originalOf(text);
   writeFileSync(path, rewritten(orig, nameserver));
   return {
@@ -71,11 +72,11 @@ export function takeOverResolvConf(path: string, nameserver: string): { original
     restore: () => {
       if (had) return writeFileSync(path, orig);
       rmSync(path, { force: true });
-      if (madeDir)
+      for (const d of made)
         try {
-          rmdirSync(dir);
+          rmdirSync(d);
         } catch {
-          /* something else lives there now */
+          break; // something else lives there now
         }
     },
   };
