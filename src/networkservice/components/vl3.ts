@@ -62,7 +62,9 @@ export interface Vl3Config extends Omit<EndpointConfig, "cidrs" | "dnsConfigs" |
 
 export interface Vl3Handle {
   readonly nse: NetworkServiceEndpointHandle;
+  /** the pool of the first IPAM service (the one DNS uses) */
   readonly pool: Vl3Pool;
+  readonly pools: readonly Vl3Pool[];
   readonly records: DnsRecords;
   /** our links to older peers, by peer name */
   readonly peers: ReadonlyMap<string, Connection>;
@@ -71,7 +73,9 @@ export interface Vl3Handle {
 
 export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
   const { life, log, tokens, unlisten } = await basics(o);
-  const pool = new Vl3Pool();
+  // one pool per IPAM service (address family); the first one names us in DNS
+  const pools = o.prefixServerUrls.map(() => new Vl3Pool());
+  const pool = pools[0]!;
   const ns = Netns.open(o.netnsPath ?? "/proc/self/ns/net");
   const undo: (() => Promise<unknown> | unknown)[] = [() => ns.close(), () => unlisten(), () => life.abort()];
   const cleanup = async () => {
@@ -86,26 +90,28 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
         log.warn({ file: f, err: messageOf(e) }, "vl3: cannot switch forwarding on");
       }
     await ns.linkSet("lo", { up: true });
-    let onLo: string | undefined;
-    pool.subscribe(() => {
-      const was = onLo;
-      onLo = pool.selfAddr;
-      const b = ns.batch().addrReplace({ link: "lo", cidr: pool.selfAddr });
-      if (was && was !== onLo) b.addrDel({ link: "lo", cidr: was });
-      b.commit().catch((e: unknown) =>
-        log.error({ err: messageOf(e), addr: onLo }, "vl3: cannot put our address on lo"),
-      );
-    });
-    const subs = o.prefixServerUrls.map((url) =>
-      subscribePrefix({ url, signal: life.signal, log, onPrefix: (p, ex) => pool.reset(p, ex) }),
+    for (const p of pools) {
+      let onLo: string | undefined;
+      p.subscribe(() => {
+        const was = onLo;
+        onLo = p.selfAddr;
+        const b = ns.batch().addrReplace({ link: "lo", cidr: p.selfAddr });
+        if (was && was !== onLo) b.addrDel({ link: "lo", cidr: was });
+        b.commit().catch((e: unknown) =>
+          log.error({ err: messageOf(e), addr: onLo }, "vl3: cannot put our address on lo"),
+        );
+      });
+    }
+    const subs = o.prefixServerUrls.map((url, i) =>
+      subscribePrefix({ url, signal: life.signal, log, onPrefix: (p, ex) => pools[i]!.reset(p, ex) }),
     );
     const first = await Promise.race([
-      subs[0]!.first,
+      Promise.all(subs.map((x) => x.first)),
       new Promise<never>((_, rej) =>
         life.signal.addEventListener("abort", () => rej(new Error("stopped before a prefix came")), { once: true }),
       ),
     ]);
-    log.info({ prefix: first, self: pool.selfAddr }, "vl3: our prefix");
+    log.info({ prefix: first, self: pools.map((p) => p.selfAddr) }, "vl3: our prefix");
 
     // 2. DNS
     // a client healing to another endpoint gets another address: answers must not outlive that for long
@@ -141,7 +147,7 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
       ipam: [
         vl3DnsServer({ state, records, templates: o.dnsTemplates ?? [DEFAULT_DNS_TEMPLATE] }),
         mtu,
-        vl3Server(pool),
+        ...pools.map((p) => vl3Server(p)),
       ],
     });
     undo.push(() => nse.kill());
@@ -154,7 +160,7 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
       dialTimeoutMs: o.dialTimeoutMs,
       netnsUrl: o.netnsUrl,
       heal: { keepEndpoint: true },
-      extra: [vl3Client(pool), vl3DnsClient(state)],
+      extra: [...pools.map((p) => vl3Client(p)), vl3DnsClient(state)],
     });
     undo.push(() => nsc.close());
     const peers = new Map<string, Connection>();
@@ -205,6 +211,7 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
     return {
       nse,
       pool,
+      pools,
       records,
       peers,
       close: async (c = {}) => {

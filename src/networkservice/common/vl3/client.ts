@@ -16,8 +16,6 @@ import { eventFactory, metaKey, NsmError, status, type ClientElement, type Event
 import { contains, network, parsePrefix } from "../../utils/ip.js";
 import type { Vl3Pool } from "../../utils/vl3pool.js";
 
-const LAST = metaKey<string>("vl3/client-prefix");
-
 function strip(ip: IPContext, g: string) {
   const net = network(parsePrefix(g));
   const inside = (s: string) => {
@@ -33,6 +31,8 @@ function strip(ip: IPContext, g: string) {
 }
 
 export function vl3Client(pool: Vl3Pool): ClientElement {
+  // one key per element: a dual-stack endpoint chains one per address family
+  const LAST = metaKey<string>("vl3/client-prefix");
   const live = new Map<string, EventFactory>();
   pool.subscribe(() => {
     for (const f of live.values()) void f.request().catch(() => undefined);

@@ -6,6 +6,7 @@
  * 172.16.1.0/16 via 172.16.1.0; our side gets dst 172.16.1.0/32 and a route to the client.
  * A peer endpoint brings its own address and DNS config: it gets nothing allocated. A request
  * whose dst addresses are not ours (a client healing from another endpoint) starts afresh.
+ * One element per prefix (address family), as upstream chains one per IPAM service.
  */
 import {
   create,
@@ -23,7 +24,6 @@ interface Held {
   prefix: string;
   addr: string;
 }
-const HELD = metaKey<Held>("vl3/address");
 
 const family = (s: string) => {
   try {
@@ -56,13 +56,15 @@ function stripInside(ip: IPContext, g: string) {
 }
 
 export function vl3Server(pool: Vl3Pool): ServerElement {
+  // one key per element: a dual-stack endpoint chains one per address family
+  const HELD = metaKey<Held>("vl3/address");
   return {
     async request(req, ctx, next) {
       if (!pool.ready) throw new NsmError(status.UNAVAILABLE, "prefix pool is initializing");
       const conn = req.connection!;
       conn.context ??= create(ConnectionContextSchema);
-      // strict: a request that names another endpoint's address as ours starts afresh
-      if (conn.context.ipContext?.dstIpAddrs.some((a) => !pool.owns(a)))
+      // strict: a request that names another endpoint's address (of our family) as ours starts afresh
+      if (conn.context.ipContext?.dstIpAddrs.some((a) => family(a) === pool.v6 && !pool.owns(a)))
         conn.context.ipContext = create(IPContextSchema, {
           excludedPrefixes: conn.context.ipContext.excludedPrefixes,
         });

@@ -91,3 +91,19 @@ test("client: our address and prefix go to the peer's routes", async () => {
   assert.deepEqual(conn.context!.ipContext!.srcIpAddrs, ["172.16.2.0/32"]);
   assert.deepEqual(routes(conn, "dst"), ["172.16.2.0/32 via 172.16.2.0", "172.16.2.0/24 via 172.16.2.0"]);
 });
+
+test("dual stack: one element per family, each keeps its own address; strict looks at its own family", async () => {
+  const v4 = new Vl3Pool(),
+    v6 = new Vl3Pool();
+  v4.reset("172.16.1.0/24");
+  v6.reset("2001:db8::/112");
+  const s = chain(vl3Server(v4), vl3Server(v6));
+  const ctx = testCtx();
+  const c = await s.request(newRequest("c"), ctx);
+  assert.deepEqual(c.context!.ipContext!.srcIpAddrs, ["172.16.1.1/32", "2001:db8::1/128"]);
+  assert.deepEqual(c.context!.ipContext!.dstIpAddrs, ["172.16.1.0/32", "2001:db8::/128"]);
+  const req = newRequest("c");
+  req.connection = c;
+  const again = await s.request(req, ctx);
+  assert.deepEqual(again.context!.ipContext!.srcIpAddrs, ["172.16.1.1/32", "2001:db8::1/128"], "refresh keeps both");
+});
