@@ -110,36 +110,40 @@ function localDnsAddress(v: string): string {
  */
 async function startLocalDns(cfg: ReturnType<typeof readConfig>, log: Logger) {
   const host = splitHostPort(cfg.localDnsAddress).host;
-  const rc = takeOverResolvConf(cfg.resolvConf, host);
-  const o = rc.original;
-  const original =
-    o.nameservers.length && !o.nameservers.includes(host)
-      ? { dnsServerIps: o.nameservers, searchDomains: o.search }
-      : undefined;
-  const store = dnsContextClient(original);
+  // the servers to ask are read when a query comes: the original ones are known only after the takeover
+  let store: ReturnType<typeof dnsContextClient> | undefined;
+  // listen first: a proxy that cannot listen must not touch resolv.conf
+  const srv = await listenAndServe(
+    cfg.localDnsAddress,
+    dnsChain(
+      dnsConfigs(() => store?.configs() ?? []),
+      searches(),
+      noLoop(),
+      cache(),
+      fanout(),
+    ),
+  );
+  let rc;
   try {
-    const srv = await listenAndServe(
-      cfg.localDnsAddress,
-      dnsChain(
-        dnsConfigs(() => store.configs()),
-        searches(),
-        noLoop(),
-        cache(),
-        fanout(),
-      ),
-    );
-    log.info({ address: cfg.localDnsAddress, resolvConf: cfg.resolvConf }, "local DNS proxy serving");
-    return {
-      element: store,
-      close: async () => {
-        await srv.close();
-        rc.restore();
-      },
-    };
+    rc = takeOverResolvConf(cfg.resolvConf, host);
   } catch (e) {
-    rc.restore();
+    await srv.close();
     throw e;
   }
+  const o = rc.original;
+  store = dnsContextClient(
+    o.nameservers.length && !o.nameservers.includes(host)
+      ? { dnsServerIps: o.nameservers, searchDomains: o.search }
+      : undefined,
+  );
+  log.info({ address: cfg.localDnsAddress, resolvConf: cfg.resolvConf }, "local DNS proxy serving");
+  return {
+    element: store,
+    close: async () => {
+      await srv.close();
+      rc.restore();
+    },
+  };
 }
 
 /** A client's mistake the mesh will not fix by itself: retrying cannot help. */
@@ -268,7 +272,16 @@ export async function run(args: string[]): Promise<number> {
   const cfg = readConfig();
   const log = newLogger({ component: "nsc", level: cfg.logLevel });
   log.info({ ...cfg, services: cfg.services.map((s) => s.url) }, "configuration");
-  const dns = cfg.localDns ? await startLocalDns(cfg, log) : undefined;
+  // a proxy that cannot start (port taken, resolv.conf not writable) costs the names, not the connections
+  const dns = cfg.localDns
+    ? await startLocalDns(cfg, log).catch((e: unknown) => {
+        log.error(
+          { err: messageOf(e), address: cfg.localDnsAddress },
+          "local DNS proxy not started; resolv.conf left alone",
+        );
+        return undefined;
+      })
+    : undefined;
   const lc = lifecycle({ log });
   const heal = cfg.livenessCheck
     ? {
