@@ -7,7 +7,7 @@
  * 2. the DNS server on :53 (UDP + TCP) of our namespace: our clients' names, then our peers';
  * 3. serve and register (payload IP), then connect, as a client, to every endpoint of the
  *    service that registered before us (later ones connect to us): a full mesh, each link healed
- *    towards the same peer.
+ *    towards the same peer. The links are made in the background (retried until they are up).
  * Every client gets a host address from our prefix and routes to the whole vL3 net via S; a
  * peer's prefix is routed via the peer's S over the link to it.
  *
@@ -180,6 +180,8 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
       .filter((x) => !mine || !x.initialRegistrationTime || timeOf(x.initialRegistrationTime) <= timeOf(mine));
     log.info({ peers: older.map((x) => x.name) }, "vl3: connecting to the endpoints registered before us");
     let n = 0;
+    const linking = new AbortController();
+    life.signal.addEventListener("abort", () => linking.abort(), { once: true });
     const connectTo = async (peer: string) => {
       const req = requestFromNsUrl(parseNsUrl(`kernel://${service}/vl3p${n++}`), `${o.name}-${peer}`, {
         netnsUrl: o.netnsUrl,
@@ -187,11 +189,11 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
       req.connection ??= create(ConnectionSchema);
       req.connection.networkServiceEndpointName = peer;
       req.connection.labels = { ...req.connection.labels, ...(o.requestLabels ?? {}) };
-      for (let attempt = 1; !life.signal.aborted; attempt++) {
+      for (let attempt = 1; !linking.signal.aborted; attempt++) {
         try {
           const c = await nsc.client.request(
             create(NetworkServiceRequestSchema, req),
-            newCtx({ timeoutMs: o.requestTimeoutMs ?? 15_000, signal: life.signal, log }),
+            newCtx({ timeoutMs: o.requestTimeoutMs ?? 15_000, signal: linking.signal, log }),
           );
           peers.set(peer, c);
           log.info({ peer, ip: c.context?.ipContext?.srcIpAddrs }, `vl3: linked to peer ${peer}`);
@@ -202,12 +204,13 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
         }
       }
     };
-    await Promise.all(older.map((x) => connectTo(x.name)));
-    undo.push(async () => {
+    // in the background: a peer whose registration outlived it must not hold our startup
+    void Promise.all(older.map((x) => connectTo(x.name)));
+    const closePeers = async () => {
       await Promise.all(
         [...peers.values()].map((c) => nsc.client.close(c, newCtx({ timeoutMs: 1000 })).catch(() => undefined)),
       );
-    });
+    };
     return {
       nse,
       pool,
@@ -215,8 +218,8 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
       records,
       peers,
       close: async (c = {}) => {
-        const peerLinks = undo.pop()!;
-        await closeQuietly("peer links", log, peerLinks, 2000);
+        linking.abort(); // ends the link attempts still retrying
+        await closeQuietly("peer links", log, closePeers, 2000);
         await closeQuietly("endpoint", log, () => nse.close(c));
         await cleanup();
       },
