@@ -10,6 +10,8 @@ export const CONFIG_COMMANDS = [
   "forwarder",
   "registry",
   "nse-icmp-responder",
+  "nse-vl3",
+  "ipam-vl3",
   "nsc",
   "nsc-init",
   "up",

@@ -17,6 +17,10 @@ import {
 } from "../api/index.js";
 import { dial, messageOf, newCtx, NsmError, status, type ClientElement, type GrpcConn } from "../core/index.js";
 import { kernelLivenessCheck } from "../networkservice/common/heal/liveness.js";
+import { dnsContextClient } from "../networkservice/common/dnscontext/client.js";
+import { cache, dnsChain, dnsConfigs, fanout, noLoop, searches } from "../tools/dns/handlers.js";
+import { takeOverResolvConf, workloadResolvConf } from "../tools/dns/resolvconf.js";
+import { listenAndServe, splitHostPort } from "../tools/dns/wire.js";
 import { createClient } from "../networkservice/components.js";
 import { clientDefaultName, COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
 import { netnsIdentity } from "../networkservice/utils/netnsowner.js";
@@ -37,7 +41,9 @@ export const ENV_HELP = `nsm nsc — network service client
   NSM_LIVENESS_CHECK_ENABLED     true                                            heal pings the connection's peer (ICMP from our netns); keeps the path while it answers
   NSM_LIVENESS_CHECK_INTERVAL    200ms                                           how often the data plane is checked
   NSM_LIVENESS_CHECK_TIMEOUT     1s                                              how long one check waits for an answer
-  NSM_LOCAL_DNS_SERVER_ENABLED   true                                            accepted; the DNS proxy is not built yet
+  NSM_LOCAL_DNS_SERVER_ENABLED   true                                            run the local DNS proxy and point resolv.conf at it
+  NSM_LOCAL_DNS_SERVER_ADDRESS   127.0.0.1:53                                    where the DNS proxy listens (UDP + TCP)
+  NSM_RESOLV_CONF                /etc/resolv.conf                                the workload's resolv.conf (ours); in a named netns /etc/netns/<name>/resolv.conf
   NODE_NAME, POD_NAME, CLUSTER_NAME                                              become labels nodeName, podName, clusterName
 ${TELEMETRY_HELP}
 ${COMMON_HELP}`;
@@ -73,10 +79,58 @@ export function readConfig(env: Env = process.env, dflt = defaultName()) {
     livenessIntervalMs: e.duration("NSM_LIVENESS_CHECK_INTERVAL", "200ms"),
     livenessTimeoutMs: e.duration("NSM_LIVENESS_CHECK_TIMEOUT", "1s"),
     localDns: e.bool("NSM_LOCAL_DNS_SERVER_ENABLED", true),
-    /** the variables set on purpose: only those earn a warning about what is not built yet */
-    explicit: {
-      localDns: e.optional("NSM_LOCAL_DNS_SERVER_ENABLED") !== undefined,
-      livenessCheck: e.optional("NSM_LIVENESS_CHECK_ENABLED") !== undefined,
+    localDnsAddress: localDnsAddress(e.string("NSM_LOCAL_DNS_SERVER_ADDRESS", "127.0.0.1:53")),
+    resolvConf: e.string("NSM_RESOLV_CONF", workloadResolvConf()),
+  };
+}
+
+function localDnsAddress(v: string): string {
+  try {
+    splitHostPort(v);
+    return v;
+  } catch (err) {
+    throw new ConfigError("NSM_LOCAL_DNS_SERVER_ADDRESS", v, (err as Error).message);
+  }
+}
+
+/**
+ * The local DNS proxy (upstream cmd-nsc): resolv.conf points at it, and it asks, at once, every
+ * DNS server the connections brought and the original ones, trying the search domains in turn.
+ */
+async function startLocalDns(cfg: ReturnType<typeof readConfig>, log: Logger) {
+  const host = splitHostPort(cfg.localDnsAddress).host;
+  // the servers to ask are read when a query comes: the original ones are known only after the takeover
+  let store: ReturnType<typeof dnsContextClient> | undefined;
+  // listen first: a proxy that cannot listen must not touch resolv.conf
+  const srv = await listenAndServe(
+    cfg.localDnsAddress,
+    dnsChain(
+      dnsConfigs(() => store?.configs() ?? []),
+      searches(),
+      noLoop(),
+      cache(),
+      fanout(),
+    ),
+  );
+  let rc;
+  try {
+    rc = takeOverResolvConf(cfg.resolvConf, host);
+  } catch (e) {
+    await srv.close();
+    throw e;
+  }
+  const o = rc.original;
+  store = dnsContextClient(
+    o.nameservers.length && !o.nameservers.includes(host)
+      ? { dnsServerIps: o.nameservers, searchDomains: o.search }
+      : undefined,
+  );
+  log.info({ address: cfg.localDnsAddress, resolvConf: cfg.resolvConf }, "local DNS proxy serving");
+  return {
+    element: store,
+    close: async () => {
+      await srv.close();
+      rc.restore();
     },
   };
 }
@@ -207,8 +261,16 @@ export async function run(args: string[]): Promise<number> {
   const cfg = readConfig();
   const log = newLogger({ component: "nsc", level: cfg.logLevel });
   log.info({ ...cfg, services: cfg.services.map((s) => s.url) }, "configuration");
-  if (cfg.localDns && cfg.explicit.localDns)
-    log.warn("NSM_LOCAL_DNS_SERVER_ENABLED: the local DNS proxy is not built yet; resolv.conf is left alone");
+  // a proxy that cannot start (port taken, resolv.conf not writable) costs the names, not the connections
+  const dns = cfg.localDns
+    ? await startLocalDns(cfg, log).catch((e: unknown) => {
+        log.error(
+          { err: messageOf(e), address: cfg.localDnsAddress },
+          "local DNS proxy not started; resolv.conf left alone",
+        );
+        return undefined;
+      })
+    : undefined;
   const lc = lifecycle({ log });
   const heal = cfg.livenessCheck
     ? {
@@ -225,7 +287,7 @@ export async function run(args: string[]): Promise<number> {
     log,
     telemetry,
     onlyAskedMechanisms: true,
-    extra: [addressWatch(log)],
+    extra: [addressWatch(log), ...(dns ? [dns.element] : [])],
   });
   const mgr = dial(cfg.nsmgrUrl, { dialTimeoutMs: cfg.dialTimeoutMs });
   const conns: Connection[] = [];
@@ -243,6 +305,7 @@ export async function run(args: string[]): Promise<number> {
     );
     mgr.close();
     await nsc.close();
+    await dns?.close();
     await telemetry.close();
   };
   try {

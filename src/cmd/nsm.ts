@@ -37,6 +37,11 @@ export const commands: Record<string, Command> = {
     "./nse-icmp-responder.js",
     "endpoint handing out point-to-point addresses from NSM_CIDR_PREFIX",
   ),
+  "nse-vl3": lazy(
+    "./nse-vl3.js",
+    "vL3 endpoint: one flat L3 network over several endpoints, addresses from the IPAM service, DNS names",
+  ),
+  "ipam-vl3": lazy("./ipam-vl3.js", "prefix service for vL3 endpoints (ipam.IPAM/ManagePrefixes)"),
   nsc: lazy("./nsc.js", "client: requests NSM_NETWORK_SERVICES and keeps the connections (refresh, heal)"),
   "nsc-init": lazy("./nsc-init.js", "client: requests NSM_NETWORK_SERVICES once and exits, leaving the connections"),
   up: lazy(

@@ -11,6 +11,7 @@ import { unixSocketLive } from "../core/index.js";
 import { createMesh, readMeshState } from "../mesh/index.js";
 import { startSupervisor } from "../mesh/supervisor.js";
 import { envReader, type Env } from "../tools/env.js";
+import { startVl3 } from "./up-vl3.js";
 
 export const DEFAULT_SOCKET = "/var/lib/networkservicemesh/nsm.io.sock";
 
@@ -25,7 +26,9 @@ export const ENV_HELP = `nsm up — start a local mesh in network namespaces (ro
   NSM_UP_STATE       /run/nsm-ts/mesh.json                            state file (nsm down reads it)
   NSM_UP_SOCKET      ${DEFAULT_SOCKET}   node 0's nsmgr socket for clients
   NSM_UP_CIDR        172.16.1.96/28                                   the NSE's address pool (a pair per client)
-  NSM_UP_SERVICE     icmp-responder                                   the NSE's network service
+  NSM_UP_SERVICE     icmp-responder                                   the NSE's network service (vl3 scenario: vl3)
+  NSM_UP_SCENARIO    icmp                                             icmp | vl3: an IPAM service (ipam-vl3, 172.16.0.0/16, /24 each)
+                                                                      and a vL3 endpoint on each node; clients join one flat network
   NSM_LOG_LEVEL      INFO                                             log level of every process`;
 
 export function readConfig(env: Env = process.env) {
@@ -37,7 +40,8 @@ export function readConfig(env: Env = process.env) {
     dir: join(dirname(stateFile), `${e.string("NSM_UP_ID", "nsm")}-mesh`),
     socket: e.string("NSM_UP_SOCKET", DEFAULT_SOCKET),
     cidr: e.string("NSM_UP_CIDR", "172.16.1.96/28"),
-    service: e.string("NSM_UP_SERVICE", "icmp-responder"),
+    scenario: e.oneOf("NSM_UP_SCENARIO", ["icmp", "vl3"], "icmp"),
+    service: e.string("NSM_UP_SERVICE", e.optional("NSM_UP_SCENARIO") === "vl3" ? "vl3" : "icmp-responder"),
     logLevel: e.string("NSM_LOG_LEVEL", "INFO"),
   };
 }
@@ -80,6 +84,10 @@ export async function run(args: string[]): Promise<number> {
   });
   let nse;
   try {
+    if (cfg.scenario === "vl3") {
+      await startVl3(mesh, cfg, step, t0);
+      return 0;
+    }
     step(`endpoint "${cfg.service}" on node 1 (addresses from ${cfg.cidr})`);
     nse = await mesh.startNse(1, { name: cfg.service, cidr: cfg.cidr, services: [cfg.service] });
     // from here on the supervisor owns the state file: it restarts what dies and records the pid

@@ -239,6 +239,38 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
       await p.waitFor(/Startup completed/);
       return Object.assign(p, { workload });
     },
+    async startIpam(i) {
+      const url = `unix://${join(o.dir, "ipam-vl3.sock")}`;
+      const p = start({
+        name: "ipam-vl3",
+        role: "ipam",
+        netns: state.fabric,
+        cmd: "ipam-vl3",
+        env: { NSM_LISTEN_ON: url, NSM_PREFIX: i.prefix, NSM_CLIENT_PREFIX_LEN: String(i.clientPrefixLen ?? 24) },
+      });
+      await p.waitFor(/Startup completed/);
+      return Object.assign(p, { url });
+    },
+    async startVl3Nse(node, e) {
+      const workload = await workloadNetns();
+      const p = start({
+        name: e.name,
+        role: "nse",
+        node,
+        netns: workload,
+        cmd: "nse-vl3",
+        env: {
+          ...nodeEnv(node),
+          NSM_NAME: e.name,
+          NSM_SERVICE_NAMES: (e.services ?? ["vl3"]).join(","),
+          NSM_LISTEN_ON: `unix://${join(o.dir, `${e.name}.sock`)}`,
+          NSM_PREFIX_SERVER_URL: e.prefixServerUrl,
+          ...e.env,
+        },
+      });
+      await p.waitFor(/Startup completed/, 30_000);
+      return Object.assign(p, { workload });
+    },
     async startNsc(node, c) {
       const workload = c.netns ?? (await workloadNetns());
       const p = start({

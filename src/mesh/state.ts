@@ -101,6 +101,13 @@ export interface Mesh {
     node: number,
     o: { name: string; services: string[]; netns?: string; env?: Record<string, string> },
   ): Promise<MeshProc & { workload: string }>;
+  /** `nsm ipam-vl3` (in the fabric netns) on a unix socket; resolves with it and its URL */
+  startIpam(o: { prefix: string; clientPrefixLen?: number }): Promise<MeshProc & { url: string }>;
+  /** `nsm nse-vl3` in a new workload netns on `node`, its prefix from `prefixServerUrl` */
+  startVl3Nse(
+    node: number,
+    o: { name: string; prefixServerUrl: string; services?: string[]; env?: Record<string, string> },
+  ): Promise<MeshProc & { workload: string }>;
   /** (re)starts node i's forwarder (after a kill) */
   startForwarder(node: number): Promise<MeshProc>;
   /** (re)starts node i's nsmgr (after a kill), same sockets and name */

@@ -100,6 +100,8 @@ export async function destroyMesh(given: MeshState): Promise<MeshTeardown> {
     }
   }
   for (const ns of [...state.netns].reverse()) {
+    // a workload's resolv.conf (an nsc's DNS proxy writes /etc/netns/<ns>/resolv.conf) goes with its netns
+    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
     if (!existsSync(`/run/netns/${ns}`)) continue;
     try {
       ipNetns("del", ns);

@@ -44,7 +44,14 @@ export function procs(t: TestContext) {
       const argv = [process.execPath, bin, cmd];
       const [file, ...args] = o.netns ? ["ip", "netns", "exec", o.netns, ...argv] : argv;
       const p = spawn(file!, args, {
-        env: { ...process.env, NSM_LOG_LEVEL: "INFO", NSM_LOG_FORMAT: "json", ...env },
+        // an nsc leaves resolv.conf alone unless a test asks for its DNS proxy
+        env: {
+          ...process.env,
+          NSM_LOG_LEVEL: "INFO",
+          NSM_LOG_FORMAT: "json",
+          NSM_LOCAL_DNS_SERVER_ENABLED: "false",
+          ...env,
+        },
         stdio: ["ignore", "pipe", "pipe"],
       });
       const lines: string[] = [];

@@ -18,7 +18,7 @@ interface Proc {
 
 function start(cmd: string, env: Record<string, string>): Proc {
   const p = spawn(process.execPath, [bin, cmd], {
-    env: { ...process.env, NSM_LOG_LEVEL: "INFO", ...env },
+    env: { ...process.env, NSM_LOG_LEVEL: "INFO", NSM_LOCAL_DNS_SERVER_ENABLED: "false", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];

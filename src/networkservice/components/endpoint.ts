@@ -43,6 +43,8 @@ export interface EndpointConfig extends Common {
   registerService?: boolean;
   /** our netns for the kernel mechanism (default /proc/<pid>/ns/net) */
   netnsUrl?: string;
+  /** the address elements in place of the point-to-point IPAM (vL3: dns, mtu, vl3 addresses) */
+  ipam?: readonly ServerElement[];
   /** more elements after the standard ones (before the end of the chain) */
   extra?: readonly ServerElement[];
 }
@@ -64,7 +66,7 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
     tokens,
     signal: life.signal,
     extra: [
-      point2PointIpamServer(o.cidrs ?? ["169.254.0.0/16"]),
+      ...(o.ipam ?? [point2PointIpamServer(o.cidrs ?? ["169.254.0.0/16"])]),
       mechanismsServer({
         [mechType.KERNEL]: kernelMechanismServer({ netnsUrl: o.netnsUrl }),
         [mechType.MEMIF]: memifMechanismServer({ netnsUrl: o.netnsUrl }),

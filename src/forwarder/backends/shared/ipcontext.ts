@@ -42,6 +42,21 @@ function parse(s: string): Net | undefined {
   return { v6, addr, len, ip };
 }
 
+/** `p` lies wholly inside `n` */
+function within(n: Net, p: Net): boolean {
+  return n.len <= p.len && contains(n, p);
+}
+
+/** host bits cleared: upstream vL3 writes its global net as 172.16.1.0/16 */
+function masked(p: Net): string {
+  const bits = BigInt((p.v6 ? 128 : 32) - p.len);
+  const a = (p.addr >> bits) << bits;
+  if (a === p.addr) return `${p.ip}/${p.len}`;
+  if (!p.v6) return `${[24n, 16n, 8n, 0n].map((s) => Number((a >> s) & 255n)).join(".")}/${p.len}`;
+  const g = Array.from({ length: 8 }, (_, i) => Number((a >> BigInt(112 - 16 * i)) & 0xffffn).toString(16));
+  return `${g.join(":")}/${p.len}`;
+}
+
 function contains(n: Net, ip: Net): boolean {
   if (n.v6 !== ip.v6) return false;
   const host = BigInt((n.v6 ? 128 : 32) - n.len);
@@ -70,9 +85,9 @@ export function plumbingOf(ip: IPContext | undefined, side: SideOf, link: string
   for (const r of extra) {
     const p = parse(r.prefix);
     if (!p) continue;
-    const dst = `${p.ip}/${p.len}`;
-    const hop = r.nextHop ? parse(r.nextHop) : far.find((f) => f.v6 === p.v6 && !far.some((x) => contains(x, p)));
-    if (!hop || far.some((x) => contains(x, p))) {
+    const dst = masked(p);
+    const hop = r.nextHop ? parse(r.nextHop) : far.find((f) => f.v6 === p.v6 && !far.some((x) => within(x, p)));
+    if (!hop || far.some((x) => within(x, p))) {
       routes.set(dst, { dst, dev: link, scope: "link" });
     } else {
       routes.set(dst, { dst, via: hop.ip, dev: link, onlink: true });

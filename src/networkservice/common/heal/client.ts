@@ -46,6 +46,8 @@ export interface HealOptions {
   retryMs?: number;
   /** longest pause between failed heal attempts (default 500 ms: the peer that comes back is found within ~0.5 s) */
   maxRetryMs?: number;
+  /** a reselect keeps the endpoint name (a vL3 endpoint heals its link to one given peer, not to any) */
+  keepEndpoint?: boolean;
   /** called with the reason each time healing starts (tests, metrics) */
   onHeal?: (connId: string, reason: string) => void;
   /** called with the new connection when healing succeeded */
@@ -114,7 +116,7 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
       for (let attempt = 1; !signal.aborted; attempt++) {
         const reselect = escalate || !(await check(conn, signal));
         try {
-          const restored = await events.request({ reselect, signal });
+          const restored = await events.request({ reselect, keepEndpoint: o.keepEndpoint, signal });
           if (restored) {
             log.info(
               { connId: conn.id, attempt, reselect, nse: restored.networkServiceEndpointName },

@@ -1,0 +1,233 @@
+/**
+ * The vL3 endpoint (upstream cmd-nse-vl3-vpp, on the kernel datapath): it lives in its own
+ * network namespace and routes between its clients there. Startup, as upstream:
+ * 1. a prefix from the IPAM service(s) (`ipam.IPAM/ManagePrefixes`); our own address S (the
+ *    prefix's first address) goes on `lo`, as upstream puts it on its VPP loopback, and IP
+ *    forwarding is switched on;
+ * 2. the DNS server on :53 (UDP + TCP) of our namespace: our clients' names, then our peers';
+ * 3. serve and register (payload IP), then connect, as a client, to every endpoint of the
+ *    service that registered before us (later ones connect to us): a full mesh, each link healed
+ *    towards the same peer. The links are made in the background (retried until they are up).
+ * Every client gets a host address from our prefix and routes to the whole vL3 net via S; a
+ * peer's prefix is routed via the peer's S over the link to it.
+ *
+ * Our DNS server address is S (upstream uses the address of a kernel connection the endpoint
+ * makes to itself; in a namespace of our own S on `lo` serves the same purpose).
+ */
+import { writeFileSync } from "node:fs";
+import {
+  create,
+  ConnectionSchema,
+  NetworkServiceRequestSchema,
+  payload as payloads,
+  type Connection,
+} from "../../api/index.js";
+import { messageOf, newCtx } from "../../core/index.js";
+import { Netns } from "../../datapath/index.js";
+import { cache, dnsChain, dnsConfigs, DnsRecords, fanout, noLoop, noRecursion } from "../../tools/dns/handlers.js";
+import { listenAndServe, type DnsServer } from "../../tools/dns/wire.js";
+import { nseRegistryClient } from "../../registry/chains/client.js";
+import { vl3Client } from "../common/vl3/client.js";
+import { vl3Server } from "../common/vl3/server.js";
+import { vl3DnsClient } from "../common/vl3dns/client.js";
+import { vl3DnsServer } from "../common/vl3dns/server.js";
+import { vl3MtuServer } from "../common/vl3mtu/server.js";
+import { findNses } from "../utils/registry.js";
+import { parseNsUrl, requestFromNsUrl } from "../utils/nsurl.js";
+import { subscribePrefix } from "../vl3ipam/client.js";
+import { Vl3Pool } from "../utils/vl3pool.js";
+import { Vl3DnsState } from "../utils/vl3dns.js";
+import { createClient } from "./client.js";
+import { basics, closeQuietly } from "./common.js";
+import { createEndpoint, type EndpointConfig, type NetworkServiceEndpointHandle } from "./endpoint.js";
+
+/** seconds our DNS answers may be cached (upstream: 3600; ours short, as a healed client's address moves) */
+export const VL3_DNS_TTL = 5;
+
+export const DEFAULT_DNS_TEMPLATE = '{{ index .Labels "podName" }}.{{ .NetworkService }}.';
+
+export interface Vl3Config extends Omit<EndpointConfig, "cidrs" | "dnsConfigs" | "payload" | "ipam"> {
+  /** NSM_PREFIX_SERVER_URL: one IPAM service per address family */
+  prefixServerUrls: readonly string[];
+  /** NSM_DNS_TEMPLATES */
+  dnsTemplates?: readonly string[];
+  /** NSM_REQUEST_LABELS: labels on our requests to peers */
+  requestLabels?: Readonly<Record<string, string>>;
+  /** where the DNS server listens (default :53 in our namespace; "" = none) */
+  dnsListenOn?: string;
+  /** our namespace (default this process's) */
+  netnsPath?: string;
+  requestTimeoutMs?: number;
+}
+
+export interface Vl3Handle {
+  readonly nse: NetworkServiceEndpointHandle;
+  /** the pool of the first IPAM service (the one DNS uses) */
+  readonly pool: Vl3Pool;
+  readonly pools: readonly Vl3Pool[];
+  readonly records: DnsRecords;
+  /** our links to older peers, by peer name */
+  readonly peers: ReadonlyMap<string, Connection>;
+  close(o?: { unregister?: boolean }): Promise<void>;
+}
+
+export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
+  const { life, log, tokens, unlisten } = await basics(o);
+  // one pool per IPAM service (address family); the first one names us in DNS
+  const pools = o.prefixServerUrls.map(() => new Vl3Pool());
+  const pool = pools[0]!;
+  const ns = Netns.open(o.netnsPath ?? "/proc/self/ns/net");
+  const undo: (() => Promise<unknown> | unknown)[] = [() => ns.close(), () => unlisten(), () => life.abort()];
+  const cleanup = async () => {
+    for (const f of undo.reverse()) await closeQuietly("vl3", log, f);
+  };
+  try {
+    // 1. forwarding on in our namespace; our address on lo, moved when the prefix changes
+    for (const f of ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"])
+      try {
+        writeFileSync(f, "1");
+      } catch (e) {
+        log.warn({ file: f, err: messageOf(e) }, "vl3: cannot switch forwarding on");
+      }
+    await ns.linkSet("lo", { up: true });
+    for (const p of pools) {
+      let onLo: string | undefined;
+      p.subscribe(() => {
+        const was = onLo;
+        onLo = p.selfAddr;
+        const b = ns.batch().addrReplace({ link: "lo", cidr: p.selfAddr });
+        if (was && was !== onLo) b.addrDel({ link: "lo", cidr: was });
+        b.commit().catch((e: unknown) =>
+          log.error({ err: messageOf(e), addr: onLo }, "vl3: cannot put our address on lo"),
+        );
+      });
+    }
+    const subs = o.prefixServerUrls.map((url, i) =>
+      subscribePrefix({ url, signal: life.signal, log, onPrefix: (p, ex) => pools[i]!.reset(p, ex) }),
+    );
+    const first = await Promise.race([
+      Promise.all(subs.map((x) => x.first)),
+      new Promise<never>((_, rej) =>
+        life.signal.addEventListener("abort", () => rej(new Error("stopped before a prefix came")), { once: true }),
+      ),
+    ]);
+    log.info({ prefix: first, self: pools.map((p) => p.selfAddr) }, "vl3: our prefix");
+
+    // 2. DNS
+    // a client healing to another endpoint gets another address: answers must not outlive that for long
+    const records = new DnsRecords(VL3_DNS_TTL);
+    const state = new Vl3DnsState(
+      () => (pool.ready ? pool.selfIp : undefined),
+      () => (pool.ready ? pool.globalNet : undefined),
+    );
+    let dns: DnsServer | undefined;
+    if (o.dnsListenOn !== "") {
+      dns = await listenAndServe(
+        o.dnsListenOn ?? ":53",
+        dnsChain(
+          dnsConfigs(() => state.peerConfigs()),
+          noLoop(),
+          noRecursion(),
+          records.handler(),
+          cache(),
+          fanout(),
+        ),
+      );
+      undo.push(() => dns!.close());
+    }
+
+    // 3. serve, register; then our links to the older peers
+    const mtu = vl3MtuServer();
+    const nse = await createEndpoint({
+      ...o,
+      tokens,
+      log,
+      signal: life.signal,
+      payload: payloads.IP,
+      ipam: [
+        vl3DnsServer({ state, records, templates: o.dnsTemplates ?? [DEFAULT_DNS_TEMPLATE] }),
+        mtu,
+        ...pools.map((p) => vl3Server(p)),
+      ],
+    });
+    undo.push(() => nse.kill());
+    const nsc = await createClient({
+      name: o.name,
+      signal: life.signal,
+      log,
+      tokens,
+      nsmgrUrl: o.nsmgrUrl,
+      dialTimeoutMs: o.dialTimeoutMs,
+      netnsUrl: o.netnsUrl,
+      heal: { keepEndpoint: true },
+      extra: [...pools.map((p) => vl3Client(p)), vl3DnsClient(state)],
+    });
+    undo.push(() => nsc.close());
+    const peers = new Map<string, Connection>();
+    const service = o.services[0]!;
+    const mine = nse.registration.initialRegistrationTime;
+    const older = (
+      await findNses(
+        {
+          nse: nseRegistryClient({ url: o.nsmgrUrl, signal: life.signal, log }),
+          ns: { find: () => (async function* () {})() },
+        },
+        { networkServiceNames: [service] },
+        newCtx({ timeoutMs: 15_000, signal: life.signal }),
+      )
+    )
+      .filter((x) => x.name !== o.name)
+      .filter((x) => !mine || !x.initialRegistrationTime || timeOf(x.initialRegistrationTime) <= timeOf(mine));
+    log.info({ peers: older.map((x) => x.name) }, "vl3: connecting to the endpoints registered before us");
+    let n = 0;
+    const linking = new AbortController();
+    life.signal.addEventListener("abort", () => linking.abort(), { once: true });
+    const connectTo = async (peer: string) => {
+      const req = requestFromNsUrl(parseNsUrl(`kernel://${service}/vl3p${n++}`), `${o.name}-${peer}`, {
+        netnsUrl: o.netnsUrl,
+      });
+      req.connection ??= create(ConnectionSchema);
+      req.connection.networkServiceEndpointName = peer;
+      req.connection.labels = { ...req.connection.labels, ...(o.requestLabels ?? {}) };
+      for (let attempt = 1; !linking.signal.aborted; attempt++) {
+        try {
+          const c = await nsc.client.request(
+            create(NetworkServiceRequestSchema, req),
+            newCtx({ timeoutMs: o.requestTimeoutMs ?? 15_000, signal: linking.signal, log }),
+          );
+          peers.set(peer, c);
+          log.info({ peer, ip: c.context?.ipContext?.srcIpAddrs }, `vl3: linked to peer ${peer}`);
+          return;
+        } catch (e) {
+          log.warn({ peer, attempt, err: messageOf(e) }, "vl3: link to peer failed, retrying");
+          await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)));
+        }
+      }
+    };
+    // in the background: a peer whose registration outlived it must not hold our startup
+    void Promise.all(older.map((x) => connectTo(x.name)));
+    const closePeers = async () => {
+      await Promise.all(
+        [...peers.values()].map((c) => nsc.client.close(c, newCtx({ timeoutMs: 1000 })).catch(() => undefined)),
+      );
+    };
+    return {
+      nse,
+      pool,
+      pools,
+      records,
+      peers,
+      close: async (c = {}) => {
+        linking.abort(); // ends the link attempts still retrying
+        await closeQuietly("peer links", log, closePeers, 2000);
+        await closeQuietly("endpoint", log, () => nse.close(c));
+        await cleanup();
+      },
+    };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+const timeOf = (t: { seconds: bigint; nanos: number }) => Number(t.seconds) * 1000 + t.nanos / 1e6;

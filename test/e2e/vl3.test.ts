@@ -1,0 +1,98 @@
+/**
+ * vL3 with real processes (src/mesh): an IPAM service, a vL3 endpoint on each of 2 nodes, 4
+ * clients (2 per node) running their DNS proxy. Every client reaches every other by address and
+ * by DNS name (`<podName>.vl3`, through the client's own resolv.conf in /etc/netns/<ns>/); one
+ * endpoint is killed, its clients heal to the other one, and everyone reaches everyone again.
+ * Root only.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { rootSkip } from "../../src/datapath/testing/index.js";
+import { pingUntil, testMesh, type MeshWorkload } from "../helpers/workloads.js";
+
+const run = promisify(execFile);
+
+/** the client's vL3 address: the one on its nsm-1 (outside `not`, while an old one may linger) */
+async function addressOf(c: MeshWorkload, not?: RegExp, ms = 30_000): Promise<string> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const { stdout } = await run("ip", ["-n", c.workload, "-j", "-4", "addr", "show", "dev", "nsm-1"]);
+      const a = (JSON.parse(stdout) as { addr_info: { local: string }[] }[])[0]?.addr_info[0]?.local;
+      if (a && !not?.test(a)) return a;
+    } catch {
+      /* no interface yet */
+    }
+    if (Date.now() > end) throw new Error(`${c.name}: no vL3 address on nsm-1${not ? ` outside ${not}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** ping by name through the workload's resolver (ip netns exec binds /etc/netns/<ns>/resolv.conf) */
+async function pingName(netns: string, name: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      await run("ip", ["netns", "exec", netns, "ping", "-n", "-c", "1", "-W", "1", name]);
+      return;
+    } catch (e) {
+      if (Date.now() > end)
+        throw new Error(`${netns}: ping ${name}: ${(e as { stderr?: string }).stderr ?? e}`, { cause: e });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+async function everyoneReachesEveryone(cs: MeshWorkload[], addr: Map<string, string>, ms: number) {
+  const pairs = cs.flatMap((a) => cs.filter((b) => b !== a).map((b) => [a, b] as const));
+  for (const [a, b] of pairs) await pingUntil(a.workload, addr.get(b.name)!, ms);
+  for (const [a, b] of pairs) await pingName(a.workload, `${b.name}.vl3`, ms);
+}
+
+test(
+  "vl3: 2 endpoints on 2 nodes, 4 clients reach each other by address and DNS name; an endpoint dies, its clients heal",
+  { skip: rootSkip, timeout: 170_000 },
+  async (t) => {
+    const m = await testMesh(t, "nsm-vl3-", { nodes: 2 });
+    const ipam = await m.startIpam({ prefix: "172.16.0.0/16", clientPrefixLen: 24 });
+    const a = await m.startVl3Nse(0, { name: "vl3-a", prefixServerUrl: ipam.url });
+    const b = await m.startVl3Nse(1, { name: "vl3-b", prefixServerUrl: ipam.url });
+    await b.waitFor(/linked to peer vl3-a/, 30_000);
+    const cs = await Promise.all(
+      [0, 0, 1, 1].map((node, i) =>
+        m.startNsc(node, {
+          name: `nsc-${i}`,
+          services: ["kernel://vl3/nsm-1"],
+          env: { POD_NAME: `nsc-${i}`, NSM_LOCAL_DNS_SERVER_ENABLED: "true" },
+        }),
+      ),
+    );
+    const addr = new Map<string, string>();
+    for (const c of cs) {
+      await c.waitFor(/connected to/, 30_000);
+      addr.set(c.name, await addressOf(c));
+    }
+    assert.equal(new Set(addr.values()).size, 4, `four distinct addresses: ${[...addr.values()].join(" ")}`);
+    for (const ip of addr.values()) assert.match(ip, /^172\.16\.[01]\.\d+$/);
+    await everyoneReachesEveryone(cs, addr, 20_000);
+
+    // round robin on each nsmgr: each endpoint has clients, so the pings above crossed the peer link
+    const onA = cs.filter((c) =>
+      /endpoint vl3-a/.test(
+        c
+          .output()
+          .split("\n")
+          .find((l) => /connected to/.test(l)) ?? "",
+      ),
+    );
+    assert.ok(onA.length > 0 && onA.length < 4, `clients on vl3-a: ${onA.map((c) => c.name).join(" ")}`);
+    // vl3-a dies: its clients heal to vl3-b, with addresses from vl3-b's prefix
+    const victim = a;
+    await victim.stop("SIGKILL");
+    for (const c of onA) addr.set(c.name, await addressOf(c, /^172\.16\.0\./, 60_000));
+    assert.equal(new Set(addr.values()).size, 4, `four distinct addresses: ${[...addr.values()].join(" ")}`);
+    await everyoneReachesEveryone(cs, addr, 30_000);
+  },
+);
