@@ -9,6 +9,7 @@ export const CONFIG_COMMANDS = [
   "nsmgr",
   "forwarder",
   "registry",
+  "admission-webhook",
   "nse-icmp-responder",
   "nsc",
   "nsc-init",

@@ -24,7 +24,11 @@ export const commands: Record<string, Command> = {
     "./native-links.js",
     "list the links of a network namespace (path, e.g. /run/netns/x) through the native addon",
   ),
-  registry: lazy("./registry.js", "registry server (NS + NSE registries) over memory or etcd"),
+  registry: lazy("./registry.js", "registry server (NS + NSE registries) over memory, etcd or Kubernetes CRs"),
+  "admission-webhook": lazy(
+    "./admission-webhook.js",
+    "Kubernetes mutating webhook: injects nsc-init and nsc into pods annotated networkservicemesh.io",
+  ),
   nsmgr: lazy(
     "./nsmgr.js",
     "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)",
