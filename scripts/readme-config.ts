@@ -10,6 +10,8 @@ export const CONFIG_COMMANDS = [
   "forwarder",
   "registry",
   "admission-webhook",
+  "cluster-info",
+  "exclude-prefixes",
   "nse-icmp-responder",
   "nsc",
   "nsc-init",

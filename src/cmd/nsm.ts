@@ -29,6 +29,11 @@ export const commands: Record<string, Command> = {
     "./admission-webhook.js",
     "Kubernetes mutating webhook: injects nsc-init and nsc into pods annotated networkservicemesh.io",
   ),
+  "cluster-info": lazy("./cluster-info.js", "Kubernetes: ClusterProperty objects → the cluster-info ConfigMap"),
+  "exclude-prefixes": lazy(
+    "./exclude-prefixes.js",
+    "Kubernetes: pod/service/node CIDRs (+ static, user lists), merged → the file or ConfigMap IPAM excludes",
+  ),
   nsmgr: lazy(
     "./nsmgr.js",
     "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)",
