@@ -3,11 +3,13 @@
  * test/helpers/kube-apiserver.ts): the custom resources carry upstream's group, kinds and
  * snake_case spec; hand-written NetworkServices are found; two registry replicas on one API
  * server serve one mesh and delete an expired entry once; a watch from a compacted-away
- * version ends with `reset` (410 Gone) so the replica re-lists.
+ * version ends with `reset` (410 Gone) so the replica re-lists; the watch resumes across
+ * server-side timeouts without losing or repeating an event.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { CustomObjectsApi } from "../../src/k8s/client.js";
+import { CoreV1Api, CustomObjectsApi } from "../../src/k8s/client.js";
+import { resumableWatch } from "../../src/k8s/watch.js";
 import { create, NetworkServiceEndpointSchema, NetworkServiceSchema, timestampFromMs } from "../../src/api/index.js";
 import { newCtx } from "../../src/core/index.js";
 import { createRegistry } from "../../src/registry/chains/registry.js";
@@ -149,6 +151,38 @@ test(
       assert.ok(reset, "watch from resourceVersion 1 was reset");
     } finally {
       await s.close();
+    }
+  },
+);
+
+test(
+  "the watch resumes across server-side timeouts with nothing lost or repeated",
+  { skip, timeout: 30_000 },
+  async () => {
+    const core = api!.kc.makeApiClient(CoreV1Api);
+    const namespace = nsName();
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    const list = await core.listNamespacedConfigMap({ namespace });
+    const seen: string[] = [];
+    const stop = resumableWatch(
+      api!.kc,
+      `/api/v1/namespaces/${namespace}/configmaps`,
+      list.metadata!.resourceVersion!,
+      { event: (type, obj) => seen.push(`${type[0]}:${obj.metadata!.name}`), gone: () => assert.fail("gone") },
+      { timeoutSeconds: 1 }, // the server ends each watch after 1 s: several resumes below
+    );
+    try {
+      const want: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: `cm-${i}` } } });
+        want.push(`A:cm-${i}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const deadline = Date.now() + 10_000;
+      while (seen.length < want.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(seen, want);
+    } finally {
+      stop();
     }
   },
 );
