@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, loadYaml, type V1Node } from "../../src/k8s/client.js";
 import { clusterPropertyCrd, startClusterInfo } from "../../src/k8s/cluster-info.js";
+import { readConfig as readExcludeConfig } from "../../src/cmd/exclude-prefixes.js";
 import { startExcludePrefixes } from "../../src/k8s/exclude-prefixes.js";
 import { ensureCrds } from "../../src/k8s/kube.js";
 import { watchNodeIpMap } from "../../src/k8s/mapip-nodes.js";
@@ -188,5 +189,41 @@ test(
     } finally {
       ac.abort();
     }
+  },
+);
+
+test(
+  "exclude-prefixes to a ConfigMap: written, and put back when someone else edits it; bad config refused",
+  { skip, timeout: 60_000 },
+  async () => {
+    const namespace = "default";
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: "nsm-config" }, data: { keep: "x" } },
+    });
+    const ac = new AbortController();
+    const key = "excluded_prefixes_output.yaml";
+    const read = async () => (await core.readNamespacedConfigMap({ namespace, name: "nsm-config" })).data ?? {};
+    try {
+      await startExcludePrefixes(
+        api!.kc,
+        {
+          static: ["192.0.2.0/24"],
+          userConfigMap: { namespace, name: "none", key: "x" },
+          output: { kind: "config-map", namespace, name: "nsm-config", key },
+        },
+        ac.signal,
+      );
+      assert.ok(loadYaml<{ Prefixes: string[] }>((await read())[key]!).Prefixes.includes("192.0.2.0/24"));
+      const cm = await core.readNamespacedConfigMap({ namespace, name: "nsm-config" });
+      cm.data![key] = "Prefixes: []\n";
+      await core.replaceNamespacedConfigMap({ namespace, name: "nsm-config", body: cm });
+      await until("restored", read, (d) => (d[key] ?? "").includes("192.0.2.0/24"));
+      assert.equal((await read()).keep, "x");
+    } finally {
+      ac.abort();
+    }
+    assert.throws(() => readExcludeConfig({ NSM_PREFIXES_OUTPUT_TYPE: "foo" }), /NSM_PREFIXES_OUTPUT_TYPE.*foo/);
+    assert.throws(() => readExcludeConfig({ NSM_EXCLUDED_PREFIXES: "10.0.0.0/8,nope" }), /NSM_EXCLUDED_PREFIXES.*nope/);
   },
 );
