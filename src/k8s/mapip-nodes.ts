@@ -6,11 +6,14 @@
  * pod's own node (`nodeName`), the pod's own address maps to that node's external (else
  * internal) address too, and stays. Deleted nodes take their entries with them.
  * `nsm map-ip` writes the map as YAML (`internal: external`) for nsmgr-proxy.
+ * `watchConfigMapIpMap` is upstream's optional second source (NSM_FROM_CONFIG_MAP): every data
+ * value of one ConfigMap is a YAML `from: to` map (upstream watches the wrong namespace
+ * argument; this watches NSM_NAMESPACE).
  *
  *   const ready = watchNodeIpMap(kc, (m) => writeYaml(m), signal, { nodeName: process.env.NSM_NODE_NAME });
  */
 import { networkInterfaces } from "node:os";
-import { CoreV1Api, type KubeConfig, type V1Node } from "./client.js";
+import { CoreV1Api, loadYaml, type KubeConfig, type V1ConfigMap, type V1Node } from "./client.js";
 import { informer } from "./informer.js";
 import type { Logger } from "../tools/log.js";
 
@@ -72,6 +75,44 @@ export async function watchNodeIpMap(
       const key = JSON.stringify([...m].sort());
       if (key === last) return;
       last = key;
+      onChange(m);
+    },
+  });
+  await inf.synced;
+}
+
+/**
+ * Watches ConfigMap `namespace/name` and calls `onChange` with the union of its data values,
+ * each a YAML map `from: to` (values that are not YAML maps are skipped); an absent ConfigMap
+ * is an empty map. Resolves once the first map was delivered.
+ */
+export async function watchConfigMapIpMap(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  onChange: (m: Map<string, string>) => void,
+  signal: AbortSignal,
+  o: { log?: Logger } = {},
+): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const inf = informer<V1ConfigMap>(kc, {
+    path: `/api/v1/namespaces/${namespace}/configmaps`,
+    fieldSelector: `metadata.name=${name}`,
+    list: () => core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${name}` }),
+    signal,
+    log: o.log,
+    onChange(objs) {
+      const m = new Map<string, string>();
+      for (const cm of objs.values())
+        for (const text of Object.values(cm.data ?? {})) {
+          try {
+            const y = loadYaml<unknown>(text);
+            if (y && typeof y === "object" && !Array.isArray(y))
+              for (const [from, to] of Object.entries(y as Record<string, unknown>)) m.set(from, String(to));
+          } catch {
+            o.log?.warn({ configMap: `${namespace}/${name}` }, "map-ip: a ConfigMap value is not YAML; skipped");
+          }
+        }
       onChange(m);
     },
   });

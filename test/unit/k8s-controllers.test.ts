@@ -14,7 +14,7 @@ import { clusterPropertyCrd, startClusterInfo } from "../../src/k8s/cluster-info
 import { readConfig as readExcludeConfig } from "../../src/cmd/exclude-prefixes.js";
 import { startExcludePrefixes } from "../../src/k8s/exclude-prefixes.js";
 import { ensureCrds } from "../../src/k8s/kube.js";
-import { watchNodeIpMap } from "../../src/k8s/mapip-nodes.js";
+import { watchConfigMapIpMap, watchNodeIpMap } from "../../src/k8s/mapip-nodes.js";
 import { apiServerSkip, startApiServer, type ApiServer } from "../helpers/kube-apiserver.js";
 
 const skip = apiServerSkip();
