@@ -186,6 +186,19 @@ test(
       assert.equal(last()["10.9.9.9"], "1.2.3.4", "own node's event maps the pod address");
       await core.deleteNode({ name: `mi-a-${tag}` });
       await until("deleted node", last, (m) => !("10.0.0.2" in m));
+      // the optional ConfigMap source: every value a YAML from: to map
+      const cmMaps: Map<string, string>[] = [];
+      await watchConfigMapIpMap(api!.kc, "default", "map-ip", (m) => cmMaps.push(m), ac.signal);
+      assert.equal(cmMaps.at(-1)!.size, 0);
+      await core.createNamespacedConfigMap({
+        namespace: "default",
+        body: { metadata: { name: "map-ip" }, data: { a: "10.1.1.1: 5.6.7.8\n", b: "not: [a map" } },
+      });
+      await until(
+        "ConfigMap source",
+        () => Object.fromEntries(cmMaps.at(-1)!),
+        (m) => m["10.1.1.1"] === "5.6.7.8",
+      );
     } finally {
       ac.abort();
     }
