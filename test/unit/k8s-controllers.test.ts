@@ -78,7 +78,12 @@ test(
     const ms = await until("clusterName: cluster1", yaml, (y) => y.clusterName === "cluster1");
     console.log(`# cluster-info reacted in ${ms} ms`);
     assert.deepEqual(await yaml(), { foo: "bar", clusterName: "cluster1" });
-    assert.equal((await core.readNamespacedConfigMap({ namespace, name: "cluster-info" })).data!.other, "keep");
+    const cm = await core.readNamespacedConfigMap({ namespace, name: "cluster-info" });
+    assert.equal(cm.data!.other, "keep");
+    // our own write comes back through the ConfigMap watch and must not cause another
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await core.readNamespacedConfigMap({ namespace, name: "cluster-info" });
+    assert.equal(again.metadata!.resourceVersion, cm.metadata!.resourceVersion, "no update without a change");
     ac1.abort(); // stopped; changes meanwhile are found by the next start
     const cur = (await custom.getClusterCustomObject({ ...g, name: "id.k8s.io" })) as { spec: { value: string } };
     cur.spec.value = "cluster2";
