@@ -27,7 +27,10 @@ export interface ResumableWatchHandler {
 export interface ResumableWatchOptions {
   labelSelector?: string;
   fieldSelector?: string;
-  /** server-side timeout of one watch request in s (default 50; the client gives up after 30 s idle) */
+  /**
+   * server-side timeout of one watch request in s (default 25: client-node gives up on a watch
+   * idle for 30 s, so the server ends it cleanly first and we go on from the last version)
+   */
   timeoutSeconds?: number;
   /** reconnect backoff after an error: min and max ms (default 50..250, upstream's) */
   backoffMs?: [number, number];
@@ -66,7 +69,7 @@ export function resumableWatch(
         {
           resourceVersion: last,
           allowWatchBookmarks: true,
-          timeoutSeconds: o.timeoutSeconds ?? 50,
+          timeoutSeconds: o.timeoutSeconds ?? 25,
           labelSelector: o.labelSelector,
           fieldSelector: o.fieldSelector,
         },
@@ -95,7 +98,9 @@ export function resumableWatch(
             h.gone();
             return;
           }
-          if (err && !(err instanceof Error && err.name === "AbortError")) {
+          // an idle watch cut by client-node's 30 s timer is a clean end, not a failure
+          const quiet = err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError");
+          if (err && !quiet) {
             h.error?.(err instanceof Error ? err : new Error(String(err)));
             timer = setTimeout(start, delay);
             delay = Math.min(delay * 2, maxMs);
