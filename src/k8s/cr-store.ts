@@ -51,6 +51,9 @@ export const WRITTEN_ANNOTATION = "networkservicemesh.io/written";
 let writes = 0;
 const stamp = () => `${new Date().toISOString()} ${process.pid}.${++writes}`;
 
+/** how long a delete waits for its DELETED event before answering without a revision */
+const DELETE_EVENT_TIMEOUT_MS = 5000;
+
 const rvOf = (o: KubernetesObject | undefined): number => Number(o?.metadata?.resourceVersion ?? 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,6 +65,27 @@ export function crStore<T>(o: CrStoreOptions<T>) {
   const entryOf = (obj: Cr): Entry<T> => {
     const name = obj.metadata!.name!;
     return { name, value: o.fromSpec(obj.spec, name), revision: rvOf(obj) };
+  };
+  // deletions in flight, by name: resolved with the revision of the DELETED event
+  const pending = new Map<string, Set<(rev: number | undefined) => void>>();
+  const deleted = (name: string, rev: number) => {
+    for (const r of pending.get(name) ?? []) r(rev);
+    pending.delete(name);
+  };
+  const deletionOf = (name: string) => {
+    let resolve!: (rev: number | undefined) => void;
+    const p = new Promise<number | undefined>((r) => (resolve = r));
+    const set = pending.get(name) ?? new Set();
+    pending.set(name, set.add(resolve));
+    const timer = setTimeout(() => resolve(undefined), DELETE_EVENT_TIMEOUT_MS);
+    timer.unref();
+    const cancel = () => {
+      clearTimeout(timer);
+      set.delete(resolve);
+      if (!set.size && pending.get(name) === set) pending.delete(name);
+      resolve(undefined);
+    };
+    return { cancel, revision: p.finally(cancel) };
   };
   const fail = (what: string, name: string, err: unknown) =>
     new Error(`${o.crKind.kind} "${name}" in namespace ${o.namespace}: ${what} failed: ${apiMessage(err)}`);
@@ -114,18 +138,27 @@ export function crStore<T>(o: CrStoreOptions<T>) {
           throw fail("read", name, err);
         }
       }
+      // the API server answers a delete with a Status, not the deletion's resourceVersion: that
+      // comes with the DELETED event on our watch (the registry's replica has one open)
+      const seen = stops.size ? deletionOf(name) : undefined;
       try {
-        const r = (await api.deleteNamespacedCustomObject({
+        await api.deleteNamespacedCustomObject({
           ...base,
           name,
           body: precondition ? { preconditions: { resourceVersion: precondition } } : {},
-        })) as Cr;
-        return rvOf(r) || undefined;
+        });
       } catch (err) {
+        seen?.cancel();
         const code = apiStatus(err);
         if (code === 404 || code === 409) return undefined;
         throw fail("delete", name, err);
       }
+      if (seen) return seen.revision;
+      // no watch: a revision at or after the deletion
+      const l = (await api.listNamespacedCustomObject({ ...base, limit: 1 })) as {
+        metadata?: { resourceVersion?: string };
+      };
+      return Number(l.metadata?.resourceVersion ?? 0) || undefined;
     },
     async list(): Promise<{ entries: Entry<T>[]; revision: number }> {
       const r = (await api.listNamespacedCustomObject(base)) as {
@@ -140,6 +173,7 @@ export function crStore<T>(o: CrStoreOptions<T>) {
         event(type, obj) {
           const en = entryOf(obj as Cr);
           h.event({ ...en, type: type === "DELETED" ? "delete" : "put" });
+          if (type === "DELETED") deleted(en.name, en.revision);
         },
         gone() {
           stops.delete(stop);

@@ -23,6 +23,7 @@ const skip = apiServerSkip();
 if (skip) console.log(`# skipping registry-k8s tests: ${skip}`);
 let api: ApiServer | undefined;
 let seq = 0;
+const core = () => api!.kc.makeApiClient(CoreV1Api);
 const nsName = () => `rk-${process.pid}-${seq++}`;
 const ctx = (ms = 5000) => newCtx({ timeoutMs: ms });
 const nse = (name: string, expMs?: number) =>
@@ -159,10 +160,9 @@ test(
   "the watch resumes across server-side timeouts with nothing lost or repeated",
   { skip, timeout: 30_000 },
   async () => {
-    const core = api!.kc.makeApiClient(CoreV1Api);
     const namespace = nsName();
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    const list = await core.listNamespacedConfigMap({ namespace });
+    await core().createNamespace({ body: { metadata: { name: namespace } } });
+    const list = await core().listNamespacedConfigMap({ namespace });
     const seen: string[] = [];
     const stop = resumableWatch(
       api!.kc,
@@ -174,7 +174,7 @@ test(
     try {
       const want: string[] = [];
       for (let i = 0; i < 12; i++) {
-        await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: `cm-${i}` } } });
+        await core().createNamespacedConfigMap({ namespace, body: { metadata: { name: `cm-${i}` } } });
         want.push(`A:cm-${i}`);
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -183,6 +183,40 @@ test(
       assert.deepEqual(seen, want);
     } finally {
       stop();
+    }
+  },
+);
+
+test(
+  "delete answers with the deletion's revision (from the watch), so Unregister is read-your-writes",
+  { skip, timeout: 30_000 },
+  async () => {
+    const namespace = nsName();
+    const s = crStore({ kubeConfig: api!.kc, namespace, crKind: NSE_KIND, toSpec: nseToSpec, fromSpec: nseFromSpec });
+    const ac = new AbortController();
+    try {
+      await core().createNamespace({ body: { metadata: { name: namespace } } });
+      const revs: number[] = [];
+      const stop = s.watch((await s.list()).revision, {
+        event: (e) => e.type === "delete" && revs.push(e.revision),
+        reset: () => {},
+      });
+      const put = await s.put("d-1", nse("d-1"));
+      const del = await s.delete("d-1");
+      assert.ok(del! > put, `deletion ${del} after the write ${put}`);
+      assert.deepEqual(revs, [del]);
+      stop();
+      const r = await createRegistry({ store: `k8s:${namespace}`, kubeconfig: api!.kubeconfig, signal: ac.signal });
+      await r.ready;
+      for (let i = 0; i < 10; i++) {
+        const e = await r.nse.register(nse(`u-${i}`), ctx());
+        await r.nse.unregister(e, ctx());
+        assert.deepEqual(await readList(r.nse.find(nseQuery({ name: `u-${i}` }), ctx()), NSE.itemOf), []);
+      }
+      await r.close();
+    } finally {
+      ac.abort();
+      await s.close();
     }
   },
 );
