@@ -1,6 +1,7 @@
 /**
  * bench/registry: registrations/s, Find latency and watch fan-out of the registry server over
- * gRPC, memory and etcd side by side. The registry runs as its own process (`nsm registry` on a
+ * gRPC, memory, etcd and Kubernetes custom resources (k8s store, a throwaway kube-apiserver)
+ * side by side. The registry runs as its own process (`nsm registry` on a
  * unix socket in a temp dir), the load comes from this one: on 2 cores, each gets one.
  *
  *   npm run bench -- registry [--nses 1000] [--watchers 100] [--regs 5000] [--concurrency 64] [--channels 4]
@@ -14,6 +15,8 @@
  * - <store>/fanout p50|p99 (ms): one Register refresh until all `watchers` watch streams saw it.
  *   Baseline: the 50 ms goal.
  * - <store>/fanout-all (ms): `nses` registrations in a burst until every watcher saw every one.
+ * - k8s-vs-etcd/register (reg/s), k8s-vs-etcd/fanout p99 (ms): the k8s store against etcd in
+ *   the same run (baseline: etcd).
  * Goals (issue #4): ≥ 5,000 reg/s memory, ≥ 1,000 reg/s etcd, fan-out p99 ≤ 50 ms.
  */
 import { spawn } from "node:child_process";
@@ -33,6 +36,7 @@ import { dial, newCtx, nseChain, serve, type NseRegistryServer } from "../src/co
 import { openStore } from "../src/registry/store/open.js";
 import { NSE, nseQuery } from "../src/registry/tools.js";
 import { startEtcd, type EtcdProcess } from "../test/helpers/etcd.js";
+import { apiServerSkip, startApiServer, type ApiServer } from "../test/helpers/kube-apiserver.js";
 import { percentile, writeResults, type CaseResult } from "./lib.js";
 
 const arg = (args: string[], name: string, d: number) => {
@@ -61,11 +65,18 @@ async function benchStore(
   label: string,
   store: string,
   o: { nses: number; watchers: number; regs: number; concurrency: number; channels: number },
+  k8s?: { kubeconfig: string; rawStore: string },
 ): Promise<CaseResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "nsm-bench-reg-"));
   const sock = `unix://${dir}/registry.sock`;
   const child = spawn(process.execPath, [new URL("../bin/nsm.mjs", import.meta.url).pathname, "registry"], {
-    env: { ...process.env, NSM_LISTEN_ON: sock, NSM_REGISTRY_STORE: store, NSM_LOG_LEVEL: "INFO" },
+    env: {
+      ...process.env,
+      NSM_LISTEN_ON: sock,
+      NSM_REGISTRY_STORE: store,
+      NSM_LOG_LEVEL: "INFO",
+      ...(k8s ? { KUBECONFIG: k8s.kubeconfig } : {}),
+    },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
@@ -76,8 +87,9 @@ async function benchStore(
     });
     child.once("exit", (code) => reject(new Error(`nsm registry exited (${code}): ${log}`)));
   });
-  const raw = await openStore<NetworkServiceEndpoint>(store, {
+  const raw = await openStore<NetworkServiceEndpoint>(k8s?.rawStore ?? store, {
     clone: NSE.clone,
+    kubeconfig: k8s?.kubeconfig,
     prefix: "/nsm/bench-raw/",
     codec: {
       encode: (v) => toBinary(NetworkServiceEndpointSchema, v),
@@ -256,6 +268,29 @@ export async function run(args: string[]): Promise<void> {
       await etcd?.stop();
     }
   } else console.log("etcd not installed: etcd cases skipped");
+  const skipK8s = apiServerSkip();
+  if (!skipK8s) {
+    let api: ApiServer | undefined;
+    try {
+      api = await startApiServer();
+      const k8s = await benchStore("k8s", "k8s:bench", o, { kubeconfig: api.kubeconfig, rawStore: "k8s:bench-raw" });
+      results.push(...k8s);
+      for (const c of ["register (reg/s)", "fanout p99 (ms)"]) {
+        const a = results.find((r) => r.case === `k8s/${c}`)?.ours;
+        const b = results.find((r) => r.case === `etcd/${c}`)?.ours;
+        if (a && b)
+          results.push({
+            case: `k8s-vs-etcd/${c}`,
+            ours: a,
+            baseline: b,
+            ratio: c.startsWith("register") ? a / b : b / a,
+            note: "k8s store (custom resources via kube-apiserver) vs etcd store, same run",
+          });
+      }
+    } finally {
+      await api?.stop();
+    }
+  } else console.log(`k8s cases skipped: ${skipK8s}`);
   const report = writeResults("registry", {
     unit: "mixed: reg/s for register, ms for find/fanout (see case names)",
     higherIsBetter: true,

@@ -45,6 +45,26 @@ npm run --silent build:native || die "native addon build failed"
 node -e 'import("./src/native.ts").catch(()=>{})' 2>/dev/null || true
 [ -f build/Release/nsm_native.node ] || die "build/Release/nsm_native.node was not produced"
 
+step "Kubernetes API server for tests (from ../shared/k8s when present)"
+# tests of the k8s components start throwaway API servers with this script (test/helpers/kube-apiserver.ts)
+k8s_src=""
+for d in ../shared/k8s /work/shared/k8s; do [ -f "$d/apiserver.sh" ] && { k8s_src=$d; break; }; done
+if [ -n "$k8s_src" ]; then
+  [ "$(id -u)" = 0 ] || die "installing the test API server into /usr/local/lib/nsm-test needs root"
+  mkdir -p /usr/local/lib/nsm-test
+  install -m 0755 "$k8s_src/apiserver.sh" /usr/local/lib/nsm-test/apiserver.sh
+  bin=/usr/local/lib/nsm-test/kube-apiserver-v1.31.4
+  if [ ! -x "$bin" ]; then
+    gunzip -c "$k8s_src/kube-apiserver-v1.31.4-x86_64.gz" > "$bin.tmp" && chmod +x "$bin.tmp" && mv "$bin.tmp" "$bin" ||
+      die "unpacking $k8s_src/kube-apiserver-v1.31.4-x86_64.gz failed"
+  fi
+  # apiserver.sh finds the gzip beside itself when the binary is missing; keep a link there
+  ln -sfn "$(cd "$k8s_src" && pwd)/kube-apiserver-v1.31.4-x86_64.gz" /usr/local/lib/nsm-test/kube-apiserver-v1.31.4-x86_64.gz
+  echo "kube-apiserver v1.31.4: $bin"
+else
+  echo "no ../shared/k8s: the Kubernetes tests will skip"
+fi
+
 step "TypeScript build (dist/: the compiled JS + .d.ts that npm pack ships)"
 npm run --silent build:ts || die "TypeScript build failed"
 [ -f dist/src/index.js ] || die "dist/src/index.js was not produced"

@@ -24,7 +24,16 @@ export const commands: Record<string, Command> = {
     "./native-links.js",
     "list the links of a network namespace (path, e.g. /run/netns/x) through the native addon",
   ),
-  registry: lazy("./registry.js", "registry server (NS + NSE registries) over memory or etcd"),
+  registry: lazy("./registry.js", "registry server (NS + NSE registries) over memory, etcd or Kubernetes CRs"),
+  "admission-webhook": lazy(
+    "./admission-webhook.js",
+    "Kubernetes mutating webhook: injects nsc-init and nsc into pods annotated networkservicemesh.io",
+  ),
+  "cluster-info": lazy("./cluster-info.js", "Kubernetes: ClusterProperty objects → the cluster-info ConfigMap"),
+  "exclude-prefixes": lazy(
+    "./exclude-prefixes.js",
+    "Kubernetes: pod/service/node CIDRs (+ static, user lists), merged → the file or ConfigMap IPAM excludes",
+  ),
   nsmgr: lazy(
     "./nsmgr.js",
     "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)",

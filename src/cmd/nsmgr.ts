@@ -18,6 +18,7 @@ export const ENV_HELP = `nsm nsmgr — Network Service Manager
   NSM_DIAL_TIMEOUT                      750ms                                  dial timeout to forwarders and the registry
   NSM_FORWARDER_NETWORK_SERVICE_NAME    forwarder                              service forwarders register under
   NSM_EXPIRE_PERIOD                     1m                                     NSE registration lifetime without refresh
+  NSM_EXCLUDED_PREFIXES_FILE            /var/lib/networkservicemesh/config/excluded_prefixes.yaml   prefixes added to every request's excluded_prefixes (nsm exclude-prefixes writes it; watched; "" = off)
 ${TELEMETRY_HELP}
 ${COMMON_HELP}`;
 
@@ -31,6 +32,11 @@ export function readConfig(env: Env = process.env) {
     dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "750ms"),
     forwarderService: e.string("NSM_FORWARDER_NETWORK_SERVICE_NAME", "forwarder"),
     expirePeriodMs: e.duration("NSM_EXPIRE_PERIOD", "1m"),
+    // upstream's fixed path (sdk excludedprefixes); ours can be moved or turned off
+    excludedPrefixesFile:
+      env.NSM_EXCLUDED_PREFIXES_FILE === ""
+        ? undefined
+        : e.string("NSM_EXCLUDED_PREFIXES_FILE", "/var/lib/networkservicemesh/config/excluded_prefixes.yaml"),
   };
 }
 

@@ -1,11 +1,12 @@
 /**
- * `nsm registry`: the registry server (cmd-registry-memory, plus an etcd store). Configured by
+ * `nsm registry`: the registry server (cmd-registry-memory, plus etcd and Kubernetes (as
+ * cmd-registry-k8s) stores). Configured by
  * upstream's NSM_* variables plus NSM_REGISTRY_STORE; serves until SIGINT/SIGTERM, then stops
  * the gRPC server and closes the store. In-process use: `startRegistry(env)`.
  */
 import { serve, type GrpcServer } from "../core/index.js";
 import { createRegistry, type Registry } from "../registry/chains/registry.js";
-import { parseEtcdUrl } from "../registry/store/open.js";
+import { parseEtcdUrl, parseK8sStore } from "../registry/store/open.js";
 import { ConfigError, envReader, formatDuration, type Env } from "../tools/env.js";
 import { type Logger, newLogger } from "../tools/log.js";
 import { readLogConfig } from "../networkservice/cmdutil.js";
@@ -16,7 +17,9 @@ export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceReg
   NSM_LISTEN_ON            unix:///listen.on.socket   listen URLs (comma-separated; e.g. tcp://:5002)
   NSM_PROXY_REGISTRY_URL   (none)                     where interdomain (name@domain) calls go
   NSM_EXPIRE_PERIOD        1m                         lifetime of an NSE registration that is not refreshed
-  NSM_REGISTRY_STORE       memory                     memory | etcd://host:port[,host:port][/prefix]
+  NSM_REGISTRY_STORE       memory                     memory | etcd://host:port[,host:port][/prefix] | k8s[:namespace]
+  NSM_NAMESPACE            default                    namespace of the k8s store's custom resources
+  KUBECONFIG               (in-cluster)               kubeconfig of the k8s store (else the pod's service account)
   NSM_DIAL_TIMEOUT         750ms                      dial timeout to the proxy registry
   NSM_LOG_LEVEL            INFO                       TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC
   NSM_LOG_FORMAT           (tty)                      text (for humans; the default on a terminal) | json (the default otherwise)
@@ -37,7 +40,7 @@ export function readConfig(env: Env = process.env): RegistryConfig {
   const store = e.string("NSM_REGISTRY_STORE", "memory");
   if (store !== "memory") {
     try {
-      parseEtcdUrl(store);
+      if (parseK8sStore(store) === undefined) parseEtcdUrl(store);
     } catch (err) {
       throw new ConfigError("NSM_REGISTRY_STORE", store, (err as Error).message);
     }

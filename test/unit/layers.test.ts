@@ -22,6 +22,7 @@ const RANK: Record<string, number> = {
   datapath: 3, // the embeddable netlink/memif/wireguard library
   ovs: 3, // OVSDB and OpenFlow clients
   vpp: 3,
+  k8s: 3, // Kubernetes clients and controllers (client-node), below the NSM chains
   core: 4, // the chain framework
   registry: 5,
   forwarder: 5, // the DatapathBackend interface and its backends
@@ -38,6 +39,7 @@ const ONLY: Record<string, readonly string[]> = {
   // libraries that know nothing of NSM
   datapath: ["native", "tools"],
   ovs: ["native", "tools"],
+  k8s: ["api", "tools"],
 };
 
 /**

@@ -1,6 +1,8 @@
 /**
  * One conformance suite for the registry server, run against every store backend: memory
- * always, etcd when /usr/bin/etcd exists (a throwaway etcd per suite, loopback only).
+ * always, etcd when /usr/bin/etcd exists (a throwaway etcd per suite, loopback only), k8s when
+ * the test API server is installed (one throwaway kube-apiserver for the suite; every test in
+ * its own namespace).
  * Calls go over real gRPC (tcp loopback) so the wire path is covered too.
  */
 import { test, describe, before, after } from "node:test";
@@ -21,6 +23,7 @@ import { dial, newCtx, NsmError, serve, status, type GrpcConn, type GrpcServer }
 import { createRegistry, type Registry } from "../../src/registry/chains/registry.js";
 import { NSE, NS, nseQuery, nsQuery, readList } from "../../src/registry/tools.js";
 import { startEtcd, type EtcdProcess } from "../helpers/etcd.js";
+import { apiServerSkip, startApiServer, type ApiServer } from "../helpers/kube-apiserver.js";
 import { watchLog } from "../helpers/watchlog.js";
 import { mockClock } from "../../src/core/testing/clock.js";
 
@@ -47,10 +50,12 @@ type Backend = {
   name: string;
   skip?: string | false;
   store(): string;
+  kubeconfig?(): string;
   setup?(): Promise<void>;
   teardown?(): Promise<void>;
 };
 let etcd: EtcdProcess | undefined;
+let apiserver: ApiServer | undefined;
 const backends: Backend[] = [
   { name: "memory", store: () => "memory" },
   {
@@ -65,6 +70,19 @@ const backends: Backend[] = [
       etcd = undefined;
     },
   },
+  {
+    name: "k8s",
+    skip: apiServerSkip(),
+    store: () => `k8s:t${process.pid}-${seq++}`,
+    kubeconfig: () => apiserver!.kubeconfig,
+    async setup() {
+      apiserver = await startApiServer();
+    },
+    async teardown() {
+      await apiserver?.stop();
+      apiserver = undefined;
+    },
+  },
 ];
 
 for (const b of backends) {
@@ -72,7 +90,7 @@ for (const b of backends) {
     let reg: Registry, srv: GrpcServer, conn: GrpcConn, ac: AbortController;
     const open = async (expirePeriodMs = 60_000) => {
       ac = new AbortController();
-      reg = await createRegistry({ store: b.store(), expirePeriodMs, signal: ac.signal });
+      reg = await createRegistry({ store: b.store(), kubeconfig: b.kubeconfig?.(), expirePeriodMs, signal: ac.signal });
       await reg.ready;
       srv = await serve(["tcp://127.0.0.1:0"], { nseRegistry: reg.nse, nsRegistry: reg.ns });
       conn = dial(srv.urls[0]!);

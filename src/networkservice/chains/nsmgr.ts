@@ -8,6 +8,8 @@ import type { NetworkServiceEndpoint } from "../../api/index.js";
 import type { TokenGenerator } from "../../tools/token/index.js";
 import { connectServer } from "../common/connect/server.js";
 import { discoverForwarderServer } from "../common/discoverforwarder/server.js";
+import { excludedPrefixesServer } from "../common/excludedprefixes/server.js";
+import type { Logger } from "../../tools/log.js";
 import type { ChannelPool } from "../common/dial/pool.js";
 import { netnsClaim } from "../utils/netnsowner.js";
 import type { RegistryLookup } from "../utils/registry.js";
@@ -26,6 +28,9 @@ export interface NsmgrOptions {
   forwarderService?: string;
   /** which forwarders are ours (default all; createNsmgr: those registered through this nsmgr) */
   acceptForwarder?: (f: NetworkServiceEndpoint) => boolean;
+  /** a YAML `Prefixes:` file whose prefixes every request excludes (nsm exclude-prefixes writes it) */
+  excludedPrefixesFile?: string;
+  log?: Logger;
 }
 
 export function nsmgr(o: NsmgrOptions): Endpoint {
@@ -36,6 +41,9 @@ export function nsmgr(o: NsmgrOptions): Endpoint {
     // a client that reuses another's connection id must not take its connection over
     claim: netnsClaim,
     extra: [
+      ...(o.excludedPrefixesFile
+        ? [excludedPrefixesServer({ file: o.excludedPrefixesFile, signal: o.signal, log: o.log })]
+        : []),
       discoverForwarderServer(o.registry, { forwarderService: o.forwarderService, accept: o.acceptForwarder }),
       connectServer(passthroughClient({ name: o.name, tokens: o.tokens, pool: o.pool })),
     ],

@@ -17,6 +17,8 @@ export interface NsmgrConfig extends Common {
   forwarderService?: string;
   /** NSE registration lifetime without refresh (default 1 min) */
   expirePeriodMs?: number;
+  /** NSM_EXCLUDED_PREFIXES_FILE: YAML `Prefixes:` list added to every request (watched) */
+  excludedPrefixesFile?: string;
 }
 
 export interface Nsmgr {
@@ -49,6 +51,8 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
       pool,
       registry: lazy as never,
       forwarderService: o.forwarderService,
+      excludedPrefixesFile: o.excludedPrefixesFile,
+      log,
       acceptForwarder: (f) => registry?.localBypass.has(f.name) ?? false,
     });
     let reg!: NsmgrRegistry;

@@ -45,8 +45,10 @@ export interface RegistryOptions {
   name?: string;
   /** lifetime of a registration that is not refreshed (default 1 min) */
   expirePeriodMs?: number;
-  /** "memory" (default) or "etcd://host:port[,host:port][/prefix]" */
+  /** "memory" (default), "etcd://host:port[,host:port][/prefix]" or "k8s[:namespace]" */
   store?: "memory" | string;
+  /** kubeconfig for the k8s store (default KUBECONFIG, else in-cluster) */
+  kubeconfig?: string;
   /** where interdomain (name@domain) registrations and queries go */
   proxyRegistryUrl?: string;
   dialTimeoutMs?: number;
@@ -74,6 +76,8 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   const nseStore = await openStore<NetworkServiceEndpoint>(spec, {
     clone: NSE.clone,
     prefix: "/nsm/registry/nse/",
+    entity: "nse",
+    kubeconfig: o.kubeconfig,
     codec: {
       encode: (v) => toBinary(NetworkServiceEndpointSchema, v),
       decode: (b) => fromBinary(NetworkServiceEndpointSchema, b),
@@ -82,6 +86,8 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   const nsStore = await openStore<NetworkService>(spec, {
     clone: NS.clone,
     prefix: "/nsm/registry/ns/",
+    entity: "ns",
+    kubeconfig: o.kubeconfig,
     codec: { encode: (v) => toBinary(NetworkServiceSchema, v), decode: (b) => fromBinary(NetworkServiceSchema, b) },
   });
   const nseReplica = new Replica(nseStore, { signal: life.signal, log });
