@@ -1,0 +1,306 @@
+// Interop with upstream NSM (networkservicemesh/sdk v1.13.2, test/interop/peer) on unix sockets
+// as deployed: fds travel beside the gRPC bytes both ways (grpcfd), refresh with 3 s tokens,
+// Close, heal, and the kernel datapath across namespaces. Our components run in this process,
+// upstream's as child processes. Skips (saying why) when Go is not installed.
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { kernel } from "../../src/api/index.js";
+import { newCtx, serve } from "../../src/core/index.js";
+import { createRegistry } from "../../src/registry/chains/registry.js";
+import { nullBackend } from "../../src/forwarder/backends/null/index.js";
+import { kernelBackend } from "../../src/forwarder/backends/kernel/index.js";
+import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
+import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
+import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
+import { goAvailable, peerBinary, startPeer, type Peer } from "./peer.js";
+
+const skip = !goAvailable() && "go is not installed (the upstream test peer is built with it)";
+let bin: string | undefined;
+const peer = () => (bin ??= peerBinary());
+
+const ident = (p: string) => {
+  const st = statSync(p, { bigint: true });
+  return `${st.dev}:${st.ino}`;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function rig(t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), "t-interop-"));
+  const life = new AbortController();
+  const stack: (() => unknown)[] = [];
+  t.after(async () => {
+    life.abort();
+    const errors: unknown[] = [];
+    for (const fn of stack.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch((e: unknown) => errors.push(e));
+    rmSync(dir, { recursive: true, force: true });
+    if (errors.length) throw new AggregateError(errors, "interop cleanup");
+  });
+  return {
+    dir,
+    sock: (n: string) => `unix://${join(dir, `${n}.sock`)}`,
+    common: { signal: life.signal, dialTimeoutMs: 2000 },
+    /** 3 s tokens: refresh must work; request budgets (timeout closes at expiry − budget) stay at 1 s */
+    short: { signal: life.signal, dialTimeoutMs: 2000, maxTokenLifetimeMs: 3000 },
+    defer: (fn: () => unknown) => stack.push(fn),
+    go(args: string[], o: { netns?: string } = {}): Peer {
+      const p = startPeer(peer(), args, o);
+      stack.push(() => p.stop());
+      return p;
+    },
+  };
+}
+
+const conn = (line: string) =>
+  JSON.parse(line.slice("CONN ".length)) as {
+    id: string;
+    networkServiceEndpointName?: string;
+    path: { pathSegments: { name: string }[] };
+    mechanism?: { parameters?: Record<string, string> };
+    context?: { ipContext?: { srcIpAddrs?: string[]; dstIpAddrs?: string[] } };
+  };
+
+test(
+  "upstream NSC → our nsmgr (upstream registry) → our forwarder → upstream NSE: fds, 3 s tokens refreshed, Close at once",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const r = rig(t);
+    const reg = r.go(["-mode", "registry", "-listen", r.sock("registry")]);
+    await reg.line(/^READY/);
+    // TODO(#12): upstream's registry caps an entry's expiry at the registering token's, which our
+    // nsmgr does not relay back to the NSE/forwarder: with 3 s nsmgr tokens entries lapse upstream
+    const mgr = await createNsmgr({
+      ...r.short,
+      maxTokenLifetimeMs: 60_000,
+      name: "nsmgr",
+      listenOn: [r.sock("nsmgr")],
+      registryUrl: r.sock("registry"),
+    });
+    r.defer(() => mgr.close());
+    const backend = nullBackend();
+    const fwd = await createForwarder({
+      ...r.short,
+      name: "fwd",
+      listenOn: [r.sock("fwd")],
+      nsmgrUrl: mgr.url,
+      backend,
+    });
+    r.defer(() => fwd.close());
+    const nse = r.go([
+      "-mode",
+      "nse",
+      "-name",
+      "nse-go",
+      "-connect-to",
+      mgr.url,
+      "-cidr",
+      "172.16.5.0/24",
+      "-token-lifetime",
+      "3s",
+    ]);
+    const ready = await nse.line(/^READY/);
+    const nseSock = ready.split(" ")[1]!.slice("unix://".length);
+    // registered as inode:// with the socket's fd: nsmgr reaches the NSE through the fd it received
+    const local = mgr.registry.localBypass.get("nse-go")!;
+    assert.match(local, /^unix:\/\/\/proc\/\d+\/fd\/\d+$/, `NSE URL as nsmgr keeps it: ${local}`);
+    assert.equal(ident(local.slice("unix://".length)), ident(nseSock));
+
+    const nsc = r.go([
+      "-mode",
+      "nsc",
+      "-name",
+      "nsc-go",
+      "-connect-to",
+      mgr.url,
+      "-token-lifetime",
+      "3s",
+      "-request-timeout",
+      "1s",
+    ]);
+    const c = conn(await nsc.line(/^(CONN|ERROR)/, 20_000).then((l) => (l.startsWith("ERROR") ? assert.fail(l) : l)));
+    assert.deepEqual(
+      c.path.pathSegments.map((s) => s.name),
+      ["nsc-go", "nsmgr", "fwd", "nse-go"],
+    );
+    const x = [...backend.crossConnects.values()][0];
+    assert.ok(x, `a cross connect for ${c.id}: counts ${JSON.stringify(backend.counts)}`);
+    assert.match(
+      kernel.netnsUrlOf(x.incoming) ?? "",
+      /^file:\/\/\/proc\/\d+\/fd\/\d+$/,
+      "the NSC's netns arrived as an fd",
+    );
+    assert.match(
+      kernel.netnsUrlOf(x.outgoing) ?? "",
+      /^file:\/\/\/proc\/\d+\/fd\/\d+$/,
+      "the NSE's netns arrived as an fd",
+    );
+    assert.equal(ident(kernel.netnsUrlOf(x.incoming)!.slice(7)), ident("/proc/self/ns/net"));
+    // 3 s tokens: the upstream client refreshes through us; the NSE keeps the connection
+    await sleep(7000);
+    assert.equal(backend.crossConnects.size, 1, "the connection survived two token lifetimes");
+    assert.ok(!nsc.lines.some((l) => l.startsWith("ERROR")), nsc.lines.join("\n"));
+    const from = nsc.lines.length;
+    nsc.send("close");
+    const closed = await nsc.line(/^(CLOSED|ERROR)/, 15_000, from);
+    assert.match(closed, /^CLOSED \d+$/, closed);
+    assert.ok(
+      Number(closed.split(" ")[1]) < 2000,
+      `Close took ${closed.split(" ")[1]} ms (a recvfd wait would take 10 s+)`,
+    );
+    assert.equal(backend.crossConnects.size, 0);
+  },
+);
+
+test(
+  "our NSC → upstream nsmgr (our registry) → our forwarder → our NSE: forwarder and NSE URLs travel as fds, 3 s tokens refreshed, Close",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const r = rig(t);
+    const reg = await createRegistry({ signal: r.common.signal, name: "registry" });
+    r.defer(() => reg.close());
+    const regSrv = await serve([r.sock("registry")], { nseRegistry: reg.nse, nsRegistry: reg.ns });
+    r.defer(() => regSrv.close());
+    const mgrSock = r.sock("nsmgr-go");
+    const mgr = r.go([
+      "-mode",
+      "nsmgr",
+      "-name",
+      "nsmgr-go",
+      "-listen",
+      mgrSock,
+      "-registry-url",
+      regSrv.urls[0]!.href,
+    ]);
+    await mgr.line(/^READY/);
+    const backend = nullBackend();
+    const fwd = await createForwarder({
+      ...r.short,
+      name: "fwd",
+      listenOn: [r.sock("fwd")],
+      nsmgrUrl: mgrSock,
+      backend,
+    });
+    r.defer(() => fwd.close());
+    const nse = await createEndpoint({
+      ...r.short,
+      name: "nse-ts",
+      listenOn: [r.sock("nse")],
+      nsmgrUrl: mgrSock,
+      services: ["icmp"],
+      cidrs: ["172.16.6.0/24"],
+    });
+    r.defer(() => nse.close());
+    const nsc = await createClient({ ...r.short, name: "nsc-ts", nsmgrUrl: mgrSock, heal: false });
+    r.defer(() => nsc.close());
+    const req = requestFromNsUrl(parseNsUrl("kernel://icmp/nsm-1"), "nsc-ts-0");
+    // the request's budget must stay below the 3 s token lifetime (timeout closes at expiry − budget)
+    const c = await nsc.client.request(req, newCtx({ timeoutMs: 1000 })).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; upstream nsmgr said: ${mgr.stderr.slice(-3000)}`, { cause: e });
+    });
+    assert.deepEqual(
+      c.path!.pathSegments.map((s) => s.name),
+      ["nsc-ts", "nsmgr-go", "fwd", "nse-ts"],
+    );
+    const x = [...backend.crossConnects.values()][0]!;
+    assert.match(
+      kernel.netnsUrlOf(x.incoming) ?? "",
+      /^file:\/\/\/proc\/\d+\/fd\/\d+$/,
+      "the NSC's netns arrived as an fd",
+    );
+    await sleep(7000);
+    assert.equal(backend.crossConnects.size, 1, "refreshed through upstream's nsmgr for two token lifetimes");
+    const t0 = Date.now();
+    await nsc.client.close(c, newCtx({ timeoutMs: 15_000 }));
+    assert.ok(Date.now() - t0 < 2000, `Close took ${Date.now() - t0} ms`);
+    assert.equal(backend.crossConnects.size, 0);
+  },
+);
+
+test(
+  "heal: the upstream NSC moves to the other upstream NSE when its NSE dies (our nsmgr and forwarder)",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const r = rig(t);
+    const mgr = await createNsmgr({ ...r.common, name: "nsmgr", listenOn: [r.sock("nsmgr")] });
+    r.defer(() => mgr.close());
+    const backend = nullBackend();
+    const fwd = await createForwarder({
+      ...r.common,
+      name: "fwd",
+      listenOn: [r.sock("fwd")],
+      nsmgrUrl: mgr.url,
+      backend,
+    });
+    r.defer(() => fwd.close());
+    const nses = ["nse-a", "nse-b"].map((n, i) =>
+      r.go(["-mode", "nse", "-name", n, "-connect-to", mgr.url, "-cidr", `172.16.${7 + i}.0/24`]),
+    );
+    for (const n of nses) await n.line(/^READY/);
+    const nsc = r.go(["-mode", "nsc", "-name", "nsc-go", "-connect-to", mgr.url]);
+    const first = conn(await nsc.line(/^CONN/, 20_000));
+    const used = first.networkServiceEndpointName!;
+    const from = nsc.lines.length;
+    await nses[used === "nse-a" ? 0 : 1]!.stop();
+    // upstream's heal re-requests; our nsmgr/forwarder reselect the live NSE
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(200)) {
+      const x = [...backend.crossConnects.values()][0];
+      if (x && x.outgoing.networkServiceEndpointName && x.outgoing.networkServiceEndpointName !== used) break;
+    }
+    const x = [...backend.crossConnects.values()][0];
+    assert.ok(x, `a cross connect exists after heal; nsc said: ${nsc.lines.slice(from).join(" | ")}`);
+    assert.notEqual(x.outgoing.networkServiceEndpointName, used, "healed to the other NSE");
+  },
+);
+
+test(
+  "kernel datapath: upstream NSC and NSE in their own namespaces, our nsmgr and kernel forwarder between; ping",
+  { skip: skip || rootSkip, timeout: 90_000 },
+  async (t) => {
+    const sb = dpSandbox(t);
+    const r = rig(t);
+    const mgr = await createNsmgr({ ...r.common, name: "nsmgr", listenOn: [r.sock("nsmgr")] });
+    r.defer(() => mgr.close());
+    const backend = await kernelBackend({ stateDir: join(r.dir, "fwd-state"), staleAfterMs: 60_000 });
+    const fwd = await createForwarder({
+      ...r.common,
+      name: "fwd",
+      listenOn: [r.sock("fwd")],
+      nsmgrUrl: mgr.url,
+      backend,
+    });
+    r.defer(async () => {
+      await fwd.close();
+      await backend.idle();
+    });
+    const nseNs = sb.netns();
+    const nscNs = sb.netns();
+    const nse = r.go(["-mode", "nse", "-name", "nse-go", "-connect-to", mgr.url, "-cidr", "172.16.9.0/24"], {
+      netns: nseNs.name,
+    });
+    await nse.line(/^READY/);
+    const nsc = r.go(["-mode", "nsc", "-name", "nsc-go", "-connect-to", mgr.url, "-ifname", "nsm-1"], {
+      netns: nscNs.name,
+    });
+    const c = conn(await nsc.line(/^(CONN|ERROR)/, 20_000).then((l) => (l.startsWith("ERROR") ? assert.fail(l) : l)));
+    const dst = c.context?.ipContext?.dstIpAddrs?.[0]?.split("/")[0];
+    assert.ok(dst, "the NSE gave addresses");
+    await ping(nscNs.name, dst, 1, 10).catch((e: unknown) => {
+      const show = (ns: string) =>
+        execFileSync("ip", ["-n", ns, "-br", "addr"], { encoding: "utf8" }) +
+        execFileSync("ip", ["-n", ns, "route"], { encoding: "utf8" });
+      throw new Error(
+        `${(e as Error).message}\nnsc ${show(nscNs.name)}\nnse ${show(nseNs.name)}\nconn ${JSON.stringify(c)}`,
+        { cause: e },
+      );
+    });
+    const from = nsc.lines.length;
+    nsc.send("close");
+    assert.match(await nsc.line(/^(CLOSED|ERROR)/, 15_000, from), /^CLOSED/);
+  },
+);
