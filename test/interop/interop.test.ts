@@ -16,6 +16,7 @@ import { kernelBackend } from "../../src/forwarder/backends/kernel/index.js";
 import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
 import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
 import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
+import { inodeLookups } from "../../src/tools/grpcfd/inode.js";
 import { goAvailable, peerBinary, startPeer, type Peer } from "./peer.js";
 
 const skip = !goAvailable() && "go is not installed (the upstream test peer is built with it)";
@@ -30,6 +31,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function rig(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), "t-interop-"));
+  // every pairing runs on unix sockets: inode:// must always come with its fd, never by lookup
+  const lookupsBefore = inodeLookups();
+  t.after(() => assert.equal(inodeLookups() - lookupsBefore, 0, "an inode:// URL was resolved by lookup"));
   const life = new AbortController();
   const stack: (() => unknown)[] = [];
   t.after(async () => {

@@ -46,8 +46,13 @@ function* candidates(): Generator<string> {
   for (const p of pids()) for (const fd of list(`/proc/${p}/fd`)) yield `/proc/${p}/fd/${fd}`;
 }
 
+let lookups = 0;
+/** How many inode:// URLs this process looked up with findInode (tests: none where fds travel). */
+export const inodeLookups = (): number => lookups;
+
 /** A path on this host naming the file `url` (`inode://dev/ino`) identifies; throws InodeNotFoundError. */
 export function findInode(url: string): string {
+  lookups++;
   return search(url, candidates());
 }
 
