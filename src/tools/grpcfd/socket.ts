@@ -174,6 +174,11 @@ export class FdSocket extends Duplex implements FdTransceiver {
     this.flush();
   }
 
+  /** http2 writes a frame per chunk: one sendmsg for all of them (as net.Socket's writev) */
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this._write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), "binary", cb);
+  }
+
   private flush(): void {
     while (this.pending) {
       const { buf, cb } = this.pending;
