@@ -227,6 +227,69 @@ test(
 );
 
 test(
+  "upstream NSC → upstream nsmgr (upstream registry) → our forwarder → our NSE: 3 s tokens refreshed, Close at once",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const r = rig(t);
+    const reg = r.go(["-mode", "registry", "-listen", r.sock("registry")]);
+    await reg.line(/^READY/);
+    const mgrSock = r.sock("nsmgr-go");
+    const mgr = r.go(["-mode", "nsmgr", "-name", "nsmgr-go", "-listen", mgrSock, "-registry-url", r.sock("registry")]);
+    await mgr.line(/^READY/);
+    const backend = nullBackend();
+    const fwd = await createForwarder({
+      ...r.short,
+      name: "fwd",
+      listenOn: [r.sock("fwd")],
+      nsmgrUrl: mgrSock,
+      backend,
+    });
+    r.defer(() => fwd.close());
+    const nse = await createEndpoint({
+      ...r.short,
+      name: "nse-ts",
+      listenOn: [r.sock("nse")],
+      nsmgrUrl: mgrSock,
+      services: ["icmp-responder"],
+      cidrs: ["172.16.10.0/24"],
+    });
+    r.defer(() => nse.close());
+    const nsc = r.go([
+      "-mode",
+      "nsc",
+      "-name",
+      "nsc-go",
+      "-connect-to",
+      mgrSock,
+      "-token-lifetime",
+      "3s",
+      "-request-timeout",
+      "1s",
+    ]);
+    const c = conn(await nsc.line(/^(CONN|ERROR)/, 20_000).then((l) => (l.startsWith("ERROR") ? assert.fail(l) : l)));
+    assert.deepEqual(
+      c.path.pathSegments.map((s) => s.name),
+      ["nsc-go", "nsmgr-go", "fwd", "nse-ts"],
+    );
+    const x = [...backend.crossConnects.values()][0]!;
+    assert.match(
+      kernel.netnsUrlOf(x.incoming) ?? "",
+      /^file:\/\/\/proc\/\d+\/fd\/\d+$/,
+      "the NSC's netns came as an fd",
+    );
+    await sleep(7000);
+    assert.equal(backend.crossConnects.size, 1, "refreshed through upstream's nsmgr for two token lifetimes");
+    assert.ok(!nsc.lines.some((l) => l.startsWith("ERROR")), nsc.lines.join("\n"));
+    const from = nsc.lines.length;
+    nsc.send("close");
+    const closed = await nsc.line(/^(CLOSED|ERROR)/, 15_000, from);
+    assert.match(closed, /^CLOSED \d+$/, closed);
+    assert.ok(Number(closed.split(" ")[1]) < 2000, `Close took ${closed.split(" ")[1]} ms`);
+    assert.equal(backend.crossConnects.size, 0);
+  },
+);
+
+test(
   "heal: the upstream NSC moves to the other upstream NSE when its NSE dies (our nsmgr and forwarder)",
   { skip, timeout: 90_000 },
   async (t) => {
