@@ -326,6 +326,49 @@ test(
 );
 
 test(
+  "nsmgr restart: our nsmgr restarted under the upstream NSE, our forwarder and the upstream NSC; both re-register (fds) and the NSC requests again",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const r = rig(t);
+    let mgr = await createNsmgr({ ...r.common, name: "nsmgr", listenOn: [r.sock("nsmgr")] });
+    r.defer(() => mgr.close());
+    const backend = nullBackend();
+    const fwd = await createForwarder({
+      ...r.common,
+      name: "fwd",
+      listenOn: [r.sock("fwd")],
+      nsmgrUrl: mgr.url,
+      backend,
+    });
+    r.defer(() => fwd.close());
+    const nse = r.go(["-mode", "nse", "-name", "nse-go", "-connect-to", mgr.url, "-cidr", "172.16.11.0/24"]);
+    await nse.line(/^READY/);
+    const nsc = r.go(["-mode", "nsc", "-name", "nsc-go", "-connect-to", mgr.url, "-request-timeout", "2s"]);
+    const first = conn(
+      await nsc.line(/^(CONN|ERROR)/, 20_000).then((l) => (l.startsWith("ERROR") ? assert.fail(l) : l)),
+    );
+    await mgr.close();
+    mgr = await createNsmgr({ ...r.common, name: "nsmgr", listenOn: [r.sock("nsmgr")] });
+    // the forwarder (ours) and the NSE (upstream's registry heal) register again, URLs as fds
+    for (const end = Date.now() + 15_000; Date.now() < end; await sleep(100))
+      if (mgr.registry.localBypass.has("fwd") && mgr.registry.localBypass.has("nse-go")) break;
+    for (const n of ["fwd", "nse-go"])
+      assert.match(mgr.registry.localBypass.get(n) ?? "", /^unix:\/\/\/proc\/\d+\/fd\/\d+$/, `${n} re-registered`);
+    let again: ReturnType<typeof conn> | undefined;
+    for (const end = Date.now() + 20_000; !again && Date.now() < end; await sleep(300)) {
+      const from = nsc.lines.length;
+      nsc.send("request");
+      const l = await nsc.line(/^(CONN|ERROR)/, 10_000, from);
+      if (l.startsWith("CONN")) again = conn(l);
+    }
+    assert.ok(again, `the NSC requests again through the new nsmgr: ${nsc.lines.slice(-5).join(" | ")}`);
+    assert.equal(again.networkServiceEndpointName, first.networkServiceEndpointName);
+    assert.deepEqual(again.context?.ipContext?.srcIpAddrs, first.context?.ipContext?.srcIpAddrs, "same addresses");
+    assert.equal(backend.crossConnects.size, 1);
+  },
+);
+
+test(
   "kernel datapath: upstream NSC and NSE in their own namespaces, our nsmgr and kernel forwarder between; ping",
   { skip: skip || rootSkip, timeout: 90_000 },
   async (t) => {
