@@ -9,6 +9,6 @@ hash="$(cat "$here/peer/go.mod" "$here/peer/go.sum" "$here/peer/main.go" | sha25
 bin="$here/.bin/peer-$hash"
 if [ ! -x "$bin" ]; then
   mkdir -p "$here/.bin"
-  (cd "$here/peer" && GOFLAGS=-mod=readonly go build -o "$bin.tmp" .) && mv "$bin.tmp" "$bin"
+  (cd "$here/peer" && GOFLAGS=-mod=readonly go build -o "$bin.tmp.$$" .) && mv -f "$bin.tmp.$$" "$bin"
 fi
 echo "$bin"

@@ -2,73 +2,16 @@
 // as deployed: fds travel beside the gRPC bytes both ways (grpcfd), refresh with 3 s tokens,
 // Close, heal, and the kernel datapath across namespaces. Our components run in this process,
 // upstream's as child processes. Skips (saying why) when Go is not installed.
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernel } from "../../src/api/index.js";
-import { newCtx, serve } from "../../src/core/index.js";
-import { createRegistry } from "../../src/registry/chains/registry.js";
 import { nullBackend } from "../../src/forwarder/backends/null/index.js";
 import { kernelBackend } from "../../src/forwarder/backends/kernel/index.js";
 import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
-import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
-import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
-import { inodeLookups } from "../../src/tools/grpcfd/inode.js";
-import { goAvailable, peerBinary, startPeer, type Peer } from "./peer.js";
-
-const skip = !goAvailable() && "go is not installed (the upstream test peer is built with it)";
-let bin: string | undefined;
-const peer = () => (bin ??= peerBinary());
-
-const ident = (p: string) => {
-  const st = statSync(p, { bigint: true });
-  return `${st.dev}:${st.ino}`;
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function rig(t: TestContext) {
-  const dir = mkdtempSync(join(tmpdir(), "t-interop-"));
-  // every pairing runs on unix sockets: inode:// must always come with its fd, never by lookup
-  const lookupsBefore = inodeLookups();
-  t.after(() => assert.equal(inodeLookups() - lookupsBefore, 0, "an inode:// URL was resolved by lookup"));
-  const life = new AbortController();
-  const stack: (() => unknown)[] = [];
-  t.after(async () => {
-    life.abort();
-    const errors: unknown[] = [];
-    for (const fn of stack.reverse())
-      await Promise.resolve()
-        .then(fn)
-        .catch((e: unknown) => errors.push(e));
-    rmSync(dir, { recursive: true, force: true });
-    if (errors.length) throw new AggregateError(errors, "interop cleanup");
-  });
-  return {
-    dir,
-    sock: (n: string) => `unix://${join(dir, `${n}.sock`)}`,
-    common: { signal: life.signal, dialTimeoutMs: 2000 },
-    /** 3 s tokens: refresh must work; request budgets (timeout closes at expiry − budget) stay at 1 s */
-    short: { signal: life.signal, dialTimeoutMs: 2000, maxTokenLifetimeMs: 3000 },
-    defer: (fn: () => unknown) => stack.push(fn),
-    go(args: string[], o: { netns?: string } = {}): Peer {
-      const p = startPeer(peer(), args, o);
-      stack.push(() => p.stop());
-      return p;
-    },
-  };
-}
-
-const conn = (line: string) =>
-  JSON.parse(line.slice("CONN ".length)) as {
-    id: string;
-    networkServiceEndpointName?: string;
-    path: { pathSegments: { name: string }[] };
-    mechanism?: { parameters?: Record<string, string> };
-    context?: { ipContext?: { srcIpAddrs?: string[]; dstIpAddrs?: string[] } };
-  };
+import { createForwarder, createNsmgr } from "../../src/networkservice/components.js";
+import { conn, ident, rig, skip, sleep } from "./rig.js";
 
 test(
   "upstream NSC → our nsmgr (upstream registry) → our forwarder → upstream NSE: fds, 3 s tokens refreshed, Close at once",
@@ -157,134 +100,6 @@ test(
       Number(closed.split(" ")[1]) < 2000,
       `Close took ${closed.split(" ")[1]} ms (a recvfd wait would take 10 s+)`,
     );
-    assert.equal(backend.crossConnects.size, 0);
-  },
-);
-
-test(
-  "our NSC → upstream nsmgr (our registry) → our forwarder → our NSE: forwarder and NSE URLs travel as fds, 3 s tokens refreshed, Close",
-  { skip, timeout: 90_000 },
-  async (t) => {
-    const r = rig(t);
-    const reg = await createRegistry({ signal: r.common.signal, name: "registry" });
-    r.defer(() => reg.close());
-    const regSrv = await serve([r.sock("registry")], { nseRegistry: reg.nse, nsRegistry: reg.ns });
-    r.defer(() => regSrv.close());
-    const mgrSock = r.sock("nsmgr-go");
-    const mgr = r.go([
-      "-mode",
-      "nsmgr",
-      "-name",
-      "nsmgr-go",
-      "-listen",
-      mgrSock,
-      "-registry-url",
-      regSrv.urls[0]!.href,
-    ]);
-    await mgr.line(/^READY/);
-    const backend = nullBackend();
-    const fwd = await createForwarder({
-      ...r.short,
-      name: "fwd",
-      listenOn: [r.sock("fwd")],
-      nsmgrUrl: mgrSock,
-      backend,
-    });
-    r.defer(() => fwd.close());
-    const nse = await createEndpoint({
-      ...r.short,
-      name: "nse-ts",
-      listenOn: [r.sock("nse")],
-      nsmgrUrl: mgrSock,
-      services: ["icmp"],
-      cidrs: ["172.16.6.0/24"],
-    });
-    r.defer(() => nse.close());
-    const nsc = await createClient({ ...r.short, name: "nsc-ts", nsmgrUrl: mgrSock, heal: false });
-    r.defer(() => nsc.close());
-    const req = requestFromNsUrl(parseNsUrl("kernel://icmp/nsm-1"), "nsc-ts-0");
-    // the request's budget must stay below the 3 s token lifetime (timeout closes at expiry − budget)
-    const c = await nsc.client.request(req, newCtx({ timeoutMs: 1000 })).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}; upstream nsmgr said: ${mgr.stderr.slice(-3000)}`, { cause: e });
-    });
-    assert.deepEqual(
-      c.path!.pathSegments.map((s) => s.name),
-      ["nsc-ts", "nsmgr-go", "fwd", "nse-ts"],
-    );
-    const x = [...backend.crossConnects.values()][0]!;
-    assert.match(
-      kernel.netnsUrlOf(x.incoming) ?? "",
-      /^file:\/\/\/proc\/\d+\/fd\/\d+$/,
-      "the NSC's netns arrived as an fd",
-    );
-    await sleep(7000);
-    assert.equal(backend.crossConnects.size, 1, "refreshed through upstream's nsmgr for two token lifetimes");
-    const t0 = Date.now();
-    await nsc.client.close(c, newCtx({ timeoutMs: 15_000 }));
-    assert.ok(Date.now() - t0 < 2000, `Close took ${Date.now() - t0} ms`);
-    assert.equal(backend.crossConnects.size, 0);
-  },
-);
-
-test(
-  "upstream NSC → upstream nsmgr (upstream registry) → our forwarder → our NSE: 3 s tokens refreshed, Close at once",
-  { skip, timeout: 90_000 },
-  async (t) => {
-    const r = rig(t);
-    const reg = r.go(["-mode", "registry", "-listen", r.sock("registry")]);
-    await reg.line(/^READY/);
-    const mgrSock = r.sock("nsmgr-go");
-    const mgr = r.go(["-mode", "nsmgr", "-name", "nsmgr-go", "-listen", mgrSock, "-registry-url", r.sock("registry")]);
-    await mgr.line(/^READY/);
-    const backend = nullBackend();
-    const fwd = await createForwarder({
-      ...r.short,
-      name: "fwd",
-      listenOn: [r.sock("fwd")],
-      nsmgrUrl: mgrSock,
-      backend,
-    });
-    r.defer(() => fwd.close());
-    const nse = await createEndpoint({
-      ...r.short,
-      name: "nse-ts",
-      listenOn: [r.sock("nse")],
-      nsmgrUrl: mgrSock,
-      services: ["icmp-responder"],
-      cidrs: ["172.16.10.0/24"],
-    });
-    r.defer(() => nse.close());
-    const nsc = r.go([
-      "-mode",
-      "nsc",
-      "-name",
-      "nsc-go",
-      "-connect-to",
-      mgrSock,
-      "-token-lifetime",
-      "3s",
-      "-request-timeout",
-      "1s",
-    ]);
-    const c = conn(await nsc.line(/^(CONN|ERROR)/, 20_000).then((l) => (l.startsWith("ERROR") ? assert.fail(l) : l)));
-    assert.deepEqual(
-      c.path.pathSegments.map((s) => s.name),
-      ["nsc-go", "nsmgr-go", "fwd", "nse-ts"],
-    );
-    const x = [...backend.crossConnects.values()][0]!;
-    assert.match(
-      kernel.netnsUrlOf(x.incoming) ?? "",
-      /^file:\/\/\/proc\/\d+\/fd\/\d+$/,
-      "the NSC's netns came as an fd",
-    );
-    await sleep(7000);
-    assert.equal(backend.crossConnects.size, 1, "refreshed through upstream's nsmgr for two token lifetimes");
-    assert.ok(!nsc.lines.some((l) => l.startsWith("ERROR")), nsc.lines.join("\n"));
-    const from = nsc.lines.length;
-    nsc.send("close");
-    const closed = await nsc.line(/^(CLOSED|ERROR)/, 15_000, from);
-    assert.match(closed, /^CLOSED \d+$/, closed);
-    assert.ok(Number(closed.split(" ")[1]) < 2000, `Close took ${closed.split(" ")[1]} ms`);
     assert.equal(backend.crossConnects.size, 0);
   },
 );
