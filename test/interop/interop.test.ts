@@ -20,7 +20,7 @@ test(
     const r = rig(t);
     const reg = r.go(["-mode", "registry", "-listen", r.sock("registry")]);
     await reg.line(/^READY/);
-    // TODO(#12): upstream's registry caps an entry's expiry at the registering token's, which our
+    // known gap, left open: upstream's registry caps an entry's expiry at the registering token's; our
     // nsmgr does not relay back to the NSE/forwarder: with 3 s nsmgr tokens entries lapse upstream
     const mgr = await createNsmgr({
       ...r.short,
