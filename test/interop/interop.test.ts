@@ -21,7 +21,7 @@ test(
     const reg = r.go(["-mode", "registry", "-listen", r.sock("registry")]);
     await reg.line(/^READY/);
     // known gap, left open: upstream's registry caps an entry's expiry at the registering token's; our
-    // nsmgr does not relay back to the NSE/forwarder: with 3 s nsmgr tokens entries lapse upstream
+    // nsmgr does not relay that cap back to the NSE/forwarder: with 3 s nsmgr tokens entries lapse upstream
     const mgr = await createNsmgr({
       ...r.short,
       maxTokenLifetimeMs: 60_000,
