@@ -8,6 +8,7 @@
         "native/src/addon.cc",
         "native/src/fds.cc",
         "native/src/icmp.cc",
+        "native/src/fdsock.cc",
         "native/src/js_error.cc",
         "native/src/links.cc",
         "native/src/memif_forward.cc",

@@ -68,5 +68,11 @@ fi
 step "TypeScript build (dist/: the compiled JS + .d.ts that npm pack ships)"
 npm run --silent build:ts || die "TypeScript build failed"
 [ -f dist/src/index.js ] || die "dist/src/index.js was not produced"
+step "interop test peer (Go, upstream sdk v1.13.2 from the module proxy; skipped without Go)"
+if command -v go >/dev/null; then
+  bash test/interop/build-peer.sh >/dev/null || die "building test/interop/peer failed"
+else
+  echo "go not found: test/interop will skip"
+fi
 
 step "done: try 'npx nsm --help', 'npm test'"

@@ -155,6 +155,11 @@ export function nativeAvailable(): boolean {
   }
 }
 
+/** @internal for src/native/*.ts: a call into the raw addon, its errors as NativeError */
+export function addonCall<T>(f: (raw: Record<string, (...a: never[]) => unknown>) => T): T {
+  return sync(() => f(load() as never));
+}
+
 function sync<T>(f: () => T): T {
   try {
     return f();

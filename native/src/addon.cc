@@ -9,6 +9,13 @@ Napi::Value FdInode(const Napi::CallbackInfo& info);
 Napi::Value LinkList(const Napi::CallbackInfo& info);
 Napi::Value IcmpEcho(const Napi::CallbackInfo& info);
 Napi::Value NlExec(const Napi::CallbackInfo& info);
+Napi::Value FdsockInit(const Napi::CallbackInfo& info);
+Napi::Value FdsockAdopt(const Napi::CallbackInfo& info);
+Napi::Value FdsockWant(const Napi::CallbackInfo& info);
+Napi::Value FdsockSend(const Napi::CallbackInfo& info);
+Napi::Value FdsockShutdown(const Napi::CallbackInfo& info);
+Napi::Value FdsockClose(const Napi::CallbackInfo& info);
+Napi::Value FdOpenPath(const Napi::CallbackInfo& info);
 void RegisterMemif(Napi::Env env, Napi::Object exports);  // memif_napi.cc
 }  // namespace nsm
 
@@ -22,6 +29,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("linkList", Napi::Function::New(env, nsm::LinkList, "linkList"));
   exports.Set("icmpEcho", Napi::Function::New(env, nsm::IcmpEcho, "icmpEcho"));
   exports.Set("nlExec", Napi::Function::New(env, nsm::NlExec, "nlExec"));
+  exports.Set("fdsockInit", Napi::Function::New(env, nsm::FdsockInit, "fdsockInit"));
+  exports.Set("fdsockAdopt", Napi::Function::New(env, nsm::FdsockAdopt, "fdsockAdopt"));
+  exports.Set("fdsockWant", Napi::Function::New(env, nsm::FdsockWant, "fdsockWant"));
+  exports.Set("fdsockSend", Napi::Function::New(env, nsm::FdsockSend, "fdsockSend"));
+  exports.Set("fdsockShutdown", Napi::Function::New(env, nsm::FdsockShutdown, "fdsockShutdown"));
+  exports.Set("fdsockClose", Napi::Function::New(env, nsm::FdsockClose, "fdsockClose"));
+  exports.Set("fdOpenPath", Napi::Function::New(env, nsm::FdOpenPath, "fdOpenPath"));
   nsm::RegisterMemif(env, exports);
   return exports;
 }

@@ -67,9 +67,6 @@ export function readConfig(env: Env = process.env) {
   };
 }
 
-/** Remote next hops are other nodes' nsmgrs, published on tcp URLs; workloads talk over unix sockets (upstream filtermechanisms decides the same way). */
-export const isRemoteUrl = (url: string): boolean => url.startsWith("tcp://");
-
 /** The backend for NSM_DATAPATH. */
 export async function backendFor(cfg: ReturnType<typeof readConfig>, log: Logger): Promise<DatapathBackend> {
   if (cfg.datapath === "null") return nullBackend();
@@ -109,7 +106,6 @@ export async function run(args: string[]): Promise<number> {
     createForwarder({
       ...cfg,
       backend: await backendFor(cfg, log),
-      isRemote: isRemoteUrl,
       signal: lc.signal,
       log,
       telemetry,

@@ -17,11 +17,15 @@ import { NsmError, codeName, status } from "../tools/errors.js";
 import type { MonitorConnectionServer } from "./monitor.js";
 import type { NseRegistryServer, NsRegistryServer, RegistryServer } from "./registry.js";
 import { ON_RESPONSE_HEADERS, OUTGOING_METADATA } from "./grpc-common.js";
+import { fdChannelCredentials } from "./grpc-fd.js";
+import type { FdTransceiver } from "../tools/grpcfd/socket.js";
 
 export interface DialOptions {
   credentials?: grpc.ChannelCredentials;
   /** ms to wait for the channel to be ready on the first call (upstream NSM_DIAL_TIMEOUT) */
   dialTimeoutMs?: number;
+  /** pass fds beside the bytes on unix sockets (upstream grpcfd); default true unless NSM_GRPCFD=false */
+  fdPassing?: boolean;
   /** extra grpc-js channel options, e.g. `{ "grpc.use_local_subchannel_pool": 1 }` so a fresh channel does not inherit a failing shared subchannel's back-off */
   channelOptions?: grpc.ChannelOptions;
 }
@@ -35,6 +39,8 @@ export interface GrpcConn {
   /** resolves when the channel is READY or rejects with UNAVAILABLE after `timeoutMs` */
   waitReady(timeoutMs?: number): Promise<void>;
   readonly channel: grpc.Channel;
+  /** fd passing on this channel (unix URLs), as upstream's grpcfd per-RPC transceiver */
+  readonly fds?: FdTransceiver;
   close(): void;
 }
 
@@ -115,7 +121,8 @@ function ctorFor(def: object, name: string): grpc.ServiceClientConstructor {
  */
 export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   const u = typeof url === "string" ? parseUrl(url) : url;
-  const creds = o.credentials ?? grpc.credentials.createInsecure();
+  const fdCreds = fdChannelCredentials(u, o);
+  const creds = o.credentials ?? fdCreds ?? grpc.credentials.createInsecure();
   const opts: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": 16 << 20,
     "grpc.initial_reconnect_backoff_ms": 100,
@@ -144,6 +151,7 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   return {
     url: u,
     channel,
+    ...(fdCreds ? { fds: fdCreds.fds } : {}),
     networkService: {
       request: (req, ctx) => invokeUnary<NetworkServiceRequest, Connection>(nsc, "request", href, req, ctx),
       close: async (conn, ctx) => {

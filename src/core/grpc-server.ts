@@ -23,6 +23,7 @@ import { NsmError, messageOf, status } from "../tools/errors.js";
 import type { MonitorConnectionServer } from "./monitor.js";
 import type { NseRegistryServer, NsRegistryServer, RegistryServer } from "./registry.js";
 import { INCOMING, type IncomingCall } from "./grpc-common.js";
+import { FdListeners, fdPassingDefault, fdsOfCall } from "./grpc-fd.js";
 
 export interface Services {
   networkService?: NetworkServiceServer;
@@ -37,6 +38,8 @@ export interface ServeOptions {
   credentials?: grpc.ServerCredentials;
   /** default deadline for unary calls that come without one (ms); default 15 s as upstream's request timeout; streams get none */
   defaultTimeoutMs?: number;
+  /** pass fds beside the bytes on unix sockets (upstream grpcfd); default true unless NSM_GRPCFD=false */
+  fdPassing?: boolean;
 }
 
 export interface GrpcServer {
@@ -92,9 +95,11 @@ function incomingCall(call: {
   sendMetadata(md: grpc.Metadata): void;
 }): IncomingCall & { end(): void } {
   let live: typeof call | undefined = call;
+  const fds = fdsOfCall(call);
   return {
     metadata: call.metadata,
     peer: call.getPeer(),
+    ...(fds ? { fds } : {}),
     sendHeaders(md) {
       const c = live;
       live = undefined;
@@ -295,6 +300,7 @@ export async function serve(
 
   const bound: NsmUrl[] = [];
   const creds = o.credentials ?? grpc.ServerCredentials.createInsecure();
+  const fdListeners = new FdListeners((o.fdPassing ?? fdPassingDefault()) && !o.credentials, server, creds);
   try {
     for (const raw of urls) {
       const u = typeof raw === "string" ? parseUrl(raw) : raw;
@@ -304,6 +310,14 @@ export async function serve(
         } catch (err) {
           throw new NsmError(status.ALREADY_EXISTS, `cannot listen on ${u.href}: ${messageOf(err)}`, { cause: err });
         }
+      }
+      const fdIno = await fdListeners.listen(u).catch((err) => {
+        throw new NsmError(status.UNAVAILABLE, `cannot listen on ${u.href}: ${messageOf(err)}`, { cause: err });
+      });
+      if (fdIno !== undefined && u.scheme === "unix") {
+        ownedSockets.set(u.path, fdIno);
+        bound.push(u);
+        continue;
       }
       const port = await new Promise<number>((res, rej) =>
         server.bindAsync(listenTarget(u), creds, (err, p) => (err ? rej(err) : res(p))),
@@ -315,6 +329,7 @@ export async function serve(
     }
   } catch (e) {
     server.forceShutdown();
+    await fdListeners.close();
     for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
     throw e;
   }
@@ -323,6 +338,7 @@ export async function serve(
     urls: bound,
     async close() {
       server.forceShutdown();
+      await fdListeners.close();
       for (const u of bound) if (u.scheme === "unix") removeOwned(u.path);
     },
   };

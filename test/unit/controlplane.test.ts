@@ -1,5 +1,8 @@
 // Control-plane scenarios over a real in-process mesh (grpc-js on unix sockets, null datapath).
 import { test } from "node:test";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import {
   ConnectionEventType,
@@ -17,14 +20,23 @@ import { mockClock } from "../../src/core/testing/clock.js";
 import { sandbox } from "../../src/sandbox/index.js";
 
 test(
-  "local connection: 4 segments nsc→nsmgr→forwarder→nse, tokens on every hop, addresses, netns passed through",
+  "local connection: 4 segments nsc→nsmgr→forwarder→nse, tokens on every hop, addresses, netns passed as fds",
   { timeout: 15_000 },
   async (t) => {
     const sb = await sandbox();
     t.after(() => sb.close());
     const node = sb.node(0);
     await node.endpoint({ name: "nse-1", services: ["icmp"], cidrs: ["172.16.1.100/31"] });
-    const nsc = await node.client({ netnsUrl: "file:///run/netns/t-client" });
+    // any file stands in for the client's netns here (null datapath): it travels as an fd
+    const dir = mkdtempSync(join(tmpdir(), "t-cp-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const nsFile = join(dir, "t-client");
+    writeFileSync(nsFile, "");
+    const id = (p: string) => {
+      const st = statSync(p, { bigint: true });
+      return `${st.dev}:${st.ino}`;
+    };
+    const nsc = await node.client({ netnsUrl: `file://${nsFile}` });
     const conn = await nsc.request("kernel://icmp/nsm-1?app=foo");
     assert.equal(conn.path!.pathSegments.length, 4);
     assert.match(conn.path!.pathSegments[0]!.name, /^nsc-/);
@@ -40,16 +52,17 @@ test(
     assert.deepEqual(conn.context!.ipContext!.srcIpAddrs, ["172.16.1.101/32"]);
     assert.deepEqual(conn.context!.ipContext!.dstIpAddrs, ["172.16.1.100/32"]);
     assert.equal(conn.mechanism?.type, "KERNEL");
-    assert.equal(
-      kernel.netnsUrlOf(conn),
-      "file:///run/netns/t-client",
-      "the client's netns reaches the forwarder untouched",
-    );
+    assert.equal(kernel.netnsUrlOf(conn), `file://${nsFile}`, "the client gets its own URL back");
     assert.equal(kernel.ifnameOf(conn), "nsm-1");
     const x = [...node.backends[0]!.crossConnects.values()][0]!;
-    assert.equal(kernel.netnsUrlOf(x.incoming), "file:///run/netns/t-client");
+    const fdPath = /^file:\/\/(\/proc\/\d+\/fd\/\d+)$/;
+    const inc = fdPath.exec(kernel.netnsUrlOf(x.incoming) ?? "");
+    assert.ok(inc, `the forwarder got the client's netns as a received fd: ${kernel.netnsUrlOf(x.incoming)}`);
+    assert.equal(id(inc[1]!), id(nsFile), "the fd is the client's file");
     assert.equal(x.outgoing.mechanism?.type, "KERNEL");
-    assert.equal(kernel.netnsUrlOf(x.outgoing), `file:///proc/${process.pid}/ns/net`, "the NSE names its own netns");
+    const out = fdPath.exec(kernel.netnsUrlOf(x.outgoing) ?? "");
+    assert.ok(out, `the NSE's netns came as an fd: ${kernel.netnsUrlOf(x.outgoing)}`);
+    assert.equal(id(out[1]!), id(`/proc/${process.pid}/ns/net`), "the NSE names its own netns");
     // a refresh keeps every segment id
     const again = await nsc.request("kernel://icmp/nsm-1?app=foo", { id: conn.id, connection: conn });
     assert.deepEqual(

@@ -6,6 +6,7 @@ import { clientInfoClient } from "../common/clientinfo/client.js";
 import type { HealOptions } from "../common/heal/client.js";
 import { kernelMechanismClient } from "../common/mechanisms/kernel/client.js";
 import { memifMechanismClient } from "../common/mechanisms/memif/client.js";
+import { sendFdClient } from "../common/mechanisms/sendfd/client.js";
 import { instrumentHeal, telemetryClient } from "../utils/telemetry.js";
 import { basics, type Common } from "./common.js";
 
@@ -46,6 +47,7 @@ export async function createClient(o: ClientConfig): Promise<NscHandle> {
       kernelMechanismClient({ netnsUrl: o.netnsUrl, offer: !o.onlyAskedMechanisms }),
       memifMechanismClient({ netnsUrl: o.netnsUrl, offer: false }),
       ...(o.extra ?? []),
+      sendFdClient(), // our netns leaves as an fd on unix sockets
     ],
   });
   void log;

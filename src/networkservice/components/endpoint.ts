@@ -22,6 +22,7 @@ import { point2PointIpamServer } from "../common/ipam/point2pointipam/server.js"
 import { kernelMechanismServer } from "../common/mechanisms/kernel/server.js";
 import { memifMechanismServer } from "../common/mechanisms/memif/server.js";
 import { mechanismsServer } from "../common/mechanisms/server.js";
+import { sendFdServer } from "../common/mechanisms/sendfd/server.js";
 import { instrumentServer } from "../utils/telemetry.js";
 import { basics, closeQuietly, type Common } from "./common.js";
 
@@ -74,6 +75,7 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
       }),
       dnsContextServer(o.dnsConfigs ?? []),
       ...(o.extra ?? []),
+      sendFdServer(), // our netns leaves as an fd on unix sockets
     ],
   });
   let server: GrpcServer | undefined;

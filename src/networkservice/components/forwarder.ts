@@ -14,6 +14,7 @@ import { dial } from "../../core/index.js";
 import { type Endpoint } from "../chains/endpoint.js";
 import { forwarder } from "../chains/forwarder.js";
 import { ChannelPool } from "../common/dial/pool.js";
+import { recvFdNseClient } from "../../registry/common/recvfd/client.js";
 import { cachedLookup } from "../utils/cachedlookup.js";
 import { instrumentServer } from "../utils/telemetry.js";
 import { basics, closeQuietly, CLOSE_STEP_MS, type Common } from "./common.js";
@@ -30,7 +31,7 @@ export interface ForwarderConfig extends Common {
   labels?: Readonly<Record<string, string>>;
   /** registration lifetime asked for (default: the registry's) */
   registerRefresh?: boolean;
-  /** is the next hop at `url` another node's nsmgr (offer REMOTE mechanisms)? default: never */
+  /** is the next hop at `url` another node's nsmgr (offer REMOTE mechanisms)? default: it is the URL forwarders of another nsmgr are published under */
   isRemote?: (url: string) => boolean;
 }
 
@@ -50,7 +51,9 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
   const svc = o.forwarderService ?? wellKnown.FORWARDER_SERVICE;
   const pool = new ChannelPool({ dialTimeoutMs: o.dialTimeoutMs });
   const mgr = dial(o.nsmgrUrl, { dialTimeoutMs: o.dialTimeoutMs });
-  const lookup = cachedLookup({ ns: mgr.nsRegistry, nse: mgr.nseRegistry }, { signal: life.signal, log });
+  // NSE URLs come as inode:// with the socket fd beside them (upstream nsmgr: always)
+  const nses = recvFdNseClient(mgr.nseRegistry, mgr.fds);
+  const lookup = cachedLookup({ ns: mgr.nsRegistry, nse: nses }, { signal: life.signal, log });
   const ep = forwarder({
     name: o.name,
     tokens,
@@ -59,6 +62,7 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
     backend,
     pool,
     isRemote: o.isRemote,
+    forwarderService: svc,
   });
   let server: GrpcServer | undefined;
   let reg: NseRegistryClient | undefined;
@@ -68,6 +72,7 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
     if (server) await closeQuietly("grpc server", log, () => server!.close());
     await closeQuietly("registry client", log, () => reg?.close());
     lookup.close();
+    nses.close();
     pool.close();
     mgr.close();
     await closeQuietly("backend", log, () => backend.close(), 2 * CLOSE_STEP_MS);

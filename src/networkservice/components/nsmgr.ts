@@ -1,5 +1,6 @@
 /** The nsmgr component (see ../components.ts). */
-import { serve, type GrpcServer } from "../../core/index.js";
+import { nseChain, serve, type GrpcServer } from "../../core/index.js";
+import { sendFdNseServer } from "../../registry/common/sendfd/server.js";
 import { nsmgrRegistry, type NsmgrRegistry } from "../../registry/chains/nsmgr.js";
 import { type Endpoint } from "../chains/endpoint.js";
 import { nsmgr } from "../chains/nsmgr.js";
@@ -56,10 +57,13 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
       acceptForwarder: (f) => registry?.localBypass.has(f.name) ?? false,
     });
     let reg!: NsmgrRegistry;
+    // Find answers carry fds only at the gRPC boundary: in-process lookups (discoverforwarder)
+    // see the local URLs (recvfd is in the nsmgr registry chain itself)
+    const fdNse = nseChain(sendFdNseServer());
     const regProxy = {
-      register: (e: never, c: never) => reg.nse.register(e, c),
-      find: (q: never, c: never) => reg.nse.find(q, c),
-      unregister: (e: never, c: never) => reg.nse.unregister(e, c),
+      register: (e: never, c: never) => fdNse.register(e, c, reg.nse),
+      find: (q: never, c: never) => fdNse.find(q, c, reg.nse),
+      unregister: (e: never, c: never) => fdNse.unregister(e, c, reg.nse),
     };
     const nsProxy = {
       register: (e: never, c: never) => reg.ns.register(e, c),

@@ -5,12 +5,15 @@
  */
 import type { NetworkService, NetworkServiceEndpoint } from "../../api/index.js";
 import { ctxKey, metaKey, type MonitorConnectionServer, type NetworkServiceServer } from "../../core/index.js";
+import type { FdTransceiver } from "../../tools/grpcfd/socket.js";
 
 /** What a client chain needs of the next hop: its NetworkService and MonitorConnection. */
 export interface ClientConn {
   readonly url?: string;
   readonly networkService: NetworkServiceServer;
   readonly monitor: MonitorConnectionServer;
+  /** fd passing to the next hop (unix sockets; upstream grpcfd), used by sendfd/recvfd clients */
+  readonly fds?: FdTransceiver;
 }
 
 /** Where the next hop is (href of an NSM URL); set by clienturl/discover/roundrobin/discoverforwarder, used by dial. */

@@ -9,6 +9,7 @@
 import { statSync } from "node:fs";
 import { kernel, type Connection, type NetworkServiceRequest } from "../../api/index.js";
 import type { Claim } from "../../core/index.js";
+import { findLiveNetns } from "../../tools/grpcfd/inode.js";
 
 /** dev:inode of the namespace a `file://` or `inode://dev/ino` URL names; undefined when it cannot be resolved. */
 export function netnsIdentity(url: string | undefined): string | undefined {
@@ -19,6 +20,23 @@ export function netnsIdentity(url: string | undefined): string | undefined {
   try {
     const st = statSync(decodeURIComponent(url.slice("file://".length)));
     return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * dev:inode of the namespace `url` names while it still exists on its own. An `inode://` URL
+ * (a client that passed its netns as an fd, grpcfd) always names an identity, and the fd nsmgr
+ * received keeps that namespace from being freed: it is alive while a name in /run/netns or a
+ * process in it remains.
+ */
+export function liveNetnsIdentity(url: string): string | undefined {
+  const id = netnsIdentity(url);
+  if (!id || !url.startsWith("inode://")) return id;
+  try {
+    findLiveNetns(url);
+    return id;
   } catch {
     return undefined;
   }
@@ -38,7 +56,7 @@ export function netnsClaim(req: NetworkServiceRequest, stored: Connection): Clai
   if (!asked || !had || asked === had) return { owner: "same" };
   const mine = netnsIdentity(asked);
   if (!mine) return { owner: "same" }; // cannot tell: let the forwarder judge the namespace
-  const theirs = netnsIdentity(had);
+  const theirs = liveNetnsIdentity(had);
   if (!theirs) return { owner: "gone", detail: `its namespace ${had} no longer exists` };
   if (mine === theirs) return { owner: "same" };
   return { owner: "other", detail: `its namespace is ${had}, the request's ${asked}` };

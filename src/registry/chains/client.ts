@@ -8,6 +8,7 @@
  *   const stored = await c.register(nse, newCtx({ timeoutMs: 15_000 }));
  *   ...; await c.unregister(stored, newCtx({ timeoutMs: 15_000 })); await c.close();
  */
+import { sendFdNseClient } from "../common/sendfd/client.js";
 import {
   dial,
   nsChain,
@@ -101,7 +102,8 @@ export function nsRegistryClientOver(
 
 export function nseRegistryClient(o: RegistryClientOptions): NseRegistryClient {
   const conn = dial(o.url, { dialTimeoutMs: o.dialTimeoutMs ?? 300 });
-  const c = nseRegistryClientOver(conn.nseRegistry, o);
+  // a unix:// URL we register leaves as inode:// with the socket fd (upstream sendfd client)
+  const c = nseRegistryClientOver(conn.fds ? sendFdNseClient(conn.nseRegistry, conn.fds) : conn.nseRegistry, o);
   return {
     ...c,
     async close() {

@@ -27,6 +27,7 @@ import { beginNseServer } from "../common/begin/server.js";
 import { clientInfoNse } from "../common/clientinfo/server.js";
 import { DEFAULT_EXPIRE_PERIOD_MS, expireNseServer } from "../common/expire/server.js";
 import { localBypassNseServer } from "../common/localbypass/server.js";
+import { recvFdNseServer } from "../common/recvfd/server.js";
 import { storeNseServer, storeNsServer } from "../common/store/server.js";
 import { validateNseServer, validateNsServer } from "../common/validate/server.js";
 import { NS, NSE } from "../tools.js";
@@ -103,6 +104,7 @@ export function nsmgrRegistry(o: NsmgrRegistryOptions): NsmgrRegistry {
     beginNseServer({ signal: life.signal }),
     clientInfoNse(o.env),
     expire,
+    recvFdNseServer(), // after expire, as upstream: an expired NSE's socket fd is closed too
     bypass,
   );
   const nsInner = nsChain(validateNsServer());

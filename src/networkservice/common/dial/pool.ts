@@ -35,7 +35,13 @@ export class ChannelPool {
         ...this.o,
         channelOptions: { "grpc.use_local_subchannel_pool": 1, ...this.o.channelOptions },
       });
-      const conn: PooledConn = { url, grpc, networkService: grpc.networkService, monitor: grpc.monitor };
+      const conn: PooledConn = {
+        url,
+        grpc,
+        networkService: grpc.networkService,
+        monitor: grpc.monitor,
+        ...(grpc.fds ? { fds: grpc.fds } : {}),
+      };
       e = { conn, refs: 0, evicted: false };
       this.live.set(url, e);
       this.all.set(conn, e);

@@ -13,7 +13,8 @@ import {
   NetworkServiceRequestSchema,
   type Mechanism,
 } from "../../../api/index.js";
-import { detach, messageOf, metaKey, NsmError, status, type ServerElement } from "../../../core/index.js";
+import { commonKeys } from "../../../api/index.js";
+import { detach, messageOf, metaKey, NsmError, status, type Ctx, type ServerElement } from "../../../core/index.js";
 import type { CrossConnect, DatapathBackend } from "../../../forwarder/backend.js";
 import { CLIENT_URL } from "../../utils/keys.js";
 
@@ -21,7 +22,21 @@ const XC = metaKey<CrossConnect>("xconnect/cross-connect");
 
 export interface XconnectOptions {
   /** is the next hop at `url` another node's nsmgr (REMOTE mechanisms) rather than a local NSE? default: never */
-  isRemote?: (url: string) => boolean;
+  isRemote?: (url: string, ctx: Ctx) => boolean | Promise<boolean>;
+}
+
+/**
+ * The NSE's previous answer, to send again on refresh and Close. An `inode://` inodeURL in it
+ * names an fd the NSE sent once; we do not send it back (our recvfd client turned a received
+ * one into a file of ours, which sendfd sends again), so a peer's recvfd would wait for an fd
+ * that never comes. upstream sends back its file:// URL through sendfd; without fd passing it
+ * leaves the key out, as we do here.
+ */
+function previous(m: Mechanism | undefined): Mechanism | undefined {
+  if (!m) return undefined;
+  const out = clone(MechanismSchema, m);
+  if (out.parameters[commonKeys.INODE_URL]?.startsWith("inode://")) delete out.parameters[commonKeys.INODE_URL];
+  return out;
 }
 
 export function xconnectServer(backend: DatapathBackend, o: XconnectOptions = {}): ServerElement {
@@ -50,8 +65,10 @@ export function xconnectServer(backend: DatapathBackend, o: XconnectOptions = {}
 
       const out = clone(NetworkServiceRequestSchema, req);
       const url = ctx.get(CLIENT_URL) ?? "";
-      out.connection!.mechanism = prev?.outgoing.mechanism && clone(MechanismSchema, prev.outgoing.mechanism);
-      out.mechanismPreferences = backend.outgoingPreferences(incoming, { remote: o.isRemote?.(url) ?? false });
+      out.connection!.mechanism = previous(prev?.outgoing.mechanism);
+      out.mechanismPreferences = backend.outgoingPreferences(incoming, {
+        remote: (await o.isRemote?.(url, ctx)) ?? false,
+      });
       const result = await next.request(out, ctx);
 
       const x: CrossConnect = { id: incoming.id, incoming, outgoing: clone(ConnectionSchema, result) };
@@ -81,7 +98,7 @@ export function xconnectServer(backend: DatapathBackend, o: XconnectOptions = {}
         ctx.log.warn({ connId: x.id, err: messageOf(e) }, "xconnect: datapath remove failed");
       }
       const down = clone(ConnectionSchema, conn);
-      down.mechanism = x.outgoing.mechanism && clone(MechanismSchema, x.outgoing.mechanism);
+      down.mechanism = previous(x.outgoing.mechanism);
       return next.close(down, ctx);
     },
   };
