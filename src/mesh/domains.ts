@@ -98,30 +98,36 @@ export async function createDomains(o: DomainsOptions): Promise<Domains> {
     });
     undo.push(() => dnsmasq.stop());
 
-    for (let k = 0; k < total; k++) {
-      const floating = k === floatingAt;
-      const m = await createMesh({
-        ...o,
-        id: `${o.id}-d${k}`,
-        dir: join(o.dir, `d${k}`),
-        stateFile: k === 0 ? o.stateFile : undefined,
-        nsmgrExtraListen: k === 0 ? o.nsmgrExtraListen : undefined,
-        nodes: floating ? 0 : (o.nodes ?? 1),
-        prefix: prefixOf(k),
-        ...(floating ? {} : { interdomain: { domain: names[k]!, dnsServer } }),
-        progress: o.progress && ((s) => o.progress!(`${names[k]}: ${s}`)),
-      });
-      meshes.push(m);
-      if (k === 0) undo.length = 0; // from here on the first domain's state owns everything
-      const s0 = meshes[0]!.state;
-      s0.linked ??= { netns: [], states: [] };
-      if (k === 0) {
-        s0.linked.netns.push(router);
-        s0.linked.dnsmasq = { pid: dnsmasq.pid, log: dnsmasq.log };
-      } else s0.linked.states.push(m.state.stateFile);
-      saveState(s0);
-      await join_(router, m, k);
+    // the domains come up side by side; the first one's state then takes over the rest
+    const made = await Promise.allSettled(
+      names.map((name, k) =>
+        createMesh({
+          startupWaitMs: 60_000,
+          ...o,
+          id: `${o.id}-d${k}`,
+          dir: join(o.dir, `d${k}`),
+          stateFile: k === 0 ? o.stateFile : undefined,
+          nsmgrExtraListen: k === 0 ? o.nsmgrExtraListen : undefined,
+          nodes: k === floatingAt ? 0 : (o.nodes ?? 1),
+          prefix: prefixOf(k),
+          ...(k === floatingAt ? {} : { interdomain: { domain: name, dnsServer } }),
+          progress: o.progress && ((s) => o.progress!(`${name}: ${s}`)),
+        }),
+      ),
+    );
+    for (const r of made) if (r.status === "fulfilled") meshes.push(r.value);
+    const failed = made.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      for (const m of meshes) await m.close().catch(() => undefined);
+      meshes.length = 0;
+      throw failed.reason;
     }
+    undo.length = 0; // from here on the first domain's state owns everything
+    const s0 = meshes[0]!.state;
+    s0.linked = { netns: [router], dnsmasq: { pid: dnsmasq.pid, log: dnsmasq.log }, states: [] };
+    for (const m of meshes.slice(1)) s0.linked.states.push(m.state.stateFile);
+    saveState(s0);
+    for (const [k, m] of meshes.entries()) await join_(router, m, k);
     return {
       meshes,
       names,

@@ -24,6 +24,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
   const nodes = o.nodes ?? 2;
   const prefix = o.prefix ?? FABRIC_PREFIX;
   const gw = `${prefix}.254`;
+  const upMs = o.startupWaitMs ?? 20_000;
   mkdirSync(o.dir, { recursive: true });
   const state: MeshState = {
     id: o.id,
@@ -109,7 +110,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
       },
     });
     const from = f.output().length;
-    await f.waitFor(/Startup completed/, 20_000, from);
+    await f.waitFor(/Startup completed/, upMs, from);
     return f;
   };
 
@@ -174,12 +175,15 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
         ...(state.interdomain ? { NSM_PROXY_REGISTRY_URL: state.interdomain.nsmgrProxyUrl } : {}),
       },
     });
-    await reg.waitFor(/Startup completed/);
+    await reg.waitFor(/Startup completed/, upMs);
+    // the interdomain processes start beside the nsmgrs (nothing of theirs is needed before a request)
+    let gateways: Promise<unknown> = Promise.resolve();
     if (o.interdomain && state.interdomain) {
       o.progress?.(`interdomain: map-ip, registry-proxy-dns and nsmgr-proxy on ${gw} (domain ${o.interdomain.domain})`);
-      await Promise.all(
-        interdomainProcs(state, o.interdomain.dnsServer, o.dir).map((p) => start(p).waitFor(/Startup completed/)),
+      gateways = Promise.all(
+        interdomainProcs(state, o.interdomain.dnsServer, o.dir).map((p) => start(p).waitFor(/Startup completed/, upMs)),
       );
+      gateways.catch(() => undefined); // awaited below
     }
     o.progress?.(`nsmgr on each node (${state.nodes.map((n) => n.nsmgrUrl).join(", ")})`);
     const mgrs = state.nodes.map((n, i) => {
@@ -190,7 +194,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
       return spawnNsmgr(i);
     });
     saveState(state);
-    await Promise.all(mgrs.map((m) => m.waitFor(/Startup completed/)));
+    await Promise.all([gateways, ...mgrs.map((m) => m.waitFor(/Startup completed/, upMs))]);
     if (o.datapath === "ovs") {
       for (const [i, n] of state.nodes.entries()) {
         const d = join(o.dir, `ovs-${i}`);
@@ -229,7 +233,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
       cmd: was.spec.cmd,
       env: { ...was.spec.env, ...r.env },
     });
-    if (was.role !== "nsc") await p.waitFor(/Startup completed/, r.waitMs ?? 20_000, p.output().length);
+    if (was.role !== "nsc") await p.waitFor(/Startup completed/, r.waitMs ?? upMs, p.output().length);
     return p;
   };
 
@@ -262,7 +266,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
           ...e.env,
         },
       });
-      await p.waitFor(/Startup completed/);
+      await p.waitFor(/Startup completed/, upMs);
       return Object.assign(p, { workload });
     },
     async startNsc(node, c) {

@@ -79,6 +79,8 @@ export interface MeshOptions {
   detached?: boolean;
   /** forwarder NSM_STALE_TIMEOUT (default 30s) */
   forwarderStaleTimeout?: string;
+  /** how long a process may take to log its startup (default 20 s; several domains starting at once on a busy host need more) */
+  startupWaitMs?: number;
   /** the forwarders' NSM_DATAPATH (default kernel); ovs: a private OVS per node (vswitchd in the node netns, eth0 attached to its bridge) */
   datapath?: "kernel" | "ovs";
 }
