@@ -124,7 +124,7 @@ export async function createDomains(o: DomainsOptions): Promise<Domains> {
     }
     undo.length = 0; // from here on the first domain's state owns everything
     const s0 = meshes[0]!.state;
-    s0.linked = { netns: [router], dnsmasq: { pid: dnsmasq.pid, log: dnsmasq.log }, states: [] };
+    s0.linked = { netns: [router], dnsmasq: { pid: dnsmasq.pid, log: dnsmasq.log }, states: [], dir: o.dir };
     for (const m of meshes.slice(1)) s0.linked.states.push(m.state.stateFile);
     saveState(s0);
     for (const [k, m] of meshes.entries()) await join_(router, m, k);

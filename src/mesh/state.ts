@@ -40,7 +40,7 @@ export interface MeshState {
    * the first domain of several (src/mesh/domains.ts) also owns what joins them: the router netns,
    * the dnsmasq serving their records, and the other domains' state files (removed with this one)
    */
-  linked?: { netns: string[]; dnsmasq?: { pid: number; log: string }; states: string[] };
+  linked?: { netns: string[]; dnsmasq?: { pid: number; log: string }; states: string[]; dir?: string };
   /** a domain of several (NSM_UP_DOMAINS): its name and its interdomain gateways on the fabric */
   interdomain?: { domain: string; nsmgrProxyUrl: string; registryProxyUrl: string };
   /** private Open vSwitch instances (scripts/ovs.sh dirs) of an ovs-datapath mesh */

@@ -136,6 +136,7 @@ export async function destroyMesh(given: MeshState): Promise<MeshTeardown> {
     errors.push(`${state.dir}: ${(e as Error).message}`);
   }
   rmSync(state.stateFile, { force: true });
+  if (state.linked?.dir) rmSync(state.linked.dir, { recursive: true, force: true });
   if (errors.length) throw new Error(`mesh ${state.id}: teardown: ${errors.join("; ")}`);
   return result;
 }

@@ -6,12 +6,13 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { ping, rootSkip, uniq } from "../../src/datapath/testing/index.js";
-import { createDomains, type Domains } from "../../src/mesh/index.js";
+import { alive, createDomains, destroyMesh, readMeshState, type Domains } from "../../src/mesh/index.js";
 import { marked, pingUntil } from "../helpers/workloads.js";
 
 const hasDnsmasq = (() => {
@@ -22,6 +23,8 @@ const hasDnsmasq = (() => {
     return false;
   }
 })();
+const bin = new URL("../../bin/nsm.mjs", import.meta.url).pathname;
+const exec = promisify(execFile);
 const skip = rootSkip || (hasDnsmasq ? false : "dnsmasq is not installed (npm run setup installs it)");
 
 async function domains(t: TestContext, floating = false): Promise<Domains> {
@@ -100,5 +103,54 @@ test(
     await pnsc.stop();
     await gone(pnsc.workload);
     await gone(plain.workload);
+  },
+);
+
+test(
+  "nsm up NSM_UP_DOMAINS=2: prints the interdomain URL; the dnsmasq it started answers; nsm down stops it and leaves no namespace",
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const id = uniq().replace(/-/g, "");
+    const dir = mkdtempSync(join(tmpdir(), `nsm-upd-${id}-`));
+    const env = {
+      ...process.env,
+      NSM_UP_ID: id,
+      NSM_UP_STATE: join(dir, "mesh.json"),
+      NSM_UP_SOCKET: join(dir, "nsm.io.sock"),
+      NSM_UP_DOMAINS: "2",
+      NSM_LOG_FORMAT: "json",
+    };
+    t.after(async () => {
+      const s = readMeshState(env.NSM_UP_STATE);
+      if (s) await destroyMesh(s).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const up = await exec(process.execPath, [bin, "up"], { env, timeout: 100_000 });
+    assert.match(up.stdout, /NSM_NETWORK_SERVICES=kernel:\/\/icmp-responder@domain2\.nsm\/nsm-1/);
+    const state = readMeshState(env.NSM_UP_STATE)!;
+    const dm = state.linked!.dnsmasq!;
+    assert.ok(alive(dm.pid), "dnsmasq runs");
+    // the dnsmasq answers upstream's names, asked from a domain's fabric as registry-proxy-dns does
+    const dig = await exec("ip", [
+      "netns",
+      "exec",
+      state.fabric,
+      process.execPath,
+      "--import",
+      "tsx",
+      "-e",
+      `import("${new URL("../../src/tools/dns.ts", import.meta.url).pathname}").then(async (m) => console.log(await new m.DnsResolver({ server: "198.19.0.254:53" }).resolve(m.REGISTRY_SERVICE, "domain2.nsm")))`,
+    ]);
+    assert.equal(dig.stdout.trim(), "tcp://198.18.2.254:5002");
+    const all = [
+      ...state.netns,
+      ...state.linked!.netns,
+      ...state.linked!.states.flatMap((f) => readMeshState(f)!.netns),
+    ];
+    const down = await exec(process.execPath, [bin, "down"], { env, timeout: 60_000 });
+    assert.match(down.stdout, new RegExp(`removed ${all.length} namespace`));
+    assert.ok(!alive(dm.pid), "dnsmasq stopped");
+    for (const ns of all) assert.ok(!existsSync(`/run/netns/${ns}`), `netns ${ns} left`);
+    assert.equal(readMeshState(env.NSM_UP_STATE), undefined);
   },
 );
