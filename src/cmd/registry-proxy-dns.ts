@@ -17,6 +17,7 @@ export const ENV_HELP = `nsm registry-proxy-dns — registry proxy for interdoma
   NSM_LISTEN_ON            unix:///listen.on.socket   listen URLs (comma-separated; deploy: tcp://:5005)
   NSM_DNS_SERVER           (resolv.conf)              DNS server ip[:port]; default: the first nameserver of /etc/resolv.conf
   NSM_DNS_TIMEOUT          2s                         per DNS query (2 tries)
+  NSM_REGISTRY_URL         (none)                     local registry for names without @domain (default: refused, as upstream)
   NSM_DIAL_TIMEOUT         750ms                      dial timeout to remote registries
   NSM_LOG_LEVEL            INFO                       TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC
   NSM_LOG_FORMAT           (tty)                      text | json
@@ -37,6 +38,7 @@ export function readConfig(env: Env = process.env) {
     listenOn: e.urls("NSM_LISTEN_ON", ["unix:///listen.on.socket"]).map((u) => u.href),
     dnsServer,
     dnsTimeoutMs: e.duration("NSM_DNS_TIMEOUT", "2s"),
+    localRegistryUrl: e.optionalUrl("NSM_REGISTRY_URL")?.href,
     dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "750ms"),
     logLevel: readLogConfig(e),
   };
@@ -52,7 +54,12 @@ export async function run(args: string[]): Promise<number> {
   log.info(cfg, "configuration");
   const lc = lifecycle({ log });
   const dns = new DnsResolver({ server: cfg.dnsServer, timeoutMs: cfg.dnsTimeoutMs });
-  const proxy = proxyDnsRegistry({ dns, selfUrls: cfg.listenOn, dialTimeoutMs: cfg.dialTimeoutMs });
+  const proxy = proxyDnsRegistry({
+    dns,
+    selfUrls: cfg.listenOn,
+    localRegistryUrl: cfg.localRegistryUrl,
+    dialTimeoutMs: cfg.dialTimeoutMs,
+  });
   const server = await lc.start(serve(cfg.listenOn, { nseRegistry: proxy.nse, nsRegistry: proxy.ns }, { log }), (s) =>
     s.close(),
   );

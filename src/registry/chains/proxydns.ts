@@ -17,6 +17,8 @@ export interface ProxyDnsRegistryOptions {
   dns: DomainResolver;
   /** our own listen URLs: a domain resolving to them is refused */
   selfUrls?: readonly string[];
+  /** where calls without @domain go (default: refused, as upstream) */
+  localRegistryUrl?: string;
   dialTimeoutMs?: number;
 }
 
@@ -28,7 +30,7 @@ export interface ProxyDnsRegistry {
 
 export function proxyDnsRegistry(o: ProxyDnsRegistryOptions): ProxyDnsRegistry {
   const connect = connectRegistryServer({ dialTimeoutMs: o.dialTimeoutMs });
-  const opts = { selfUrls: o.selfUrls };
+  const opts = { selfUrls: o.selfUrls, localRegistryUrl: o.localRegistryUrl };
   return {
     nse: nseChain(validateNseServer(), dnsResolveNseServer(o.dns, opts), connect.nse),
     ns: nsChain(validateNsServer(), dnsResolveNsServer(o.dns, opts), connect.ns),

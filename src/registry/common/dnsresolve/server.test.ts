@@ -107,3 +107,15 @@ test("dnsresolve: unknown domain, empty domain and a domain resolving to itself 
   });
   assert.equal(sent, 0);
 });
+
+test("dnsresolve: with a local registry, names without @domain go there unchanged", async () => {
+  const urls: (string | undefined)[] = [];
+  const nse = nseChain(dnsResolveNseServer(dns, { localRegistryUrl: "tcp://10.0.1.254:5002" }), {
+    register: async (e, c) => (urls.push(c.get(REGISTRY_URL)), e),
+  });
+  const e = create(NetworkServiceEndpointSchema, { name: "a", url: "tcp://1.2.3.4:5", networkServiceNames: ["s"] });
+  const back = await nse.register(e, newCtx());
+  assert.equal(back.name, "a");
+  assert.deepEqual(back.networkServiceNames, ["s"]);
+  assert.deepEqual(urls, ["tcp://10.0.1.254:5002"]);
+});

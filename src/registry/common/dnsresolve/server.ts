@@ -8,7 +8,8 @@
  * The chosen URL goes to later elements in REGISTRY_URL (connect dials it).
  *
  * A domain that resolves to one of `selfUrls` (this server) is refused: the call would come
- * back here. upstream: sdk pkg/registry/common/dnsresolve.
+ * back here. With `localRegistryUrl`, calls without `@domain` go there unchanged.
+ * upstream: sdk pkg/registry/common/dnsresolve.
  */
 import {
   clone,
@@ -29,10 +30,12 @@ export interface DomainResolver {
 export interface DnsResolveOptions {
   /** our own listen URLs: a domain resolving to one of them is refused */
   selfUrls?: readonly string[];
+  /** where calls without @domain go, unchanged (default: they fail "domain cannot be empty", as upstream) */
+  localRegistryUrl?: string;
 }
 
 const strip = (n: string) => interdomain.target(n);
-const join = (n: string, d: string) => (n ? `${n}@${d}` : n);
+const join = (n: string, d: string) => (n && d ? `${n}@${d}` : n);
 
 /** Domain of an NSE: the domain of the first interdomain name among its name and service names. */
 export function nseDomain(e: Pick<NetworkServiceEndpoint, "name" | "networkServiceNames"> | undefined): string {
@@ -54,6 +57,7 @@ function renameNs(e: NetworkService, f: (n: string) => string): NetworkService {
 }
 
 async function target(dns: DomainResolver, o: DnsResolveOptions, what: string, domain: string, ctx: Ctx) {
+  if (!domain && o.localRegistryUrl) return ctx.withValue(REGISTRY_URL, o.localRegistryUrl);
   if (!domain) throw new NsmError(status.INVALID_ARGUMENT, `${what}: domain cannot be empty`);
   const url = await dns.resolve(REGISTRY_SERVICE, domain, ctx.signal);
   if (o.selfUrls?.includes(url))
@@ -85,7 +89,7 @@ export function dnsResolveNseServer(dns: DomainResolver, o: DnsResolveOptions = 
       );
       let proxyUrl: string | undefined;
       try {
-        proxyUrl = await dns.resolve(NSMGR_PROXY_SERVICE, d, ctx.signal);
+        if (d) proxyUrl = await dns.resolve(NSMGR_PROXY_SERVICE, d, ctx.signal);
       } catch (err) {
         ctx.log.warn(
           { domain: d, err: (err as Error).message },
