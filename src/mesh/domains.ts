@@ -15,7 +15,7 @@
  *   await d.close();
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Netns } from "../datapath/netns.js";
 import { NSMGR_PROXY_SERVICE, REGISTRY_SERVICE } from "../tools/dns.js";
@@ -96,7 +96,11 @@ export async function createDomains(o: DomainsOptions): Promise<Domains> {
       records,
       detached: o.detached ?? false,
     });
-    undo.push(() => dnsmasq.stop());
+    undo.push(async () => {
+      await dnsmasq.stop();
+      rmSync(dnsmasq.conf, { force: true });
+      rmSync(dnsmasq.log, { force: true });
+    });
 
     // the domains come up side by side; the first one's state then takes over the rest
     const made = await Promise.allSettled(
