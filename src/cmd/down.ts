@@ -22,10 +22,16 @@ export async function run(args: string[]): Promise<number> {
     console.log(`nsm down: no mesh is up (no ${cfg.stateFile})`);
     return 0;
   }
+  // every domain's namespaces (nsm up with NSM_UP_DOMAINS), read before they are removed
+  const netns = [
+    ...state.netns,
+    ...(state.linked?.states ?? []).flatMap((f) => readMeshState(f)?.netns ?? []),
+    ...(state.linked?.netns ?? []),
+  ];
   const r = await destroyMesh(state);
   const gone = r.gone.length ? ` (already gone: ${r.gone.join(", ")})` : "";
   console.log(
-    `nsm down: stopped ${r.stopped.length} process(es)${gone}, removed ${state.netns.length} namespace(s) (${state.netns.join(", ")}) and ${state.dir}`,
+    `nsm down: stopped ${r.stopped.length} process(es)${gone}, removed ${netns.length} namespace(s) (${netns.join(", ")}) and ${state.linked?.dir ?? state.dir}`,
   );
   if (r.interfaces.length)
     console.log(`nsm down: removed interfaces of ours a client's Close had left: ${r.interfaces.join(", ")}`);

@@ -34,6 +34,15 @@ export const commands: Record<string, Command> = {
     "./exclude-prefixes.js",
     "Kubernetes: pod/service/node CIDRs (+ static, user lists), merged → the file or ConfigMap IPAM excludes",
   ),
+  "registry-proxy-dns": lazy(
+    "./registry-proxy-dns.js",
+    "registry proxy for interdomain names (name@domain): finds the domain's registry through DNS (SRV + A)",
+  ),
+  "nsmgr-proxy": lazy(
+    "./nsmgr-proxy.js",
+    "interdomain gateway: connections and registrations between domains, tunnel IPs through the map-ip map",
+  ),
+  "map-ip": lazy("./map-ip.js", "writes nsmgr-proxy's internal→external IP map from a file or a mesh's node list"),
   nsmgr: lazy(
     "./nsmgr.js",
     "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)",

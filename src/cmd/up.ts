@@ -8,9 +8,9 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { unixSocketLive } from "../core/index.js";
-import { createMesh, readMeshState } from "../mesh/index.js";
+import { createDomains, createMesh, readMeshState, type Mesh } from "../mesh/index.js";
 import { startSupervisor } from "../mesh/supervisor.js";
-import { envReader, type Env } from "../tools/env.js";
+import { ConfigError, envReader, type Env } from "../tools/env.js";
 import { startVl3 } from "./up-vl3.js";
 
 export const DEFAULT_SOCKET = "/var/lib/networkservicemesh/nsm.io.sock";
@@ -29,12 +29,20 @@ export const ENV_HELP = `nsm up — start a local mesh in network namespaces (ro
   NSM_UP_SERVICE     icmp-responder                                   the NSE's network service (vl3 scenario: vl3)
   NSM_UP_SCENARIO    icmp                                             icmp | vl3: an IPAM service (ipam-vl3, 172.16.0.0/16, /24 each)
                                                                       and a vL3 endpoint on each node; clients join one flat network
-  NSM_LOG_LEVEL      INFO                                             log level of every process`;
+  NSM_UP_DOMAINS     1                                                domains (N > 1: one node each, see below; icmp scenario only)
+  NSM_LOG_LEVEL      INFO                                             log level of every process
+
+  With NSM_UP_DOMAINS=N > 1: N domains domain1.nsm … domainN.nsm, each a fabric
+  (198.18.<k>.0/24) with a registry, one node (nsmgr + forwarder), nsmgr-proxy (:5004),
+  registry-proxy-dns (:5005) and map-ip; a router netns <id>-rt joins them and runs a dnsmasq
+  (198.19.0.254:53) serving their SRV/A records. The NSE runs in the last domain; nsm up prints
+  the interdomain URL to request from domain 1 (kernel://<service>@domainN.nsm/nsm-1).
+  \`nsm down\` stops every domain, the router and dnsmasq. See docs/interdomain.md.`;
 
 export function readConfig(env: Env = process.env) {
   const e = envReader(env);
   const stateFile = e.string("NSM_UP_STATE", "/run/nsm-ts/mesh.json");
-  return {
+  const cfg = {
     id: e.string("NSM_UP_ID", "nsm"),
     stateFile,
     dir: join(dirname(stateFile), `${e.string("NSM_UP_ID", "nsm")}-mesh`),
@@ -43,7 +51,11 @@ export function readConfig(env: Env = process.env) {
     scenario: e.oneOf("NSM_UP_SCENARIO", ["icmp", "vl3"], "icmp"),
     service: e.string("NSM_UP_SERVICE", e.optional("NSM_UP_SCENARIO") === "vl3" ? "vl3" : "icmp-responder"),
     logLevel: e.string("NSM_LOG_LEVEL", "INFO"),
+    domains: e.int("NSM_UP_DOMAINS", 1, { min: 1, max: 9 }),
   };
+  if (cfg.scenario === "vl3" && cfg.domains > 1)
+    throw new ConfigError("NSM_UP_DOMAINS", String(cfg.domains), "the vl3 scenario runs in one domain");
+  return cfg;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -72,46 +84,75 @@ export async function run(args: string[]): Promise<number> {
   const t0 = Date.now();
   // progress on stderr, so stdout keeps only the summary
   const step = (what: string) => console.error(`nsm up: [${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
-  const mesh = await createMesh({
+  const common = {
     progress: step,
     id: cfg.id,
     dir: cfg.dir,
     stateFile: cfg.stateFile,
-    nodes: 2,
     detached: true,
     logLevel: cfg.logLevel,
-    nsmgrExtraListen: (i) => (i === 0 ? [`unix://${cfg.socket}`] : []),
-  });
+    nsmgrExtraListen: (i: number) => (i === 0 ? [`unix://${cfg.socket}`] : []),
+  };
+  let meshes: Mesh[];
+  let names: string[] = [];
+  if (cfg.domains > 1) {
+    const d = await createDomains({ ...common, count: cfg.domains, nodes: 1 });
+    meshes = d.meshes;
+    names = d.names;
+  } else meshes = [await createMesh({ ...common, nodes: 2 })];
+  const mesh = meshes[0]!;
+  const last = meshes[meshes.length - 1]!;
+  const nseNode = cfg.domains > 1 ? 0 : 1;
   let nse;
   try {
     if (cfg.scenario === "vl3") {
       await startVl3(mesh, cfg, step, t0);
       return 0;
     }
-    step(`endpoint "${cfg.service}" on node 1 (addresses from ${cfg.cidr})`);
-    nse = await mesh.startNse(1, { name: cfg.service, cidr: cfg.cidr, services: [cfg.service] });
-    // from here on the supervisor owns the state file: it restarts what dies and records the pid
-    startSupervisor(mesh.state);
+    step(
+      `endpoint "${cfg.service}" on ${cfg.domains > 1 ? `${names.at(-1)} node 0` : "node 1"} (addresses from ${cfg.cidr})`,
+    );
+    nse = await last.startNse(nseNode, { name: cfg.service, cidr: cfg.cidr, services: [cfg.service] });
+    // from here on the supervisors own the state files: they restart what dies and record the pid
+    for (const m of meshes) startSupervisor(m.state);
   } catch (e) {
     await mesh.close().catch(() => undefined);
     throw e;
   }
   const s = mesh.state;
+  const pid = (m: Mesh, name: string) => m.procs.get(name)!.pid;
+  const url = `kernel://${cfg.service}${names.length ? `@${names.at(-1)}` : ""}/nsm-1`;
+  const where = names.length ? `${names.at(-1)} node 0` : "node 1";
+  const meshLines = (m: Mesh, label: string) => [
+    `  fabric    netns ${m.state.fabric}   bridge br0 ${m.state.registryUrl.replace(/^tcp:\/\//, "").split(":")[0]}/24   registry ${m.state.registryUrl} (pid ${pid(m, "registry")})${label}`,
+    ...(m.state.interdomain
+      ? [
+          `  gateway   nsmgr-proxy ${m.state.interdomain.nsmgrProxyUrl} (pid ${pid(m, "nsmgr-proxy")})   registry-proxy-dns ${m.state.interdomain.registryProxyUrl} (pid ${pid(m, "registry-proxy-dns")})   map-ip (pid ${pid(m, "map-ip")})`,
+        ]
+      : []),
+    ...m.state.nodes.map(
+      (n, i) =>
+        `  node ${i}    netns ${n.netns}    ${n.ip}   nsmgr-${i} ${m === mesh && i === 0 ? `unix://${cfg.socket}, ` : ""}${n.nsmgrUrl} (pid ${pid(m, `nsmgr-${i}`)})   forwarder-${i} kernel datapath (pid ${pid(m, `forwarder-${i}`)})`,
+    ),
+  ];
   const lines = [
     `nsm up: local mesh "${cfg.id}" is running (${((Date.now() - t0) / 1000).toFixed(1)} s; state ${cfg.stateFile}, logs ${cfg.dir}/*.log)`,
     "",
-    `  fabric    netns ${s.fabric}   bridge br0 ${s.registryUrl.replace(/^tcp:\/\//, "").split(":")[0]}/24   registry ${s.registryUrl} (pid ${mesh.procs.get("registry")!.pid})`,
-    ...s.nodes.map(
-      (n, i) =>
-        `  node ${i}    netns ${n.netns}    ${n.ip}   nsmgr-${i} ${i === 0 ? `unix://${cfg.socket}, ` : ""}${n.nsmgrUrl} (pid ${mesh.procs.get(`nsmgr-${i}`)!.pid})   forwarder-${i} kernel datapath (pid ${mesh.procs.get(`forwarder-${i}`)!.pid})`,
-    ),
-    `  endpoint  netns ${nse.workload}    ${cfg.service} on node 1: nse-icmp-responder, service "${cfg.service}", addresses from ${cfg.cidr} (pid ${nse.pid})`,
-    `  supervisor  pid ${s.supervisor!.pid}: restarts any of these that dies (log ${s.supervisor!.log})`,
+    ...meshes.flatMap((m, k) => [...(names.length ? [`  domain ${names[k]}`] : []), ...meshLines(m, "")]),
+    ...(s.linked?.dnsmasq
+      ? [
+          `  router    netns ${s.linked.netns[0]}   dnsmasq 198.19.0.254:53 (pid ${s.linked.dnsmasq.pid}): SRV + A of registry.nsm-system.<domain>, nsmgr-proxy.nsm-system.<domain>`,
+        ]
+      : []),
+    `  endpoint  netns ${nse.workload}    ${cfg.service} on ${where}: nse-icmp-responder, service "${cfg.service}", addresses from ${cfg.cidr} (pid ${nse.pid})`,
+    `  supervisor  pid ${meshes.map((m) => m.state.supervisor!.pid).join(", ")}: restarts any of these that dies (log ${s.supervisor!.log})`,
     "",
-    "Connect a client from a namespace of your own (node 0's nsmgr; the NSE is on node 1, so this goes over vxlan):",
+    names.length
+      ? `Connect a client from a namespace of your own (${names[0]} node 0's nsmgr; the NSE is in ${names.at(-1)}, so this goes through both nsmgr-proxies and a vxlan between the domains):`
+      : "Connect a client from a namespace of your own (node 0's nsmgr; the NSE is on node 1, so this goes over vxlan):",
     "",
     "  ip netns add mine",
-    `  ip netns exec mine env NSM_NETWORK_SERVICES=kernel://${cfg.service}/nsm-1 ${cfg.socket === DEFAULT_SOCKET ? "" : `NSM_CONNECT_TO=unix://${cfg.socket} `}npx nsm nsc &`,
+    `  ip netns exec mine env NSM_NETWORK_SERVICES=${url} ${cfg.socket === DEFAULT_SOCKET ? "" : `NSM_CONNECT_TO=unix://${cfg.socket} `}npx nsm nsc &`,
     "  ip -n mine addr show nsm-1            # your address; the NSE's is the route on nsm-1:",
     "  ip netns exec mine ping -c 3 $(ip -n mine route show dev nsm-1 scope link | awk '{print $1; exit}')",
     "",

@@ -8,6 +8,8 @@ import {
   FABRIC_PREFIX,
   REGISTRY_PORT,
   NSMGR_PORT,
+  NSMGR_PROXY_PORT,
+  REGISTRY_PROXY_PORT,
   saveState,
   type MeshState,
   type MeshOptions,
@@ -16,9 +18,13 @@ import {
 } from "./state.js";
 import { ipNetns, meshEnv, spawnIn } from "./processes.js";
 import { destroyMesh } from "./teardown.js";
+import { interdomainProcs } from "./interdomain.js";
 
 export async function createMesh(o: MeshOptions): Promise<Mesh> {
   const nodes = o.nodes ?? 2;
+  const prefix = o.prefix ?? FABRIC_PREFIX;
+  const gw = `${prefix}.254`;
+  const upMs = o.startupWaitMs ?? 20_000;
   mkdirSync(o.dir, { recursive: true });
   const state: MeshState = {
     id: o.id,
@@ -29,7 +35,16 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
     procs: [],
     files: [],
     nodes: [],
-    registryUrl: `tcp://${FABRIC_PREFIX}.254:${REGISTRY_PORT}`,
+    registryUrl: `tcp://${gw}:${REGISTRY_PORT}`,
+    ...(o.interdomain
+      ? {
+          interdomain: {
+            domain: o.interdomain.domain,
+            nsmgrProxyUrl: `tcp://${gw}:${NSMGR_PROXY_PORT}`,
+            registryProxyUrl: `tcp://${gw}:${REGISTRY_PROXY_PORT}`,
+          },
+        }
+      : {}),
     env: meshEnv(o),
   };
   saveState(state);
@@ -95,7 +110,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
       },
     });
     const from = f.output().length;
-    await f.waitFor(/Startup completed/, 20_000, from);
+    await f.waitFor(/Startup completed/, upMs, from);
     return f;
   };
 
@@ -109,12 +124,12 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
         .batch()
         .linkSetUp("lo")
         .linkAdd({ kind: "bridge", attrs: { name: "br0", up: true } })
-        .addrAdd({ link: "br0", cidr: `${FABRIC_PREFIX}.254/24` })
+        .addrAdd({ link: "br0", cidr: `${gw}/24` })
         .commit();
       for (let i = 0; i < nodes; i++) {
         const netns = `${o.id}-n${i}`;
         addNetns(netns);
-        const ip = `${FABRIC_PREFIX}.${i + 1}`;
+        const ip = `${prefix}.${i + 1}`;
         const ns = Netns.open({ name: netns });
         try {
           await fab
@@ -125,11 +140,13 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
               peer: { name: "eth0", netns: ns, up: true },
             })
             .commit();
-          await ns
+          const b = ns
             .batch()
             .linkSetUp("lo")
-            .addrAdd({ link: "eth0", cidr: `${ip}/24` })
-            .commit();
+            .addrAdd({ link: "eth0", cidr: `${ip}/24` });
+          // other domains are reached through the fabric (which routes to the domains' router)
+          if (o.interdomain) b.routeAdd({ dst: "default", via: gw });
+          await b.commit();
         } finally {
           ns.close();
         }
@@ -152,9 +169,22 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
       role: "registry",
       netns: state.fabric,
       cmd: "registry",
-      env: { NSM_LISTEN_ON: `tcp://${FABRIC_PREFIX}.254:${REGISTRY_PORT}`, NSM_EXPIRE_PERIOD: "1m" },
+      env: {
+        NSM_LISTEN_ON: `tcp://${gw}:${REGISTRY_PORT}`,
+        NSM_EXPIRE_PERIOD: "1m",
+        ...(state.interdomain ? { NSM_PROXY_REGISTRY_URL: state.interdomain.nsmgrProxyUrl } : {}),
+      },
     });
-    await reg.waitFor(/Startup completed/);
+    await reg.waitFor(/Startup completed/, upMs);
+    // the interdomain processes start beside the nsmgrs (nothing of theirs is needed before a request)
+    let gateways: Promise<unknown> = Promise.resolve();
+    if (o.interdomain && state.interdomain) {
+      o.progress?.(`interdomain: map-ip, registry-proxy-dns and nsmgr-proxy on ${gw} (domain ${o.interdomain.domain})`);
+      gateways = Promise.all(
+        interdomainProcs(state, o.interdomain.dnsServer, o.dir).map((p) => start(p).waitFor(/Startup completed/, upMs)),
+      );
+      gateways.catch(() => undefined); // awaited below
+    }
     o.progress?.(`nsmgr on each node (${state.nodes.map((n) => n.nsmgrUrl).join(", ")})`);
     const mgrs = state.nodes.map((n, i) => {
       for (const u of o.nsmgrExtraListen?.(i) ?? [])
@@ -164,7 +194,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
       return spawnNsmgr(i);
     });
     saveState(state);
-    await Promise.all(mgrs.map((m) => m.waitFor(/Startup completed/)));
+    await Promise.all([gateways, ...mgrs.map((m) => m.waitFor(/Startup completed/, upMs))]);
     if (o.datapath === "ovs") {
       for (const [i, n] of state.nodes.entries()) {
         const d = join(o.dir, `ovs-${i}`);
@@ -203,7 +233,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
       cmd: was.spec.cmd,
       env: { ...was.spec.env, ...r.env },
     });
-    if (was.role !== "nsc") await p.waitFor(/Startup completed/, r.waitMs ?? 20_000, p.output().length);
+    if (was.role !== "nsc") await p.waitFor(/Startup completed/, r.waitMs ?? upMs, p.output().length);
     return p;
   };
 
@@ -236,7 +266,7 @@ export async function createMesh(o: MeshOptions): Promise<Mesh> {
           ...e.env,
         },
       });
-      await p.waitFor(/Startup completed/);
+      await p.waitFor(/Startup completed/, upMs);
       return Object.assign(p, { workload });
     },
     async startIpam(i) {

@@ -31,3 +31,4 @@ export {
 export { alive, isOurs, waitGone } from "./processes.js";
 export { destroyMesh, type MeshTeardown } from "./teardown.js";
 export { createMesh } from "./fabric.js";
+export { createDomains, domainName, type Domains, type DomainsOptions } from "./domains.js";

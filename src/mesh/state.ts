@@ -5,6 +5,9 @@ import { packagePath } from "../tools/pkg.js";
 export const FABRIC_PREFIX = "198.18.0";
 export const REGISTRY_PORT = 5002;
 export const NSMGR_PORT = 5001;
+/** upstream's deployment ports of nsmgr-proxy and registry-proxy-dns */
+export const NSMGR_PROXY_PORT = 5004;
+export const REGISTRY_PROXY_PORT = 5005;
 export const BIN = packagePath("bin", "nsm.mjs");
 export const OVS_SH = packagePath("scripts", "ovs.sh");
 
@@ -33,6 +36,13 @@ export interface MeshState {
   files: string[];
   nodes: { netns: string; ip: string; nsmgrUrl: string; nsmgrSock: string; forwarderStateDir: string }[];
   registryUrl: string;
+  /**
+   * the first domain of several (src/mesh/domains.ts) also owns what joins them: the router netns,
+   * the dnsmasq serving their records, and the other domains' state files (removed with this one)
+   */
+  linked?: { netns: string[]; dnsmasq?: { pid: number; log: string }; states: string[]; dir?: string };
+  /** a domain of several (NSM_UP_DOMAINS): its name and its interdomain gateways on the fabric */
+  interdomain?: { domain: string; nsmgrProxyUrl: string; registryProxyUrl: string };
   /** private Open vSwitch instances (scripts/ovs.sh dirs) of an ovs-datapath mesh */
   ovsDirs?: string[];
   /** environment every process gets on top of the starter's (log level, MeshOptions.env) */
@@ -49,6 +59,14 @@ export interface MeshOptions {
   /** state file (default `<dir>/mesh.json`) */
   stateFile?: string;
   nodes?: number;
+  /** the first three octets of the fabric's /24 (default 198.18.0): node i is .<i+1>, the fabric .254 */
+  prefix?: string;
+  /**
+   * make this mesh one domain of several: its registry sends name@domain calls to an nsmgr-proxy
+   * on the fabric, beside a registry-proxy-dns asking `dnsServer` and a map-ip over the node list;
+   * nodes route everything else through the fabric (joined to the other domains by src/mesh/domains.ts)
+   */
+  interdomain?: { domain: string; dnsServer: string };
   /** extra listen URLs for node i's nsmgr (nsm up: the default socket on node 0) */
   nsmgrExtraListen?: (node: number) => string[];
   /** NSM_LOG_LEVEL of every process (default INFO) */
@@ -61,6 +79,8 @@ export interface MeshOptions {
   detached?: boolean;
   /** forwarder NSM_STALE_TIMEOUT (default 30s) */
   forwarderStaleTimeout?: string;
+  /** how long a process may take to log its startup (default 20 s; several domains starting at once on a busy host need more) */
+  startupWaitMs?: number;
   /** the forwarders' NSM_DATAPATH (default kernel); ovs: a private OVS per node (vswitchd in the node netns, eth0 attached to its bridge) */
   datapath?: "kernel" | "ovs";
 }

@@ -41,6 +41,24 @@ export async function destroyMesh(given: MeshState): Promise<MeshTeardown> {
     }
   }
   const state = readMeshState(given.stateFile) ?? given;
+  // the other domains first (their clients and proxies may talk to ours), then what joined them
+  for (const f of state.linked?.states ?? []) {
+    const other = readMeshState(f);
+    if (!other) continue;
+    try {
+      const r = await destroyMesh(other);
+      result.stopped.push(...r.stopped);
+      result.gone.push(...r.gone);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  const dm = state.linked?.dnsmasq;
+  if (dm && alive(dm.pid) && isOurs(dm.pid, "dnsmasq")) {
+    process.kill(dm.pid, "SIGTERM");
+    if (await waitGone(dm.pid, 3000)) result.stopped.push("dnsmasq");
+    else errors.push(`dnsmasq (pid ${dm.pid}) does not exit`);
+  }
   const stop = async (pr: MeshProcState) => {
     if (!alive(pr.pid) || !isOurs(pr.pid, "nsm.mjs")) {
       result.gone.push(pr.name);
@@ -99,7 +117,7 @@ export async function destroyMesh(given: MeshState): Promise<MeshTeardown> {
       errors.push(`ovs ${d}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? (e as Error).message}`);
     }
   }
-  for (const ns of [...state.netns].reverse()) {
+  for (const ns of [...state.netns, ...(state.linked?.netns ?? [])].reverse()) {
     // a workload's resolv.conf (an nsc's DNS proxy writes /etc/netns/<ns>/resolv.conf) goes with its netns
     rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
     if (!existsSync(`/run/netns/${ns}`)) continue;
@@ -120,6 +138,7 @@ export async function destroyMesh(given: MeshState): Promise<MeshTeardown> {
     errors.push(`${state.dir}: ${(e as Error).message}`);
   }
   rmSync(state.stateFile, { force: true });
+  if (state.linked?.dir) rmSync(state.linked.dir, { recursive: true, force: true });
   if (errors.length) throw new Error(`mesh ${state.id}: teardown: ${errors.join("; ")}`);
   return result;
 }

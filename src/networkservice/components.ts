@@ -12,5 +12,6 @@ export * from "./components/nsmgr.js";
 export * from "./components/forwarder.js";
 export * from "./components/endpoint.js";
 export * from "./components/client.js";
+export * from "./components/nsmgrproxy.js";
 
 export type { DNSConfig } from "../api/index.js";

@@ -99,8 +99,10 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   const nsStoreEl = storeNsServer(nsReplica, { signal: life.signal, log });
   const nse = nseChain(
     validateNseServer(),
-    beginNseServer({ signal: life.signal }),
+    // before begin: a name@domain registration of our own domain comes back here stripped, under
+    // the same name, while the first call is still in flight (begin would make it wait for itself)
     interdomainServer(NSE, proxy && proxy.nseRegistry, (e) => e.networkServiceNames),
+    beginNseServer({ signal: life.signal }),
     setRegistrationTimeNseServer(),
     expireNseServer({ periodMs: o.expirePeriodMs ?? DEFAULT_EXPIRE_PERIOD_MS }),
     nseStoreEl,

@@ -11,7 +11,7 @@ import type {
   NetworkServiceEndpointResponse,
 } from "../../../api/index.js";
 import { NsmError, type RegistryElement, status } from "../../../core/index.js";
-import { checkNseUrl } from "../../tools.js";
+import { checkNseUrl, interdomain } from "../../tools.js";
 
 export type LocalBypass = RegistryElement<
   NetworkServiceEndpoint,
@@ -54,7 +54,9 @@ export function localBypassNseServer(nsmgrUrl: string): LocalBypass {
         const nse = r.networkServiceEndpoint;
         if (nse) {
           const real = local.get(nse.name);
-          if (real !== undefined && nse.url === nsmgrUrl) nse.url = real;
+          // a name@domain registration made through us comes back from the other domain's registry
+          // with its nsmgr-proxy's URL, not ours: it is still ours
+          if (real !== undefined && (nse.url === nsmgrUrl || interdomain.is(nse.name))) nse.url = real;
           else if (nse.url === nsmgrUrl && !r.deleted) continue;
         }
         yield r;
