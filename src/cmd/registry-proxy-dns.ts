@@ -7,7 +7,7 @@
 import { serve } from "../core/index.js";
 import { readLogConfig } from "../networkservice/cmdutil.js";
 import { proxyDnsRegistry } from "../registry/chains/proxydns.js";
-import { DnsResolver, parseDnsServer } from "../tools/dns.js";
+import { DnsResolver, parseDnsServer } from "../tools/dns/resolver.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
 import { newLogger } from "../tools/log.js";
 import { lifecycle } from "./lifecycle.js";

@@ -18,7 +18,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Netns } from "../datapath/netns.js";
-import { NSMGR_PROXY_SERVICE, REGISTRY_SERVICE } from "../tools/dns.js";
+import { NSMGR_PROXY_SERVICE, REGISTRY_SERVICE } from "../tools/dns/resolver.js";
 import { startDnsmasq, type DnsRecord, type Dnsmasq } from "./dnsmasq.js";
 import { createMesh } from "./fabric.js";
 import { ipNetns } from "./processes.js";

@@ -19,7 +19,7 @@ import {
   type NetworkServiceEndpoint,
 } from "../../../api/index.js";
 import { NsmError, status, type Ctx, type NseRegistryElement, type NsRegistryElement } from "../../../core/index.js";
-import { NSMGR_PROXY_SERVICE, REGISTRY_SERVICE } from "../../../tools/dns.js";
+import { NSMGR_PROXY_SERVICE, REGISTRY_SERVICE } from "../../../tools/dns/resolver.js";
 import { REGISTRY_URL } from "../../keys.js";
 import { interdomain } from "../../tools.js";
 

@@ -16,7 +16,7 @@ import dgram from "node:dgram";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import dnsPacket from "dns-packet";
-import { NsmError, status } from "./errors.js";
+import { NsmError, status } from "../errors.js";
 
 export const REGISTRY_SERVICE = "registry.nsm-system";
 export const NSMGR_PROXY_SERVICE = "nsmgr-proxy.nsm-system";

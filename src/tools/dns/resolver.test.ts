@@ -10,9 +10,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDnsmasq } from "../mesh/dnsmasq.js";
-import { DnsResolver, NSMGR_PROXY_SERVICE, REGISTRY_SERVICE, literalDomainUrl } from "./dns.js";
-import { NsmError, status } from "./errors.js";
+import { startDnsmasq } from "../../mesh/dnsmasq.js";
+import { DnsResolver, NSMGR_PROXY_SERVICE, REGISTRY_SERVICE, literalDomainUrl } from "./resolver.js";
+import { NsmError, status } from "../errors.js";
 
 const hasDnsmasq = (() => {
   try {
