@@ -392,3 +392,33 @@ export const memifNative = {
   /** Stops and joins the loop; returns its final counters, or null if it was already stopped. */
   forwardStop: (f: number): MemifForwardStats | null => sync(() => memifAddon().memifForwardStop(f)),
 };
+
+/** One stats-segment directory entry (1 scalar, 2 simple counters, 3 combined [packets, bytes], 4 names). */
+export type VppStatEntry =
+  | { readonly name: string; readonly type: 1; readonly value: number }
+  | { readonly name: string; readonly type: 2; readonly value: number[] }
+  | { readonly name: string; readonly type: 3; readonly value: [number[], number[]] }
+  | { readonly name: string; readonly type: 4; readonly value: (string | null)[] };
+
+interface VppStatsAddon {
+  vppStatsOpen(socketPath: string): number;
+  vppStatsRead(h: number, prefix: string): { epoch: number; entries: VppStatEntry[] };
+  vppStatsClose(h: number): void;
+}
+
+function vppStatsAddon(): VppStatsAddon {
+  const a = load() as unknown as Partial<VppStatsAddon>;
+  if (!a.vppStatsOpen) throw new Error('nsm_native.node is out of date (no vppStatsOpen); run "npm run build:native"');
+  return a as VppStatsAddon;
+}
+
+/** The addon's VPP stats-segment reader (synchronous; errors are {@link NativeError}). Use src/vpp/stats.ts. */
+export const vppStatsNative = {
+  /** Gets the segment's memfd over VPP's stats socket and maps it read-only. */
+  open: (socketPath: string): number => sync(() => vppStatsAddon().vppStatsOpen(socketPath)),
+  /** A consistent read (epoch / in-progress protocol) of the entries whose name starts with `prefix`. */
+  read: (h: number, prefix: string): { epoch: number; entries: VppStatEntry[] } =>
+    sync(() => vppStatsAddon().vppStatsRead(h, prefix)),
+  /** Unmaps the segment; idempotent. */
+  close: (h: number): void => sync(() => vppStatsAddon().vppStatsClose(h)),
+};

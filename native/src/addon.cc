@@ -9,7 +9,8 @@ Napi::Value FdInode(const Napi::CallbackInfo& info);
 Napi::Value LinkList(const Napi::CallbackInfo& info);
 Napi::Value IcmpEcho(const Napi::CallbackInfo& info);
 Napi::Value NlExec(const Napi::CallbackInfo& info);
-void RegisterMemif(Napi::Env env, Napi::Object exports);  // memif_napi.cc
+void RegisterMemif(Napi::Env env, Napi::Object exports);     // memif_napi.cc
+void RegisterVppStats(Napi::Env env, Napi::Object exports);  // vpp_stats.cc
 }  // namespace nsm
 
 namespace {
@@ -23,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("icmpEcho", Napi::Function::New(env, nsm::IcmpEcho, "icmpEcho"));
   exports.Set("nlExec", Napi::Function::New(env, nsm::NlExec, "nlExec"));
   nsm::RegisterMemif(env, exports);
+  nsm::RegisterVppStats(env, exports);
   return exports;
 }
 
