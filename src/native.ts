@@ -133,7 +133,8 @@ function candidates(): string[] {
   return env ? [env, ...found] : found;
 }
 
-function load(): Addon {
+/** The loaded addon (throws when it is not built); src/native/*.ts type parts of it. */
+export function load(): Addon {
   if (addon) return addon;
   if (loadError) throw loadError;
   const path = candidates().find((p) => existsSync(p));
@@ -155,7 +156,7 @@ export function nativeAvailable(): boolean {
   }
 }
 
-function sync<T>(f: () => T): T {
+export function sync<T>(f: () => T): T {
   try {
     return f();
   } catch (e) {
@@ -391,34 +392,4 @@ export const memifNative = {
   forwardStats: (f: number): MemifForwardStats | null => sync(() => memifAddon().memifForwardStats(f)),
   /** Stops and joins the loop; returns its final counters, or null if it was already stopped. */
   forwardStop: (f: number): MemifForwardStats | null => sync(() => memifAddon().memifForwardStop(f)),
-};
-
-/** One stats-segment directory entry (1 scalar, 2 simple counters, 3 combined [packets, bytes], 4 names). */
-export type VppStatEntry =
-  | { readonly name: string; readonly type: 1; readonly value: number }
-  | { readonly name: string; readonly type: 2; readonly value: number[] }
-  | { readonly name: string; readonly type: 3; readonly value: [number[], number[]] }
-  | { readonly name: string; readonly type: 4; readonly value: (string | null)[] };
-
-interface VppStatsAddon {
-  vppStatsOpen(socketPath: string): number;
-  vppStatsRead(h: number, prefix: string): { epoch: number; entries: VppStatEntry[] };
-  vppStatsClose(h: number): void;
-}
-
-function vppStatsAddon(): VppStatsAddon {
-  const a = load() as unknown as Partial<VppStatsAddon>;
-  if (!a.vppStatsOpen) throw new Error('nsm_native.node is out of date (no vppStatsOpen); run "npm run build:native"');
-  return a as VppStatsAddon;
-}
-
-/** The addon's VPP stats-segment reader (synchronous; errors are {@link NativeError}). Use src/vpp/stats.ts. */
-export const vppStatsNative = {
-  /** Gets the segment's memfd over VPP's stats socket and maps it read-only. */
-  open: (socketPath: string): number => sync(() => vppStatsAddon().vppStatsOpen(socketPath)),
-  /** A consistent read (epoch / in-progress protocol) of the entries whose name starts with `prefix`. */
-  read: (h: number, prefix: string): { epoch: number; entries: VppStatEntry[] } =>
-    sync(() => vppStatsAddon().vppStatsRead(h, prefix)),
-  /** Unmaps the segment; idempotent. */
-  close: (h: number): void => sync(() => vppStatsAddon().vppStatsClose(h)),
 };

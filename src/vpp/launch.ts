@@ -34,6 +34,8 @@ export interface LaunchOptions {
   timeoutMs?: number;
   /** extra startup.conf text */
   extraConf?: string;
+  /** network namespace to run VPP in (a path such as /run/netns/node-1; default: ours) */
+  netns?: string;
 }
 
 export interface LaunchedVpp {
@@ -82,7 +84,8 @@ export async function launchVpp(o: LaunchOptions): Promise<LaunchedVpp> {
   const prefix = o.prefix ?? `nsm${o.dir.replace(/[^A-Za-z0-9]/g, "").slice(-24)}`;
   const conf = join(o.dir, "vpp.conf");
   writeFileSync(conf, vppConf(o.dir, prefix, o.extraConf));
-  const child = spawn(bin, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+  const argv = o.netns ? ["nsenter", `--net=${o.netns}`, bin, "-c", conf] : [bin, "-c", conf];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => {
     if (stderr.length < 4000) stderr += d.toString();

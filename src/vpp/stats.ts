@@ -8,7 +8,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { vppStatsNative, type VppStatEntry } from "../native.js";
+import { vppStatsNative, type VppStatEntry } from "../native/vpp-stats.js";
 import { NsmError, status } from "../tools/errors.js";
 
 export interface PacketsBytes {

@@ -20,9 +20,10 @@ let seq = 0;
 export async function startVpp(
   t: { after(f: () => Promise<void> | void): void },
   extraConf?: string,
+  netns?: string,
 ): Promise<LaunchedVpp> {
   const dir = mkdtempSync(join(tmpdir(), `vpp-t${process.pid}-${seq++}-`));
-  const vpp = await launchVpp({ dir, prefix: `nsmt${process.pid}x${seq}`, extraConf });
+  const vpp = await launchVpp({ dir, prefix: `nsmt${process.pid}x${seq}`, extraConf, ...(netns ? { netns } : {}) });
   t.after(async () => {
     await vpp.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,201 @@
+/**
+ * The VPP datapath backend (NSM_DATAPATH=vpp): plumbs cross connects in FD.io VPP over its binary
+ * API (src/vpp), as upstream forwarder-vpp does.
+ *
+ * | incoming → outgoing | what is made | unit |
+ * |---|---|---|
+ * | KERNEL → KERNEL (same node) | per side a veth pair (workload end in the workload's netns) read by a VPP af_packet interface; IP payload: l3xc both ways, ETHERNET: l2 xconnect | kernel-side.ts, xconnect.ts |
+ *
+ * Every VPP interface we make carries the connection id as its tag; Close removes the cross
+ * connect, the neighbours and the interfaces (and with them the veth pairs). A failed Request
+ * undoes what it made. Path-segment metrics are the interfaces' counters from VPP's stats
+ * segment (`server_*` = NSC-facing, `client_*` = NSE-facing).
+ *
+ * With `apiSocket` (NSM_VPP_API_SOCKET) the backend uses that VPP; without, it starts its own
+ * (src/vpp/launch.ts) in `runDir` and stops it on close.
+ *
+ *   const backend = await vppBackend({ apiSocket: "/run/vpp/api.sock", log });
+ *
+ * Root only.
+ */
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { cls, kernel, mechType, newMechanism, payload } from "../../../api/index.js";
+import { Netns } from "../../../datapath/netns.js";
+import { silentLogger } from "../../../tools/log.js";
+import { toAddress } from "../../../vpp/address.js";
+import { VppClient } from "../../../vpp/client.js";
+import { launchVpp, type LaunchedVpp } from "../../../vpp/launch.js";
+import { vppStats, type VppStats } from "../../../vpp/stats.js";
+import type { CrossConnect, DatapathBackend } from "../../backend.js";
+import { ipFingerprint, putSideMetrics } from "../shared/plumbing.js";
+import { kernelSide } from "./kernel-side.js";
+import type { VppBackendOptions, VppEnv, VppRecord, VppSide } from "./types.js";
+import { unXconnect, xconnect } from "./xconnect.js";
+
+export type { VppBackendOptions, VppRecord, VppSide } from "./types.js";
+
+/** Messages this backend sends: a VPP without any of them is refused at start, naming it. */
+export const VPP_MESSAGES = [
+  "af_packet_create_v3",
+  "af_packet_delete",
+  "sw_interface_tag_add_del",
+  "sw_interface_set_mtu",
+  "sw_interface_set_flags",
+  "sw_interface_dump",
+  "ip_neighbor_add_del",
+  "sw_interface_set_l2_xconnect",
+  "l3xc_update",
+  "l3xc_del",
+] as const;
+
+export interface VppBackend extends DatapathBackend {
+  readonly vpp: VppClient;
+  /** our own VPP, when we started one */
+  readonly launched: LaunchedVpp | undefined;
+  readonly records: ReadonlyMap<string, VppRecord>;
+}
+
+export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend> {
+  const log = (o.log ?? silentLogger).child({ datapath: "vpp" });
+  let launched: LaunchedVpp | undefined;
+  let apiSocket = o.apiSocket;
+  if (!apiSocket) {
+    const runDir = o.runDir ?? join(tmpdir(), `nsm-vpp-${process.pid}`);
+    launched = await launchVpp({ dir: runDir, ...(o.netns ? { netns: o.netns } : {}) });
+    apiSocket = launched.apiSocket;
+    log.info({ pid: launched.pid, runDir }, "vpp datapath: started our own VPP");
+  }
+  let vpp: VppClient;
+  try {
+    vpp = await VppClient.connect(apiSocket, { name: "nsm-forwarder", require: VPP_MESSAGES, reconnect: true, log });
+  } catch (e) {
+    await launched?.stop();
+    throw e;
+  }
+  const node = o.netns ? Netns.open(o.netns) : Netns.current();
+  const env: VppEnv = { vpp, node, log };
+  const statsSocket = o.statsSocket ?? join(dirname(apiSocket), "stats.sock");
+  let stats: VppStats | undefined;
+  const live = new Map<string, VppRecord>();
+
+  /** removes what a record names, best effort, newest first */
+  const teardown = async (r: VppRecord) => {
+    await unXconnect(vpp, r);
+    for (const s of [...r.sides].reverse()) await removeSide(s);
+  };
+  const quiet = (p: Promise<unknown>) => p.catch(() => undefined);
+  const removeSide = async (s: VppSide) => {
+    for (const n of s.neighbours)
+      await quiet(
+        vpp.request("ip_neighbor_add_del", {
+          is_add: false,
+          neighbor: { sw_if_index: s.swIfIndex, ip_address: toAddress(n.ip) },
+        }),
+      );
+    if (s.kind === "afpacket" && s.veth) {
+      await quiet(vpp.request("af_packet_delete", { host_if_name: s.veth }));
+      await quiet(node.linkDel(s.veth));
+    }
+  };
+
+  const planOf = (x: CrossConnect) => {
+    const inM = x.incoming.mechanism,
+      outM = x.outgoing.mechanism;
+    if (!inM || !outM) throw new Error("cross connect without mechanisms on both sides");
+    if (inM.type !== mechType.KERNEL || outM.type !== mechType.KERNEL)
+      throw new Error(`vpp datapath cannot cross-connect ${inM.type} to ${outM.type} (yet)`);
+    const kp = (m: typeof inM) => [kernel.netnsUrlOf(m), kernel.ifnameOf(m)];
+    return { fp: JSON.stringify(["kernel", kp(inM), kp(outM), x.incoming.payload, ipFingerprint(x)]) };
+  };
+
+  return {
+    name: "vpp",
+    vpp,
+    launched,
+    records: live,
+    mechanisms: { local: [mechType.KERNEL], remote: [] },
+
+    outgoingPreferences(_incoming, opt) {
+      if (opt.remote) return [];
+      return [newMechanism(cls.LOCAL, mechType.KERNEL)];
+    },
+
+    async apply(x, ctx) {
+      const plan = planOf(x);
+      const prev = live.get(x.id);
+      if (prev && prev.fp === plan.fp) return;
+      if (prev) {
+        live.delete(x.id);
+        await teardown(prev);
+      }
+      const undo: (() => Promise<unknown>)[] = [];
+      const rec: VppRecord = {
+        id: x.id,
+        fp: plan.fp,
+        sides: [],
+        xc: x.incoming.payload === payload.ETHERNET ? "l2" : "l3",
+      };
+      try {
+        rec.sides.push(await kernelSide(env, x, x.incoming.mechanism!, "client", ctx, undo));
+        rec.sides.push(await kernelSide(env, x, x.outgoing.mechanism!, "endpoint", ctx, undo));
+        await xconnect(vpp, rec, x.outgoing.context?.ipContext);
+        // upstream's order: the NSE-facing interface first, then the NSC-facing one
+        for (const s of [...rec.sides].reverse())
+          await vpp.request("sw_interface_set_flags", { sw_if_index: s.swIfIndex, flags: 1 });
+      } catch (e) {
+        log.debug({ connId: x.id, err: (e as Error).message }, "vpp datapath: request failed, undoing");
+        await unXconnect(vpp, rec);
+        for (const u of undo.reverse()) await quiet(u());
+        throw e;
+      }
+      live.set(x.id, rec);
+      log.debug({ connId: x.id, sides: rec.sides.map((s) => s.iface) }, "vpp datapath: plumbed");
+    },
+
+    async remove(x) {
+      const r = live.get(x.id);
+      live.delete(x.id);
+      if (r) await teardown(r);
+    },
+
+    async metrics(x) {
+      const r = live.get(x.id);
+      if (!r) return undefined;
+      try {
+        stats ??= vppStats(statsSocket);
+      } catch (e) {
+        log.debug({ err: (e as Error).message }, "vpp datapath: no stats segment");
+        return undefined;
+      }
+      const all = stats.interfaces();
+      const out: Record<string, string> = {};
+      r.sides.forEach((s, i) => {
+        const c = all.find((a) => a.swIfIndex === s.swIfIndex);
+        if (!c) return;
+        putSideMetrics(out, i === 0 ? "server" : "client", s.iface, {
+          rxBytes: c.rx.bytes,
+          rxPackets: c.rx.packets,
+          txBytes: c.tx.bytes,
+          txPackets: c.tx.packets,
+          drops: c.drops,
+        });
+      });
+      return out;
+    },
+
+    async close() {
+      stats?.close();
+      await vpp.close();
+      node.close();
+      if (launched) {
+        await launched.stop();
+        log.info("vpp datapath: stopped our VPP");
+      }
+    },
+  };
+}
+
+/** True when a VPP binary is installed (for NSM_DATAPATH=vpp without NSM_VPP_API_SOCKET). */
+export const vppInstalled = (): boolean => existsSync(process.env.NSM_VPP_BIN ?? "/opt/vpp/bin/vpp");
