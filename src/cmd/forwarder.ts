@@ -98,6 +98,8 @@ export async function backendFor(cfg: ReturnType<typeof readConfig>, log: Logger
   if (cfg.datapath === "vpp")
     return vppBackend({
       ...(cfg.vppApiSocket ? { apiSocket: cfg.vppApiSocket } : { runDir: `${cfg.stateDir}/vpp` }),
+      tunnelIp: cfg.tunnelIp,
+      vxlanPort: cfg.vxlanPort,
       log,
     });
   return kernel();

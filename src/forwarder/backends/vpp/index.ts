@@ -5,6 +5,7 @@
  * | incoming → outgoing | what is made | unit |
  * |---|---|---|
  * | KERNEL → KERNEL (same node) | per side a veth pair (workload end in the workload's netns) read by a VPP af_packet interface; IP payload: l3xc both ways, ETHERNET: l2 xconnect | kernel-side.ts, xconnect.ts |
+ * | KERNEL → VXLAN / VXLAN → KERNEL (ETHERNET payload) | the KERNEL side as above, a VPP vxlan tunnel over the uplink (uplink.ts), l2 xconnect | vxlan.ts |
  *
  * Every VPP interface we make carries the connection id as its tag; Close removes the cross
  * connect, the neighbours and the interfaces (and with them the veth pairs). A failed Request
@@ -21,7 +22,7 @@
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { cls, kernel, mechType, newMechanism, payload } from "../../../api/index.js";
+import { cls, kernel, mechType, newMechanism, payload, vxlan } from "../../../api/index.js";
 import { Netns } from "../../../datapath/netns.js";
 import { silentLogger } from "../../../tools/log.js";
 import { toAddress } from "../../../vpp/address.js";
@@ -31,6 +32,8 @@ import { vppStats, type VppStats } from "../../../vpp/stats.js";
 import type { CrossConnect, DatapathBackend } from "../../backend.js";
 import { ipFingerprint, putSideMetrics } from "../shared/plumbing.js";
 import { kernelSide } from "./kernel-side.js";
+import { initUplink, type Uplink } from "./uplink.js";
+import { removeVxlan, vxlanSide } from "./vxlan.js";
 import type { VppBackendOptions, VppEnv, VppRecord, VppSide } from "./types.js";
 import { unXconnect, xconnect } from "./xconnect.js";
 
@@ -48,6 +51,9 @@ export const VPP_MESSAGES = [
   "sw_interface_set_l2_xconnect",
   "l3xc_update",
   "l3xc_del",
+  "add_node_next",
+  "vxlan_add_del_tunnel_v3",
+  "sw_interface_add_del_address",
 ] as const;
 
 export interface VppBackend extends DatapathBackend {
@@ -55,6 +61,8 @@ export interface VppBackend extends DatapathBackend {
   /** our own VPP, when we started one */
   readonly launched: LaunchedVpp | undefined;
   readonly records: ReadonlyMap<string, VppRecord>;
+  /** the af_packet uplink carrying our tunnel address (when NSM_TUNNEL_IP is set) */
+  readonly uplink: Uplink | undefined;
 }
 
 export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend> {
@@ -79,6 +87,22 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
   const statsSocket = o.statsSocket ?? join(dirname(apiSocket), "stats.sock");
   let stats: VppStats | undefined;
   const live = new Map<string, VppRecord>();
+  let uplink: Uplink | undefined;
+  if (o.tunnelIp) {
+    try {
+      uplink = await initUplink(vpp, node, o.tunnelIp);
+    } catch (e) {
+      await vpp.close();
+      node.close();
+      await launched?.stop();
+      throw e;
+    }
+  }
+  const vxlanPort = o.vxlanPort ?? 4789;
+  const tunnelEnv = () => {
+    if (!uplink) throw new Error("vpp datapath: no NSM_TUNNEL_IP, so no VXLAN");
+    return { ...env, tunnelIp: uplink.ip, vxlanPort, live };
+  };
 
   /** removes what a record names, best effort, newest first */
   const teardown = async (r: VppRecord) => {
@@ -94,6 +118,7 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
           neighbor: { sw_if_index: s.swIfIndex, ip_address: toAddress(n.ip) },
         }),
       );
+    if (s.kind === "vxlan") await quiet(removeVxlan(vpp, s));
     if (s.kind === "afpacket" && s.veth) {
       await quiet(vpp.request("af_packet_delete", { host_if_name: s.veth }));
       await quiet(node.linkDel(s.veth));
@@ -104,10 +129,22 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     const inM = x.incoming.mechanism,
       outM = x.outgoing.mechanism;
     if (!inM || !outM) throw new Error("cross connect without mechanisms on both sides");
-    if (inM.type !== mechType.KERNEL || outM.type !== mechType.KERNEL)
-      throw new Error(`vpp datapath cannot cross-connect ${inM.type} to ${outM.type} (yet)`);
     const kp = (m: typeof inM) => [kernel.netnsUrlOf(m), kernel.ifnameOf(m)];
-    return { fp: JSON.stringify(["kernel", kp(inM), kp(outM), x.incoming.payload, ipFingerprint(x)]) };
+    const tp = (m: typeof inM, keys: string[]) => keys.map((k) => m.parameters[k] ?? "");
+    const base = [x.incoming.payload, ipFingerprint(x)];
+    if (inM.type === mechType.KERNEL && outM.type === mechType.KERNEL)
+      return { shape: "local" as const, fp: JSON.stringify(["kernel", kp(inM), kp(outM), ...base]) };
+    if (inM.type === mechType.KERNEL && outM.type === mechType.VXLAN)
+      return {
+        shape: "src" as const,
+        fp: JSON.stringify(["vxlan-src", kp(inM), tp(outM, ["dst_ip", "dst_port", "vni"]), ...base]),
+      };
+    if (inM.type === mechType.VXLAN && outM.type === mechType.KERNEL)
+      return {
+        shape: "dst" as const,
+        fp: JSON.stringify(["vxlan-dst", tp(inM, ["src_ip", "src_port"]), kp(outM), ...base]),
+      };
+    throw new Error(`vpp datapath cannot cross-connect ${inM.type} to ${outM.type}`);
   };
 
   return {
@@ -115,17 +152,32 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     vpp,
     launched,
     records: live,
-    mechanisms: { local: [mechType.KERNEL], remote: [] },
+    uplink,
+    mechanisms: { local: [mechType.KERNEL], remote: uplink ? [mechType.VXLAN] : [] },
 
-    outgoingPreferences(_incoming, opt) {
-      if (opt.remote) return [];
-      return [newMechanism(cls.LOCAL, mechType.KERNEL)];
+    outgoingPreferences(incoming, opt) {
+      if (!opt.remote) return [newMechanism(cls.LOCAL, mechType.KERNEL)];
+      // VXLAN carries ETHERNET payload only, as upstream forwarder-vpp
+      if (!uplink || incoming.payload !== payload.ETHERNET) return [];
+      const m = vxlan.newVxlan(uplink.ip);
+      vxlan.setSrcPort(m, vxlanPort);
+      vxlan.setMtu(m, uplink.mtu - 50);
+      return [m];
     },
 
     async apply(x, ctx) {
       const plan = planOf(x);
       const prev = live.get(x.id);
-      if (prev && prev.fp === plan.fp) return;
+      if (prev && prev.fp === plan.fp) {
+        if (plan.shape === "dst" && uplink) {
+          // a refresh of the NSE's side: the same dst_* and vni as the first time
+          const m = x.incoming.mechanism!;
+          vxlan.setDstIp(m, uplink.ip);
+          vxlan.setDstPort(m, vxlanPort);
+          vxlan.setVni(m, prev.vni!);
+        }
+        return;
+      }
       if (prev) {
         live.delete(x.id);
         await teardown(prev);
@@ -135,11 +187,19 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
         id: x.id,
         fp: plan.fp,
         sides: [],
-        xc: x.incoming.payload === payload.ETHERNET ? "l2" : "l3",
+        xc: x.incoming.payload === payload.ETHERNET || plan.shape !== "local" ? "l2" : "l3",
       };
       try {
-        rec.sides.push(await kernelSide(env, x, x.incoming.mechanism!, "client", ctx, undo));
-        rec.sides.push(await kernelSide(env, x, x.outgoing.mechanism!, "endpoint", ctx, undo));
+        if (plan.shape === "dst") {
+          const v = await vxlanSide(tunnelEnv(), x, x.incoming.mechanism!, "dst", undo);
+          rec.vni = v.vni;
+          rec.sides.push(v);
+        } else rec.sides.push(await kernelSide(env, x, x.incoming.mechanism!, "client", ctx, undo));
+        if (plan.shape === "src") {
+          const v = await vxlanSide(tunnelEnv(), x, x.outgoing.mechanism!, "src", undo);
+          rec.vni = v.vni;
+          rec.sides.push(v);
+        } else rec.sides.push(await kernelSide(env, x, x.outgoing.mechanism!, "endpoint", ctx, undo));
         await xconnect(vpp, rec, x.outgoing.context?.ipContext);
         // upstream's order: the NSE-facing interface first, then the NSC-facing one
         for (const s of [...rec.sides].reverse())
