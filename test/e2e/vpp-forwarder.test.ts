@@ -10,7 +10,7 @@ import { ping, sandbox as dpSandbox } from "../../src/datapath/testing/index.js"
 import { vppBackend, type VppBackend } from "../../src/forwarder/backends/vpp/index.js";
 import { createForwarder } from "../../src/networkservice/components.js";
 import { VppClient } from "../../src/vpp/client.js";
-import { harness, nsmgr, ours, workloads } from "../helpers/workloads.js";
+import { harness, nsmgr, ours, pingUntil, workloads } from "../helpers/workloads.js";
 import { startVpp, vppctl, vppSkip } from "../helpers/vpp.js";
 
 const skip = vppSkip;
@@ -82,3 +82,38 @@ for (const payload of ["IP", "ETHERNET"] as const) {
     },
   );
 }
+
+test(
+  "vpp local: the forwarder's own VPP is killed under a live connection; it is restarted and the connection comes back",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const sb = dpSandbox(t);
+    const h = harness(sb, "nsm-vr-");
+    const node = sb.netns();
+    const mgr = await nsmgr(h);
+    const backend = await vppBackend({ runDir: `${h.dir}/vpp`, netns: `/run/netns/${node.name}` });
+    sb.cleanup.push("backend", () => backend.close());
+    const fwd = await createForwarder({
+      ...h.common,
+      name: "fwd",
+      listenOn: [h.sock("fwd")],
+      nsmgrUrl: mgr.url,
+      backend,
+    });
+    sb.cleanup.push("forwarder", () => fwd.close());
+    const w = await workloads(h, { nsmgrUrl: mgr.url, cidr: "172.16.9.100/31", payload: "IP" });
+    const conn = await w.request("nsc-0");
+    await ping(w.nsc.name, "172.16.9.100", 1, 10);
+    const first = backend.launched!.pid;
+    process.kill(first, "SIGKILL");
+    await pingUntil(w.nsc.name, "172.16.9.100", 30_000);
+    assert.notEqual(backend.launched!.pid, first, "a new VPP");
+    await w.close(conn);
+    const api = await VppClient.connect(backend.launched!.apiSocket);
+    t.after(() => api.close());
+    const left = (await api.dump("sw_interface_dump", { sw_if_index: 0xffffffff })).filter((i) => i.tag);
+    assert.deepEqual(left, [], "no VPP interface of ours");
+    assert.deepEqual(await ours(w.nsc.ns), []);
+    assert.deepEqual(await ours(w.nse.ns), []);
+  },
+);

@@ -23,6 +23,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { cls, kernel, mechType, newMechanism, payload, vxlan } from "../../../api/index.js";
+import { newCtx } from "../../../core/index.js";
 import { Netns } from "../../../datapath/netns.js";
 import { silentLogger } from "../../../tools/log.js";
 import { toAddress } from "../../../vpp/address.js";
@@ -88,6 +89,9 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
   let stats: VppStats | undefined;
   const live = new Map<string, VppRecord>();
   let uplink: Uplink | undefined;
+  /** what each live connection was last applied with: reapplied after VPP restarts */
+  const applied = new Map<string, CrossConnect>();
+  let closing = false;
   if (o.tunnelIp) {
     try {
       uplink = await initUplink(vpp, node, o.tunnelIp);
@@ -147,12 +151,52 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     throw new Error(`vpp datapath cannot cross-connect ${inM.type} to ${outM.type}`);
   };
 
-  return {
+  /** VPP came back (our supervisor restarted it, or someone restarted an external one): it has none of our state */
+  const reapply = async () => {
+    stats?.close();
+    stats = undefined;
+    if (o.tunnelIp)
+      uplink = await initUplink(vpp, node, o.tunnelIp).catch((e: unknown) => {
+        log.error({ err: (e as Error).message }, "vpp datapath: uplink after VPP restart failed");
+        return undefined;
+      });
+    const all = [...applied.values()];
+    live.clear();
+    applied.clear();
+    log.info({ connections: all.length }, "vpp datapath: VPP restarted, reapplying connections");
+    for (const x of all)
+      await backend.apply(x, newCtx({ timeoutMs: 10_000 })).catch((e: unknown) => {
+        log.warn({ connId: x.id, err: (e as Error).message }, "vpp datapath: reapplying a connection failed");
+      });
+  };
+  vpp.onReconnect(() => void reapply());
+  const supervise = (l: LaunchedVpp) =>
+    void l.exited.then(async () => {
+      if (closing) return;
+      log.warn({ pid: l.pid }, "vpp datapath: our VPP exited; restarting it");
+      for (let delay = 200; !closing; delay = Math.min(delay * 2, 5000)) {
+        try {
+          launched = await launchVpp({ dir: l.dir, ...(o.netns ? { netns: o.netns } : {}) });
+          supervise(launched);
+          return;
+        } catch (e) {
+          log.warn({ err: (e as Error).message }, "vpp datapath: restarting VPP failed");
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    });
+  if (launched) supervise(launched);
+
+  const backend: VppBackend = {
     name: "vpp",
     vpp,
-    launched,
+    get launched() {
+      return launched;
+    },
     records: live,
-    uplink,
+    get uplink() {
+      return uplink;
+    },
     mechanisms: { local: [mechType.KERNEL], remote: uplink ? [mechType.VXLAN] : [] },
 
     outgoingPreferences(incoming, opt) {
@@ -211,12 +255,14 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
         throw e;
       }
       live.set(x.id, rec);
+      applied.set(x.id, x);
       log.debug({ connId: x.id, sides: rec.sides.map((s) => s.iface) }, "vpp datapath: plumbed");
     },
 
     async remove(x) {
       const r = live.get(x.id);
       live.delete(x.id);
+      applied.delete(x.id);
       if (r) await teardown(r);
     },
 
@@ -246,6 +292,7 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     },
 
     async close() {
+      closing = true;
       stats?.close();
       await vpp.close();
       node.close();
@@ -255,6 +302,7 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
       }
     },
   };
+  return backend;
 }
 
 /** True when a VPP binary is installed (for NSM_DATAPATH=vpp without NSM_VPP_API_SOCKET). */
