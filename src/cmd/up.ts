@@ -17,7 +17,7 @@ export const DEFAULT_SOCKET = "/var/lib/networkservicemesh/nsm.io.sock";
 export const ENV_HELP = `nsm up — start a local mesh in network namespaces (root)
 
   2 nodes (netns <id>-n0, <id>-n1) on a bridge in <id>-fab (198.18.0.0/24), a registry, per node
-  nsmgr + forwarder (kernel datapath), and an icmp-responder NSE on node 1. Processes run
+  nsmgr + forwarder (NSM_UP_DATAPATH), and an icmp-responder NSE on node 1. Processes run
   detached under a supervisor (\`nsm supervise\`) that restarts any that dies; logs and state
   under the state file's directory. Stop with \`nsm down\`.
 
@@ -26,6 +26,7 @@ export const ENV_HELP = `nsm up — start a local mesh in network namespaces (ro
   NSM_UP_SOCKET      ${DEFAULT_SOCKET}   node 0's nsmgr socket for clients
   NSM_UP_CIDR        172.16.1.96/28                                   the NSE's address pool (a pair per client)
   NSM_UP_SERVICE     icmp-responder                                   the NSE's network service
+  NSM_UP_DATAPATH    kernel                                           the forwarders' datapath: kernel | ovs | memif | vpp (one VPP per node)
   NSM_LOG_LEVEL      INFO                                             log level of every process`;
 
 export function readConfig(env: Env = process.env) {
@@ -38,6 +39,7 @@ export function readConfig(env: Env = process.env) {
     socket: e.string("NSM_UP_SOCKET", DEFAULT_SOCKET),
     cidr: e.string("NSM_UP_CIDR", "172.16.1.96/28"),
     service: e.string("NSM_UP_SERVICE", "icmp-responder"),
+    datapath: e.oneOf("NSM_UP_DATAPATH", ["kernel", "ovs", "memif", "vpp"] as const, "kernel"),
     logLevel: e.string("NSM_LOG_LEVEL", "INFO"),
   };
 }
@@ -75,6 +77,7 @@ export async function run(args: string[]): Promise<number> {
     stateFile: cfg.stateFile,
     nodes: 2,
     detached: true,
+    datapath: cfg.datapath,
     logLevel: cfg.logLevel,
     nsmgrExtraListen: (i) => (i === 0 ? [`unix://${cfg.socket}`] : []),
   });
@@ -95,7 +98,7 @@ export async function run(args: string[]): Promise<number> {
     `  fabric    netns ${s.fabric}   bridge br0 ${s.registryUrl.replace(/^tcp:\/\//, "").split(":")[0]}/24   registry ${s.registryUrl} (pid ${mesh.procs.get("registry")!.pid})`,
     ...s.nodes.map(
       (n, i) =>
-        `  node ${i}    netns ${n.netns}    ${n.ip}   nsmgr-${i} ${i === 0 ? `unix://${cfg.socket}, ` : ""}${n.nsmgrUrl} (pid ${mesh.procs.get(`nsmgr-${i}`)!.pid})   forwarder-${i} kernel datapath (pid ${mesh.procs.get(`forwarder-${i}`)!.pid})`,
+        `  node ${i}    netns ${n.netns}    ${n.ip}   nsmgr-${i} ${i === 0 ? `unix://${cfg.socket}, ` : ""}${n.nsmgrUrl} (pid ${mesh.procs.get(`nsmgr-${i}`)!.pid})   forwarder-${i} ${cfg.datapath} datapath (pid ${mesh.procs.get(`forwarder-${i}`)!.pid})`,
     ),
     `  endpoint  netns ${nse.workload}    ${cfg.service} on node 1: nse-icmp-responder, service "${cfg.service}", addresses from ${cfg.cidr} (pid ${nse.pid})`,
     `  supervisor  pid ${s.supervisor!.pid}: restarts any of these that dies (log ${s.supervisor!.log})`,

@@ -61,8 +61,12 @@ export interface MeshOptions {
   detached?: boolean;
   /** forwarder NSM_STALE_TIMEOUT (default 30s) */
   forwarderStaleTimeout?: string;
-  /** the forwarders' NSM_DATAPATH (default kernel); ovs: a private OVS per node (vswitchd in the node netns, eth0 attached to its bridge) */
-  datapath?: "kernel" | "ovs";
+  /**
+   * the forwarders' NSM_DATAPATH (default kernel); ovs: a private OVS per node (vswitchd in the
+   * node netns, eth0 attached to its bridge); vpp: each forwarder starts its own VPP in its node
+   * netns (an af_packet uplink on eth0); memif: the kernel datapath plus MEMIF sides
+   */
+  datapath?: "kernel" | "ovs" | "memif" | "vpp";
 }
 
 export interface MeshProc {

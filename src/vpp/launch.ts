@@ -84,7 +84,8 @@ export async function launchVpp(o: LaunchOptions): Promise<LaunchedVpp> {
   const prefix = o.prefix ?? `nsm${o.dir.replace(/[^A-Za-z0-9]/g, "").slice(-24)}`;
   const conf = join(o.dir, "vpp.conf");
   writeFileSync(conf, vppConf(o.dir, prefix, o.extraConf));
-  const argv = o.netns ? ["nsenter", `--net=${o.netns}`, bin, "-c", conf] : [bin, "-c", conf];
+  // setpriv: VPP gets SIGKILL when its parent (us) dies, so a killed forwarder leaves no VPP behind
+  const argv = [...(o.netns ? ["nsenter", `--net=${o.netns}`] : []), "setpriv", "--pdeathsig", "KILL", bin, "-c", conf];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => {
