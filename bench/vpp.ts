@@ -13,6 +13,10 @@
  * - cli/show version: ours over the API vs one `vppctl show version` per call (what scripts do)
  * - stats/interface counters: our in-place read of every /if/ counter vs one `vpp_get_stats dump /if/`
  *   per read
+ * - request→ready p50/p99 (ms, lower is better; ratio > 1 = ours faster): a Request through the
+ *   VPP datapath vs the kernel datapath (bench/vpp-cases/ready.ts)
+ *
+ *   npm run bench -- vpp/api      only the API and stats cases;  vpp/ready  only Request→ready
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,7 +25,8 @@ import { join } from "node:path";
 import { VppClient } from "../src/vpp/client.js";
 import { launchVpp } from "../src/vpp/launch.js";
 import { vppStats } from "../src/vpp/stats.js";
-import { printTable, writeResults, type CaseResult } from "./lib.js";
+import { writeResults, type CaseResult } from "./lib.js";
+import { ready } from "./vpp-cases/ready.js";
 
 const num = (args: string[], flag: string, dflt: number): number => {
   const i = args.indexOf(flag);
@@ -50,6 +55,14 @@ function timed(f: () => void): number {
 export async function run(args: string[] = []): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("bench/vpp needs root (VPP)");
   const calls = num(args, "--calls", 2000);
+  const only = args[0] && !args[0].startsWith("--") ? args[0] : undefined;
+  const results: CaseResult[] = [];
+  if (only !== "ready") results.push(...(await apiCases(calls)));
+  if (only !== "api") results.push(...(await ready(num(args, "--requests", 50))));
+  writeResults("vpp", { unit: "calls/s (request→ready: ms)", higherIsBetter: true, results });
+}
+
+async function apiCases(calls: number): Promise<CaseResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "bench-vpp-"));
   const vpp = await launchVpp({ dir });
   const results: CaseResult[] = [];
@@ -129,8 +142,7 @@ export async function run(args: string[] = []): Promise<void> {
     await vpp.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  const report = writeResults("vpp", { unit: "calls/s", higherIsBetter: true, results });
-  printTable(report);
+  return results;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run(process.argv.slice(2));
