@@ -5,7 +5,9 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { kernel } from "../../src/api/index.js";
+import { tmpdir } from "node:os";
+import { kernel, memif } from "../../src/api/index.js";
+import { MemifPort } from "../../src/datapath/memif.js";
 import { ping, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
 import { vppBackend, type VppBackend } from "../../src/forwarder/backends/vpp/index.js";
 import { createForwarder } from "../../src/networkservice/components.js";
@@ -71,7 +73,7 @@ for (const payload of ["IP", "ETHERNET"] as const) {
       const seg = again.path!.pathSegments.find((s) => s.name === "fwd");
       assert.ok(Number(seg?.metrics["server_rx_packets"]) >= 3, JSON.stringify(seg?.metrics));
       assert.ok(Number(seg?.metrics["client_tx_packets"]) >= 3, JSON.stringify(seg?.metrics));
-      assert.match(seg?.metrics["server_interface"] ?? "", /^AF_PACKET\/host-vp[0-9a-f]{12}$/);
+      assert.match(seg?.metrics["server_interface"] ?? "", /^AF-PACKET\/host-vp[0-9a-f]{12}$/);
 
       await r.close(again);
       assert.deepEqual(await r.tagged(), [], "no VPP interface of ours");
@@ -115,5 +117,62 @@ test(
     assert.deepEqual(left, [], "no VPP interface of ours");
     assert.deepEqual(await ours(w.nsc.ns), []);
     assert.deepEqual(await ours(w.nse.ns), []);
+  },
+);
+
+/** An ICMP echo request as a raw IPv4 packet (memif in IP mode carries no L2 header). */
+function icmpEcho(src: string, dst: string, seq: number): Buffer {
+  const sum = (b: Buffer) => {
+    let s = 0;
+    for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return ~s & 0xffff;
+  };
+  const icmp = Buffer.alloc(40, 0xab);
+  icmp.writeUInt32BE(0x08000000, 0);
+  icmp.writeUInt16BE(0x4242, 4);
+  icmp.writeUInt16BE(seq, 6);
+  icmp.writeUInt16BE(sum(icmp), 2);
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + icmp.length, 2);
+  ip[8] = 64;
+  ip[9] = 1;
+  Buffer.from(src.split(".").map(Number)).copy(ip, 12);
+  Buffer.from(dst.split(".").map(Number)).copy(ip, 16);
+  ip.writeUInt16BE(sum(ip), 10);
+  return Buffer.concat([ip, icmp]);
+}
+
+test(
+  "vpp local MEMIF→KERNEL: the NSC's memif (IP mode) reaches VPP's memif master in its netns; the NSE answers an echo",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const r = await rig(t, { cidr: "172.16.10.100/31", payload: "IP" });
+    const conn = await r.request("nsc-0", "memif://icmp/nsm-1");
+    assert.equal(conn.mechanism?.type, "MEMIF");
+    const socket = memif.socketFileOf(conn.mechanism);
+    assert.match(socket ?? "", new RegExp(`^@${tmpdir()}/memif/[^/]+/memif\\.socket$`));
+    const port = MemifPort.open({
+      role: "client",
+      socket: socket!,
+      netns: `/run/netns/${r.nsc.name}`,
+      payload: "ip",
+      reconnectMs: 50,
+    });
+    t.after(() => port.close());
+    await port.waitUp({ timeoutMs: 10_000 });
+    let reply: Buffer | undefined;
+    for (let seq = 1; seq <= 20 && !reply; seq++) {
+      port.send([icmpEcho("172.16.10.101", "172.16.10.100", seq)]);
+      const got = await port.receive(1, { timeoutMs: 500, partial: true });
+      reply = got.find((p) => p[9] === 1 && p[20] === 0 && p.subarray(12, 16).equals(Buffer.from([172, 16, 10, 100])));
+    }
+    assert.ok(reply, "an echo reply from the NSE came back through VPP");
+    const mine = await r.tagged();
+    assert.deepEqual(mine.map((i) => i.interface_dev_type).sort(), ["af-packet", "memif"]);
+    await r.close(conn);
+    assert.deepEqual(await r.tagged(), [], "no VPP interface of ours");
+    assert.deepEqual(await ours(r.nse.ns), []);
   },
 );

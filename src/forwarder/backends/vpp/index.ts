@@ -5,6 +5,7 @@
  * | incoming → outgoing | what is made | unit |
  * |---|---|---|
  * | KERNEL → KERNEL (same node) | per side a veth pair (workload end in the workload's netns) read by a VPP af_packet interface; IP payload: l3xc both ways, ETHERNET: l2 xconnect | kernel-side.ts, xconnect.ts |
+ * | MEMIF → KERNEL (same node) | VPP's memif master on an abstract socket in the NSC's netns; the KERNEL side as above | memif-side.ts |
  * | KERNEL → VXLAN / VXLAN → KERNEL (ETHERNET payload) | the KERNEL side as above, a VPP vxlan tunnel over the uplink (uplink.ts), l2 xconnect | vxlan.ts |
  *
  * Every VPP interface we make carries the connection id as its tag; Close removes the cross
@@ -22,7 +23,7 @@
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { cls, kernel, mechType, newMechanism, payload, vxlan } from "../../../api/index.js";
+import { cls, kernel, mechType, memif, newMechanism, payload, vxlan } from "../../../api/index.js";
 import { newCtx } from "../../../core/index.js";
 import { Netns } from "../../../datapath/netns.js";
 import { silentLogger } from "../../../tools/log.js";
@@ -33,6 +34,7 @@ import { vppStats, type VppStats } from "../../../vpp/stats.js";
 import type { CrossConnect, DatapathBackend } from "../../backend.js";
 import { ipFingerprint, putSideMetrics } from "../shared/plumbing.js";
 import { kernelSide } from "./kernel-side.js";
+import { memifClientSide } from "./memif-side.js";
 import { initUplink, type Uplink } from "./uplink.js";
 import { removeVxlan, vxlanSide } from "./vxlan.js";
 import type { VppBackendOptions, VppEnv, VppRecord, VppSide } from "./types.js";
@@ -55,6 +57,9 @@ export const VPP_MESSAGES = [
   "add_node_next",
   "vxlan_add_del_tunnel_v3",
   "sw_interface_add_del_address",
+  "memif_socket_filename_add_del_v2",
+  "memif_create_v2",
+  "memif_delete",
 ] as const;
 
 export interface VppBackend extends DatapathBackend {
@@ -123,6 +128,10 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
         }),
       );
     if (s.kind === "vxlan") await quiet(removeVxlan(vpp, s));
+    if (s.kind === "memif") {
+      await quiet(vpp.request("memif_delete", { sw_if_index: s.swIfIndex }));
+      await quiet(vpp.request("memif_socket_filename_add_del_v2", { is_add: false, socket_id: s.memifSocketId }));
+    }
     if (s.kind === "afpacket" && s.veth) {
       await quiet(vpp.request("af_packet_delete", { host_if_name: s.veth }));
       await quiet(node.linkDel(s.veth));
@@ -138,6 +147,8 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     const base = [x.incoming.payload, ipFingerprint(x)];
     if (inM.type === mechType.KERNEL && outM.type === mechType.KERNEL)
       return { shape: "local" as const, fp: JSON.stringify(["kernel", kp(inM), kp(outM), ...base]) };
+    if (inM.type === mechType.MEMIF && outM.type === mechType.KERNEL)
+      return { shape: "memif" as const, fp: JSON.stringify(["memif", memif.inodeUrlOf(inM), kp(outM), ...base]) };
     if (inM.type === mechType.KERNEL && outM.type === mechType.VXLAN)
       return {
         shape: "src" as const,
@@ -197,7 +208,7 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     get uplink() {
       return uplink;
     },
-    mechanisms: { local: [mechType.KERNEL], remote: uplink ? [mechType.VXLAN] : [] },
+    mechanisms: { local: [mechType.KERNEL, mechType.MEMIF], remote: uplink ? [mechType.VXLAN] : [] },
 
     outgoingPreferences(incoming, opt) {
       if (!opt.remote) return [newMechanism(cls.LOCAL, mechType.KERNEL)];
@@ -213,6 +224,8 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
       const plan = planOf(x);
       const prev = live.get(x.id);
       if (prev && prev.fp === plan.fp) {
+        if (plan.shape === "memif")
+          memif.setSocketFile(x.incoming.mechanism!, `@${tmpdir()}/memif/${x.id}/memif.socket`);
         if (plan.shape === "dst" && uplink) {
           // a refresh of the NSE's side: the same dst_* and vni as the first time
           const m = x.incoming.mechanism!;
@@ -231,14 +244,15 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
         id: x.id,
         fp: plan.fp,
         sides: [],
-        xc: x.incoming.payload === payload.ETHERNET || plan.shape !== "local" ? "l2" : "l3",
+        xc: x.incoming.payload === payload.ETHERNET || plan.shape === "src" || plan.shape === "dst" ? "l2" : "l3",
       };
       try {
         if (plan.shape === "dst") {
           const v = await vxlanSide(tunnelEnv(), x, x.incoming.mechanism!, "dst", undo);
           rec.vni = v.vni;
           rec.sides.push(v);
-        } else rec.sides.push(await kernelSide(env, x, x.incoming.mechanism!, "client", ctx, undo));
+        } else if (plan.shape === "memif") rec.sides.push(await memifClientSide(env, x, x.incoming.mechanism!, undo));
+        else rec.sides.push(await kernelSide(env, x, x.incoming.mechanism!, "client", ctx, undo));
         if (plan.shape === "src") {
           const v = await vxlanSide(tunnelEnv(), x, x.outgoing.mechanism!, "src", undo);
           rec.vni = v.vni;

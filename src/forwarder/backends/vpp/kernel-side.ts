@@ -102,5 +102,8 @@ export async function kernelSide(
       is_add: true,
       neighbor: { sw_if_index, flags: 1, mac_address: toMac(n.mac), ip_address: toAddress(n.ip) },
     });
-  return { kind: "afpacket", swIfIndex: sw_if_index, iface: `AF_PACKET/host-${ours}`, veth: ours, neighbours };
+  const [d] = await vpp.dump("sw_interface_dump", { sw_if_index });
+  // upstream's `*_interface` metric: `<DEV TYPE>/<VPP name>`
+  const iface = `${(d?.interface_dev_type ?? "af-packet").toUpperCase()}/${d?.interface_name ?? `host-${ours}`}`;
+  return { kind: "afpacket", swIfIndex: sw_if_index, iface, veth: ours, neighbours };
 }

@@ -21,7 +21,7 @@ export interface VppBackendOptions {
 
 /** One VPP interface we made for a connection, facing one workload or a peer node. */
 export interface VppSide {
-  kind: "afpacket" | "vxlan";
+  kind: "afpacket" | "vxlan" | "memif";
   swIfIndex: number;
   /** `<DEV TYPE>/<VPP interface name>`, upstream's `*_interface` metric */
   iface: string;
@@ -29,6 +29,8 @@ export interface VppSide {
   veth?: string;
   /** static VPP neighbours we added on this interface */
   neighbours: { ip: string; mac: string }[];
+  /** memif: VPP's id of the socket filename we registered */
+  memifSocketId?: number;
   /** vxlan: the tunnel as created (deleted with the same fields) */
   vxlan?: { src: string; dst: string; port: number; vni: number; decapNext: number };
 }

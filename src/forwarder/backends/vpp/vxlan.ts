@@ -70,7 +70,7 @@ export async function vxlanSide(
   return {
     kind: "vxlan",
     swIfIndex: sw_if_index,
-    iface: `VXLAN/${d?.interface_name ?? sw_if_index}`,
+    iface: `${(d?.interface_dev_type ?? "vxlan").toUpperCase()}/${d?.interface_name ?? sw_if_index}`,
     neighbours: [],
     vxlan: t,
     vni,
