@@ -6,6 +6,7 @@
  * |---|---|---|
  * | KERNEL → KERNEL (same node) | per side a veth pair (workload end in the workload's netns) read by a VPP af_packet interface; IP payload: l3xc both ways, ETHERNET: l2 xconnect | kernel-side.ts, xconnect.ts |
  * | MEMIF → KERNEL (same node) | VPP's memif master on an abstract socket in the NSC's netns; the KERNEL side as above | memif-side.ts |
+ * | KERNEL → WIREGUARD / WIREGUARD → KERNEL (IP payload) | the KERNEL side as above, a VPP wireguard interface and peer over the uplink, l3xc | wireguard.ts |
  * | KERNEL → VXLAN / VXLAN → KERNEL (ETHERNET payload) | the KERNEL side as above, a VPP vxlan tunnel over the uplink (uplink.ts), l2 xconnect | vxlan.ts |
  *
  * Every VPP interface we make carries the connection id as its tag; Close removes the cross
@@ -23,7 +24,7 @@
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { cls, kernel, mechType, memif, newMechanism, payload, vxlan } from "../../../api/index.js";
+import { cls, kernel, mechType, memif, newMechanism, payload, vxlan, wireguard } from "../../../api/index.js";
 import { newCtx } from "../../../core/index.js";
 import { Netns } from "../../../datapath/netns.js";
 import { silentLogger } from "../../../tools/log.js";
@@ -37,6 +38,7 @@ import { kernelSide } from "./kernel-side.js";
 import { memifClientSide } from "./memif-side.js";
 import { initUplink, type Uplink } from "./uplink.js";
 import { removeVxlan, vxlanSide } from "./vxlan.js";
+import { removeWireguard, WG_PORT, WgOffers, wireguardSide } from "./wireguard.js";
 import type { VppBackendOptions, VppEnv, VppRecord, VppSide } from "./types.js";
 import { unXconnect, xconnect } from "./xconnect.js";
 
@@ -61,6 +63,13 @@ export const VPP_MESSAGES = [
   "memif_create_v2",
   "memif_delete",
 ] as const;
+/** needed only for WIREGUARD (the wireguard plugin) */
+const WG_MESSAGES = [
+  "wireguard_interface_create",
+  "wireguard_interface_delete",
+  "wireguard_peer_add",
+  "wireguard_peer_remove",
+];
 
 export interface VppBackend extends DatapathBackend {
   readonly vpp: VppClient;
@@ -94,6 +103,8 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
   let stats: VppStats | undefined;
   const live = new Map<string, VppRecord>();
   let uplink: Uplink | undefined;
+  const wgOffers = new WgOffers();
+  const wgAvailable = WG_MESSAGES.every((m) => vpp.has(m));
   /** what each live connection was last applied with: reapplied after VPP restarts */
   const applied = new Map<string, CrossConnect>();
   let closing = false;
@@ -128,6 +139,7 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
         }),
       );
     if (s.kind === "vxlan") await quiet(removeVxlan(vpp, s));
+    if (s.kind === "wireguard") await removeWireguard(vpp, s);
     if (s.kind === "memif") {
       await quiet(vpp.request("memif_delete", { sw_if_index: s.swIfIndex }));
       await quiet(vpp.request("memif_socket_filename_add_del_v2", { is_add: false, socket_id: s.memifSocketId }));
@@ -149,6 +161,14 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
       return { shape: "local" as const, fp: JSON.stringify(["kernel", kp(inM), kp(outM), ...base]) };
     if (inM.type === mechType.MEMIF && outM.type === mechType.KERNEL)
       return { shape: "memif" as const, fp: JSON.stringify(["memif", memif.inodeUrlOf(inM), kp(outM), ...base]) };
+    const wgKeys = ["src_ip", "src_port", "src_public_key", "dst_ip", "dst_port", "dst_public_key"];
+    if (inM.type === mechType.KERNEL && outM.type === mechType.WIREGUARD)
+      return { shape: "wg-src" as const, fp: JSON.stringify(["wg-src", kp(inM), tp(outM, wgKeys), ...base]) };
+    if (inM.type === mechType.WIREGUARD && outM.type === mechType.KERNEL)
+      return {
+        shape: "wg-dst" as const,
+        fp: JSON.stringify(["wg-dst", tp(inM, wgKeys.slice(0, 3)), kp(outM), ...base]),
+      };
     if (inM.type === mechType.KERNEL && outM.type === mechType.VXLAN)
       return {
         shape: "src" as const,
@@ -208,12 +228,16 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     get uplink() {
       return uplink;
     },
-    mechanisms: { local: [mechType.KERNEL, mechType.MEMIF], remote: uplink ? [mechType.VXLAN] : [] },
+    mechanisms: {
+      local: [mechType.KERNEL, mechType.MEMIF],
+      remote: uplink ? [mechType.VXLAN, ...(wgAvailable ? [mechType.WIREGUARD] : [])] : [],
+    },
 
     outgoingPreferences(incoming, opt) {
       if (!opt.remote) return [newMechanism(cls.LOCAL, mechType.KERNEL)];
-      // VXLAN carries ETHERNET payload only, as upstream forwarder-vpp
-      if (!uplink || incoming.payload !== payload.ETHERNET) return [];
+      if (!uplink) return [];
+      // WIREGUARD carries IP payload, VXLAN ETHERNET payload, as upstream forwarder-vpp
+      if (incoming.payload !== payload.ETHERNET) return wgAvailable ? [wgOffers.offer(incoming.id, uplink.ip)] : [];
       const m = vxlan.newVxlan(uplink.ip);
       vxlan.setSrcPort(m, vxlanPort);
       vxlan.setMtu(m, uplink.mtu - 50);
@@ -226,6 +250,13 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
       if (prev && prev.fp === plan.fp) {
         if (plan.shape === "memif")
           memif.setSocketFile(x.incoming.mechanism!, `@${tmpdir()}/memif/${x.id}/memif.socket`);
+        const wgSide = prev.sides.find((d) => d.kind === "wireguard");
+        if (plan.shape === "wg-dst" && uplink && wgSide) {
+          const m = x.incoming.mechanism!;
+          wireguard.setDstIp(m, uplink.ip);
+          wireguard.setDstPort(m, WG_PORT);
+          wireguard.setDstPublicKey(m, wgSide.wgPublicKey!);
+        }
         if (plan.shape === "dst" && uplink) {
           // a refresh of the NSE's side: the same dst_* and vni as the first time
           const m = x.incoming.mechanism!;
@@ -247,13 +278,19 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
         xc: x.incoming.payload === payload.ETHERNET || plan.shape === "src" || plan.shape === "dst" ? "l2" : "l3",
       };
       try {
-        if (plan.shape === "dst") {
+        if (plan.shape === "wg-dst")
+          rec.sides.push(await wireguardSide(tunnelEnv(), x, x.incoming.mechanism!, "dst", undefined, undo));
+        else if (plan.shape === "dst") {
           const v = await vxlanSide(tunnelEnv(), x, x.incoming.mechanism!, "dst", undo);
           rec.vni = v.vni;
           rec.sides.push(v);
         } else if (plan.shape === "memif") rec.sides.push(await memifClientSide(env, x, x.incoming.mechanism!, undo));
         else rec.sides.push(await kernelSide(env, x, x.incoming.mechanism!, "client", ctx, undo));
-        if (plan.shape === "src") {
+        if (plan.shape === "wg-src")
+          rec.sides.push(
+            await wireguardSide(tunnelEnv(), x, x.outgoing.mechanism!, "src", wgOffers.take(x.incoming.id), undo),
+          );
+        else if (plan.shape === "src") {
           const v = await vxlanSide(tunnelEnv(), x, x.outgoing.mechanism!, "src", undo);
           rec.vni = v.vni;
           rec.sides.push(v);
@@ -274,6 +311,7 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     },
 
     async remove(x) {
+      wgOffers.take(x.incoming.id);
       const r = live.get(x.id);
       live.delete(x.id);
       applied.delete(x.id);

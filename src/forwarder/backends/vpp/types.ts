@@ -21,7 +21,7 @@ export interface VppBackendOptions {
 
 /** One VPP interface we made for a connection, facing one workload or a peer node. */
 export interface VppSide {
-  kind: "afpacket" | "vxlan" | "memif";
+  kind: "afpacket" | "vxlan" | "memif" | "wireguard";
   swIfIndex: number;
   /** `<DEV TYPE>/<VPP interface name>`, upstream's `*_interface` metric */
   iface: string;
@@ -29,6 +29,9 @@ export interface VppSide {
   veth?: string;
   /** static VPP neighbours we added on this interface */
   neighbours: { ip: string; mac: string }[];
+  /** wireguard: VPP's peer index and our public key */
+  wgPeer?: number;
+  wgPublicKey?: string;
   /** memif: VPP's id of the socket filename we registered */
   memifSocketId?: number;
   /** vxlan: the tunnel as created (deleted with the same fields) */
