@@ -53,7 +53,7 @@ test("vpp faults: a half-made Request is undone", { skip, timeout: 60_000 }, asy
 
 test("vpp faults: no VPP at NSM_VPP_API_SOCKET: the error names the socket", { skip }, async () => {
   await assert.rejects(
-    vppBackend({ apiSocket: "/nonexistent/vpp/api.sock" }),
+    vppBackend({ apiSocket: "/nonexistent/vpp/api.sock", connectTimeoutMs: 1500 }),
     /VPP API socket \/nonexistent\/vpp\/api.sock: no such socket/,
   );
 });

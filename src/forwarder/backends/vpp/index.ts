@@ -27,6 +27,7 @@ import { dirname, join } from "node:path";
 import { cls, kernel, mechType, memif, newMechanism, payload, vxlan, wireguard } from "../../../api/index.js";
 import { newCtx } from "../../../core/index.js";
 import { Netns } from "../../../datapath/netns.js";
+import { NsmError, status } from "../../../tools/errors.js";
 import { silentLogger } from "../../../tools/log.js";
 import { toAddress } from "../../../vpp/address.js";
 import { VppClient } from "../../../vpp/client.js";
@@ -91,11 +92,19 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     log.info({ pid: launched.pid, runDir }, "vpp datapath: started our own VPP");
   }
   let vpp: VppClient;
-  try {
-    vpp = await VppClient.connect(apiSocket, { name: "nsm-forwarder", require: VPP_MESSAGES, reconnect: true, log });
-  } catch (e) {
-    await launched?.stop();
-    throw e;
+  // a VPP that is not up yet (socket missing or refusing) is waited for, retrying every second
+  for (const until = Date.now() + (o.connectTimeoutMs ?? 30_000); ;) {
+    try {
+      vpp = await VppClient.connect(apiSocket, { name: "nsm-forwarder", require: VPP_MESSAGES, reconnect: true, log });
+      break;
+    } catch (e) {
+      if ((e as NsmError).code !== status.UNAVAILABLE || Date.now() >= until) {
+        await launched?.stop();
+        throw e;
+      }
+      log.warn({ err: (e as Error).message }, "vpp datapath: VPP not reachable yet, retrying");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
   const node = o.netns ? Netns.open(o.netns) : Netns.current();
   const env: VppEnv = { vpp, node, log };

@@ -14,6 +14,8 @@ export interface VppBackendOptions {
   netns?: string;
   /** NSM_TUNNEL_IP: our end of vxlan tunnels (default: none, remote mechanisms are not offered) */
   tunnelIp?: string;
+  /** how long to wait for the API socket to answer at start, retrying every second (default 30 s) */
+  connectTimeoutMs?: number;
   /** NSM_VXLAN_PORT (default 4789) */
   vxlanPort?: number;
   log?: Logger;
