@@ -23,7 +23,8 @@
         "native/src/netlink.cc",
         "native/src/netns.cc",
         "native/src/nl_exec.cc",
-        "native/src/sys_error.cc"
+        "native/src/sys_error.cc",
+        "native/src/vpp_stats.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

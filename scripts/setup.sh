@@ -29,6 +29,18 @@ else
   echo "all ${#pkgs[@]} packages present"
 fi
 
+step "VPP 24.10 (from ../shared/vpp when present; else install FD.io's packages yourself, see docs/vpp.md)"
+shared=${NSM_SHARED_DIR:-../shared}
+if [ -f "$shared/vpp/install.sh" ]; then
+  [ "$(id -u)" = 0 ] || die "installing VPP into /opt/vpp needs root"
+  bash "$shared/vpp/install.sh" >/dev/null || die "VPP install from $shared/vpp failed"
+  echo "VPP in /opt/vpp"
+elif [ -x /opt/vpp/bin/vpp ] || command -v vpp >/dev/null; then
+  echo "VPP already installed"
+else
+  echo "no VPP: the VPP tests will skip"
+fi
+
 step "node $(node --version), npm $(npm --version)"
 major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || die "Node.js 20 or newer is required (found $(node --version))"

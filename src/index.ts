@@ -48,6 +48,9 @@ export { nullBackend, type NullBackend } from "./forwarder/backends/null/index.j
 export { kernelBackend, type KernelBackend, type KernelBackendOptions } from "./forwarder/backends/kernel/index.js";
 export { ovsBackend, type OvsBackend, type OvsBackendOptions } from "./forwarder/backends/ovs/index.js";
 export { memifBackend, type MemifBackend, type MemifBackendOptions } from "./forwarder/backends/memif/index.js";
+export { vppBackend, type VppBackend, type VppBackendOptions } from "./forwarder/backends/vpp/index.js";
+export { VppClient, type VppClientOptions } from "./vpp/client.js";
+export { vppStats, type VppStats, type VppInterfaceStats } from "./vpp/stats.js";
 
 // the local mesh in network namespaces (`nsm up`; root) and the in-process sandbox
 export { createMesh, destroyMesh, readMeshState, type MeshState } from "./mesh/index.js";

@@ -133,7 +133,8 @@ function candidates(): string[] {
   return env ? [env, ...found] : found;
 }
 
-function load(): Addon {
+/** The loaded addon (throws when it is not built); src/native/*.ts type parts of it. */
+export function load(): Addon {
   if (addon) return addon;
   if (loadError) throw loadError;
   const path = candidates().find((p) => existsSync(p));
@@ -160,7 +161,7 @@ export function addonCall<T>(f: (raw: Record<string, (...a: never[]) => unknown>
   return sync(() => f(load() as never));
 }
 
-function sync<T>(f: () => T): T {
+export function sync<T>(f: () => T): T {
   try {
     return f();
   } catch (e) {

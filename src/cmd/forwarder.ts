@@ -6,6 +6,7 @@ import { kernelBackend } from "../forwarder/backends/kernel/index.js";
 import { memifBackend } from "../forwarder/backends/memif/index.js";
 import { nullBackend } from "../forwarder/backends/null/index.js";
 import { ovsBackend } from "../forwarder/backends/ovs/index.js";
+import { vppBackend } from "../forwarder/backends/vpp/index.js";
 import type { DatapathBackend } from "../forwarder/backend.js";
 import { createForwarder } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
@@ -15,7 +16,7 @@ import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/te
 import { newLogger, type Logger } from "../tools/log.js";
 import { lifecycle } from "./lifecycle.js";
 
-export const DATAPATHS = ["kernel", "ovs", "memif", "null"] as const;
+export const DATAPATHS = ["kernel", "ovs", "memif", "vpp", "null"] as const;
 
 export const ENV_HELP = `nsm forwarder — forwarder (control plane + datapath backend)
 
@@ -34,6 +35,7 @@ export const ENV_HELP = `nsm forwarder — forwarder (control plane + datapath b
   NSM_OVS_DB         unix:/var/run/openvswitch/db.sock                ovs: OVSDB socket (OpenFlow: $OVS_RUNDIR/<bridge>.mgmt)
   NSM_BRIDGE_NAME    br-nsm                                           ovs: the bridge (userspace netdev datapath)
   NSM_OVS_UPLINK     (none)                                           ovs: device to attach to the bridge for vxlan (its addresses move to the bridge)
+  NSM_VPP_API_SOCKET (none: start our own VPP in <NSM_STATE_DIR>/vpp) vpp: a running VPP's API socket (stats: stats.sock beside it)
 ${TELEMETRY_HELP}
 ${COMMON_HELP}`;
 
@@ -64,6 +66,7 @@ export function readConfig(env: Env = process.env) {
     ovsDb: e.string("NSM_OVS_DB", "unix:/var/run/openvswitch/db.sock"),
     ovsBridge: e.string("NSM_BRIDGE_NAME", "br-nsm"),
     ovsUplink: e.optional("NSM_OVS_UPLINK"),
+    vppApiSocket: e.optional("NSM_VPP_API_SOCKET"),
   };
 }
 
@@ -89,6 +92,13 @@ export async function backendFor(cfg: ReturnType<typeof readConfig>, log: Logger
       log,
     });
   if (cfg.datapath === "memif") return memifBackend({ fallback: await kernel(), log });
+  if (cfg.datapath === "vpp")
+    return vppBackend({
+      ...(cfg.vppApiSocket ? { apiSocket: cfg.vppApiSocket } : { runDir: `${cfg.stateDir}/vpp` }),
+      tunnelIp: cfg.tunnelIp,
+      vxlanPort: cfg.vxlanPort,
+      log,
+    });
   return kernel();
 }
 

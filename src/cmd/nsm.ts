@@ -49,7 +49,7 @@ export const commands: Record<string, Command> = {
   ),
   forwarder: lazy(
     "./forwarder.js",
-    "forwarder with a datapath backend (NSM_DATAPATH: kernel (default), ovs, memif, null)",
+    "forwarder with a datapath backend (NSM_DATAPATH: kernel (default), ovs, memif, vpp, null)",
   ),
   "nse-icmp-responder": lazy(
     "./nse-icmp-responder.js",

@@ -18,7 +18,7 @@ export const DEFAULT_SOCKET = "/var/lib/networkservicemesh/nsm.io.sock";
 export const ENV_HELP = `nsm up — start a local mesh in network namespaces (root)
 
   2 nodes (netns <id>-n0, <id>-n1) on a bridge in <id>-fab (198.18.0.0/24), a registry, per node
-  nsmgr + forwarder (kernel datapath), and an icmp-responder NSE on node 1. Processes run
+  nsmgr + forwarder (NSM_UP_DATAPATH), and an icmp-responder NSE on node 1. Processes run
   detached under a supervisor (\`nsm supervise\`) that restarts any that dies; logs and state
   under the state file's directory. Stop with \`nsm down\`.
 
@@ -30,6 +30,7 @@ export const ENV_HELP = `nsm up — start a local mesh in network namespaces (ro
   NSM_UP_SCENARIO    icmp                                             icmp | vl3: an IPAM service (ipam-vl3, 172.16.0.0/16, /24 each)
                                                                       and a vL3 endpoint on each node; clients join one flat network
   NSM_UP_DOMAINS     1                                                domains (N > 1: one node each, see below; icmp scenario only)
+  NSM_UP_DATAPATH    kernel                                           the forwarders' datapath: kernel | ovs | memif | vpp (one VPP per node)
   NSM_LOG_LEVEL      INFO                                             log level of every process
 
   With NSM_UP_DOMAINS=N > 1: N domains domain1.nsm … domainN.nsm, each a fabric
@@ -50,6 +51,7 @@ export function readConfig(env: Env = process.env) {
     cidr: e.string("NSM_UP_CIDR", "172.16.1.96/28"),
     scenario: e.oneOf("NSM_UP_SCENARIO", ["icmp", "vl3"], "icmp"),
     service: e.string("NSM_UP_SERVICE", e.optional("NSM_UP_SCENARIO") === "vl3" ? "vl3" : "icmp-responder"),
+    datapath: e.oneOf("NSM_UP_DATAPATH", ["kernel", "ovs", "memif", "vpp"] as const, "kernel"),
     logLevel: e.string("NSM_LOG_LEVEL", "INFO"),
     domains: e.int("NSM_UP_DOMAINS", 1, { min: 1, max: 9 }),
   };
@@ -90,6 +92,7 @@ export async function run(args: string[]): Promise<number> {
     dir: cfg.dir,
     stateFile: cfg.stateFile,
     detached: true,
+    datapath: cfg.datapath,
     logLevel: cfg.logLevel,
     nsmgrExtraListen: (i: number) => (i === 0 ? [`unix://${cfg.socket}`] : []),
   };
@@ -132,7 +135,7 @@ export async function run(args: string[]): Promise<number> {
       : []),
     ...m.state.nodes.map(
       (n, i) =>
-        `  node ${i}    netns ${n.netns}    ${n.ip}   nsmgr-${i} ${m === mesh && i === 0 ? `unix://${cfg.socket}, ` : ""}${n.nsmgrUrl} (pid ${pid(m, `nsmgr-${i}`)})   forwarder-${i} kernel datapath (pid ${pid(m, `forwarder-${i}`)})`,
+        `  node ${i}    netns ${n.netns}    ${n.ip}   nsmgr-${i} ${m === mesh && i === 0 ? `unix://${cfg.socket}, ` : ""}${n.nsmgrUrl} (pid ${pid(m, `nsmgr-${i}`)})   forwarder-${i} ${cfg.datapath} datapath (pid ${pid(m, `forwarder-${i}`)})`,
     ),
   ];
   const lines = [

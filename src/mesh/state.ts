@@ -81,8 +81,12 @@ export interface MeshOptions {
   forwarderStaleTimeout?: string;
   /** how long a process may take to log its startup (default 20 s; several domains starting at once on a busy host need more) */
   startupWaitMs?: number;
-  /** the forwarders' NSM_DATAPATH (default kernel); ovs: a private OVS per node (vswitchd in the node netns, eth0 attached to its bridge) */
-  datapath?: "kernel" | "ovs";
+  /**
+   * the forwarders' NSM_DATAPATH (default kernel); ovs: a private OVS per node (vswitchd in the
+   * node netns, eth0 attached to its bridge); vpp: each forwarder starts its own VPP in its node
+   * netns (an af_packet uplink on eth0); memif: the kernel datapath plus MEMIF sides
+   */
+  datapath?: "kernel" | "ovs" | "memif" | "vpp";
 }
 
 export interface MeshProc {

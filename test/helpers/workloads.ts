@@ -81,6 +81,8 @@ export interface WorkloadOptions {
   services?: string[];
   /** more NSE chain elements */
   extra?: readonly ServerElement[];
+  /** the payload the NSE registers its services with (default ETHERNET) */
+  payload?: string;
   /** the NSC's default request URL (default "kernel://icmp/nsm-1") */
   url?: string;
   /** Request deadline, ms (default 10 000; Close: 10 000) */
@@ -112,6 +114,7 @@ export async function workloads(h: Harness, o: WorkloadOptions): Promise<Workloa
     cidrs: [o.cidr],
     netnsUrl: `file:///run/netns/${nse.name}`,
     ...(o.extra ? { extra: o.extra } : {}),
+    ...(o.payload ? { payload: o.payload } : {}),
   });
   h.sb.cleanup.push("nse", () => ep.close());
   const cl = await createClient({

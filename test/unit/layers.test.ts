@@ -40,6 +40,7 @@ const ONLY: Record<string, readonly string[]> = {
   datapath: ["native", "tools"],
   ovs: ["native", "tools"],
   k8s: ["api", "tools"],
+  vpp: ["native", "tools"],
 };
 
 /**
@@ -58,7 +59,7 @@ function walk(dir: string, keep: (p: string) => boolean, out: string[] = []): st
   return out;
 }
 const rel = (p: string) => relative(root, p);
-const isGenerated = (p: string) => rel(p).startsWith("src/api/gen/");
+const isGenerated = (p: string) => rel(p).startsWith("src/api/gen/") || rel(p).startsWith("src/vpp/gen/");
 
 /** Relative import specifiers of a module: static imports, re-exports and dynamic imports. */
 export function importsOf(text: string): string[] {

@@ -1,0 +1,97 @@
+/**
+ * Two nodes, two real VPPs: the VPP backend on each node plumbs its half of a remote connection
+ * (NSC node: KERNEL → VXLAN|WIREGUARD, NSE node: VXLAN|WIREGUARD → KERNEL) the way the
+ * forwarder's control plane hands it over (the NSC node offers the mechanism with its tunnel
+ * address (and public key), the NSE node answers with its own (and the VNI or its key)). Each VPP
+ * owns an af_packet uplink on a veth between the node namespaces.
+ * Root only; skipped when VPP is not installed.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import {
+  ConnectionContextSchema,
+  ConnectionSchema,
+  IPContextSchema,
+  kernel,
+  vxlan,
+  wireguard,
+  type Connection,
+} from "../../src/api/index.js";
+import { newCtx } from "../../src/core/index.js";
+import { ping, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
+import { vppBackend } from "../../src/forwarder/backends/vpp/index.js";
+import { VppClient } from "../../src/vpp/client.js";
+import { ours } from "../helpers/workloads.js";
+import { startVpp, vppSkip } from "../helpers/vpp.js";
+
+const skip = vppSkip;
+if (skip) console.log(`# vpp-remote: skipped: ${skip}`);
+
+for (const [mech, payload] of [
+  ["VXLAN", "ETHERNET"],
+  ["WIREGUARD", "IP"],
+] as const)
+  test(
+    `vpp remote ${mech}: NSC on node A pings NSE on node B over a ${mech} tunnel between two VPPs; Close leaves both clean`,
+    { skip, timeout: 90_000 },
+    async (t) => {
+      const sb = dpSandbox(t);
+      const [a, b, nsc, nse] = [sb.netns(), sb.netns(), sb.netns(), sb.netns()];
+      await a.ns
+        .batch()
+        .linkAdd({ kind: "veth", attrs: { name: "up0", up: true }, peer: { name: "up0", netns: b.ns, up: true } })
+        .addrReplace({ link: "up0", cidr: "10.201.0.1/24" })
+        .commit();
+      await b.ns.batch().addrReplace({ link: "up0", cidr: "10.201.0.2/24" }).commit();
+      const [va, vb] = [
+        await startVpp(t, undefined, `/run/netns/${a.name}`),
+        await startVpp(t, undefined, `/run/netns/${b.name}`),
+      ];
+      const fa = await vppBackend({ apiSocket: va.apiSocket, netns: `/run/netns/${a.name}`, tunnelIp: "10.201.0.1" });
+      sb.cleanup.push("backend a", () => fa.close());
+      const fb = await vppBackend({ apiSocket: vb.apiSocket, netns: `/run/netns/${b.name}`, tunnelIp: "10.201.0.2" });
+      sb.cleanup.push("backend b", () => fb.close());
+
+      const context = create(ConnectionContextSchema, {
+        ipContext: create(IPContextSchema, { srcIpAddrs: ["172.16.7.101/32"], dstIpAddrs: ["172.16.7.100/32"] }),
+      });
+      const conn = (id: string, mechanism: Connection["mechanism"]) =>
+        create(ConnectionSchema, { id, mechanism, context, payload, networkService: "icmp" });
+      const fromNsc = conn("a-1", kernel.newKernel({ netnsUrl: `file:///run/netns/${nsc.name}`, name: "nsm-1" }));
+      const [offer] = fa.outgoingPreferences(fromNsc, { remote: true });
+      assert.equal(offer?.type, mech);
+      assert.equal(offer!.parameters["src_ip"], "10.201.0.1");
+      // the NSE's node plumbs first (it answers the request), then the NSC's node
+      const xb = {
+        id: "b-1",
+        incoming: conn("b-1", offer),
+        outgoing: conn("b-1", kernel.newKernel({ netnsUrl: `file:///run/netns/${nse.name}`, name: "nsm-1" })),
+      };
+      await fb.apply(xb, newCtx({ timeoutMs: 10_000 }));
+      assert.equal(offer!.parameters["dst_ip"], "10.201.0.2");
+      if (mech === "VXLAN") assert.ok(vxlan.vni(offer) > 0);
+      else assert.equal(wireguard.dstPublicKey(offer)?.length, 44);
+      const xa = { id: "a-1", incoming: fromNsc, outgoing: conn("a-1", offer) };
+      await fa.apply(xa, newCtx({ timeoutMs: 10_000 }));
+
+      await ping(nsc.name, "172.16.7.100", 3, 15);
+      const m = await fa.metrics!(xa);
+      assert.match(
+        m?.["client_interface"] ?? "",
+        mech === "VXLAN" ? /^VXLAN\/vxlan_tunnel\d+$/ : /^WIREGUARD TUNNEL\/wg\d+$/,
+      );
+      assert.ok(Number(m?.["client_tx_packets"]) >= 3, JSON.stringify(m));
+
+      await fa.remove(xa, newCtx({ timeoutMs: 10_000 }));
+      await fb.remove(xb, newCtx({ timeoutMs: 10_000 }));
+      for (const v of [va, vb]) {
+        const api = await VppClient.connect(v.apiSocket);
+        const left = (await api.dump("sw_interface_dump", { sw_if_index: 0xffffffff })).map((i) => i.interface_name);
+        await api.close();
+        assert.deepEqual(left, ["local0", "host-up0"], "only the uplink stays");
+      }
+      assert.deepEqual(await ours(nsc.ns), []);
+      assert.deepEqual(await ours(nse.ns), []);
+    },
+  );
