@@ -17,9 +17,12 @@ import { NsmError, codeName, status } from "../tools/errors.js";
 import type { MonitorConnectionServer } from "./monitor.js";
 import type { NseRegistryServer, NsRegistryServer, RegistryServer } from "./registry.js";
 import { ON_RESPONSE_HEADERS, OUTGOING_METADATA } from "./grpc-common.js";
+import { channelCredentialsFor, type SecurityOptions } from "./grpc-security.js";
 
 export interface DialOptions {
   credentials?: grpc.ChannelCredentials;
+  /** our SVID source (default: the process identity, grpc-security.ts); null = plaintext */
+  identity?: SecurityOptions["identity"];
   /** ms to wait for the channel to be ready on the first call (upstream NSM_DIAL_TIMEOUT) */
   dialTimeoutMs?: number;
   /** extra grpc-js channel options, e.g. `{ "grpc.use_local_subchannel_pool": 1 }` so a fresh channel does not inherit a failing shared subchannel's back-off */
@@ -35,6 +38,9 @@ export interface GrpcConn {
   /** resolves when the channel is READY or rejects with UNAVAILABLE after `timeoutMs` */
   waitReady(timeoutMs?: number): Promise<void>;
   readonly channel: grpc.Channel;
+  /** the server's SPIFFE ID once a TLS handshake verified it (undefined on plaintext) */
+  peerId(): string | undefined;
+  readonly secure: boolean;
   close(): void;
 }
 
@@ -115,7 +121,8 @@ function ctorFor(def: object, name: string): grpc.ServiceClientConstructor {
  */
 export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   const u = typeof url === "string" ? parseUrl(url) : url;
-  const creds = o.credentials ?? grpc.credentials.createInsecure();
+  const sec = channelCredentialsFor(o);
+  const creds = sec.credentials;
   const opts: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": 16 << 20,
     "grpc.initial_reconnect_backoff_ms": 100,
@@ -123,6 +130,7 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
     // forwarder) should be reached within a poll, not after a back-off grown while it was down;
     // another node's nsmgr over tcp: a SYN every 0.5 s to a dead peer costs nothing either
     "grpc.max_reconnect_backoff_ms": u.scheme === "unix" ? 200 : 500,
+    ...sec.options,
     ...o.channelOptions,
   };
   if (u.scheme === "unix") opts["grpc.default_authority"] = "localhost";
@@ -144,6 +152,8 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   return {
     url: u,
     channel,
+    peerId: sec.peerId,
+    secure: creds._isSecure(),
     networkService: {
       request: (req, ctx) => invokeUnary<NetworkServiceRequest, Connection>(nsc, "request", href, req, ctx),
       close: async (conn, ctx) => {

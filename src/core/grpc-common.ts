@@ -6,6 +6,8 @@ import { ctxKey } from "./context.js";
 export interface IncomingCall {
   readonly metadata: grpc.Metadata;
   readonly peer: string;
+  /** the caller's TLS certificate (mTLS; undefined on plaintext) */
+  readonly peerCertificate?: import("node:tls").PeerCertificate;
   /** sends response headers (registry `path` header); once, before the first response */
   sendHeaders(md: grpc.Metadata): void;
 }

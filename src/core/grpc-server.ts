@@ -23,6 +23,7 @@ import { NsmError, messageOf, status } from "../tools/errors.js";
 import type { MonitorConnectionServer } from "./monitor.js";
 import type { NseRegistryServer, NsRegistryServer, RegistryServer } from "./registry.js";
 import { INCOMING, type IncomingCall } from "./grpc-common.js";
+import { serverCredentialsFor, type SecurityOptions } from "./grpc-security.js";
 
 export interface Services {
   networkService?: NetworkServiceServer;
@@ -33,8 +34,9 @@ export interface Services {
 
 export interface ServeOptions {
   log?: Logger;
-  /** credentials; default insecure (mTLS comes with the security work) */
+  /** credentials; default from `identity` or the process identity (grpc-security.ts), else insecure */
   credentials?: grpc.ServerCredentials;
+  identity?: SecurityOptions["identity"];
   /** default deadline for unary calls that come without one (ms); default 15 s as upstream's request timeout; streams get none */
   defaultTimeoutMs?: number;
 }
@@ -89,12 +91,14 @@ function callCtx(
 function incomingCall(call: {
   metadata: grpc.Metadata;
   getPeer(): string;
+  getAuthContext(): { sslPeerCertificate?: import("node:tls").PeerCertificate };
   sendMetadata(md: grpc.Metadata): void;
 }): IncomingCall & { end(): void } {
   let live: typeof call | undefined = call;
   return {
     metadata: call.metadata,
     peer: call.getPeer(),
+    peerCertificate: call.getAuthContext().sslPeerCertificate,
     sendHeaders(md) {
       const c = live;
       live = undefined;
@@ -294,7 +298,7 @@ export async function serve(
     );
 
   const bound: NsmUrl[] = [];
-  const creds = o.credentials ?? grpc.ServerCredentials.createInsecure();
+  const creds = serverCredentialsFor(o);
   try {
     for (const raw of urls) {
       const u = typeof raw === "string" ? parseUrl(raw) : raw;
