@@ -5,8 +5,11 @@
  * asks for plaintext explicitly (dev mode, or a peer outside the mesh).
  */
 import * as grpc from "@grpc/grpc-js";
-import { clientCredentials, serverCredentials } from "../tools/spiffe/tls.js";
+import { NsmError, status } from "../tools/errors.js";
+import { clientCredentials, peerIdentity, serverCredentials } from "../tools/spiffe/tls.js";
 import type { X509Source } from "../tools/spiffe/svid.js";
+import type { Ctx } from "./context.js";
+import { INCOMING } from "./grpc-common.js";
 
 let processIdentity: X509Source | undefined;
 
@@ -44,4 +47,40 @@ export function channelCredentialsFor(o: SecurityOptions): {
   if (!id) return { credentials: grpc.credentials.createInsecure(), peerId: () => undefined, options: {} };
   // SPIFFE peers are checked by ID, not host name: no IP address as TLS server name (RFC 6066)
   return { ...clientCredentials(id), options: { "grpc.ssl_target_name_override": "spiffe" } };
+}
+
+/** PermissionDenied as upstream's authorize elements word it, naming the rule */
+export function authorizationDenied(what: string, rule: string, why: string): NsmError {
+  return new NsmError(
+    status.PERMISSION_DENIED,
+    `${what}: an error occurred during authorization policy check: ${rule}: ${why}`,
+  );
+}
+
+export type CallerIdentity = NonNullable<ReturnType<typeof peerIdentity>> & { readonly id: string };
+const callers = new Map<string, ReturnType<typeof peerIdentity>>();
+
+/**
+ * The SPIFFE identity of the gRPC caller behind `ctx` (its certificate parsed once); undefined for
+ * an in-process call. A gRPC caller without a certificate or SPIFFE ID is refused (`what` names
+ * the service in the error: "networkservice", "registry", "monitor").
+ */
+export function callerIdentity(ctx: Ctx, what: string): CallerIdentity | undefined {
+  const inc = ctx.get(INCOMING);
+  if (!inc) return undefined;
+  const cert = inc.peerCertificate;
+  if (!cert?.raw)
+    throw authorizationDenied(what, "peer_certificate", `the caller ${inc.peer} presented no TLS certificate`);
+  let p = callers.get(cert.fingerprint256);
+  if (!p) {
+    if (callers.size > 256) callers.clear();
+    callers.set(cert.fingerprint256, (p = peerIdentity(cert)));
+  }
+  if (!p?.id)
+    throw authorizationDenied(
+      what,
+      "peer_spiffe_id",
+      `the caller's certificate ${cert.subject?.CN ?? ""} has no SPIFFE ID`,
+    );
+  return p as CallerIdentity;
 }

@@ -2,18 +2,21 @@
  * Path-segment tokens: every hop signs a short JWT per call and puts it in the gRPC metadata
  * (`nsm-client-token`, `nsm-client-token-expires`); the next hop records it in the caller's path
  * segment (upstream `sdk/pkg/networkservice/common/updatetoken`,
- * `sdk/pkg/tools/token`; docs/api.md "Strings on the wire"). Now: ES256 with a key made per component at startup,
- * `sub` = the component's identity, `exp` = now + max lifetime (NSM_MAX_TOKEN_LIFETIME, 10m).
- * mTLS identities (`aud` = peer SPIFFE id, key = SVID) come with the security work.
+ * `sdk/pkg/tools/token`, `sdk/pkg/tools/spiffejwt`; docs/api.md "Strings on the wire", docs/security.md).
+ * With an SVID source (`source`): signed with the SVID's key (ES256 for EC P-256, RS256 for RSA),
+ * `sub` = our SPIFFE ID, `aud` = [the peer's SPIFFE ID] when known, `exp` = min(now + max lifetime
+ * (NSM_MAX_TOKEN_LIFETIME, 10m), our certificate's NotAfter, the peer's when given). Without one
+ * (plaintext dev mode): ES256 with a key made per component at startup, `sub` = a local name.
  *
  *   const tokens = await newTokenGenerator({ name: "nsmgr", maxLifetimeMs: 600_000 });
  *   const t = await tokens();                       // { token: "eyJ...", expires: Date }
  *   ctx.withValue(OUTGOING_METADATA, tokenMetadata(t));
  */
 import { Metadata } from "@grpc/grpc-js";
-import { webcrypto } from "node:crypto";
+import { webcrypto, type KeyObject, type X509Certificate } from "node:crypto";
 import { decodeJwt, jwtVerify, SignJWT } from "jose";
 import { metadataKeys } from "../../api/index.js";
+import type { X509Source } from "../spiffe/svid.js";
 
 export interface Token {
   readonly token: string;
@@ -22,7 +25,7 @@ export interface Token {
 
 /** Makes a token for an outgoing call; `aud` is the peer's identity when known. */
 export interface TokenGenerator {
-  (aud?: string): Promise<Token>;
+  (aud?: string, peerNotAfter?: Date): Promise<Token>;
   /** the `sub` claim */
   readonly subject: string;
   /** verifies a token this generator signed (tests, authorize policies) */
@@ -41,12 +44,33 @@ export interface TokenGeneratorOptions {
   reuseMs?: number;
   /** an existing ES256 key pair (default: a fresh one) */
   keys?: webcrypto.CryptoKeyPair;
+  /** our SVID: its key signs, its SPIFFE ID is `sub`, its NotAfter bounds `exp` */
+  source?: X509Source;
+}
+
+/** the JWS algorithm for an SVID key (upstream uses ES256 for the EC P-256 keys SPIRE issues) */
+export function algorithmFor(key: KeyObject): string {
+  const t = key.asymmetricKeyType;
+  if (t === "ec") {
+    const c = key.asymmetricKeyDetails?.namedCurve;
+    if (c === "prime256v1") return "ES256";
+    if (c === "secp384r1") return "ES384";
+    throw new RangeError(`no JWS algorithm for EC curve ${c}`);
+  }
+  if (t === "rsa") return "RS256";
+  throw new RangeError(`no JWS algorithm for ${t} keys`);
+}
+
+/** Verifies `token` against the public key of `cert` (a peer's TLS certificate); throws jose's errors. */
+export async function verifyWithCertificate(token: string, cert: X509Certificate) {
+  return (await jwtVerify(token, cert.publicKey, { algorithms: ["ES256", "ES384", "RS256"] })).payload;
 }
 
 /** A generator with a fresh ES256 (P-256) key. Tokens carry `sub` and `exp` only, as upstream without TLS. */
 export async function newTokenGenerator(o: TokenGeneratorOptions): Promise<TokenGenerator> {
   const lifetime = o.maxLifetimeMs ?? DEFAULT_MAX_TOKEN_LIFETIME_MS;
   if (!(lifetime > 0)) throw new RangeError(`token lifetime must be > 0 ms, got ${lifetime}`);
+  if (o.source) return svidTokenGenerator(o.source, lifetime, o.reuseMs ?? Math.min(1000, lifetime / 20));
   const reuse = o.reuseMs ?? Math.min(1000, lifetime / 20);
   const keys =
     o.keys ??
@@ -89,6 +113,38 @@ export async function newTokenGenerator(o: TokenGeneratorOptions): Promise<Token
   Object.defineProperty(gen, "subject", { value: subject });
   Object.defineProperty(gen, "verify", {
     value: async (token: string) => (await jwtVerify(token, keys.publicKey, { algorithms: ["ES256"] })).payload,
+  });
+  return gen;
+}
+
+/** Tokens signed with the current SVID of `source`; a rotation starts new tokens at once. */
+function svidTokenGenerator(source: X509Source, lifetime: number, reuse: number): TokenGenerator {
+  const cache = new Map<string, { t: Token; at: number; serial: string }>();
+  const sign = async (aud: string | undefined, peerNotAfter: Date | undefined): Promise<Token> => {
+    const svid = source.svid();
+    let expMs = Math.min(Date.now() + lifetime, svid.notAfter.getTime());
+    if (peerNotAfter) expMs = Math.min(expMs, peerNotAfter.getTime());
+    const jwt = new SignJWT({})
+      .setProtectedHeader({ alg: algorithmFor(svid.key), typ: "JWT" })
+      .setSubject(svid.id)
+      .setExpirationTime(expMs / 1000);
+    if (aud) jwt.setAudience([aud]);
+    return { token: await jwt.sign(svid.key), expires: new Date(expMs) };
+  };
+  const gen = (async (aud?: string, peerNotAfter?: Date) => {
+    const key = `${aud ?? ""}|${peerNotAfter?.getTime() ?? ""}`;
+    const serial = source.svid().chain[0]!.serialNumber;
+    const hit = cache.get(key);
+    const now = Date.now();
+    if (hit && hit.serial === serial && now - hit.at < reuse) return hit.t;
+    const t = await sign(aud, peerNotAfter);
+    if (cache.size > 1024) cache.clear();
+    cache.set(key, { t, at: now, serial });
+    return t;
+  }) as TokenGenerator;
+  Object.defineProperty(gen, "subject", { get: () => source.svid().id });
+  Object.defineProperty(gen, "verify", {
+    value: async (token: string) => verifyWithCertificate(token, source.svid().chain[0]!),
   });
   return gen;
 }

@@ -21,10 +21,21 @@ function nextHop(ctx: Ctx, what: string, id: string): ClientConn {
   return cc;
 }
 
+/** the next hop's SPIFFE ID on mTLS (the token's `aud`): known once the channel's handshake is done */
+async function audience(ctx: Ctx, cc: ClientConn): Promise<string | undefined> {
+  if (!cc.tls) return undefined;
+  if (!cc.tls.peerId()) {
+    const left = Number.isFinite(ctx.deadline) ? Math.max(1, ctx.deadline - Date.now()) : undefined;
+    // not ready in time: the call below fails and says why
+    await cc.tls.waitReady(left).catch(() => undefined);
+  }
+  return cc.tls.peerId();
+}
+
 /** adds our token to the call's metadata, keeping what earlier elements put there (traceparent) */
-async function withToken(ctx: Ctx, tokens: TokenGenerator | undefined): Promise<Ctx> {
+async function withToken(ctx: Ctx, tokens: TokenGenerator | undefined, cc: ClientConn): Promise<Ctx> {
   if (!tokens) return ctx;
-  const md = tokenMetadata(await tokens());
+  const md = tokenMetadata(await tokens(await audience(ctx, cc)));
   const before = ctx.get(OUTGOING_METADATA);
   if (before) for (const [k, v] of Object.entries(before.getMap())) if (!md.get(k).length) md.set(k, v);
   return ctx.withValue(OUTGOING_METADATA, md);
@@ -34,11 +45,11 @@ export function connectClient(o: { tokens?: TokenGenerator } = {}): ClientElemen
   return {
     async request(req, ctx) {
       const cc = nextHop(ctx, "Request", req.connection?.id ?? "");
-      return cc.networkService.request(req, await withToken(ctx, o.tokens));
+      return cc.networkService.request(req, await withToken(ctx, o.tokens, cc));
     },
     async close(conn, ctx) {
       const cc = nextHop(ctx, "Close", conn.id);
-      await cc.networkService.close(conn, await withToken(ctx, o.tokens));
+      await cc.networkService.close(conn, await withToken(ctx, o.tokens, cc));
     },
   };
 }

@@ -35,7 +35,15 @@ export class ChannelPool {
         ...this.o,
         channelOptions: { "grpc.use_local_subchannel_pool": 1, ...this.o.channelOptions },
       });
-      const conn: PooledConn = { url, grpc, networkService: grpc.networkService, monitor: grpc.monitor };
+      const conn: PooledConn = {
+        url,
+        grpc,
+        networkService: grpc.networkService,
+        monitor: grpc.monitor,
+        ...(grpc.secure
+          ? { tls: { peerId: () => grpc.peerId(), waitReady: (ms?: number) => grpc.waitReady(ms) } }
+          : {}),
+      };
       e = { conn, refs: 0, evicted: false };
       this.live.set(url, e);
       this.all.set(conn, e);
