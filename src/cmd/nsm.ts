@@ -18,27 +18,58 @@ const lazy = (path: string, summary: string): Command => ({
   },
 });
 
+/**
+ * A component with a SPIFFE identity (src/networkservice/security.ts): the SVID is fetched before
+ * the component starts (fatal when configured and unavailable) and is the process identity
+ * for all its gRPC servers and clients; plaintext dev mode otherwise, said loudly.
+ */
+const secured = (c: Command): Command => ({
+  summary: c.summary,
+  async run(args) {
+    if (args.includes("--help") || args.includes("-h")) return c.run(args);
+    const { readSecurity, startIdentity } = await import("../networkservice/security.js");
+    const { envReader } = await import("../tools/env.js");
+    const { newLogger } = await import("../tools/log.js");
+    const log = newLogger({ component: "security", level: process.env.NSM_LOG_LEVEL || "INFO" });
+    let id: { close(): void };
+    try {
+      id = await startIdentity(readSecurity(envReader(process.env)), log);
+    } catch (e) {
+      log.error({ err: (e as Error).message }, "cannot get an SVID");
+      console.error(`nsm: ${(e as Error).message}`);
+      return 1;
+    }
+    try {
+      return await c.run(args);
+    } finally {
+      id.close();
+    }
+  },
+});
+
 /** Every subcommand; later components add a line here. */
 export const commands: Record<string, Command> = {
   "native-links": lazy(
     "./native-links.js",
     "list the links of a network namespace (path, e.g. /run/netns/x) through the native addon",
   ),
-  registry: lazy("./registry.js", "registry server (NS + NSE registries) over memory or etcd"),
-  nsmgr: lazy(
-    "./nsmgr.js",
-    "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)",
+  registry: secured(lazy("./registry.js", "registry server (NS + NSE registries) over memory or etcd")),
+  nsmgr: secured(
+    lazy(
+      "./nsmgr.js",
+      "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)",
+    ),
   ),
-  forwarder: lazy(
-    "./forwarder.js",
-    "forwarder with a datapath backend (NSM_DATAPATH: kernel (default), ovs, memif, null)",
+  forwarder: secured(
+    lazy("./forwarder.js", "forwarder with a datapath backend (NSM_DATAPATH: kernel (default), ovs, memif, null)"),
   ),
-  "nse-icmp-responder": lazy(
-    "./nse-icmp-responder.js",
-    "endpoint handing out point-to-point addresses from NSM_CIDR_PREFIX",
+  "nse-icmp-responder": secured(
+    lazy("./nse-icmp-responder.js", "endpoint handing out point-to-point addresses from NSM_CIDR_PREFIX"),
   ),
-  nsc: lazy("./nsc.js", "client: requests NSM_NETWORK_SERVICES and keeps the connections (refresh, heal)"),
-  "nsc-init": lazy("./nsc-init.js", "client: requests NSM_NETWORK_SERVICES once and exits, leaving the connections"),
+  nsc: secured(lazy("./nsc.js", "client: requests NSM_NETWORK_SERVICES and keeps the connections (refresh, heal)")),
+  "nsc-init": secured(
+    lazy("./nsc-init.js", "client: requests NSM_NETWORK_SERVICES once and exits, leaving the connections"),
+  ),
   up: lazy(
     "./up.js",
     "start a local mesh in network namespaces (2 nodes, registry, icmp-responder NSE) and print how to connect",

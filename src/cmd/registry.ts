@@ -9,6 +9,7 @@ import { parseEtcdUrl } from "../registry/store/open.js";
 import { ConfigError, envReader, formatDuration, type Env } from "../tools/env.js";
 import { type Logger, newLogger } from "../tools/log.js";
 import { readLogConfig } from "../networkservice/cmdutil.js";
+import { SECURITY_HELP } from "../networkservice/security.js";
 import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceRegistry + NetworkServiceEndpointRegistry)
@@ -21,7 +22,7 @@ export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceReg
   NSM_LOG_LEVEL            INFO                       TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC
   NSM_LOG_FORMAT           (tty)                      text (for humans; the default on a terminal) | json (the default otherwise)
   NSM_REGISTRY_SERVER_POLICIES / NSM_REGISTRY_CLIENT_POLICIES   accepted, not used yet
-Without certificates gRPC is plaintext.`;
+${SECURITY_HELP}`;
 
 export interface RegistryConfig {
   listenOn: string[];
