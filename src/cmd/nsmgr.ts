@@ -5,6 +5,7 @@
 import { dial, messageOf } from "../core/index.js";
 import { createNsmgr } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
+import { loadRegistryPolicies, POLICIES_HELP, readPolicies } from "../networkservice/security.js";
 import { envReader, type Env } from "../tools/env.js";
 import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/telemetry/index.js";
 import { newLogger } from "../tools/log.js";
@@ -18,6 +19,7 @@ export const ENV_HELP = `nsm nsmgr — Network Service Manager
   NSM_DIAL_TIMEOUT                      750ms                                  dial timeout to forwarders and the registry
   NSM_FORWARDER_NETWORK_SERVICE_NAME    forwarder                              service forwarders register under
   NSM_EXPIRE_PERIOD                     1m                                     NSE registration lifetime without refresh
+${POLICIES_HELP}
 ${TELEMETRY_HELP}
 ${COMMON_HELP}`;
 
@@ -31,6 +33,7 @@ export function readConfig(env: Env = process.env) {
     dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "750ms"),
     forwarderService: e.string("NSM_FORWARDER_NETWORK_SERVICE_NAME", "forwarder"),
     expirePeriodMs: e.duration("NSM_EXPIRE_PERIOD", "1m"),
+    ...readPolicies(e),
   };
 }
 
@@ -42,9 +45,18 @@ export async function run(args: string[]): Promise<number> {
   const cfg = readConfig();
   const log = newLogger({ component: "nsmgr", level: cfg.logLevel });
   log.info(cfg, "configuration");
+  let registryPolicies;
+  try {
+    registryPolicies = await loadRegistryPolicies(cfg, log);
+  } catch (e) {
+    log.error({ err: messageOf(e) }, "cannot load the registry policies");
+    return 1;
+  }
   const lc = lifecycle({ log });
   const telemetry = await startTelemetry(readTelemetryConfig(), { component: "nsmgr", name: cfg.name, log });
-  const mgr = await lc.start(createNsmgr({ ...cfg, signal: lc.signal, log, telemetry }), (m) => m.close());
+  const mgr = await lc.start(createNsmgr({ ...cfg, registryPolicies, signal: lc.signal, log, telemetry }), (m) =>
+    m.close(),
+  );
   if (!mgr) {
     await telemetry.close();
     return lc.exitCode;

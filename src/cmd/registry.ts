@@ -9,7 +9,7 @@ import { parseEtcdUrl } from "../registry/store/open.js";
 import { ConfigError, envReader, formatDuration, type Env } from "../tools/env.js";
 import { type Logger, newLogger } from "../tools/log.js";
 import { readLogConfig } from "../networkservice/cmdutil.js";
-import { SECURITY_HELP } from "../networkservice/security.js";
+import { loadRegistryPolicies, POLICIES_HELP, readPolicies, SECURITY_HELP } from "../networkservice/security.js";
 import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceRegistry + NetworkServiceEndpointRegistry)
@@ -21,7 +21,7 @@ export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceReg
   NSM_DIAL_TIMEOUT         750ms                      dial timeout to the proxy registry
   NSM_LOG_LEVEL            INFO                       TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC
   NSM_LOG_FORMAT           (tty)                      text (for humans; the default on a terminal) | json (the default otherwise)
-  NSM_REGISTRY_SERVER_POLICIES / NSM_REGISTRY_CLIENT_POLICIES   accepted, not used yet
+${POLICIES_HELP}
 ${SECURITY_HELP}`;
 
 export interface RegistryConfig {
@@ -31,6 +31,8 @@ export interface RegistryConfig {
   store: string;
   dialTimeoutMs: number;
   logLevel: string;
+  registryServerPolicies?: string[];
+  registryClientPolicies?: string[];
 }
 
 export function readConfig(env: Env = process.env): RegistryConfig {
@@ -53,6 +55,7 @@ export function readConfig(env: Env = process.env): RegistryConfig {
     store,
     dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "750ms"),
     logLevel,
+    ...readPolicies(e),
   };
 }
 
@@ -71,7 +74,15 @@ export async function startRegistry(
   const ac = new AbortController();
   o.signal?.addEventListener("abort", () => ac.abort(), { once: true });
   log.info({ ...cfg, expirePeriod: formatDuration(cfg.expirePeriodMs) }, "configuration");
+  const policies = await loadRegistryPolicies(
+    {
+      registryServerPolicies: cfg.registryServerPolicies ?? [],
+      registryClientPolicies: cfg.registryClientPolicies ?? [],
+    },
+    log,
+  );
   const registry = await createRegistry({
+    policies,
     expirePeriodMs: cfg.expirePeriodMs,
     store: cfg.store,
     proxyRegistryUrl: cfg.proxyRegistryUrl,

@@ -5,7 +5,8 @@
  * with the SVID and the authorize elements are on. Without one, or with NSM_INSECURE=true, gRPC
  * is plaintext without authorization: dev mode, said loudly at start.
  */
-import { setProcessIdentity } from "../core/index.js";
+import { getProcessIdentity, setProcessIdentity } from "../core/index.js";
+import { loadPolicies } from "../tools/opa/index.js";
 import { ConfigError, type EnvReader } from "../tools/env.js";
 import type { Logger } from "../tools/log.js";
 import { fileSource, workloadApiSource, type X509Source } from "../tools/spiffe/index.js";
@@ -71,4 +72,44 @@ export async function startIdentity(c: SecurityConfig, log: Logger): Promise<{ s
       source.close();
     },
   };
+}
+
+/** upstream's defaults: its embedded policies, which the authorize elements evaluate in TypeScript */
+export const DEFAULT_REGISTRY_SERVER_POLICIES = [
+  "etc/nsm/opa/common/.*.rego",
+  "etc/nsm/opa/registry/.*.rego",
+  "etc/nsm/opa/server/.*.rego",
+];
+export const DEFAULT_REGISTRY_CLIENT_POLICIES = [
+  "etc/nsm/opa/common/.*.rego",
+  "etc/nsm/opa/registry/.*.rego",
+  "etc/nsm/opa/client/.*.rego",
+];
+
+export const POLICIES_HELP = `  NSM_REGISTRY_SERVER_POLICIES   etc/nsm/opa/{common,registry,server}/.*.rego   registry authorization: upstream's defaults (built in); other paths/masks = custom Rego files, compiled by opa (must load, or no start)
+  NSM_REGISTRY_CLIENT_POLICIES   etc/nsm/opa/{common,registry,client}/.*.rego   checked to load; client-side registry policies are not applied yet`;
+
+export function readPolicies(e: EnvReader) {
+  return {
+    registryServerPolicies: e.list("NSM_REGISTRY_SERVER_POLICIES", DEFAULT_REGISTRY_SERVER_POLICIES),
+    registryClientPolicies: e.list("NSM_REGISTRY_CLIENT_POLICIES", DEFAULT_REGISTRY_CLIENT_POLICIES),
+  };
+}
+
+/** Loads the custom registry policies (throws, naming the variable and file, when one does not load). */
+export async function loadRegistryPolicies(c: ReturnType<typeof readPolicies>, log: Logger) {
+  const server = await loadPolicies("NSM_REGISTRY_SERVER_POLICIES", c.registryServerPolicies);
+  const client = await loadPolicies("NSM_REGISTRY_CLIENT_POLICIES", c.registryClientPolicies);
+  if (server.length) {
+    const secure = getProcessIdentity() !== undefined;
+    log[secure ? "info" : "warn"](
+      { policies: server.map((p) => p.file) },
+      secure
+        ? "custom registry server policies loaded"
+        : "custom registry policies loaded but not applied: no SPIFFE identity",
+    );
+  }
+  if (client.length)
+    log.warn({ policies: client.map((p) => p.file) }, "custom registry client policies are not applied yet");
+  return server;
 }

@@ -17,6 +17,8 @@ export interface NsmgrConfig extends Common {
   forwarderService?: string;
   /** NSE registration lifetime without refresh (default 1 min) */
   expirePeriodMs?: number;
+  /** custom registry policies (NSM_REGISTRY_SERVER_POLICIES, loaded by src/tools/opa) */
+  registryPolicies?: readonly { readonly name: string; evaluate(input: unknown): Promise<boolean> }[];
 }
 
 export interface Nsmgr {
@@ -81,6 +83,7 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
       signal: life.signal,
       log,
       dialTimeoutMs: o.dialTimeoutMs,
+      policies: o.registryPolicies,
     });
     registry = reg;
     // forwarders are only those registered through this nsmgr: localbypass stores them upstream under our URL

@@ -29,7 +29,7 @@ import {
 } from "../../core/index.js";
 import { setMaxListeners } from "node:events";
 import { type Logger, silentLogger } from "../../tools/log.js";
-import { authorizeNseServer } from "../common/authorize/server.js";
+import { authorizeNseServer, type RegistryPolicy } from "../common/authorize/server.js";
 import { beginNseServer } from "../common/begin/server.js";
 import { DEFAULT_EXPIRE_PERIOD_MS, expireNseServer } from "../common/expire/server.js";
 import { interdomainServer } from "../common/interdomain/server.js";
@@ -47,6 +47,8 @@ export interface RegistryOptions {
   name?: string;
   /** NSE ownership checks (registry_client_allowed); default on when the process has a SPIFFE identity */
   authorize?: boolean;
+  /** custom policies (NSM_REGISTRY_SERVER_POLICIES) checked with `authorize` */
+  policies?: readonly RegistryPolicy[];
   /** lifetime of a registration that is not refreshed (default 1 min) */
   expirePeriodMs?: number;
   /** "memory" (default) or "etcd://host:port[,host:port][/prefix]" */
@@ -98,7 +100,7 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   const nse = nseChain(
     validateNseServer(),
     // who may register/unregister a name: on when this process has a SPIFFE identity (mTLS)
-    (o.authorize ?? getProcessIdentity() !== undefined) ? authorizeNseServer() : {},
+    (o.authorize ?? getProcessIdentity() !== undefined) ? authorizeNseServer({ custom: o.policies }) : {},
     beginNseServer({ signal: life.signal }),
     interdomainServer(NSE, proxy && proxy.nseRegistry, (e) => e.networkServiceNames),
     setRegistrationTimeNseServer(),

@@ -13,14 +13,12 @@ import { SignJWT } from "jose";
 import {
   create,
   MonitorScopeSelectorSchema,
-  NetworkServiceEndpointSchema,
   NetworkServiceRequestSchema,
   type Connection,
 } from "../../../api/index.js";
 import { dial, newCtx, OUTGOING_METADATA, serve, status, type NsmError } from "../../../core/index.js";
 import { issuerSource, newTrustDomain, type X509Source } from "../../../tools/spiffe/index.js";
 import { formatRfc3339Nano, newTokenGenerator } from "../../../tools/token/index.js";
-import { createRegistry } from "../../../registry/chains/registry.js";
 import { client } from "../../chains/client.js";
 import { endpoint } from "../../chains/endpoint.js";
 import { ChannelPool } from "../dial/pool.js";
@@ -177,57 +175,5 @@ test(
     await a.request(create(NetworkServiceRequestSchema, { connection: connA }), newCtx({ timeoutMs: 5000 }));
     await a.close(connA, newCtx({ timeoutMs: 5000 }));
     assert.equal(ep.monitor.connections.size, 1, "only B's connection is left");
-  },
-);
-
-test(
-  "registry authorize: only the identity that registered an NSE unregisters or replaces it",
-  { timeout: 20_000 },
-  async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), "nsm-authz-reg-"));
-    const life = new AbortController();
-    t.after(() => {
-      life.abort();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const td = newTrustDomain("nsm.test");
-    const reg = await createRegistry({ signal: life.signal, authorize: true });
-    t.after(() => reg.close());
-    const srv = await serve(
-      [`unix://${join(dir, "reg.sock")}`],
-      { nseRegistry: reg.nse, nsRegistry: reg.ns },
-      { identity: issuerSource(td, "spiffe://nsm.test/registry") },
-    );
-    t.after(() => srv.close());
-    const a = dial(srv.urls[0]!, { identity: issuerSource(td, "spiffe://nsm.test/nse-a") });
-    const b = dial(srv.urls[0]!, { identity: issuerSource(td, "spiffe://nsm.test/nse-b") });
-    t.after(() => {
-      a.close();
-      b.close();
-    });
-    const ctx = () => newCtx({ timeoutMs: 5000 });
-    const nse = create(NetworkServiceEndpointSchema, {
-      name: "nse-a",
-      url: "tcp://127.0.0.1:5000",
-      networkServiceNames: ["ns"],
-    });
-    await a.nseRegistry.register(nse, ctx());
-    await assert.rejects(b.nseRegistry.unregister(nse, ctx()), rule("registry_client_allowed"));
-    await assert.rejects(
-      b.nseRegistry.register({ ...nse, url: "tcp://127.0.0.1:6666" }, ctx()),
-      rule("registry_client_allowed"),
-    );
-    const found = [];
-    for await (const r of a.nseRegistry.find(
-      {
-        $typeName: "registry.NetworkServiceEndpointQuery",
-        networkServiceEndpoint: create(NetworkServiceEndpointSchema, { name: "nse-a" }),
-        watch: false,
-      },
-      ctx(),
-    ))
-      found.push(r.networkServiceEndpoint!.url);
-    assert.deepEqual(found, ["tcp://127.0.0.1:5000"], "nothing changed");
-    await a.nseRegistry.unregister(nse, ctx());
   },
 );

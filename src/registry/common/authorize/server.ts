@@ -16,8 +16,18 @@ import { authorizationDenied, callerIdentity, type Ctx, type RegistryElement } f
 /** name → owner SPIFFE ID (upstream's resource_path_ids_map, first path id) */
 export type RegistryOwners = Map<string, string>;
 
-function element<T extends { name: string }, Q, R>(kind: string, owners: RegistryOwners): RegistryElement<T, Q, R> {
-  const check = (e: T, ctx: Ctx, op: string): string | undefined => {
+/** a custom policy (NSM_REGISTRY_SERVER_POLICIES, src/tools/opa): true = allowed */
+export interface RegistryPolicy {
+  readonly name: string;
+  evaluate(input: unknown): Promise<boolean>;
+}
+
+function element<T extends { name: string }, Q, R>(
+  kind: string,
+  owners: RegistryOwners,
+  custom: readonly RegistryPolicy[],
+): RegistryElement<T, Q, R> {
+  const check = async (e: T, ctx: Ctx, op: string): Promise<string | undefined> => {
     const caller = callerIdentity(ctx, "registry");
     if (!caller) return undefined;
     const owner = owners.get(e.name);
@@ -27,17 +37,29 @@ function element<T extends { name: string }, Q, R>(kind: string, owners: Registr
         "registry_client_allowed",
         `${caller.id} may not ${op} ${kind} "${e.name}": it belongs to ${owner}`,
       );
+    // upstream's registry policy input (resource_id = who asks, resource_path_ids_map = owners)
+    const input = {
+      resource_id: caller.id,
+      resource_name: e.name,
+      resource_path_ids_map: Object.fromEntries([...owners].map(([k, v]) => [k, [v]])),
+      path_segments: [],
+      index: 0,
+      method: op,
+    };
+    for (const p of custom)
+      if (!(await p.evaluate(input)))
+        throw authorizationDenied("registry", p.name, `policy is not satisfied for ${caller.id} (${op} "${e.name}")`);
     return caller.id;
   };
   return {
     async register(e, ctx, next) {
-      const caller = check(e, ctx, "register");
+      const caller = await check(e, ctx, "register");
       const res = await next.register(e, ctx);
       if (caller) owners.set(e.name, caller);
       return res;
     },
     async unregister(e, ctx, next) {
-      const caller = check(e, ctx, "unregister");
+      const caller = await check(e, ctx, "unregister");
       await next.unregister(e, ctx);
       if (caller) owners.delete(e.name);
     },
@@ -45,7 +67,7 @@ function element<T extends { name: string }, Q, R>(kind: string, owners: Registr
 }
 
 export function authorizeNseServer(
-  owners: RegistryOwners = new Map(),
+  o: { owners?: RegistryOwners; custom?: readonly RegistryPolicy[] } = {},
 ): RegistryElement<NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse> {
-  return element("NetworkServiceEndpoint", owners);
+  return element("NetworkServiceEndpoint", o.owners ?? new Map(), o.custom ?? []);
 }
