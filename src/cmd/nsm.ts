@@ -23,10 +23,12 @@ const lazy = (path: string, summary: string): Command => ({
  * the component starts (fatal when configured and unavailable) and is the process identity
  * for all its gRPC servers and clients; plaintext dev mode otherwise, said loudly.
  */
-const secured = (c: Command): Command => ({
+const secured = (c: Command, o: { onlyIfConfigured?: boolean } = {}): Command => ({
   summary: c.summary,
   async run(args) {
     if (args.includes("--help") || args.includes("-h")) return c.run(args);
+    // tools (status, trace): an identity when one is configured, and no word otherwise
+    if (o.onlyIfConfigured && !process.env.SPIFFE_ENDPOINT_SOCKET && !process.env.NSM_SVID_CERT) return c.run(args);
     const { readSecurity, startIdentity } = await import("../networkservice/security.js");
     const { envReader } = await import("../tools/env.js");
     const { newLogger } = await import("../tools/log.js");
@@ -75,8 +77,14 @@ export const commands: Record<string, Command> = {
     "start a local mesh in network namespaces (2 nodes, registry, icmp-responder NSE) and print how to connect",
   ),
   down: lazy("./down.js", "stop the mesh `nsm up` started and remove its namespaces, links and sockets"),
-  status: lazy("./status.js", "nodes, forwarders, NSEs, services and connections of a mesh (--watch, --json)"),
-  trace: lazy("./trace.js", "one connection's hops (path, mechanisms, token expiry) and each hop's log lines about it"),
+  status: secured(
+    lazy("./status.js", "nodes, forwarders, NSEs, services and connections of a mesh (--watch, --json)"),
+    { onlyIfConfigured: true },
+  ),
+  trace: secured(
+    lazy("./trace.js", "one connection's hops (path, mechanisms, token expiry) and each hop's log lines about it"),
+    { onlyIfConfigured: true },
+  ),
   supervise: lazy(
     "./supervise.js",
     "restart the processes of the mesh `nsm up` started when they die (nsm up runs it, detached)",

@@ -11,6 +11,7 @@ import { unixSocketLive } from "../core/index.js";
 import { createMesh, readMeshState } from "../mesh/index.js";
 import { startSupervisor } from "../mesh/supervisor.js";
 import { envReader, type Env } from "../tools/env.js";
+import { createSvidDir, type SvidEnv } from "../tools/spiffe/index.js";
 
 export const DEFAULT_SOCKET = "/var/lib/networkservicemesh/nsm.io.sock";
 
@@ -26,6 +27,9 @@ export const ENV_HELP = `nsm up — start a local mesh in network namespaces (ro
   NSM_UP_SOCKET      ${DEFAULT_SOCKET}   node 0's nsmgr socket for clients
   NSM_UP_CIDR        172.16.1.96/28                                   the NSE's address pool (a pair per client)
   NSM_UP_SERVICE     icmp-responder                                   the NSE's network service
+  NSM_UP_TLS         false                                            true: mTLS + signed tokens + authorization with SVIDs from a
+                                                                      built-in trust domain (files under <state dir>/<id>-mesh/svid, re-issued by the supervisor)
+  NSM_UP_SVID_TTL    1h                                               lifetime of those SVIDs (re-issued at half of it)
   NSM_LOG_LEVEL      INFO                                             log level of every process`;
 
 export function readConfig(env: Env = process.env) {
@@ -39,6 +43,8 @@ export function readConfig(env: Env = process.env) {
     cidr: e.string("NSM_UP_CIDR", "172.16.1.96/28"),
     service: e.string("NSM_UP_SERVICE", "icmp-responder"),
     logLevel: e.string("NSM_LOG_LEVEL", "INFO"),
+    tls: e.bool("NSM_UP_TLS", false),
+    svidTtlMs: e.duration("NSM_UP_SVID_TTL", "1h"),
   };
 }
 
@@ -66,6 +72,18 @@ export async function run(args: string[]): Promise<number> {
   mkdirSync(dirname(cfg.socket), { recursive: true });
   mkdirSync(dirname(cfg.stateFile), { recursive: true });
   const t0 = Date.now();
+  // a built-in trust domain: one SVID for the mesh's processes, one for your nsc (docs/security.md)
+  let svid: { dir: string; env: Record<string, SvidEnv> } | undefined;
+  if (cfg.tls) {
+    const dir = join(cfg.dir, "svid");
+    const env = createSvidDir(
+      dir,
+      "nsm.local",
+      { mesh: "spiffe://nsm.local/mesh", nsc: "spiffe://nsm.local/nsc" },
+      cfg.svidTtlMs,
+    );
+    svid = { dir, env };
+  }
   // progress on stderr, so stdout keeps only the summary
   const step = (what: string) => console.error(`nsm up: [${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
   const mesh = await createMesh({
@@ -77,6 +95,7 @@ export async function run(args: string[]): Promise<number> {
     detached: true,
     logLevel: cfg.logLevel,
     nsmgrExtraListen: (i) => (i === 0 ? [`unix://${cfg.socket}`] : []),
+    ...(svid ? { env: { ...svid.env.mesh!, NSM_UP_SVID_DIR: svid.dir } } : {}),
   });
   let nse;
   try {
@@ -89,6 +108,11 @@ export async function run(args: string[]): Promise<number> {
     throw e;
   }
   const s = mesh.state;
+  const nscEnv = svid
+    ? Object.entries(svid.env.nsc!)
+        .map(([k, v]) => `${k}=${v} `)
+        .join("")
+    : "";
   const lines = [
     `nsm up: local mesh "${cfg.id}" is running (${((Date.now() - t0) / 1000).toFixed(1)} s; state ${cfg.stateFile}, logs ${cfg.dir}/*.log)`,
     "",
@@ -103,7 +127,7 @@ export async function run(args: string[]): Promise<number> {
     "Connect a client from a namespace of your own (node 0's nsmgr; the NSE is on node 1, so this goes over vxlan):",
     "",
     "  ip netns add mine",
-    `  ip netns exec mine env NSM_NETWORK_SERVICES=kernel://${cfg.service}/nsm-1 ${cfg.socket === DEFAULT_SOCKET ? "" : `NSM_CONNECT_TO=unix://${cfg.socket} `}npx nsm nsc &`,
+    `  ip netns exec mine env ${nscEnv}NSM_NETWORK_SERVICES=kernel://${cfg.service}/nsm-1 ${cfg.socket === DEFAULT_SOCKET ? "" : `NSM_CONNECT_TO=unix://${cfg.socket} `}npx nsm nsc &`,
     "  ip -n mine addr show nsm-1            # your address; the NSE's is the route on nsm-1:",
     "  ip netns exec mine ping -c 3 $(ip -n mine route show dev nsm-1 scope link | awk '{print $1; exit}')",
     "",

@@ -40,6 +40,8 @@ export interface GrpcConn {
   readonly channel: grpc.Channel;
   /** the server's SPIFFE ID once a TLS handshake verified it (undefined on plaintext) */
   peerId(): string | undefined;
+  /** the serial of our SVID the server saw in the last handshake (tokens after a rotation prove the new one) */
+  presentedSerial(): string | undefined;
   readonly secure: boolean;
   close(): void;
 }
@@ -153,6 +155,7 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
     url: u,
     channel,
     peerId: sec.peerId,
+    presentedSerial: sec.presentedSerial,
     secure: creds._isSecure(),
     networkService: {
       request: (req, ctx) => invokeUnary<NetworkServiceRequest, Connection>(nsc, "request", href, req, ctx),

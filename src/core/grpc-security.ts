@@ -35,16 +35,18 @@ export function serverCredentialsFor(o: SecurityOptions): grpc.ServerCredentials
   return id ? serverCredentials(id) : grpc.ServerCredentials.createInsecure();
 }
 
+const none = { peerId: () => undefined, presentedSerial: () => undefined, options: {} };
+
 export function channelCredentialsFor(o: SecurityOptions): {
   credentials: grpc.ChannelCredentials;
   peerId: () => string | undefined;
+  presentedSerial: () => string | undefined;
   /** channel options the credentials need */
   options: grpc.ChannelOptions;
 } {
-  if (o.credentials)
-    return { credentials: o.credentials as grpc.ChannelCredentials, peerId: () => undefined, options: {} };
+  if (o.credentials) return { credentials: o.credentials as grpc.ChannelCredentials, ...none };
   const id = identityOf(o);
-  if (!id) return { credentials: grpc.credentials.createInsecure(), peerId: () => undefined, options: {} };
+  if (!id) return { credentials: grpc.credentials.createInsecure(), ...none };
   // SPIFFE peers are checked by ID, not host name: no IP address as TLS server name (RFC 6066)
   return { ...clientCredentials(id), options: { "grpc.ssl_target_name_override": "spiffe" } };
 }

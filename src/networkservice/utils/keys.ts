@@ -12,7 +12,11 @@ export interface ClientConn {
   readonly networkService: NetworkServiceServer;
   readonly monitor: MonitorConnectionServer;
   /** mTLS channels: the next hop's SPIFFE ID once the handshake verified it (the `aud` of our tokens) */
-  readonly tls?: { peerId(): string | undefined; waitReady(timeoutMs?: number): Promise<void> };
+  readonly tls?: {
+    peerId(): string | undefined;
+    presentedSerial(): string | undefined;
+    waitReady(timeoutMs?: number): Promise<void>;
+  };
 }
 
 /** Where the next hop is (href of an NSM URL); set by clienturl/discover/roundrobin/discoverforwarder, used by dial. */

@@ -6,7 +6,15 @@
  *   const ca = newTrustDomain("nsm.local");
  *   const src = issuerSource(ca, "spiffe://nsm.local/nsmgr", { ttlMs: 3_600_000 });
  */
-import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  type KeyObject,
+} from "node:crypto";
 import { bitString, bool, explicit, octets, oid, seq, set, time, tlv, uint, utf8 } from "./der.js";
 import { derToPem, makeSvid, SourceState, type X509Source, type X509Svid } from "./svid.js";
 
@@ -16,6 +24,8 @@ export interface TrustDomainCa {
   readonly trustDomain: string;
   readonly certDer: Buffer;
   readonly bundlePem: string;
+  /** the CA key as PKCS#8 PEM (to keep issuing after a restart: `newTrustDomain(td, ttl, { certDer, keyPem })`) */
+  readonly keyPem: string;
   /** issues an SVID for `id` (must be in this trust domain) valid for `ttlMs` */
   issue(id: string, ttlMs: number): X509Svid;
 }
@@ -65,27 +75,39 @@ function certificate(o: {
   return seq(tbs, ECDSA_SHA256, bitString(sign("sha256", tbs, o.signer)));
 }
 
-/** A fresh CA for `trustDomain` (valid `caTtlMs`, default 1 year). */
-export function newTrustDomain(trustDomain: string, caTtlMs = 365 * 86_400_000): TrustDomainCa {
-  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const now = Date.now();
+/** A fresh CA for `trustDomain` (valid `caTtlMs`, default 1 year), or the `existing` one. */
+export function newTrustDomain(
+  trustDomain: string,
+  caTtlMs = 365 * 86_400_000,
+  existing?: { certDer: Buffer; keyPem: string },
+): TrustDomainCa {
   const caName = name(`${trustDomain} CA`);
-  const certDer = certificate({
-    subject: caName,
-    issuer: caName,
-    publicKey,
-    signer: privateKey,
-    issuerKey: publicKey,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + caTtlMs),
-    uri: `spiffe://${trustDomain}`,
-    ca: true,
-  });
+  let publicKey: KeyObject, privateKey: KeyObject, certDer: Buffer;
+  if (existing) {
+    privateKey = createPrivateKey(existing.keyPem);
+    publicKey = createPublicKey(privateKey);
+    certDer = existing.certDer;
+  } else {
+    ({ publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" }));
+    const now = Date.now();
+    certDer = certificate({
+      subject: caName,
+      issuer: caName,
+      publicKey,
+      signer: privateKey,
+      issuerKey: publicKey,
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + caTtlMs),
+      uri: `spiffe://${trustDomain}`,
+      ca: true,
+    });
+  }
   const bundlePem = derToPem(certDer);
   return {
     trustDomain,
     certDer,
     bundlePem,
+    keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
     issue(id, ttlMs) {
       const u = new URL(id);
       if (u.protocol !== "spiffe:" || u.host !== trustDomain)

@@ -65,21 +65,25 @@ export interface ClientCredentials {
   readonly credentials: grpc.ChannelCredentials;
   /** the server's SPIFFE ID once a handshake verified it */
   peerId(): string | undefined;
+  /** the serial of our SVID when the last handshake ran (what the server holds as our certificate) */
+  presentedSerial(): string | undefined;
 }
 
 /** Channel credentials for one channel: our SVID, the server verified against the bundle + SPIFFE ID. */
 export function clientCredentials(source: X509Source): ClientCredentials {
   const p = providerOf(source);
   let peer: string | undefined;
+  let presented: string | undefined;
   const credentials = grpc.experimental.createCertificateProviderChannelCredentials(p, p, {
     checkServerIdentity: (_host: string, cert: PeerCertificate) => {
       const id = cert.raw ? spiffeIdOf(cert.raw) : undefined;
       if (!id) return new Error(`server certificate ${cert.subject?.CN ?? ""} has no single spiffe:// URI SAN`);
       peer = id;
+      presented = source.svid().chain[0]!.serialNumber;
       return undefined;
     },
   });
-  return { credentials, peerId: () => peer };
+  return { credentials, peerId: () => peer, presentedSerial: () => presented };
 }
 
 /** The SPIFFE ID and certificate of a TLS peer (server side: from the call's auth context). */

@@ -13,10 +13,10 @@
  *   ctx.withValue(OUTGOING_METADATA, tokenMetadata(t));
  */
 import { Metadata } from "@grpc/grpc-js";
-import { webcrypto, type KeyObject, type X509Certificate } from "node:crypto";
-import { decodeJwt, jwtVerify, SignJWT } from "jose";
+import { webcrypto, X509Certificate, type KeyObject } from "node:crypto";
+import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import { metadataKeys } from "../../api/index.js";
-import type { X509Source } from "../spiffe/svid.js";
+import { spiffeIdOf, type X509Source } from "../spiffe/svid.js";
 
 export interface Token {
   readonly token: string;
@@ -25,11 +25,22 @@ export interface Token {
 
 /** Makes a token for an outgoing call; `aud` is the peer's identity when known. */
 export interface TokenGenerator {
-  (aud?: string, peerNotAfter?: Date): Promise<Token>;
+  (aud?: string, o?: TokenCallOptions): Promise<Token>;
   /** the `sub` claim */
   readonly subject: string;
   /** verifies a token this generator signed (tests, authorize policies) */
   verify(token: string): Promise<{ sub?: string; exp?: number }>;
+}
+
+export interface TokenCallOptions {
+  /** the peer certificate's NotAfter: `exp` is not later */
+  peerNotAfter?: Date;
+  /**
+   * the serial of our SVID the peer saw in the TLS handshake; when it is not the current one (we
+   * rotated, the connection stayed), the token carries our current chain in its `x5c` header so
+   * the peer can still check that we signed it
+   */
+  presentedSerial?: string;
 }
 
 export const DEFAULT_MAX_TOKEN_LIFETIME_MS = 10 * 60_000;
@@ -117,27 +128,57 @@ export async function newTokenGenerator(o: TokenGeneratorOptions): Promise<Token
   return gen;
 }
 
+/**
+ * Verifies a token signed after its signer rotated its SVID on a connection that kept the old
+ * certificate: the chain in its `x5c` header must verify up to a CA of `bundle`, be valid now and
+ * name `peerId` (the TLS peer's SPIFFE ID), and its leaf must verify the signature.
+ */
+export async function verifyWithPresentedChain(
+  token: string,
+  peerId: string,
+  bundle: readonly X509Certificate[],
+  now = Date.now(),
+) {
+  const x5c = decodeProtectedHeader(token).x5c;
+  if (!x5c?.length) throw new Error("no x5c certificate chain in the token");
+  const chain = x5c.map((b) => new X509Certificate(Buffer.from(b, "base64")));
+  for (const c of chain)
+    if (now < Date.parse(c.validFrom) || now > Date.parse(c.validTo))
+      throw new Error(`x5c certificate ${c.serialNumber} is not valid now`);
+  for (let i = 0; i + 1 < chain.length; i++)
+    if (!chain[i]!.checkIssued(chain[i + 1]!) || !chain[i]!.verify(chain[i + 1]!.publicKey))
+      throw new Error("x5c chain does not verify");
+  const last = chain[chain.length - 1]!;
+  if (!bundle.some((ca) => last.checkIssued(ca) && last.verify(ca.publicKey)))
+    throw new Error("x5c chain does not lead to our trust bundle");
+  const id = spiffeIdOf(chain[0]!);
+  if (id !== peerId) throw new Error(`x5c certificate names ${id ?? "no SPIFFE ID"}, the caller is ${peerId}`);
+  return verifyWithCertificate(token, chain[0]!);
+}
+
 /** Tokens signed with the current SVID of `source`; a rotation starts new tokens at once. */
 function svidTokenGenerator(source: X509Source, lifetime: number, reuse: number): TokenGenerator {
   const cache = new Map<string, { t: Token; at: number; serial: string }>();
-  const sign = async (aud: string | undefined, peerNotAfter: Date | undefined): Promise<Token> => {
+  const sign = async (aud: string | undefined, peerNotAfter: Date | undefined, x5c: boolean): Promise<Token> => {
     const svid = source.svid();
     let expMs = Math.min(Date.now() + lifetime, svid.notAfter.getTime());
     if (peerNotAfter) expMs = Math.min(expMs, peerNotAfter.getTime());
+    const header = { alg: algorithmFor(svid.key), typ: "JWT" };
     const jwt = new SignJWT({})
-      .setProtectedHeader({ alg: algorithmFor(svid.key), typ: "JWT" })
+      .setProtectedHeader(x5c ? { ...header, x5c: svid.chain.map((c) => c.raw.toString("base64")) } : header)
       .setSubject(svid.id)
       .setExpirationTime(expMs / 1000);
     if (aud) jwt.setAudience([aud]);
     return { token: await jwt.sign(svid.key), expires: new Date(expMs) };
   };
-  const gen = (async (aud?: string, peerNotAfter?: Date) => {
-    const key = `${aud ?? ""}|${peerNotAfter?.getTime() ?? ""}`;
+  const gen = (async (aud?: string, o: TokenCallOptions = {}) => {
     const serial = source.svid().chain[0]!.serialNumber;
+    const x5c = o.presentedSerial !== undefined && o.presentedSerial !== serial;
+    const key = `${aud ?? ""}|${o.peerNotAfter?.getTime() ?? ""}|${x5c}`;
     const hit = cache.get(key);
     const now = Date.now();
     if (hit && hit.serial === serial && now - hit.at < reuse) return hit.t;
-    const t = await sign(aud, peerNotAfter);
+    const t = await sign(aud, o.peerNotAfter, x5c);
     if (cache.size > 1024) cache.clear();
     cache.set(key, { t, at: now, serial });
     return t;

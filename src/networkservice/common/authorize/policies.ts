@@ -7,7 +7,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import type { PathSegment } from "../../../api/index.js";
-import { decodeToken, verifyWithCertificate } from "../../../tools/token/index.js";
+import { decodeToken, verifyWithCertificate, verifyWithPresentedChain } from "../../../tools/token/index.js";
 
 export interface PathInput {
   /** segments [0..index] (the left side, as upstream's server policies see it) */
@@ -16,6 +16,8 @@ export interface PathInput {
   /** the caller's TLS certificate and SPIFFE ID */
   readonly peer?: { readonly id?: string; readonly cert: X509Certificate };
   readonly now: number;
+  /** our trust bundle: checks the certificate a rotated caller presents in its token (x5c) */
+  readonly bundle?: readonly X509Certificate[];
 }
 
 export interface PathRule {
@@ -66,13 +68,20 @@ export const prevTokenSigned: PathRule = {
     const prev = i.segments[i.index - 1];
     if (!i.peer) return "no peer certificate to verify the caller's token with";
     if (!prev?.token) return `segment ${i.index - 1} carries no token of the caller`;
+    let c: { sub?: string };
     try {
-      const c = await verifyWithCertificate(prev.token, i.peer.cert);
-      if (i.peer.id && c.sub !== i.peer.id) return `the caller ${i.peer.id} sent a token of ${c.sub ?? "nobody"}`;
-      return undefined;
+      c = await verifyWithCertificate(prev.token, i.peer.cert);
     } catch (e) {
-      return `segment ${i.index - 1} token is not signed by the caller ${i.peer.id ?? ""}: ${(e as Error).message}`;
+      // the caller rotated its SVID since this connection's handshake: its token proves the new one
+      try {
+        if (!i.peer.id || !i.bundle) throw e;
+        c = await verifyWithPresentedChain(prev.token, i.peer.id, i.bundle, i.now);
+      } catch (e2) {
+        return `segment ${i.index - 1} token is not signed by the caller ${i.peer.id ?? ""}: ${(e as Error).message}${e2 !== e ? ` (x5c: ${(e2 as Error).message})` : ""}`;
+      }
     }
+    if (i.peer.id && c.sub !== i.peer.id) return `the caller ${i.peer.id} sent a token of ${c.sub ?? "nobody"}`;
+    return undefined;
   },
 };
 

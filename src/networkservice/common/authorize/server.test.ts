@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Metadata } from "@grpc/grpc-js";
-import { SignJWT } from "jose";
+import { decodeProtectedHeader, SignJWT } from "jose";
 import {
   create,
   MonitorScopeSelectorSchema,
@@ -17,7 +17,7 @@ import {
   type Connection,
 } from "../../../api/index.js";
 import { dial, newCtx, OUTGOING_METADATA, serve, status, type NsmError } from "../../../core/index.js";
-import { issuerSource, newTrustDomain, type X509Source } from "../../../tools/spiffe/index.js";
+import { issuerSource, newTrustDomain, SourceState, type X509Source } from "../../../tools/spiffe/index.js";
 import { formatRfc3339Nano, newTokenGenerator } from "../../../tools/token/index.js";
 import { client } from "../../chains/client.js";
 import { endpoint } from "../../chains/endpoint.js";
@@ -175,5 +175,70 @@ test(
     await a.request(create(NetworkServiceRequestSchema, { connection: connA }), newCtx({ timeoutMs: 5000 }));
     await a.close(connA, newCtx({ timeoutMs: 5000 }));
     assert.equal(ep.monitor.connections.size, 1, "only B's connection is left");
+  },
+);
+
+test(
+  "authorize after an SVID rotation: refresh and Close over the connection made with the old SVID still pass",
+  { timeout: 20_000 },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "nsm-authz-rot-"));
+    const life = new AbortController();
+    t.after(() => {
+      life.abort();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const td = newTrustDomain("nsm.test");
+    const nseId = issuerSource(td, NSE);
+    const ep = endpoint({
+      name: "nse",
+      tokens: await newTokenGenerator({ name: "nse", source: nseId }),
+      signal: life.signal,
+      authorize: authorizeServer({ identity: nseId }),
+      authorizeMonitor: null,
+    });
+    const srv = await serve([`unix://${join(dir, "nse.sock")}`], ep, { identity: nseId });
+    t.after(() => srv.close());
+    const aId = new SourceState();
+    aId.set(td.issue("spiffe://nsm.test/nsc-a", 60_000), td.bundlePem);
+    const pool = new ChannelPool({ identity: aId });
+    t.after(() => pool.close());
+    const a = client({
+      name: "nsc-a",
+      signal: life.signal,
+      tokens: await newTokenGenerator({ name: "nsc-a", source: aId }),
+      connectTo: srv.urls[0]!.href,
+      refresh: false,
+      pool,
+    });
+    const conn = await a.request(request("a-1", [{ name: "nsc-a", id: "a-1" }]), newCtx({ timeoutMs: 5000 }));
+    aId.set(td.issue("spiffe://nsm.test/nsc-a", 60_000), td.bundlePem); // rotated; the channel stays
+    const again = await a.request(
+      create(NetworkServiceRequestSchema, { connection: conn }),
+      newCtx({ timeoutMs: 5000 }),
+    );
+    assert.ok(decodeProtectedHeader(again.path!.pathSegments[0]!.token).x5c, "the token proves the new SVID");
+    await a.close(again, newCtx({ timeoutMs: 5000 }));
+    assert.equal(ep.monitor.connections.size, 0);
+    // a chain of another trust domain in x5c proves nothing
+    const evil = newTrustDomain("nsm.test").issue("spiffe://nsm.test/nsc-a", 60_000);
+    const raw = dial(srv.urls[0]!, { identity: aId });
+    t.after(() => raw.close());
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: "ES256", x5c: [evil.chain[0]!.raw.toString("base64")] })
+      .setSubject("spiffe://nsm.test/nsc-a")
+      .setAudience([NSE])
+      .setExpirationTime(Date.now() / 1000 + 60)
+      .sign(evil.key);
+    const md = new Metadata();
+    md.set("nsm-client-token", jwt);
+    md.set("nsm-client-token-expires", formatRfc3339Nano(new Date(Date.now() + 60_000)));
+    await assert.rejects(
+      raw.networkService.request(
+        request("a-2", [{ name: "nsc-a", id: "a-2" }]),
+        newCtx({ timeoutMs: 5000 }).withValue(OUTGOING_METADATA, md),
+      ),
+      (e: NsmError) => rule("prev_token_signed")(e) && /trust bundle/.test(e.message),
+    );
   },
 );

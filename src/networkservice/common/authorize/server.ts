@@ -10,7 +10,15 @@
  *   endpoint({ ..., authorize: authorizeServer({ owners }) });   // monitor: authorizeMonitor(owners)
  */
 import type { Connection } from "../../../api/index.js";
-import { authorizationDenied, callerIdentity, type Ctx, type ServerElement } from "../../../core/index.js";
+import { X509Certificate } from "node:crypto";
+import {
+  authorizationDenied,
+  callerIdentity,
+  getProcessIdentity,
+  type Ctx,
+  type ServerElement,
+} from "../../../core/index.js";
+import { pemToDer, type X509Source } from "../../../tools/spiffe/index.js";
 import { ConnectionOwners, DEFAULT_SERVER_RULES, type PathInput, type PathRule } from "./policies.js";
 
 /** A custom policy (Rego compiled to wasm, src/tools/opa): true = allowed */
@@ -26,6 +34,20 @@ export interface AuthorizeOptions {
   owners?: ConnectionOwners;
   /** NSM_*_POLICIES loaded by src/tools/opa */
   custom?: readonly CustomPolicy[];
+  /** our identity, for its trust bundle (default: the process identity) */
+  identity?: X509Source;
+}
+
+const bundles = new Map<string, X509Certificate[]>();
+function bundleOf(src: X509Source | undefined): X509Certificate[] | undefined {
+  if (!src) return undefined;
+  const pem = src.bundlePem();
+  let b = bundles.get(pem);
+  if (!b) {
+    if (bundles.size > 8) bundles.clear();
+    bundles.set(pem, (b = pemToDer(pem).map((d) => new X509Certificate(d))));
+  }
+  return b;
 }
 
 const deny = (rule: string, why: string) => authorizationDenied("networkservice", rule, why);
@@ -49,7 +71,13 @@ export function authorizeServer(o: AuthorizeOptions = {}): ServerElement {
     if (!peer) return undefined;
     const p = conn.path;
     const index = p?.index ?? 0;
-    const input: PathInput = { segments: (p?.pathSegments ?? []).slice(0, index + 1), index, peer, now: Date.now() };
+    const input: PathInput = {
+      segments: (p?.pathSegments ?? []).slice(0, index + 1),
+      index,
+      peer,
+      now: Date.now(),
+      bundle: bundleOf(o.identity ?? getProcessIdentity()),
+    };
     for (const r of rules) {
       const why = await r.check(input);
       if (why) throw deny(r.name, why);

@@ -21,21 +21,26 @@ function nextHop(ctx: Ctx, what: string, id: string): ClientConn {
   return cc;
 }
 
-/** the next hop's SPIFFE ID on mTLS (the token's `aud`): known once the channel's handshake is done */
-async function audience(ctx: Ctx, cc: ClientConn): Promise<string | undefined> {
-  if (!cc.tls) return undefined;
+/**
+ * On mTLS: the next hop's SPIFFE ID (the token's `aud`), known once the channel's handshake is
+ * done, and which of our SVIDs that handshake presented (after a rotation the token carries the
+ * new certificate, docs/security.md).
+ */
+async function peerOf(ctx: Ctx, cc: ClientConn): Promise<{ aud?: string; presentedSerial?: string }> {
+  if (!cc.tls) return {};
   if (!cc.tls.peerId()) {
     const left = Number.isFinite(ctx.deadline) ? Math.max(1, ctx.deadline - Date.now()) : undefined;
     // not ready in time: the call below fails and says why
     await cc.tls.waitReady(left).catch(() => undefined);
   }
-  return cc.tls.peerId();
+  return { aud: cc.tls.peerId(), presentedSerial: cc.tls.presentedSerial() };
 }
 
 /** adds our token to the call's metadata, keeping what earlier elements put there (traceparent) */
 async function withToken(ctx: Ctx, tokens: TokenGenerator | undefined, cc: ClientConn): Promise<Ctx> {
   if (!tokens) return ctx;
-  const md = tokenMetadata(await tokens(await audience(ctx, cc)));
+  const p = await peerOf(ctx, cc);
+  const md = tokenMetadata(await tokens(p.aud, { presentedSerial: p.presentedSerial }));
   const before = ctx.get(OUTGOING_METADATA);
   if (before) for (const [k, v] of Object.entries(before.getMap())) if (!md.get(k).length) md.set(k, v);
   return ctx.withValue(OUTGOING_METADATA, md);

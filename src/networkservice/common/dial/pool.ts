@@ -41,7 +41,13 @@ export class ChannelPool {
         networkService: grpc.networkService,
         monitor: grpc.monitor,
         ...(grpc.secure
-          ? { tls: { peerId: () => grpc.peerId(), waitReady: (ms?: number) => grpc.waitReady(ms) } }
+          ? {
+              tls: {
+                peerId: () => grpc.peerId(),
+                presentedSerial: () => grpc.presentedSerial(),
+                waitReady: (ms?: number) => grpc.waitReady(ms),
+              },
+            }
           : {}),
       };
       e = { conn, refs: 0, evicted: false };
