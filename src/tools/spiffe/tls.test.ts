@@ -123,3 +123,30 @@ test("makeSvid refuses a key that does not match and a leaf without a SPIFFE ID"
   assert.throws(() => makeSvid([td.certDer], a.keyPem), /key does not match|spiffe/);
   assert.equal(spiffeIdOf(new X509Certificate(td.certDer)), "spiffe://nsm.test");
 });
+
+test(
+  "an expired trust bundle fails closed: no handshake with certificates under an expired CA",
+  { timeout: 20_000 },
+  async () => {
+    const td = newTrustDomain("nsm.test", 1500); // the CA expires in 1.5 s
+    const srvId = new SourceState();
+    srvId.set(td.issue("spiffe://nsm.test/nsmgr", 60_000), td.bundlePem);
+    const cliId = new SourceState();
+    cliId.set(td.issue("spiffe://nsm.test/nsc", 60_000), td.bundlePem);
+    const srv = await echo("tcp://127.0.0.1:0", srvId);
+    try {
+      const before = dial(srv.urls[0]!, { identity: cliId });
+      await before.networkService.request(newRequest("a"), newCtx({ timeoutMs: 5000 }));
+      before.close();
+      await new Promise((r) => setTimeout(r, 1600));
+      const after = dial(srv.urls[0]!, { identity: cliId });
+      await assert.rejects(
+        after.networkService.request(newRequest("b"), newCtx({ timeoutMs: 1500 })),
+        (e: NsmError) => e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED,
+      );
+      after.close();
+    } finally {
+      await srv.close();
+    }
+  },
+);

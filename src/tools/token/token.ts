@@ -149,8 +149,9 @@ export async function verifyWithPresentedChain(
     if (!chain[i]!.checkIssued(chain[i + 1]!) || !chain[i]!.verify(chain[i + 1]!.publicKey))
       throw new Error("x5c chain does not verify");
   const last = chain[chain.length - 1]!;
-  if (!bundle.some((ca) => last.checkIssued(ca) && last.verify(ca.publicKey)))
-    throw new Error("x5c chain does not lead to our trust bundle");
+  const valid = (c: X509Certificate) => now >= Date.parse(c.validFrom) && now <= Date.parse(c.validTo);
+  if (!bundle.some((ca) => valid(ca) && last.checkIssued(ca) && last.verify(ca.publicKey)))
+    throw new Error("x5c chain does not lead to a valid CA of our trust bundle");
   const id = spiffeIdOf(chain[0]!);
   if (id !== peerId) throw new Error(`x5c certificate names ${id ?? "no SPIFFE ID"}, the caller is ${peerId}`);
   return verifyWithCertificate(token, chain[0]!);
