@@ -42,6 +42,8 @@ export interface GrpcConn {
   peerId(): string | undefined;
   /** the serial of our SVID the server saw in the last handshake (tokens after a rotation prove the new one) */
   presentedSerial(): string | undefined;
+  /** the server's certificate from the last TLS handshake */
+  peerCertificate(): import("node:crypto").X509Certificate | undefined;
   readonly secure: boolean;
   close(): void;
 }
@@ -156,6 +158,7 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
     channel,
     peerId: sec.peerId,
     presentedSerial: sec.presentedSerial,
+    peerCertificate: sec.peerCertificate,
     secure: creds._isSecure(),
     networkService: {
       request: (req, ctx) => invokeUnary<NetworkServiceRequest, Connection>(nsc, "request", href, req, ctx),

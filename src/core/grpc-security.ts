@@ -35,12 +35,18 @@ export function serverCredentialsFor(o: SecurityOptions): grpc.ServerCredentials
   return id ? serverCredentials(id) : grpc.ServerCredentials.createInsecure();
 }
 
-const none = { peerId: () => undefined, presentedSerial: () => undefined, options: {} };
+const none = {
+  peerId: () => undefined,
+  presentedSerial: () => undefined,
+  peerCertificate: () => undefined,
+  options: {},
+};
 
 export function channelCredentialsFor(o: SecurityOptions): {
   credentials: grpc.ChannelCredentials;
   peerId: () => string | undefined;
   presentedSerial: () => string | undefined;
+  peerCertificate: () => import("node:crypto").X509Certificate | undefined;
   /** channel options the credentials need */
   options: grpc.ChannelOptions;
 } {

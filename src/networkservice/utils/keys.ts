@@ -15,6 +15,7 @@ export interface ClientConn {
   readonly tls?: {
     peerId(): string | undefined;
     presentedSerial(): string | undefined;
+    peerCertificate(): import("node:crypto").X509Certificate | undefined;
     waitReady(timeoutMs?: number): Promise<void>;
   };
 }

@@ -67,6 +67,8 @@ export interface ClientCredentials {
   peerId(): string | undefined;
   /** the serial of our SVID when the last handshake ran (what the server holds as our certificate) */
   presentedSerial(): string | undefined;
+  /** the server's certificate from the last handshake */
+  peerCertificate(): X509Certificate | undefined;
 }
 
 /** Channel credentials for one channel: our SVID, the server verified against the bundle + SPIFFE ID. */
@@ -74,16 +76,18 @@ export function clientCredentials(source: X509Source): ClientCredentials {
   const p = providerOf(source);
   let peer: string | undefined;
   let presented: string | undefined;
+  let peerCert: X509Certificate | undefined;
   const credentials = grpc.experimental.createCertificateProviderChannelCredentials(p, p, {
     checkServerIdentity: (_host: string, cert: PeerCertificate) => {
       const id = cert.raw ? spiffeIdOf(cert.raw) : undefined;
       if (!id) return new Error(`server certificate ${cert.subject?.CN ?? ""} has no single spiffe:// URI SAN`);
       peer = id;
+      peerCert = new X509Certificate(cert.raw);
       presented = source.svid().chain[0]!.serialNumber;
       return undefined;
     },
   });
-  return { credentials, peerId: () => peer, presentedSerial: () => presented };
+  return { credentials, peerId: () => peer, presentedSerial: () => presented, peerCertificate: () => peerCert };
 }
 
 /** The SPIFFE ID and certificate of a TLS peer (server side: from the call's auth context). */

@@ -45,6 +45,7 @@ export class ChannelPool {
               tls: {
                 peerId: () => grpc.peerId(),
                 presentedSerial: () => grpc.presentedSerial(),
+                peerCertificate: () => grpc.peerCertificate(),
                 waitReady: (ms?: number) => grpc.waitReady(ms),
               },
             }
