@@ -10,7 +10,7 @@ import { X509Certificate } from "node:crypto";
 import type { Connection } from "../../../api/index.js";
 import { authorizationDenied, getProcessIdentity, type ClientElement, type Ctx } from "../../../core/index.js";
 import { pemToDer, type X509Source } from "../../../tools/spiffe/index.js";
-import { verifyWithCertificate, verifyWithPresentedChain } from "../../../tools/token/index.js";
+import { decodeToken, verifyWithCertificate, verifyWithPresentedChain } from "../../../tools/token/index.js";
 import { CLIENT_CONN } from "../../utils/keys.js";
 import { tokensChained, tokensExpired, tokensValid, type PathInput } from "./policies.js";
 
@@ -47,7 +47,7 @@ async function nextTokenSigned(
 }
 
 export function authorizeClient(o: { identity?: X509Source } = {}): ClientElement {
-  const check = async (conn: Connection, ctx: Ctx) => {
+  const check = async (conn: Connection, ctx: Ctx, refresh: boolean) => {
     const p = conn.path;
     if (!p) return;
     let secure = false;
@@ -63,14 +63,33 @@ export function authorizeClient(o: { identity?: X509Source } = {}): ClientElemen
       if (why) throw authorizationDenied("networkservice", r.name, why);
     }
     const why = await nextTokenSigned(conn, ctx, o.identity ?? getProcessIdentity());
-    if (why) throw authorizationDenied("networkservice", "next_token_signed", why);
+    if (!why) return;
+    // a refresh over a channel older than the server's last rotation may hold a certificate the
+    // server no longer signs with (its own onward channel is newer, so its token has no x5c): keep
+    // a live connection whose token names the TLS peer, and say so
+    const next = p.pathSegments[p.index + 1];
+    const sub = next?.token ? decodeToken(next.token)?.sub : undefined;
+    let peerId: string | undefined;
+    try {
+      peerId = ctx.clientMeta.get(CLIENT_CONN)?.tls?.peerId();
+    } catch {
+      /* none */
+    }
+    if (refresh && sub && sub === peerId) {
+      ctx.log.warn(
+        { connId: conn.id, reason: why },
+        "next_token_signed not provable on this channel after a rotation; kept",
+      );
+      return;
+    }
+    throw authorizationDenied("networkservice", "next_token_signed", why);
   };
   return {
     async request(req, ctx, next) {
       const known = !!req.connection?.path?.pathSegments[(req.connection.path.index ?? 0) + 1];
       const conn = await next.request(req, ctx);
       try {
-        await check(conn, ctx);
+        await check(conn, ctx, known);
       } catch (e) {
         if (!known) await next.close(conn, ctx).catch(() => undefined);
         throw e;
