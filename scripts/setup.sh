@@ -87,4 +87,26 @@ else
   echo "go not found: test/interop will skip"
 fi
 
+# SPIRE (server + agent) and opa for the security tests, from ../shared when this machine has it;
+# without them those tests skip and say why
+step "SPIRE and opa for tests (/usr/local/lib/nsm-test)"
+shared=""
+for d in "${NSM_SHARED_DIR:-}" ../shared /work/shared; do [ -n "$d" ] && [ -d "$d/spire" -o -d "$d/opa" ] && { shared=$d; break; }; done
+if [ -z "$shared" ]; then
+  echo "no ../shared here: SPIRE/opa tests will skip"
+elif [ "$(id -u)" != 0 ] && [ ! -w /usr/local/lib ]; then
+  echo "not root: SPIRE/opa not installed, their tests will skip"
+else
+  lib=/usr/local/lib/nsm-test
+  mkdir -p "$lib"
+  if [ -x "$shared/spire/spire.sh" ]; then
+    for b in spire-server spire-agent; do
+      [ -x "$lib/$b-v1.13.0" ] || { gunzip -c "$shared/spire/$b-v1.13.0-x86_64.gz" > "$lib/$b-v1.13.0.tmp"; chmod +x "$lib/$b-v1.13.0.tmp"; mv "$lib/$b-v1.13.0.tmp" "$lib/$b-v1.13.0"; }
+    done
+    install -m 0755 "$shared/spire/spire.sh" "$lib/spire.sh"
+    echo "SPIRE v1.13.0: $lib/spire.sh"
+  fi
+  [ -x "$shared/opa/install.sh" ] && echo "opa: $("$shared/opa/install.sh")"
+fi
+
 step "done: try 'npx nsm --help', 'npm test'"

@@ -61,6 +61,17 @@ export { NsmError, status, messageOf } from "./tools/errors.js";
 export { parseUrl, formatUrl, type NsmUrl } from "./tools/url.js";
 export { newLogger, silentLogger, type Logger, type LoggerOptions } from "./tools/log.js";
 export { newTokenGenerator, type TokenGenerator, type TokenGeneratorOptions } from "./tools/token/index.js";
+// SPIFFE identities (docs/security.md): setProcessIdentity makes every serve()/dial() mTLS
+export { setProcessIdentity, getProcessIdentity } from "./core/index.js";
+export {
+  workloadApiSource,
+  fileSource,
+  newTrustDomain,
+  issuerSource,
+  type X509Source,
+  type X509Svid,
+} from "./tools/spiffe/index.js";
+export { loadPolicies, type RegoPolicy } from "./tools/opa/index.js";
 export { envReader, parseDuration, formatDuration, ConfigError } from "./tools/env.js";
 export { NativeError } from "./native.js";
 export { packageVersion } from "./tools/pkg.js";

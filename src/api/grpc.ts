@@ -24,6 +24,7 @@ import { MonitorConnection } from "./gen/connection_pb.js";
 import { IPAM } from "./gen/ipam_pb.js";
 import { NetworkService } from "./gen/networkservice_pb.js";
 import { NetworkServiceEndpointRegistry, NetworkServiceRegistry } from "./gen/registry_pb.js";
+import { SpiffeWorkloadAPI } from "./gen/workload_pb.js";
 
 /** A grpc-js service definition whose keys and message types follow the protobuf-es service. */
 export type GrpcServiceDef<S extends GenServiceMethods> = {
@@ -57,6 +58,8 @@ export const MonitorConnectionDef = grpcService(MonitorConnection);
 export const NetworkServiceEndpointRegistryDef = grpcService(NetworkServiceEndpointRegistry);
 export const NetworkServiceRegistryDef = grpcService(NetworkServiceRegistry);
 export const IpamDef = grpcService(IPAM);
+/** the SPIFFE Workload API (X.509 part): `fetchX509SVID`, `fetchX509Bundles` (server streams) */
+export const SpiffeWorkloadAPIDef = grpcService(SpiffeWorkloadAPI);
 
 export type NetworkServiceMethod = keyof typeof NetworkServiceDef; // "request" | "close"
 export type MonitorConnectionMethod = keyof typeof MonitorConnectionDef; // "monitorConnections"

@@ -168,6 +168,10 @@ export {
 } from "./gen/ipam_pb.js";
 export type { PrefixRequest, PrefixResponse } from "./gen/ipam_pb.js";
 
+// the SPIFFE Workload API (src/tools/spiffe)
+export type { X509SVIDResponse, X509SVID } from "./gen/workload_pb.js";
+export { X509SVIDRequestSchema } from "./gen/workload_pb.js";
+
 // all NSM files (plus their WKT deps) for JSON (toJson/fromJson with `registry`) and reflection
 export { apiRegistry } from "./registry.js";
 
@@ -179,6 +183,7 @@ export {
   NetworkServiceEndpointRegistryDef,
   NetworkServiceRegistryDef,
   IpamDef,
+  SpiffeWorkloadAPIDef,
   SERVICE_NAMES,
 } from "./grpc.js";
 export type {

@@ -4,7 +4,7 @@
  * default both are named after the network namespace) adopts them (until then they live until their tokens expire).
  */
 import { clone, NetworkServiceRequestSchema, type Connection } from "../api/index.js";
-import { messageOf, newCtx } from "../core/index.js";
+import { getProcessIdentity, messageOf, newCtx } from "../core/index.js";
 import { client } from "../networkservice/chains/client.js";
 import { clientInfoClient } from "../networkservice/common/clientinfo/client.js";
 import { kernelMechanismClient } from "../networkservice/common/mechanisms/kernel/client.js";
@@ -52,7 +52,11 @@ export async function requestOnce(
   o: { signal?: AbortSignal; totalTimeoutMs?: number; log?: ReturnType<typeof newLogger> } = {},
 ): Promise<Connection[]> {
   const life = new AbortController();
-  const tokens = await newTokenGenerator({ name: cfg.name, maxLifetimeMs: cfg.maxTokenLifetimeMs });
+  const tokens = await newTokenGenerator({
+    name: cfg.name,
+    maxLifetimeMs: cfg.maxTokenLifetimeMs,
+    source: getProcessIdentity(),
+  });
   // upstream nsc-init: no refresh, no heal
   const c = client({
     name: cfg.name,

@@ -18,13 +18,44 @@ const lazy = (path: string, summary: string): Command => ({
   },
 });
 
+/**
+ * A component with a SPIFFE identity (src/networkservice/security.ts): the SVID is fetched before
+ * the component starts (fatal when configured and unavailable) and is the process identity
+ * for all its gRPC servers and clients; plaintext dev mode otherwise, said loudly.
+ */
+const secured = (c: Command, o: { onlyIfConfigured?: boolean } = {}): Command => ({
+  summary: c.summary,
+  async run(args) {
+    if (args.includes("--help") || args.includes("-h")) return c.run(args);
+    // tools (status, trace): an identity when one is configured, and no word otherwise
+    if (o.onlyIfConfigured && !process.env.SPIFFE_ENDPOINT_SOCKET && !process.env.NSM_SVID_CERT) return c.run(args);
+    const { readSecurity, startIdentity } = await import("../networkservice/security.js");
+    const { envReader } = await import("../tools/env.js");
+    const { newLogger } = await import("../tools/log.js");
+    const log = newLogger({ component: "security", level: process.env.NSM_LOG_LEVEL || "INFO" });
+    let id: { close(): void };
+    try {
+      id = await startIdentity(readSecurity(envReader(process.env)), log);
+    } catch (e) {
+      log.error({ err: (e as Error).message }, "cannot get an SVID");
+      console.error(`nsm: ${(e as Error).message}`);
+      return 1;
+    }
+    try {
+      return await c.run(args);
+    } finally {
+      id.close();
+    }
+  },
+});
+
 /** Every subcommand; later components add a line here. */
 export const commands: Record<string, Command> = {
   "native-links": lazy(
     "./native-links.js",
     "list the links of a network namespace (path, e.g. /run/netns/x) through the native addon",
   ),
-  registry: lazy("./registry.js", "registry server (NS + NSE registries) over memory, etcd or Kubernetes CRs"),
+  registry: secured(lazy("./registry.js", "registry server (NS + NSE registries) over memory, etcd or Kubernetes CRs")),
   "admission-webhook": lazy(
     "./admission-webhook.js",
     "Kubernetes mutating webhook: injects nsc-init and nsc into pods annotated networkservicemesh.io",
@@ -34,41 +65,55 @@ export const commands: Record<string, Command> = {
     "./exclude-prefixes.js",
     "Kubernetes: pod/service/node CIDRs (+ static, user lists), merged → the file or ConfigMap IPAM excludes",
   ),
-  "registry-proxy-dns": lazy(
-    "./registry-proxy-dns.js",
-    "registry proxy for interdomain names (name@domain): finds the domain's registry through DNS (SRV + A)",
+  "registry-proxy-dns": secured(
+    lazy(
+      "./registry-proxy-dns.js",
+      "registry proxy for interdomain names (name@domain): finds the domain's registry through DNS (SRV + A)",
+    ),
   ),
-  "nsmgr-proxy": lazy(
-    "./nsmgr-proxy.js",
-    "interdomain gateway: connections and registrations between domains, tunnel IPs through the map-ip map",
+  "nsmgr-proxy": secured(
+    lazy(
+      "./nsmgr-proxy.js",
+      "interdomain gateway: connections and registrations between domains, tunnel IPs through the map-ip map",
+    ),
   ),
   "map-ip": lazy("./map-ip.js", "writes nsmgr-proxy's internal→external IP map from a file or a mesh's node list"),
-  nsmgr: lazy(
-    "./nsmgr.js",
-    "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)",
+  nsmgr: secured(
+    lazy(
+      "./nsmgr.js",
+      "network service manager: NetworkService, MonitorConnection, registries (memory or NSM_REGISTRY_URL)",
+    ),
   ),
-  forwarder: lazy(
-    "./forwarder.js",
-    "forwarder with a datapath backend (NSM_DATAPATH: kernel (default), ovs, memif, vpp, null)",
+  forwarder: secured(
+    lazy("./forwarder.js", "forwarder with a datapath backend (NSM_DATAPATH: kernel (default), ovs, memif, vpp, null)"),
   ),
-  "nse-icmp-responder": lazy(
-    "./nse-icmp-responder.js",
-    "endpoint handing out point-to-point addresses from NSM_CIDR_PREFIX",
+  "nse-icmp-responder": secured(
+    lazy("./nse-icmp-responder.js", "endpoint handing out point-to-point addresses from NSM_CIDR_PREFIX"),
   ),
-  "nse-vl3": lazy(
-    "./nse-vl3.js",
-    "vL3 endpoint: one flat L3 network over several endpoints, addresses from the IPAM service, DNS names",
+  "nse-vl3": secured(
+    lazy(
+      "./nse-vl3.js",
+      "vL3 endpoint: one flat L3 network over several endpoints, addresses from the IPAM service, DNS names",
+    ),
   ),
-  "ipam-vl3": lazy("./ipam-vl3.js", "prefix service for vL3 endpoints (ipam.IPAM/ManagePrefixes)"),
-  nsc: lazy("./nsc.js", "client: requests NSM_NETWORK_SERVICES and keeps the connections (refresh, heal)"),
-  "nsc-init": lazy("./nsc-init.js", "client: requests NSM_NETWORK_SERVICES once and exits, leaving the connections"),
+  "ipam-vl3": secured(lazy("./ipam-vl3.js", "prefix service for vL3 endpoints (ipam.IPAM/ManagePrefixes)")),
+  nsc: secured(lazy("./nsc.js", "client: requests NSM_NETWORK_SERVICES and keeps the connections (refresh, heal)")),
+  "nsc-init": secured(
+    lazy("./nsc-init.js", "client: requests NSM_NETWORK_SERVICES once and exits, leaving the connections"),
+  ),
   up: lazy(
     "./up.js",
     "start a local mesh in network namespaces (2 nodes, registry, icmp-responder NSE) and print how to connect",
   ),
   down: lazy("./down.js", "stop the mesh `nsm up` started and remove its namespaces, links and sockets"),
-  status: lazy("./status.js", "nodes, forwarders, NSEs, services and connections of a mesh (--watch, --json)"),
-  trace: lazy("./trace.js", "one connection's hops (path, mechanisms, token expiry) and each hop's log lines about it"),
+  status: secured(
+    lazy("./status.js", "nodes, forwarders, NSEs, services and connections of a mesh (--watch, --json)"),
+    { onlyIfConfigured: true },
+  ),
+  trace: secured(
+    lazy("./trace.js", "one connection's hops (path, mechanisms, token expiry) and each hop's log lines about it"),
+    { onlyIfConfigured: true },
+  ),
   supervise: lazy(
     "./supervise.js",
     "restart the processes of the mesh `nsm up` started when they die (nsm up runs it, detached)",

@@ -5,6 +5,7 @@
 import { dial, messageOf } from "../core/index.js";
 import { createNsmgr } from "../networkservice/components.js";
 import { COMMON_HELP, readCommon } from "../networkservice/cmdutil.js";
+import { loadRegistryPolicies, POLICIES_HELP, readPolicies } from "../networkservice/security.js";
 import { envReader, type Env } from "../tools/env.js";
 import { readTelemetryConfig, startTelemetry, TELEMETRY_HELP } from "../tools/telemetry/index.js";
 import { newLogger } from "../tools/log.js";
@@ -19,6 +20,7 @@ export const ENV_HELP = `nsm nsmgr — Network Service Manager
   NSM_FORWARDER_NETWORK_SERVICE_NAME    forwarder                              service forwarders register under
   NSM_EXPIRE_PERIOD                     1m                                     NSE registration lifetime without refresh
   NSM_EXCLUDED_PREFIXES_FILE            /var/lib/networkservicemesh/config/excluded_prefixes.yaml   prefixes added to every request's excluded_prefixes (nsm exclude-prefixes writes it; watched; "" = off)
+${POLICIES_HELP}
 ${TELEMETRY_HELP}
 ${COMMON_HELP}`;
 
@@ -37,6 +39,7 @@ export function readConfig(env: Env = process.env) {
       env.NSM_EXCLUDED_PREFIXES_FILE === ""
         ? undefined
         : e.string("NSM_EXCLUDED_PREFIXES_FILE", "/var/lib/networkservicemesh/config/excluded_prefixes.yaml"),
+    ...readPolicies(e),
   };
 }
 
@@ -48,9 +51,18 @@ export async function run(args: string[]): Promise<number> {
   const cfg = readConfig();
   const log = newLogger({ component: "nsmgr", level: cfg.logLevel });
   log.info(cfg, "configuration");
+  let registryPolicies;
+  try {
+    registryPolicies = await loadRegistryPolicies(cfg, log);
+  } catch (e) {
+    log.error({ err: messageOf(e) }, "cannot load the registry policies");
+    return 1;
+  }
   const lc = lifecycle({ log });
   const telemetry = await startTelemetry(readTelemetryConfig(), { component: "nsmgr", name: cfg.name, log });
-  const mgr = await lc.start(createNsmgr({ ...cfg, signal: lc.signal, log, telemetry }), (m) => m.close());
+  const mgr = await lc.start(createNsmgr({ ...cfg, registryPolicies, signal: lc.signal, log, telemetry }), (m) =>
+    m.close(),
+  );
   if (!mgr) {
     await telemetry.close();
     return lc.exitCode;

@@ -10,6 +10,7 @@ import { parseEtcdUrl, parseK8sStore } from "../registry/store/open.js";
 import { ConfigError, envReader, formatDuration, type Env } from "../tools/env.js";
 import { type Logger, newLogger } from "../tools/log.js";
 import { readLogConfig } from "../networkservice/cmdutil.js";
+import { loadRegistryPolicies, POLICIES_HELP, readPolicies, SECURITY_HELP } from "../networkservice/security.js";
 import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceRegistry + NetworkServiceEndpointRegistry)
@@ -23,8 +24,8 @@ export const ENV_HELP = `nsm registry — NSM registry server (NetworkServiceReg
   NSM_DIAL_TIMEOUT         750ms                      dial timeout to the proxy registry
   NSM_LOG_LEVEL            INFO                       TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC
   NSM_LOG_FORMAT           (tty)                      text (for humans; the default on a terminal) | json (the default otherwise)
-  NSM_REGISTRY_SERVER_POLICIES / NSM_REGISTRY_CLIENT_POLICIES   accepted, not used yet
-Without certificates gRPC is plaintext.`;
+${POLICIES_HELP}
+${SECURITY_HELP}`;
 
 export interface RegistryConfig {
   listenOn: string[];
@@ -33,6 +34,8 @@ export interface RegistryConfig {
   store: string;
   dialTimeoutMs: number;
   logLevel: string;
+  registryServerPolicies?: string[];
+  registryClientPolicies?: string[];
 }
 
 export function readConfig(env: Env = process.env): RegistryConfig {
@@ -55,6 +58,7 @@ export function readConfig(env: Env = process.env): RegistryConfig {
     store,
     dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "750ms"),
     logLevel,
+    ...readPolicies(e),
   };
 }
 
@@ -73,7 +77,15 @@ export async function startRegistry(
   const ac = new AbortController();
   o.signal?.addEventListener("abort", () => ac.abort(), { once: true });
   log.info({ ...cfg, expirePeriod: formatDuration(cfg.expirePeriodMs) }, "configuration");
+  const policies = await loadRegistryPolicies(
+    {
+      registryServerPolicies: cfg.registryServerPolicies ?? [],
+      registryClientPolicies: cfg.registryClientPolicies ?? [],
+    },
+    log,
+  );
   const registry = await createRegistry({
+    policies,
     expirePeriodMs: cfg.expirePeriodMs,
     store: cfg.store,
     proxyRegistryUrl: cfg.proxyRegistryUrl,

@@ -11,6 +11,7 @@ import { unixSocketLive } from "../core/index.js";
 import { createDomains, createMesh, readMeshState, type Mesh } from "../mesh/index.js";
 import { startSupervisor } from "../mesh/supervisor.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
+import { createSvidDir, type SvidEnv } from "../tools/spiffe/index.js";
 import { startVl3 } from "./up-vl3.js";
 
 export const DEFAULT_SOCKET = "/var/lib/networkservicemesh/nsm.io.sock";
@@ -31,6 +32,9 @@ export const ENV_HELP = `nsm up — start a local mesh in network namespaces (ro
                                                                       and a vL3 endpoint on each node; clients join one flat network
   NSM_UP_DOMAINS     1                                                domains (N > 1: one node each, see below; icmp scenario only)
   NSM_UP_DATAPATH    kernel                                           the forwarders' datapath: kernel | ovs | memif | vpp (one VPP per node)
+  NSM_UP_TLS         false                                            true: mTLS + signed tokens + authorization with SVIDs from a
+                                                                      built-in trust domain (files under <state dir>/<id>-mesh/svid, re-issued by the supervisor)
+  NSM_UP_SVID_TTL    1h                                               lifetime of those SVIDs (re-issued at half of it)
   NSM_LOG_LEVEL      INFO                                             log level of every process
 
   With NSM_UP_DOMAINS=N > 1: N domains domain1.nsm … domainN.nsm, each a fabric
@@ -54,9 +58,13 @@ export function readConfig(env: Env = process.env) {
     datapath: e.oneOf("NSM_UP_DATAPATH", ["kernel", "ovs", "memif", "vpp"] as const, "kernel"),
     logLevel: e.string("NSM_LOG_LEVEL", "INFO"),
     domains: e.int("NSM_UP_DOMAINS", 1, { min: 1, max: 9 }),
+    tls: e.bool("NSM_UP_TLS", false),
+    svidTtlMs: e.duration("NSM_UP_SVID_TTL", "1h"),
   };
   if (cfg.scenario === "vl3" && cfg.domains > 1)
     throw new ConfigError("NSM_UP_DOMAINS", String(cfg.domains), "the vl3 scenario runs in one domain");
+  if (cfg.tls && (cfg.domains > 1 || cfg.scenario !== "icmp"))
+    throw new ConfigError("NSM_UP_TLS", "true", "TLS runs with one domain and the icmp scenario for now");
   return cfg;
 }
 
@@ -84,6 +92,18 @@ export async function run(args: string[]): Promise<number> {
   mkdirSync(dirname(cfg.socket), { recursive: true });
   mkdirSync(dirname(cfg.stateFile), { recursive: true });
   const t0 = Date.now();
+  // a built-in trust domain: one SVID for the mesh's processes, one for your nsc (docs/security.md)
+  let svid: { dir: string; env: Record<string, SvidEnv> } | undefined;
+  if (cfg.tls) {
+    const dir = join(cfg.dir, "svid");
+    const env = createSvidDir(
+      dir,
+      "nsm.local",
+      { mesh: "spiffe://nsm.local/mesh", nsc: "spiffe://nsm.local/nsc" },
+      cfg.svidTtlMs,
+    );
+    svid = { dir, env };
+  }
   // progress on stderr, so stdout keeps only the summary
   const step = (what: string) => console.error(`nsm up: [${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
   const common = {
@@ -95,6 +115,7 @@ export async function run(args: string[]): Promise<number> {
     datapath: cfg.datapath,
     logLevel: cfg.logLevel,
     nsmgrExtraListen: (i: number) => (i === 0 ? [`unix://${cfg.socket}`] : []),
+    ...(svid ? { env: { ...svid.env.mesh!, NSM_UP_SVID_DIR: svid.dir } } : {}),
   };
   let meshes: Mesh[];
   let names: string[] = [];
@@ -138,6 +159,11 @@ export async function run(args: string[]): Promise<number> {
         `  node ${i}    netns ${n.netns}    ${n.ip}   nsmgr-${i} ${m === mesh && i === 0 ? `unix://${cfg.socket}, ` : ""}${n.nsmgrUrl} (pid ${pid(m, `nsmgr-${i}`)})   forwarder-${i} ${cfg.datapath} datapath (pid ${pid(m, `forwarder-${i}`)})`,
     ),
   ];
+  const nscEnv = svid
+    ? Object.entries(svid.env.nsc!)
+        .map(([k, v]) => `${k}=${v} `)
+        .join("")
+    : "";
   const lines = [
     `nsm up: local mesh "${cfg.id}" is running (${((Date.now() - t0) / 1000).toFixed(1)} s; state ${cfg.stateFile}, logs ${cfg.dir}/*.log)`,
     "",
@@ -155,7 +181,7 @@ export async function run(args: string[]): Promise<number> {
       : "Connect a client from a namespace of your own (node 0's nsmgr; the NSE is on node 1, so this goes over vxlan):",
     "",
     "  ip netns add mine",
-    `  ip netns exec mine env NSM_NETWORK_SERVICES=${url} ${cfg.socket === DEFAULT_SOCKET ? "" : `NSM_CONNECT_TO=unix://${cfg.socket} `}npx nsm nsc &`,
+    `  ip netns exec mine env ${nscEnv}NSM_NETWORK_SERVICES=${url} ${cfg.socket === DEFAULT_SOCKET ? "" : `NSM_CONNECT_TO=unix://${cfg.socket} `}npx nsm nsc &`,
     "  ip -n mine addr show nsm-1            # your address; the NSE's is the route on nsm-1:",
     "  ip netns exec mine ping -c 3 $(ip -n mine route show dev nsm-1 scope link | awk '{print $1; exit}')",
     "",

@@ -19,9 +19,12 @@ import type { NseRegistryServer, NsRegistryServer, RegistryServer } from "./regi
 import { ON_RESPONSE_HEADERS, OUTGOING_METADATA } from "./grpc-common.js";
 import { fdChannelCredentials } from "./grpc-fd.js";
 import type { FdTransceiver } from "../tools/grpcfd/socket.js";
+import { channelCredentialsFor, type SecurityOptions } from "./grpc-security.js";
 
 export interface DialOptions {
   credentials?: grpc.ChannelCredentials;
+  /** our SVID source (default: the process identity, grpc-security.ts); null = plaintext */
+  identity?: SecurityOptions["identity"];
   /** ms to wait for the channel to be ready on the first call (upstream NSM_DIAL_TIMEOUT) */
   dialTimeoutMs?: number;
   /** pass fds beside the bytes on unix sockets (upstream grpcfd); default true unless NSM_GRPCFD=false */
@@ -41,6 +44,13 @@ export interface GrpcConn {
   readonly channel: grpc.Channel;
   /** fd passing on this channel (unix URLs), as upstream's grpcfd per-RPC transceiver */
   readonly fds?: FdTransceiver;
+  /** the server's SPIFFE ID once a TLS handshake verified it (undefined on plaintext) */
+  peerId(): string | undefined;
+  /** the serial of our SVID the server saw in the last handshake (tokens after a rotation prove the new one) */
+  presentedSerial(): string | undefined;
+  /** the server's certificate from the last TLS handshake */
+  peerCertificate(): import("node:crypto").X509Certificate | undefined;
+  readonly secure: boolean;
   close(): void;
 }
 
@@ -121,8 +131,10 @@ function ctorFor(def: object, name: string): grpc.ServiceClientConstructor {
  */
 export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   const u = typeof url === "string" ? parseUrl(url) : url;
-  const fdCreds = fdChannelCredentials(u, o);
-  const creds = o.credentials ?? fdCreds ?? grpc.credentials.createInsecure();
+  const sec = channelCredentialsFor(o);
+  // fds travel only beside plaintext bytes: an mTLS channel (an SVID) goes without fd passing
+  const fdCreds = sec.credentials._isSecure() ? undefined : fdChannelCredentials(u, o);
+  const creds = fdCreds ?? sec.credentials;
   const opts: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": 16 << 20,
     "grpc.initial_reconnect_backoff_ms": 100,
@@ -130,6 +142,7 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
     // forwarder) should be reached within a poll, not after a back-off grown while it was down;
     // another node's nsmgr over tcp: a SYN every 0.5 s to a dead peer costs nothing either
     "grpc.max_reconnect_backoff_ms": u.scheme === "unix" ? 200 : 500,
+    ...sec.options,
     ...o.channelOptions,
   };
   if (u.scheme === "unix") opts["grpc.default_authority"] = "localhost";
@@ -152,6 +165,10 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
     url: u,
     channel,
     ...(fdCreds ? { fds: fdCreds.fds } : {}),
+    peerId: sec.peerId,
+    presentedSerial: sec.presentedSerial,
+    peerCertificate: sec.peerCertificate,
+    secure: sec.credentials._isSecure(),
     networkService: {
       request: (req, ctx) => invokeUnary<NetworkServiceRequest, Connection>(nsc, "request", href, req, ctx),
       close: async (conn, ctx) => {

@@ -7,6 +7,8 @@ import type { FdTransceiver } from "../tools/grpcfd/socket.js";
 export interface IncomingCall {
   readonly metadata: grpc.Metadata;
   readonly peer: string;
+  /** the caller's TLS certificate (mTLS; undefined on plaintext) */
+  readonly peerCertificate?: import("node:tls").PeerCertificate;
   /** sends response headers (registry `path` header); once, before the first response */
   sendHeaders(md: grpc.Metadata): void;
   /** the connection's fd passing (grpcfd), when the call came over a unix socket */

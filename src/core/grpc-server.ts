@@ -24,6 +24,7 @@ import type { MonitorConnectionServer } from "./monitor.js";
 import type { NseRegistryServer, NsRegistryServer, RegistryServer } from "./registry.js";
 import { INCOMING, type IncomingCall } from "./grpc-common.js";
 import { FdListeners, fdPassingDefault, fdsOfCall } from "./grpc-fd.js";
+import { serverCredentialsFor, type SecurityOptions } from "./grpc-security.js";
 
 export interface Services {
   networkService?: NetworkServiceServer;
@@ -34,8 +35,9 @@ export interface Services {
 
 export interface ServeOptions {
   log?: Logger;
-  /** credentials; default insecure (mTLS comes with the security work) */
+  /** credentials; default from `identity` or the process identity (grpc-security.ts), else insecure */
   credentials?: grpc.ServerCredentials;
+  identity?: SecurityOptions["identity"];
   /** default deadline for unary calls that come without one (ms); default 15 s as upstream's request timeout; streams get none */
   defaultTimeoutMs?: number;
   /** pass fds beside the bytes on unix sockets (upstream grpcfd); default true unless NSM_GRPCFD=false */
@@ -92,6 +94,7 @@ function callCtx(
 function incomingCall(call: {
   metadata: grpc.Metadata;
   getPeer(): string;
+  getAuthContext(): { sslPeerCertificate?: import("node:tls").PeerCertificate };
   sendMetadata(md: grpc.Metadata): void;
 }): IncomingCall & { end(): void } {
   let live: typeof call | undefined = call;
@@ -100,6 +103,7 @@ function incomingCall(call: {
     metadata: call.metadata,
     peer: call.getPeer(),
     ...(fds ? { fds } : {}),
+    peerCertificate: call.getAuthContext().sslPeerCertificate,
     sendHeaders(md) {
       const c = live;
       live = undefined;
@@ -299,8 +303,9 @@ export async function serve(
     );
 
   const bound: NsmUrl[] = [];
-  const creds = o.credentials ?? grpc.ServerCredentials.createInsecure();
-  const fdListeners = new FdListeners((o.fdPassing ?? fdPassingDefault()) && !o.credentials, server, creds);
+  const creds = serverCredentialsFor(o);
+  // fds travel only beside plaintext bytes: with TLS (an SVID or given credentials) no fd passing
+  const fdListeners = new FdListeners((o.fdPassing ?? fdPassingDefault()) && !creds._isSecure(), server, creds);
   try {
     for (const raw of urls) {
       const u = typeof raw === "string" ? parseUrl(raw) : raw;

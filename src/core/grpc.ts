@@ -16,3 +16,4 @@
 export * from "./grpc-common.js";
 export * from "./grpc-server.js";
 export * from "./grpc-client.js";
+export * from "./grpc-security.js";

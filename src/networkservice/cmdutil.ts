@@ -2,6 +2,7 @@
 import { statSync } from "node:fs";
 import { ConfigError, type EnvReader } from "../tools/env.js";
 import { logFormat, normalizeLevel } from "../tools/log.js";
+import { SECURITY_HELP } from "./security.js";
 
 export interface CommonConfig {
   name: string;
@@ -34,10 +35,10 @@ export function readCommon(e: EnvReader, defaultName: string): CommonConfig {
   return { name: e.string("NSM_NAME", defaultName), logLevel, maxTokenLifetimeMs };
 }
 
-export const COMMON_HELP = `  NSM_MAX_TOKEN_LIFETIME   10m    lifetime of the tokens this component signs (ES256, per-process key)
+export const COMMON_HELP = `  NSM_MAX_TOKEN_LIFETIME   10m    lifetime of the tokens this component signs (ES256, with the SVID's key)
   NSM_LOG_LEVEL            INFO   TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC
   NSM_LOG_FORMAT           (tty)  text (for humans; the default on a terminal) | json (the default otherwise)
-Without certificates gRPC is plaintext.`;
+${SECURITY_HELP}`;
 
 /** Resolves with the first of SIGINT/SIGTERM/SIGHUP/SIGQUIT (or when `signal` aborts). */
 export function stopSignal(signal?: AbortSignal): Promise<string> {

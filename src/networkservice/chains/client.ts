@@ -8,9 +8,17 @@
  *     heal: {}, extra: [kernelMechanismClient()] });
  *   const conn = await nsc.request(create(NetworkServiceRequestSchema, { connection: { id: "nsc-0", networkService: "icmp" } }), newCtx({ timeoutMs: 15_000 }));
  */
-import { beginClient, chain, metadataClient, type Chain, type ClientElement } from "../../core/index.js";
+import {
+  beginClient,
+  chain,
+  getProcessIdentity,
+  metadataClient,
+  type Chain,
+  type ClientElement,
+} from "../../core/index.js";
 import type { TokenGenerator } from "../../tools/token/index.js";
 import { clientUrlClient } from "../common/clienturl/client.js";
+import { authorizeClient } from "../common/authorize/client.js";
 import { connectClient } from "../common/connect/client.js";
 import { dialClient } from "../common/dial/client.js";
 import { ChannelPool } from "../common/dial/pool.js";
@@ -61,7 +69,8 @@ export function client(o: ClientOptions): Client {
     o.heal ? healClient(o.signal, o.heal) : {},
     dialClient(pool),
     ...(o.extra ?? []),
-    o.authorize ?? {},
+    // upstream's client policies when this process has a SPIFFE identity (docs/security.md)
+    o.authorize ?? (getProcessIdentity() ? authorizeClient() : {}),
     trimPathClient(),
     connectClient({ tokens: o.tokens }),
   );

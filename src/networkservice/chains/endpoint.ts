@@ -9,11 +9,16 @@
 import {
   beginServer,
   chain,
+  getProcessIdentity,
   metadataServer,
   type BeginOptions,
   type Chain,
+  type MonitorElement,
   type ServerElement,
 } from "../../core/index.js";
+import { authorizeMonitor } from "../common/authorize/monitor.js";
+import { ConnectionOwners } from "../common/authorize/policies.js";
+import { authorizeServer, type CustomPolicy } from "../common/authorize/server.js";
 import type { TokenGenerator } from "../../tools/token/index.js";
 import { monitorServer, type MonitorServer } from "../common/monitor/server.js";
 import { timeoutServer } from "../common/timeout/server.js";
@@ -27,8 +32,15 @@ export interface EndpointOptions {
   tokens: TokenGenerator;
   /** the component's lifetime: ends timers and monitor streams */
   signal: AbortSignal;
-  /** authorization (default: allow all, as upstream's authorize.Any; OPA policies come with security) */
-  authorize?: ServerElement;
+  /**
+   * authorization; default: upstream's default policies (+ `policies`) when the process has a
+   * SPIFFE identity (docs/security.md), else allow all as upstream's authorize.Any; null = allow all
+   */
+  authorize?: ServerElement | null;
+  /** monitor authorization; default paired with the default `authorize` */
+  authorizeMonitor?: MonitorElement | null;
+  /** custom Rego policies (NSM_*_POLICIES) for the default authorize */
+  policies?: readonly CustomPolicy[];
   /** what makes this endpoint special, in request order */
   extra?: readonly ServerElement[];
   /** begin's check that a Request for an established id comes from its owner (nsmgr: by netns) */
@@ -40,18 +52,45 @@ export interface Endpoint {
   readonly monitor: MonitorServer;
 }
 
+/** `monitor` with `guard` in front of its MonitorConnection service */
+function guarded(monitor: MonitorServer, guard: MonitorElement | null): MonitorServer {
+  if (!guard?.monitorConnections) return monitor;
+  const g = guard.monitorConnections.bind(guard);
+  return {
+    request: (r, c, n) => monitor.request!(r, c, n),
+    close: (x, c, n) => monitor.close!(x, c, n),
+    get connections() {
+      return monitor.connections;
+    },
+    get subscribers() {
+      return monitor.subscribers;
+    },
+    monitorConnections: (sel, ctx) => g(sel, ctx, monitor),
+  };
+}
+
 export function endpoint(o: EndpointOptions): Endpoint {
   const monitor = monitorServer(o.signal);
+  const secure = getProcessIdentity() !== undefined;
+  const owners = new ConnectionOwners();
+  const authorize =
+    o.authorize !== undefined ? o.authorize : secure ? authorizeServer({ owners, custom: o.policies }) : null;
+  const monitorGuard =
+    o.authorizeMonitor !== undefined
+      ? o.authorizeMonitor
+      : secure && o.authorize === undefined
+        ? authorizeMonitor(owners, { self: () => getProcessIdentity()?.svid().id })
+        : null;
   const networkService = chain(
     updatePathServer(o.name),
     beginServer({ signal: o.signal, claim: o.claim }),
     updateTokenServer(o.tokens),
-    o.authorize ?? {},
+    authorize ?? {},
     metadataServer(),
     timeoutServer(o.signal),
     monitor,
     trimPathServer(),
     ...(o.extra ?? []),
   );
-  return { networkService, monitor };
+  return { networkService, monitor: guarded(monitor, monitorGuard) };
 }

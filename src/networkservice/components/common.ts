@@ -1,6 +1,6 @@
 /** What the components share: their common config, lifetime and tokens, and bounded shutdown steps. */
 import { setMaxListeners } from "node:events";
-import { messageOf } from "../../core/index.js";
+import { getProcessIdentity, messageOf } from "../../core/index.js";
 import { type Logger, silentLogger } from "../../tools/log.js";
 import { newTokenGenerator, type TokenGenerator } from "../../tools/token/index.js";
 import type { Telemetry } from "../../tools/telemetry/index.js";
@@ -26,7 +26,10 @@ export async function basics(o: Common) {
   setMaxListeners(0, life.signal);
   const stop = () => life.abort();
   o.signal.addEventListener("abort", stop, { once: true });
-  const tokens = o.tokens ?? (await newTokenGenerator({ name: o.name, maxLifetimeMs: o.maxTokenLifetimeMs }));
+  // with a SPIFFE identity (docs/security.md) tokens are signed with the SVID's key
+  const tokens =
+    o.tokens ??
+    (await newTokenGenerator({ name: o.name, maxLifetimeMs: o.maxTokenLifetimeMs, source: getProcessIdentity() }));
   const log = (o.log ?? silentLogger).child({ name: o.name });
   const unlisten = () => o.signal.removeEventListener("abort", stop);
   return { life, tokens, log, unlisten };

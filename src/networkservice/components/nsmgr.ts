@@ -20,6 +20,8 @@ export interface NsmgrConfig extends Common {
   expirePeriodMs?: number;
   /** NSM_EXCLUDED_PREFIXES_FILE: YAML `Prefixes:` list added to every request (watched) */
   excludedPrefixesFile?: string;
+  /** custom registry policies (NSM_REGISTRY_SERVER_POLICIES, loaded by src/tools/opa) */
+  registryPolicies?: readonly { readonly name: string; evaluate(input: unknown): Promise<boolean> }[];
 }
 
 export interface Nsmgr {
@@ -89,6 +91,7 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
       signal: life.signal,
       log,
       dialTimeoutMs: o.dialTimeoutMs,
+      policies: o.registryPolicies,
     });
     registry = reg;
     // forwarders are only those registered through this nsmgr: localbypass stores them upstream under our URL

@@ -14,6 +14,13 @@ export interface ClientConn {
   readonly monitor: MonitorConnectionServer;
   /** fd passing to the next hop (unix sockets; upstream grpcfd), used by sendfd/recvfd clients */
   readonly fds?: FdTransceiver;
+  /** mTLS channels: the next hop's SPIFFE ID once the handshake verified it (the `aud` of our tokens) */
+  readonly tls?: {
+    peerId(): string | undefined;
+    presentedSerial(): string | undefined;
+    peerCertificate(): import("node:crypto").X509Certificate | undefined;
+    waitReady(timeoutMs?: number): Promise<void>;
+  };
 }
 
 /** Where the next hop is (href of an NSM URL); set by clienturl/discover/roundrobin/discoverforwarder, used by dial. */

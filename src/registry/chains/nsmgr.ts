@@ -11,6 +11,7 @@
  */
 import {
   dial,
+  getProcessIdentity,
   nsChain,
   nseChain,
   type GrpcConn,
@@ -23,6 +24,7 @@ import { memoryStore } from "../store/memory.js";
 import { Replica } from "../store/replica.js";
 import { setMaxListeners } from "node:events";
 import { type Logger, silentLogger } from "../../tools/log.js";
+import { authorizeNseServer, type RegistryPolicy } from "../common/authorize/server.js";
 import { beginNseServer } from "../common/begin/server.js";
 import { clientInfoNse } from "../common/clientinfo/server.js";
 import { DEFAULT_EXPIRE_PERIOD_MS, expireNseServer } from "../common/expire/server.js";
@@ -34,6 +36,10 @@ import { NS, NSE } from "../tools.js";
 import { nseRegistryClientOver, nsRegistryClientOver } from "./client.js";
 
 export interface NsmgrRegistryOptions {
+  /** NSE ownership checks (registry_client_allowed); default on when the process has a SPIFFE identity */
+  authorize?: boolean;
+  /** custom policies (NSM_REGISTRY_SERVER_POLICIES) checked with `authorize` */
+  policies?: readonly RegistryPolicy[];
   /** the nsmgr's published URL (what other nodes dial); NSEs are registered upstream with it */
   nsmgrUrl: string;
   /** remote registry; none → in-memory registry inside nsmgr */
@@ -101,6 +107,8 @@ export function nsmgrRegistry(o: NsmgrRegistryOptions): NsmgrRegistry {
   closers.unshift(() => expire.close());
   const nseInner = nseChain(
     validateNseServer(),
+    // who may register/unregister a name: on when this process has a SPIFFE identity (mTLS)
+    (o.authorize ?? getProcessIdentity() !== undefined) ? authorizeNseServer({ custom: o.policies }) : {},
     beginNseServer({ signal: life.signal }),
     clientInfoNse(o.env),
     expire,

@@ -20,6 +20,7 @@ import {
 } from "../../api/index.js";
 import {
   dial,
+  getProcessIdentity,
   nsChain,
   nseChain,
   type GrpcConn,
@@ -28,6 +29,7 @@ import {
 } from "../../core/index.js";
 import { setMaxListeners } from "node:events";
 import { type Logger, silentLogger } from "../../tools/log.js";
+import { authorizeNseServer, type RegistryPolicy } from "../common/authorize/server.js";
 import { beginNseServer } from "../common/begin/server.js";
 import { DEFAULT_EXPIRE_PERIOD_MS, expireNseServer } from "../common/expire/server.js";
 import { interdomainServer } from "../common/interdomain/server.js";
@@ -43,6 +45,10 @@ import { NS, NSE } from "../tools.js";
 export interface RegistryOptions {
   /** for logs */
   name?: string;
+  /** NSE ownership checks (registry_client_allowed); default on when the process has a SPIFFE identity */
+  authorize?: boolean;
+  /** custom policies (NSM_REGISTRY_SERVER_POLICIES) checked with `authorize` */
+  policies?: readonly RegistryPolicy[];
   /** lifetime of a registration that is not refreshed (default 1 min) */
   expirePeriodMs?: number;
   /** "memory" (default), "etcd://host:port[,host:port][/prefix]" or "k8s[:namespace]" */
@@ -99,6 +105,8 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   const nsStoreEl = storeNsServer(nsReplica, { signal: life.signal, log });
   const nse = nseChain(
     validateNseServer(),
+    // who may register/unregister a name: on when this process has a SPIFFE identity (mTLS)
+    (o.authorize ?? getProcessIdentity() !== undefined) ? authorizeNseServer({ custom: o.policies }) : {},
     // before begin: a name@domain registration of our own domain comes back here stripped, under
     // the same name, while the first call is still in flight (begin would make it wait for itself)
     interdomainServer(NSE, proxy && proxy.nseRegistry, (e) => e.networkServiceNames),

@@ -56,3 +56,26 @@ test("token metadata round-trips as nsm-client-token / RFC 3339 nano expiry", { 
   assert.equal(incomingToken(md), undefined, "exactly one value required");
   assert.equal(incomingToken(new Metadata()), undefined);
 });
+
+test(
+  "SVID tokens: ES256 with the SVID key, sub = our SPIFFE ID, aud = the peer, exp bounded by both certificates",
+  { timeout: 5000 },
+  async () => {
+    const { newTrustDomain, issuerSource } = await import("../spiffe/index.js");
+    const { verifyWithCertificate } = await import("./token.js");
+    const src = issuerSource(newTrustDomain("nsm.test"), "spiffe://nsm.test/nsmgr", { ttlMs: 30_000 });
+    const g = await newTokenGenerator({ name: "ignored", maxLifetimeMs: 600_000, source: src });
+    const t = await g("spiffe://nsm.test/forwarder");
+    const c = decodeToken(t.token)!;
+    assert.equal(c.sub, "spiffe://nsm.test/nsmgr");
+    assert.deepEqual(c.aud, ["spiffe://nsm.test/forwarder"]);
+    assert.ok(t.expires.getTime() <= src.svid().notAfter.getTime(), "not past our certificate");
+    assert.equal((await verifyWithCertificate(t.token, src.svid().chain[0]!)).sub, "spiffe://nsm.test/nsmgr");
+    const peerEnd = new Date(Date.now() + 5000);
+    assert.ok(
+      (await g("spiffe://nsm.test/x", { peerNotAfter: peerEnd })).expires.getTime() <= peerEnd.getTime(),
+      "not past the peer's",
+    );
+    src.close();
+  },
+);

@@ -41,6 +41,16 @@ export class ChannelPool {
         networkService: grpc.networkService,
         monitor: grpc.monitor,
         ...(grpc.fds ? { fds: grpc.fds } : {}),
+        ...(grpc.secure
+          ? {
+              tls: {
+                peerId: () => grpc.peerId(),
+                presentedSerial: () => grpc.presentedSerial(),
+                peerCertificate: () => grpc.peerCertificate(),
+                waitReady: (ms?: number) => grpc.waitReady(ms),
+              },
+            }
+          : {}),
       };
       e = { conn, refs: 0, evicted: false };
       this.live.set(url, e);
