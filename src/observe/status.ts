@@ -205,11 +205,12 @@ export async function snapshot(
     }
     const reachable = new Map([...conns].filter(([n]) => !unreachable.has(n)));
     const { via, ...reg } = await readRegistry(t, reachable, o, errors);
-    // an nsmgr answers with the real (unix) URL for what registered through it, its own URL for the rest
+    // an nsmgr answers with the real (unix, or inode:// with fd passing) URL for what registered
+    // through it, its own URL for the rest
     const atUrl = (e: RegistryEntry, n: Target) =>
       e.url === n.url ||
       (n.published !== undefined && e.url === n.published) ||
-      (n.name === via && e.url.startsWith("unix://"));
+      (n.name === via && /^(unix|inode):\/\//.test(e.url));
     return {
       at: new Date().toISOString(),
       source: t.source,

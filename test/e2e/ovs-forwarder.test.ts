@@ -192,14 +192,14 @@ test(
         uplink: "eth0",
       });
       backends.push(backend);
-      const other = mgrs[1 - i]!.url;
       const fwd = await createForwarder({
         ...common,
         name: `fwd-${i}`,
         listenOn: [sock(`fwd-${i}`)],
         nsmgrUrl: mgrs[i]!.url,
         backend,
-        isRemote: (u) => u === other,
+        // remote or local: the default rule (who serves the NSE), as nsm forwarder runs it; the
+        // next hop's URL is the fd nsmgr passed (grpcfd), not the nsmgr's socket path
       });
       sb.cleanup.push(`forwarder ${i}`, () => fwd.close());
     }
