@@ -25,7 +25,8 @@ import { beginNsClient, beginNseClient } from "../common/begin/client.js";
 import { healClient } from "../common/heal/client.js";
 import { refreshNseClient } from "../common/refresh/client.js";
 import { retryClient, type RetryOptions } from "../common/retry/client.js";
-import { NS, NSE } from "../tools.js";
+import { interdomain, NS, NSE } from "../tools.js";
+import type { NetworkServiceEndpoint } from "../../api/index.js";
 
 export interface RegistryClientOptions {
   /** the registry (or nsmgr) URL */
@@ -75,6 +76,17 @@ function clientOver<T, Q, R>(
   };
 }
 
+/**
+ * What heal watches for a registered NSE: its name, plus its `svc@domain` service names when it
+ * has any, so that the watch follows the registration across domains (see heal).
+ */
+export function healWatchOf(e: NetworkServiceEndpoint): NetworkServiceEndpoint {
+  const remote = e.networkServiceNames.filter(interdomain.is);
+  const q = NSE.fromName(e.name);
+  q.networkServiceNames = remote;
+  return q;
+}
+
 /** The NSE client chain over an in-process `next` (no dial): begin → retry → heal → refresh. */
 export function nseRegistryClientOver(
   next: NseRegistryServer,
@@ -84,7 +96,7 @@ export function nseRegistryClientOver(
     nseChain(
       beginNseClient({ signal: life }),
       retryClient(NSE, o.retry),
-      healClient(NSE, { signal: life }),
+      healClient(NSE, { signal: life, watchOf: healWatchOf }),
       ...(o.refresh === false ? [] : [refreshNseClient({ signal: life })]),
     ),
   );
