@@ -89,12 +89,16 @@ test(
     await ping(pnsc.workload, "172.16.3.100", 1, 10);
 
     // the remote nsmgr-proxy dies and comes back: the connection heals
+    const nsmgrB = B.procs.get("nsmgr-0")!;
+    const mark = nsmgrB.output().length;
     await B.procs.get("nsmgr-proxy")!.stop("SIGKILL");
     await B.restart("nsmgr-proxy");
     const restarted = Date.now();
     await pingUntil(pnsc.workload, "172.16.3.100", 40_000);
     // the NSEs registered through it (svc@domain2, fsvc@domain3) are known to it again at once
     // (their nsmgr's heal watch broke with it), not only at their next refresh (~40 s)
+    for (const n of ["nse-b", "nse-f"])
+      await nsmgrB.waitFor(new RegExp(`"name":"${n}@[^"]*".*registry client: re-registering`), 20_000, mark);
     const nsc2 = await A.startNsc(0, { name: "nsc-a2", services: [`kernel://svc@${b}/nsm-1`] });
     const fnsc2 = await A.startNsc(0, { name: "nsc-f2", services: [`kernel://fsvc@${f}/nsm-1`] });
     await Promise.all([nsc2, fnsc2].map((c) => c.waitFor(/connected to/, 25_000)));

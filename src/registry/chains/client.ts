@@ -25,8 +25,7 @@ import { beginNsClient, beginNseClient } from "../common/begin/client.js";
 import { healClient } from "../common/heal/client.js";
 import { refreshNseClient } from "../common/refresh/client.js";
 import { retryClient, type RetryOptions } from "../common/retry/client.js";
-import { interdomain, NS, NSE } from "../tools.js";
-import type { NetworkServiceEndpoint } from "../../api/index.js";
+import { NS, NSE } from "../tools.js";
 
 export interface RegistryClientOptions {
   /** the registry (or nsmgr) URL */
@@ -76,17 +75,6 @@ function clientOver<T, Q, R>(
   };
 }
 
-/**
- * What heal watches for a registered NSE: its name, plus its `svc@domain` service names when it
- * has any, so that the watch follows the registration across domains (see heal).
- */
-export function healWatchOf(e: NetworkServiceEndpoint): NetworkServiceEndpoint {
-  const remote = e.networkServiceNames.filter(interdomain.is);
-  const q = NSE.fromName(e.name);
-  q.networkServiceNames = remote;
-  return q;
-}
-
 /** The NSE client chain over an in-process `next` (no dial): begin → retry → heal → refresh. */
 export function nseRegistryClientOver(
   next: NseRegistryServer,
@@ -96,7 +84,7 @@ export function nseRegistryClientOver(
     nseChain(
       beginNseClient({ signal: life }),
       retryClient(NSE, o.retry),
-      healClient(NSE, { signal: life, watchOf: healWatchOf }),
+      healClient(NSE, { signal: life }),
       ...(o.refresh === false ? [] : [refreshNseClient({ signal: life })]),
     ),
   );

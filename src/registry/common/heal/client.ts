@@ -5,19 +5,17 @@
  * begin's event factory (and so through retry, until the registry is back), then watches again.
  * Unregister and the chain's end stop it. upstream: sdk pkg/registry/common/heal.
  *
- * `watchOf` picks the watch's template from the registered entry (default: its name only). The
- * NSE client watches an NSE registered under `svc@domain` with those service names too, so the
- * registry sends the watch where it sent the registration (the nsmgr-proxy, registry-proxy-dns,
- * the other domain's registry): when any of them restarts the stream breaks and the NSE is
- * registered again at once, instead of at its next refresh (upstream watches by name only).
+ * An entry registered through another domain comes back named `name@domain`, so its watch goes
+ * the same way (nsmgr-proxy, registry-proxy-dns, that domain's registry) and breaks when any of
+ * them restarts. A watch that keeps breaking at once backs off (doubling up to 10 s).
  */
 import { type Ctx, detach, messageOf, type RegistryElement } from "../../../core/index.js";
 import { registryEvents } from "../begin/server.js";
-import { interdomain, type Kind, sleep } from "../../tools.js";
+import { type Kind, sleep } from "../../tools.js";
 
 export function healClient<T, Q, R>(
   kind: Kind<T, Q, R>,
-  o: { signal: AbortSignal; minIntervalMs?: number; watchOf?: (registered: T) => T },
+  o: { signal: AbortSignal; minIntervalMs?: number },
 ): RegistryElement<T, Q, R> {
   const watches = new Map<string, AbortController>();
   const stop = (name: string) => {
@@ -32,17 +30,11 @@ export function healClient<T, Q, R>(
     { once: true },
   );
 
-  async function loop(
-    name: string,
-    template: T,
-    ac: AbortController,
-    ctx: Ctx,
-    next: { find(q: Q, c: Ctx): AsyncIterable<R> },
-  ) {
+  async function loop(name: string, ac: AbortController, ctx: Ctx, next: { find(q: Q, c: Ctx): AsyncIterable<R> }) {
     const events = registryEvents<T>(ctx, "client");
     if (!events) return;
     const wctx = detach(ctx, ac.signal, Infinity);
-    const query = kind.makeQuery(template, true);
+    const query = kind.makeQuery(kind.fromName(name), true);
     const min = o.minIntervalMs ?? 200;
     let pause = min; // doubles (up to 10 s) while the watch keeps breaking at once
     while (!ac.signal.aborted) {
@@ -52,8 +44,7 @@ export function healClient<T, Q, R>(
         const it = next.find(query, wctx);
         for await (const r of it) {
           const { item, deleted } = kind.itemOf(r);
-          // through another domain the name comes back as name@domain
-          if (deleted && item && interdomain.target(kind.nameOf(item)) === name) {
+          if (deleted && item && kind.nameOf(item) === name) {
             lost = true;
             break;
           }
@@ -79,7 +70,7 @@ export function healClient<T, Q, R>(
       if (!watches.has(name) && !o.signal.aborted && registryEvents(ctx, "client")) {
         const ac = new AbortController();
         watches.set(name, ac);
-        void loop(name, o.watchOf?.(res) ?? kind.fromName(name), ac, ctx, next);
+        void loop(name, ac, ctx, next);
       }
       return res;
     },
