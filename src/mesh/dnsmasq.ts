@@ -2,7 +2,7 @@
  * A dnsmasq (Debian's package) serving the interdomain records of local domains: for each domain
  * `d` and each service (`registry.nsm-system`, `nsmgr-proxy.nsm-system`) an SRV record of the
  * name `<service>.<d>` itself with the port, and an A record of the same name, as upstream's
- * dnsresolve looks them up (see src/tools/dns.ts). Names under the given zones that are not
+ * dnsresolve looks them up (see src/tools/dns/resolver.ts). Names under the given zones that are not
  * listed answer NXDOMAIN (dnsmasq `local=`); nothing is forwarded anywhere.
  *
  *   const d = startDnsmasq({ dir, listen: "127.0.0.1", port: 5353, zones: ["test"],

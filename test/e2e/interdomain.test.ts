@@ -89,9 +89,24 @@ test(
     await ping(pnsc.workload, "172.16.3.100", 1, 10);
 
     // the remote nsmgr-proxy dies and comes back: the connection heals
+    const nsmgrB = B.procs.get("nsmgr-0")!;
+    const mark = nsmgrB.output().length;
     await B.procs.get("nsmgr-proxy")!.stop("SIGKILL");
     await B.restart("nsmgr-proxy");
+    const restarted = Date.now();
     await pingUntil(pnsc.workload, "172.16.3.100", 40_000);
+    // the NSEs registered through it (svc@domain2, fsvc@domain3) are known to it again at once
+    // (their nsmgr's heal watch broke with it), not only at their next refresh (~40 s)
+    for (const n of ["nse-b", "nse-f"])
+      await nsmgrB.waitFor(new RegExp(`"name":"${n}@[^"]*".*registry client: re-registering`), 20_000, mark);
+    const nsc2 = await A.startNsc(0, { name: "nsc-a2", services: [`kernel://svc@${b}/nsm-1`] });
+    const fnsc2 = await A.startNsc(0, { name: "nsc-f2", services: [`kernel://fsvc@${f}/nsm-1`] });
+    await Promise.all([nsc2, fnsc2].map((c) => c.waitFor(/connected to/, 25_000)));
+    await ping(nsc2.workload, "172.16.1.100", 1, 10);
+    await ping(fnsc2.workload, "172.16.2.100", 1, 10);
+    t.diagnostic(`svc@${b} and fsvc@${f} connected ${Date.now() - restarted} ms after the nsmgr-proxy restart`);
+    await Promise.all([nsc2.stop(), fnsc2.stop()]);
+    for (const ns of [nsc2.workload, fnsc2.workload, nse.workload, fnse.workload]) await gone(ns);
 
     // the remote registry dies and comes back (memory store: the nsmgr registers its NSE again)
     await B.procs.get("registry")!.stop("SIGKILL");
@@ -139,7 +154,7 @@ test(
       "--import",
       "tsx",
       "-e",
-      `import("${new URL("../../src/tools/dns.ts", import.meta.url).pathname}").then(async (m) => console.log(await new m.DnsResolver({ server: "198.19.0.254:53" }).resolve(m.REGISTRY_SERVICE, "domain2.nsm")))`,
+      `import("${new URL("../../src/tools/dns/resolver.ts", import.meta.url).pathname}").then(async (m) => console.log(await new m.DnsResolver({ server: "198.19.0.254:53" }).resolve(m.REGISTRY_SERVICE, "domain2.nsm")))`,
     ]);
     assert.equal(dig.stdout.trim(), "tcp://198.18.2.254:5002");
     const all = [

@@ -6,6 +6,7 @@
  */
 import { statSync } from "node:fs";
 import type { DatapathBackend } from "../../forwarder/backend.js";
+import { interdomain } from "../../registry/tools.js";
 import type { TokenGenerator } from "../../tools/token/index.js";
 import { connectServer } from "../common/connect/server.js";
 import type { ChannelPool } from "../common/dial/pool.js";
@@ -42,9 +43,13 @@ export interface ForwarderOptions {
  * of its own NSEs (unix or tcp alike). So the next hop is remote exactly when it is the URL of
  * some forwarder's nsmgr. upstream (filtermechanisms) looks at the scheme, which coincides
  * because its NSEs always serve on unix sockets; ours may serve on tcp on the same node.
+ * An NSE of another domain (`name@domain`) on a tcp URL is reached through this domain's
+ * nsmgr-proxy, which registers as no forwarder: remote too.
  */
 export function servedElsewhere(registry: RegistryLookup, forwarderService = "forwarder"): XconnectOptions["isRemote"] {
-  return async (url, ctx) => {
+  return async (url, ctx, conn) => {
+    // an NSE of another domain (name@domain) reached over tcp: the next hop is our nsmgr-proxy
+    if (conn && interdomain.is(conn.networkServiceEndpointName) && url.startsWith("tcp://")) return true;
     const fwds = await findNses(registry, { networkServiceNames: [forwarderService] }, ctx);
     const id = identity(url);
     return fwds.some((f) => f.url === url || (id !== undefined && identity(f.url) === id));

@@ -9,6 +9,7 @@
 import {
   clone,
   ConnectionSchema,
+  type Connection,
   MechanismSchema,
   NetworkServiceRequestSchema,
   type Mechanism,
@@ -22,7 +23,7 @@ const XC = metaKey<CrossConnect>("xconnect/cross-connect");
 
 export interface XconnectOptions {
   /** is the next hop at `url` another node's nsmgr (REMOTE mechanisms) rather than a local NSE? default: never */
-  isRemote?: (url: string, ctx: Ctx) => boolean | Promise<boolean>;
+  isRemote?: (url: string, ctx: Ctx, conn: Connection) => boolean | Promise<boolean>;
 }
 
 /**
@@ -67,7 +68,7 @@ export function xconnectServer(backend: DatapathBackend, o: XconnectOptions = {}
       const url = ctx.get(CLIENT_URL) ?? "";
       out.connection!.mechanism = previous(prev?.outgoing.mechanism);
       out.mechanismPreferences = backend.outgoingPreferences(incoming, {
-        remote: (await o.isRemote?.(url, ctx)) ?? false,
+        remote: (await o.isRemote?.(url, ctx, out.connection!)) ?? false,
       });
       const result = await next.request(out, ctx);
 

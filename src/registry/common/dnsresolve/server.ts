@@ -1,6 +1,6 @@
 /**
  * dnsresolve (registry-proxy-dns): a `name@domain` call goes to the registry of `domain`, found
- * through DNS (`registry.nsm-system.<domain>`, SRV + A; see src/tools/dns.ts), with the domain
+ * through DNS (`registry.nsm-system.<domain>`, SRV + A; see src/tools/dns/resolver.ts), with the domain
  * stripped from every name (NSE name, service names, the keys of its service labels); what comes
  * back gets `@domain` again. NSE Find results also get the URL of the domain's nsmgr-proxy
  * (`nsmgr-proxy.nsm-system.<domain>`) instead of their own, so that callers connect through it

@@ -4,6 +4,10 @@
  * entry deleted while we still hold it (registry lost or expired it), it re-registers through
  * begin's event factory (and so through retry, until the registry is back), then watches again.
  * Unregister and the chain's end stop it. upstream: sdk pkg/registry/common/heal.
+ *
+ * An entry registered through another domain comes back named `name@domain`, so its watch goes
+ * the same way (nsmgr-proxy, registry-proxy-dns, that domain's registry) and breaks when any of
+ * them restarts. A watch that keeps breaking at once backs off (doubling up to 10 s).
  */
 import { type Ctx, detach, messageOf, type RegistryElement } from "../../../core/index.js";
 import { registryEvents } from "../begin/server.js";
@@ -31,6 +35,8 @@ export function healClient<T, Q, R>(
     if (!events) return;
     const wctx = detach(ctx, ac.signal, Infinity);
     const query = kind.makeQuery(kind.fromName(name), true);
+    const min = o.minIntervalMs ?? 200;
+    let pause = min; // doubles (up to 10 s) while the watch keeps breaking at once
     while (!ac.signal.aborted) {
       const started = Date.now();
       let lost = false;
@@ -52,7 +58,8 @@ export function healClient<T, Q, R>(
       await events
         .register({ signal: ac.signal, timeoutMs: Infinity })
         .catch((err) => ctx.log.warn({ name, err: messageOf(err) }, "registry client: heal re-register failed"));
-      await sleep(Math.max(0, (o.minIntervalMs ?? 200) - (Date.now() - started)), ac.signal);
+      pause = Date.now() - started < 2000 ? Math.min(pause * 2, 10_000) : min;
+      await sleep(Math.max(0, pause - (Date.now() - started)), ac.signal);
     }
   }
 
