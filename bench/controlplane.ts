@@ -15,6 +15,11 @@
  * - refresh p50 (ms): re-Request of a live connection. Baseline: the relay.
  * - setups/s @N live: new connections at `concurrency` while N are live. Baseline: relay calls/s.
  * - nsmgr RSS @N live (MiB). Baseline: the 200 MiB goal.
+ * - CPU per Request (ms): user+system CPU time summed over every process of a local connection
+ *   (this process: NSC, forwarder, NSE; the nsmgr child from /proc/<pid>/stat) per sequential
+ *   new Request, less sensitive to machine load than wall time. Baseline: the 1 ms goal; the
+ *   bare relay's CPU per call is in the note. `--cpu-only` runs just this case
+ *   (after the warm-up) into results/controlplane-cpu.json.
  * Goals (issue #5): p50 ≤ 2 ms, ≥ 500 setups/s, RSS ≤ 200 MiB at 1,000 connections.
  */
 import { spawn } from "node:child_process";
@@ -44,6 +49,18 @@ async function pool(n: number, concurrency: number, fn: (i: number) => Promise<u
       while (next < n) await fn(next++);
     }),
   );
+}
+
+/** user+system CPU time of a process in ms, from /proc/<pid>/stat (clock ticks, 100 Hz). */
+function procCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime are fields 14, 15
+}
+/** CPU ms used by this process since `from` (process.cpuUsage, µs resolution). */
+function selfCpuMs(from?: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1000;
 }
 
 function rssMiB(pid: number): number {
@@ -78,6 +95,8 @@ export async function run(args: string[]): Promise<void> {
   const conns = arg(args, "conns", 1000);
   const samples = arg(args, "samples", 300);
   const concurrency = arg(args, "concurrency", 16);
+  const cpuOnly = args.includes("--cpu-only");
+  const cpuRequests = arg(args, "cpu-requests", 1000);
   const dir = mkdtempSync(join(tmpdir(), "nsm-bench-cp-"));
   const nsmgrUrl = `unix://${join(dir, "nsm.sock")}`;
   const life = new AbortController();
@@ -156,80 +175,108 @@ export async function run(args: string[]): Promise<void> {
       await relayFull();
     }
 
-    // sequential Request → ready, alternating ours and the relay so both see the same machine load
-    const ours: number[] = [],
-      base: number[] = [],
-      full: number[] = [];
-    const live: Connection[] = [];
-    for (let i = 0; i < samples; i++) {
-      let t = now();
-      const c = await request();
-      ours.push(now() - t);
-      live.push(c);
-      t = now();
-      await relayReq();
-      base.push(now() - t);
-      t = now();
-      await relayFull();
-      full.push(now() - t);
+    // CPU per Request: sequential new Requests (ours alone, nothing else runs here), then the
+    // bare relay the same way; /proc ticks are 10 ms so the count must be large
+    {
+      const cpuRun = async (fn: () => Promise<unknown>, withNsmgr: boolean) => {
+        const self0 = process.cpuUsage();
+        const mgr0 = withNsmgr ? procCpuMs(child.pid!) : 0;
+        for (let i = 0; i < cpuRequests; i++) await fn();
+        const self = selfCpuMs(self0);
+        const mgr = withNsmgr ? procCpuMs(child.pid!) - mgr0 : 0;
+        return { self: self / cpuRequests, mgr: mgr / cpuRequests };
+      };
+      const made: Connection[] = [];
+      const oursCpu = await cpuRun(async () => made.push(await request()), true);
+      for (const c of made) await closeConn(c);
+      const relayCpu = await cpuRun(relayReq, false);
+      const total = oursCpu.self + oursCpu.mgr;
+      out.push({
+        case: "CPU per Request (ms)",
+        ours: total,
+        baseline: 1,
+        ratio: 1 / total,
+        note:
+          `baseline = the 1 ms goal; nsmgr ${oursCpu.mgr.toFixed(3)} + NSC/forwarder/NSE ` +
+          `${oursCpu.self.toFixed(3)}; bare 3-hop relay ${relayCpu.self.toFixed(3)} ms/call`,
+      });
     }
-    out.push({ case: "request p50 (ms)", ours: median(ours), baseline: median(base) });
-    out.push({ case: "request p99 (ms)", ours: percentile(ours, 99), baseline: percentile(base, 99) });
-    out.push({
-      case: "request p50, payload relay (ms)",
-      ours: median(ours),
-      baseline: median(full),
-      note: "baseline: the relay carrying our message sizes",
-    });
+    if (!cpuOnly) {
+      // sequential Request → ready, alternating ours and the relay so both see the same machine load
+      const ours: number[] = [],
+        base: number[] = [],
+        full: number[] = [];
+      const live: Connection[] = [];
+      for (let i = 0; i < samples; i++) {
+        let t = now();
+        const c = await request();
+        ours.push(now() - t);
+        live.push(c);
+        t = now();
+        await relayReq();
+        base.push(now() - t);
+        t = now();
+        await relayFull();
+        full.push(now() - t);
+      }
+      out.push({ case: "request p50 (ms)", ours: median(ours), baseline: median(base) });
+      out.push({ case: "request p99 (ms)", ours: percentile(ours, 99), baseline: percentile(base, 99) });
+      out.push({
+        case: "request p50, payload relay (ms)",
+        ours: median(ours),
+        baseline: median(full),
+        note: "baseline: the relay carrying our message sizes",
+      });
 
-    // refresh of live connections
-    const ref: number[] = [];
-    for (const c of live.slice(0, Math.min(200, live.length))) {
-      const t = now();
-      await nsc.client.request(
-        clone(NetworkServiceRequestSchema, requestFromNsUrl(u, c.id)),
-        newCtx({ deadline: Date.now() + 15_000 }),
-      );
-      ref.push(now() - t);
+      // refresh of live connections
+      const ref: number[] = [];
+      for (const c of live.slice(0, Math.min(200, live.length))) {
+        const t = now();
+        await nsc.client.request(
+          clone(NetworkServiceRequestSchema, requestFromNsUrl(u, c.id)),
+          newCtx({ deadline: Date.now() + 15_000 }),
+        );
+        ref.push(now() - t);
+      }
+      out.push({ case: "refresh p50 (ms)", ours: median(ref), baseline: median(base) });
+
+      // fill up to `conns` live connections, timing the setups
+      const t0 = now();
+      const need = conns - live.length;
+      await pool(need, concurrency, async () => {
+        live.push(await request());
+      });
+      const oursRate = need / ((now() - t0) / 1000);
+      const t1 = now();
+      await pool(need, concurrency, () => relayReq());
+      const baseRate = need / ((now() - t1) / 1000);
+      out.push({
+        case: `setups/s @${conns} live (conn/s)`,
+        ours: oursRate,
+        baseline: baseRate,
+        ratio: oursRate / baseRate,
+      });
+      if (global.gc) global.gc();
+      await new Promise((res) => setTimeout(res, 500));
+      const rss = rssMiB(child.pid!);
+      out.push({
+        case: `nsmgr RSS @${live.length} live (MiB)`,
+        ours: rss,
+        baseline: 200,
+        ratio: 200 / rss,
+        note: "baseline = the 200 MiB goal",
+      });
+
+      // tear down what we built, timing the closes too
+      const t2 = now();
+      await pool(live.length, concurrency, (i) => closeConn(live[i]!));
+      out.push({
+        case: "closes/s (conn/s)",
+        ours: live.length / ((now() - t2) / 1000),
+        baseline: null,
+        note: "no baseline",
+      });
     }
-    out.push({ case: "refresh p50 (ms)", ours: median(ref), baseline: median(base) });
-
-    // fill up to `conns` live connections, timing the setups
-    const t0 = now();
-    const need = conns - live.length;
-    await pool(need, concurrency, async () => {
-      live.push(await request());
-    });
-    const oursRate = need / ((now() - t0) / 1000);
-    const t1 = now();
-    await pool(need, concurrency, () => relayReq());
-    const baseRate = need / ((now() - t1) / 1000);
-    out.push({
-      case: `setups/s @${conns} live (conn/s)`,
-      ours: oursRate,
-      baseline: baseRate,
-      ratio: oursRate / baseRate,
-    });
-    if (global.gc) global.gc();
-    await new Promise((res) => setTimeout(res, 500));
-    const rss = rssMiB(child.pid!);
-    out.push({
-      case: `nsmgr RSS @${live.length} live (MiB)`,
-      ours: rss,
-      baseline: 200,
-      ratio: 200 / rss,
-      note: "baseline = the 200 MiB goal",
-    });
-
-    // tear down what we built, timing the closes too
-    const t2 = now();
-    await pool(live.length, concurrency, (i) => closeConn(live[i]!));
-    out.push({
-      case: "closes/s (conn/s)",
-      ours: live.length / ((now() - t2) / 1000),
-      baseline: null,
-      note: "no baseline",
-    });
   } finally {
     for (const c of cleanups.reverse()) {
       try {
@@ -243,7 +290,7 @@ export async function run(args: string[]): Promise<void> {
     await new Promise((r) => child.once("exit", r));
     rmSync(dir, { recursive: true, force: true });
   }
-  writeResults("controlplane", {
+  writeResults(cpuOnly ? "controlplane-cpu" : "controlplane", {
     unit: "ms | conn/s | MiB (see case)",
     higherIsBetter: false,
     results: out.map((c) => ({ ...c, ratio: c.ratio ?? (c.baseline ? c.baseline / c.ours : null) })),
