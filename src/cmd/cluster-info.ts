@@ -4,11 +4,9 @@
  * (src/k8s/cluster-info.ts). Reads KUBECONFIG outside a cluster.
  */
 import { startClusterInfo, type ClusterInfoConfig } from "../k8s/cluster-info.js";
-import { loadKubeConfig } from "../k8s/kube.js";
 import { readLogConfig } from "../networkservice/cmdutil.js";
 import { envReader, type Env } from "../tools/env.js";
-import { newLogger } from "../tools/log.js";
-import { lifecycle } from "./lifecycle.js";
+import { runController } from "./k8s-controller.js";
 
 export const ENV_HELP = `nsm cluster-info — ClusterProperty objects → the cluster-info ConfigMap (YAML map)
 
@@ -32,20 +30,6 @@ export function readConfig(env: Env = process.env): ClusterInfoConfig & { kubeco
   };
 }
 
-export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(ENV_HELP);
-    return 0;
-  }
-  const cfg = readConfig();
-  const log = newLogger({ component: "cluster-info", level: cfg.logLevel });
-  const lc = lifecycle({ log });
-  const kc = loadKubeConfig(cfg.kubeconfig ?? "");
-  const ok = await lc.start(
-    startClusterInfo(kc, cfg, lc.signal, log).then(() => true),
-    async () => {},
-  );
-  if (!ok) return lc.exitCode;
-  log.info(cfg, "Startup completed");
-  return lc.shutdown(async () => {});
+export function run(args: string[]): Promise<number> {
+  return runController({ component: "cluster-info", help: ENV_HELP, readConfig, start: startClusterInfo }, args);
 }

@@ -5,12 +5,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { startExcludePrefixes, type ExcludePrefixesConfig } from "../k8s/exclude-prefixes.js";
-import { loadKubeConfig, SA_NAMESPACE_FILE } from "../k8s/kube.js";
+import { SA_NAMESPACE_FILE } from "../k8s/kube.js";
 import { parseCidr } from "../k8s/prefixes.js";
 import { readLogConfig } from "../networkservice/cmdutil.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
-import { newLogger } from "../tools/log.js";
-import { lifecycle } from "./lifecycle.js";
+import { runController } from "./k8s-controller.js";
 
 export const ENV_HELP = `nsm exclude-prefixes — cluster CIDRs NSM must not hand out → file or ConfigMap
 
@@ -60,20 +59,9 @@ export function readConfig(env: Env = process.env): ExcludePrefixesConfig & { ku
   };
 }
 
-export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(ENV_HELP);
-    return 0;
-  }
-  const cfg = readConfig();
-  const log = newLogger({ component: "exclude-prefixes", level: cfg.logLevel });
-  const lc = lifecycle({ log });
-  const kc = loadKubeConfig(cfg.kubeconfig ?? "");
-  const ok = await lc.start(
-    startExcludePrefixes(kc, cfg, lc.signal, log).then(() => true),
-    async () => {},
+export function run(args: string[]): Promise<number> {
+  return runController(
+    { component: "exclude-prefixes", help: ENV_HELP, readConfig, start: startExcludePrefixes },
+    args,
   );
-  if (!ok) return lc.exitCode;
-  log.info(cfg, "Startup completed");
-  return lc.shutdown(async () => {});
 }
