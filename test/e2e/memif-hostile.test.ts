@@ -132,9 +132,10 @@ for (const a of serverAttacks) {
           maps = memfdMaps();
         try {
           await attackOnce(srv, hostilePeer(sock, "slave", a.name, 8000), a);
+          // a leak is only ever more: node may close an fd of its own meanwhile (seen in CI)
           assert.ok(
-            await until(() => fdCount() === fds && memfdMaps() === maps, 2000),
-            `${a.name}: fds/maps back to baseline`,
+            await until(() => fdCount() <= fds && memfdMaps() <= maps, 5000),
+            `${a.name}: fds/maps back to baseline: ${fdCount()} fds (${fds} before), ${memfdMaps()} maps (${maps} before)`,
           );
           await ok.check(); // other connections keep working
         } finally {
@@ -170,8 +171,8 @@ for (const a of clientAttacks) {
           cli.close();
         }
         assert.ok(
-          await until(() => fdCount() === fds && memfdMaps() === maps, 2000),
-          `${a.name}: fds/maps back to baseline`,
+          await until(() => fdCount() <= fds && memfdMaps() <= maps, 5000),
+          `${a.name}: fds/maps back to baseline: ${fdCount()} fds (${fds} before), ${memfdMaps()} maps (${maps} before)`,
         );
         await ok.check();
       } finally {

@@ -166,7 +166,7 @@ test(
       await pmd.stop();
     }
     assert.equal(memifMaps(), 0, "region unmapped");
-    assert.ok(await until(() => fdCount() === fds1, 3000), `fds ${fdCount()} vs ${fds1} before the peer came`);
+    assert.ok(await until(() => fdCount() <= fds1, 3000), `fds ${fdCount()} vs ${fds1} before the peer came`);
 
     const pmd2 = await sb.testpmd({ role: "client", socket: sb.sock, forwardMode: "txonly" });
     await srv.waitUp({ timeoutMs: 10_000 });
@@ -174,7 +174,7 @@ test(
     assert.equal(srv.stats().connects, 2);
     await pmd2.stop();
     srv.close();
-    assert.ok(await until(() => fdCount() === fds0, 3000), `fds ${fdCount()} vs ${fds0} before open`);
+    assert.ok(await until(() => fdCount() <= fds0, 3000), `fds ${fdCount()} vs ${fds0} before open`);
     assert.equal(existsSync(sb.sock), false, "socket file removed on close");
   },
 );
