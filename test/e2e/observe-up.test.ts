@@ -104,8 +104,17 @@ test("nsm status and nsm trace on an nsm up mesh", { skip: rootSkip, timeout: 18
   const fwd0 = c.counters["forwarder-0"];
   assert.ok(fwd0 && Number(fwd0.server_rx_packets) >= 5, `forwarder-0 counters: ${JSON.stringify(c.counters)}`);
 
-  const text = (await exec(process.execPath, [bin, "status"], { env, timeout: 20_000 })).stdout;
-  assert.match(text, /^ {4}counters {4}forwarder-0: \S+ rx \d+ pkt/m);
+  // counters ride on the path segments a refresh rewrites: a snapshot taken mid-refresh may lack
+  // one forwarder's, so the text view is asked again until it shows forwarder-0's
+  const counters0 = /^ {4}counters {4}forwarder-0: \S+ rx \d+ pkt/m;
+  let text = "";
+  for (
+    const end = Date.now() + 30_000;
+    !counters0.test(text) && Date.now() < end;
+    await new Promise((r) => setTimeout(r, 500))
+  )
+    text = (await exec(process.execPath, [bin, "status"], { env, timeout: 20_000 })).stdout;
+  assert.match(text, counters0);
 
   const tr = (await exec(process.execPath, [bin, "trace", "obs-nsc-0"], { env, timeout: 20_000 })).stdout;
   t.diagnostic(tr.split("\n").slice(0, 14).join("\n"));
