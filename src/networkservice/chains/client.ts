@@ -24,6 +24,7 @@ import { dialClient } from "../common/dial/client.js";
 import { ChannelPool } from "../common/dial/pool.js";
 import { healClient, type HealOptions } from "../common/heal/client.js";
 import { refreshClient } from "../common/refresh/client.js";
+import { upstreamRefreshClient } from "../common/upstreamrefresh/client.js";
 import { trimPathClient } from "../common/trimpath/client.js";
 import { updatePathClient } from "../common/updatepath/client.js";
 
@@ -39,6 +40,8 @@ export interface ClientOptions {
   refresh?: boolean;
   /** heal options, or false for no healing (default false) */
   heal?: HealOptions | false;
+  /** request again when the endpoint asks for it (REFRESH_REQUESTED; default false) */
+  upstreamRefresh?: boolean;
   /** channels to share (default: a pool owned by this client, closed with `close()`) */
   pool?: ChannelPool;
   dialTimeoutMs?: number;
@@ -67,6 +70,7 @@ export function client(o: ClientOptions): Client {
     o.refresh === false ? {} : refreshClient(o.signal),
     clientUrlClient(o.connectTo),
     o.heal ? healClient(o.signal, o.heal) : {},
+    o.upstreamRefresh ? upstreamRefreshClient(o.signal) : {},
     dialClient(pool),
     ...(o.extra ?? []),
     // upstream's client policies when this process has a SPIFFE identity (docs/security.md)

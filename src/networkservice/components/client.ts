@@ -16,6 +16,8 @@ export interface ClientConfig extends Common {
   /** heal options, or false (default: heal without liveness check) */
   heal?: HealOptions | false;
   refresh?: boolean;
+  /** request again when the endpoint asks (REFRESH_REQUESTED: a vL3 endpoint's new MTU or prefix; default true) */
+  upstreamRefresh?: boolean;
   /** our netns for KERNEL mechanisms (default /proc/<pid>/ns/net) */
   netnsUrl?: string;
   /** offer only the mechanisms each request names (nsc: the URL's scheme), never a KERNEL fallback */
@@ -30,7 +32,7 @@ export interface NscHandle {
   close(): Promise<void>;
 }
 
-/** The NSC's client chain: clientinfo, kernel mechanism (netns as a file URL), refresh and heal. */
+/** The NSC's client chain: clientinfo, kernel mechanism (netns as a file URL), refresh, heal and upstream refresh. */
 export async function createClient(o: ClientConfig): Promise<NscHandle> {
   const { life, tokens, log, unlisten } = await basics(o);
   const c = client({
@@ -40,6 +42,7 @@ export async function createClient(o: ClientConfig): Promise<NscHandle> {
     connectTo: o.nsmgrUrl,
     dialTimeoutMs: o.dialTimeoutMs,
     refresh: o.refresh,
+    upstreamRefresh: o.upstreamRefresh ?? true,
     heal: instrumentHeal(o.heal === undefined ? {} : o.heal, o.telemetry),
     extra: [
       ...telemetryClient(o.telemetry),

@@ -3,7 +3,7 @@
  * clientconn, discover candidates, trimpath marker). Elements never import each other; they
  * share these keys instead.
  */
-import type { NetworkService, NetworkServiceEndpoint } from "../../api/index.js";
+import type { Connection, NetworkService, NetworkServiceEndpoint } from "../../api/index.js";
 import { ctxKey, metaKey, type MonitorConnectionServer, type NetworkServiceServer } from "../../core/index.js";
 import type { FdTransceiver } from "../../tools/grpcfd/socket.js";
 
@@ -50,3 +50,17 @@ export interface TrimMarker {
   keep: boolean;
 }
 export const TRIM = ctxKey<TrimMarker>("trimpath");
+
+/**
+ * The monitor server's event sender (upstream `monitor.LoadEventSender`), in ctx during every
+ * Request that passes it: an inner element keeps it to tell the clients of other connections, at
+ * any later time, to request again (vl3mtu, the vL3 address plan).
+ */
+export interface MonitorEventSender {
+  /**
+   * Sends UPDATE for connection `id` (our stored view, changed by `edit`) with state
+   * REFRESH_REQUESTED; its client requests again (upstreamrefresh). False when `id` is unknown.
+   */
+  refreshRequested(id: string, edit?: (c: Connection) => void): boolean;
+}
+export const MONITOR_EVENTS = ctxKey<MonitorEventSender>("monitor/events");

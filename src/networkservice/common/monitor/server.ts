@@ -2,8 +2,9 @@
  * monitorServer: the process's MonitorConnection service. Every subscriber first gets one
  * INITIAL_STATE_TRANSFER (even if empty), then UPDATE after each successful Request, DELETE
  * after Close, and UPDATE with state DOWN when a refresh fails or the next hop loses our
- * connection. In a passthrough process (nsmgr, forwarder) it watches the next hop and relays
- * what happens to our connections there.
+ * connection. Inner elements find an event sender in ctx (MONITOR_EVENTS) to ask the client of
+ * a connection to request again (UPDATE, state REFRESH_REQUESTED). In a passthrough process
+ * (nsmgr, forwarder) it watches the next hop and relays what happens to our connections there.
  *
  *   const monitor = monitorServer(signal);
  *   const server = chain(..., monitor, ...);
@@ -33,7 +34,7 @@ import {
   type MonitorConnectionServer,
   type ServerElement,
 } from "../../../core/index.js";
-import { NEXT_HOP, type ClientConn } from "../../utils/keys.js";
+import { MONITOR_EVENTS, NEXT_HOP, type ClientConn, type MonitorEventSender } from "../../utils/keys.js";
 import { matchesSelector } from "../../utils/path.js";
 import { AsyncQueue } from "../../utils/queue.js";
 
@@ -200,6 +201,18 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
     ctx.meta.set(RELAY, { conn: next, hub, stop });
   };
 
+  const sender: MonitorEventSender = {
+    refreshRequested(id, edit) {
+      const stored = connections.get(id);
+      if (!stored) return false;
+      const out = clone(ConnectionSchema, stored);
+      edit?.(out);
+      out.state = ConnectionState.REFRESH_REQUESTED;
+      publish(ConnectionEventType.UPDATE, [out]);
+      return true;
+    },
+  };
+
   return {
     connections,
     get subscribers() {
@@ -210,7 +223,7 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
       const slot: { conn?: ClientConn } = {};
       let conn: Connection;
       try {
-        conn = await next.request(req, ctx.withValue(NEXT_HOP, slot));
+        conn = await next.request(req, ctx.withValue(NEXT_HOP, slot).withValue(MONITOR_EVENTS, sender));
       } catch (e) {
         const old = connections.get(req.connection!.id);
         if (old) {

@@ -7,6 +7,11 @@
  * A peer endpoint brings its own address and DNS config: it gets nothing allocated. A request
  * whose dst addresses are not ours (a client healing from another endpoint) starts afresh.
  * One element per prefix (address family), as upstream chains one per IPAM service.
+ *
+ * When our prefix changes, a client gets a new address on its next Request and a peer keeps its
+ * own but loses our old address and routes; ours: every connection made through here is asked at
+ * once to request again (the monitor's REFRESH_REQUESTED; upstream waits for the next refresh).
+ * Chain it after the monitor server.
  */
 import {
   create,
@@ -17,12 +22,20 @@ import {
 } from "../../../api/index.js";
 import { metaKey, NsmError, status, type ServerElement } from "../../../core/index.js";
 import { contains, network, parsePrefix } from "../../utils/ip.js";
+import { MONITOR_EVENTS, type MonitorEventSender } from "../../utils/keys.js";
 import type { Vl3Pool } from "../../utils/vl3pool.js";
 
 interface Held {
   /** the prefix the address came from */
   prefix: string;
   addr: string;
+}
+
+/** what we put into a connection as ours: gone from it when our prefix changes */
+interface Served {
+  prefix: string;
+  self: string;
+  global: string;
 }
 
 const family = (s: string) => {
@@ -55,14 +68,31 @@ function stripInside(ip: IPContext, g: string) {
   ip.dstRoutes = ip.dstRoutes.filter((r) => !inside(r.prefix));
 }
 
+/** Takes our old address and routes (`was`) out of `ip`; a peer's own address and routes stay. */
+function forget(ip: IPContext, was: Served) {
+  const ours = new Set([was.self, was.prefix, was.global]);
+  ip.dstIpAddrs = ip.dstIpAddrs.filter((a) => a !== was.self);
+  ip.srcRoutes = ip.srcRoutes.filter((r) => !ours.has(r.prefix));
+}
+
 export function vl3Server(pool: Vl3Pool): ServerElement {
   // one key per element: a dual-stack endpoint chains one per address family
   const HELD = metaKey<Held>("vl3/address");
+  const SERVED = metaKey<Served>("vl3/served");
+  /** connections made through here, asked to request again when our prefix changes */
+  const live = new Set<string>();
+  let sender: MonitorEventSender | undefined;
+  pool.subscribe(() => {
+    for (const id of live) sender?.refreshRequested(id);
+  });
   return {
     async request(req, ctx, next) {
       if (!pool.ready) throw new NsmError(status.UNAVAILABLE, "prefix pool is initializing");
+      sender ??= ctx.get(MONITOR_EVENTS);
       const conn = req.connection!;
       conn.context ??= create(ConnectionContextSchema);
+      const served = ctx.meta.get(SERVED);
+      if (served && served.prefix !== pool.prefix && conn.context.ipContext) forget(conn.context.ipContext, served);
       // strict: a request that names another endpoint's address (of our family) as ours starts afresh
       if (conn.context.ipContext?.dstIpAddrs.some((a) => family(a) === pool.v6 && !pool.owns(a)))
         conn.context.ipContext = create(IPContextSchema, {
@@ -111,9 +141,13 @@ export function vl3Server(pool: Vl3Pool): ServerElement {
       const oip = (out.context ??= create(ConnectionContextSchema)).ipContext ?? create(IPContextSchema);
       out.context.ipContext = oip;
       addRoute(oip.srcRoutes, pool.globalNet, pool.selfIp);
+      ctx.meta.set(SERVED, { prefix: pool.prefix, self: pool.selfAddr, global: pool.globalNet });
+      live.add(conn.id);
       return out;
     },
     async close(conn, ctx, next) {
+      live.delete(conn.id);
+      ctx.meta.delete(SERVED);
       const held = ctx.meta.get(HELD);
       if (held) {
         if (held.prefix === (pool.ready ? pool.prefix : "")) pool.free(held.addr);
