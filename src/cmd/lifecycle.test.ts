@@ -57,3 +57,18 @@ test("lifecycle: a signal during startup undoes what the startup produced", asyn
   assert.equal(await started, undefined);
   assert.deepEqual(closed, ["server"]);
 });
+
+test("lifecycle: stop() ends the component as a signal would (idle timeout), exit 0", async (t) => {
+  mock.timers.enable({ apis: ["setTimeout"] });
+  t.after(() => mock.timers.reset());
+  const { exits, lc } = setup();
+  t.after(() => lc.dispose());
+  const code = lc.shutdown(async () => {});
+  lc.stop("idle timeout");
+  lc.stop("again"); // no effect
+  assert.equal(await lc.stopped, "idle timeout");
+  assert.ok(lc.signal.aborted);
+  assert.equal(await code, 0);
+  mock.timers.tick(250);
+  assert.deepEqual(exits, [0]);
+});

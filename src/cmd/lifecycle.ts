@@ -40,6 +40,8 @@ export interface Lifecycle {
   start<T>(startup: Promise<T>, close: (t: T) => Promise<unknown>): Promise<T | undefined>;
   /** Waits for the stop signal, runs `close` (bounded by the grace period) and resolves the exit code. */
   shutdown(close: () => Promise<unknown>): Promise<number>;
+  /** Stops as a stop signal would, for a reason of the component's own (e.g. idle): `stopped` resolves `why`. */
+  stop(why: string): void;
   /** Gives up without a signal (a fatal error): runs `close` within the grace period and resolves 1; the process then exits. */
   fail(close: () => Promise<unknown>): Promise<number>;
   /** stops listening for signals (tests) */
@@ -134,6 +136,13 @@ export function lifecycle(o: LifecycleOptions): Lifecycle {
       await stopped;
       await settleClose("close", close);
       return code;
+    },
+    stop(why) {
+      if (ac.signal.aborted) return;
+      o.log.info({ reason: why }, "stopping");
+      ac.abort();
+      resolveStopped(why);
+      arm(why);
     },
     async fail(close) {
       if (!ac.signal.aborted) {

@@ -30,6 +30,7 @@ export const ENV_HELP = `nsm nse-vl3 — vL3 endpoint (kernel datapath, in its o
   NSM_LISTEN_ON                unix://<tmpdir>/listen.on.sock                        where to serve (ours; upstream always uses the tmpdir)
   NSM_DIAL_TIMEOUT             5s                                                    dial timeout
   NSM_REQUEST_TIMEOUT          15s                                                   per Request to a peer
+  NSM_IDLE_TIMEOUT             0                                                     exit after this long without connections (0 = never)
   NSM_DNS_LISTEN_ON            :53                                                   our DNS server (UDP + TCP) in our namespace (ours; "" = none)
 ${COMMON_HELP}`;
 
@@ -65,6 +66,7 @@ export function readConfig(env: Env = process.env) {
     listenOn: e.optionalUrl("NSM_LISTEN_ON")?.href,
     dialTimeoutMs: e.duration("NSM_DIAL_TIMEOUT", "5s"),
     requestTimeoutMs: e.duration("NSM_REQUEST_TIMEOUT", "15s"),
+    idleTimeoutMs: e.duration("NSM_IDLE_TIMEOUT", "0"),
     dnsListenOn: e.string("NSM_DNS_LISTEN_ON", ":53"),
   };
 }
@@ -88,6 +90,7 @@ export async function run(args: string[]): Promise<number> {
       listenOn: [cfg.listenOn ?? `unix://${join(dir!, "listen.on.sock")}`],
       signal: lc.signal,
       log,
+      onIdle: () => lc.stop("idle timeout"),
     });
     const nse = await lc.start(startup, close);
     if (!nse) return lc.exitCode;

@@ -30,6 +30,9 @@ test("nse-vl3: upstream's defaults; a template it cannot read is named", () => {
   assert.deepEqual(c.prefixServerUrls, ["vl3-ipam:5006"]);
   assert.deepEqual(c.dnsTemplates, ['{{ index .Labels "podName" }}.{{ .NetworkService }}.']);
   assert.equal(c.unregisterItself, true);
+  assert.equal(c.idleTimeoutMs, 0, "NSM_IDLE_TIMEOUT: never by default");
+  assert.equal(nseConfig({ NSM_IDLE_TIMEOUT: "1m30s" }).idleTimeoutMs, 90_000);
+  refused(() => nseConfig({ NSM_IDLE_TIMEOUT: "soon" }), "NSM_IDLE_TIMEOUT", /not a duration/);
   refused(() => nseConfig({ NSM_DNS_TEMPLATES: "{{ .Nope }}." }), "NSM_DNS_TEMPLATES", /unknown field \.Nope/);
   refused(() => nseConfig({ NSM_PREFIX_SERVER_URL: "http://x" }), "NSM_PREFIX_SERVER_URL", /scheme/);
 });

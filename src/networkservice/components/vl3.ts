@@ -32,6 +32,7 @@ import { vl3Server } from "../common/vl3/server.js";
 import { vl3DnsClient } from "../common/vl3dns/client.js";
 import { vl3DnsServer } from "../common/vl3dns/server.js";
 import { vl3MtuServer } from "../common/vl3mtu/server.js";
+import { onIdleServer } from "../common/onidle/server.js";
 import { findNses } from "../utils/registry.js";
 import { parseNsUrl, requestFromNsUrl } from "../utils/nsurl.js";
 import { subscribePrefix } from "../vl3ipam/client.js";
@@ -58,6 +59,9 @@ export interface Vl3Config extends Omit<EndpointConfig, "cidrs" | "dnsConfigs" |
   /** our namespace (default this process's) */
   netnsPath?: string;
   requestTimeoutMs?: number;
+  /** NSM_IDLE_TIMEOUT: `onIdle` is called after this long without connections (0/undefined = never) */
+  idleTimeoutMs?: number;
+  onIdle?: () => void;
 }
 
 export interface Vl3Handle {
@@ -137,6 +141,10 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
     }
 
     // 3. serve, register; then our links to the older peers
+    const onIdle = () => {
+      log.info({ idleTimeoutMs: o.idleTimeoutMs }, "vl3: no connections for the idle timeout, stopping");
+      o.onIdle?.();
+    };
     const mtu = vl3MtuServer();
     const nse = await createEndpoint({
       ...o,
@@ -145,6 +153,7 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
       signal: life.signal,
       payload: payloads.IP,
       ipam: [
+        ...(o.idleTimeoutMs ? [onIdleServer({ timeoutMs: o.idleTimeoutMs, signal: life.signal, onIdle })] : []),
         vl3DnsServer({ state, records, templates: o.dnsTemplates ?? [DEFAULT_DNS_TEMPLATE] }),
         mtu,
         ...pools.map((p) => vl3Server(p)),
