@@ -96,6 +96,7 @@ test(
 
     // an MTU lower than 9000 comes with a later client: c1 and the link are told and request again
     const nsc2 = await node.client({ name: "nsc2" });
+    const t0 = performance.now();
     const c2 = await request(nsc2, "c2", "vl3-a", (c) => {
       c.context = create(ConnectionContextSchema, { MTU: 1400 });
     });
@@ -103,6 +104,7 @@ test(
     assert.equal(mtuA.mtu, 1400);
     await until("c1 to get MTU 1400", () => (atNse(a, c1.id)?.context?.MTU === 1400 ? true : undefined));
     await until("the link to get MTU 1400", () => (atNse(a, l.id)?.context?.MTU === 1400 ? true : undefined));
+    t.diagnostic(`MTU pushed to the earlier connections within ${(performance.now() - t0).toFixed(0)} ms`);
     // the forwarder's datapath follows (it is applied once the endpoint has answered)
     await until("the forwarder to be asked for MTU 1400", () =>
       [...node.backends[0]!.crossConnects.values()].some(
@@ -115,6 +117,7 @@ test(
     // the IPAM service comes back with another pool: both endpoints get new prefixes
     await ipam.close();
     ipam = await serveIpam({ listenOn: [ipamUrl], prefix: "10.99.0.0/16", clientPrefixLen: 24 });
+    const t1 = performance.now();
     await until("new prefixes", () =>
       poolA.prefix.startsWith("10.99.") && poolB.prefix.startsWith("10.99.") ? true : undefined,
     );
@@ -124,6 +127,7 @@ test(
       const c = atNse(a, c1.id);
       return c?.context?.ipContext?.srcIpAddrs[0]?.startsWith("10.99.") ? c : undefined;
     });
+    t.diagnostic(`new address ${(performance.now() - t1).toFixed(0)} ms after the IPAM service came back`);
     const ip1 = c1n.context!.ipContext!;
     assert.equal(ip1.srcIpAddrs.length, 1);
     assert.ok(poolA.owns(ip1.srcIpAddrs[0]!), `${ip1.srcIpAddrs[0]} lies in ${poolA.prefix}`);
