@@ -2,8 +2,9 @@
  * vL3 with real processes (src/mesh): an IPAM service, a vL3 endpoint on each of 2 nodes, 4
  * clients (2 per node) running their DNS proxy. Every client reaches every other by address and
  * by DNS name (`<podName>.vl3`, through the client's own resolv.conf in /etc/netns/<ns>/); one
- * endpoint is killed, its clients heal to the other one, and everyone reaches everyone again.
- * Root only.
+ * endpoint is killed, its clients heal to the other one, and everyone reaches everyone again;
+ * the IPAM service comes back with another pool, the endpoint's clients get addresses from its
+ * new prefix at once, and everyone reaches everyone again. Root only.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -92,6 +93,15 @@ test(
     const victim = a;
     await victim.stop("SIGKILL");
     for (const c of onA) addr.set(c.name, await addressOf(c, /^172\.16\.0\./, 60_000));
+    assert.equal(new Set(addr.values()).size, 4, `four distinct addresses: ${[...addr.values()].join(" ")}`);
+    await everyoneReachesEveryone(cs, addr, 30_000);
+
+    // the IPAM service comes back with another pool: vl3-b gets a new prefix and asks its clients
+    // to request again at once (REFRESH_REQUESTED); they get new addresses, routes and DNS server
+    await ipam.stop();
+    await m.startIpam({ prefix: "172.17.0.0/16", clientPrefixLen: 24 });
+    for (const c of cs) addr.set(c.name, await addressOf(c, /^172\.16\./, 30_000));
+    for (const ip of addr.values()) assert.match(ip, /^172\.17\.0\.\d+$/);
     assert.equal(new Set(addr.values()).size, 4, `four distinct addresses: ${[...addr.values()].join(" ")}`);
     await everyoneReachesEveryone(cs, addr, 30_000);
   },
