@@ -12,6 +12,8 @@
  * - request p50, payload relay (ms): the same, but the relay carries what our hops carry (a
  *   connection with a 4-segment path and tokens, a token in the call metadata): the transport's
  *   share for messages of our size (~1.3x the bare relay).
+ * - request p50, 50 concurrent (ms): bursts of 50 new Requests started together, each timed to
+ *   ready. Baseline: the relay the same way.
  * - refresh p50 (ms): re-Request of a live connection. Baseline: the relay.
  * - setups/s @N live: new connections at `concurrency` while N are live. Baseline: relay calls/s.
  * - nsmgr RSS @N live (MiB). Baseline: the 200 MiB goal.
@@ -266,6 +268,24 @@ export async function run(args: string[]): Promise<void> {
         ratio: 200 / rss,
         note: "baseline = the 200 MiB goal",
       });
+
+      // bursts of 50 new Requests at once (issue #19: Request→ready p50 ≤ 30 ms), the relay the same way
+      const burst = async (fn: () => Promise<unknown>, keep: boolean) => {
+        const lat: number[] = [];
+        for (let round = 0; round < 4; round++)
+          await Promise.all(
+            Array.from({ length: 50 }, async () => {
+              const t = now();
+              const c = await fn();
+              lat.push(now() - t);
+              if (keep) live.push(c as Connection);
+            }),
+          );
+        return lat;
+      };
+      const burstOurs = await burst(request, true);
+      const burstBase = await burst(relayReq, false);
+      out.push({ case: "request p50, 50 concurrent (ms)", ours: median(burstOurs), baseline: median(burstBase) });
 
       // tear down what we built, timing the closes too
       const t2 = now();
