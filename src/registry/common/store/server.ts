@@ -28,6 +28,12 @@ export interface StoreElementOptions {
   log?: Logger;
   /** events a watcher may lag behind before its stream is ended (default 10,000) */
   watchBuffer?: number;
+  /**
+   * One response object per change, shared by every watch stream it matches (the registry
+   * server, whose chain above the store passes find responses on untouched to the transport).
+   * Off (default): each stream gets its own clone, for chains whose elements edit responses.
+   */
+  shareWatchResponses?: boolean;
 }
 
 export type StoreElement<T, Q, R> = RegistryElement<T, Q, R> & { close(): void };
@@ -75,6 +81,15 @@ function storeServer<T, Q, R>(
         else schedule({ name: e.name, value: e.value, revision: e.revision }, at - Date.now());
       })
     : () => {};
+
+  // watch responses: a clone per stream, or one per change shared by all streams (the event
+  // is delivered to every subscriber synchronously, so one cached pair suffices)
+  let last: { e: StoreEvent<T>; r: R } | undefined;
+  const responseOf = (e: StoreEvent<T>): R => {
+    if (!o.shareWatchResponses) return kind.response(kind.clone(e.value), e.type === "delete");
+    if (last?.e !== e) last = { e, r: kind.response(kind.clone(e.value), e.type === "delete") };
+    return last.r;
+  };
 
   let isReady = false;
   void replica.ready.then(() => {
@@ -128,23 +143,31 @@ function storeServer<T, Q, R>(
     async *find(query, ctx, next) {
       await ready(ctx);
       const { item, watch } = kind.query(query);
-      const live = (v: T) => !expiryMs || (expiryMs(v) ?? Infinity) > Date.now();
+      const now = Date.now();
+      const live = (v: T) => !expiryMs || (expiryMs(v) ?? Infinity) > now;
+      // the current matches, taken synchronously (a by-name query is one map lookup)
+      const snapshot = (): R[] => {
+        const out: R[] = [];
+        const name = item && kind.nameOf(item);
+        const from = name ? [replica.get(name)].filter((en) => en !== undefined) : replica.values();
+        for (const en of from)
+          if (live(en.value) && kind.matches(item, en.value)) out.push(kind.response(kind.clone(en.value), false));
+        return out;
+      };
       if (!watch) {
-        for (const en of [...replica.values()])
-          if (live(en.value) && kind.matches(item, en.value)) yield kind.response(kind.clone(en.value), false);
+        yield* snapshot();
         yield* next.find(query, ctx);
         return;
       }
       // subscribe and snapshot in the same tick: nothing can slip between them
       const q = new AsyncQueue<R>(ctx.signal, o.watchBuffer ?? 10_000);
       const off = replica.subscribe((e) => {
-        if (kind.matches(item, e.value)) q.push(kind.response(kind.clone(e.value), e.type === "delete"));
+        if (kind.matches(item, e.value)) q.push(responseOf(e));
       });
       const onClose = () => q.end();
       o.signal.addEventListener("abort", onClose, { once: true });
       try {
-        for (const en of [...replica.values()])
-          if (live(en.value) && kind.matches(item, en.value)) yield kind.response(kind.clone(en.value), false);
+        yield* snapshot();
         yield* q;
       } finally {
         off();
