@@ -45,25 +45,44 @@ function storeServer<T, Q, R>(
   expiryMs?: (v: T) => number | undefined,
 ): StoreElement<T, Q, R> {
   const log = o.log ?? silentLogger;
-  const timers = new Map<string, NodeJS.Timeout>();
+  // Expiry: one timer for the whole store, armed at the earliest deadline; when it fires it scans
+  // for what is due (at most every 20 ms). A Timeout per entry, re-created on every refresh, was
+  // a long-lived object per registration for the GC to mark and a timer-list insert per Register.
+  const due = new Map<string, { en: StoreEntry<T>; at: number }>();
+  let timer: NodeJS.Timeout | undefined;
+  let armedAt = Infinity;
   let closed = false;
 
-  const clearTimer = (name: string) => {
-    const t = timers.get(name);
-    if (t) {
-      clearTimeout(t);
-      timers.delete(name);
+  const arm = (at: number) => {
+    if (closed || at >= armedAt) return;
+    if (timer) clearTimeout(timer);
+    armedAt = at;
+    timer = setTimeout(fire, Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1));
+    timer.unref();
+  };
+  const fire = () => {
+    timer = undefined;
+    armedAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [name, d] of due) {
+      if (d.at <= now) {
+        due.delete(name);
+        void expireNow(d.en);
+      } else if (d.at < next) next = d.at;
     }
+    if (next < Infinity) arm(Math.max(next, now + 20));
+  };
+  const clearTimer = (name: string) => {
+    due.delete(name); // the shared timer stays armed: a scan that finds nothing re-arms it
   };
   const schedule = (en: StoreEntry<T>, delayMs: number) => {
-    clearTimer(en.name);
     if (closed) return;
-    const t = setTimeout(() => void expireNow(en), Math.min(Math.max(0, delayMs), 2 ** 31 - 1));
-    t.unref();
-    timers.set(en.name, t);
+    const at = Date.now() + delayMs;
+    due.set(en.name, { en, at });
+    arm(at);
   };
   const expireNow = async (en: StoreEntry<T>) => {
-    timers.delete(en.name);
     if (closed || replica.get(en.name)?.revision !== en.revision) return;
     try {
       const rev = await replica.store.delete(en.name, { ifRevision: en.revision, signal: o.signal });
@@ -177,8 +196,9 @@ function storeServer<T, Q, R>(
     close() {
       closed = true;
       unsubscribe();
-      for (const t of timers.values()) clearTimeout(t);
-      timers.clear();
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      due.clear();
     },
   };
 }
