@@ -4,17 +4,18 @@
  * as bench/controlplane: nsmgr is its own process (`nsm nsmgr`, memory registry, unix sockets),
  * forwarder (null datapath), NSE and client run in this process.
  *
- *   npm run bench -- scale [--steps 100,1000,10000] [--concurrency 16] [--samples 50]
+ *   npm run bench -- scale [--steps 100,1000,10000] [--concurrency 16] [--samples 50] [--heal 100]
  *
  * Cases (one per step N): `request p50 @N live (ms)` (sequential new Requests, closed again),
  * `nsmgr RSS @N live (MiB)` (baseline: the 150 MiB goal, meant at 1,000), and
  * `setups/s @1000 live (conn/s)` (500 new connections at `concurrency` while 1,000 are live;
- * baseline: the 1,000/s goal). Besides results/scale.json (+ bar chart) it writes
+ * baseline: the 1,000/s goal), `heal 100 at once (ms)` (100 connections to one NSE that is then
+ * closed; until all healed to a second NSE; `--heal 0` skips it). Besides results/scale.json (+ bar chart) it writes
  * results/scale-curve.svg: p50 and RSS against live connections (log scale).
  */
 import { spawn } from "node:child_process";
 import { setMaxListeners } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dial, newCtx } from "../src/core/index.js";
@@ -42,6 +43,8 @@ function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+
+const fds = (pid: number | "self"): number => readdirSync(`/proc/${pid}/fd`).length;
 
 /** Two series against a log x axis, each scaled to its own max (left: ms, right: MiB). */
 function curveSvg(points: { n: number; p50: number; rss: number }[]): string {
@@ -86,6 +89,7 @@ export async function run(args: string[]): Promise<void> {
   const steps = arg(args, "steps", "100,1000,10000").split(",").map(Number);
   const concurrency = Number(arg(args, "concurrency", "16"));
   const samples = Number(arg(args, "samples", "50"));
+  const healConns = Number(arg(args, "heal", "100"));
   const dir = mkdtempSync(join(tmpdir(), "nsm-bench-scale-"));
   const nsmgrUrl = `unix://${join(dir, "nsm.sock")}`;
   const life = new AbortController();
@@ -138,10 +142,23 @@ export async function run(args: string[]): Promise<void> {
 
     const live: Connection[] = [];
     for (const n of steps) {
-      await pool(n - live.length, concurrency, async () => {
-        live.push(await request());
-      });
-      console.log(`scale: ${live.length} live`);
+      try {
+        await pool(n - live.length, concurrency, async () => {
+          live.push(await request());
+        });
+      } catch (err) {
+        // e.g. EMFILE: each live connection holds fds here (see the note)
+        const msg = err instanceof Error ? err.message : String(err);
+        console.log(`scale: filling to ${n} failed at ${live.length} live: ${msg.slice(0, 300)}`);
+        out.push({
+          case: `fill to ${n} live (failed at)`,
+          ours: live.length,
+          baseline: n,
+          note: `fds: this process ${fds("self")}, nsmgr ${fds(child.pid!)}; ${msg.slice(0, 200)}`,
+        });
+        break;
+      }
+      console.log(`scale: ${live.length} live; fds: this process ${fds("self")}, nsmgr ${fds(child.pid!)}`);
       if (n === 1000) {
         const extra: Connection[] = [];
         const t0 = now();
@@ -168,7 +185,12 @@ export async function run(args: string[]): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
       const rss = rssMiB(child.pid!);
       points.push({ n: live.length, p50: median(lat), rss });
-      out.push({ case: `request p50 @${live.length} live (ms)`, ours: median(lat), baseline: null });
+      out.push({
+        case: `request p50 @${live.length} live (ms)`,
+        ours: median(lat),
+        baseline: null,
+        note: `fds: this process (NSC, forwarder, NSE) ${fds("self")}, nsmgr ${fds(child.pid!)}`,
+      });
       out.push({
         case: `nsmgr RSS @${live.length} live (MiB)`,
         ours: rss,
@@ -177,7 +199,60 @@ export async function run(args: string[]): Promise<void> {
         note: "baseline: the 150 MiB goal (meant at 1,000)",
       });
     }
-    await pool(live.length, concurrency, (i) => closeConn(live[i]!));
+    await pool(live.length, concurrency, (i) => closeConn(live[i]!).catch(() => {}));
+    live.length = 0;
+
+    // heal: `healConns` connections to one NSE, which then dies (closed abruptly); a second NSE
+    // for the same service started after they were made is where they heal to. The figure is
+    // the time from the kill until every connection was healed (onHealed).
+    if (healConns > 0) {
+      const nseA = await createEndpoint({
+        ...common,
+        name: "nse-a",
+        listenOn: [`unix://${join(dir, "nse-a.sock")}`],
+        nsmgrUrl,
+        services: ["heal"],
+        cidrs: ["172.16.0.0/16"],
+      });
+      let healed = 0;
+      let allHealed: () => void = () => {};
+      const done = new Promise<void>((r) => (allHealed = r));
+      const hc = await createClient({
+        ...common,
+        name: "nsc-heal",
+        nsmgrUrl,
+        heal: { onHealed: () => ++healed === healConns && allHealed() },
+      });
+      cleanups.push(() => hc.close());
+      const hu = parseNsUrl("kernel://heal/nsm-1");
+      const hconns: Connection[] = [];
+      await pool(healConns, concurrency, async (i) => {
+        hconns.push(await hc.client.request(requestFromNsUrl(hu, `h-${i}`), newCtx({ deadline: Date.now() + 30_000 })));
+      });
+      const nseB = await createEndpoint({
+        ...common,
+        name: "nse-b",
+        listenOn: [`unix://${join(dir, "nse-b.sock")}`],
+        nsmgrUrl,
+        services: ["heal"],
+        cidrs: ["172.17.0.0/16"],
+      });
+      cleanups.push(() => nseB.close());
+      const t0 = now();
+      await nseA.close();
+      const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 60_000).unref());
+      const res = await Promise.race([done.then(() => "ok" as const), timeout]);
+      const ms = now() - t0;
+      out.push({
+        case: `heal ${healConns} at once (ms)`,
+        ours: res === "ok" ? ms : NaN,
+        baseline: null,
+        note: res === "ok" ? "NSE closed → every connection healed to the other NSE" : `${healed} healed in 60 s`,
+      });
+      await pool(hconns.length, concurrency, (i) =>
+        hc.client.close(hconns[i]!, newCtx({ deadline: Date.now() + 30_000 })).catch(() => {}),
+      );
+    }
   } finally {
     for (const c of cleanups.reverse()) {
       try {
