@@ -275,10 +275,12 @@ async function benchStore(
   } finally {
     for (const c of fleet) c.close();
     await raw.close();
-    const exited = new Promise((r) =>
-      child.once("exit", (c, s) =>
-        r(process.env.NSM_BENCH_DEBUG && console.log("registry exit", c, s, log.slice(-1500))),
-      ),
+    const exited = new Promise<void>((r) =>
+      child.once("exit", (code, signal) => {
+        // an abnormal end (e.g. an abort at SIGTERM) is worth seeing: it also loses --cpu-prof output
+        if (code !== 0) console.log(`nsm registry ended with ${code ?? signal}: ${log.slice(-600)}`);
+        r();
+      }),
     );
     child.kill("SIGTERM");
     await exited;
