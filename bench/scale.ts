@@ -140,6 +140,57 @@ export async function run(args: string[]): Promise<void> {
     const closeConn = (c: Connection) => nsc.client.close(c, newCtx({ deadline: Date.now() + 30_000 }));
     for (let i = 0; i < 30; i++) await closeConn(await request()); // warm-up
 
+    // heal: `healConns` connections to one NSE, which then dies (closed abruptly); a second NSE
+    // for the same service started after they were made is where they heal to. The figure is
+    // the time from the kill until every connection was healed (onHealed).
+    if (healConns > 0) {
+      const nseA = await createEndpoint({
+        ...common,
+        name: "nse-a",
+        listenOn: [`unix://${join(dir, "nse-a.sock")}`],
+        nsmgrUrl,
+        services: ["heal"],
+        cidrs: ["172.16.0.0/16"],
+      });
+      let healed = 0;
+      let allHealed: () => void = () => {};
+      const done = new Promise<void>((r) => (allHealed = r));
+      const hc = await createClient({
+        ...common,
+        name: "nsc-heal",
+        nsmgrUrl,
+        heal: { onHealed: () => ++healed === healConns && allHealed() },
+      });
+      cleanups.push(() => hc.close());
+      const hu = parseNsUrl("kernel://heal/nsm-1");
+      const hconns: Connection[] = [];
+      await pool(healConns, concurrency, async (i) => {
+        hconns.push(await hc.client.request(requestFromNsUrl(hu, `h-${i}`), newCtx({ deadline: Date.now() + 30_000 })));
+      });
+      const nseB = await createEndpoint({
+        ...common,
+        name: "nse-b",
+        listenOn: [`unix://${join(dir, "nse-b.sock")}`],
+        nsmgrUrl,
+        services: ["heal"],
+        cidrs: ["172.17.0.0/16"],
+      });
+      cleanups.push(() => nseB.close());
+      const t0 = now();
+      await nseA.close();
+      const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 60_000).unref());
+      const res = await Promise.race([done.then(() => "ok" as const), timeout]);
+      const ms = now() - t0;
+      out.push({
+        case: `heal ${healConns} at once (ms)`,
+        ours: res === "ok" ? ms : NaN,
+        baseline: null,
+        note: res === "ok" ? "NSE closed → every connection healed to the other NSE" : `${healed} healed in 60 s`,
+      });
+      await pool(hconns.length, concurrency, (i) =>
+        hc.client.close(hconns[i]!, newCtx({ deadline: Date.now() + 30_000 })).catch(() => {}),
+      );
+    }
     const live: Connection[] = [];
     for (const n of steps) {
       try {
@@ -201,58 +252,6 @@ export async function run(args: string[]): Promise<void> {
     }
     await pool(live.length, concurrency, (i) => closeConn(live[i]!).catch(() => {}));
     live.length = 0;
-
-    // heal: `healConns` connections to one NSE, which then dies (closed abruptly); a second NSE
-    // for the same service started after they were made is where they heal to. The figure is
-    // the time from the kill until every connection was healed (onHealed).
-    if (healConns > 0) {
-      const nseA = await createEndpoint({
-        ...common,
-        name: "nse-a",
-        listenOn: [`unix://${join(dir, "nse-a.sock")}`],
-        nsmgrUrl,
-        services: ["heal"],
-        cidrs: ["172.16.0.0/16"],
-      });
-      let healed = 0;
-      let allHealed: () => void = () => {};
-      const done = new Promise<void>((r) => (allHealed = r));
-      const hc = await createClient({
-        ...common,
-        name: "nsc-heal",
-        nsmgrUrl,
-        heal: { onHealed: () => ++healed === healConns && allHealed() },
-      });
-      cleanups.push(() => hc.close());
-      const hu = parseNsUrl("kernel://heal/nsm-1");
-      const hconns: Connection[] = [];
-      await pool(healConns, concurrency, async (i) => {
-        hconns.push(await hc.client.request(requestFromNsUrl(hu, `h-${i}`), newCtx({ deadline: Date.now() + 30_000 })));
-      });
-      const nseB = await createEndpoint({
-        ...common,
-        name: "nse-b",
-        listenOn: [`unix://${join(dir, "nse-b.sock")}`],
-        nsmgrUrl,
-        services: ["heal"],
-        cidrs: ["172.17.0.0/16"],
-      });
-      cleanups.push(() => nseB.close());
-      const t0 = now();
-      await nseA.close();
-      const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 60_000).unref());
-      const res = await Promise.race([done.then(() => "ok" as const), timeout]);
-      const ms = now() - t0;
-      out.push({
-        case: `heal ${healConns} at once (ms)`,
-        ours: res === "ok" ? ms : NaN,
-        baseline: null,
-        note: res === "ok" ? "NSE closed → every connection healed to the other NSE" : `${healed} healed in 60 s`,
-      });
-      await pool(hconns.length, concurrency, (i) =>
-        hc.client.close(hconns[i]!, newCtx({ deadline: Date.now() + 30_000 })).catch(() => {}),
-      );
-    }
   } finally {
     for (const c of cleanups.reverse()) {
       try {
