@@ -94,7 +94,9 @@ export async function run(args: string[]): Promise<void> {
   const nsmgrUrl = `unix://${join(dir, "nsm.sock")}`;
   const life = new AbortController();
   setMaxListeners(0, life.signal);
-  const child = spawn(process.execPath, [new URL("../bin/nsm.mjs", import.meta.url).pathname, "nsmgr"], {
+  // NSM_BENCH_NSMGR_ARGS: extra node flags for nsmgr, e.g. "--heapsnapshot-signal=SIGUSR2"
+  const nodeArgs = process.env.NSM_BENCH_NSMGR_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, new URL("../bin/nsm.mjs", import.meta.url).pathname, "nsmgr"], {
     env: { ...process.env, NSM_LISTEN_ON: nsmgrUrl, NSM_REGISTRY_URL: "", NSM_LOG_LEVEL: "WARN" },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -209,7 +211,9 @@ export async function run(args: string[]): Promise<void> {
         });
         break;
       }
-      console.log(`scale: ${live.length} live; fds: this process ${fds("self")}, nsmgr ${fds(child.pid!)}`);
+      console.log(
+        `scale: ${live.length} live; fds: this process ${fds("self")}, nsmgr ${fds(child.pid!)} (pid ${child.pid})`,
+      );
       if (n === 1000) {
         const extra: Connection[] = [];
         const t0 = now();
