@@ -5,6 +5,8 @@
  * unix socket in a temp dir), the load comes from this one: on 2 cores, each gets one.
  *
  *   npm run bench -- registry [--nses 1000] [--watchers 100] [--regs 5000] [--concurrency 64] [--channels 4]
+ *                             [--stores memory,etcd,k8s]
+ *   NSM_BENCH_REGISTRY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof/reg" npm run bench -- registry ...
  *
  * Cases (unit in the case name; `ratio` > 1 = ours better than its baseline):
  * - <store>/register (reg/s): Register of distinct NSEs through the full chain over gRPC, from
@@ -20,7 +22,7 @@
  * Goals (issue #4): ≥ 5,000 reg/s memory, ≥ 1,000 reg/s etcd, fan-out p99 ≤ 50 ms.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { setMaxListeners } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,6 +46,16 @@ const arg = (args: string[], name: string, d: number) => {
   return i >= 0 ? Number(args[i + 1]) : d;
 };
 const now = () => Number(process.hrtime.bigint()) / 1e6;
+/** user+system CPU ms of a process, from /proc/<pid>/stat (100 Hz ticks). */
+const procCpuMs = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+};
+const selfCpuMs = (from?: NodeJS.CpuUsage): number => {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1000;
+};
 const mk = (name: string, i: number): NetworkServiceEndpoint =>
   create(NetworkServiceEndpointSchema, {
     name,
@@ -69,7 +81,10 @@ async function benchStore(
 ): Promise<CaseResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "nsm-bench-reg-"));
   const sock = `unix://${dir}/registry.sock`;
-  const child = spawn(process.execPath, [new URL("../bin/nsm.mjs", import.meta.url).pathname, "registry"], {
+  // NSM_BENCH_REGISTRY_NODE_ARGS: extra node flags for the registry process (e.g. --cpu-prof)
+  const nodeArgs = (process.env.NSM_BENCH_REGISTRY_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const bin = new URL("../bin/nsm.mjs", import.meta.url).pathname;
+  const child = spawn(process.execPath, [...nodeArgs, bin, "registry"], {
     env: {
       ...process.env,
       NSM_LISTEN_ON: sock,
@@ -107,8 +122,12 @@ async function benchStore(
     // registrations/s
     await pool(200, o.concurrency, (i) => via(i).register(mk(`warm-${i}`, i), ctx()));
     let t = now();
+    const cpu0 = procCpuMs(child.pid!),
+      self0 = process.cpuUsage();
     await pool(o.regs, o.concurrency, (i) => via(i).register(mk(`r-${i}`, i), ctx()));
     const regsPerS = o.regs / ((now() - t) / 1000);
+    const regCpuUs = ((procCpuMs(child.pid!) - cpu0) * 1000) / o.regs,
+      clientCpuUs = (selfCpuMs(self0) * 1000) / o.regs;
     t = now();
     await pool(o.regs, o.concurrency, (i) => raw.put(`raw-${i}`, mk(`raw-${i}`, i)));
     const rawPerS = o.regs / ((now() - t) / 1000);
@@ -118,6 +137,13 @@ async function benchStore(
       baseline: rawPerS,
       ratio: regsPerS / rawPerS,
       note: `${fleet.length} channel(s), ${o.concurrency} in flight; baseline: bare store put`,
+    });
+    // CPU time per Register (far less sensitive to the other load on the machine than reg/s)
+    out.push({
+      case: `${label}/register CPU (µs/reg)`,
+      ours: regCpuUs,
+      baseline: null,
+      note: `registry process; one core's worth = ${(1e6 / regCpuUs).toFixed(0)} reg/s; client (this process) ${clientCpuUs.toFixed(0)} µs/reg`,
     });
     // clean slate with `nses` entries for find and fan-out
     await pool(200, o.concurrency, (i) => conn.nseRegistry.unregister(mk(`warm-${i}`, i), ctx()));
@@ -196,6 +222,7 @@ async function benchStore(
     // wait until every watcher has its initial list
     await allSaw(`nse-${o.nses - 1}#`);
     const fan: number[] = [];
+    const fanCpu0 = procCpuMs(child.pid!);
     for (let i = 0; i < 200; i++) {
       const g = String(++gen);
       const e = mk(`nse-${i % o.nses}`, i % o.nses);
@@ -209,6 +236,13 @@ async function benchStore(
       seen.delete(key);
       waiters.delete(key);
     }
+    const fanCpuUs = ((procCpuMs(child.pid!) - fanCpu0) * 1000) / 200;
+    out.push({
+      case: `${label}/fanout CPU (µs/change)`,
+      ours: fanCpuUs,
+      baseline: null,
+      note: `registry process, one change → ${o.watchers} watchers (${(fanCpuUs / o.watchers).toFixed(0)} µs per watcher)`,
+    });
     for (const p of [50, 99]) {
       const v = percentile(fan.slice(20), p);
       out.push({
@@ -241,7 +275,13 @@ async function benchStore(
   } finally {
     for (const c of fleet) c.close();
     await raw.close();
-    const exited = new Promise((r) => child.once("exit", r));
+    const exited = new Promise<void>((r) =>
+      child.once("exit", (code, signal) => {
+        // an abnormal end (e.g. an abort at SIGTERM) is worth seeing: it also loses --cpu-prof output
+        if (code !== 0) console.log(`nsm registry ended with ${code ?? signal}: ${log.slice(-600)}`);
+        r();
+      }),
+    );
     child.kill("SIGTERM");
     await exited;
     rmSync(dir, { recursive: true, force: true });
@@ -258,8 +298,12 @@ export async function run(args: string[]): Promise<void> {
     channels: arg(args, "channels", 4),
   };
   console.log(`registry bench: ${JSON.stringify(o)}`);
-  const results = await benchStore("memory", "memory", o);
-  if (existsSync("/usr/bin/etcd")) {
+  // --stores memory,etcd,k8s (default all that are installed)
+  const si = args.indexOf("--stores");
+  const stores = si >= 0 ? args[si + 1]!.split(",") : ["memory", "etcd", "k8s"];
+  const results = stores.includes("memory") ? await benchStore("memory", "memory", o) : [];
+  if (!stores.includes("etcd")) console.log("etcd cases not asked for");
+  else if (existsSync("/usr/bin/etcd")) {
     let etcd: EtcdProcess | undefined;
     try {
       etcd = await startEtcd();
@@ -268,7 +312,7 @@ export async function run(args: string[]): Promise<void> {
       await etcd?.stop();
     }
   } else console.log("etcd not installed: etcd cases skipped");
-  const skipK8s = apiServerSkip();
+  const skipK8s = stores.includes("k8s") ? apiServerSkip() : "not asked for";
   if (!skipK8s) {
     let api: ApiServer | undefined;
     try {

@@ -21,6 +21,8 @@ export interface TestpmdOptions {
   /** rsize (log2 of ring size, default 10) and bsize (default 2048). */
   readonly log2Ring?: number;
   readonly bufferSize?: number;
+  /** A second memif port (port 1, same role, id 0) on this socket path, for `io` between two ports. */
+  readonly socket2?: string;
   /** Start forwarding at once (default true). */
   readonly autoStart?: boolean;
   /** Give up waiting for the prompt after this (default 20000 ms). */
@@ -71,6 +73,13 @@ export class Testpmd {
       "--no-pci",
       `--file-prefix=${this.prefix}`,
       `--vdev=${vdev}`,
+      ...(o.socket2
+        ? [
+            `--vdev=net_memif1,role=${o.role},id=0,socket=${o.socket2},socket-abstract=no` +
+              (o.log2Ring !== undefined ? `,rsize=${o.log2Ring}` : "") +
+              (o.bufferSize !== undefined ? `,bsize=${o.bufferSize}` : ""),
+          ]
+        : []),
       "--",
       "-i",
       `--forward-mode=${o.forwardMode}`,
@@ -131,9 +140,9 @@ export class Testpmd {
     return this.#out.slice(from, from + 1 + m.index);
   }
 
-  /** Port 0 counters (DPDK resets them when the memif link drops). */
-  async portStats(): Promise<TestpmdPortStats> {
-    const out = await this.cmd("show port stats 0");
+  /** Port `port`'s counters (DPDK resets them when the memif link drops). */
+  async portStats(port = 0): Promise<TestpmdPortStats> {
+    const out = await this.cmd(`show port stats ${port}`);
     const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
     const s = {
       rxPackets: num(/RX-packets:\s+(\d+)/),

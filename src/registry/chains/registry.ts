@@ -101,8 +101,9 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   let proxy: GrpcConn | undefined;
   if (o.proxyRegistryUrl) proxy = dial(o.proxyRegistryUrl, { dialTimeoutMs: o.dialTimeoutMs });
 
-  const nseStoreEl = storeNseServer(nseReplica, { signal: life.signal, log });
-  const nsStoreEl = storeNsServer(nsReplica, { signal: life.signal, log });
+  // the elements above the store pass find responses on as they are: watchers share them
+  const nseStoreEl = storeNseServer(nseReplica, { signal: life.signal, log, shareWatchResponses: true });
+  const nsStoreEl = storeNsServer(nsReplica, { signal: life.signal, log, shareWatchResponses: true });
   const nse = nseChain(
     validateNseServer(),
     // who may register/unregister a name: on when this process has a SPIFFE identity (mTLS)

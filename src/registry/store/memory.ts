@@ -13,7 +13,10 @@ export interface MemoryStoreOptions<T> {
 
 export function memoryStore<T>(o: MemoryStoreOptions<T>): RegistryStore<T> {
   const entries = new Map<string, StoreEntry<T>>();
-  const history: StoreEvent<T>[] = [];
+  // events since `history[start]`; the front is dropped in chunks (amortised O(1) per event,
+  // where a splice per event copied the whole history each time)
+  let history: StoreEvent<T>[] = [];
+  let start = 0;
   const maxHistory = o.history ?? 10_000;
   const watchers = new Set<WatchHandler<T>>();
   let revision = 0;
@@ -21,8 +24,15 @@ export function memoryStore<T>(o: MemoryStoreOptions<T>): RegistryStore<T> {
 
   const emit = (e: StoreEvent<T>) => {
     history.push(e);
-    if (history.length > maxHistory) history.splice(0, history.length - maxHistory);
-    for (const w of [...watchers]) if (watchers.has(w)) w.event(e);
+    if (history.length - start > maxHistory) {
+      start = history.length - maxHistory;
+      if (start >= Math.max(1024, maxHistory)) {
+        history = history.slice(start);
+        start = 0;
+      }
+    }
+    if (watchers.size === 1) for (const w of watchers) w.event(e);
+    else for (const w of [...watchers]) if (watchers.has(w)) w.event(e);
   };
   const check = () => {
     if (closed) throw new Error("memory store is closed");
@@ -54,13 +64,13 @@ export function memoryStore<T>(o: MemoryStoreOptions<T>): RegistryStore<T> {
     },
     watch(after, h) {
       check();
-      const first = history[0];
+      const first = history[start];
       if (after < revision && (!first || first.revision > after + 1)) {
         queueMicrotask(() => h.reset());
         return () => {};
       }
       // replay what the watcher has not seen, synchronously, then go live
-      for (const e of history) if (e.revision > after) h.event(e);
+      for (let i = start; i < history.length; i++) if (history[i]!.revision > after) h.event(history[i]!);
       watchers.add(h);
       return () => {
         watchers.delete(h);

@@ -28,6 +28,12 @@ export interface StoreElementOptions {
   log?: Logger;
   /** events a watcher may lag behind before its stream is ended (default 10,000) */
   watchBuffer?: number;
+  /**
+   * One response object per change, shared by every watch stream it matches (the registry
+   * server, whose chain above the store passes find responses on untouched to the transport).
+   * Off (default): each stream gets its own clone, for chains whose elements edit responses.
+   */
+  shareWatchResponses?: boolean;
 }
 
 export type StoreElement<T, Q, R> = RegistryElement<T, Q, R> & { close(): void };
@@ -39,25 +45,44 @@ function storeServer<T, Q, R>(
   expiryMs?: (v: T) => number | undefined,
 ): StoreElement<T, Q, R> {
   const log = o.log ?? silentLogger;
-  const timers = new Map<string, NodeJS.Timeout>();
+  // Expiry: one timer for the whole store, armed at the earliest deadline; when it fires it scans
+  // for what is due (at most every 20 ms). A Timeout per entry, re-created on every refresh, was
+  // a long-lived object per registration for the GC to mark and a timer-list insert per Register.
+  const due = new Map<string, { en: StoreEntry<T>; at: number }>();
+  let timer: NodeJS.Timeout | undefined;
+  let armedAt = Infinity;
   let closed = false;
 
-  const clearTimer = (name: string) => {
-    const t = timers.get(name);
-    if (t) {
-      clearTimeout(t);
-      timers.delete(name);
+  const arm = (at: number) => {
+    if (closed || at >= armedAt) return;
+    if (timer) clearTimeout(timer);
+    armedAt = at;
+    timer = setTimeout(fire, Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1));
+    timer.unref();
+  };
+  const fire = () => {
+    timer = undefined;
+    armedAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [name, d] of due) {
+      if (d.at <= now) {
+        due.delete(name);
+        void expireNow(d.en);
+      } else if (d.at < next) next = d.at;
     }
+    if (next < Infinity) arm(Math.max(next, now + 20));
+  };
+  const clearTimer = (name: string) => {
+    due.delete(name); // the shared timer stays armed: a scan that finds nothing re-arms it
   };
   const schedule = (en: StoreEntry<T>, delayMs: number) => {
-    clearTimer(en.name);
     if (closed) return;
-    const t = setTimeout(() => void expireNow(en), Math.min(Math.max(0, delayMs), 2 ** 31 - 1));
-    t.unref();
-    timers.set(en.name, t);
+    const at = Date.now() + delayMs;
+    due.set(en.name, { en, at });
+    arm(at);
   };
   const expireNow = async (en: StoreEntry<T>) => {
-    timers.delete(en.name);
     if (closed || replica.get(en.name)?.revision !== en.revision) return;
     try {
       const rev = await replica.store.delete(en.name, { ifRevision: en.revision, signal: o.signal });
@@ -75,6 +100,15 @@ function storeServer<T, Q, R>(
         else schedule({ name: e.name, value: e.value, revision: e.revision }, at - Date.now());
       })
     : () => {};
+
+  // watch responses: a clone per stream, or one per change shared by all streams (the event
+  // is delivered to every subscriber synchronously, so one cached pair suffices)
+  let last: { e: StoreEvent<T>; r: R } | undefined;
+  const responseOf = (e: StoreEvent<T>): R => {
+    if (!o.shareWatchResponses) return kind.response(kind.clone(e.value), e.type === "delete");
+    if (last?.e !== e) last = { e, r: kind.response(kind.clone(e.value), e.type === "delete") };
+    return last.r;
+  };
 
   let isReady = false;
   void replica.ready.then(() => {
@@ -128,23 +162,31 @@ function storeServer<T, Q, R>(
     async *find(query, ctx, next) {
       await ready(ctx);
       const { item, watch } = kind.query(query);
-      const live = (v: T) => !expiryMs || (expiryMs(v) ?? Infinity) > Date.now();
+      const now = Date.now();
+      const live = (v: T) => !expiryMs || (expiryMs(v) ?? Infinity) > now;
+      // the current matches, taken synchronously (a by-name query is one map lookup)
+      const snapshot = (): R[] => {
+        const out: R[] = [];
+        const name = item && kind.nameOf(item);
+        const from = name ? [replica.get(name)].filter((en) => en !== undefined) : replica.values();
+        for (const en of from)
+          if (live(en.value) && kind.matches(item, en.value)) out.push(kind.response(kind.clone(en.value), false));
+        return out;
+      };
       if (!watch) {
-        for (const en of [...replica.values()])
-          if (live(en.value) && kind.matches(item, en.value)) yield kind.response(kind.clone(en.value), false);
+        yield* snapshot();
         yield* next.find(query, ctx);
         return;
       }
       // subscribe and snapshot in the same tick: nothing can slip between them
       const q = new AsyncQueue<R>(ctx.signal, o.watchBuffer ?? 10_000);
       const off = replica.subscribe((e) => {
-        if (kind.matches(item, e.value)) q.push(kind.response(kind.clone(e.value), e.type === "delete"));
+        if (kind.matches(item, e.value)) q.push(responseOf(e));
       });
       const onClose = () => q.end();
       o.signal.addEventListener("abort", onClose, { once: true });
       try {
-        for (const en of [...replica.values()])
-          if (live(en.value) && kind.matches(item, en.value)) yield kind.response(kind.clone(en.value), false);
+        yield* snapshot();
         yield* q;
       } finally {
         off();
@@ -154,8 +196,9 @@ function storeServer<T, Q, R>(
     close() {
       closed = true;
       unsubscribe();
-      for (const t of timers.values()) clearTimeout(t);
-      timers.clear();
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      due.clear();
     },
   };
 }
