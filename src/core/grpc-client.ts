@@ -133,7 +133,7 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   const u = typeof url === "string" ? parseUrl(url) : url;
   const sec = channelCredentialsFor(o);
   // fds travel only beside plaintext bytes: an mTLS channel (an SVID) goes without fd passing
-  const fdCreds = sec.credentials._isSecure() ? undefined : fdChannelCredentials(u, o);
+  const fdCreds = sec.secure ? undefined : fdChannelCredentials(u, o);
   const creds = fdCreds ?? sec.credentials;
   const opts: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": 16 << 20,
@@ -168,7 +168,7 @@ export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
     peerId: sec.peerId,
     presentedSerial: sec.presentedSerial,
     peerCertificate: sec.peerCertificate,
-    secure: sec.credentials._isSecure(),
+    secure: sec.secure,
     networkService: {
       request: (req, ctx) => invokeUnary<NetworkServiceRequest, Connection>(nsc, "request", href, req, ctx),
       close: async (conn, ctx) => {

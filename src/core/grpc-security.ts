@@ -29,10 +29,16 @@ export interface SecurityOptions {
 
 const identityOf = (o: SecurityOptions) => (o.identity === undefined ? processIdentity : (o.identity ?? undefined));
 
-export function serverCredentialsFor(o: SecurityOptions): grpc.ServerCredentials {
-  if (o.credentials) return o.credentials as grpc.ServerCredentials;
+/**
+ * `secure`: the bytes are TLS, so no fds travel beside them. Credentials given by the caller count
+ * as secure (we did not make them and cannot tell); plaintext is only what we made ourselves.
+ */
+export function serverCredentialsFor(o: SecurityOptions): { credentials: grpc.ServerCredentials; secure: boolean } {
+  if (o.credentials) return { credentials: o.credentials as grpc.ServerCredentials, secure: true };
   const id = identityOf(o);
-  return id ? serverCredentials(id) : grpc.ServerCredentials.createInsecure();
+  return id
+    ? { credentials: serverCredentials(id), secure: true }
+    : { credentials: grpc.ServerCredentials.createInsecure(), secure: false };
 }
 
 const none = {
@@ -44,17 +50,19 @@ const none = {
 
 export function channelCredentialsFor(o: SecurityOptions): {
   credentials: grpc.ChannelCredentials;
+  /** TLS (see serverCredentialsFor) */
+  secure: boolean;
   peerId: () => string | undefined;
   presentedSerial: () => string | undefined;
   peerCertificate: () => import("node:crypto").X509Certificate | undefined;
   /** channel options the credentials need */
   options: grpc.ChannelOptions;
 } {
-  if (o.credentials) return { credentials: o.credentials as grpc.ChannelCredentials, ...none };
+  if (o.credentials) return { credentials: o.credentials as grpc.ChannelCredentials, secure: true, ...none };
   const id = identityOf(o);
-  if (!id) return { credentials: grpc.credentials.createInsecure(), ...none };
+  if (!id) return { credentials: grpc.credentials.createInsecure(), secure: false, ...none };
   // SPIFFE peers are checked by ID, not host name: no IP address as TLS server name (RFC 6066)
-  return { ...clientCredentials(id), options: { "grpc.ssl_target_name_override": "spiffe" } };
+  return { ...clientCredentials(id), secure: true, options: { "grpc.ssl_target_name_override": "spiffe" } };
 }
 
 /** PermissionDenied as upstream's authorize elements word it, naming the rule */

@@ -303,9 +303,9 @@ export async function serve(
     );
 
   const bound: NsmUrl[] = [];
-  const creds = serverCredentialsFor(o);
+  const { credentials: creds, secure } = serverCredentialsFor(o);
   // fds travel only beside plaintext bytes: with TLS (an SVID or given credentials) no fd passing
-  const fdListeners = new FdListeners((o.fdPassing ?? fdPassingDefault()) && !creds._isSecure(), server, creds);
+  const fdListeners = new FdListeners((o.fdPassing ?? fdPassingDefault()) && !secure, server, creds);
   try {
     for (const raw of urls) {
       const u = typeof raw === "string" ? parseUrl(raw) : raw;

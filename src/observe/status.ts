@@ -9,40 +9,18 @@
  */
 import {
   ConnectionEventType,
-  ConnectionState,
   create,
   MonitorScopeSelectorSchema,
   NetworkServiceEndpointQuerySchema,
   NetworkServiceQuerySchema,
-  timestampDate,
   type Connection,
   type NetworkServiceEndpoint,
 } from "../api/index.js";
 import { dial, messageOf, newCtx, type GrpcConn } from "../core/index.js";
+import { CounterMemory, iso, mergeConnections, type ConnectionView, type HopView, type Views } from "./connections.js";
 import type { Target, Targets } from "./targets.js";
 
-export interface HopView {
-  /** the process whose MonitorConnection reported this view */
-  seenBy: string;
-  /** its path segment index */
-  index: number;
-  mechanism?: { type: string; cls: string; parameters: Record<string, string> };
-  state: string;
-}
-
-export interface ConnectionView {
-  /** the client's connection id (first path segment) */
-  id: string;
-  networkService: string;
-  endpoint: string;
-  state: string;
-  path: { name: string; id: string; expires?: string; metrics: Record<string, string> }[];
-  hops: HopView[];
-  srcIps: string[];
-  dstIps: string[];
-  /** per path segment name: its interface counters (server_rx_bytes, client_interface, ...) */
-  counters: Record<string, Record<string, string>>;
-}
+export { CounterMemory, mergeConnections, type ConnectionView, type HopView, type Views } from "./connections.js";
 
 export interface RegistryEntry {
   name: string;
@@ -64,8 +42,6 @@ export interface Snapshot {
   errors: string[];
 }
 
-const iso = (t: Parameters<typeof timestampDate>[0] | undefined) => (t ? timestampDate(t).toISOString() : undefined);
-
 function entry(e: NetworkServiceEndpoint, forwarderService: string): RegistryEntry {
   const labels: Record<string, string> = {};
   for (const s of e.networkServiceNames) Object.assign(labels, e.networkServiceLabels[s]?.labels ?? {});
@@ -76,51 +52,6 @@ function entry(e: NetworkServiceEndpoint, forwarderService: string): RegistryEnt
     labels,
     expires: iso(e.expirationTime),
   };
-}
-
-/** Connections reported by each monitor, keyed by process name: the raw material of a snapshot. */
-export type Views = Map<string, Map<string, Connection>>;
-
-export function mergeConnections(views: Views): ConnectionView[] {
-  const byId = new Map<string, ConnectionView>();
-  for (const [seenBy, conns] of views)
-    for (const c of conns.values()) {
-      const segs = c.path?.pathSegments ?? [];
-      const id = segs[0]?.id ?? c.id;
-      let v = byId.get(id);
-      if (!v || segs.length > v.path.length) {
-        const prev = v;
-        v = {
-          id,
-          networkService: c.networkService,
-          endpoint: c.networkServiceEndpointName,
-          state: ConnectionState[c.state] ?? String(c.state),
-          path: segs.map((s) => ({ name: s.name, id: s.id, expires: iso(s.expires), metrics: { ...s.metrics } })),
-          hops: prev?.hops ?? [],
-          srcIps: [...(c.context?.ipContext?.srcIpAddrs ?? [])],
-          dstIps: [...(c.context?.ipContext?.dstIpAddrs ?? [])],
-          counters: {},
-        };
-        byId.set(id, v);
-      }
-      if (c.state !== ConnectionState.UP) v.state = ConnectionState[c.state] ?? String(c.state);
-      v.hops.push({
-        seenBy,
-        index: c.path?.index ?? 0,
-        state: ConnectionState[c.state] ?? String(c.state),
-        mechanism: c.mechanism && {
-          type: c.mechanism.type,
-          cls: c.mechanism.cls,
-          parameters: { ...c.mechanism.parameters },
-        },
-      });
-    }
-  for (const v of byId.values()) {
-    v.hops.sort((a, b) => a.index - b.index);
-    for (const s of v.path)
-      if (Object.keys(s.metrics).some((k) => /^(server|client)_/.test(k))) v.counters[s.name] = s.metrics;
-  }
-  return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
 
 /** The initial state of one monitor stream (all connections it knows) */
@@ -178,7 +109,7 @@ async function readRegistry(t: Targets, conns: Map<string, GrpcConn>, o: Snapsho
 /** Builds the snapshot from views already collected (watch mode) or collects them once. */
 export async function snapshot(
   t: Targets,
-  o: SnapshotOptions & { views?: Views; conns?: Map<string, GrpcConn> } = {},
+  o: SnapshotOptions & { views?: Views; conns?: Map<string, GrpcConn>; counters?: CounterMemory } = {},
 ): Promise<Snapshot> {
   const errors: string[] = [];
   const owned = !o.conns;
@@ -223,7 +154,7 @@ export async function snapshot(
         endpoints: reg.endpoints.filter((f) => atUrl(f, n)).map((f) => f.name),
       })),
       ...reg,
-      connections: mergeConnections(views),
+      connections: mergeConnections(views, o.counters),
       errors,
     };
   } finally {
@@ -242,6 +173,7 @@ export async function watchMesh(
   o: SnapshotOptions & { debounceMs?: number; retryMs?: number } = {},
 ): Promise<void> {
   const views: Views = new Map();
+  const counters = new CounterMemory();
   const conns = new Map(t.nsmgrs.map((n) => [n.name, dial(n.url)] as const));
   const fwdConns = new Map(t.forwarders.map((f) => [f.name, dial(f.url)] as const));
   let timer: NodeJS.Timeout | undefined;
@@ -250,7 +182,7 @@ export async function watchMesh(
     clearTimeout(timer);
     timer = setTimeout(() => {
       running = running.then(async () => {
-        if (!signal.aborted) await onChange(await snapshot(t, { ...o, views, conns }));
+        if (!signal.aborted) await onChange(await snapshot(t, { ...o, views, conns, counters }));
       });
     }, o.debounceMs ?? 100);
   };
