@@ -92,6 +92,7 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
       log,
       dialTimeoutMs: o.dialTimeoutMs,
       policies: o.registryPolicies,
+      tokens: () => tokens,
     });
     registry = reg;
     // forwarders are only those registered through this nsmgr: localbypass stores them upstream under our URL
