@@ -9,9 +9,10 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setProcessIdentity } from "../../src/core/index.js";
+import { newCtx, setProcessIdentity } from "../../src/core/index.js";
 import { nullBackend } from "../../src/forwarder/backends/null/index.js";
-import { createForwarder, createNsmgr } from "../../src/networkservice/components.js";
+import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
+import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
 import { workloadApiSource, type X509Source } from "../../src/tools/spiffe/index.js";
 import { decodeToken } from "../../src/tools/token/index.js";
 import { conn, rig, skip as goSkip, sleep } from "./rig.js";
@@ -116,6 +117,72 @@ test(
     const from = nsc.lines.length;
     nsc.send("close");
     assert.match(await nsc.line(/^(CLOSED|ERROR)/, 15_000, from), /^CLOSED \d+$/);
+    assert.equal(backend.crossConnects.size, 0);
+  },
+);
+
+test(
+  "mTLS + SVID tokens: our NSC → upstream nsmgr (upstream registry) → our forwarder → our NSE, upstream's default policies everywhere; refresh, Close",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const r = rig(t);
+    const reg = r.go(["-mode", "registry", "-listen", r.sock("registry"), ...spiffe("registry-go")], { env: env() });
+    await reg.line(/^READY/, 30_000);
+    const mgrSock = r.sock("nsmgr-go");
+    const mgr = r.go(
+      [
+        "-mode",
+        "nsmgr",
+        "-name",
+        "nsmgr-go",
+        "-listen",
+        mgrSock,
+        "-registry-url",
+        r.sock("registry"),
+        ...spiffe("nsmgr-go"),
+      ],
+      { env: env() },
+    );
+    await mgr.line(/^READY/, 30_000);
+    const backend = nullBackend();
+    // registrations with upstream's default lifetime: upstream caps an entry's expiry at the registering token's
+    const fwd = await createForwarder({
+      ...r.common,
+      name: "fwd",
+      listenOn: [r.sock("fwd")],
+      nsmgrUrl: mgrSock,
+      backend,
+    });
+    r.defer(() => fwd.close());
+    const nse = await createEndpoint({
+      ...r.common,
+      name: "nse-ts",
+      listenOn: [r.sock("nse")],
+      nsmgrUrl: mgrSock,
+      services: ["icmp"],
+      cidrs: ["172.16.22.0/24"],
+    });
+    r.defer(() => nse.close());
+    const nsc = await createClient({ ...r.short, name: "nsc-ts", nsmgrUrl: mgrSock, heal: false });
+    r.defer(() => nsc.close());
+    const req = requestFromNsUrl(parseNsUrl("kernel://icmp/nsm-1"), "nsc-ts-0");
+    const c = await nsc.client.request(req, newCtx({ timeoutMs: 1000 })).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; upstream nsmgr said: ${mgr.stderr.slice(-3000)}`, { cause: e });
+    });
+    const segs = c.path!.pathSegments.map((s) => ({ name: s.name, ...decodeToken(s.token)! }));
+    assert.deepEqual(
+      segs.map((s) => [s.name, s.sub, s.aud]),
+      [
+        ["nsc-ts", OURS, [id("nsmgr-go")]],
+        ["nsmgr-go", id("nsmgr-go"), [OURS]],
+        ["fwd", OURS, [OURS]],
+        // the last hop's own token names nobody (upstream's names its caller; no policy reads it)
+        ["nse-ts", OURS, undefined],
+      ],
+    );
+    await sleep(7000);
+    assert.equal(backend.crossConnects.size, 1, "refreshed with 3 s tokens through upstream's nsmgr");
+    await nsc.client.close(c, newCtx({ timeoutMs: 5000 }));
     assert.equal(backend.crossConnects.size, 0);
   },
 );
