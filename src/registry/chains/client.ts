@@ -27,6 +27,7 @@ import { refreshNseClient } from "../common/refresh/client.js";
 import { retryClient, type RetryOptions } from "../common/retry/client.js";
 import { NS, NSE } from "../tools.js";
 import { pathTokensRemote, processTokens } from "../common/updatepath/remote.js";
+import { authorizeRegistryClient } from "../common/authorize/client.js";
 import type { TokenGenerator } from "../../tools/token/index.js";
 
 export interface RegistryClientOptions {
@@ -114,6 +115,7 @@ export function nseRegistryClient(o: RegistryClientOptions): NseRegistryClient {
     conn.nseRegistry,
     conn,
     o.tokens ?? processTokens(o.name ?? "nse", o.maxTokenLifetimeMs),
+    authorizeRegistryClient(),
   );
   const c = nseRegistryClientOver(conn.fds ? sendFdNseClient(remote, conn.fds) : remote, o);
   return {

@@ -35,6 +35,7 @@ import { validateNseServer, validateNsServer } from "../common/validate/server.j
 import { NS, NSE } from "../tools.js";
 import { updatePathNseServer, updatePathNsServer } from "../common/updatepath/server.js";
 import { pathTokensRemote, processTokens } from "../common/updatepath/remote.js";
+import { authorizeRegistryClient } from "../common/authorize/client.js";
 import type { TokenGenerator } from "../../tools/token/index.js";
 import { nseRegistryClientOver, nsRegistryClientOver } from "./client.js";
 
@@ -52,6 +53,8 @@ export interface NsmgrRegistryOptions {
   signal: AbortSignal;
   log?: Logger;
   dialTimeoutMs?: number;
+  /** custom client policies (NSM_REGISTRY_CLIENT_POLICIES) checked on the remote registry's answers */
+  clientPolicies?: readonly RegistryPolicy[];
   /** our token generator (default: signed with the process identity) */
   tokens?: () => TokenGenerator | Promise<TokenGenerator>;
   /** labels source for clientinfo (default process.env: NODE_NAME, POD_NAME, CLUSTER_NAME) */
@@ -80,11 +83,14 @@ export function nsmgrRegistry(o: NsmgrRegistryOptions): NsmgrRegistry {
   if (o.registryUrl) {
     const conn: GrpcConn = dial(o.registryUrl, { dialTimeoutMs: o.dialTimeoutMs });
     // our token and the registry path go with each call (upstream's per-RPC credentials, grpcmetadata)
-    const nseClient = nseRegistryClientOver(pathTokensRemote(conn.nseRegistry, conn, tokens), {
-      signal: life.signal,
-      log,
-      refresh: false,
-    });
+    const nseClient = nseRegistryClientOver(
+      pathTokensRemote(conn.nseRegistry, conn, tokens, authorizeRegistryClient({ custom: o.clientPolicies })),
+      {
+        signal: life.signal,
+        log,
+        refresh: false,
+      },
+    );
     const nsClient = nsRegistryClientOver(pathTokensRemote(conn.nsRegistry, conn, tokens), {
       signal: life.signal,
       log,

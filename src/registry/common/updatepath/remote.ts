@@ -18,6 +18,7 @@ import {
 } from "../../../core/index.js";
 import type { X509Source } from "../../../tools/spiffe/index.js";
 import { newTokenGenerator, tokenMetadata, type TokenGenerator } from "../../../tools/token/index.js";
+import type { RegistryClientAuthorize } from "../authorize/client.js";
 import { formatPath, parsePath, PATH_KEY, REGISTRY_PATH, type RegistryPath } from "./server.js";
 
 type Tokens = () => TokenGenerator | undefined | Promise<TokenGenerator | undefined>;
@@ -56,18 +57,32 @@ async function withMetadata(ctx: Ctx, conn: GrpcConn, tokens: Tokens, path?: Reg
   });
 }
 
-/** `next` (a gRPC registry client of `conn`) with tokens and the registry path */
-export function pathTokensRemote<T, Q, R>(
+/**
+ * `next` (a gRPC registry client of `conn`) with tokens and the registry path; `authorize` checks
+ * the path a Register brought back (client policies; a refused new registration is unregistered).
+ */
+export function pathTokensRemote<T extends { name: string; pathIds: string[] }, Q, R>(
   next: RegistryServer<T, Q, R>,
   conn: GrpcConn,
   tokens: Tokens,
+  authorize?: RegistryClientAuthorize,
 ): RegistryServer<T, Q, R> {
   const pathOf = (ctx: Ctx): RegistryPath => ctx.get(REGISTRY_PATH) ?? { Index: 0, PathSegments: [] };
   return {
     async register(e, ctx) {
-      return next.register(e, await withMetadata(ctx, conn, tokens, pathOf(ctx)));
+      const path = pathOf(ctx);
+      const known = authorize?.known(e.name) ?? true;
+      const res = await next.register(e, await withMetadata(ctx, conn, tokens, path));
+      try {
+        await authorize?.check(path, res, conn);
+      } catch (err) {
+        if (!known) await next.unregister(res, await withMetadata(ctx, conn, tokens, path)).catch(() => undefined);
+        throw err;
+      }
+      return res;
     },
     async unregister(e, ctx) {
+      authorize?.forget(e.name);
       await next.unregister(e, await withMetadata(ctx, conn, tokens, pathOf(ctx)));
     },
     async *find(q, ctx) {
