@@ -32,8 +32,9 @@ export const ENV_HELP = `nsm up — start a local mesh in network namespaces (ro
                                                                       and a vL3 endpoint on each node; clients join one flat network
   NSM_UP_DOMAINS     1                                                domains (N > 1: one node each, see below; icmp scenario only)
   NSM_UP_DATAPATH    kernel                                           the forwarders' datapath: kernel | ovs | memif | vpp (one VPP per node)
-  NSM_UP_TLS         false                                            true: mTLS + signed tokens + authorization with SVIDs from a
-                                                                      built-in trust domain (files under <state dir>/<id>-mesh/svid, re-issued by the supervisor)
+  NSM_UP_TLS         false                                            true: mTLS + signed tokens + authorization with an SVID per process
+                                                                      (spiffe://nsm.local/ns/nsm-system/sa/<process>) from a built-in trust domain
+                                                                      (files under <state dir>/<id>-mesh/svid, re-issued by the supervisor)
   NSM_UP_SVID_TTL    1h                                               lifetime of those SVIDs (re-issued at half of it)
   NSM_LOG_LEVEL      INFO                                             log level of every process
 
@@ -92,17 +93,14 @@ export async function run(args: string[]): Promise<number> {
   mkdirSync(dirname(cfg.socket), { recursive: true });
   mkdirSync(dirname(cfg.stateFile), { recursive: true });
   const t0 = Date.now();
-  // a built-in trust domain: one SVID for the mesh's processes, one for your nsc (docs/security.md)
+  // a built-in trust domain: an SVID per process of the mesh and one for your nsc (docs/security.md)
   let svid: { dir: string; env: Record<string, SvidEnv> } | undefined;
   if (cfg.tls) {
     const dir = join(cfg.dir, "svid");
-    const env = createSvidDir(
-      dir,
-      "nsm.local",
-      { mesh: "spiffe://nsm.local/mesh", nsc: "spiffe://nsm.local/nsc" },
-      cfg.svidTtlMs,
-    );
-    svid = { dir, env };
+    const names = ["registry", "nsmgr-0", "nsmgr-1", "forwarder-0", "forwarder-1", cfg.service];
+    const ids: Record<string, string> = { nsc: "spiffe://nsm.local/ns/default/sa/nsc" };
+    for (const n of names) ids[n] = `spiffe://nsm.local/ns/nsm-system/sa/${n}`;
+    svid = { dir, env: createSvidDir(dir, "nsm.local", ids, cfg.svidTtlMs) };
   }
   // progress on stderr, so stdout keeps only the summary
   const step = (what: string) => console.error(`nsm up: [${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
@@ -115,7 +113,9 @@ export async function run(args: string[]): Promise<number> {
     datapath: cfg.datapath,
     logLevel: cfg.logLevel,
     nsmgrExtraListen: (i: number) => (i === 0 ? [`unix://${cfg.socket}`] : []),
-    ...(svid ? { env: { ...svid.env.mesh!, NSM_UP_SVID_DIR: svid.dir } } : {}),
+    ...(svid
+      ? { env: { NSM_UP_SVID_DIR: svid.dir }, envFor: (name: string) => (name === "nsc" ? undefined : svid.env[name]) }
+      : {}),
   };
   let meshes: Mesh[];
   let names: string[] = [];

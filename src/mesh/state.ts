@@ -73,6 +73,8 @@ export interface MeshOptions {
   logLevel?: string;
   /** extra environment for every process */
   env?: Record<string, string>;
+  /** extra environment for the process named `name` (registry, nsmgr-<i>, forwarder-<i>, the NSE's name) */
+  envFor?: (name: string) => Record<string, string> | undefined;
   /** called as each startup step begins (`nsm up` prints them) */
   progress?: (step: string) => void;
   /** detach processes (new session, not children we wait for): `nsm up` */
