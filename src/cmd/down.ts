@@ -6,6 +6,7 @@
  */
 import { destroyMesh, readMeshState } from "../mesh/index.js";
 import { readConfig } from "./up.js";
+import { spireDirOf, stopUpSpire } from "./up-spire.js";
 
 export const ENV_HELP = `nsm down — stop the mesh \`nsm up\` started
 
@@ -18,7 +19,12 @@ export async function run(args: string[]): Promise<number> {
   }
   const cfg = readConfig();
   const state = readMeshState(cfg.stateFile);
+  // nsm up with NSM_UP_SPIRE: its SPIRE server + agent, after the mesh's processes
+  const stopSpire = () => {
+    if (stopUpSpire(spireDirOf(cfg.stateFile, cfg.id))) console.log("nsm down: stopped SPIRE (server + agent)");
+  };
   if (!state) {
+    stopSpire();
     console.log(`nsm down: no mesh is up (no ${cfg.stateFile})`);
     return 0;
   }
@@ -33,6 +39,7 @@ export async function run(args: string[]): Promise<number> {
   console.log(
     `nsm down: stopped ${r.stopped.length} process(es)${gone}, removed ${netns.length} namespace(s) (${netns.join(", ")}) and ${state.linked?.dir ?? state.dir}`,
   );
+  stopSpire();
   if (r.interfaces.length)
     console.log(`nsm down: removed interfaces of ours a client's Close had left: ${r.interfaces.join(", ")}`);
   return 0;

@@ -60,8 +60,16 @@ export async function run(args: string[]): Promise<number> {
   }
   const lc = lifecycle({ log });
   const telemetry = await startTelemetry(readTelemetryConfig(), { component: "nsmgr", name: cfg.name, log });
-  const mgr = await lc.start(createNsmgr({ ...cfg, registryPolicies, signal: lc.signal, log, telemetry }), (m) =>
-    m.close(),
+  const mgr = await lc.start(
+    createNsmgr({
+      ...cfg,
+      registryPolicies,
+      registryClientPolicies: registryPolicies?.client,
+      signal: lc.signal,
+      log,
+      telemetry,
+    }),
+    (m) => m.close(),
   );
   if (!mgr) {
     await telemetry.close();

@@ -13,6 +13,7 @@ import { startSupervisor } from "../mesh/supervisor.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
 import { createSvidDir, type SvidEnv } from "../tools/spiffe/index.js";
 import { startVl3 } from "./up-vl3.js";
+import { findSpire, spireDirOf, startUpSpire, stopUpSpire, type UpSpire } from "./up-spire.js";
 
 export const DEFAULT_SOCKET = "/var/lib/networkservicemesh/nsm.io.sock";
 
@@ -32,8 +33,13 @@ export const ENV_HELP = `nsm up — start a local mesh in network namespaces (ro
                                                                       and a vL3 endpoint on each node; clients join one flat network
   NSM_UP_DOMAINS     1                                                domains (N > 1: one node each, see below; icmp scenario only)
   NSM_UP_DATAPATH    kernel                                           the forwarders' datapath: kernel | ovs | memif | vpp (one VPP per node)
-  NSM_UP_TLS         false                                            true: mTLS + signed tokens + authorization with SVIDs from a
-                                                                      built-in trust domain (files under <state dir>/<id>-mesh/svid, re-issued by the supervisor)
+  NSM_UP_TLS         false                                            true: mTLS + signed tokens + authorization with an SVID per process
+                                                                      (spiffe://nsm.local/ns/nsm-system/sa/<process>) from a built-in trust domain
+                                                                      (files under <state dir>/<id>-mesh/svid, re-issued by the supervisor)
+  NSM_UP_SPIRE       false                                            true: the same with SVIDs from a SPIRE server + agent of its own
+                                                                      (spire.sh from NSM_SPIRE_DIR, /usr/local/lib/nsm-test or ../shared/spire; an
+                                                                      entry per process, told apart by its group id); nsm down stops them
+  NSM_SPIRE_DIR      (unset)                                          a directory with spire.sh (see ../shared/spire/README.md)
   NSM_UP_SVID_TTL    1h                                               lifetime of those SVIDs (re-issued at half of it)
   NSM_LOG_LEVEL      INFO                                             log level of every process
 
@@ -59,12 +65,19 @@ export function readConfig(env: Env = process.env) {
     logLevel: e.string("NSM_LOG_LEVEL", "INFO"),
     domains: e.int("NSM_UP_DOMAINS", 1, { min: 1, max: 9 }),
     tls: e.bool("NSM_UP_TLS", false),
+    spire: e.bool("NSM_UP_SPIRE", false),
     svidTtlMs: e.duration("NSM_UP_SVID_TTL", "1h"),
   };
   if (cfg.scenario === "vl3" && cfg.domains > 1)
     throw new ConfigError("NSM_UP_DOMAINS", String(cfg.domains), "the vl3 scenario runs in one domain");
-  if (cfg.tls && (cfg.domains > 1 || cfg.scenario !== "icmp"))
-    throw new ConfigError("NSM_UP_TLS", "true", "TLS runs with one domain and the icmp scenario for now");
+  if (cfg.tls && cfg.spire)
+    throw new ConfigError("NSM_UP_SPIRE", "true", "NSM_UP_TLS and NSM_UP_SPIRE exclude each other");
+  if ((cfg.tls || cfg.spire) && (cfg.domains > 1 || cfg.scenario !== "icmp"))
+    throw new ConfigError(
+      cfg.tls ? "NSM_UP_TLS" : "NSM_UP_SPIRE",
+      "true",
+      "TLS runs with one domain and the icmp scenario for now",
+    );
   return cfg;
 }
 
@@ -92,20 +105,35 @@ export async function run(args: string[]): Promise<number> {
   mkdirSync(dirname(cfg.socket), { recursive: true });
   mkdirSync(dirname(cfg.stateFile), { recursive: true });
   const t0 = Date.now();
-  // a built-in trust domain: one SVID for the mesh's processes, one for your nsc (docs/security.md)
+  const procNames = ["registry", "nsmgr-0", "nsmgr-1", "forwarder-0", "forwarder-1", cfg.service];
+  let spire: UpSpire | undefined;
+  if (cfg.spire) {
+    const sh = findSpire();
+    if (!sh) {
+      console.error(
+        "nsm up: NSM_UP_SPIRE=true needs SPIRE: no spire.sh in NSM_SPIRE_DIR, /usr/local/lib/nsm-test or ../shared/spire",
+      );
+      return 1;
+    }
+    console.error(`nsm up: SPIRE server + agent (${sh}), an entry per process`);
+    spire = startUpSpire(sh, spireDirOf(cfg.stateFile, cfg.id), procNames);
+  }
+  // a built-in trust domain: an SVID per process of the mesh and one for your nsc (docs/security.md)
   let svid: { dir: string; env: Record<string, SvidEnv> } | undefined;
   if (cfg.tls) {
     const dir = join(cfg.dir, "svid");
-    const env = createSvidDir(
-      dir,
-      "nsm.local",
-      { mesh: "spiffe://nsm.local/mesh", nsc: "spiffe://nsm.local/nsc" },
-      cfg.svidTtlMs,
-    );
-    svid = { dir, env };
+    const ids: Record<string, string> = { nsc: "spiffe://nsm.local/ns/default/sa/nsc" };
+    for (const n of procNames) ids[n] = `spiffe://nsm.local/ns/nsm-system/sa/${n}`;
+    svid = { dir, env: createSvidDir(dir, "nsm.local", ids, cfg.svidTtlMs) };
   }
   // progress on stderr, so stdout keeps only the summary
   const step = (what: string) => console.error(`nsm up: [${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
+  const env: Record<string, string> = svid
+    ? { NSM_UP_SVID_DIR: svid.dir }
+    : spire
+      ? // entries reach the agent within ~5 s: each process waits for its SVID
+        { SPIFFE_ENDPOINT_SOCKET: `unix://${spire.socket}`, NSM_SVID_TIMEOUT: "30s" }
+      : {};
   const common = {
     progress: step,
     id: cfg.id,
@@ -115,7 +143,9 @@ export async function run(args: string[]): Promise<number> {
     datapath: cfg.datapath,
     logLevel: cfg.logLevel,
     nsmgrExtraListen: (i: number) => (i === 0 ? [`unix://${cfg.socket}`] : []),
-    ...(svid ? { env: { ...svid.env.mesh!, NSM_UP_SVID_DIR: svid.dir } } : {}),
+    env,
+    ...(svid ? { envFor: (name: string) => (name === "nsc" ? undefined : svid.env[name]) } : {}),
+    ...(spire ? { gidFor: (name: string) => spire.gid(name) } : {}),
   };
   let meshes: Mesh[];
   let names: string[] = [];
@@ -123,7 +153,13 @@ export async function run(args: string[]): Promise<number> {
     const d = await createDomains({ ...common, count: cfg.domains, nodes: 1 });
     meshes = d.meshes;
     names = d.names;
-  } else meshes = [await createMesh({ ...common, nodes: 2 })];
+  } else
+    meshes = [
+      await createMesh({ ...common, nodes: 2 }).catch((e: unknown) => {
+        if (spire) stopUpSpire(spire.dir);
+        throw e;
+      }),
+    ];
   const mesh = meshes[0]!;
   const last = meshes[meshes.length - 1]!;
   const nseNode = cfg.domains > 1 ? 0 : 1;
@@ -141,6 +177,7 @@ export async function run(args: string[]): Promise<number> {
     for (const m of meshes) startSupervisor(m.state);
   } catch (e) {
     await mesh.close().catch(() => undefined);
+    if (spire) stopUpSpire(spire.dir);
     throw e;
   }
   const s = mesh.state;
@@ -163,7 +200,11 @@ export async function run(args: string[]): Promise<number> {
     ? Object.entries(svid.env.nsc!)
         .map(([k, v]) => `${k}=${v} `)
         .join("")
-    : "";
+    : spire
+      ? `SPIFFE_ENDPOINT_SOCKET=unix://${spire.socket} `
+      : "";
+  // with SPIRE the agent knows your nsc by its group id
+  const nscRun = spire ? `setpriv --regid ${spire.nscGid} --clear-groups env ` : "env ";
   const lines = [
     `nsm up: local mesh "${cfg.id}" is running (${((Date.now() - t0) / 1000).toFixed(1)} s; state ${cfg.stateFile}, logs ${cfg.dir}/*.log)`,
     "",
@@ -181,7 +222,7 @@ export async function run(args: string[]): Promise<number> {
       : "Connect a client from a namespace of your own (node 0's nsmgr; the NSE is on node 1, so this goes over vxlan):",
     "",
     "  ip netns add mine",
-    `  ip netns exec mine env ${nscEnv}NSM_NETWORK_SERVICES=${url} ${cfg.socket === DEFAULT_SOCKET ? "" : `NSM_CONNECT_TO=unix://${cfg.socket} `}npx nsm nsc &`,
+    `  ip netns exec mine ${nscRun}${nscEnv}NSM_NETWORK_SERVICES=${url} ${cfg.socket === DEFAULT_SOCKET ? "" : `NSM_CONNECT_TO=unix://${cfg.socket} `}npx nsm nsc &`,
     "  ip -n mine addr show nsm-1            # your address; the NSE's is the route on nsm-1:",
     "  ip netns exec mine ping -c 3 $(ip -n mine route show dev nsm-1 scope link | awk '{print $1; exit}')",
     "",

@@ -132,8 +132,8 @@ function ctorFor(def: object, name: string): grpc.ServiceClientConstructor {
 export function dial(url: string | NsmUrl, o: DialOptions = {}): GrpcConn {
   const u = typeof url === "string" ? parseUrl(url) : url;
   const sec = channelCredentialsFor(o);
-  // fds travel only beside plaintext bytes: an mTLS channel (an SVID) goes without fd passing
-  const fdCreds = sec.secure ? undefined : fdChannelCredentials(u, o);
+  // on unix sockets fds travel beside the bytes, plaintext or TLS (an SVID) over the FdSocket
+  const fdCreds = fdChannelCredentials(u, o, sec.secure ? sec.credentials : undefined);
   const creds = fdCreds ?? sec.credentials;
   const opts: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": 16 << 20,

@@ -2,8 +2,8 @@
  * The grpcfd transport hooks of the grpc-js adapters (kept apart from grpc-server.ts and
  * grpc-client.ts, which only call these): on unix sockets a server accepts, and a client dials,
  * FdSockets that carry fds beside the HTTP/2 bytes (see src/tools/grpcfd/ and docs/grpcfd.md).
- * Off with NSM_GRPCFD=false (process-wide) or `fdPassing: false`; never with credentials
- * (TLS brings its own transport).
+ * Off with NSM_GRPCFD=false (process-wide) or `fdPassing: false`, or with explicit credentials;
+ * with an SVID (mTLS) the TLS session runs over the FdSocket, as upstream's grpcfd wraps TLS.
  */
 import * as grpc from "@grpc/grpc-js";
 import { statSync } from "node:fs";
@@ -49,7 +49,8 @@ export class FdListeners {
 export function fdChannelCredentials(
   u: NsmUrl,
   o: { credentials?: grpc.ChannelCredentials; fdPassing?: boolean },
+  tls?: grpc.ChannelCredentials,
 ): FdChannelCredentials | undefined {
   if (u.scheme !== "unix" || o.credentials || !(o.fdPassing ?? fdPassingDefault())) return undefined;
-  return new FdChannelCredentials();
+  return new FdChannelCredentials(tls);
 }

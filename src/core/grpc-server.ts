@@ -303,9 +303,9 @@ export async function serve(
     );
 
   const bound: NsmUrl[] = [];
-  const { credentials: creds, secure } = serverCredentialsFor(o);
-  // fds travel only beside plaintext bytes: with TLS (an SVID or given credentials) no fd passing
-  const fdListeners = new FdListeners((o.fdPassing ?? fdPassingDefault()) && !secure, server, creds);
+  const { credentials: creds } = serverCredentialsFor(o);
+  // fds travel beside the bytes on unix sockets, with TLS from an SVID too (not with given credentials)
+  const fdListeners = new FdListeners((o.fdPassing ?? fdPassingDefault()) && !o.credentials, server, creds);
   try {
     for (const raw of urls) {
       const u = typeof raw === "string" ? parseUrl(raw) : raw;

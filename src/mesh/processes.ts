@@ -48,13 +48,18 @@ export function spawnIn(
   children: Map<number, ChildProcess>,
 ): MeshProc {
   const log = join(state.dir, `${p.name}.log`);
+  // per-process environment (nsm up with NSM_UP_TLS: each process its own SVID files), kept in
+  // the start spec so the supervisor's restarts get it too
+  const env = { ...p.env, ...o.envFor?.(p.name) };
+  const gid = o.gidFor?.(p.name);
   const fd = openSync(log, "a");
   let child: ChildProcess;
   try {
     child = spawn("nsenter", [`--net=/run/netns/${p.netns}`, "--", process.execPath, BIN, p.cmd], {
-      env: { ...process.env, ...meshEnv(o), ...p.env },
+      env: { ...process.env, ...meshEnv(o), ...env },
       stdio: ["ignore", fd, fd],
       detached: o.detached ?? false,
+      ...(gid !== undefined ? { gid } : {}),
     });
   } finally {
     closeSync(fd);
@@ -75,7 +80,7 @@ export function spawnIn(
     pid,
     log,
     netns: p.netns,
-    spec: { cmd: p.cmd, env: p.env },
+    spec: { cmd: p.cmd, env, ...(gid !== undefined ? { gid } : {}) },
   };
   // a restart replaces the entry: the state names each process once, with its current pid
   const at = state.procs.findIndex((x) => x.name === p.name);

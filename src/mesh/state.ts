@@ -19,7 +19,7 @@ export interface MeshProcState {
   log: string;
   netns: string;
   /** how to start it again (the supervisor and `Mesh.restart` use it): `nsm <cmd>` with this env on top of the mesh's */
-  spec?: { cmd: string; env: Record<string, string> };
+  spec?: { cmd: string; env: Record<string, string>; gid?: number };
   /** times it was restarted (by the supervisor or `Mesh.restart`) */
   restarts?: number;
 }
@@ -73,6 +73,10 @@ export interface MeshOptions {
   logLevel?: string;
   /** extra environment for every process */
   env?: Record<string, string>;
+  /** extra environment for the process named `name` (registry, nsmgr-<i>, forwarder-<i>, the NSE's name) */
+  envFor?: (name: string) => Record<string, string> | undefined;
+  /** the group id the process named `name` runs with (nsm up with SPIRE: its workload selector) */
+  gidFor?: (name: string) => number | undefined;
   /** called as each startup step begins (`nsm up` prints them) */
   progress?: (step: string) => void;
   /** detach processes (new session, not children we wait for): `nsm up` */

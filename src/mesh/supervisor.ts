@@ -40,6 +40,7 @@ export function respawn(state: MeshState, p: MeshProcState): number {
       env: { ...process.env, ...state.env, ...p.spec.env },
       stdio: ["ignore", fd, fd],
       detached: true,
+      ...(p.spec.gid !== undefined ? { gid: p.spec.gid } : {}),
     });
     child.on("error", () => undefined); // reported as a dead pid at the next poll
     child.unref();

@@ -87,7 +87,7 @@ export const DEFAULT_REGISTRY_CLIENT_POLICIES = [
 ];
 
 export const POLICIES_HELP = `  NSM_REGISTRY_SERVER_POLICIES   etc/nsm/opa/{common,registry,server}/.*.rego   registry authorization: upstream's defaults (built in); other paths/masks = custom Rego files, compiled by opa (must load, or no start)
-  NSM_REGISTRY_CLIENT_POLICIES   etc/nsm/opa/{common,registry,client}/.*.rego   checked to load; client-side registry policies are not applied yet`;
+  NSM_REGISTRY_CLIENT_POLICIES   etc/nsm/opa/{common,registry,client}/.*.rego   what an nsmgr checks on the path its registry answers (mTLS); other paths/masks = custom Rego files`;
 
 export function readPolicies(e: EnvReader) {
   return {
@@ -109,7 +109,6 @@ export async function loadRegistryPolicies(c: ReturnType<typeof readPolicies>, l
         : "custom registry policies loaded but not applied: no SPIFFE identity",
     );
   }
-  if (client.length)
-    log.warn({ policies: client.map((p) => p.file) }, "custom registry client policies are not applied yet");
-  return server;
+  if (client.length) log.info({ policies: client.map((p) => p.file) }, "custom registry client policies loaded");
+  return Object.assign(server, { client });
 }

@@ -86,9 +86,9 @@ export class Peer {
   }
 }
 
-/** Runs the peer with `args` (in netns `netns` when given). */
-export function startPeer(bin: string, args: string[], o: { netns?: string } = {}): Peer {
+/** Runs the peer with `args` (in netns `netns` when given; `env` added to ours). */
+export function startPeer(bin: string, args: string[], o: { netns?: string; env?: Record<string, string> } = {}): Peer {
   const cmd = o.netns ? "ip" : bin;
   const argv = o.netns ? ["netns", "exec", o.netns, bin, ...args] : args;
-  return new Peer(spawn(cmd, argv, { stdio: ["pipe", "pipe", "pipe"] }));
+  return new Peer(spawn(cmd, argv, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...o.env } }));
 }

@@ -25,7 +25,7 @@ export interface Rig {
   readonly short: { signal: AbortSignal; dialTimeoutMs: number; maxTokenLifetimeMs: number };
   defer(fn: () => unknown): void;
   /** an upstream peer for this test (stopped at its end) */
-  go(args: string[], o?: { netns?: string }): Peer;
+  go(args: string[], o?: { netns?: string; env?: Record<string, string> }): Peer;
 }
 
 export function rig(t: TestContext): Rig {
@@ -51,7 +51,7 @@ export function rig(t: TestContext): Rig {
     common: { signal: life.signal, dialTimeoutMs: 2000 },
     short: { signal: life.signal, dialTimeoutMs: 2000, maxTokenLifetimeMs: 3000 },
     defer: (fn: () => unknown) => void stack.push(fn),
-    go(args: string[], o: { netns?: string } = {}): Peer {
+    go(args: string[], o: { netns?: string; env?: Record<string, string> } = {}): Peer {
       const p = startPeer(peer(), args, o);
       stack.push(() => p.stop());
       return p;
@@ -63,7 +63,7 @@ export const conn = (line: string) =>
   JSON.parse(line.slice("CONN ".length)) as {
     id: string;
     networkServiceEndpointName?: string;
-    path: { pathSegments: { name: string }[] };
+    path: { pathSegments: { name: string; token: string }[] };
     mechanism?: { parameters?: Record<string, string> };
     context?: { ipContext?: { srcIpAddrs?: string[]; dstIpAddrs?: string[] } };
   };

@@ -93,12 +93,24 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
     const url = server.urls[0]!.href;
     const ctx = newCtx({ timeoutMs: 15_000, signal: life.signal });
     if (o.registerService !== false) {
-      nsReg = nsRegistryClient({ url: o.nsmgrUrl, signal: life.signal, log, dialTimeoutMs: o.dialTimeoutMs });
+      nsReg = nsRegistryClient({
+        url: o.nsmgrUrl,
+        signal: life.signal,
+        log,
+        dialTimeoutMs: o.dialTimeoutMs,
+        tokens: () => tokens,
+      });
       for (const s of o.services) {
         await nsReg.register(create(NetworkServiceSchema, { name: s, payload: o.payload ?? payloads.ETHERNET }), ctx);
       }
     }
-    nseReg = nseRegistryClient({ url: o.nsmgrUrl, signal: life.signal, log, dialTimeoutMs: o.dialTimeoutMs });
+    nseReg = nseRegistryClient({
+      url: o.nsmgrUrl,
+      signal: life.signal,
+      log,
+      dialTimeoutMs: o.dialTimeoutMs,
+      tokens: () => tokens,
+    });
     const labels = o.labels ?? {};
     const registration = await nseReg.register(
       create(NetworkServiceEndpointSchema, {

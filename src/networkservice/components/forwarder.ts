@@ -86,7 +86,13 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
       { log },
     );
     const url = server.urls[0]!.href;
-    reg = nseRegistryClient({ url: o.nsmgrUrl, signal: life.signal, log, dialTimeoutMs: o.dialTimeoutMs });
+    reg = nseRegistryClient({
+      url: o.nsmgrUrl,
+      signal: life.signal,
+      log,
+      dialTimeoutMs: o.dialTimeoutMs,
+      tokens: () => tokens,
+    });
     const registration = await reg.register(
       create(NetworkServiceEndpointSchema, {
         name: o.name,

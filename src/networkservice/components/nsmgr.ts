@@ -22,6 +22,8 @@ export interface NsmgrConfig extends Common {
   excludedPrefixesFile?: string;
   /** custom registry policies (NSM_REGISTRY_SERVER_POLICIES, loaded by src/tools/opa) */
   registryPolicies?: readonly { readonly name: string; evaluate(input: unknown): Promise<boolean> }[];
+  /** custom registry client policies (NSM_REGISTRY_CLIENT_POLICIES): checked on what the registry answers */
+  registryClientPolicies?: readonly { readonly name: string; evaluate(input: unknown): Promise<boolean> }[];
 }
 
 export interface Nsmgr {
@@ -92,6 +94,8 @@ export async function createNsmgr(o: NsmgrConfig): Promise<Nsmgr> {
       log,
       dialTimeoutMs: o.dialTimeoutMs,
       policies: o.registryPolicies,
+      clientPolicies: o.registryClientPolicies,
+      tokens: () => tokens,
     });
     registry = reg;
     // forwarders are only those registered through this nsmgr: localbypass stores them upstream under our URL

@@ -26,6 +26,9 @@ import { healClient } from "../common/heal/client.js";
 import { refreshNseClient } from "../common/refresh/client.js";
 import { retryClient, type RetryOptions } from "../common/retry/client.js";
 import { NS, NSE } from "../tools.js";
+import { pathTokensRemote, processTokens } from "../common/updatepath/remote.js";
+import { authorizeRegistryClient } from "../common/authorize/client.js";
+import type { TokenGenerator } from "../../tools/token/index.js";
 
 export interface RegistryClientOptions {
   /** the registry (or nsmgr) URL */
@@ -36,6 +39,11 @@ export interface RegistryClientOptions {
   /** upstream default 300 ms */
   dialTimeoutMs?: number;
   retry?: RetryOptions;
+  /** our token generator (default: signed with the process identity, docs/security.md) */
+  tokens?: () => TokenGenerator | undefined | Promise<TokenGenerator | undefined>;
+  /** the name in tokens without a process identity */
+  name?: string;
+  maxTokenLifetimeMs?: number;
 }
 
 export type NseRegistryClient = NseRegistryChain & { close(): Promise<void> };
@@ -103,7 +111,13 @@ export function nsRegistryClientOver(
 export function nseRegistryClient(o: RegistryClientOptions): NseRegistryClient {
   const conn = dial(o.url, { dialTimeoutMs: o.dialTimeoutMs ?? 300 });
   // a unix:// URL we register leaves as inode:// with the socket fd (upstream sendfd client)
-  const c = nseRegistryClientOver(conn.fds ? sendFdNseClient(conn.nseRegistry, conn.fds) : conn.nseRegistry, o);
+  const remote = pathTokensRemote(
+    conn.nseRegistry,
+    conn,
+    o.tokens ?? processTokens(o.name ?? "nse", o.maxTokenLifetimeMs),
+    authorizeRegistryClient(),
+  );
+  const c = nseRegistryClientOver(conn.fds ? sendFdNseClient(remote, conn.fds) : remote, o);
   return {
     ...c,
     async close() {
@@ -116,7 +130,12 @@ export function nseRegistryClient(o: RegistryClientOptions): NseRegistryClient {
 /** NS registry client over gRPC to `o.url`. */
 export function nsRegistryClient(o: RegistryClientOptions): NsRegistryClient {
   const conn = dial(o.url, { dialTimeoutMs: o.dialTimeoutMs ?? 300 });
-  const c = nsRegistryClientOver(conn.nsRegistry, o);
+  const remote = pathTokensRemote(
+    conn.nsRegistry,
+    conn,
+    o.tokens ?? processTokens(o.name ?? "nse", o.maxTokenLifetimeMs),
+  );
+  const c = nsRegistryClientOver(remote, o);
   return {
     ...c,
     async close() {

@@ -33,6 +33,10 @@ import { recvFdNseServer } from "../common/recvfd/server.js";
 import { storeNseServer, storeNsServer } from "../common/store/server.js";
 import { validateNseServer, validateNsServer } from "../common/validate/server.js";
 import { NS, NSE } from "../tools.js";
+import { updatePathNseServer, updatePathNsServer } from "../common/updatepath/server.js";
+import { pathTokensRemote, processTokens } from "../common/updatepath/remote.js";
+import { authorizeRegistryClient } from "../common/authorize/client.js";
+import type { TokenGenerator } from "../../tools/token/index.js";
 import { nseRegistryClientOver, nsRegistryClientOver } from "./client.js";
 
 export interface NsmgrRegistryOptions {
@@ -49,6 +53,10 @@ export interface NsmgrRegistryOptions {
   signal: AbortSignal;
   log?: Logger;
   dialTimeoutMs?: number;
+  /** custom client policies (NSM_REGISTRY_CLIENT_POLICIES) checked on the remote registry's answers */
+  clientPolicies?: readonly RegistryPolicy[];
+  /** our token generator (default: signed with the process identity) */
+  tokens?: () => TokenGenerator | Promise<TokenGenerator>;
   /** labels source for clientinfo (default process.env: NODE_NAME, POD_NAME, CLUSTER_NAME) */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -69,12 +77,24 @@ export function nsmgrRegistry(o: NsmgrRegistryOptions): NsmgrRegistry {
   o.signal.addEventListener("abort", stop, { once: true });
   const closers: (() => unknown)[] = [];
 
+  const tokens = o.tokens ?? processTokens("nsmgr");
   let nseNext: NseRegistryServer;
   let nsNext: NsRegistryServer;
   if (o.registryUrl) {
     const conn: GrpcConn = dial(o.registryUrl, { dialTimeoutMs: o.dialTimeoutMs });
-    const nseClient = nseRegistryClientOver(conn.nseRegistry, { signal: life.signal, log, refresh: false });
-    const nsClient = nsRegistryClientOver(conn.nsRegistry, { signal: life.signal, log });
+    // our token and the registry path go with each call (upstream's per-RPC credentials, grpcmetadata)
+    const nseClient = nseRegistryClientOver(
+      pathTokensRemote(conn.nseRegistry, conn, tokens, authorizeRegistryClient({ custom: o.clientPolicies })),
+      {
+        signal: life.signal,
+        log,
+        refresh: false,
+      },
+    );
+    const nsClient = nsRegistryClientOver(pathTokensRemote(conn.nsRegistry, conn, tokens), {
+      signal: life.signal,
+      log,
+    });
     // no client-side refresh upstream: the NSEs' own refreshes pass through; heal covers restarts
     nseNext = nseClient;
     nsNext = nsClient;
@@ -106,6 +126,7 @@ export function nsmgrRegistry(o: NsmgrRegistryOptions): NsmgrRegistry {
   });
   closers.unshift(() => expire.close());
   const nseInner = nseChain(
+    updatePathNseServer({ tokens }),
     validateNseServer(),
     // who may register/unregister a name: on when this process has a SPIFFE identity (mTLS)
     (o.authorize ?? getProcessIdentity() !== undefined) ? authorizeNseServer({ custom: o.policies }) : {},
@@ -115,7 +136,7 @@ export function nsmgrRegistry(o: NsmgrRegistryOptions): NsmgrRegistry {
     recvFdNseServer(), // after expire, as upstream: an expired NSE's socket fd is closed too
     bypass,
   );
-  const nsInner = nsChain(validateNsServer());
+  const nsInner = nsChain(updatePathNsServer({ tokens }), validateNsServer());
   let closed: Promise<void> | undefined;
   return {
     nse: {

@@ -7,8 +7,8 @@
  *   const srv = await serve(["tcp://:5002"], { nseRegistry: r.nse, nsRegistry: r.ns });
  *   ...; await srv.close(); await r.close();
  *
- * upstream also puts grpcmetadata → updatepath → authorize first; those come with the
- * security issue (tokens, path ids).
+ * First, as upstream, the registry path (updatepath: tokens and path ids beside the call), then
+ * authorize.
  */
 import {
   fromBinary,
@@ -37,6 +37,8 @@ import { setPayloadNsServer } from "../common/setpayload/server.js";
 import { setRegistrationTimeNseServer } from "../common/setregistrationtime/server.js";
 import { storeNseServer, storeNsServer } from "../common/store/server.js";
 import { validateNseServer, validateNsServer } from "../common/validate/server.js";
+import { updatePathNseServer, updatePathNsServer } from "../common/updatepath/server.js";
+import { processTokens } from "../common/updatepath/remote.js";
 import { openStore } from "../store/open.js";
 import { Replica } from "../store/replica.js";
 import type { RegistryStore } from "../store/store.js";
@@ -58,6 +60,8 @@ export interface RegistryOptions {
   /** where interdomain (name@domain) registrations and queries go */
   proxyRegistryUrl?: string;
   dialTimeoutMs?: number;
+  /** NSM_MAX_TOKEN_LIFETIME of our path tokens */
+  maxTokenLifetimeMs?: number;
   signal: AbortSignal;
   log?: Logger;
 }
@@ -101,10 +105,11 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   let proxy: GrpcConn | undefined;
   if (o.proxyRegistryUrl) proxy = dial(o.proxyRegistryUrl, { dialTimeoutMs: o.dialTimeoutMs });
 
-  // the elements above the store pass find responses on as they are: watchers share them
-  const nseStoreEl = storeNseServer(nseReplica, { signal: life.signal, log, shareWatchResponses: true });
-  const nsStoreEl = storeNsServer(nsReplica, { signal: life.signal, log, shareWatchResponses: true });
+  const nseStoreEl = storeNseServer(nseReplica, { signal: life.signal, log });
+  const nsStoreEl = storeNsServer(nsReplica, { signal: life.signal, log });
+  const tokens = processTokens(o.name ?? "registry", o.maxTokenLifetimeMs);
   const nse = nseChain(
+    updatePathNseServer({ tokens }),
     validateNseServer(),
     // who may register/unregister a name: on when this process has a SPIFFE identity (mTLS)
     (o.authorize ?? getProcessIdentity() !== undefined) ? authorizeNseServer({ custom: o.policies }) : {},
@@ -117,6 +122,7 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
     nseStoreEl,
   );
   const ns = nsChain(
+    updatePathNsServer({ tokens }),
     validateNsServer(),
     setPayloadNsServer(),
     interdomainServer(NS, proxy && proxy.nsRegistry),

@@ -9,6 +9,9 @@
  * Client: `FdChannelCredentials` is an insecure ChannelCredentials whose connector takes over the
  * socket grpc-js connected the same way; `ChannelFds` is the channel's FdTransceiver: it sends
  * and receives on the channel's current connection and queues a send until there is one.
+ * `FdChannelCredentials.over(tls)` does the same under TLS (as upstream wraps its TLS credentials in
+ * grpcfd): the TLS session runs over the FdSocket, whose fds travel beside the encrypted bytes.
+ * A server given TLS credentials wraps each injected FdSocket in TLS the same way.
  */
 import * as grpc from "@grpc/grpc-js";
 import net from "node:net";
@@ -83,9 +86,12 @@ export async function listenFd(
 export function transceiverOfCall(call: object): FdTransceiver | undefined {
   let c = (call as { call?: unknown }).call as Record<string, unknown> | undefined;
   for (let i = 0; c && i < 8 && !c["stream"]; i++) c = c["nextCall"] as Record<string, unknown> | undefined;
-  const stream = c?.["stream"] as { session?: { socket?: { stream?: unknown } } } | undefined;
-  const s = stream?.session?.socket?.stream;
-  return s instanceof FdSocket ? s : undefined;
+  const stream = c?.["stream"] as { session?: { socket?: Record<string, unknown> } } | undefined;
+  const sock = stream?.session?.socket;
+  // plaintext: http2 wraps our Duplex (`stream`); TLS: the TLSSocket's handle wraps it the same way
+  const tlsWrap = (sock?.["_handle"] as { _parentWrap?: { stream?: unknown } } | undefined)?._parentWrap;
+  for (const s of [sock?.["stream"], tlsWrap?.stream]) if (s instanceof FdSocket) return s;
+  return undefined;
 }
 
 /** A channel's FdTransceiver: its current connection, or a queue until it has one. */
@@ -152,21 +158,42 @@ export function inodeUrlOfPath(path: string): string {
 
 type ConnectorArgs = Parameters<grpc.ChannelCredentials["_createSecureConnector"]>;
 
-/** Insecure channel credentials whose connections are FdSockets (unix targets only). */
+/**
+ * Channel credentials whose connections are FdSockets (unix targets only): plaintext, or TLS by
+ * `tls` (secure channel credentials) over the FdSocket.
+ */
 export class FdChannelCredentials extends grpc.ChannelCredentials {
   readonly fds = new ChannelFds();
 
+  constructor(private readonly tls?: grpc.ChannelCredentials) {
+    super();
+  }
+
   override compose(): grpc.ChannelCredentials {
-    throw new Error("grpcfd: cannot compose insecure credentials");
+    throw new Error("grpcfd: cannot compose these credentials");
   }
   _isSecure(): boolean {
-    return false;
+    return this.tls?._isSecure() ?? false;
   }
   _equals(other: grpc.ChannelCredentials): boolean {
     return other === this;
   }
-  _createSecureConnector(_target: ConnectorArgs[0], _opts: ConnectorArgs[1], callCreds?: ConnectorArgs[2]) {
+  _createSecureConnector(target: ConnectorArgs[0], opts: ConnectorArgs[1], callCreds?: ConnectorArgs[2]) {
     const fds = this.fds;
+    if (this.tls) {
+      const inner = this.tls._createSecureConnector(target, opts, callCreds);
+      return {
+        connect(sock: net.Socket) {
+          const s = takeOver(sock);
+          s.on("error", () => undefined); // the TLS socket over it reports it
+          fds.attach(s);
+          return inner.connect(s as unknown as net.Socket);
+        },
+        waitForReady: () => inner.waitForReady(),
+        getCallCredentials: () => inner.getCallCredentials(),
+        destroy: () => inner.destroy(),
+      };
+    }
     return {
       connect(sock: net.Socket) {
         const s = takeOver(sock);

@@ -2,6 +2,9 @@
 // tests of nsm-ts: -mode registry | nsmgr | nse | nsc. Plaintext gRPC wrapped in grpcfd (fd
 // passing on unix sockets) and allow-all authorization, as the sdk's own sandbox tests run its
 // chains; tokens are the sandbox's HS256 test tokens with -token-lifetime.
+// With -spiffe it runs as upstream's cmd-* do in a deployment: an X.509 SVID from the SPIFFE
+// Workload API (SPIFFE_ENDPOINT_SOCKET), mTLS (go-spiffe tlsconfig, AuthorizeAny), ES256 path
+// tokens signed with the SVID (spiffejwt) and upstream's default authorize policies.
 //
 // It prints "READY <url>" once serving (registry, nsmgr, nse), and the nsc prints
 // "CONN <json>" after each Request; the nsc reads commands on stdin: "request" (again, with
@@ -30,7 +33,11 @@ import (
 	kernelmech "github.com/networkservicemesh/api/pkg/api/networkservice/mechanisms/kernel"
 	"github.com/networkservicemesh/api/pkg/api/networkservice/mechanisms/noop"
 	registryapi "github.com/networkservicemesh/api/pkg/api/registry"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -51,6 +58,7 @@ import (
 	registryclientinfo "github.com/networkservicemesh/sdk/pkg/registry/common/clientinfo"
 	registrysendfd "github.com/networkservicemesh/sdk/pkg/registry/common/sendfd"
 	"github.com/networkservicemesh/sdk/pkg/tools/sandbox"
+	"github.com/networkservicemesh/sdk/pkg/tools/spiffejwt"
 	"github.com/networkservicemesh/sdk/pkg/tools/token"
 )
 
@@ -66,6 +74,8 @@ var (
 	lifetime  = flag.Duration("token-lifetime", 10*time.Minute, "token lifetime")
 	noHeal    = flag.Bool("no-heal", false, "nsc: no heal")
 	noFirst   = flag.Bool("no-request", false, "nsc: do not request at start (wait for commands)")
+	spiffe    = flag.Bool("spiffe", false, "mTLS with an SVID from SPIFFE_ENDPOINT_SOCKET, spiffejwt tokens, default authorize policies")
+	spiffeID  = flag.String("spiffe-id", "", "with -spiffe: use the SVID with this SPIFFE ID when the agent gives several (default: the first)")
 	reqTO     = flag.Duration("request-timeout", 15*time.Second, "nsc: per Request/Close timeout (the NSM_REQUEST_TIMEOUT of cmd-nsc; keep it below the token lifetime)")
 )
 
@@ -93,8 +103,62 @@ func listenOn(ctx context.Context, u *url.URL) net.Listener {
 	return l
 }
 
+// serverCreds: plaintext, or mTLS with the SVID under -spiffe
+var serverCreds = insecure.NewCredentials()
+
 func newServer() *grpc.Server {
-	return grpc.NewServer(grpc.Creds(grpcfd.TransportCredentials(insecure.NewCredentials())))
+	return grpc.NewServer(grpc.Creds(grpcfd.TransportCredentials(serverCreds)))
+}
+
+// upstream's default policies under -spiffe (as cmd-nsmgr, cmd-nse-icmp-responder, cmd-nsc), else allow all
+func nsAuthz() []authorize.Option {
+	if *spiffe {
+		return nil
+	}
+	return []authorize.Option{authorize.Any()}
+}
+
+func regServerAuthz() registryauthorize.Option {
+	if *spiffe {
+		return registryauthorize.WithPolicies("etc/nsm/opa/common/.*.rego", "etc/nsm/opa/registry/.*.rego", "etc/nsm/opa/server/.*.rego")
+	}
+	return registryauthorize.Any()
+}
+
+func regClientAuthz() registryauthorize.Option {
+	if *spiffe {
+		return registryauthorize.WithPolicies("etc/nsm/opa/common/.*.rego", "etc/nsm/opa/registry/.*.rego", "etc/nsm/opa/client/.*.rego")
+	}
+	return registryauthorize.Any()
+}
+
+// secure: the SVID source, tokens signed with it, and mTLS dial options as upstream's cmd-nsc
+func secure(ctx context.Context) (token.GeneratorFunc, []grpc.DialOption) {
+	var opts []workloadapi.X509SourceOption
+	if *spiffeID != "" {
+		opts = append(opts, workloadapi.WithDefaultX509SVIDPicker(func(svids []*x509svid.SVID) *x509svid.SVID {
+			for _, s := range svids {
+				if s.ID.String() == *spiffeID {
+					return s
+				}
+			}
+			return svids[0]
+		}))
+	}
+	source, err := workloadapi.NewX509Source(ctx, opts...)
+	must(err, "X.509 source from SPIFFE_ENDPOINT_SOCKET")
+	svid, err := source.GetX509SVID()
+	must(err, "SVID")
+	fmt.Fprintf(os.Stderr, "peer %s: SVID %s\n", *mode, svid.ID)
+	serverCreds = credentials.NewTLS(tlsconfig.MTLSServerConfig(source, source, tlsconfig.AuthorizeAny()))
+	tokens := spiffejwt.TokenGeneratorFunc(source, *lifetime)
+	return tokens, []grpc.DialOption{
+		grpc.WithTransportCredentials(grpcfd.TransportCredentials(
+			credentials.NewTLS(tlsconfig.MTLSClientConfig(source, source, tlsconfig.AuthorizeAny())))),
+		grpc.WithDefaultCallOptions(grpc.WaitForReady(true), grpc.PerRPCCredentials(token.NewPerRPCCredentials(tokens))),
+		grpcfd.WithChainStreamInterceptor(),
+		grpcfd.WithChainUnaryInterceptor(),
+	}
 }
 
 func main() {
@@ -103,6 +167,9 @@ func main() {
 	defer cancel()
 	tokens := sandbox.GenerateExpiringToken(*lifetime)
 	dialOpts := append(sandbox.DialOptions(sandbox.WithTokenGenerator(tokens)), grpc.WithDefaultCallOptions(grpc.WaitForReady(true)))
+	if *spiffe {
+		tokens, dialOpts = secure(ctx)
+	}
 	if *mode != "nsc" {
 		// stdin closes when the test process dies: never outlive it
 		go func() {
@@ -136,10 +203,10 @@ func runRegistry(ctx context.Context, tokens token.GeneratorFunc, dialOpts []grp
 	reg := memory.NewServer(ctx, tokens,
 		memory.WithDefaultExpiration(time.Minute),
 		memory.WithDialOptions(dialOpts...),
-		memory.WithAuthorizeNSRegistryServer(registryauthorize.NewNetworkServiceRegistryServer(registryauthorize.Any())),
-		memory.WithAuthorizeNSERegistryServer(registryauthorize.NewNetworkServiceEndpointRegistryServer(registryauthorize.Any())),
-		memory.WithAuthorizeNSRegistryClient(registryauthorize.NewNetworkServiceRegistryClient(registryauthorize.Any())),
-		memory.WithAuthorizeNSERegistryClient(registryauthorize.NewNetworkServiceEndpointRegistryClient(registryauthorize.Any())),
+		memory.WithAuthorizeNSRegistryServer(registryauthorize.NewNetworkServiceRegistryServer(regServerAuthz())),
+		memory.WithAuthorizeNSERegistryServer(registryauthorize.NewNetworkServiceEndpointRegistryServer(regServerAuthz())),
+		memory.WithAuthorizeNSRegistryClient(registryauthorize.NewNetworkServiceRegistryClient(regClientAuthz())),
+		memory.WithAuthorizeNSERegistryClient(registryauthorize.NewNetworkServiceEndpointRegistryClient(regClientAuthz())),
 	)
 	srv := newServer()
 	reg.Register(srv)
@@ -152,6 +219,11 @@ func runNsmgr(ctx context.Context, tokens token.GeneratorFunc, dialOpts []grpc.D
 		nsmgr.WithName(*name),
 		nsmgr.WithDialOptions(dialOpts...),
 		nsmgr.WithDialTimeout(2 * time.Second),
+		nsmgr.WithAuthorizeServer(authorize.NewServer(nsAuthz()...)),
+		nsmgr.WithAuthorizeNSRegistryServer(registryauthorize.NewNetworkServiceRegistryServer(regServerAuthz())),
+		nsmgr.WithAuthorizeNSERegistryServer(registryauthorize.NewNetworkServiceEndpointRegistryServer(regServerAuthz())),
+		nsmgr.WithAuthorizeNSRegistryClient(registryauthorize.NewNetworkServiceRegistryClient(regClientAuthz())),
+		nsmgr.WithAuthorizeNSERegistryClient(registryauthorize.NewNetworkServiceEndpointRegistryClient(regClientAuthz())),
 	}
 	if *regURL != "" {
 		// as cmd-nsmgr; without a registry (in-memory, tests only) there is no URL to publish, and
@@ -171,7 +243,7 @@ func runNse(ctx context.Context, tokens token.GeneratorFunc, dialOpts []grpc.Dia
 	must(err, "parse -cidr")
 	ep := endpoint.NewServer(ctx, tokens,
 		endpoint.WithName(*name),
-		endpoint.WithAuthorizeServer(authorize.NewServer(authorize.Any())),
+		endpoint.WithAuthorizeServer(authorize.NewServer(nsAuthz()...)),
 		endpoint.WithAdditionalFunctionality(
 			point2pointipam.NewServer(pool),
 			mechanisms.NewServer(map[string]networkservice.NetworkServiceServer{
@@ -194,7 +266,7 @@ func runNse(ctx context.Context, tokens token.GeneratorFunc, dialOpts []grpc.Dia
 	nsReg := registryclient.NewNetworkServiceRegistryClient(ctx,
 		registryclient.WithClientURL(nsmgrURL),
 		registryclient.WithDialOptions(dialOpts...),
-		registryclient.WithAuthorizeNSRegistryClient(registryauthorize.NewNetworkServiceRegistryClient(registryauthorize.Any())),
+		registryclient.WithAuthorizeNSRegistryClient(registryauthorize.NewNetworkServiceRegistryClient(regClientAuthz())),
 	)
 	_, err = nsReg.Register(ctx, &registryapi.NetworkService{Name: *service, Payload: "ETHERNET"})
 	must(err, "register network service")
@@ -205,7 +277,7 @@ func runNse(ctx context.Context, tokens token.GeneratorFunc, dialOpts []grpc.Dia
 			registryclientinfo.NewNetworkServiceEndpointRegistryClient(),
 			registrysendfd.NewNetworkServiceEndpointRegistryClient(),
 		),
-		registryclient.WithAuthorizeNSERegistryClient(registryauthorize.NewNetworkServiceEndpointRegistryClient(registryauthorize.Any())),
+		registryclient.WithAuthorizeNSERegistryClient(registryauthorize.NewNetworkServiceEndpointRegistryClient(regClientAuthz())),
 	)
 	nse, err := nseReg.Register(ctx, &registryapi.NetworkServiceEndpoint{
 		Name:                 *name,
@@ -249,7 +321,7 @@ func runNsc(ctx context.Context, dialOpts []grpc.DialOption) {
 	opts := []client.Option{
 		client.WithName(*name),
 		client.WithClientURL(parseURL(*connectTo)),
-		client.WithAuthorizeClient(authorize.NewClient(authorize.Any())),
+		client.WithAuthorizeClient(authorize.NewClient(nsAuthz()...)),
 		client.WithAdditionalFunctionality(
 			clientinfo.NewClient(),
 			kernel.NewClient(kernel.WithInterfaceName(*ifname)),
