@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { kernel, memif } from "../../src/api/index.js";
 import { MemifPort } from "../../src/datapath/memif.js";
 import { ping, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
+import type { AclRule } from "../../src/forwarder/backends/vpp/acl.js";
 import { vppBackend, type VppBackend } from "../../src/forwarder/backends/vpp/index.js";
 import { createForwarder } from "../../src/networkservice/components.js";
 import { VppClient } from "../../src/vpp/client.js";
@@ -18,13 +19,17 @@ import { startVpp, vppctl, vppSkip } from "../helpers/vpp.js";
 const skip = vppSkip;
 if (skip) console.log(`# vpp-forwarder: skipped: ${skip}`);
 
-async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET" }) {
+async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET"; aclRules?: AclRule[] }) {
   const sb = dpSandbox(t);
   const h = harness(sb, "nsm-vf-");
   const node = sb.netns();
   const vpp = await startVpp(t, undefined, `/run/netns/${node.name}`);
   const mgr = await nsmgr(h);
-  const backend: VppBackend = await vppBackend({ apiSocket: vpp.apiSocket, netns: `/run/netns/${node.name}` });
+  const backend: VppBackend = await vppBackend({
+    apiSocket: vpp.apiSocket,
+    netns: `/run/netns/${node.name}`,
+    ...(o.aclRules ? { aclRules: o.aclRules } : {}),
+  });
   const fwd = await createForwarder({
     ...h.common,
     name: "fwd",
@@ -38,7 +43,9 @@ async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET"
   sb.cleanup.push("vpp api", () => api.close());
   /** VPP interfaces that carry a tag (ours carry the connection id) */
   const tagged = async () => (await api.dump("sw_interface_dump", { sw_if_index: 0xffffffff })).filter((i) => i.tag);
-  return { ...w, backend, api, tagged, vpp };
+  /** tags of every ACL in VPP */
+  const acls = async () => (await api.dump("acl_dump", { acl_index: 0xffffffff })).map((a) => a.tag);
+  return { ...w, backend, api, tagged, acls, vpp };
 }
 
 for (const payload of ["IP", "ETHERNET"] as const) {
@@ -46,7 +53,13 @@ for (const payload of ["IP", "ETHERNET"] as const) {
     `vpp local ${payload}: NSC pings NSE through VPP (veth + af_packet, ${payload === "IP" ? "l3xc" : "l2 xconnect"}); metrics; Close leaves VPP clean`,
     { skip, timeout: 90_000 },
     async (t) => {
-      const r = await rig(t, { cidr: payload === "IP" ? "172.16.5.100/31" : "172.16.6.100/31", payload });
+      // IP: the sdk-vpp acl element's rules (ICMP only) on the NSC-facing interface
+      const aclRules: AclRule[] = [{ action: "permit", proto: 1 }];
+      const r = await rig(t, {
+        cidr: payload === "IP" ? "172.16.5.100/31" : "172.16.6.100/31",
+        payload,
+        ...(payload === "IP" ? { aclRules } : {}),
+      });
       const [nse, nsc] = payload === "IP" ? ["172.16.5.100", "172.16.5.101"] : ["172.16.6.100", "172.16.6.101"];
       const conn = await r.request("nsc-0");
       assert.equal(kernel.ifnameOf(conn), "nsm-1");
@@ -66,6 +79,10 @@ for (const payload of ["IP", "ETHERNET"] as const) {
       } else assert.match(xc, /XCONNECT/);
       await ping(r.nsc.name, nse, 3, 10);
       await ping(r.nse.name, nsc, 1, 5);
+      if (payload === "IP") {
+        assert.deepEqual(await r.acls(), ["nsm-acl-from-config", "nsm-acl-from-config"]);
+        assert.match(vppctl(r.vpp, "show acl-plugin interface"), /input acl\(s\): \d+\s+output acl\(s\): \d+/);
+      }
 
       // a refresh changes nothing and carries VPP's counters as path-segment metrics
       const again = await r.request("nsc-0", undefined, conn);
@@ -77,6 +94,7 @@ for (const payload of ["IP", "ETHERNET"] as const) {
 
       await r.close(again);
       assert.deepEqual(await r.tagged(), [], "no VPP interface of ours");
+      assert.deepEqual(await r.acls(), [], "no ACL of ours");
       assert.doesNotMatch(vppctl(r.vpp, "show ip neighbors"), /172\.16/);
       assert.deepEqual(await ours(r.nsc.ns), []);
       assert.deepEqual(await ours(r.nse.ns), []);

@@ -20,6 +20,7 @@ import {
 } from "../../src/api/index.js";
 import { newCtx } from "../../src/core/index.js";
 import { ping, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
+import { aclLists } from "../../src/forwarder/backends/vpp/acl.js";
 import { vppBackend } from "../../src/forwarder/backends/vpp/index.js";
 import { VppClient } from "../../src/vpp/client.js";
 import { ours } from "../helpers/workloads.js";
@@ -76,6 +77,19 @@ for (const [mech, payload] of [
       await fa.apply(xa, newCtx({ timeoutMs: 10_000 }));
 
       await ping(nsc.name, "172.16.7.100", 3, 15);
+      // the uplink: upstream's deny-all lists with our tunnel port's pinhole in front of both
+      const port = mech === "VXLAN" ? 4789 : 51820;
+      for (const f of [fa, fb]) {
+        const { input, output } = await aclLists(f.vpp, f.uplink!.swIfIndex);
+        const tag = new Map((await f.vpp.dump("acl_dump", { acl_index: 0xffffffff })).map((d) => [d.acl_index, d.tag]));
+        assert.deepEqual(
+          [input.map((i) => tag.get(i)), output.map((i) => tag.get(i))],
+          [
+            [`nsm-pinhole-${port}`, "nsm-vppinit-denyall-ingress"],
+            [`nsm-pinhole-${port}`, "nsm-vppinit-denyall-egress"],
+          ],
+        );
+      }
       const m = await fa.metrics!(xa);
       assert.match(
         m?.["client_interface"] ?? "",
@@ -88,8 +102,10 @@ for (const [mech, payload] of [
       for (const v of [va, vb]) {
         const api = await VppClient.connect(v.apiSocket);
         const left = (await api.dump("sw_interface_dump", { sw_if_index: 0xffffffff })).map((i) => i.interface_name);
+        const acls = (await api.dump("acl_dump", { acl_index: 0xffffffff })).map((d) => d.tag);
         await api.close();
         assert.deepEqual(left, ["local0", "host-up0"], "only the uplink stays");
+        assert.deepEqual(acls, ["nsm-vppinit-denyall-ingress", "nsm-vppinit-denyall-egress"], "no pinhole left");
       }
       assert.deepEqual(await ours(nsc.ns), []);
       assert.deepEqual(await ours(nse.ns), []);

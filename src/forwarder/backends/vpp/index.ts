@@ -35,6 +35,7 @@ import { launchVpp, type LaunchedVpp } from "../../../vpp/launch.js";
 import { vppStats, type VppStats } from "../../../vpp/stats.js";
 import type { CrossConnect, DatapathBackend } from "../../backend.js";
 import { ipFingerprint, putSideMetrics } from "../shared/plumbing.js";
+import { applyRules, hasAcl, removeRules } from "./acl.js";
 import { kernelSide } from "./kernel-side.js";
 import { memifClientSide } from "./memif-side.js";
 import { initUplink, type Uplink } from "./uplink.js";
@@ -135,6 +136,7 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
 
   /** removes what a record names, best effort, newest first */
   const teardown = async (r: VppRecord) => {
+    if (r.acls) await quiet(removeRules(vpp, r.sides[0]!.swIfIndex, r.acls));
     await unXconnect(vpp, r);
     for (const s of [...r.sides].reverse()) await removeSide(s);
   };
@@ -148,6 +150,7 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
         }),
       );
     if (s.kind === "vxlan") await quiet(removeVxlan(vpp, s));
+    if (s.pinhole) await quiet(s.pinhole.on.close(s.pinhole.port));
     if (s.kind === "wireguard") await removeWireguard(vpp, s);
     if (s.kind === "memif") {
       await quiet(vpp.request("memif_delete", { sw_if_index: s.swIfIndex }));
@@ -304,7 +307,19 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
           rec.vni = v.vni;
           rec.sides.push(v);
         } else rec.sides.push(await kernelSide(env, x, x.outgoing.mechanism!, "endpoint", ctx, undo));
+        for (const s of rec.sides) {
+          const on = uplink?.pinholes;
+          if ((s.kind !== "vxlan" && s.kind !== "wireguard") || !on) continue;
+          s.pinhole = { port: s.vxlan?.port ?? WG_PORT, on };
+          await on.open(s.pinhole.port);
+          undo.push(() => on.close(s.pinhole!.port));
+        }
         await xconnect(vpp, rec, x.outgoing.context?.ipContext);
+        if (o.aclRules?.length && hasAcl(vpp)) {
+          const acls = await applyRules(vpp, rec.sides[0]!.swIfIndex, o.aclRules);
+          undo.push(() => removeRules(vpp, rec.sides[0]!.swIfIndex, acls));
+          rec.acls = acls;
+        }
         // upstream's order: the NSE-facing interface first, then the NSC-facing one
         for (const s of [...rec.sides].reverse())
           await vpp.request("sw_interface_set_flags", { sw_if_index: s.swIfIndex, flags: 1 });

@@ -2,6 +2,7 @@
 import type { Netns } from "../../../datapath/netns.js";
 import type { Logger } from "../../../tools/log.js";
 import type { VppClient } from "../../../vpp/client.js";
+import type { AclRule, Pinholes } from "./acl.js";
 
 export interface VppBackendOptions {
   /** NSM_VPP_API_SOCKET: use this running VPP; unset: start our own in `runDir` */
@@ -18,6 +19,11 @@ export interface VppBackendOptions {
   connectTimeoutMs?: number;
   /** NSM_VXLAN_PORT (default 4789) */
   vxlanPort?: number;
+  /**
+   * sdk-vpp `acl`: rules put on each connection's NSC-facing interface (ingress as given, egress
+   * mirrored), removed on Close; needs VPP's acl plugin (default: none)
+   */
+  aclRules?: AclRule[];
   log?: Logger;
 }
 
@@ -36,6 +42,8 @@ export interface VppSide {
   wgPublicKey?: string;
   /** memif: VPP's id of the socket filename we registered */
   memifSocketId?: number;
+  /** vxlan, wireguard: the uplink pinhole this side holds open (acl.ts) */
+  pinhole?: { port: number; on: Pinholes };
   /** vxlan: the tunnel as created (deleted with the same fields) */
   vxlan?: { src: string; dst: string; port: number; vni: number; decapNext: number };
 }
@@ -47,6 +55,8 @@ export interface VppRecord {
   /** [NSC-facing, NSE-facing] */
   sides: VppSide[];
   xc: "l2" | "l3";
+  /** aclRules: the two ACLs on the NSC-facing interface */
+  acls?: number[];
   /** vxlan NSE side: the VNI we chose */
   vni?: number;
 }

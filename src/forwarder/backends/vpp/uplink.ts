@@ -2,17 +2,21 @@
  * The uplink (cmd-forwarder-vpp `internal/vppinit`, AF_PACKET mode): the link in VPP's netns that
  * carries our tunnel address gets an af_packet interface with the link's MAC, the same address
  * and the link's MTU, admin up, so VPP itself sends and receives our tunnels' packets on it.
- * Upstream's deny-all ACLs and pinholes are not made (docs/vpp.md).
+ * With VPP's acl plugin it also gets upstream's deny-all ACLs, and tunnels open pinholes in them
+ * (acl.ts).
  */
 import type { Netns } from "../../../datapath/netns.js";
 import { toMac, toPrefix } from "../../../vpp/address.js";
 import type { VppClient } from "../../../vpp/client.js";
+import { denyAll, hasAcl, Pinholes } from "./acl.js";
 
 export interface Uplink {
   swIfIndex: number;
   ifname: string;
   ip: string;
   mtu: number;
+  /** the tunnels' UDP ports let through the deny-all ACLs (absent without the acl plugin) */
+  pinholes?: Pinholes;
 }
 
 export async function initUplink(vpp: VppClient, node: Netns, tunnelIp: string): Promise<Uplink> {
@@ -42,6 +46,14 @@ export async function initUplink(vpp: VppClient, node: Netns, tunnelIp: string):
       prefix: toPrefix(a.cidr),
     });
   }
+  const acl = hasAcl(vpp);
+  if (acl) await denyAll(vpp, swIfIndex);
   await vpp.request("sw_interface_set_flags", { sw_if_index: swIfIndex, flags: 1 });
-  return { swIfIndex, ifname: a.link, ip: tunnelIp, mtu };
+  return {
+    swIfIndex,
+    ifname: a.link,
+    ip: tunnelIp,
+    mtu,
+    ...(acl ? { pinholes: new Pinholes(vpp, swIfIndex, tunnelIp) } : {}),
+  };
 }
