@@ -25,14 +25,11 @@ import {
   ConnectionEventType,
   ConnectionSchema,
   ConnectionState,
-  create,
   equals,
-  MonitorScopeSelectorSchema,
-  PathSegmentSchema,
   type Connection,
 } from "../../../api/index.js";
-import { eventFactory, messageOf, metaKey, newCtx, type ClientElement, type Ctx } from "../../../core/index.js";
-import { CLIENT_CONN } from "../../utils/keys.js";
+import { eventFactory, messageOf, metaKey, type ClientElement, type Ctx } from "../../../core/index.js";
+import { nextHopWatch } from "../../utils/nexthop.js";
 import type { LivenessCheck } from "./liveness.js";
 
 export interface HealOptions {
@@ -86,24 +83,16 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
   const start = (ctx: Ctx, returned: Connection) => {
     let conn = clone(ConnectionSchema, returned);
     const events = eventFactory(ctx, "client");
-    let cc;
-    try {
-      cc = ctx.clientMeta.get(CLIENT_CONN);
-    } catch {
-      cc = undefined;
-    }
-    if (!events || !cc) return;
+    const hop = nextHopWatch(ctx, conn);
+    if (!events || !hop) return;
+    const { idx } = hop;
     const ac = new AbortController();
     const watching = new AbortController();
     ctx.clientMeta.set(LOOP, { superseded: ac, watching });
     // a Close that is part of a reselect must not stop healing: the loop ends when the connection
     // is gone (events.request resolves undefined), a later Request succeeded, or the lifetime ends
     const signal = AbortSignal.any([lifetime, ac.signal]);
-    const idx = conn.path?.index ?? 0;
-    const seg = conn.path?.pathSegments[idx];
-    if (!seg) return;
     const log = ctx.log;
-    const monitor = cc.monitor;
 
     /** `saidDown`: a live control plane reported the connection DOWN or deleted (not a broken stream) */
     const heal = async (reason: string, saidDown = false) => {
@@ -143,15 +132,12 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
 
     void (async () => {
       const wsig = AbortSignal.any([signal, watching.signal]);
-      const sel = create(MonitorScopeSelectorSchema, {
-        pathSegments: [create(PathSegmentSchema, { id: seg.id, name: seg.name })],
-      });
       let reason = "the next hop closed the monitor stream";
       try {
-        for await (const ev of monitor.monitorConnections(sel, newCtx({ signal: wsig, log }))) {
+        for await (const ev of hop.events(wsig)) {
           for (const c of Object.values(ev.connections)) {
-            if (c.path?.pathSegments[idx]?.id !== seg.id) continue;
-            const at = c.path.index;
+            if (!hop.mine(c)) continue;
+            const at = c.path!.index;
             if (at !== idx && at !== idx + 1) continue;
             if (ev.type === ConnectionEventType.DELETE) {
               void heal("the control plane deleted the connection", true);

@@ -9,15 +9,9 @@
  *
  *   client({ ..., extra: [upstreamRefreshClient(signal), ...] }) // after dial has set CLIENT_CONN
  */
-import {
-  ConnectionEventType,
-  ConnectionState,
-  create,
-  MonitorScopeSelectorSchema,
-  PathSegmentSchema,
-} from "../../../api/index.js";
-import { eventFactory, messageOf, metaKey, newCtx, type ClientElement } from "../../../core/index.js";
-import { CLIENT_CONN } from "../../utils/keys.js";
+import { ConnectionEventType, ConnectionState } from "../../../api/index.js";
+import { eventFactory, messageOf, metaKey, type ClientElement } from "../../../core/index.js";
+import { nextHopWatch } from "../../utils/nexthop.js";
 
 const WATCH = metaKey<AbortController>("upstreamrefresh/watch");
 
@@ -28,29 +22,18 @@ export function upstreamRefreshClient(lifetime: AbortSignal): ClientElement {
       ctx.clientMeta.get(WATCH)?.abort();
       ctx.clientMeta.delete(WATCH);
       const events = eventFactory(ctx, "client");
-      let cc;
-      try {
-        cc = ctx.clientMeta.get(CLIENT_CONN);
-      } catch {
-        cc = undefined;
-      }
-      const idx = conn.path?.index ?? 0;
-      const seg = conn.path?.pathSegments[idx];
-      if (!events || !cc || !seg || lifetime.aborted) return conn;
+      const hop = nextHopWatch(ctx, conn);
+      if (!events || !hop || lifetime.aborted) return conn;
       const ac = new AbortController();
       ctx.clientMeta.set(WATCH, ac);
       const signal = AbortSignal.any([lifetime, ac.signal]);
       const log = ctx.log;
-      const sel = create(MonitorScopeSelectorSchema, {
-        pathSegments: [create(PathSegmentSchema, { id: seg.id, name: seg.name })],
-      });
-      const monitor = cc.monitor;
       void (async () => {
         try {
-          for await (const ev of monitor.monitorConnections(sel, newCtx({ signal, log }))) {
+          for await (const ev of hop.events(signal)) {
             if (ev.type !== ConnectionEventType.UPDATE) continue;
             const asked = Object.values(ev.connections).some(
-              (c) => c.path?.pathSegments[idx]?.id === seg.id && c.state === ConnectionState.REFRESH_REQUESTED,
+              (c) => hop.mine(c) && c.state === ConnectionState.REFRESH_REQUESTED,
             );
             if (!asked) continue;
             log.info({ connId: conn.id }, "upstreamrefresh: the endpoint asks for a refresh, requesting again");
