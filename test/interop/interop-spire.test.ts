@@ -13,7 +13,7 @@ import { newCtx, setProcessIdentity } from "../../src/core/index.js";
 import { nullBackend } from "../../src/forwarder/backends/null/index.js";
 import { workloadApiSource, type X509Source } from "../../src/tools/spiffe/index.js";
 import { decodeToken } from "../../src/tools/token/index.js";
-import { firstConn, ourNsmgr, rig, skip as goSkip, sleep, underGoNsmgr } from "./rig.js";
+import { closeGoNsc, firstConn, goShortNsc, ourNsmgr, rig, skip as goSkip, sleep, underGoNsmgr } from "./rig.js";
 
 const SPIRE = process.env.NSM_TEST_SPIRE_SH ?? "/usr/local/lib/nsm-test/spire.sh";
 const skip =
@@ -65,22 +65,7 @@ test(
       { env: env() },
     );
     await nse.line(/^READY/, 30_000);
-    const nsc = r.go(
-      [
-        "-mode",
-        "nsc",
-        "-name",
-        "nsc-go",
-        "-connect-to",
-        mgr.url,
-        "-token-lifetime",
-        "3s",
-        "-request-timeout",
-        "1s",
-        ...spiffe("nsc-go"),
-      ],
-      { env: env() },
-    );
+    const nsc = goShortNsc(r, mgr.url, { args: spiffe("nsc-go"), env: env() });
     const c = await firstConn(nsc, 30_000);
     const segs = c.path.pathSegments.map((s) => ({
       name: s.name,
@@ -97,11 +82,7 @@ test(
     );
     await sleep(7000);
     assert.equal(backend.crossConnects.size, 1, "refreshed with 3 s tokens for two lifetimes");
-    assert.ok(!nsc.lines.some((l) => l.startsWith("ERROR")), nsc.lines.join("\n"));
-    const from = nsc.lines.length;
-    nsc.send("close");
-    assert.match(await nsc.line(/^(CLOSED|ERROR)/, 15_000, from), /^CLOSED \d+$/);
-    assert.equal(backend.crossConnects.size, 0);
+    await closeGoNsc(nsc, backend);
   },
 );
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { kernel } from "../../src/api/index.js";
 import { newCtx, serve } from "../../src/core/index.js";
 import { createRegistry } from "../../src/registry/chains/registry.js";
-import { firstConn, rig, skip, sleep, underGoNsmgr } from "./rig.js";
+import { closeGoNsc, firstConn, goShortNsc, rig, skip, sleep, underGoNsmgr } from "./rig.js";
 
 test(
   "our NSC → upstream nsmgr (our registry) → our forwarder → our NSE: forwarder and NSE URLs travel as fds, 3 s tokens refreshed, Close",
@@ -53,18 +53,7 @@ test(
       service: "icmp-responder",
       cidr: "172.16.10.0/24",
     });
-    const nsc = r.go([
-      "-mode",
-      "nsc",
-      "-name",
-      "nsc-go",
-      "-connect-to",
-      mgrSock,
-      "-token-lifetime",
-      "3s",
-      "-request-timeout",
-      "1s",
-    ]);
+    const nsc = goShortNsc(r, mgrSock);
     const c = await firstConn(nsc);
     assert.deepEqual(
       c.path.pathSegments.map((s) => s.name),
@@ -78,12 +67,6 @@ test(
     );
     await sleep(7000);
     assert.equal(backend.crossConnects.size, 1, "refreshed through upstream's nsmgr for two token lifetimes");
-    assert.ok(!nsc.lines.some((l) => l.startsWith("ERROR")), nsc.lines.join("\n"));
-    const from = nsc.lines.length;
-    nsc.send("close");
-    const closed = await nsc.line(/^(CLOSED|ERROR)/, 15_000, from);
-    assert.match(closed, /^CLOSED \d+$/, closed);
-    assert.ok(Number(closed.split(" ")[1]) < 2000, `Close took ${closed.split(" ")[1]} ms`);
-    assert.equal(backend.crossConnects.size, 0);
+    await closeGoNsc(nsc, backend, 2000);
   },
 );

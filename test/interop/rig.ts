@@ -181,3 +181,40 @@ export async function underGoNsmgr(
     },
   };
 }
+
+/** An upstream NSC `nsc-go` at `url` with 3 s tokens (refresh must work) and 1 s request budgets. */
+export const goShortNsc = (r: Rig, url: string, o: { args?: string[]; env?: Record<string, string> } = {}) =>
+  r.go(
+    [
+      "-mode",
+      "nsc",
+      "-name",
+      "nsc-go",
+      "-connect-to",
+      url,
+      "-token-lifetime",
+      "3s",
+      "-request-timeout",
+      "1s",
+      ...(o.args ?? []),
+    ],
+    { env: o.env },
+  );
+
+/**
+ * The upstream NSC's Close: it says CLOSED (within `maxMs` when given) and the forwarder's cross
+ * connect goes; first, that it reported no error (e.g. a failed refresh) until now.
+ */
+export async function closeGoNsc(nsc: Peer, backend: { crossConnects: ReadonlyMap<unknown, unknown> }, maxMs?: number) {
+  assert.ok(!nsc.lines.some((l) => l.startsWith("ERROR")), nsc.lines.join("\n"));
+  const from = nsc.lines.length;
+  nsc.send("close");
+  const closed = await nsc.line(/^(CLOSED|ERROR)/, 15_000, from);
+  assert.match(closed, /^CLOSED \d+$/, closed);
+  if (maxMs !== undefined)
+    assert.ok(
+      Number(closed.split(" ")[1]) < maxMs,
+      `Close took ${closed.split(" ")[1]} ms (a recvfd wait takes 10 s+)`,
+    );
+  assert.equal(backend.crossConnects.size, 0);
+}
