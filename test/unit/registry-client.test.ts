@@ -14,41 +14,19 @@ import {
   type NetworkServiceEndpoint,
   type NetworkServiceEndpointResponse,
 } from "../../src/api/index.js";
-import { dial, newCtx, serve, type Ctx, type GrpcServer, type NseRegistryServer } from "../../src/core/index.js";
+import { dial, newCtx, type Ctx, type NseRegistryServer } from "../../src/core/index.js";
 import { deferred } from "../../src/core/testing/index.js";
 import { mockClock } from "../../src/core/testing/clock.js";
 import { nseEvent, watchLog } from "../helpers/watchlog.js";
 import { nseRegistryClientOver, nsRegistryClient } from "../../src/registry/chains/client.js";
 import { nsmgrRegistry } from "../../src/registry/chains/nsmgr.js";
-import { createRegistry, type Registry } from "../../src/registry/chains/registry.js";
 import { nseWatchCache, nsWatchCache } from "../../src/registry/common/watchcache/cache.js";
 import { NSE, nseQuery, readList } from "../../src/registry/tools.js";
+import { registryAt } from "../helpers/registry.js";
 
 const ctx = (ms = 5000) => newCtx({ timeoutMs: ms });
 const nse = (name: string, url = "tcp://127.0.0.1:7001", services = ["icmp"]) =>
   create(NetworkServiceEndpointSchema, { name, url, networkServiceNames: services });
-
-/** A registry served on `url`, restartable on the same URL. */
-async function registryAt(url: string, expirePeriodMs = 60_000) {
-  let reg: Registry, srv: GrpcServer, ac: AbortController;
-  const up = async () => {
-    ac = new AbortController();
-    reg = await createRegistry({ expirePeriodMs, signal: ac.signal });
-    srv = await serve([url], { nseRegistry: reg.nse, nsRegistry: reg.ns });
-  };
-  await up();
-  return {
-    get reg() {
-      return reg;
-    },
-    async down() {
-      await srv.close();
-      await reg.close();
-      ac.abort();
-    },
-    up,
-  };
-}
 
 const events = (it: AsyncIterable<NetworkServiceEndpointResponse>) => watchLog(it, nseEvent);
 
