@@ -25,6 +25,21 @@ const macOf = (id: string, what: string): string => {
   const h = hash(`${what}/${id}`);
   return ["02", h.slice(0, 2), h.slice(2, 4), h.slice(4, 6), h.slice(6, 8), h.slice(8, 10)].join(":");
 };
+/**
+ * af_packet flags: TPACKET_V2 rings (as upstream) with the virtio-net header (CKSUM_GSO). The
+ * workload's kernel hands its veth TCP/UDP packets with the checksum left to the device and, with
+ * TSO, segments of up to 64 KiB; without the header VPP reads and forwards them as they are, so
+ * the far workload drops every TCP segment for its bad checksum (ping works, TCP does not). With
+ * the header VPP completes checksums and carries the large segments whole (the VPP side facing a
+ * memif or tunnel gets the gso feature: xconnect.ts). Upstream instead turns the veth's tx
+ * checksum offload off (and so TSO), which costs throughput: see docs/vpp.md.
+ */
+const AF_PACKET_CKSUM_GSO = 2,
+  AF_PACKET_V2 = 8;
+/** one ring frame holds a 64 KiB segment + headers (VPP's own default with CKSUM_GSO) */
+const FRAME = 67584;
+/** frames per ring: 128 × 66 KiB = 8.25 MiB per direction (VPP's default, 1024, is 66 MiB) */
+const FRAMES = 128;
 const addrs = (cidrs: readonly string[] | undefined) => (cidrs ?? []).map((c) => c.split("/")[0]!);
 
 /**
@@ -89,9 +104,11 @@ export async function kernelSide(
     mode: 1,
     hw_addr: toMac(oMac),
     host_if_name: ours,
-    rx_frame_size: 10240,
-    tx_frame_size: 10240,
-    flags: 8,
+    rx_frame_size: FRAME,
+    tx_frame_size: FRAME,
+    rx_frames_per_block: FRAMES,
+    tx_frames_per_block: FRAMES,
+    flags: AF_PACKET_CKSUM_GSO | AF_PACKET_V2,
   });
   undo.push(() => vpp.request("af_packet_delete", { host_if_name: ours }));
   await vpp.request("sw_interface_tag_add_del", { is_add: true, sw_if_index, tag: x.id });
