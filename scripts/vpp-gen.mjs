@@ -69,7 +69,6 @@ export const WANT = [
   "want_wireguard_peer_events",
   // cross connects and filters
   "sw_interface_set_l2_xconnect",
-  "feature_gso_enable_disable",
   "l3xc_update",
   "l3xc_del",
   "l3xc_dump",

@@ -11,7 +11,7 @@
  *
  * Gbit/s as the receiver counted it, median of the rounds; ratio = ours / baseline.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,55 +22,13 @@ import { vppBackend } from "../../src/forwarder/backends/vpp/index.js";
 import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
 import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
 import { launchVpp, type LaunchedVpp } from "../../src/vpp/launch.js";
+import { iperf3 } from "../../test/helpers/iperf.js";
 import { uniq, withNetns } from "../e2e-cases/common.js";
 import { median, type CaseResult } from "../lib.js";
 
 const exec = promisify(execFile);
 const VPPCTL = "/opt/vpp/bin/vppctl";
 const ip = (...a: string[]) => exec("ip", a);
-
-/**
- * One iperf3 TCP run from netns `from` to `addr` (served in netns `to`); Gbit/s received.
- * A path that cannot carry TCP fails within seconds (connect timeout + a hard kill) with
- * `diagnose()`'s text, instead of hanging on iperf3's control connection.
- */
-export async function iperf3(
-  from: string,
-  to: string,
-  addr: string,
-  seconds: number,
-  diagnose: () => Promise<string> = async () => "",
-): Promise<number> {
-  const srv = spawn("ip", ["netns", "exec", to, "iperf3", "-s", "-1", "-B", addr], { stdio: "ignore" });
-  try {
-    for (const until = Date.now() + 5000; ;) {
-      const { stdout } = await ip("netns", "exec", to, "ss", "-ltnH", "sport", "= :5201");
-      if (stdout.trim()) break;
-      if (Date.now() > until) throw new Error(`iperf3 server on ${addr} in ${to} did not listen`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    try {
-      const { stdout } = await exec(
-        "ip",
-        ["netns", "exec", from, "iperf3", "-J", "-c", addr, "-t", String(seconds), "--connect-timeout", "3000"],
-        { timeout: (seconds + 8) * 1000, killSignal: "SIGKILL", maxBuffer: 1 << 24 },
-      );
-      const j = JSON.parse(stdout) as { error?: string; end?: { sum_received?: { bits_per_second: number } } };
-      const bps = j.end?.sum_received?.bits_per_second;
-      if (bps === undefined) throw new Error(j.error ?? "no sum_received in iperf3's JSON");
-      return bps / 1e9;
-    } catch (e) {
-      throw new Error(
-        `iperf3 ${from} → ${addr} (${to}) failed: ${(e as Error).message.slice(0, 300)}\n${await diagnose()}`,
-        {
-          cause: e,
-        },
-      );
-    }
-  } finally {
-    srv.kill("SIGKILL");
-  }
-}
 
 /** `show interface` + `show errors` of a VPP: what a failed run prints */
 async function vppState(cli: string): Promise<string> {

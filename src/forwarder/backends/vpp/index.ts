@@ -65,7 +65,6 @@ export const VPP_MESSAGES = [
   "memif_socket_filename_add_del_v2",
   "memif_create_v2",
   "memif_delete",
-  "feature_gso_enable_disable",
 ] as const;
 /** needed only for WIREGUARD (the wireguard plugin) */
 const WG_MESSAGES = [
@@ -309,7 +308,8 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
           rec.sides.push(v);
         } else if (plan.shape === "memif" || plan.shape === "memif-memif")
           rec.sides.push(await memifClientSide(env, x, x.incoming.mechanism!, undo));
-        else rec.sides.push(await kernelSide(env, x, x.incoming.mechanism!, "client", ctx, undo));
+        else
+          rec.sides.push(await kernelSide(env, x, x.incoming.mechanism!, "client", ctx, undo, plan.shape === "local"));
         if (plan.shape === "wg-src")
           rec.sides.push(
             await wireguardSide(tunnelEnv(), x, x.outgoing.mechanism!, "src", wgOffers.take(x.incoming.id), undo),
@@ -320,7 +320,10 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
           rec.sides.push(v);
         } else if (plan.shape === "to-memif" || plan.shape === "memif-memif")
           rec.sides.push(await memifEndpointSide(env, x, x.outgoing.mechanism!, undo));
-        else rec.sides.push(await kernelSide(env, x, x.outgoing.mechanism!, "endpoint", ctx, undo));
+        else
+          rec.sides.push(
+            await kernelSide(env, x, x.outgoing.mechanism!, "endpoint", ctx, undo, plan.shape === "local"),
+          );
         for (const s of rec.sides) {
           const on = uplink?.pinholes;
           if ((s.kind !== "vxlan" && s.kind !== "wireguard") || !on) continue;

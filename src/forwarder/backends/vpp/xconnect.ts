@@ -14,13 +14,6 @@ const first = (cidrs: readonly string[] | undefined, v6: boolean) =>
 
 export async function xconnect(vpp: VppClient, r: VppRecord, ip: IPContext | undefined): Promise<void> {
   const [a, b] = [r.sides[0]!.swIfIndex, r.sides[1]!.swIfIndex];
-  // a kernel side (af_packet with CKSUM_GSO) delivers TCP segments of up to 64 KiB: the other
-  // side, when it is not a kernel side too (memif, vxlan, wireguard), gets VPP's gso feature so
-  // VPP cuts them to its MTU before they leave
-  if (r.sides.some((s) => s.kind === "afpacket"))
-    for (const s of r.sides)
-      if (s.kind !== "afpacket")
-        await vpp.request("feature_gso_enable_disable", { sw_if_index: s.swIfIndex, enable_disable: true });
   if (r.xc === "l2") {
     await vpp.request("sw_interface_set_l2_xconnect", { rx_sw_if_index: a, tx_sw_if_index: b, enable: true });
     await vpp.request("sw_interface_set_l2_xconnect", { rx_sw_if_index: b, tx_sw_if_index: a, enable: true });
