@@ -1,9 +1,10 @@
 /**
- * The vL3 endpoint (upstream cmd-nse-vl3-vpp, on the kernel datapath): it lives in its own
- * network namespace and routes between its clients there. Startup, as upstream:
- * 1. a prefix from the IPAM service(s) (`ipam.IPAM/ManagePrefixes`); our own address S (the
- *    prefix's first address) goes on `lo`, as upstream puts it on its VPP loopback, and IP
- *    forwarding is switched on;
+ * The vL3 endpoint (upstream cmd-nse-vl3-vpp): it lives in its own network namespace and routes
+ * between its clients there, with the namespace's kernel or a VPP of its own (`datapath`,
+ * components/vl3-datapath.ts). Startup, as upstream:
+ * 1. the datapath, then a prefix from the IPAM service(s) (`ipam.IPAM/ManagePrefixes`); our own
+ *    address S (the prefix's first address) goes where the datapath routes (kernel: `lo`, as
+ *    upstream puts it on its VPP loopback; vpp: the VPP loopback);
  * 2. the DNS server on :53 (UDP + TCP) of our namespace: our clients' names, then our peers';
  * 3. serve and register (payload IP), then connect, as a client, to every endpoint of the
  *    service that registered before us (later ones connect to us): a full mesh, each link healed
@@ -11,8 +12,8 @@
  * Every client gets a host address from our prefix and routes to the whole vL3 net via S; a
  * peer's prefix is routed via the peer's S over the link to it.
  *
- * Our DNS server address is S (upstream uses the address of a kernel connection the endpoint
- * makes to itself; in a namespace of our own S on `lo` serves the same purpose).
+ * Our DNS server address is S on the kernel datapath, a host of our prefix on a veth to the kernel
+ * on VPP's (upstream uses the address of a kernel connection the endpoint makes to itself).
  */
 import {
   create,
