@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -54,6 +55,10 @@ void CloseAll(const std::vector<int>& fds) {
   for (int fd : fds) ::close(fd);
 }
 
+// Set by the env's cleanup hook: from then on no event may touch JS (node is tearing the
+// environment down; napi calls fail and node-addon-api turns failures into C++ exceptions).
+std::atomic<bool> g_envGone{false};
+
 void Deliver(Napi::Env env, Napi::Function cb, std::nullptr_t*, Event* ev);
 using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Event, Deliver>;
 
@@ -82,6 +87,8 @@ class Loop {
       return *what = "epoll_ctl(ADD eventfd)", false;
     tsfn_ = Tsfn::New(env, cb, "nsm:fdsock", 0, 1);
     tsfn_.Unref(env);
+    napi_add_env_cleanup_hook(
+        env, [](void*) { g_envGone.store(true, std::memory_order_release); }, nullptr);
     started_ = true;
     std::thread([this] { Run(); }).detach();
     return true;
@@ -270,27 +277,48 @@ class Loop {
 };
 
 // JS thread: (id, data: Buffer | null, fds: number[], eof: boolean, writable: boolean, errno: number)
+// Nothing may throw out of here (this runs from a C callback: an escaping exception aborts the
+// process), so everything that touches napi sits inside the guard. Received fds belong to JS once
+// the callback runs; until then they are closed here.
 void Deliver(Napi::Env env, Napi::Function cb, std::nullptr_t*, Event* ev) {
   std::unique_ptr<Event> own(ev);
-  if (env == nullptr || cb.IsEmpty()) {
+  if (env == nullptr || cb.IsEmpty() || g_envGone.load(std::memory_order_acquire)) {
     CloseAll(ev->fds);
     return;
   }
-  Napi::Value data = env.Null();
-  if (!ev->data.empty()) {
-    auto* bytes = new std::vector<uint8_t>(std::move(ev->data));
-    data = Napi::Buffer<uint8_t>::New(
-        env, bytes->data(), bytes->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; },
-        bytes);
-  }
-  auto fds = Napi::Array::New(env, ev->fds.size());
-  for (uint32_t i = 0; i < ev->fds.size(); ++i) fds[i] = Napi::Number::New(env, ev->fds[i]);
+  bool handedOver = false;
   try {
-    cb.Call({Napi::Number::New(env, ev->id), data, fds, Napi::Boolean::New(env, ev->eof),
-             Napi::Boolean::New(env, ev->writable), Napi::Number::New(env, ev->err)});
+    Napi::HandleScope scope(env);
+    Napi::Value data = env.Null();
+    if (!ev->data.empty()) {
+      auto bytes = std::make_unique<std::vector<uint8_t>>(std::move(ev->data));
+      uint8_t* p = bytes->data();
+      size_t n = bytes->size();
+      data = Napi::Buffer<uint8_t>::New(
+          env, p, n, [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, bytes.get());
+      bytes.release();  // the Buffer's finalizer owns it now
+    }
+    auto fds = Napi::Array::New(env, ev->fds.size());
+    for (uint32_t i = 0; i < ev->fds.size(); ++i) fds[i] = Napi::Number::New(env, ev->fds[i]);
+    std::initializer_list<napi_value> args = {Napi::Number::New(env, ev->id), data, fds,
+                                              Napi::Boolean::New(env, ev->eof),
+                                              Napi::Boolean::New(env, ev->writable),
+                                              Napi::Number::New(env, ev->err)};
+    handedOver = true;
+    cb.Call(args);
   } catch (const Napi::Error& e) {
-    // the dispatcher owns the fds once called; an exception there is a bug in JS, not here
-    e.ThrowAsJavaScriptException();
+    if (!handedOver) {
+      CloseAll(ev->fds);  // the env could not even build the event: it is going away
+      return;
+    }
+    // the dispatcher threw: a bug in JS, surfaced as an uncaught exception unless the env is
+    // stopping, in which case there is nobody left to tell
+    try {
+      if (!g_envGone.load(std::memory_order_acquire)) e.ThrowAsJavaScriptException();
+    } catch (...) {
+    }
+  } catch (...) {
+    if (!handedOver) CloseAll(ev->fds);
   }
 }
 

@@ -31,6 +31,9 @@ export type GrpcServiceDef<S extends GenServiceMethods> = {
   readonly [K in keyof S]: grpc.MethodDefinition<MessageShape<S[K]["input"]>, MessageShape<S[K]["output"]>>;
 };
 
+/** toBinary's fresh array as a Buffer without a copy (`Buffer.from(u8)` would copy every message) */
+const asBuffer = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+
 /** Builds a grpc-js service definition (path `/${typeName}/${method}`) from a protobuf-es service. */
 export function grpcService<S extends GenServiceMethods>(svc: GenService<S>): GrpcServiceDef<S>;
 export function grpcService(svc: DescService): grpc.ServiceDefinition;
@@ -44,9 +47,9 @@ export function grpcService(svc: DescService): grpc.ServiceDefinition {
       requestStream: streamIn,
       responseStream: streamOut,
       originalName: m.name,
-      requestSerialize: (x) => Buffer.from(toBinary(m.input, x as MessageShape<typeof m.input>)),
+      requestSerialize: (x) => asBuffer(toBinary(m.input, x as MessageShape<typeof m.input>)),
       requestDeserialize: (b) => fromBinary(m.input, b),
-      responseSerialize: (x) => Buffer.from(toBinary(m.output, x as MessageShape<typeof m.output>)),
+      responseSerialize: (x) => asBuffer(toBinary(m.output, x as MessageShape<typeof m.output>)),
       responseDeserialize: (b) => fromBinary(m.output, b),
     };
   }

@@ -208,7 +208,9 @@ class Begin {
         // the returned conn goes back up the chain (and is changed there): keep a copy, not it
         factory.storedPrefs = req.mechanismPreferences;
         factory.storedConn = clone(ConnectionSchema, conn);
-        factory.returnedConn = clone(ConnectionSchema, conn);
+        // only the client's merge reads it: a server keeps one copy (a clone of a connection
+        // with four path segments and tokens is ~20 µs, paid per hop per Request)
+        if (this.side === "client") factory.returnedConn = clone(ConnectionSchema, conn);
         factory.storedCtx = ctx;
         factory.budgetMs = Number.isFinite(ctx.deadline) ? Math.max(1, ctx.deadline - started) : Infinity;
         factory.next = next;

@@ -118,3 +118,59 @@ test(
     }
   },
 );
+
+test(
+  "nsm registry with live fd-passing clients (watchers and registers in flight) exits 0 on SIGTERM",
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "nsm-regcmd-fd-"));
+    const sock = join(dir, "registry.sock");
+    const reg = spawnRegistry({
+      NSM_LISTEN_ON: `unix://${sock}`,
+      NSM_REGISTRY_STORE: "memory",
+      NSM_GRPCFD: "true",
+      NSM_LOG_LEVEL: "INFO",
+    });
+    const conns = Array.from({ length: 4 }, () => dial(`unix://${sock}`));
+    const wac = new AbortController();
+    t.after(() => {
+      wac.abort();
+      for (const c of conns) c.close();
+      if (reg.proc.exitCode === null && reg.proc.signalCode === null) reg.proc.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await reg.started;
+    // watchers on every channel: the server keeps writing to these fd-passing sockets
+    const watches = conns.map(async (c) => {
+      try {
+        for await (const _ of c.nseRegistry.find(nseQuery({}, true), newCtx({ signal: wac.signal }))) void _;
+      } catch {
+        // the registry goes away under them: expected
+      }
+    });
+    // registrations keep every socket busy in both directions while SIGTERM lands
+    let stop = false;
+    const load = conns.map(async (c, k) => {
+      for (let i = 0; !stop; i++) {
+        try {
+          await c.nseRegistry.register(
+            create(NetworkServiceEndpointSchema, { name: `nse-${k}-${i % 50}`, url: "tcp://127.0.0.1:7001" }),
+            newCtx({ timeoutMs: 2000 }),
+          );
+        } catch {
+          return;
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 500)); // real process: let traffic flow before the signal
+    const stderr: string[] = [];
+    reg.proc.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
+    reg.proc.kill("SIGTERM");
+    const code = await reg.exited;
+    stop = true;
+    wac.abort();
+    await Promise.all([...watches, ...load]);
+    assert.equal(code, 0, `nsm registry ended with ${code ?? reg.proc.signalCode}: ${stderr.join("").slice(-800)}`);
+    assert.equal(existsSync(sock), false, "socket removed on shutdown");
+  },
+);

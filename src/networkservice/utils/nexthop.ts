@@ -27,18 +27,22 @@ export interface NextHopWatch {
   events(signal: AbortSignal): AsyncIterable<ConnectionEvent>;
 }
 
+/** the next hop dialled for this connection (dial's CLIENT_CONN), undefined in chains without one */
+export function clientConnOf(ctx: Ctx) {
+  try {
+    return ctx.clientMeta.get(CLIENT_CONN);
+  } catch {
+    return undefined; // no client metadata in this chain
+  }
+}
+
 /**
  * The watch of `conn` (as the chain below returned it) on the next hop dialled for this
  * connection; undefined when no next hop was dialled (no clientconn metadata) or the connection
  * has no segment at its index.
  */
 export function nextHopWatch(ctx: Ctx, conn: Connection): NextHopWatch | undefined {
-  let cc;
-  try {
-    cc = ctx.clientMeta.get(CLIENT_CONN);
-  } catch {
-    cc = undefined; // no client metadata in this chain
-  }
+  const cc = clientConnOf(ctx);
   const idx = conn.path?.index ?? 0;
   const seg = conn.path?.pathSegments[idx];
   if (!cc || !seg) return undefined;

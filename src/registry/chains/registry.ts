@@ -105,8 +105,12 @@ export async function createRegistry(o: RegistryOptions): Promise<Registry> {
   let proxy: GrpcConn | undefined;
   if (o.proxyRegistryUrl) proxy = dial(o.proxyRegistryUrl, { dialTimeoutMs: o.dialTimeoutMs });
 
-  const nseStoreEl = storeNseServer(nseReplica, { signal: life.signal, log });
-  const nsStoreEl = storeNsServer(nsReplica, { signal: life.signal, log });
+  // one watch response per change for all streams: no element of the chains below (updatepath,
+  // validate, authorize, interdomain, begin, setregistrationtime, expire, setpayload) has a
+  // find() that edits responses, and the transport only serializes them. A caller using these
+  // chains in-process must not edit what find() yields.
+  const nseStoreEl = storeNseServer(nseReplica, { signal: life.signal, log, shareWatchResponses: true });
+  const nsStoreEl = storeNsServer(nsReplica, { signal: life.signal, log, shareWatchResponses: true });
   const tokens = processTokens(o.name ?? "registry", o.maxTokenLifetimeMs);
   const nse = nseChain(
     updatePathNseServer({ tokens }),
