@@ -35,7 +35,7 @@ for (const [mech, payload] of [
   ["WIREGUARD", "IP"],
 ] as const)
   test(
-    `vpp remote ${mech}: NSC on node A pings NSE on node B over a ${mech} tunnel between two VPPs; Close leaves both clean`,
+    `vpp remote ${mech}: NSC on node A pings NSE on node B (and TCP crosses) over a ${mech} tunnel between two VPPs; Close leaves both clean`,
     { skip, timeout: 90_000 },
     async (t) => {
       const sb = dpSandbox(t);
