@@ -56,6 +56,9 @@ const AF_ETHERNET = 1,
   AF_IP = 2,
   AF_FLAGS_ETHERNET = 8 | 2,
   AF_FLAGS_IP = 8;
+/** 64 KiB of packet plus headers, in whole pages; 256 frames a ring (17 MiB of kernel memory each) */
+const AF_FRAME = 65536 + 4096,
+  AF_FRAMES = 256;
 
 interface Service {
   table: number;
@@ -272,8 +275,12 @@ export class Vl3VppRouter {
       mode: l2 ? AF_ETHERNET : AF_IP,
       ...(l2 ? { hw_addr: toMac(vppMacOf(`${key}/${link.index}`)) } : {}),
       host_if_name: ifname,
-      rx_frame_size: 10240,
-      tx_frame_size: 10240,
+      // a veth hands a client's TCP over as GSO packets of up to 64 KiB: a 10 KiB frame truncated
+      // them (veth to veth through VPP: 2.9 Mbit/s with 10 KiB frames, 6.2 Gbit/s with these)
+      rx_frame_size: AF_FRAME,
+      tx_frame_size: AF_FRAME,
+      rx_frames_per_block: AF_FRAMES,
+      tx_frames_per_block: AF_FRAMES,
       flags: l2 ? AF_FLAGS_ETHERNET : AF_FLAGS_IP,
     });
     try {
