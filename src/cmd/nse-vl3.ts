@@ -34,6 +34,9 @@ export const ENV_HELP = `nsm nse-vl3 — vL3 endpoint (kernel or VPP datapath, i
   NSM_IDLE_TIMEOUT             0                                                     exit after this long without connections (0 = never)
   NSM_DNS_LISTEN_ON            :53                                                   our DNS server (UDP + TCP) in our namespace (ours; "" = none)
   NSM_VL3_DATAPATH             kernel                                                kernel | vpp: who routes between the connections (ours; vpp = upstream cmd-nse-vl3-vpp)
+  NSM_LIVENESS_CHECK_ENABLED   true                                                  heal pings each peer link's far S (kernel: over the link; vpp: from our DNS address through VPP)
+  NSM_LIVENESS_CHECK_INTERVAL  200ms                                                 how often a peer link's data plane is checked
+  NSM_LIVENESS_CHECK_TIMEOUT   1s                                                    how long one check waits for an answer
   NSM_VPP_API_SOCKET           (none: start our own VPP in a temp dir)               vpp: a running VPP's API socket (in our namespace)
 ${COMMON_HELP}`;
 
@@ -73,6 +76,12 @@ export function readConfig(env: Env = process.env) {
     dnsListenOn: e.string("NSM_DNS_LISTEN_ON", ":53"),
     datapath: e.oneOf("NSM_VL3_DATAPATH", ["kernel", "vpp"] as const, "kernel"),
     vppApiSocket: e.optional("NSM_VPP_API_SOCKET"),
+    liveness: e.bool("NSM_LIVENESS_CHECK_ENABLED", true)
+      ? {
+          intervalMs: e.duration("NSM_LIVENESS_CHECK_INTERVAL", "200ms"),
+          timeoutMs: e.duration("NSM_LIVENESS_CHECK_TIMEOUT", "1s"),
+        }
+      : (false as const),
   };
 }
 

@@ -50,6 +50,23 @@ test(
     await everyoneReachesEveryone(cs, addr, 20_000);
     t.diagnostic(`all 12 pairs by address and name in ${Date.now() - t0} ms`);
 
+    // liveness on the peer link (NSM_LIVENESS_CHECK_*, on by default): quiet while the link works;
+    // when b's VPP interface for it goes down, b's check fails and heal makes the link anew
+    assert.doesNotMatch(b.output(), /data plane check failed|liveness check: cannot ping/);
+    const dir = /"dir":"([^"]+)"/.exec(b.output())?.[1];
+    assert.ok(dir, "vl3-b logged its VPP's run directory");
+    const attached = () => b.output().match(/"ifname":"vl3p0".*interface attached/g)?.length ?? 0;
+    const before = attached();
+    await run("/opt/vpp/bin/vppctl", ["-s", `${dir}/cli.sock`, "set", "interface", "state", "host-vl3p0", "down"]);
+    const broken = Date.now();
+    await b.waitFor(/data plane check failed/, 10_000);
+    for (const end = Date.now() + 20_000; attached() === before; await new Promise((r) => setTimeout(r, 100)))
+      assert.ok(Date.now() < end, "vl3-b did not attach its link to vl3-a again");
+    await everyoneReachesEveryone(cs, addr, 20_000, { byName: false });
+    t.diagnostic(
+      `peer link healed by its liveness check, all pairs reached again ${Date.now() - broken} ms after the break`,
+    );
+
     const onA = clientsOf(cs, "vl3-a");
     assert.ok(onA.length > 0 && onA.length < 4, `clients on vl3-a: ${onA.map((c) => c.name).join(" ")}`);
     // vl3-a dies (and its VPP with it): its clients heal to vl3-b, with addresses from vl3-b's prefix

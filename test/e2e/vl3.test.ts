@@ -40,6 +40,8 @@ test(
     await everyoneReachesEveryone(cs, addr, 20_000);
 
     // round robin on each nsmgr: each endpoint has clients, so the pings above crossed the peer link
+    // the peer link's liveness check (NSM_LIVENESS_CHECK_*, on by default) answered all along
+    assert.doesNotMatch(b.output(), /data plane check failed|liveness check: cannot ping/);
     const onA = clientsOf(cs, "vl3-a");
     assert.ok(onA.length > 0 && onA.length < 4, `clients on vl3-a: ${onA.map((c) => c.name).join(" ")}`);
     // vl3-a dies: its clients heal to vl3-b, with addresses from vl3-b's prefix

@@ -13,6 +13,7 @@ import { Netns } from "../../datapath/index.js";
 import { messageOf } from "../../core/index.js";
 import { writeFileSync } from "node:fs";
 import type { Logger } from "../../tools/log.js";
+import { kernelLivenessCheck, type LivenessCheck } from "../common/heal/liveness.js";
 import type { Vl3Pool } from "../utils/vl3pool.js";
 
 export type Vl3DatapathKind = "kernel" | "vpp";
@@ -26,11 +27,13 @@ export interface Vl3Datapath {
   readonly clientElements: readonly ClientElement[];
   /** the address our DNS server is reached at (from the first pool), once known */
   dnsIp(): string | undefined;
+  /** heal's data-plane check of our links to peers (NSM_LIVENESS_CHECK_*): their S answers */
+  livenessCheck(): LivenessCheck;
   close(): Promise<void>;
 }
 
 /** The kernel datapath: our namespace routes. */
-export function kernelVl3Datapath(ns: Netns, pool: Vl3Pool, log: Logger): Vl3Datapath {
+export function kernelVl3Datapath(ns: Netns, pool: Vl3Pool, log: Logger, netnsUrl?: string): Vl3Datapath {
   for (const f of ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"])
     try {
       writeFileSync(f, "1");
@@ -48,6 +51,8 @@ export function kernelVl3Datapath(ns: Netns, pool: Vl3Pool, log: Logger): Vl3Dat
     serverElements: [],
     clientElements: [],
     dnsIp: () => (pool.ready ? pool.selfIp : undefined),
+    // as an NSC's: from our S over the link's interface to the peer's S
+    livenessCheck: () => kernelLivenessCheck({ netnsUrl, log }),
     close: async () => undefined,
   };
 }

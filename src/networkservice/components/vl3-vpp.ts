@@ -15,7 +15,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Netns } from "../../datapath/index.js";
 import type { Route } from "../../datapath/route.js";
+import { messageOf } from "../../core/index.js";
+import { icmpEcho } from "../../native.js";
 import type { Logger } from "../../tools/log.js";
+import type { LivenessCheck } from "../common/heal/liveness.js";
 import { VppClient } from "../../vpp/client.js";
 import { launchVpp, type LaunchedVpp } from "../../vpp/launch.js";
 import { vl3VppClient } from "../common/vl3vpp/client.js";
@@ -121,6 +124,7 @@ export async function vppVl3Datapath(o: VppVl3Options): Promise<Vl3Datapath> {
       serverElements: [vl3VppServer(router, log)],
       clientElements: [vl3VppClient(router)],
       dnsIp: () => dns?.addr.split("/")[0],
+      livenessCheck: () => vppLivenessCheck(() => dns?.addr.split("/")[0], log),
       close: async () => {
         await moving;
         await unwind();
@@ -130,4 +134,37 @@ export async function vppVl3Datapath(o: VppVl3Options): Promise<Vl3Datapath> {
     await unwind();
     throw e;
   }
+}
+
+/**
+ * heal's data-plane check of a link to a peer on the VPP datapath: the kernel has no address on
+ * the link (VPP holds S), so the echo goes from our DNS address D over the DNS pair, through our
+ * VPP and the link, to the peer's S, which the peer's VPP answers. Alive when every peer address
+ * of D's family answered within the timeout.
+ */
+export function vppLivenessCheck(dnsIp: () => string | undefined, log: Logger): LivenessCheck {
+  let warned = "";
+  return async (conn, signal, timeoutMs) => {
+    const src = dnsIp();
+    const v6 = (a: string) => a.includes(":");
+    const dsts = (conn.context?.ipContext?.dstIpAddrs ?? []).map((a) => a.split("/")[0]!);
+    if (!src || signal.aborted) return !signal.aborted;
+    const mine = dsts.filter((d) => v6(d) === v6(src));
+    if (!mine.length) return true;
+    const ms = Math.max(1, Math.min(60_000, Math.round(timeoutMs)));
+    const ok = await Promise.all(
+      mine.map((dst) =>
+        icmpEcho("/proc/self/ns/net", { src, dst, ifname: DNS_VETH[0], timeoutMs: ms, count: 4 }).then(
+          (r) => r.received > 0,
+          (e: unknown) => {
+            const err = messageOf(e);
+            if (err !== warned) log.warn({ connId: conn.id, src, dst, err }, "liveness check: cannot ping");
+            warned = err;
+            return false;
+          },
+        ),
+      ),
+    );
+    return ok.every(Boolean);
+  };
 }

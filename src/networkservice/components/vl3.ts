@@ -68,6 +68,8 @@ export interface Vl3Config extends Omit<EndpointConfig, "cidrs" | "dnsConfigs" |
   datapath?: Vl3DatapathKind;
   /** NSM_VPP_API_SOCKET (vpp datapath): a running VPP in our netns instead of our own */
   vppApiSocket?: string;
+  /** NSM_LIVENESS_CHECK_*: heal checks the data plane of our links to peers (default: off) */
+  liveness?: { intervalMs: number; timeoutMs: number } | false;
 }
 
 export interface Vl3Handle {
@@ -99,7 +101,7 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
     dp =
       o.datapath === "vpp"
         ? await vppVl3Datapath({ ns, pool, service: o.services[0]!, log, apiSocket: o.vppApiSocket })
-        : kernelVl3Datapath(ns, pool, log);
+        : kernelVl3Datapath(ns, pool, log, o.netnsUrl);
     undo.push(() => dp!.close());
     let selfs: string[] = [];
     const moveSelf = () => {
@@ -176,7 +178,16 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
       nsmgrUrl: o.nsmgrUrl,
       dialTimeoutMs: o.dialTimeoutMs,
       netnsUrl: o.netnsUrl,
-      heal: { keepEndpoint: true },
+      heal: {
+        keepEndpoint: true,
+        ...(o.liveness
+          ? {
+              livenessCheck: dp.livenessCheck(),
+              livenessIntervalMs: o.liveness.intervalMs,
+              livenessTimeoutMs: o.liveness.timeoutMs,
+            }
+          : {}),
+      },
       extra: [...pools.map((p) => vl3Client(p)), vl3DnsClient(state), ...dp.clientElements],
     });
     undo.push(() => nsc.close());

@@ -34,6 +34,8 @@ export const VL3_VPP_MESSAGES = [
   "sw_interface_set_unnumbered",
   "sw_interface_add_del_address",
   "sw_interface_set_flags",
+  "sw_interface_set_mtu",
+  "feature_gso_enable_disable",
   "ip_route_add_del",
   "ip_neighbor_add_del",
   "af_packet_create_v3",
@@ -54,6 +56,9 @@ const AF_ETHERNET = 1,
   AF_IP = 2,
   AF_FLAGS_ETHERNET = 8 | 2,
   AF_FLAGS_IP = 8;
+/** 64 KiB of packet plus headers, in whole pages; 256 frames a ring (17 MiB of kernel memory each) */
+const AF_FRAME = 65536 + 4096,
+  AF_FRAMES = 256;
 
 interface Service {
   table: number;
@@ -208,7 +213,8 @@ export class Vl3VppRouter {
     const end = Date.now() + ms;
     for (;;) {
       const l = await this.ns.linkByName(ifname).catch(() => undefined);
-      if (l?.attrs.index !== undefined) return { index: l.attrs.index, mac: l.attrs.mac, kind: l.kind };
+      if (l?.attrs.index !== undefined)
+        return { index: l.attrs.index, mac: l.attrs.mac, kind: l.kind, mtu: l.attrs.mtu };
       if (this.closed || signal?.aborted) throw new Error(`vl3 vpp: stopped while waiting for ${ifname}`);
       if (Date.now() > end)
         throw new Error(`vl3 vpp: interface ${ifname} did not appear in ${this.ns.name} within ${ms} ms`);
@@ -260,7 +266,7 @@ export class Vl3VppRouter {
     key: string,
     service: string,
     ifname: string,
-    link: { index: number; mac?: string; kind: string },
+    link: { index: number; mac?: string; kind: string; mtu?: number },
   ): Promise<Attached> {
     const s = await this.service(service);
     const l2 = !!link.mac && link.mac !== "00:00:00:00:00:00";
@@ -269,8 +275,12 @@ export class Vl3VppRouter {
       mode: l2 ? AF_ETHERNET : AF_IP,
       ...(l2 ? { hw_addr: toMac(vppMacOf(`${key}/${link.index}`)) } : {}),
       host_if_name: ifname,
-      rx_frame_size: 10240,
-      tx_frame_size: 10240,
+      // a veth hands a client's TCP over as GSO packets of up to 64 KiB: a 10 KiB frame truncated
+      // them (veth to veth through VPP: 2.9 Mbit/s with 10 KiB frames, 6.2 Gbit/s with these)
+      rx_frame_size: AF_FRAME,
+      tx_frame_size: AF_FRAME,
+      rx_frames_per_block: AF_FRAMES,
+      tx_frames_per_block: AF_FRAMES,
       flags: l2 ? AF_FLAGS_ETHERNET : AF_FLAGS_IP,
     });
     try {
@@ -281,6 +291,11 @@ export class Vl3VppRouter {
         unnumbered_sw_if_index: sw_if_index,
         is_add: true,
       });
+      // the kernel's MTU: VPP then answers "fragmentation needed" instead of sending what the
+      // kernel end drops (a 9000-byte veth client towards a 1420-byte tunnel)
+      if (link.mtu) await this.vpp.request("sw_interface_set_mtu", { sw_if_index, mtu: [link.mtu, 0, 0, 0] });
+      // an L3 device reads no vnet header: VPP segments what arrived as one GSO packet
+      if (!l2) await this.vpp.request("feature_gso_enable_disable", { sw_if_index, enable_disable: true });
       await this.vpp.request("sw_interface_set_flags", { sw_if_index, flags: 1 });
     } catch (e) {
       await this.vpp.request("af_packet_delete", { host_if_name: ifname }).catch(() => undefined);
