@@ -125,6 +125,14 @@ export function timersByName(signal?: AbortSignal) {
   };
 }
 
+/**
+ * The query URL of a Find that asks an nsmgr whether the NSE named in the query was registered
+ * through it: our localbypass answers it from its own table with one response whose URL is this
+ * value (`deleted` when the name is not its own) and asks no registry. An nsmgr that does not
+ * know the question (upstream's) answers without that URL.
+ */
+export const REGISTERED_HERE_URL = "nsm-registered-here:";
+
 /** sdk pkg/tools/interdomain: a name with "@" belongs to another domain. */
 export const interdomain = {
   is: (name: string) => name.includes("@"),
