@@ -7,7 +7,7 @@
 import { statSync } from "node:fs";
 import type { DatapathBackend } from "../../forwarder/backend.js";
 import { create, NetworkServiceEndpointQuerySchema } from "../../api/index.js";
-import { newCtx, type Ctx, type NseRegistryServer } from "../../core/index.js";
+import { messageOf, newCtx, type Ctx, type NseRegistryServer } from "../../core/index.js";
 import { REGISTERED_HERE_URL } from "../../registry/tools.js";
 import type { TokenGenerator } from "../../tools/token/index.js";
 import { connectServer } from "../common/connect/server.js";
@@ -78,9 +78,24 @@ export function servedElsewhere(
   forwarderService = "forwarder",
   nsmgr?: Pick<NseRegistryServer, "find">,
 ): XconnectOptions["isRemote"] {
+  // "ours" per (name, URL as the nsmgr hands it out), sparing a Find per local Request and refresh:
+  // an NSE that registers elsewhere comes back under another URL. "Not ours" is asked again each
+  // time: a URL of a received fd (unix:///proc/self/fd/N) may come back for another registration.
+  const answers = new Map<string, boolean | undefined>();
   return async (url, ctx, conn) => {
     const name = conn?.networkServiceEndpointName;
-    const here = nsmgr && name ? await registeredHere(nsmgr, name, ctx) : undefined;
+    const key = `${name}\n${url}`;
+    let here = answers.get(key);
+    if (nsmgr && name && !answers.has(key)) {
+      try {
+        here = await registeredHere(nsmgr, name, ctx);
+        if (answers.size >= 4096) answers.delete(answers.keys().next().value!);
+        if (here !== false) answers.set(key, here);
+      } catch (e) {
+        // the question failed (nsmgr restarting): judge by the URL this time, ask again next time
+        ctx.log.debug({ nse: name, err: messageOf(e) }, "forwarder: nsmgr did not say whether it registered the NSE");
+      }
+    }
     if (here !== undefined) return !here;
     const fwds = await findNses(registry, { networkServiceNames: [forwarderService] }, ctx);
     const id = identity(url);
