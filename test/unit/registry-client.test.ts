@@ -23,6 +23,8 @@ import { nsmgrRegistry } from "../../src/registry/chains/nsmgr.js";
 import { nseWatchCache, nsWatchCache } from "../../src/registry/common/watchcache/cache.js";
 import { NSE, nseQuery, readList } from "../../src/registry/tools.js";
 import { registryAt } from "../helpers/registry.js";
+import { createRegistry } from "../../src/registry/chains/registry.js";
+import { registeredHere } from "../../src/networkservice/chains/forwarder.js";
 
 const ctx = (ms = 5000) => newCtx({ timeoutMs: ms });
 const nse = (name: string, url = "tcp://127.0.0.1:7001", services = ["icmp"]) =>
@@ -242,6 +244,29 @@ test(
       life.abort();
       conn.close();
       await r.down();
+    }
+  },
+);
+
+test(
+  "nsmgr registry: asked whether an NSE was registered through it, localbypass answers from its own table; a registry does not answer",
+  { timeout: 10_000 },
+  async () => {
+    const life = new AbortController();
+    const reg = nsmgrRegistry({ nsmgrUrl: "tcp://10.0.0.1:5001", signal: life.signal });
+    const plain = await createRegistry({ signal: life.signal });
+    try {
+      await reg.nse.register(nse("nse-tcp", "tcp://10.0.0.1:7001"), ctx());
+      await reg.nse.register(nse("fwd-0", "unix:///run/fwd-0.sock", ["forwarder"]), ctx());
+      assert.equal(await registeredHere(reg.nse, "nse-tcp", ctx()), true);
+      assert.equal(await registeredHere(reg.nse, "fwd-0", ctx()), true);
+      assert.equal(await registeredHere(reg.nse, "nse-b@domain2", ctx()), false);
+      await plain.nse.register(nse("nse-tcp", "tcp://10.0.0.1:7001"), ctx());
+      assert.equal(await registeredHere(plain.nse, "nse-tcp", ctx()), undefined, "no answer: not an nsmgr");
+    } finally {
+      await plain.close();
+      await reg.close();
+      life.abort();
     }
   },
 );

@@ -60,6 +60,7 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
     tokens,
     signal: life.signal,
     registry: lookup,
+    nsmgr: nses,
     backend,
     pool,
     isRemote: o.isRemote,
