@@ -35,6 +35,7 @@ import {
   encodeLinkDel,
   encodeLinkDelGroup,
   encodeEthtoolSet,
+  ETHTOOL_STXCSUM,
   encodeLinkSet,
   targetAt,
   validateChange,
@@ -44,21 +45,14 @@ import {
 } from "./link.js";
 import { encodeNeigh, validateNeigh, type Neigh } from "./neigh.js";
 import * as nl from "./netlink.js";
-import { isNetnsHandle, resolveRef, type NetnsHandle, type NetnsRef } from "./ref.js";
+import { isNetnsHandle, peerKey, type NetnsHandle, type NetnsRef } from "./ref.js";
 import { encodeRoute, routeText, validateRoute, type Route } from "./route.js";
 
 const CREATE_EXCL = nl.NLM_F_CREATE | nl.NLM_F_EXCL;
 const CREATE_REPLACE = nl.NLM_F_CREATE | nl.NLM_F_REPLACE;
 
-function peerKey(target: NetnsHandle | NetnsRef | undefined, self: string): string {
-  if (target === undefined) return self;
-  if (isNetnsHandle(target)) return target.name;
-  try {
-    return resolveRef(target).name;
-  } catch {
-    return JSON.stringify(target);
-  }
-}
+const duplicate = (name: string, where: string, prev: number) =>
+  DatapathError.invalid(`duplicate link name "${name}" in ${where}: op ${prev + 1} creates it too`);
 
 export class Batch {
   private readonly ops: Op[] = [];
@@ -93,8 +87,7 @@ export class Batch {
   private claim(name: string, where: string): void {
     const key = `${where}\0${name}`;
     const prev = this.created.get(key);
-    if (prev !== undefined)
-      throw DatapathError.invalid(`duplicate link name "${name}" in ${where}: op ${prev + 1} creates it too`);
+    if (prev !== undefined) throw duplicate(name, where, prev);
     this.created.set(key, this.ops.length);
   }
 
@@ -128,13 +121,8 @@ export class Batch {
     for (const [key, at] of sub.created) {
       const prev = this.created.get(key);
       if (prev !== undefined && !this.invalid) {
-        this.invalid = {
-          step: base + at,
-          name: "linkAdd",
-          error: DatapathError.invalid(
-            `duplicate link name "${key.split("\0")[1]}" in ${key.split("\0")[0]}: op ${prev + 1} creates it too`,
-          ),
-        };
+        const [where, name] = key.split("\0") as [string, string];
+        this.invalid = { step: base + at, name: "linkAdd", error: duplicate(name, where, prev) };
       }
       this.created.set(key, base + at);
     }
@@ -237,11 +225,7 @@ export class Batch {
       }),
     );
   }
-  /**
-   * Turns the link's transmit checksum offload on or off (`ethtool -K <name> tx on|off`; off also
-   * drops TSO, so the kernel hands the link whole, checksummed packets of at most its MTU). Not
-   * undone.
-   */
+  /** `ethtool -K <name> tx on|off` (off also drops TSO: whole, checksummed packets of at most the MTU). Not undone. */
   linkSetTxChecksum(name: string, on: boolean): this {
     return this.push(
       "linkSetTxChecksum",
@@ -249,7 +233,7 @@ export class Batch {
       () => void checkIfname(name),
       () => ({
         what: `turning tx checksum offload ${on ? "on" : "off"} on ${name}`,
-        build: () => [encodeEthtoolSet(name, nl.ETHTOOL_STXCSUM, on ? 1 : 0)],
+        build: () => [encodeEthtoolSet(name, ETHTOOL_STXCSUM, on ? 1 : 0)],
       }),
     );
   }

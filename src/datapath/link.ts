@@ -245,6 +245,8 @@ export function validateSpec(l: LinkSpec): void {
 }
 
 /** The local message setting ethtool value `cmd` to `data` on link `name` (in the batch's netns). */
+/** ethtool command (linux/ethtool.h) */
+export const ETHTOOL_STXCSUM = 0x17;
 export function encodeEthtoolSet(name: string, cmd: number, data: number): nl.NlMsg {
   const b = Buffer.alloc(8 + 16);
   b.writeUInt32LE(cmd, 0);

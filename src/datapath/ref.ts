@@ -49,3 +49,14 @@ export function resolveRef(ref: NetnsRef): { path: string; name: string } {
   }
   throw DatapathError.invalid(`invalid netns reference ${JSON.stringify(ref)}`);
 }
+
+/** the netns name `target` designates, `self` when undefined (for messages and duplicate checks) */
+export function peerKey(target: NetnsHandle | NetnsRef | undefined, self: string): string {
+  if (target === undefined) return self;
+  if (isNetnsHandle(target)) return target.name;
+  try {
+    return resolveRef(target).name;
+  } catch {
+    return JSON.stringify(target);
+  }
+}

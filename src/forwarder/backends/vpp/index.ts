@@ -18,9 +18,7 @@
  * With `apiSocket` (NSM_VPP_API_SOCKET) the backend uses that VPP; without, it starts its own
  * (src/vpp/launch.ts) in `runDir` and stops it on close.
  *
- *   const backend = await vppBackend({ apiSocket: "/run/vpp/api.sock", log });
- *
- * Root only.
+ *   const backend = await vppBackend({ apiSocket: "/run/vpp/api.sock", log }); // root only
  */
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
