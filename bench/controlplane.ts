@@ -24,51 +24,31 @@
  *   (after the warm-up) into results/controlplane-cpu.json.
  * Goals (issue #5): p50 ≤ 2 ms, ≥ 500 setups/s, RSS ≤ 200 MiB at 1,000 connections.
  */
-import { spawn } from "node:child_process";
-import { setMaxListeners } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectTo, dial, newCtx, serve, type GrpcServer, type GrpcConn } from "../src/core/index.js";
 import { clone, create, ConnectionSchema, NetworkServiceRequestSchema, type Connection } from "../src/api/index.js";
 import { OUTGOING_METADATA } from "../src/core/index.js";
 import { tokenMetadata } from "../src/tools/token/index.js";
-import { createClient, createEndpoint, createForwarder } from "../src/networkservice/components.js";
 import { parseNsUrl, requestFromNsUrl } from "../src/networkservice/utils/nsurl.js";
 import { chain } from "../src/core/index.js";
-import { median, percentile, writeResults, type CaseResult } from "./lib.js";
+import {
+  median,
+  percentile,
+  pool,
+  procCpuMs,
+  rssMiB,
+  selfCpuMs,
+  startControlPlane,
+  timed,
+  now,
+  writeResults,
+  type CaseResult,
+} from "./lib.js";
 
 const arg = (args: string[], name: string, d: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : d;
 };
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-
-async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, n) }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
-}
-
-/** user+system CPU time of a process in ms, from /proc/<pid>/stat (clock ticks, 100 Hz). */
-function procCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime are fields 14, 15
-}
-/** CPU ms used by this process since `from` (process.cpuUsage, µs resolution). */
-function selfCpuMs(from?: NodeJS.CpuUsage): number {
-  const u = process.cpuUsage(from);
-  return (u.user + u.system) / 1000;
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 /** Three chained bare gRPC hops with the same messages: the transport's share of a Request. */
 async function relay(dir: string): Promise<{ conn: GrpcConn; close(): Promise<void> }> {
@@ -99,58 +79,14 @@ export async function run(args: string[]): Promise<void> {
   const concurrency = arg(args, "concurrency", 16);
   const cpuOnly = args.includes("--cpu-only");
   const cpuRequests = arg(args, "cpu-requests", 1000);
-  const dir = mkdtempSync(join(tmpdir(), "nsm-bench-cp-"));
-  const nsmgrUrl = `unix://${join(dir, "nsm.sock")}`;
-  const life = new AbortController();
-  setMaxListeners(0, life.signal); // every component and watch hangs on it
-  // NSM_BENCH_NSMGR_ARGS: extra node flags for the nsmgr process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  const nodeArgs = process.env.NSM_BENCH_NSMGR_ARGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, new URL("../bin/nsm.mjs", import.meta.url).pathname, "nsmgr"], {
-    env: { ...process.env, NSM_LISTEN_ON: nsmgrUrl, NSM_REGISTRY_URL: "", NSM_LOG_LEVEL: "WARN" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const cp = await startControlPlane("nsm-bench-cp-", 15_000);
+  const { dir, child, nsc, request, close: closeConn } = cp;
+  const u = parseNsUrl("kernel://icmp/nsm-1");
+  let n = 0;
   const out: CaseResult[] = [];
-  const cleanups: (() => unknown)[] = [];
   try {
-    let log = "";
-    await new Promise<void>((resolve, reject) => {
-      child.stderr!.on("data", (d: Buffer) => {
-        log = (log + d.toString()).slice(-4000);
-      });
-      child.once("exit", (code) => reject(new Error(`nsm nsmgr exited (${code}): ${log}`)));
-      const probe = dial(nsmgrUrl);
-      probe.waitReady(15_000).then(() => {
-        probe.close();
-        resolve();
-      }, reject);
-    });
-    const common = { signal: life.signal, dialTimeoutMs: 2000 };
-    const fwd = await createForwarder({
-      ...common,
-      name: "fwd",
-      listenOn: [`unix://${join(dir, "fwd.sock")}`],
-      nsmgrUrl,
-    });
-    cleanups.push(() => fwd.close());
-    const nse = await createEndpoint({
-      ...common,
-      name: "nse",
-      listenOn: [`unix://${join(dir, "nse.sock")}`],
-      nsmgrUrl,
-      services: ["icmp"],
-      cidrs: ["10.0.0.0/8"],
-    });
-    cleanups.push(() => nse.close());
-    const nsc = await createClient({ ...common, name: "nsc", nsmgrUrl, heal: false });
-    cleanups.push(() => nsc.close());
-    const u = parseNsUrl("kernel://icmp/nsm-1");
-    let n = 0;
-    const request = () =>
-      nsc.client.request(requestFromNsUrl(u, `c-${n++}`), newCtx({ deadline: Date.now() + 15_000 }));
-    const closeConn = (c: Connection) => nsc.client.close(c, newCtx({ deadline: Date.now() + 15_000 }));
-
     const r = await relay(dir);
-    cleanups.push(() => r.close());
+    cp.defer(() => r.close());
     const relayReq = () =>
       r.conn.networkService.request(requestFromNsUrl(u, `r-${n++}`), newCtx({ deadline: Date.now() + 15_000 }));
 
@@ -210,16 +146,9 @@ export async function run(args: string[]): Promise<void> {
         full: number[] = [];
       const live: Connection[] = [];
       for (let i = 0; i < samples; i++) {
-        let t = now();
-        const c = await request();
-        ours.push(now() - t);
-        live.push(c);
-        t = now();
-        await relayReq();
-        base.push(now() - t);
-        t = now();
-        await relayFull();
-        full.push(now() - t);
+        live.push(await timed(request, ours));
+        await timed(relayReq, base);
+        await timed(relayFull, full);
       }
       out.push({ case: "request p50 (ms)", ours: median(ours), baseline: median(base) });
       out.push({ case: "request p99 (ms)", ours: percentile(ours, 99), baseline: percentile(base, 99) });
@@ -232,14 +161,15 @@ export async function run(args: string[]): Promise<void> {
 
       // refresh of live connections
       const ref: number[] = [];
-      for (const c of live.slice(0, Math.min(200, live.length))) {
-        const t = now();
-        await nsc.client.request(
-          clone(NetworkServiceRequestSchema, requestFromNsUrl(u, c.id)),
-          newCtx({ deadline: Date.now() + 15_000 }),
+      for (const c of live.slice(0, Math.min(200, live.length)))
+        await timed(
+          () =>
+            nsc.client.request(
+              clone(NetworkServiceRequestSchema, requestFromNsUrl(u, c.id)),
+              newCtx({ deadline: Date.now() + 15_000 }),
+            ),
+          ref,
         );
-        ref.push(now() - t);
-      }
       out.push({ case: "refresh p50 (ms)", ours: median(ref), baseline: median(base) });
 
       // fill up to `conns` live connections, timing the setups
@@ -275,9 +205,7 @@ export async function run(args: string[]): Promise<void> {
         for (let round = 0; round < 4; round++)
           await Promise.all(
             Array.from({ length: 50 }, async () => {
-              const t = now();
-              const c = await fn();
-              lat.push(now() - t);
+              const c = await timed(fn, lat);
               if (keep) live.push(c as Connection);
             }),
           );
@@ -298,17 +226,7 @@ export async function run(args: string[]): Promise<void> {
       });
     }
   } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch {
-        /* reported by the component */
-      }
-    }
-    life.abort();
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
-    rmSync(dir, { recursive: true, force: true });
+    await cp.stop();
   }
   writeResults(cpuOnly ? "controlplane-cpu" : "controlplane", {
     unit: "ms | conn/s | MiB (see case)",

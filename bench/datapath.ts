@@ -22,9 +22,8 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Netns } from "../src/datapath/index.js";
-import { median, percentile, writeResults, type CaseResult } from "./lib.js";
+import { median, now, percentile, writeResults, type CaseResult } from "./lib.js";
 
-const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 const ip = (...a: string[]): string => execFileSync("ip", a, { encoding: "utf8" });
 
 async function ipBatch(args: string[], file: string): Promise<number> {

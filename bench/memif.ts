@@ -19,39 +19,11 @@
  * Baseline and ours alternate window by window (`reps` each, `seconds` long, after a 1 s warm-up)
  * so both see the same background load; each figure is the median of its windows.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { joinPorts, MemifPort, PacketPort } from "../src/datapath/memif.js";
 import { Testpmd } from "../test/helpers/testpmd.js";
 import { median, writeResults, type CaseResult } from "./lib.js";
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const now = (): number => Number(process.hrtime.bigint()) / 1e9;
-
-// testpmd with its forwarding lcore on `cpu` (the other CPU is its mostly idle main lcore).
-const cores = (cpu: number): { lcores: string; mainLcore: number } => ({ lcores: "0,1", mainLcore: cpu === 0 ? 1 : 0 });
-
-/** Packets/s of a counter over one window of `seconds`, after a 1 s warm-up. */
-async function rate(counter: () => Promise<number> | number, seconds: number): Promise<number> {
-  await sleep(1000);
-  const c0 = await counter(),
-    t0 = now();
-  await sleep(seconds * 1000);
-  const c1 = await counter(),
-    t1 = now();
-  return (c1 - c0) / (t1 - t0);
-}
-
-async function withDir<T>(f: (sock: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), "memif-bench-"));
-  try {
-    return await f(join(dir, "memif.sock"));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { cores, loopThrough, oursMiddle, rate, testpmdMiddle, withDir } from "./memif-cases/loop.js";
 
 /**
  * testpmd txonly → testpmd rxonly: the baseline for one direction. `dir` names the side under
@@ -131,56 +103,14 @@ async function txOurs(len: number, seconds: number): Promise<number> {
   });
 }
 
-async function withDirs<T>(f: (a: string, b: string) => Promise<T>): Promise<T> {
-  return withDir((a) => f(a, a.replace(/memif\.sock$/, "memif2.sock")));
-}
-
 /**
  * fwd: testpmd "A" (io mode, two memif server ports, forwarding lcore on CPU 0) loops packets
  * through the middle on CPU 1 — [ours: two memif client ports joined by the native loop |
- * testpmd "B" in io mode with two memif client ports] — and back. A starts forwarding with
- * `start tx_first 8` (the interactive form of `--tx-first`: 8 bursts of 32 per port) once the
- * middle's links are up, so the first bursts are not dropped. Rate: packets A receives on both
- * ports per second = packets the middle forwarded (both directions).
+ * testpmd "B" in io mode with two memif client ports] — and back (memif-cases/loop.ts). Rate:
+ * packets A receives on both ports per second = packets the middle forwarded (both directions).
  */
-async function fwd(middle: "ours" | "testpmd", len: number, seconds: number): Promise<number> {
-  return withDirs(async (s1, s2) => {
-    const a = await Testpmd.start({
-      role: "server",
-      socket: s1,
-      socket2: s2,
-      forwardMode: "io",
-      txPktLen: len,
-      autoStart: false,
-      ...cores(0),
-    });
-    const stops: (() => Promise<void> | void)[] = [];
-    try {
-      if (middle === "testpmd") {
-        const b = await Testpmd.start({ role: "client", socket: s1, socket2: s2, forwardMode: "io", ...cores(1) });
-        stops.push(() => b.stop());
-      } else {
-        const p1 = MemifPort.open({ role: "client", socket: s1, mode: "polling", reconnectMs: 100 });
-        const p2 = MemifPort.open({ role: "client", socket: s2, mode: "polling", reconnectMs: 100 });
-        stops.push(() => {
-          p1.close();
-          p2.close();
-        });
-        await p1.waitUp({ timeoutMs: 10_000 });
-        await p2.waitUp({ timeoutMs: 10_000 });
-        const xc = joinPorts(p1, p2, { busyPoll: true, cpu: 1 });
-        stops.unshift(() => void xc.stop());
-      }
-      await a.waitLinkUp();
-      await a.cmd("start tx_first 8");
-      const both = async () => (await a.portStats(0)).rxPackets + (await a.portStats(1)).rxPackets;
-      return await rate(both, seconds);
-    } finally {
-      for (const f of stops) await f();
-      await a.stop();
-    }
-  });
-}
+const fwd = (middle: "ours" | "testpmd", len: number, seconds: number): Promise<number> =>
+  loopThrough(middle === "ours" ? oursMiddle : testpmdMiddle, len, seconds);
 
 export async function run(args: string[]): Promise<void> {
   const opt = (name: string, def: number): number => {

@@ -22,7 +22,7 @@
  * Goals (issue #4): ≥ 5,000 reg/s memory, ≥ 1,000 reg/s etcd, fan-out p99 ≤ 50 ms.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { setMaxListeners } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,22 +39,11 @@ import { openStore } from "../src/registry/store/open.js";
 import { NSE, nseQuery } from "../src/registry/tools.js";
 import { startEtcd, type EtcdProcess } from "../test/helpers/etcd.js";
 import { apiServerSkip, startApiServer, type ApiServer } from "../test/helpers/kube-apiserver.js";
-import { percentile, writeResults, type CaseResult } from "./lib.js";
+import { now, percentile, pool, procCpuMs, selfCpuMs, writeResults, type CaseResult } from "./lib.js";
 
 const arg = (args: string[], name: string, d: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : d;
-};
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-/** user+system CPU ms of a process, from /proc/<pid>/stat (100 Hz ticks). */
-const procCpuMs = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-};
-const selfCpuMs = (from?: NodeJS.CpuUsage): number => {
-  const u = process.cpuUsage(from);
-  return (u.user + u.system) / 1000;
 };
 const mk = (name: string, i: number): NetworkServiceEndpoint =>
   create(NetworkServiceEndpointSchema, {
@@ -63,15 +52,6 @@ const mk = (name: string, i: number): NetworkServiceEndpoint =>
     networkServiceNames: ["icmp"],
     networkServiceLabels: { icmp: { labels: { app: "bench", n: String(i % 7) } } },
   });
-
-async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, n) }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
-}
 
 async function benchStore(
   label: string,

@@ -13,36 +13,28 @@
  * closed; until all healed to a second NSE; `--heal 0` skips it). Besides results/scale.json (+ bar chart) it writes
  * results/scale-curve.svg: p50 and RSS against live connections (log scale).
  */
-import { spawn } from "node:child_process";
-import { setMaxListeners } from "node:events";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { dial, newCtx } from "../src/core/index.js";
+import { newCtx } from "../src/core/index.js";
 import type { Connection } from "../src/api/index.js";
-import { createClient, createEndpoint, createForwarder } from "../src/networkservice/components.js";
+import { createClient, createEndpoint } from "../src/networkservice/components.js";
 import { parseNsUrl, requestFromNsUrl } from "../src/networkservice/utils/nsurl.js";
-import { median, RESULTS_DIR, writeResults, type CaseResult } from "./lib.js";
+import {
+  median,
+  now,
+  pool,
+  RESULTS_DIR,
+  rssMiB,
+  startControlPlane,
+  timed,
+  writeResults,
+  type CaseResult,
+} from "./lib.js";
 
 const arg = (args: string[], name: string, d: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1]! : d;
 };
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-
-async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, n) }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 const fds = (pid: number | "self"): number => readdirSync(`/proc/${pid}/fd`).length;
 
@@ -90,56 +82,11 @@ export async function run(args: string[]): Promise<void> {
   const concurrency = Number(arg(args, "concurrency", "16"));
   const samples = Number(arg(args, "samples", "50"));
   const healConns = Number(arg(args, "heal", "100"));
-  const dir = mkdtempSync(join(tmpdir(), "nsm-bench-scale-"));
-  const nsmgrUrl = `unix://${join(dir, "nsm.sock")}`;
-  const life = new AbortController();
-  setMaxListeners(0, life.signal);
-  // NSM_BENCH_NSMGR_ARGS: extra node flags for nsmgr, e.g. "--heapsnapshot-signal=SIGUSR2"
-  const nodeArgs = process.env.NSM_BENCH_NSMGR_ARGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, new URL("../bin/nsm.mjs", import.meta.url).pathname, "nsmgr"], {
-    env: { ...process.env, NSM_LISTEN_ON: nsmgrUrl, NSM_REGISTRY_URL: "", NSM_LOG_LEVEL: "WARN" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const cp = await startControlPlane("nsm-bench-scale-", 30_000);
+  const { dir, nsmgrUrl, child, common, request, close: closeConn } = cp;
   const out: CaseResult[] = [];
   const points: { n: number; p50: number; rss: number }[] = [];
-  const cleanups: (() => unknown)[] = [];
   try {
-    let log = "";
-    await new Promise<void>((resolve, reject) => {
-      child.stderr!.on("data", (d: Buffer) => {
-        log = (log + d.toString()).slice(-4000);
-      });
-      child.once("exit", (code) => reject(new Error(`nsm nsmgr exited (${code}): ${log}`)));
-      const probe = dial(nsmgrUrl);
-      probe.waitReady(15_000).then(() => {
-        probe.close();
-        resolve();
-      }, reject);
-    });
-    const common = { signal: life.signal, dialTimeoutMs: 2000 };
-    const fwd = await createForwarder({
-      ...common,
-      name: "fwd",
-      listenOn: [`unix://${join(dir, "fwd.sock")}`],
-      nsmgrUrl,
-    });
-    cleanups.push(() => fwd.close());
-    const nse = await createEndpoint({
-      ...common,
-      name: "nse",
-      listenOn: [`unix://${join(dir, "nse.sock")}`],
-      nsmgrUrl,
-      services: ["icmp"],
-      cidrs: ["10.0.0.0/8"],
-    });
-    cleanups.push(() => nse.close());
-    const nsc = await createClient({ ...common, name: "nsc", nsmgrUrl, heal: false });
-    cleanups.push(() => nsc.close());
-    const u = parseNsUrl("kernel://icmp/nsm-1");
-    let id = 0;
-    const request = () =>
-      nsc.client.request(requestFromNsUrl(u, `c-${id++}`), newCtx({ deadline: Date.now() + 30_000 }));
-    const closeConn = (c: Connection) => nsc.client.close(c, newCtx({ deadline: Date.now() + 30_000 }));
     for (let i = 0; i < 30; i++) await closeConn(await request()); // warm-up
 
     // heal: `healConns` connections to one NSE, which then dies (closed abruptly); a second NSE
@@ -163,7 +110,7 @@ export async function run(args: string[]): Promise<void> {
         nsmgrUrl,
         heal: { onHealed: () => ++healed === healConns && allHealed() },
       });
-      cleanups.push(() => hc.close());
+      cp.defer(() => hc.close());
       const hu = parseNsUrl("kernel://heal/nsm-1");
       const hconns: Connection[] = [];
       await pool(healConns, concurrency, async (i) => {
@@ -177,7 +124,7 @@ export async function run(args: string[]): Promise<void> {
         services: ["heal"],
         cidrs: ["172.17.0.0/16"],
       });
-      cleanups.push(() => nseB.close());
+      cp.defer(() => nseB.close());
       const t0 = now();
       await nseA.close();
       const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 60_000).unref());
@@ -231,12 +178,7 @@ export async function run(args: string[]): Promise<void> {
         await pool(extra.length, concurrency, (i) => closeConn(extra[i]!));
       }
       const lat: number[] = [];
-      for (let i = 0; i < samples; i++) {
-        const t = now();
-        const c = await request();
-        lat.push(now() - t);
-        await closeConn(c);
-      }
+      for (let i = 0; i < samples; i++) await closeConn(await timed(request, lat));
       await new Promise((r) => setTimeout(r, 500));
       const rss = rssMiB(child.pid!);
       points.push({ n: live.length, p50: median(lat), rss });
@@ -257,17 +199,7 @@ export async function run(args: string[]): Promise<void> {
     await pool(live.length, concurrency, (i) => closeConn(live[i]!).catch(() => {}));
     live.length = 0;
   } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch {
-        /* reported by the component */
-      }
-    }
-    life.abort();
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
-    rmSync(dir, { recursive: true, force: true });
+    await cp.stop();
   }
   writeResults("scale", { unit: "ms | MiB | conn/s (see case)", higherIsBetter: false, results: out });
   mkdirSync(RESULTS_DIR, { recursive: true });

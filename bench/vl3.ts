@@ -1,5 +1,7 @@
 /**
- * bench/vl3 — the vL3 network with real processes (root). `npm run bench -- vl3 [join|iperf]`
+ * bench/vl3 — the vL3 network with real processes (root).
+ * `npm run bench -- vl3 [join|iperf] [kernel|vpp]` (default: both cases on both datapaths,
+ * NSM_VL3_DATAPATH; the VPP datapath needs VPP in /opt/vpp)
  *
  * - join: a mesh of 2 nodes, an IPAM service and a vL3 endpoint per node, 3 clients on both
  *   endpoints; a new client is started and the figure is the time from its start until it
@@ -113,13 +115,16 @@ async function routedBaseline(): Promise<number> {
   });
 }
 
-async function vl3Mesh(): Promise<{ mesh: Mesh; clients: { workload: string; addr: string; nse: string }[] }> {
+async function vl3Mesh(
+  datapath: Datapath,
+): Promise<{ mesh: Mesh; clients: { workload: string; addr: string; nse: string }[] }> {
+  const env = { NSM_VL3_DATAPATH: datapath };
   const id = uniq();
   const mesh = await createMesh({ id, dir: mkdtempSync(join(tmpdir(), `nsm-bench-${id}-`)), nodes: 2 });
   try {
     const ipam = await mesh.startIpam({ prefix: "172.16.0.0/16" });
-    await mesh.startVl3Nse(0, { name: "vl3-a", prefixServerUrl: ipam.url });
-    const b = await mesh.startVl3Nse(1, { name: "vl3-b", prefixServerUrl: ipam.url });
+    await mesh.startVl3Nse(0, { name: "vl3-a", prefixServerUrl: ipam.url, env });
+    const b = await mesh.startVl3Nse(1, { name: "vl3-b", prefixServerUrl: ipam.url, env });
     await b.waitFor(/linked to peer/, 30_000);
     const clients = [];
     // node 0's round robin puts consecutive clients on alternate endpoints
@@ -135,43 +140,52 @@ async function vl3Mesh(): Promise<{ mesh: Mesh; clients: { workload: string; add
   }
 }
 
+type Datapath = "kernel" | "vpp";
+const DATAPATHS: readonly Datapath[] = ["kernel", "vpp"];
+
 export async function run(args: string[]): Promise<void> {
-  const want = new Set(args.length ? args : ["join", "iperf"]);
+  const dps = DATAPATHS.filter((d) => args.includes(d));
+  const rest = args.filter((a) => !DATAPATHS.includes(a as Datapath));
+  const want = new Set(rest.length ? rest : ["join", "iperf"]);
   const results: CaseResult[] = [];
-  const { mesh, clients } = await vl3Mesh();
-  try {
-    for (const c of clients) for (const d of clients) if (c !== d) await reaches(c.workload, d.addr);
-    if (want.has("join")) {
-      const ms: number[] = [];
-      for (let r = 0; r < 3; r++) {
-        const t0 = Date.now();
-        const c = await mesh.startNsc(1, { name: `join-${r}`, services: ["kernel://vl3/nsm-1"] });
-        const addr = await addressOf(c.workload);
-        void addr;
-        await Promise.all(clients.map((d) => reaches(c.workload, d.addr)));
-        ms.push(Date.now() - t0);
-        await c.stop();
+  let baseline: number | undefined;
+  for (const dp of dps.length ? dps : DATAPATHS) {
+    // the kernel datapath keeps the case names it always had
+    const tag = dp === "kernel" ? "" : ` [${dp} datapath]`;
+    const { mesh, clients } = await vl3Mesh(dp);
+    try {
+      for (const c of clients) for (const d of clients) if (c !== d) await reaches(c.workload, d.addr);
+      if (want.has("join")) {
+        const ms: number[] = [];
+        for (let r = 0; r < 3; r++) {
+          const t0 = Date.now();
+          const c = await mesh.startNsc(1, { name: `join-${r}`, services: ["kernel://vl3/nsm-1"] });
+          await addressOf(c.workload);
+          await Promise.all(clients.map((d) => reaches(c.workload, d.addr)));
+          ms.push(Date.now() - t0);
+          await c.stop();
+        }
+        results.push({
+          case: `join/new client reaches all 3 others${tag}`,
+          ours: median(ms),
+          note: "ms, median of 3; lower is better; no baseline",
+        });
       }
-      results.push({
-        case: "join/new client reaches all 3 others",
-        ours: median(ms),
-        note: "ms, median of 3; lower is better; no baseline",
-      });
+      if (want.has("iperf")) {
+        const [x, y] = [clients[0]!, clients.find((c) => c.nse !== clients[0]!.nse) ?? clients[1]!];
+        const ours = await iperf(y.workload, y.addr, x.workload);
+        baseline ??= await routedBaseline();
+        results.push({
+          case: `iperf/client ${x.nse} → client ${y.nse}${tag}`,
+          ours,
+          baseline,
+          ratio: ours / baseline,
+          note: `Gbit/s, higher is better; baseline: c1—r1—r2—c2 routed namespaces over veths; ours crosses nodes over wireguard-go (payload IP)${dp === "vpp" ? " and routes in each endpoint's VPP (af_packet)" : ""}`,
+        });
+      }
+    } finally {
+      await mesh.close();
     }
-    if (want.has("iperf")) {
-      const [x, y] = [clients[0]!, clients.find((c) => c.nse !== clients[0]!.nse) ?? clients[1]!];
-      const ours = await iperf(y.workload, y.addr, x.workload);
-      const baseline = await routedBaseline();
-      results.push({
-        case: `iperf/client ${x.nse} → client ${y.nse}`,
-        ours,
-        baseline,
-        ratio: ours / baseline,
-        note: "Gbit/s, higher is better; baseline: c1—r1—r2—c2 routed namespaces over veths; ours crosses nodes over wireguard-go (payload IP)",
-      });
-    }
-  } finally {
-    await mesh.close();
   }
   writeResults("vl3", { unit: "mixed (see notes)", higherIsBetter: true, results });
 }

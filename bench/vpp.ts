@@ -16,16 +16,26 @@
  * - request→ready p50/p99 (ms, lower is better; ratio > 1 = ours faster): a Request through the
  *   VPP datapath vs the kernel datapath (bench/vpp-cases/ready.ts)
  *
+ * - iperf3/tcp NSC→NSE (Gbit/s): a kernel↔kernel connection through the VPP backend vs the same
+ *   path made by hand with vppctl against a second VPP (bench/vpp-cases/iperf.ts)
+ * - memif↔memif <len>B (Mpps): testpmd loops frames through our native memif crossConnect vs
+ *   through VPP's l2 xconnect between two memif interfaces, each on CPU 1 (bench/vpp-cases/memif.ts)
+ *
  *   npm run bench -- vpp/api      only the API and stats cases;  vpp/ready  only Request→ready
+ *   npm run bench -- vpp/iperf [--seconds 3 --rounds 3]   only iperf3
+ *   npm run bench -- vpp/memif [--seconds 2 --reps 3]     only memif↔memif
+ *   (a partial run keeps the other rows of bench/results/vpp.json)
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VppClient } from "../src/vpp/client.js";
 import { launchVpp } from "../src/vpp/launch.js";
 import { vppStats } from "../src/vpp/stats.js";
-import { writeResults, type CaseResult } from "./lib.js";
+import { RESULTS_DIR, writeResults, type BenchReport, type CaseResult } from "./lib.js";
+import { iperfCases } from "./vpp-cases/iperf.js";
+import { memifCases } from "./vpp-cases/memif.js";
 import { ready } from "./vpp-cases/ready.js";
 
 const num = (args: string[], flag: string, dflt: number): number => {
@@ -57,9 +67,24 @@ export async function run(args: string[] = []): Promise<void> {
   const calls = num(args, "--calls", 2000);
   const only = args[0] && !args[0].startsWith("--") ? args[0] : undefined;
   const results: CaseResult[] = [];
-  if (only !== "ready") results.push(...(await apiCases(calls)));
-  if (only !== "api") results.push(...(await ready(num(args, "--requests", 50))));
-  writeResults("vpp", { unit: "calls/s (request→ready: ms)", higherIsBetter: true, results });
+  if (!only || only === "api") results.push(...(await apiCases(calls)));
+  if (!only || only === "ready") results.push(...(await ready(num(args, "--requests", 50))));
+  if (!only || only === "iperf")
+    results.push(...(await iperfCases(num(args, "--seconds", 3), num(args, "--rounds", 3))));
+  if (!only || only === "memif") results.push(...(await memifCases(num(args, "--seconds", 2), num(args, "--reps", 3))));
+  // a partial run keeps the other rows of the last full one
+  const file = join(RESULTS_DIR, "vpp.json");
+  const kept =
+    only && existsSync(file)
+      ? (JSON.parse(readFileSync(file, "utf8")) as BenchReport).results.filter(
+          (c) => !results.some((r) => r.case === c.case),
+        )
+      : [];
+  writeResults("vpp", {
+    unit: "calls/s (request→ready: ms; iperf3: Gbit/s; memif: Mpps)",
+    higherIsBetter: true,
+    results: [...kept, ...results],
+  });
 }
 
 async function apiCases(calls: number): Promise<CaseResult[]> {

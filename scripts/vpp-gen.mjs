@@ -49,6 +49,7 @@ export const WANT = [
   "ip_route_add_del",
   "ip_neighbor_add_del",
   "ip_table_add_del",
+  "feature_gso_enable_disable",
   // mechanisms
   "tap_create_v3",
   "tap_delete_v2",

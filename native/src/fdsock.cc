@@ -300,7 +300,9 @@ void Deliver(Napi::Env env, Napi::Function cb, std::nullptr_t*, Event* ev) {
     }
     auto fds = Napi::Array::New(env, ev->fds.size());
     for (uint32_t i = 0; i < ev->fds.size(); ++i) fds[i] = Napi::Number::New(env, ev->fds[i]);
-    std::initializer_list<napi_value> args = {Napi::Number::New(env, ev->id), data, fds,
+    std::initializer_list<napi_value> args = {Napi::Number::New(env, ev->id),
+                                              data,
+                                              fds,
                                               Napi::Boolean::New(env, ev->eof),
                                               Napi::Boolean::New(env, ev->writable),
                                               Napi::Number::New(env, ev->err)};

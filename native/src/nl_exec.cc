@@ -1,14 +1,17 @@
 // nlExec(nsFd, batch, fixups, opts): sends pre-built rtnetlink messages one at a time inside a
 // netns on a worker thread and reports, per message, its error, its replies and its duration.
-// No policy: messages are built in TS (src/datapath/netlink.ts). Two local "messages" exist for
-// what rtnetlink cannot do: creating a persistent tun/tap device (TUNSETIFF in the netns).
+// No policy: messages are built in TS (src/datapath/netlink.ts). Local "messages" exist for
+// what rtnetlink cannot do: creating a persistent tun/tap device (TUNSETIFF in the netns) and
+// one ethtool value (SIOCETHTOOL on the step's socket, which lives in the target netns).
 // opts.ownThread runs the batch on a thread of its own instead of libuv's pool: for messages
 // that sleep in the kernel (a veth delete waits ~20 ms for RCU) and would otherwise hold one of
 // the pool's few threads while Requests' netlink work and fs calls queue behind them.
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <napi.h>
@@ -36,6 +39,15 @@ struct NsmTapAdd {
   uint16_t pad;
   int32_t owner;  // uid or -1
   int32_t group;  // gid or -1
+  char name[IFNAMSIZ];
+};
+
+// Local message type: payload = struct NsmEthtool, an ethtool_value set (e.g. ETHTOOL_STXCSUM)
+// on a link. Must match NSM_ETHTOOL in src/datapath/netlink.ts.
+constexpr uint16_t kNsmEthtool = 0xF002;
+struct NsmEthtool {
+  uint32_t cmd;
+  uint32_t data;
   char name[IFNAMSIZ];
 };
 
@@ -257,6 +269,7 @@ class NlExecWorker : public Napi::AsyncWorker {
     nlmsghdr h;
     memcpy(&h, msg, sizeof(h));
     if (h.nlmsg_type == kNsmTapAdd) return TapAdd(msg, h.nlmsg_len, r);
+    if (h.nlmsg_type == kNsmEthtool) return Ethtool(sock, msg, h.nlmsg_len, r);
     NlReply reply;
     r->err = NlTransact(sock, msg, h.nlmsg_len, seq, &reply);
     if (r->err) return;
@@ -265,6 +278,26 @@ class NlExecWorker : public Napi::AsyncWorker {
       return;
     }
     r->reply = std::move(reply.dump);
+  }
+
+  // SIOCETHTOOL on the step's rtnetlink socket: the kernel hands socket ioctls it does not know
+  // to the device layer in the socket's netns, as it does SIOCGIFINDEX above.
+  static void Ethtool(int sock, const uint8_t* msg, size_t len, StepResult* r) {
+    if (len < NLMSG_HDRLEN + sizeof(NsmEthtool)) {
+      r->err = SysError{EINVAL, "SIOCETHTOOL", "malformed ethtool request", {}};
+      return;
+    }
+    NsmEthtool req;
+    memcpy(&req, msg + NLMSG_HDRLEN, sizeof(req));
+    req.name[IFNAMSIZ - 1] = 0;
+    ethtool_value ev{};
+    ev.cmd = req.cmd;
+    ev.data = req.data;
+    ifreq ifr{};
+    memcpy(ifr.ifr_name, req.name, IFNAMSIZ);
+    ifr.ifr_data = reinterpret_cast<char*>(&ev);
+    if (::ioctl(sock, SIOCETHTOOL, &ifr) != 0)
+      r->err = SysError{errno, "SIOCETHTOOL", std::string("link ") + req.name, {}};
   }
 
   void TapAdd(const uint8_t* msg, size_t len, StepResult* r) {

@@ -1,5 +1,6 @@
 /**
- * `nsm nse-vl3`: a vL3 endpoint on the kernel datapath (upstream cmd-nse-vl3-vpp; see docs/vl3.md):
+ * `nsm nse-vl3`: a vL3 endpoint (upstream cmd-nse-vl3-vpp; see docs/vl3.md), routing with the kernel of
+ * its namespace or, with NSM_VL3_DATAPATH=vpp, with a VPP of its own:
  * gets its prefix from the IPAM service, gives each client an address and the vL3 routes, links
  * to the endpoints of its service registered before it, and answers DNS for its clients' names.
  * Run it in a network namespace of its own: it routes there.
@@ -16,7 +17,7 @@ import { ConfigError, envReader, type Env } from "../tools/env.js";
 import { newLogger } from "../tools/log.js";
 import { lifecycle } from "./lifecycle.js";
 
-export const ENV_HELP = `nsm nse-vl3 — vL3 endpoint (kernel datapath, in its own network namespace)
+export const ENV_HELP = `nsm nse-vl3 — vL3 endpoint (kernel or VPP datapath, in its own network namespace)
 
   NSM_NAME                     vL3-server                                            NSE name
   NSM_CONNECT_TO               unix:///var/lib/networkservicemesh/nsm.io.sock        nsmgr (registry) URL
@@ -32,6 +33,11 @@ export const ENV_HELP = `nsm nse-vl3 — vL3 endpoint (kernel datapath, in its o
   NSM_REQUEST_TIMEOUT          15s                                                   per Request to a peer
   NSM_IDLE_TIMEOUT             0                                                     exit after this long without connections (0 = never)
   NSM_DNS_LISTEN_ON            :53                                                   our DNS server (UDP + TCP) in our namespace (ours; "" = none)
+  NSM_VL3_DATAPATH             kernel                                                kernel | vpp: who routes between the connections (ours; vpp = upstream cmd-nse-vl3-vpp)
+  NSM_LIVENESS_CHECK_ENABLED   true                                                  heal pings each peer link's far S (kernel: over the link; vpp: from our DNS address through VPP)
+  NSM_LIVENESS_CHECK_INTERVAL  200ms                                                 how often a peer link's data plane is checked
+  NSM_LIVENESS_CHECK_TIMEOUT   1s                                                    how long one check waits for an answer
+  NSM_VPP_API_SOCKET           (none: start our own VPP in a temp dir)               vpp: a running VPP's API socket (in our namespace)
 ${COMMON_HELP}`;
 
 export function readConfig(env: Env = process.env) {
@@ -68,6 +74,14 @@ export function readConfig(env: Env = process.env) {
     requestTimeoutMs: e.duration("NSM_REQUEST_TIMEOUT", "15s"),
     idleTimeoutMs: e.duration("NSM_IDLE_TIMEOUT", "0"),
     dnsListenOn: e.string("NSM_DNS_LISTEN_ON", ":53"),
+    datapath: e.oneOf("NSM_VL3_DATAPATH", ["kernel", "vpp"] as const, "kernel"),
+    vppApiSocket: e.optional("NSM_VPP_API_SOCKET"),
+    liveness: e.bool("NSM_LIVENESS_CHECK_ENABLED", true)
+      ? {
+          intervalMs: e.duration("NSM_LIVENESS_CHECK_INTERVAL", "200ms"),
+          timeoutMs: e.duration("NSM_LIVENESS_CHECK_TIMEOUT", "1s"),
+        }
+      : (false as const),
   };
 }
 
@@ -94,7 +108,10 @@ export async function run(args: string[]): Promise<number> {
     });
     const nse = await lc.start(startup, close);
     if (!nse) return lc.exitCode;
-    log.info({ url: nse.nse.url, prefix: nse.pool.prefix, dns: nse.pool.selfIp }, "Startup completed");
+    log.info(
+      { url: nse.nse.url, prefix: nse.pool.prefix, dns: nse.dnsIp(), datapath: cfg.datapath },
+      "Startup completed",
+    );
     return await lc.shutdown(() => close(nse));
   } finally {
     rmDir();

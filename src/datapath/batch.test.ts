@@ -222,3 +222,24 @@ test(
     assert.deepEqual((await wl.ns.links()).map((x) => x.attrs.name).sort(), ["lo", "vx0"]);
   },
 );
+
+test(
+  "linkSetTxChecksum: ethtool tx off/on on a veth in the batch's netns; a missing link is named",
+  { skip, timeout: 30_000 },
+  async (t) => {
+    const sb = sandbox(t);
+    const a = sb.netns(),
+      b = sb.netns();
+    await a.ns
+      .batch()
+      .linkAdd({ kind: "veth", attrs: { name: "va", up: true }, peer: { name: "vb", netns: b.ns, up: true } })
+      .linkSetTxChecksum("va", false)
+      .in(b.ns, (x) => x.linkSetTxChecksum("vb", false).linkSetTxChecksum("vb", true))
+      .commit();
+    await assert.rejects(
+      a.ns.batch().linkSetTxChecksum("nope0", false).commit(),
+      (e: DatapathError) => e.code === "ENODEV" && /SIOCETHTOOL/.test(e.message) && /nope0/.test(e.message),
+    );
+    await assert.rejects(a.ns.batch().linkSetTxChecksum("x".repeat(16), false).commit(), /x{16}/);
+  },
+);

@@ -34,6 +34,7 @@ import {
   encodeLinkAdd,
   encodeLinkDel,
   encodeLinkDelGroup,
+  encodeEthtoolSet,
   encodeLinkSet,
   targetAt,
   validateChange,
@@ -233,6 +234,22 @@ export class Batch {
               }),
             }
           : {}),
+      }),
+    );
+  }
+  /**
+   * Turns the link's transmit checksum offload on or off (`ethtool -K <name> tx on|off`; off also
+   * drops TSO, so the kernel hands the link whole, checksummed packets of at most its MTU). Not
+   * undone.
+   */
+  linkSetTxChecksum(name: string, on: boolean): this {
+    return this.push(
+      "linkSetTxChecksum",
+      { name, on },
+      () => void checkIfname(name),
+      () => ({
+        what: `turning tx checksum offload ${on ? "on" : "off"} on ${name}`,
+        build: () => [encodeEthtoolSet(name, nl.ETHTOOL_STXCSUM, on ? 1 : 0)],
       }),
     );
   }

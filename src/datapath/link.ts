@@ -244,6 +244,15 @@ export function validateSpec(l: LinkSpec): void {
   }
 }
 
+/** The local message setting ethtool value `cmd` to `data` on link `name` (in the batch's netns). */
+export function encodeEthtoolSet(name: string, cmd: number, data: number): nl.NlMsg {
+  const b = Buffer.alloc(8 + 16);
+  b.writeUInt32LE(cmd, 0);
+  b.writeUInt32LE(data, 4);
+  b.write(name, 8, "utf8");
+  return new nl.NlMsg(nl.NSM_ETHTOOL, nl.NLM_F_REQUEST).struct(b);
+}
+
 const CREATE = nl.NLM_F_REQUEST | nl.NLM_F_ACK | nl.NLM_F_CREATE | nl.NLM_F_EXCL;
 const CHANGE = nl.NLM_F_REQUEST | nl.NLM_F_ACK;
 

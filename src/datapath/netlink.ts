@@ -30,6 +30,10 @@ export const RTM_NEWNEIGH = 28,
   RTM_GETNEIGH = 30;
 /** Local to nsm_native: create a persistent tun/tap (TUNSETIFF); see native/src/nl_exec.cc. */
 export const NSM_TAP_ADD = 0xf001;
+/** Local to nsm_native: set one ethtool value on a link (SIOCETHTOOL); see native/src/nl_exec.cc. */
+export const NSM_ETHTOOL = 0xf002;
+/** ethtool commands (linux/ethtool.h) */
+export const ETHTOOL_STXCSUM = 0x17;
 
 export const AF_UNSPEC = 0,
   AF_INET = 2,

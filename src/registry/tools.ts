@@ -93,6 +93,46 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * At most one pending timer per entry name (expire, refresh): `start` arms one (unref'd) that
+ * calls `fire` with its own AbortController, aborted by `cancel(name)`, `cancelAll()` or the end
+ * of `signal`. With `forgetOnFire` the name is dropped as its timer fires, so work begun then
+ * (e.g. an Unregister that passes back through the element and cancels the name) is not aborted.
+ */
+export function timersByName(signal?: AbortSignal) {
+  const timers = new Map<string, AbortController>();
+  const cancel = (name: string) => {
+    timers.get(name)?.abort();
+    timers.delete(name);
+  };
+  const cancelAll = () => {
+    for (const n of [...timers.keys()]) cancel(n);
+  };
+  signal?.addEventListener("abort", cancelAll, { once: true });
+  return {
+    cancel,
+    cancelAll,
+    start(name: string, ms: number, fire: (ac: AbortController) => void, o: { forgetOnFire?: boolean } = {}) {
+      const ac = new AbortController();
+      timers.set(name, ac);
+      const t = setTimeout(() => {
+        if (o.forgetOnFire && timers.get(name) === ac) timers.delete(name);
+        fire(ac);
+      }, ms);
+      t.unref();
+      ac.signal.addEventListener("abort", () => clearTimeout(t), { once: true });
+    },
+  };
+}
+
+/**
+ * The query URL of a Find that asks an nsmgr whether the NSE named in the query was registered
+ * through it: our localbypass answers it from its own table with one response whose URL is this
+ * value (`deleted` when the name is not its own) and asks no registry. An nsmgr that does not
+ * know the question (upstream's) answers without that URL.
+ */
+export const REGISTERED_HERE_URL = "nsm-registered-here:";
+
 /** sdk pkg/tools/interdomain: a name with "@" belongs to another domain. */
 export const interdomain = {
   is: (name: string) => name.includes("@"),

@@ -21,7 +21,7 @@ import {
 } from "../../src/api/index.js";
 import { dial, newCtx, NsmError, status } from "../../src/core/index.js";
 import { cleanupStack, ip, rootSkip, uniq } from "../../src/datapath/testing/index.js";
-import { procs } from "../helpers/nsm-procs.js";
+import { procs, startNode } from "../helpers/nsm-procs.js";
 import { netnsIdentity } from "../../src/networkservice/utils/netnsowner.js";
 
 async function connectionsAt(url: string): Promise<Connection[]> {
@@ -54,23 +54,7 @@ test(
       cleanup.push(`netns ${n}`, () => ip("netns", "del", n));
     }
     const p = procs(t);
-    const mgrUrl = `unix://${join(dir, "nsm.sock")}`;
-    const mgr = p.start("nsmgr", { NSM_NAME: "nsmgr", NSM_LISTEN_ON: mgrUrl, NSM_REGISTRY_URL: "" });
-    await mgr.waitFor(/Startup completed/);
-    const fwd = p.start("forwarder", {
-      NSM_NAME: "fwd",
-      NSM_LISTEN_ON: `unix://${join(dir, "fwd.sock")}`,
-      NSM_CONNECT_TO: mgrUrl,
-      NSM_DATAPATH: "null",
-    });
-    const nse = p.start("nse-icmp-responder", {
-      NSM_NAME: "icmp",
-      NSM_SERVICE_NAMES: "icmp",
-      NSM_LISTEN_ON: `unix://${join(dir, "nse.sock")}`,
-      NSM_CONNECT_TO: mgrUrl,
-      NSM_CIDR_PREFIX: "172.16.1.96/28",
-    });
-    await Promise.all([fwd.waitFor(/Startup completed/), nse.waitFor(/Startup completed/)]);
+    const { mgrUrl } = await startNode(p, dir, { cidr: "172.16.1.96/28" });
     // the null datapath makes no interface: the data-plane liveness check would call every
     // connection dead and heal would reselect (new addresses) behind the test's back
     const nscEnv = {
@@ -130,32 +114,12 @@ test(
 
     // a memif:// URL on a kernel-only forwarder: a clear error, not a kernel interface (that
     // forwarder, its nsmgr and an NSE run inside namespace b: nothing touches the root namespace)
-    const mgr2Url = `unix://${join(dir, "nsm2.sock")}`;
-    const mgr2 = p.start("nsmgr", { NSM_NAME: "nsmgr2", NSM_LISTEN_ON: mgr2Url, NSM_REGISTRY_URL: "" }, { netns: nsB });
-    await mgr2.waitFor(/Startup completed/);
-    const kfwd = p.start(
-      "forwarder",
-      {
-        NSM_NAME: "kfwd",
-        NSM_LISTEN_ON: `unix://${join(dir, "kfwd.sock")}`,
-        NSM_CONNECT_TO: mgr2Url,
-        NSM_DATAPATH: "kernel",
-        NSM_STATE_DIR: join(dir, "kfwd-state"),
-      },
-      { netns: nsB },
-    );
-    const nse2 = p.start(
-      "nse-icmp-responder",
-      {
-        NSM_NAME: "icmp2",
-        NSM_SERVICE_NAMES: "icmp",
-        NSM_LISTEN_ON: `unix://${join(dir, "nse2.sock")}`,
-        NSM_CONNECT_TO: mgr2Url,
-        NSM_CIDR_PREFIX: "172.16.2.96/28",
-      },
-      { netns: nsB },
-    );
-    await Promise.all([kfwd.waitFor(/Startup completed/), nse2.waitFor(/Startup completed/)]);
+    const { mgrUrl: mgr2Url } = await startNode(p, dir, {
+      cidr: "172.16.2.96/28",
+      tag: "2",
+      datapath: "kernel",
+      netns: nsB,
+    });
     const m = p.start(
       "nsc",
       { NSM_CONNECT_TO: mgr2Url, NSM_NAME: "memif-app", NSM_NETWORK_SERVICES: "memif://icmp" },

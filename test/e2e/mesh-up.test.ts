@@ -8,15 +8,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Netns } from "../../src/datapath/index.js";
 import { cleanupStack, ip, ping, rootSkip, uniq } from "../../src/datapath/testing/index.js";
 import { alive, destroyMesh, readMeshState } from "../../src/mesh/index.js";
-import { pingUntil } from "../helpers/workloads.js";
+import { pingUntil, upNsc } from "../helpers/workloads.js";
 
 const bin = new URL("../../bin/nsm.mjs", import.meta.url).pathname;
 const exec = promisify(execFile);
@@ -59,31 +58,7 @@ test(
     const mine = `${id}-mine`;
     ip("netns", "add", mine);
     cleanup.push(`netns ${mine}`, () => ip("netns", "del", mine));
-    const nsc = spawn("ip", ["netns", "exec", mine, process.execPath, bin, "nsc"], {
-      env: {
-        ...process.env,
-        NSM_NETWORK_SERVICES: "kernel://icmp-responder/nsm-1",
-        NSM_CONNECT_TO: `unix://${env.NSM_UP_SOCKET}`,
-      },
-      stdio: "ignore",
-    });
-    const nscExit = new Promise((r) => nsc.once("exit", r));
-    cleanup.push("nsc", async () => {
-      if (nsc.exitCode === null) {
-        nsc.kill("SIGKILL");
-        await nscExit;
-      }
-    });
-
-    const ns = Netns.open({ name: mine });
-    cleanup.push("netns handle", () => ns.close());
-    let peer: string | undefined;
-    for (const end = Date.now() + 30_000; !peer && Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
-      peer = (await ns.routes({ family: 4 }).catch(() => []))
-        .find((r) => r.dev === "nsm-1" && r.dst.endsWith("/32") && !r.via)
-        ?.dst.split("/")[0];
-    }
-    assert.ok(peer, "the nsc got no connection in 30 s");
+    const { nsc, exited: nscExit, ns, peer } = await upNsc(cleanup, mine, env.NSM_UP_SOCKET, { stop: "SIGKILL" });
     await ping(mine, peer, 2, 10);
 
     // supervision: kill -9 the NSE and node 0's forwarder; both come back under new pids

@@ -6,15 +6,15 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Netns } from "../../src/datapath/index.js";
 import { cleanupStack, ip, ping, rootSkip, uniq } from "../../src/datapath/testing/index.js";
 import { destroyMesh, readMeshState } from "../../src/mesh/index.js";
 import type { Snapshot } from "../../src/observe/status.js";
+import { upNsc } from "../helpers/workloads.js";
 
 const bin = new URL("../../bin/nsm.mjs", import.meta.url).pathname;
 const exec = promisify(execFile);
@@ -41,31 +41,10 @@ test("nsm status and nsm trace on an nsm up mesh", { skip: rootSkip, timeout: 18
   ip("netns", "add", mine);
   cleanup.push(`netns ${mine}`, () => ip("netns", "del", mine));
   // 60 s tokens: the nsc refreshes after ~20 s, and a refresh brings the forwarders' counters into the path
-  const nsc = spawn("ip", ["netns", "exec", mine, process.execPath, bin, "nsc"], {
-    env: {
-      ...process.env,
-      NSM_NAME: "obs-nsc",
-      NSM_MAX_TOKEN_LIFETIME: "60s",
-      NSM_NETWORK_SERVICES: "kernel://icmp-responder/nsm-1",
-      NSM_CONNECT_TO: `unix://${env.NSM_UP_SOCKET}`,
-    },
-    stdio: "ignore",
+  const { peer } = await upNsc(cleanup, mine, env.NSM_UP_SOCKET, {
+    env: { NSM_NAME: "obs-nsc", NSM_MAX_TOKEN_LIFETIME: "60s" },
+    stop: "SIGTERM",
   });
-  const nscExit = new Promise((r) => nsc.once("exit", r));
-  cleanup.push("nsc", async () => {
-    if (nsc.exitCode === null) {
-      nsc.kill("SIGTERM");
-      await nscExit;
-    }
-  });
-  const ns = Netns.open({ name: mine });
-  cleanup.push("netns handle", () => ns.close());
-  let peer: string | undefined;
-  for (const end = Date.now() + 30_000; !peer && Date.now() < end; await new Promise((r) => setTimeout(r, 50)))
-    peer = (await ns.routes({ family: 4 }).catch(() => []))
-      .find((r) => r.dev === "nsm-1" && r.dst.endsWith("/32") && !r.via)
-      ?.dst.split("/")[0];
-  assert.ok(peer, "the nsc got no connection in 30 s");
   await ping(mine, peer, 5, 10);
 
   const status = async () =>

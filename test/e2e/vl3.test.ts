@@ -8,49 +8,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { rootSkip } from "../../src/datapath/testing/index.js";
-import { pingUntil, testMesh, type MeshWorkload } from "../helpers/workloads.js";
-
-const run = promisify(execFile);
-
-/** the client's vL3 address: the one on its nsm-1 (outside `not`, while an old one may linger) */
-async function addressOf(c: MeshWorkload, not?: RegExp, ms = 30_000): Promise<string> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const { stdout } = await run("ip", ["-n", c.workload, "-j", "-4", "addr", "show", "dev", "nsm-1"]);
-      const a = (JSON.parse(stdout) as { addr_info: { local: string }[] }[])[0]?.addr_info[0]?.local;
-      if (a && !not?.test(a)) return a;
-    } catch {
-      /* no interface yet */
-    }
-    if (Date.now() > end) throw new Error(`${c.name}: no vL3 address on nsm-1${not ? ` outside ${not}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** ping by name through the workload's resolver (ip netns exec binds /etc/netns/<ns>/resolv.conf) */
-async function pingName(netns: string, name: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      await run("ip", ["netns", "exec", netns, "ping", "-n", "-c", "1", "-W", "1", name]);
-      return;
-    } catch (e) {
-      if (Date.now() > end)
-        throw new Error(`${netns}: ping ${name}: ${(e as { stderr?: string }).stderr ?? e}`, { cause: e });
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-
-async function everyoneReachesEveryone(cs: MeshWorkload[], addr: Map<string, string>, ms: number) {
-  const pairs = cs.flatMap((a) => cs.filter((b) => b !== a).map((b) => [a, b] as const));
-  for (const [a, b] of pairs) await pingUntil(a.workload, addr.get(b.name)!, ms);
-  for (const [a, b] of pairs) await pingName(a.workload, `${b.name}.vl3`, ms);
-}
+import { addressOf, clientsOf, everyoneReachesEveryone } from "../helpers/vl3.js";
+import { testMesh } from "../helpers/workloads.js";
 
 test(
   "vl3: 2 endpoints on 2 nodes, 4 clients reach each other by address and DNS name; an endpoint dies, its clients heal",
@@ -80,14 +40,9 @@ test(
     await everyoneReachesEveryone(cs, addr, 20_000);
 
     // round robin on each nsmgr: each endpoint has clients, so the pings above crossed the peer link
-    const onA = cs.filter((c) =>
-      /endpoint vl3-a/.test(
-        c
-          .output()
-          .split("\n")
-          .find((l) => /connected to/.test(l)) ?? "",
-      ),
-    );
+    // the peer link's liveness check (NSM_LIVENESS_CHECK_*, on by default) answered all along
+    assert.doesNotMatch(b.output(), /data plane check failed|liveness check: cannot ping/);
+    const onA = clientsOf(cs, "vl3-a");
     assert.ok(onA.length > 0 && onA.length < 4, `clients on vl3-a: ${onA.map((c) => c.name).join(" ")}`);
     // vl3-a dies: its clients heal to vl3-b, with addresses from vl3-b's prefix
     const victim = a;

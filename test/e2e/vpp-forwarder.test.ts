@@ -13,6 +13,7 @@ import type { AclRule } from "../../src/forwarder/backends/vpp/acl.js";
 import { vppBackend, type VppBackend } from "../../src/forwarder/backends/vpp/index.js";
 import { createForwarder } from "../../src/networkservice/components.js";
 import { VppClient } from "../../src/vpp/client.js";
+import { iperf3 } from "../helpers/iperf.js";
 import { harness, nsmgr, ours, pingUntil, workloads } from "../helpers/workloads.js";
 import { startVpp, vppctl, vppSkip } from "../helpers/vpp.js";
 
@@ -50,11 +51,14 @@ async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET"
 
 for (const payload of ["IP", "ETHERNET"] as const) {
   test(
-    `vpp local ${payload}: NSC pings NSE through VPP (veth + af_packet, ${payload === "IP" ? "l3xc" : "l2 xconnect"}); metrics; Close leaves VPP clean`,
+    `vpp local ${payload}: NSC pings NSE and TCP crosses through VPP (veth + af_packet, ${payload === "IP" ? "l3xc" : "l2 xconnect"}); metrics; Close leaves VPP clean`,
     { skip, timeout: 90_000 },
     async (t) => {
-      // IP: the sdk-vpp acl element's rules (ICMP only) on the NSC-facing interface
-      const aclRules: AclRule[] = [{ action: "permit", proto: 1 }];
+      // IP: the sdk-vpp acl element's rules (ICMP, and TCP to iperf3's port) on the NSC-facing interface
+      const aclRules: AclRule[] = [
+        { action: "permit", proto: 1 },
+        { action: "permit", proto: 6, dport: [5201, 5201] },
+      ];
       const r = await rig(t, {
         cidr: payload === "IP" ? "172.16.5.100/31" : "172.16.6.100/31",
         payload,
@@ -79,6 +83,9 @@ for (const payload of ["IP", "ETHERNET"] as const) {
       } else assert.match(xc, /XCONNECT/);
       await ping(r.nsc.name, nse, 3, 10);
       await ping(r.nse.name, nsc, 1, 5);
+      // TCP crosses too (kernel↔kernel: af_packet with the virtio-net header completes checksums)
+      const gbps = await iperf3(r.nsc.name, r.nse.name, nse, 1, async () => vppctl(r.vpp, "show errors"));
+      assert.ok(gbps > 0.01, `iperf3: ${gbps} Gbit/s`);
       if (payload === "IP") {
         assert.deepEqual(await r.acls(), ["nsm-acl-from-config", "nsm-acl-from-config"]);
         assert.match(vppctl(r.vpp, "show acl-plugin interface"), /input acl\(s\): \d+\s+output acl\(s\): \d+/);

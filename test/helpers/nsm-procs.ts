@@ -9,6 +9,7 @@
  */
 import type { TestContext } from "node:test";
 import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 
 const bin = new URL("../../bin/nsm.mjs", import.meta.url).pathname;
 
@@ -125,6 +126,65 @@ export function procs(t: TestContext) {
       return x;
     },
   };
+}
+
+export type Procs = ReturnType<typeof procs>;
+
+/** One node's processes (see {@link startNode}). */
+export interface NodeProcs {
+  readonly mgrUrl: string;
+  readonly fwdSock: string;
+  readonly nseSock: string;
+  readonly mgr: Proc;
+  readonly fwd: Proc;
+  readonly nse: Proc;
+}
+
+/**
+ * One node as processes: `nsm nsmgr` (memory registry), a forwarder (`datapath`, default null)
+ * and nse-icmp-responder `icmp` (service icmp, addresses from `cidr`), registered with that
+ * nsmgr; sockets in `dir`. Resolves once all three said "Startup completed". `tag` tells a second
+ * node apart ("2": nsmgr2, fwd2, icmp2 and their sockets).
+ *
+ *   const { mgrUrl } = await startNode(procs(t), dir, { cidr: "172.16.1.100/31" });
+ */
+export async function startNode(
+  p: Procs,
+  dir: string,
+  o: { cidr: string; tag?: string; datapath?: "null" | "kernel"; netns?: string },
+): Promise<NodeProcs> {
+  const tag = o.tag ?? "";
+  const at = { netns: o.netns };
+  const mgrUrl = `unix://${join(dir, `nsm${tag}.sock`)}`;
+  const fwdSock = join(dir, `fwd${tag}.sock`);
+  const nseSock = join(dir, `nse${tag}.sock`);
+  const mgr = p.start("nsmgr", { NSM_NAME: `nsmgr${tag}`, NSM_LISTEN_ON: mgrUrl, NSM_REGISTRY_URL: "" }, at);
+  await mgr.waitFor(/Startup completed/);
+  const datapath = o.datapath ?? "null";
+  const fwd = p.start(
+    "forwarder",
+    {
+      NSM_NAME: `fwd${tag}`,
+      NSM_LISTEN_ON: `unix://${fwdSock}`,
+      NSM_CONNECT_TO: mgrUrl,
+      NSM_DATAPATH: datapath,
+      ...(datapath === "kernel" ? { NSM_STATE_DIR: join(dir, `fwd${tag}-state`) } : {}),
+    },
+    at,
+  );
+  const nse = p.start(
+    "nse-icmp-responder",
+    {
+      NSM_NAME: `icmp${tag}`,
+      NSM_SERVICE_NAMES: "icmp",
+      NSM_LISTEN_ON: `unix://${nseSock}`,
+      NSM_CONNECT_TO: mgrUrl,
+      NSM_CIDR_PREFIX: o.cidr,
+    },
+    at,
+  );
+  await Promise.all([fwd.waitFor(/Startup completed/), nse.waitFor(/Startup completed/)]);
+  return { mgrUrl, fwdSock, nseSock, mgr, fwd, nse };
 }
 
 /** Polls `f` every 25 ms until it is true; throws after `ms`. */

@@ -14,17 +14,19 @@
  *   assert.deepEqual(await ours(w.nsc.ns), ["nsm-1"]);
  *
  * Meshes of real processes (src/mesh): `testMesh`, `marked`, `peerOf`, `pingUntil`, and the
- * NSE-kill heal scenario both mesh suites run (`healAfterNseKill`).
+ * NSE-kill heal scenario both mesh suites run (`healAfterNseKill`); `upNsc`: an nsc process at an
+ * `nsm up` mesh.
  */
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Connection } from "../../src/api/index.js";
 import { newCtx, type ServerElement } from "../../src/core/index.js";
 import { Netns } from "../../src/datapath/index.js";
-import { ping, uniq, type Sandbox } from "../../src/datapath/testing/index.js";
+import { ping, uniq, type Cleanup, type Sandbox } from "../../src/datapath/testing/index.js";
 import { createMesh, type Mesh, type MeshOptions, type MeshProc } from "../../src/mesh/index.js";
 import {
   createClient,
@@ -214,4 +216,44 @@ export async function healAfterNseKill(m: Mesh): Promise<{ nsc: MeshWorkload; ot
   await first.stop("SIGKILL");
   await pingUntil(nsc.workload, addr(other), 30_000);
   return { nsc, other };
+}
+
+/**
+ * `nsm nsc` in the namespace `netns` (made by the caller) for kernel://icmp-responder/nsm-1 at the
+ * `nsm up` socket, with `env` added; at cleanup it is stopped with `stop` unless it has exited.
+ * Resolves once nsm-1 has the /32 route to the NSE (30 s), with the NSE's address, the process
+ * and a handle on the namespace (closed at cleanup).
+ */
+export async function upNsc(
+  cleanup: Cleanup,
+  netns: string,
+  socket: string,
+  o: { env?: Record<string, string>; stop: NodeJS.Signals },
+) {
+  const bin = new URL("../../bin/nsm.mjs", import.meta.url).pathname;
+  const nsc = spawn("ip", ["netns", "exec", netns, process.execPath, bin, "nsc"], {
+    env: {
+      ...process.env,
+      ...o.env,
+      NSM_NETWORK_SERVICES: "kernel://icmp-responder/nsm-1",
+      NSM_CONNECT_TO: `unix://${socket}`,
+    },
+    stdio: "ignore",
+  });
+  const exited = new Promise((r) => nsc.once("exit", r));
+  cleanup.push("nsc", async () => {
+    if (nsc.exitCode === null) {
+      nsc.kill(o.stop);
+      await exited;
+    }
+  });
+  const ns = Netns.open({ name: netns });
+  cleanup.push("netns handle", () => ns.close());
+  let peer: string | undefined;
+  for (const end = Date.now() + 30_000; !peer && Date.now() < end; await new Promise((r) => setTimeout(r, 50)))
+    peer = (await ns.routes({ family: 4 }).catch(() => []))
+      .find((r) => r.dev === "nsm-1" && r.dst.endsWith("/32") && !r.via)
+      ?.dst.split("/")[0];
+  assert.ok(peer, "the nsc got no connection in 30 s");
+  return { nsc, exited, ns, peer };
 }

@@ -11,11 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { newCtx, setProcessIdentity } from "../../src/core/index.js";
 import { nullBackend } from "../../src/forwarder/backends/null/index.js";
-import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
-import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
 import { workloadApiSource, type X509Source } from "../../src/tools/spiffe/index.js";
 import { decodeToken } from "../../src/tools/token/index.js";
-import { conn, rig, skip as goSkip, sleep } from "./rig.js";
+import { closeGoNsc, firstConn, goShortNsc, ourNsmgr, rig, skip as goSkip, sleep, underGoNsmgr } from "./rig.js";
 
 const SPIRE = process.env.NSM_TEST_SPIRE_SH ?? "/usr/local/lib/nsm-test/spire.sh";
 const skip =
@@ -61,43 +59,14 @@ test(
   { skip, timeout: 90_000 },
   async (t) => {
     const r = rig(t);
-    const mgr = await createNsmgr({ ...r.short, name: "nsmgr", listenOn: [r.sock("nsmgr")] });
-    r.defer(() => mgr.close());
-    const backend = nullBackend();
-    const fwd = await createForwarder({
-      ...r.short,
-      name: "fwd",
-      listenOn: [r.sock("fwd")],
-      nsmgrUrl: mgr.url,
-      backend,
-    });
-    r.defer(() => fwd.close());
+    const { mgr, backend } = await ourNsmgr(r, { base: r.short, backend: nullBackend() });
     const nse = r.go(
       ["-mode", "nse", "-name", "nse-go", "-connect-to", mgr.url, "-cidr", "172.16.21.0/24", ...spiffe("nse-go")],
       { env: env() },
     );
     await nse.line(/^READY/, 30_000);
-    const nsc = r.go(
-      [
-        "-mode",
-        "nsc",
-        "-name",
-        "nsc-go",
-        "-connect-to",
-        mgr.url,
-        "-token-lifetime",
-        "3s",
-        "-request-timeout",
-        "1s",
-        ...spiffe("nsc-go"),
-      ],
-      { env: env() },
-    );
-    const c = conn(
-      await nsc
-        .line(/^(CONN|ERROR)/, 30_000)
-        .then((l) => (l.startsWith("ERROR") ? assert.fail(`${l}\n${nsc.stderr}`) : l)),
-    );
+    const nsc = goShortNsc(r, mgr.url, { args: spiffe("nsc-go"), env: env() });
+    const c = await firstConn(nsc, 30_000);
     const segs = c.path.pathSegments.map((s) => ({
       name: s.name,
       ...decodeToken(s.token)!,
@@ -113,11 +82,7 @@ test(
     );
     await sleep(7000);
     assert.equal(backend.crossConnects.size, 1, "refreshed with 3 s tokens for two lifetimes");
-    assert.ok(!nsc.lines.some((l) => l.startsWith("ERROR")), nsc.lines.join("\n"));
-    const from = nsc.lines.length;
-    nsc.send("close");
-    assert.match(await nsc.line(/^(CLOSED|ERROR)/, 15_000, from), /^CLOSED \d+$/);
-    assert.equal(backend.crossConnects.size, 0);
+    await closeGoNsc(nsc, backend);
   },
 );
 
@@ -126,49 +91,15 @@ test(
   { skip, timeout: 90_000 },
   async (t) => {
     const r = rig(t);
-    const reg = r.go(["-mode", "registry", "-listen", r.sock("registry"), ...spiffe("registry-go")], { env: env() });
-    await reg.line(/^READY/, 30_000);
-    const mgrSock = r.sock("nsmgr-go");
-    const mgr = r.go(
-      [
-        "-mode",
-        "nsmgr",
-        "-name",
-        "nsmgr-go",
-        "-listen",
-        mgrSock,
-        "-registry-url",
-        r.sock("registry"),
-        ...spiffe("nsmgr-go"),
-      ],
-      { env: env() },
-    );
-    await mgr.line(/^READY/, 30_000);
-    const backend = nullBackend();
-    // registrations with upstream's default lifetime: upstream caps an entry's expiry at the registering token's
-    const fwd = await createForwarder({
-      ...r.common,
-      name: "fwd",
-      listenOn: [r.sock("fwd")],
-      nsmgrUrl: mgrSock,
-      backend,
+    const { backend, request } = await underGoNsmgr(r, {
+      // registrations with upstream's default lifetime: upstream caps an entry's expiry at the registering token's
+      base: r.common,
+      service: "icmp",
+      cidr: "172.16.22.0/24",
+      peerArgs: spiffe,
+      env: env(),
     });
-    r.defer(() => fwd.close());
-    const nse = await createEndpoint({
-      ...r.common,
-      name: "nse-ts",
-      listenOn: [r.sock("nse")],
-      nsmgrUrl: mgrSock,
-      services: ["icmp"],
-      cidrs: ["172.16.22.0/24"],
-    });
-    r.defer(() => nse.close());
-    const nsc = await createClient({ ...r.short, name: "nsc-ts", nsmgrUrl: mgrSock, heal: false });
-    r.defer(() => nsc.close());
-    const req = requestFromNsUrl(parseNsUrl("kernel://icmp/nsm-1"), "nsc-ts-0");
-    const c = await nsc.client.request(req, newCtx({ timeoutMs: 1000 })).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}; upstream nsmgr said: ${mgr.stderr.slice(-3000)}`, { cause: e });
-    });
+    const { nsc, c } = await request();
     const segs = c.path!.pathSegments.map((s) => ({ name: s.name, ...decodeToken(s.token)! }));
     assert.deepEqual(
       segs.map((s) => [s.name, s.sub, s.aud]),

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, createServer, type AddressInfo } from "node:net";
-import { procs, until } from "../helpers/nsm-procs.js";
+import { procs, startNode, until } from "../helpers/nsm-procs.js";
 
 const unixSocketLive = (path: string) =>
   new Promise<boolean>((resolve) => {
@@ -97,25 +97,7 @@ test(
   async (t) => {
     const dir = tempDir(t);
     const p = procs(t);
-    const mgrUrl = `unix://${join(dir, "nsm.sock")}`;
-    const fwdSock = join(dir, "fwd.sock");
-    const nseSock = join(dir, "nse.sock");
-    const mgr = p.start("nsmgr", { NSM_NAME: "nsmgr", NSM_LISTEN_ON: mgrUrl, NSM_REGISTRY_URL: "" });
-    await mgr.waitFor(/Startup completed/);
-    const fwd = p.start("forwarder", {
-      NSM_NAME: "fwd",
-      NSM_LISTEN_ON: `unix://${fwdSock}`,
-      NSM_CONNECT_TO: mgrUrl,
-      NSM_DATAPATH: "null",
-    });
-    const nse = p.start("nse-icmp-responder", {
-      NSM_NAME: "icmp",
-      NSM_SERVICE_NAMES: "icmp",
-      NSM_LISTEN_ON: `unix://${nseSock}`,
-      NSM_CONNECT_TO: mgrUrl,
-      NSM_CIDR_PREFIX: "172.16.1.100/31",
-    });
-    await Promise.all([fwd.waitFor(/Startup completed/), nse.waitFor(/Startup completed/)]);
+    const { mgrUrl, fwdSock, nseSock, mgr, fwd, nse } = await startNode(p, dir, { cidr: "172.16.1.100/31" });
     const nsc = p.start("nsc", {
       NSM_NAME: "app",
       NSM_CONNECT_TO: mgrUrl,
@@ -147,23 +129,7 @@ test(
   async (t) => {
     const dir = tempDir(t);
     const p = procs(t);
-    const mgrUrl = `unix://${join(dir, "nsm.sock")}`;
-    const mgr = p.start("nsmgr", { NSM_NAME: "nsmgr", NSM_LISTEN_ON: mgrUrl, NSM_REGISTRY_URL: "" });
-    await mgr.waitFor(/Startup completed/);
-    const fwd = p.start("forwarder", {
-      NSM_NAME: "fwd",
-      NSM_LISTEN_ON: `unix://${join(dir, "fwd.sock")}`,
-      NSM_CONNECT_TO: mgrUrl,
-      NSM_DATAPATH: "null",
-    });
-    const nse = p.start("nse-icmp-responder", {
-      NSM_NAME: "icmp",
-      NSM_SERVICE_NAMES: "icmp",
-      NSM_LISTEN_ON: `unix://${join(dir, "nse.sock")}`,
-      NSM_CONNECT_TO: mgrUrl,
-      NSM_CIDR_PREFIX: "172.16.1.100/31",
-    });
-    await Promise.all([fwd.waitFor(/Startup completed/), nse.waitFor(/Startup completed/)]);
+    const { mgrUrl } = await startNode(p, dir, { cidr: "172.16.1.100/31" });
     const nsc = p.start("nsc", { NSM_CONNECT_TO: mgrUrl, NSM_NETWORK_SERVICES: "kernel://icmp/nsm-1" });
     const line = JSON.parse(await nsc.waitFor(/connected to icmp/)) as Record<string, unknown>;
     assert.equal(line.msg, "connected to icmp: nsm-1 172.16.1.101/32 ↔ endpoint icmp 172.16.1.100/32");

@@ -14,41 +14,21 @@ import {
   type NetworkServiceEndpoint,
   type NetworkServiceEndpointResponse,
 } from "../../src/api/index.js";
-import { dial, newCtx, serve, type Ctx, type GrpcServer, type NseRegistryServer } from "../../src/core/index.js";
+import { dial, newCtx, type Ctx, type NseRegistryServer } from "../../src/core/index.js";
 import { deferred } from "../../src/core/testing/index.js";
 import { mockClock } from "../../src/core/testing/clock.js";
 import { nseEvent, watchLog } from "../helpers/watchlog.js";
 import { nseRegistryClientOver, nsRegistryClient } from "../../src/registry/chains/client.js";
 import { nsmgrRegistry } from "../../src/registry/chains/nsmgr.js";
-import { createRegistry, type Registry } from "../../src/registry/chains/registry.js";
 import { nseWatchCache, nsWatchCache } from "../../src/registry/common/watchcache/cache.js";
 import { NSE, nseQuery, readList } from "../../src/registry/tools.js";
+import { registryAt } from "../helpers/registry.js";
+import { createRegistry } from "../../src/registry/chains/registry.js";
+import { registeredHere } from "../../src/networkservice/chains/forwarder.js";
 
 const ctx = (ms = 5000) => newCtx({ timeoutMs: ms });
 const nse = (name: string, url = "tcp://127.0.0.1:7001", services = ["icmp"]) =>
   create(NetworkServiceEndpointSchema, { name, url, networkServiceNames: services });
-
-/** A registry served on `url`, restartable on the same URL. */
-async function registryAt(url: string, expirePeriodMs = 60_000) {
-  let reg: Registry, srv: GrpcServer, ac: AbortController;
-  const up = async () => {
-    ac = new AbortController();
-    reg = await createRegistry({ expirePeriodMs, signal: ac.signal });
-    srv = await serve([url], { nseRegistry: reg.nse, nsRegistry: reg.ns });
-  };
-  await up();
-  return {
-    get reg() {
-      return reg;
-    },
-    async down() {
-      await srv.close();
-      await reg.close();
-      ac.abort();
-    },
-    up,
-  };
-}
 
 const events = (it: AsyncIterable<NetworkServiceEndpointResponse>) => watchLog(it, nseEvent);
 
@@ -264,6 +244,29 @@ test(
       life.abort();
       conn.close();
       await r.down();
+    }
+  },
+);
+
+test(
+  "nsmgr registry: asked whether an NSE was registered through it, localbypass answers from its own table; a registry does not answer",
+  { timeout: 10_000 },
+  async () => {
+    const life = new AbortController();
+    const reg = nsmgrRegistry({ nsmgrUrl: "tcp://10.0.0.1:5001", signal: life.signal });
+    const plain = await createRegistry({ signal: life.signal });
+    try {
+      await reg.nse.register(nse("nse-tcp", "tcp://10.0.0.1:7001"), ctx());
+      await reg.nse.register(nse("fwd-0", "unix:///run/fwd-0.sock", ["forwarder"]), ctx());
+      assert.equal(await registeredHere(reg.nse, "nse-tcp", ctx()), true);
+      assert.equal(await registeredHere(reg.nse, "fwd-0", ctx()), true);
+      assert.equal(await registeredHere(reg.nse, "nse-b@domain2", ctx()), false);
+      await plain.nse.register(nse("nse-tcp", "tcp://10.0.0.1:7001"), ctx());
+      assert.equal(await registeredHere(plain.nse, "nse-tcp", ctx()), undefined, "no answer: not an nsmgr");
+    } finally {
+      await plain.close();
+      await reg.close();
+      life.abort();
     }
   },
 );

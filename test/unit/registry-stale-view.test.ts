@@ -10,23 +10,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, NetworkServiceEndpointSchema, type Connection } from "../../src/api/index.js";
-import {
-  chain,
-  dial,
-  newCtx,
-  NsmError,
-  serve,
-  status,
-  type GrpcServer,
-  type NseRegistryServer,
-} from "../../src/core/index.js";
+import { chain, dial, newCtx, NsmError, serve, status, type NseRegistryServer } from "../../src/core/index.js";
 import { newRequest, testCtx } from "../../src/core/testing/index.js";
 import { discoverServer } from "../../src/networkservice/common/discover/server.js";
 import { cachedLookup } from "../../src/networkservice/utils/cachedlookup.js";
 import { CLIENT_URL } from "../../src/networkservice/utils/keys.js";
 import { nsmgrRegistry } from "../../src/registry/chains/nsmgr.js";
-import { createRegistry, type Registry } from "../../src/registry/chains/registry.js";
 import { nseWatchCache } from "../../src/registry/common/watchcache/cache.js";
+import { registryAt } from "../helpers/registry.js";
 
 const ctx = (ms = 5000) => newCtx({ timeoutMs: ms });
 const nse = (name: string, url: string) =>
@@ -36,27 +27,6 @@ function tmp(t: { after(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), "nsm-stale-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function registryAt(url: string) {
-  let reg: Registry, srv: GrpcServer, ac: AbortController;
-  const up = async () => {
-    ac = new AbortController();
-    reg = await createRegistry({ expirePeriodMs: 60_000, signal: ac.signal });
-    srv = await serve([url], { nseRegistry: reg.nse, nsRegistry: reg.ns });
-  };
-  await up();
-  return {
-    get reg() {
-      return reg;
-    },
-    async down() {
-      await srv.close();
-      await reg.close();
-      ac.abort();
-    },
-    up,
-  };
 }
 
 async function until(pred: () => boolean, ms: number, what: () => string) {

@@ -6,7 +6,9 @@
  */
 import { statSync } from "node:fs";
 import type { DatapathBackend } from "../../forwarder/backend.js";
-import { interdomain } from "../../registry/tools.js";
+import { create, NetworkServiceEndpointQuerySchema } from "../../api/index.js";
+import { messageOf, newCtx, type Ctx, type NseRegistryServer } from "../../core/index.js";
+import { REGISTERED_HERE_URL } from "../../registry/tools.js";
 import type { TokenGenerator } from "../../tools/token/index.js";
 import { connectServer } from "../common/connect/server.js";
 import type { ChannelPool } from "../common/dial/pool.js";
@@ -28,6 +30,8 @@ export interface ForwarderOptions {
   signal: AbortSignal;
   /** the nsmgr's registry, where NSEs are found */
   registry: RegistryLookup;
+  /** the nsmgr's NSE registry itself (not a cache): asked whether an NSE was registered through it */
+  nsmgr?: Pick<NseRegistryServer, "find">;
   backend: DatapathBackend;
   pool: ChannelPool;
   /** default: {@link servedElsewhere} */
@@ -37,19 +41,62 @@ export interface ForwarderOptions {
 }
 
 /**
- * Local or remote is decided by who serves the NSE, not by its URL's scheme: an NSE registered
- * through another node's nsmgr is published under that nsmgr's URL, the same URL the forwarders
- * of that node are published under (nsmgr localbypass), whereas our nsmgr hands out the real URL
- * of its own NSEs (unix or tcp alike). So the next hop is remote exactly when it is the URL of
- * some forwarder's nsmgr. upstream (filtermechanisms) looks at the scheme, which coincides
- * because its NSEs always serve on unix sockets; ours may serve on tcp on the same node.
- * An NSE of another domain (`name@domain`) on a tcp URL is reached through this domain's
- * nsmgr-proxy, which registers as no forwarder: remote too.
+ * Whether the NSE `name` was registered through the nsmgr behind `nsmgr` (its localbypass
+ * answers: see REGISTERED_HERE_URL); undefined when that nsmgr does not answer the question.
  */
-export function servedElsewhere(registry: RegistryLookup, forwarderService = "forwarder"): XconnectOptions["isRemote"] {
+export async function registeredHere(
+  nsmgr: Pick<NseRegistryServer, "find">,
+  name: string,
+  ctx: Ctx,
+): Promise<boolean | undefined> {
+  const q = create(NetworkServiceEndpointQuerySchema, {
+    networkServiceEndpoint: { name, url: REGISTERED_HERE_URL },
+  });
+  let here: boolean | undefined;
+  // a context of its own: none of the Request's call metadata (tokens, trace) goes to the registry
+  const own = newCtx({ signal: ctx.signal, deadline: ctx.deadline, log: ctx.log });
+  for await (const r of nsmgr.find(q, own)) {
+    const nse = r.networkServiceEndpoint;
+    if (nse?.url === REGISTERED_HERE_URL && nse.name === name) here = !r.deleted;
+  }
+  return here;
+}
+
+/**
+ * Local or remote is decided by who serves the NSE, not by its URL's scheme: an NSE is local
+ * exactly when it was registered through our own nsmgr, which our nsmgr answers when asked
+ * (`nsmgr`; {@link registeredHere}). Everything else is reached through another nsmgr or an
+ * nsmgr-proxy (another domain): remote. An nsmgr that does not answer (upstream's) publishes
+ * an NSE registered through another node's nsmgr under that nsmgr's URL, the same URL the
+ * forwarders of that node are published under (localbypass), and hands out the real URL of its
+ * own NSEs: there the next hop is remote when it is the URL of some forwarder's nsmgr.
+ * upstream (filtermechanisms) looks at the scheme, which coincides because its NSEs always
+ * serve on unix sockets; ours may serve on tcp on the same node.
+ */
+export function servedElsewhere(
+  registry: RegistryLookup,
+  forwarderService = "forwarder",
+  nsmgr?: Pick<NseRegistryServer, "find">,
+): XconnectOptions["isRemote"] {
+  // "ours" per (name, URL as the nsmgr hands it out), sparing a Find per local Request and refresh:
+  // an NSE that registers elsewhere comes back under another URL. "Not ours" is asked again each
+  // time: a URL of a received fd (unix:///proc/self/fd/N) may come back for another registration.
+  const answers = new Map<string, boolean | undefined>();
   return async (url, ctx, conn) => {
-    // an NSE of another domain (name@domain) reached over tcp: the next hop is our nsmgr-proxy
-    if (conn && interdomain.is(conn.networkServiceEndpointName) && url.startsWith("tcp://")) return true;
+    const name = conn?.networkServiceEndpointName;
+    const key = `${name}\n${url}`;
+    let here = answers.get(key);
+    if (nsmgr && name && !answers.has(key)) {
+      try {
+        here = await registeredHere(nsmgr, name, ctx);
+        if (answers.size >= 4096) answers.delete(answers.keys().next().value!);
+        if (here !== false) answers.set(key, here);
+      } catch (e) {
+        // the question failed (nsmgr restarting): judge by the URL this time, ask again next time
+        ctx.log.debug({ nse: name, err: messageOf(e) }, "forwarder: nsmgr did not say whether it registered the NSE");
+      }
+    }
+    if (here !== undefined) return !here;
     const fwds = await findNses(registry, { networkServiceNames: [forwarderService] }, ctx);
     const id = identity(url);
     return fwds.some((f) => f.url === url || (id !== undefined && identity(f.url) === id));
@@ -79,7 +126,7 @@ export function forwarder(o: ForwarderOptions): Endpoint {
       recvFdServer(), // the client's netns arrives as an fd on unix sockets
       discoverServer(o.registry),
       roundRobinServer(),
-      xconnectServer(o.backend, { isRemote: o.isRemote ?? servedElsewhere(o.registry, o.forwarderService) }),
+      xconnectServer(o.backend, { isRemote: o.isRemote ?? servedElsewhere(o.registry, o.forwarderService, o.nsmgr) }),
       connectServer(
         passthroughClient({
           name: o.name,

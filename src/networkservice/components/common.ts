@@ -1,6 +1,7 @@
 /** What the components share: their common config, lifetime and tokens, and bounded shutdown steps. */
 import { setMaxListeners } from "node:events";
 import { getProcessIdentity, messageOf } from "../../core/index.js";
+import { nseRegistryClient, nsRegistryClient, type RegistryClientOptions } from "../../registry/chains/client.js";
 import { type Logger, silentLogger } from "../../tools/log.js";
 import { newTokenGenerator, type TokenGenerator } from "../../tools/token/index.js";
 import type { Telemetry } from "../../tools/telemetry/index.js";
@@ -33,6 +34,27 @@ export async function basics(o: Common) {
   const log = (o.log ?? silentLogger).child({ name: o.name });
   const unlisten = () => o.signal.removeEventListener("abort", stop);
   return { life, tokens, log, unlisten };
+}
+
+/**
+ * The registry clients a component opens at its nsmgr (`nsmgrUrl`, NSM_CONNECT_TO): each lives as
+ * long as the component and dials and signs as it does.
+ *
+ *   const reg = registryClients(o, await basics(o));
+ *   const nse = reg.nse(); // the caller closes what it opened
+ */
+export function registryClients(
+  o: Common & { nsmgrUrl: string },
+  b: { life: AbortController; log: Logger; tokens: TokenGenerator },
+) {
+  const opts: RegistryClientOptions = {
+    url: o.nsmgrUrl,
+    signal: b.life.signal,
+    log: b.log,
+    dialTimeoutMs: o.dialTimeoutMs,
+    tokens: () => b.tokens,
+  };
+  return { ns: () => nsRegistryClient(opts), nse: () => nseRegistryClient(opts) };
 }
 
 /**

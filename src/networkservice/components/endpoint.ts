@@ -10,12 +10,7 @@ import {
   DNSConfigSchema,
 } from "../../api/index.js";
 import { newCtx, serve, type GrpcServer, type ServerElement } from "../../core/index.js";
-import {
-  nseRegistryClient,
-  nsRegistryClient,
-  type NseRegistryClient,
-  type NsRegistryClient,
-} from "../../registry/chains/client.js";
+import type { NseRegistryClient, NsRegistryClient } from "../../registry/chains/client.js";
 import { endpoint, type Endpoint } from "../chains/endpoint.js";
 import { dnsContextServer } from "../common/dnscontext/server.js";
 import { point2PointIpamServer } from "../common/ipam/point2pointipam/server.js";
@@ -24,7 +19,7 @@ import { memifMechanismServer } from "../common/mechanisms/memif/server.js";
 import { mechanismsServer } from "../common/mechanisms/server.js";
 import { sendFdServer } from "../common/mechanisms/sendfd/server.js";
 import { instrumentServer } from "../utils/telemetry.js";
-import { basics, closeQuietly, type Common } from "./common.js";
+import { basics, closeQuietly, registryClients, type Common } from "./common.js";
 
 export interface EndpointConfig extends Common {
   listenOn: readonly string[];
@@ -61,7 +56,9 @@ export interface NetworkServiceEndpointHandle {
 }
 
 export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceEndpointHandle> {
-  const { life, tokens, log, unlisten } = await basics(o);
+  const b = await basics(o);
+  const { life, tokens, log, unlisten } = b;
+  const registry = registryClients(o, b);
   const ep = endpoint({
     name: o.name,
     tokens,
@@ -93,24 +90,12 @@ export async function createEndpoint(o: EndpointConfig): Promise<NetworkServiceE
     const url = server.urls[0]!.href;
     const ctx = newCtx({ timeoutMs: 15_000, signal: life.signal });
     if (o.registerService !== false) {
-      nsReg = nsRegistryClient({
-        url: o.nsmgrUrl,
-        signal: life.signal,
-        log,
-        dialTimeoutMs: o.dialTimeoutMs,
-        tokens: () => tokens,
-      });
+      nsReg = registry.ns();
       for (const s of o.services) {
         await nsReg.register(create(NetworkServiceSchema, { name: s, payload: o.payload ?? payloads.ETHERNET }), ctx);
       }
     }
-    nseReg = nseRegistryClient({
-      url: o.nsmgrUrl,
-      signal: life.signal,
-      log,
-      dialTimeoutMs: o.dialTimeoutMs,
-      tokens: () => tokens,
-    });
+    nseReg = registry.nse();
     const labels = o.labels ?? {};
     const registration = await nseReg.register(
       create(NetworkServiceEndpointSchema, {

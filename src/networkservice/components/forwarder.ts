@@ -9,7 +9,7 @@ import {
 import { newCtx, serve, type GrpcServer } from "../../core/index.js";
 import { nullBackend } from "../../forwarder/backends/null/index.js";
 import type { DatapathBackend } from "../../forwarder/backend.js";
-import { nseRegistryClient, type NseRegistryClient } from "../../registry/chains/client.js";
+import type { NseRegistryClient } from "../../registry/chains/client.js";
 import { dial } from "../../core/index.js";
 import { type Endpoint } from "../chains/endpoint.js";
 import { forwarder } from "../chains/forwarder.js";
@@ -17,7 +17,7 @@ import { ChannelPool } from "../common/dial/pool.js";
 import { recvFdNseClient } from "../../registry/common/recvfd/client.js";
 import { cachedLookup } from "../utils/cachedlookup.js";
 import { instrumentServer } from "../utils/telemetry.js";
-import { basics, closeQuietly, CLOSE_STEP_MS, type Common } from "./common.js";
+import { basics, closeQuietly, CLOSE_STEP_MS, registryClients, type Common } from "./common.js";
 
 export interface ForwarderConfig extends Common {
   listenOn: readonly string[];
@@ -46,7 +46,8 @@ export interface Forwarder {
 }
 
 export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
-  const { life, tokens, log, unlisten } = await basics(o);
+  const b = await basics(o);
+  const { life, tokens, log, unlisten } = b;
   const backend = o.backend ?? nullBackend();
   const svc = o.forwarderService ?? wellKnown.FORWARDER_SERVICE;
   const pool = new ChannelPool({ dialTimeoutMs: o.dialTimeoutMs });
@@ -59,6 +60,7 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
     tokens,
     signal: life.signal,
     registry: lookup,
+    nsmgr: nses,
     backend,
     pool,
     isRemote: o.isRemote,
@@ -86,13 +88,7 @@ export async function createForwarder(o: ForwarderConfig): Promise<Forwarder> {
       { log },
     );
     const url = server.urls[0]!.href;
-    reg = nseRegistryClient({
-      url: o.nsmgrUrl,
-      signal: life.signal,
-      log,
-      dialTimeoutMs: o.dialTimeoutMs,
-      tokens: () => tokens,
-    });
+    reg = registryClients(o, b).nse();
     const registration = await reg.register(
       create(NetworkServiceEndpointSchema, {
         name: o.name,

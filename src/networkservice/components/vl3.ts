@@ -1,9 +1,10 @@
 /**
- * The vL3 endpoint (upstream cmd-nse-vl3-vpp, on the kernel datapath): it lives in its own
- * network namespace and routes between its clients there. Startup, as upstream:
- * 1. a prefix from the IPAM service(s) (`ipam.IPAM/ManagePrefixes`); our own address S (the
- *    prefix's first address) goes on `lo`, as upstream puts it on its VPP loopback, and IP
- *    forwarding is switched on;
+ * The vL3 endpoint (upstream cmd-nse-vl3-vpp): it lives in its own network namespace and routes
+ * between its clients there, with the namespace's kernel or a VPP of its own (`datapath`,
+ * components/vl3-datapath.ts). Startup, as upstream:
+ * 1. the datapath, then a prefix from the IPAM service(s) (`ipam.IPAM/ManagePrefixes`); our own
+ *    address S (the prefix's first address) goes where the datapath routes (kernel: `lo`, as
+ *    upstream puts it on its VPP loopback; vpp: the VPP loopback);
  * 2. the DNS server on :53 (UDP + TCP) of our namespace: our clients' names, then our peers';
  * 3. serve and register (payload IP), then connect, as a client, to every endpoint of the
  *    service that registered before us (later ones connect to us): a full mesh, each link healed
@@ -11,10 +12,9 @@
  * Every client gets a host address from our prefix and routes to the whole vL3 net via S; a
  * peer's prefix is routed via the peer's S over the link to it.
  *
- * Our DNS server address is S (upstream uses the address of a kernel connection the endpoint
- * makes to itself; in a namespace of our own S on `lo` serves the same purpose).
+ * Our DNS server address is S on the kernel datapath, a host of our prefix on a veth to the kernel
+ * on VPP's (upstream uses the address of a kernel connection the endpoint makes to itself).
  */
-import { writeFileSync } from "node:fs";
 import {
   create,
   ConnectionSchema,
@@ -40,6 +40,8 @@ import { Vl3Pool } from "../utils/vl3pool.js";
 import { Vl3DnsState } from "../utils/vl3dns.js";
 import { createClient } from "./client.js";
 import { basics, closeQuietly } from "./common.js";
+import { kernelVl3Datapath, type Vl3Datapath, type Vl3DatapathKind } from "./vl3-datapath.js";
+import { vppVl3Datapath } from "./vl3-vpp.js";
 import { createEndpoint, type EndpointConfig, type NetworkServiceEndpointHandle } from "./endpoint.js";
 
 /** seconds our DNS answers may be cached (upstream: 3600; ours short, as a healed client's address moves) */
@@ -62,6 +64,12 @@ export interface Vl3Config extends Omit<EndpointConfig, "cidrs" | "dnsConfigs" |
   /** NSM_IDLE_TIMEOUT: `onIdle` is called after this long without connections (0/undefined = never) */
   idleTimeoutMs?: number;
   onIdle?: () => void;
+  /** NSM_VL3_DATAPATH: who routes (default kernel) */
+  datapath?: Vl3DatapathKind;
+  /** NSM_VPP_API_SOCKET (vpp datapath): a running VPP in our netns instead of our own */
+  vppApiSocket?: string;
+  /** NSM_LIVENESS_CHECK_*: heal checks the data plane of our links to peers (default: off) */
+  liveness?: { intervalMs: number; timeoutMs: number } | false;
 }
 
 export interface Vl3Handle {
@@ -70,6 +78,8 @@ export interface Vl3Handle {
   readonly pool: Vl3Pool;
   readonly pools: readonly Vl3Pool[];
   readonly records: DnsRecords;
+  /** where our DNS server is reached (S on the kernel datapath; a host of our prefix on VPP's) */
+  dnsIp(): string | undefined;
   /** our links to older peers, by peer name */
   readonly peers: ReadonlyMap<string, Connection>;
   close(o?: { unregister?: boolean }): Promise<void>;
@@ -82,30 +92,29 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
   const pool = pools[0]!;
   const ns = Netns.open(o.netnsPath ?? "/proc/self/ns/net");
   const undo: (() => Promise<unknown> | unknown)[] = [() => ns.close(), () => unlisten(), () => life.abort()];
+  let dp: Vl3Datapath | undefined;
   const cleanup = async () => {
     for (const f of undo.reverse()) await closeQuietly("vl3", log, f);
   };
   try {
-    // 1. forwarding on in our namespace; our address on lo, moved when the prefix changes
-    for (const f of ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"])
-      try {
-        writeFileSync(f, "1");
-      } catch (e) {
-        log.warn({ file: f, err: messageOf(e) }, "vl3: cannot switch forwarding on");
-      }
-    await ns.linkSet("lo", { up: true });
-    for (const p of pools) {
-      let onLo: string | undefined;
-      p.subscribe(() => {
-        const was = onLo;
-        onLo = p.selfAddr;
-        const b = ns.batch().addrReplace({ link: "lo", cidr: p.selfAddr });
-        if (was && was !== onLo) b.addrDel({ link: "lo", cidr: was });
-        b.commit().catch((e: unknown) =>
-          log.error({ err: messageOf(e), addr: onLo }, "vl3: cannot put our address on lo"),
+    // 1. the datapath (kernel: forwarding on; vpp: our VPP); our address S follows the prefix
+    dp =
+      o.datapath === "vpp"
+        ? await vppVl3Datapath({ ns, pool, service: o.services[0]!, log, apiSocket: o.vppApiSocket })
+        : kernelVl3Datapath(ns, pool, log, o.netnsUrl);
+    undo.push(() => dp!.close());
+    let selfs: string[] = [];
+    const moveSelf = () => {
+      if (!pools.every((p) => p.ready)) return;
+      const was = selfs;
+      selfs = pools.map((p) => p.selfAddr);
+      dp!
+        .setSelf(selfs, was)
+        .catch((e: unknown) =>
+          log.error({ err: messageOf(e), addrs: selfs }, "vl3: cannot put our address S in place"),
         );
-      });
-    }
+    };
+    for (const p of pools) p.subscribe(moveSelf);
     const subs = o.prefixServerUrls.map((url, i) =>
       subscribePrefix({ url, signal: life.signal, log, onPrefix: (p, ex) => pools[i]!.reset(p, ex) }),
     );
@@ -121,7 +130,7 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
     // a client healing to another endpoint gets another address: answers must not outlive that for long
     const records = new DnsRecords(VL3_DNS_TTL);
     const state = new Vl3DnsState(
-      () => (pool.ready ? pool.selfIp : undefined),
+      () => dp!.dnsIp(),
       () => (pool.ready ? pool.globalNet : undefined),
     );
     let dns: DnsServer | undefined;
@@ -158,6 +167,7 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
         mtu,
         ...pools.map((p) => vl3Server(p)),
       ],
+      extra: dp.serverElements,
     });
     undo.push(() => nse.kill());
     const nsc = await createClient({
@@ -168,8 +178,17 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
       nsmgrUrl: o.nsmgrUrl,
       dialTimeoutMs: o.dialTimeoutMs,
       netnsUrl: o.netnsUrl,
-      heal: { keepEndpoint: true },
-      extra: [...pools.map((p) => vl3Client(p)), vl3DnsClient(state)],
+      heal: {
+        keepEndpoint: true,
+        ...(o.liveness
+          ? {
+              livenessCheck: dp.livenessCheck(),
+              livenessIntervalMs: o.liveness.intervalMs,
+              livenessTimeoutMs: o.liveness.timeoutMs,
+            }
+          : {}),
+      },
+      extra: [...pools.map((p) => vl3Client(p)), vl3DnsClient(state), ...dp.clientElements],
     });
     undo.push(() => nsc.close());
     const peers = new Map<string, Connection>();
@@ -226,6 +245,7 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
       pools,
       records,
       peers,
+      dnsIp: () => dp!.dnsIp(),
       close: async (c = {}) => {
         linking.abort(); // ends the link attempts still retrying
         await closeQuietly("peer links", log, closePeers, 2000);

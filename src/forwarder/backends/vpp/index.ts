@@ -6,6 +6,7 @@
  * |---|---|---|
  * | KERNEL → KERNEL (same node) | per side a veth pair (workload end in the workload's netns) read by a VPP af_packet interface; IP payload: l3xc both ways, ETHERNET: l2 xconnect | kernel-side.ts, xconnect.ts |
  * | MEMIF → KERNEL (same node) | VPP's memif master on an abstract socket in the NSC's netns; the KERNEL side as above | memif-side.ts |
+ * | KERNEL → MEMIF, MEMIF → MEMIF (same node) | toward the NSE VPP's memif slave connecting to the socket the NSE's answer names (abstract in its netns, or a path); the other side as above | memif-side.ts |
  * | KERNEL → WIREGUARD / WIREGUARD → KERNEL (IP payload) | the KERNEL side as above, a VPP wireguard interface and peer over the uplink, l3xc | wireguard.ts |
  * | KERNEL → VXLAN / VXLAN → KERNEL (ETHERNET payload) | the KERNEL side as above, a VPP vxlan tunnel over the uplink (uplink.ts), l2 xconnect | vxlan.ts |
  *
@@ -37,7 +38,7 @@ import type { CrossConnect, DatapathBackend } from "../../backend.js";
 import { ipFingerprint, putSideMetrics } from "../shared/plumbing.js";
 import { applyRules, hasAcl, removeRules } from "./acl.js";
 import { kernelSide } from "./kernel-side.js";
-import { memifClientSide } from "./memif-side.js";
+import { memifClientSide, memifEndpointSide, memifSocketName } from "./memif-side.js";
 import { initUplink, type Uplink } from "./uplink.js";
 import { removeVxlan, vxlanSide } from "./vxlan.js";
 import { removeWireguard, WG_PORT, WgOffers, wireguardSide } from "./wireguard.js";
@@ -129,6 +130,7 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     }
   }
   const vxlanPort = o.vxlanPort ?? 4789;
+  const endpointMechs = o.endpointMechanisms ?? [mechType.KERNEL, mechType.MEMIF];
   const tunnelEnv = () => {
     if (!uplink) throw new Error("vpp datapath: no NSM_TUNNEL_IP, so no VXLAN");
     return { ...env, tunnelIp: uplink.ip, vxlanPort, live };
@@ -168,11 +170,19 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     if (!inM || !outM) throw new Error("cross connect without mechanisms on both sides");
     const kp = (m: typeof inM) => [kernel.netnsUrlOf(m), kernel.ifnameOf(m)];
     const tp = (m: typeof inM, keys: string[]) => keys.map((k) => m.parameters[k] ?? "");
+    const mp = (m: typeof inM) => [memif.socketFileOf(m), memif.inodeUrlOf(m)];
     const base = [x.incoming.payload, ipFingerprint(x)];
     if (inM.type === mechType.KERNEL && outM.type === mechType.KERNEL)
       return { shape: "local" as const, fp: JSON.stringify(["kernel", kp(inM), kp(outM), ...base]) };
     if (inM.type === mechType.MEMIF && outM.type === mechType.KERNEL)
       return { shape: "memif" as const, fp: JSON.stringify(["memif", memif.inodeUrlOf(inM), kp(outM), ...base]) };
+    if (inM.type === mechType.KERNEL && outM.type === mechType.MEMIF)
+      return { shape: "to-memif" as const, fp: JSON.stringify(["to-memif", kp(inM), mp(outM), ...base]) };
+    if (inM.type === mechType.MEMIF && outM.type === mechType.MEMIF)
+      return {
+        shape: "memif-memif" as const,
+        fp: JSON.stringify(["memif-memif", memif.inodeUrlOf(inM), mp(outM), ...base]),
+      };
     const wgKeys = ["src_ip", "src_port", "src_public_key", "dst_ip", "dst_port", "dst_public_key"];
     if (inM.type === mechType.KERNEL && outM.type === mechType.WIREGUARD)
       return { shape: "wg-src" as const, fp: JSON.stringify(["wg-src", kp(inM), tp(outM, wgKeys), ...base]) };
@@ -246,7 +256,7 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
     },
 
     outgoingPreferences(incoming, opt) {
-      if (!opt.remote) return [newMechanism(cls.LOCAL, mechType.KERNEL)];
+      if (!opt.remote) return endpointMechs.map((t) => newMechanism(cls.LOCAL, t));
       if (!uplink) return [];
       // WIREGUARD carries IP payload, VXLAN ETHERNET payload, as upstream forwarder-vpp
       if (incoming.payload !== payload.ETHERNET) return wgAvailable ? [wgOffers.offer(incoming.id, uplink.ip)] : [];
@@ -260,8 +270,8 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
       const plan = planOf(x);
       const prev = live.get(x.id);
       if (prev && prev.fp === plan.fp) {
-        if (plan.shape === "memif")
-          memif.setSocketFile(x.incoming.mechanism!, `@${tmpdir()}/memif/${x.id}/memif.socket`);
+        if (plan.shape === "memif" || plan.shape === "memif-memif")
+          memif.setSocketFile(x.incoming.mechanism!, `@${memifSocketName(x.id)}`);
         const wgSide = prev.sides.find((d) => d.kind === "wireguard");
         if (plan.shape === "wg-dst" && uplink && wgSide) {
           const m = x.incoming.mechanism!;
@@ -296,8 +306,10 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
           const v = await vxlanSide(tunnelEnv(), x, x.incoming.mechanism!, "dst", undo);
           rec.vni = v.vni;
           rec.sides.push(v);
-        } else if (plan.shape === "memif") rec.sides.push(await memifClientSide(env, x, x.incoming.mechanism!, undo));
-        else rec.sides.push(await kernelSide(env, x, x.incoming.mechanism!, "client", ctx, undo));
+        } else if (plan.shape === "memif" || plan.shape === "memif-memif")
+          rec.sides.push(await memifClientSide(env, x, x.incoming.mechanism!, undo));
+        else
+          rec.sides.push(await kernelSide(env, x, x.incoming.mechanism!, "client", ctx, undo, plan.shape === "local"));
         if (plan.shape === "wg-src")
           rec.sides.push(
             await wireguardSide(tunnelEnv(), x, x.outgoing.mechanism!, "src", wgOffers.take(x.incoming.id), undo),
@@ -306,7 +318,12 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
           const v = await vxlanSide(tunnelEnv(), x, x.outgoing.mechanism!, "src", undo);
           rec.vni = v.vni;
           rec.sides.push(v);
-        } else rec.sides.push(await kernelSide(env, x, x.outgoing.mechanism!, "endpoint", ctx, undo));
+        } else if (plan.shape === "to-memif" || plan.shape === "memif-memif")
+          rec.sides.push(await memifEndpointSide(env, x, x.outgoing.mechanism!, undo));
+        else
+          rec.sides.push(
+            await kernelSide(env, x, x.outgoing.mechanism!, "endpoint", ctx, undo, plan.shape === "local"),
+          );
         for (const s of rec.sides) {
           const on = uplink?.pinholes;
           if ((s.kind !== "vxlan" && s.kind !== "wireguard") || !on) continue;

@@ -25,6 +25,26 @@ const macOf = (id: string, what: string): string => {
   const h = hash(`${what}/${id}`);
   return ["02", h.slice(0, 2), h.slice(2, 4), h.slice(4, 6), h.slice(6, 8), h.slice(8, 10)].join(":");
 };
+/**
+ * Checksums and large segments. The workload's kernel hands its veth TCP/UDP packets with the
+ * checksum left to the device and, with TSO, segments of up to 64 KiB; an af_packet socket
+ * without the virtio-net header reads them as they are, so the far workload drops every TCP
+ * segment for its bad checksum (ping works, TCP does not). Two cures, chosen per connection:
+ * - both sides kernel (`gso`): TPACKET_V2 rings with the virtio-net header (CKSUM_GSO); VPP
+ *   completes checksums and carries 64 KiB segments whole from one af_packet to the other;
+ * - otherwise (memif, vxlan, wireguard on the other side, which VPP cannot hand such packets to:
+ *   its wireguard encrypts before the deferred checksum is written, and a 64 KiB segment does
+ *   not fit a tunnel), as upstream: the workload's veth end gets tx checksum offload off (and
+ *   with it TSO), so the kernel sends whole, checksummed, MTU-sized packets; plain TPACKET_V2.
+ */
+const AF_PACKET_CKSUM_GSO = 2,
+  AF_PACKET_V2 = 8;
+/** `gso`: one ring frame holds a 64 KiB segment + headers (VPP's own default with CKSUM_GSO) */
+const GSO_FRAME = 67584;
+/** `gso`: frames per ring: 128 × 66 KiB = 8.25 MiB per direction (VPP's default, 1024, is 66 MiB) */
+const GSO_FRAMES = 128;
+/** otherwise: upstream's frame size (VPP's default 1024 frames: 10 MiB per direction) */
+const FRAME = 10240;
 const addrs = (cidrs: readonly string[] | undefined) => (cidrs ?? []).map((c) => c.split("/")[0]!);
 
 /**
@@ -38,6 +58,7 @@ export async function kernelSide(
   side: "client" | "endpoint",
   ctx: Ctx,
   undo: (() => Promise<unknown>)[],
+  gso = false,
 ): Promise<VppSide> {
   const { vpp, node, log } = env;
   const what = `${side} side`;
@@ -59,6 +80,7 @@ export async function kernelSide(
         attrs: { name: ifname, mtu, up: true, alias: aliasOf(x.id), mac: wMac },
         peer: { name: ours, netns: node, mtu, up: true, mac: oMac },
       });
+      if (!gso) b.linkSetTxChecksum(ifname, false);
       if (isIp) for (const f of far) b.neighReplace({ link: ifname, ip: f, mac: oMac });
       await addSideOps(b, x, side === "client" ? "src" : "dst", ifname).commit({ signal: ctx.signal });
     };
@@ -89,9 +111,15 @@ export async function kernelSide(
     mode: 1,
     hw_addr: toMac(oMac),
     host_if_name: ours,
-    rx_frame_size: 10240,
-    tx_frame_size: 10240,
-    flags: 8,
+    ...(gso
+      ? {
+          rx_frame_size: GSO_FRAME,
+          tx_frame_size: GSO_FRAME,
+          rx_frames_per_block: GSO_FRAMES,
+          tx_frames_per_block: GSO_FRAMES,
+          flags: AF_PACKET_CKSUM_GSO | AF_PACKET_V2,
+        }
+      : { rx_frame_size: FRAME, tx_frame_size: FRAME, flags: AF_PACKET_V2 }),
   });
   undo.push(() => vpp.request("af_packet_delete", { host_if_name: ours }));
   await vpp.request("sw_interface_tag_add_del", { is_add: true, sw_if_index, tag: x.id });

@@ -17,6 +17,11 @@ export interface VppBackendOptions {
   tunnelIp?: string;
   /** how long to wait for the API socket to answer at start, retrying every second (default 30 s) */
   connectTimeoutMs?: number;
+  /**
+   * mechanisms offered toward a local NSE, best first (default KERNEL, MEMIF: an NSE that takes
+   * both gets KERNEL)
+   */
+  endpointMechanisms?: readonly string[];
   /** NSM_VXLAN_PORT (default 4789) */
   vxlanPort?: number;
   /**

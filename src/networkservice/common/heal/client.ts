@@ -29,8 +29,8 @@ import {
   type Connection,
 } from "../../../api/index.js";
 import { eventFactory, messageOf, metaKey, type ClientElement, type Ctx } from "../../../core/index.js";
-import { CLIENT_CONN } from "../../utils/keys.js";
 import { MonitorHubs } from "../../utils/monitorhub.js";
+import { clientConnOf, nextHopWatch } from "../../utils/nexthop.js";
 import type { LivenessCheck } from "./liveness.js";
 
 export interface HealOptions {
@@ -85,24 +85,17 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
   const start = (ctx: Ctx, returned: Connection) => {
     let conn = clone(ConnectionSchema, returned);
     const events = eventFactory(ctx, "client");
-    let cc;
-    try {
-      cc = ctx.clientMeta.get(CLIENT_CONN);
-    } catch {
-      cc = undefined;
-    }
-    if (!events || !cc) return;
+    const hop = nextHopWatch(ctx, conn);
+    const cc = clientConnOf(ctx);
+    if (!events || !hop || !cc) return;
+    const { idx } = hop;
     const ac = new AbortController();
     const watching = new AbortController();
     ctx.clientMeta.set(LOOP, { superseded: ac, watching });
     // a Close that is part of a reselect must not stop healing: the loop ends when the connection
     // is gone (events.request resolves undefined), a later Request succeeded, or the lifetime ends
     const signal = AbortSignal.any([lifetime, ac.signal]);
-    const idx = conn.path?.index ?? 0;
-    const seg = conn.path?.pathSegments[idx];
-    if (!seg) return;
     const log = ctx.log;
-    const monitor = cc.monitor;
 
     /** `saidDown`: a live control plane reported the connection DOWN or deleted (not a broken stream) */
     const heal = async (reason: string, saidDown = false) => {
@@ -142,10 +135,10 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
 
     // the next hop's events about this connection, on the stream shared by all our connections
     // through it (utils/monitorhub.ts; upstream: a stream per connection, re-opened per Request)
-    const stopWatch = hubs.watch(monitor, seg.name, seg.id, log, {
+    const stopWatch = hubs.watch(cc.monitor, hop.seg.name, hop.seg.id, log, {
       event(type, c) {
-        if (watching.signal.aborted || c.path?.pathSegments[idx]?.id !== seg.id) return;
-        const at = c.path.index;
+        if (watching.signal.aborted || !hop.mine(c)) return;
+        const at = c.path!.index;
         if (at !== idx && at !== idx + 1) return;
         if (type === ConnectionEventType.DELETE) return void heal("the control plane deleted the connection", true);
         if (c.state === ConnectionState.DOWN) return void heal("the control plane reports the connection DOWN", true);

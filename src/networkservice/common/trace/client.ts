@@ -5,9 +5,9 @@
  *
  *   const nsc = client({ ..., extra: [traceClient(otel.tracer)] });
  */
-import { SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
-import { messageOf, type ClientElement } from "../../../core/index.js";
-import { withTraceparent } from "./traceparent.js";
+import { SpanKind, type Tracer } from "@opentelemetry/api";
+import type { ClientElement } from "../../../core/index.js";
+import { inSpan, withTraceparent } from "./traceparent.js";
 
 export function traceClient(tracer: Tracer): ClientElement {
   const call = async <T>(
@@ -20,15 +20,7 @@ export function traceClient(tracer: Tracer): ClientElement {
       kind: SpanKind.CLIENT,
       attributes: { "nsm.connection_id": id, "nsm.network_service": service },
     });
-    try {
-      return await fn(span);
-    } catch (e) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(e) });
-      if (e instanceof Error) span.recordException(e);
-      throw e;
-    } finally {
-      span.end();
-    }
+    return inSpan(span, () => fn(span));
   };
   return {
     request: (req, ctx, next) =>

@@ -7,22 +7,11 @@
  *
  *   const el = traceServer(otel.tracer);
  */
-import { SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
-import { INCOMING, messageOf, type ServerElement } from "../../../core/index.js";
-import { parentContext, withTraceparent } from "./traceparent.js";
+import { SpanKind, type Tracer } from "@opentelemetry/api";
+import { INCOMING, type ServerElement } from "../../../core/index.js";
+import { inSpan, parentContext, withTraceparent } from "./traceparent.js";
 
 export function traceServer(tracer: Tracer): ServerElement {
-  const run = async <T>(name: string, span: Span, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (e) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(e) });
-      if (e instanceof Error) span.recordException(e);
-      throw e;
-    } finally {
-      span.end();
-    }
-  };
   return {
     async request(req, ctx, next) {
       const c = req.connection;
@@ -39,7 +28,7 @@ export function traceServer(tracer: Tracer): ServerElement {
         },
         parent,
       );
-      return run("Request", span, async () => {
+      return inSpan(span, async () => {
         const conn = await next.request(req, withTraceparent(ctx, span));
         span.setAttribute("nsm.endpoint", conn.networkServiceEndpointName);
         return conn;
@@ -55,7 +44,7 @@ export function traceServer(tracer: Tracer): ServerElement {
         },
         parent,
       );
-      return run("Close", span, () => next.close(conn, withTraceparent(ctx, span)));
+      return inSpan(span, () => next.close(conn, withTraceparent(ctx, span)));
     },
   };
 }

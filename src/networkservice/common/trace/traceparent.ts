@@ -3,8 +3,8 @@
  * caller's, and add ours to the metadata of the calls made with a ctx (connectClient sends it).
  */
 import { Metadata } from "@grpc/grpc-js";
-import { ROOT_CONTEXT, trace, TraceFlags, type Context, type Span } from "@opentelemetry/api";
-import { OUTGOING_METADATA, type Ctx } from "../../../core/index.js";
+import { ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Context, type Span } from "@opentelemetry/api";
+import { messageOf, OUTGOING_METADATA, type Ctx } from "../../../core/index.js";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -18,6 +18,19 @@ export function parentContext(traceparent: string | undefined): Context {
     traceFlags: parseInt(m[3]!, 16) & TraceFlags.SAMPLED,
     isRemote: true,
   });
+}
+
+/** Runs `fn` inside `span`: an error sets the span's status and is recorded, then rethrown; the span ends either way. */
+export async function inSpan<T>(span: Span, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(e) });
+    if (e instanceof Error) span.recordException(e);
+    throw e;
+  } finally {
+    span.end();
+  }
 }
 
 export function formatTraceparent(span: Span): string {

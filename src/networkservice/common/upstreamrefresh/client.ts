@@ -33,7 +33,7 @@ import {
   type EventFactory,
   type MonitorConnectionServer,
 } from "../../../core/index.js";
-import { CLIENT_CONN } from "../../utils/keys.js";
+import { clientConnOf } from "../../utils/nexthop.js";
 
 type Watcher = { events: EventFactory; log: Ctx["log"]; connId: string };
 
@@ -118,12 +118,7 @@ export function upstreamRefreshClient(lifetime: AbortSignal): ClientElement {
     async request(req, ctx, next) {
       const conn: Connection = await next.request(req, ctx);
       const events = eventFactory(ctx, "client");
-      let cc;
-      try {
-        cc = ctx.clientMeta.get(CLIENT_CONN);
-      } catch {
-        cc = undefined;
-      }
+      const cc = clientConnOf(ctx);
       const seg = conn.path?.pathSegments[conn.path?.index ?? 0];
       if (!events || !cc || !seg || lifetime.aborted) {
         stop(ctx);

@@ -14,6 +14,7 @@ import {
   type NetworkServiceEndpointResponse,
 } from "../../../api/index.js";
 import { messageOf, type RegistryElement } from "../../../core/index.js";
+import { timersByName } from "../../tools.js";
 import { registryEvents } from "../begin/server.js";
 
 export const DEFAULT_EXPIRE_PERIOD_MS = 60_000;
@@ -34,18 +35,7 @@ export function expireNseServer(o: ExpireOptions = {}): RegistryElement<
   close(): void;
 } {
   const period = o.periodMs ?? DEFAULT_EXPIRE_PERIOD_MS;
-  const timers = new Map<string, AbortController>();
-  const cancel = (name: string) => {
-    timers.get(name)?.abort();
-    timers.delete(name);
-  };
-  o.signal?.addEventListener(
-    "abort",
-    () => {
-      for (const n of [...timers.keys()]) cancel(n);
-    },
-    { once: true },
-  );
+  const timers = timersByName(o.signal);
   return {
     async register(nse, ctx, next) {
       const limit = Date.now() + period;
@@ -53,31 +43,27 @@ export function expireNseServer(o: ExpireOptions = {}): RegistryElement<
       const res = await next.register(nse, ctx);
       const events = o.timers ? registryEvents<NetworkServiceEndpoint>(ctx, "server") : undefined;
       if (events && res.expirationTime && !o.signal?.aborted) {
-        cancel(res.name);
-        const ac = new AbortController();
-        timers.set(res.name, ac);
-        const t = setTimeout(
-          () => {
-            if (timers.get(res.name) === ac) timers.delete(res.name);
-            events
+        timers.cancel(res.name);
+        timers.start(
+          res.name,
+          Math.max(0, timestampMs(res.expirationTime) - Date.now()),
+          (ac) =>
+            void events
               .unregister({ signal: ac.signal })
               .catch((err) =>
                 ctx.log.warn({ name: res.name, err: messageOf(err) }, "expire: unregister of expired NSE failed"),
-              );
-          },
-          Math.max(0, timestampMs(res.expirationTime) - Date.now()),
+              ),
+          { forgetOnFire: true },
         );
-        t.unref();
-        ac.signal.addEventListener("abort", () => clearTimeout(t), { once: true });
       }
       return res;
     },
     async unregister(nse, ctx, next) {
-      cancel(nse.name);
+      timers.cancel(nse.name);
       return next.unregister(nse, ctx);
     },
     close() {
-      for (const n of [...timers.keys()]) cancel(n);
+      timers.cancelAll();
     },
   };
 }

@@ -3,7 +3,9 @@
  * so other nodes reach it through this nsmgr; the caller gets its real URL back. Find rewrites
  * the URL of locally known NSEs to the real one and drops live entries that carry the nsmgr
  * URL but are not known here (stale ones of a previous nsmgr run). Unregister goes upstream
- * only for names known here. upstream: sdk pkg/registry/common/localbypass.
+ * only for names known here. A Find whose query URL is REGISTERED_HERE_URL is answered from the
+ * table alone: was that name registered through this nsmgr (the forwarder's local/remote rule).
+ * upstream: sdk pkg/registry/common/localbypass; the question is ours.
  */
 import type {
   NetworkServiceEndpoint,
@@ -11,7 +13,7 @@ import type {
   NetworkServiceEndpointResponse,
 } from "../../../api/index.js";
 import { NsmError, type RegistryElement, status } from "../../../core/index.js";
-import { checkNseUrl, interdomain } from "../../tools.js";
+import { checkNseUrl, interdomain, NSE, REGISTERED_HERE_URL } from "../../tools.js";
 
 export type LocalBypass = RegistryElement<
   NetworkServiceEndpoint,
@@ -50,6 +52,14 @@ export function localBypassNseServer(nsmgrUrl: string): LocalBypass {
       return res;
     },
     async *find(query, ctx, next) {
+      const asked = query.networkServiceEndpoint;
+      if (asked?.url === REGISTERED_HERE_URL) {
+        // "was this NSE registered through this nsmgr?": our table knows, the registry does not
+        const answer = NSE.fromName(asked.name);
+        answer.url = REGISTERED_HERE_URL;
+        yield NSE.response(answer, !local.has(asked.name));
+        return;
+      }
       for await (const r of next.find(query, ctx)) {
         const nse = r.networkServiceEndpoint;
         if (nse) {

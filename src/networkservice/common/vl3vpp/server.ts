@@ -1,0 +1,56 @@
+/**
+ * vl3VppServer: each connection made to the vL3 endpoint is routed by its VPP (upstream
+ * cmd-nse-vl3-vpp's server chain: `loopback`, `vrf`, `unnumbered`, `routes`): the KERNEL
+ * interface the forwarder makes in our netns goes into the service's VRF, unnumbered to its
+ * loopback (S), with the routes the connection asks for on our side (a host route to a client;
+ * a peer's S and prefix via its S). The forwarder makes the interface after we answer, so it is
+ * attached in the background; Close takes it out of VPP. Chain it after the vL3 elements and the
+ * mechanisms (it reads the final IP context and interface name).
+ */
+import { kernel, type Connection } from "../../../api/index.js";
+import { NsmError, status, type ServerElement } from "../../../core/index.js";
+import { plumbingOf } from "../../../forwarder/backends/shared/ipcontext.js";
+import type { Logger } from "../../../tools/log.js";
+import type { Vl3VppRouter } from "./router.js";
+
+/** our side's routes of `conn` on `ifname`, as the forwarder would put them into a kernel */
+export function routesOf(conn: Connection, side: "src" | "dst", ifname: string) {
+  return plumbingOf(conn.context?.ipContext, side, ifname).routes;
+}
+
+export function ifnameOrThrow(conn: Connection, what: string): string {
+  const m = conn.mechanism;
+  const n = m?.type === kernel.MECHANISM ? kernel.ifnameOf(m) : undefined;
+  if (!n)
+    throw new NsmError(
+      status.FAILED_PRECONDITION,
+      `vl3 vpp: ${what} ${conn.id} has mechanism ${m?.type ?? "none"}; only KERNEL interfaces are routed (read with af_packet)`,
+    );
+  return n;
+}
+
+export function vl3VppServer(router: Vl3VppRouter, log: Logger): ServerElement {
+  const live = new Map<string, AbortController>();
+  return {
+    async request(req, ctx, next) {
+      const conn = await next.request(req, ctx);
+      const ifname = ifnameOrThrow(conn, "connection");
+      let ac = live.get(conn.id);
+      if (!ac) live.set(conn.id, (ac = new AbortController()));
+      const signal = ac.signal;
+      void router
+        .attach(conn.id, conn.networkService, ifname, routesOf(conn, "dst", ifname), { signal })
+        .catch((e: unknown) => {
+          if (!signal.aborted)
+            log.warn({ connId: conn.id, ifname, err: (e as Error).message }, "vl3 vpp: cannot route the connection");
+        });
+      return conn;
+    },
+    async close(conn, ctx, next) {
+      live.get(conn.id)?.abort();
+      live.delete(conn.id);
+      await router.detach(conn.id);
+      return next.close(conn, ctx);
+    },
+  };
+}

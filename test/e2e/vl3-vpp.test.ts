@@ -1,0 +1,80 @@
+/**
+ * vL3 with the VPP datapath (NSM_VL3_DATAPATH=vpp, upstream cmd-nse-vl3-vpp): an IPAM service, a
+ * vL3 endpoint on each of 2 nodes, each routing in a VPP of its own; 4 clients (2 per node, kernel
+ * forwarders) running their DNS proxy. Every client reaches every other by address and by DNS
+ * name (the endpoints' DNS servers are reached through their VPP); one endpoint is killed (its
+ * VPP dies with it), its clients heal to the other one, and everyone reaches everyone again.
+ * Root and VPP (/opt/vpp) only.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { addressOf, clientsOf, everyoneReachesEveryone } from "../helpers/vl3.js";
+import { vppSkip } from "../helpers/vpp.js";
+import { testMesh } from "../helpers/workloads.js";
+
+const run = promisify(execFile);
+
+test(
+  "vl3 vpp: 2 VPP endpoints on 2 nodes, 4 clients reach each other by address and DNS name; an endpoint dies, its clients heal",
+  { skip: vppSkip, timeout: 170_000 },
+  async (t) => {
+    const m = await testMesh(t, "nsm-vl3vpp-", { nodes: 2 });
+    const ipam = await m.startIpam({ prefix: "172.16.0.0/16", clientPrefixLen: 24 });
+    const env = { NSM_VL3_DATAPATH: "vpp" };
+    const a = await m.startVl3Nse(0, { name: "vl3-a", prefixServerUrl: ipam.url, env });
+    const b = await m.startVl3Nse(1, { name: "vl3-b", prefixServerUrl: ipam.url, env });
+    await b.waitFor(/linked to peer vl3-a/, 30_000);
+    await b.waitFor(/vl3 vpp: interface attached/, 10_000);
+    // the routing is VPP's: the kernel of the endpoint's namespace forwards nothing
+    const { stdout: fwd } = await run("ip", ["netns", "exec", a.workload, "cat", "/proc/sys/net/ipv4/ip_forward"]);
+    assert.equal(fwd.trim(), "0");
+    const cs = await Promise.all(
+      [0, 0, 1, 1].map((node, i) =>
+        m.startNsc(node, {
+          name: `nsc-${i}`,
+          services: ["kernel://vl3/nsm-1"],
+          env: { POD_NAME: `nsc-${i}`, NSM_LOCAL_DNS_SERVER_ENABLED: "true" },
+        }),
+      ),
+    );
+    const addr = new Map<string, string>();
+    for (const c of cs) {
+      await c.waitFor(/connected to/, 30_000);
+      addr.set(c.name, await addressOf(c));
+    }
+    assert.equal(new Set(addr.values()).size, 4, `four distinct addresses: ${[...addr.values()].join(" ")}`);
+    for (const ip of addr.values()) assert.match(ip, /^172\.16\.[01]\.\d+$/);
+    const t0 = Date.now();
+    await everyoneReachesEveryone(cs, addr, 20_000);
+    t.diagnostic(`all 12 pairs by address and name in ${Date.now() - t0} ms`);
+
+    // liveness on the peer link (NSM_LIVENESS_CHECK_*, on by default): quiet while the link works;
+    // when b's VPP interface for it goes down, b's check fails and heal makes the link anew
+    assert.doesNotMatch(b.output(), /data plane check failed|liveness check: cannot ping/);
+    const dir = /"dir":"([^"]+)"/.exec(b.output())?.[1];
+    assert.ok(dir, "vl3-b logged its VPP's run directory");
+    const attached = () => b.output().match(/"ifname":"vl3p0".*interface attached/g)?.length ?? 0;
+    const before = attached();
+    await run("/opt/vpp/bin/vppctl", ["-s", `${dir}/cli.sock`, "set", "interface", "state", "host-vl3p0", "down"]);
+    const broken = Date.now();
+    await b.waitFor(/data plane check failed/, 10_000);
+    for (const end = Date.now() + 20_000; attached() === before; await new Promise((r) => setTimeout(r, 100)))
+      assert.ok(Date.now() < end, "vl3-b did not attach its link to vl3-a again");
+    await everyoneReachesEveryone(cs, addr, 20_000, { byName: false });
+    t.diagnostic(
+      `peer link healed by its liveness check, all pairs reached again ${Date.now() - broken} ms after the break`,
+    );
+
+    const onA = clientsOf(cs, "vl3-a");
+    assert.ok(onA.length > 0 && onA.length < 4, `clients on vl3-a: ${onA.map((c) => c.name).join(" ")}`);
+    // vl3-a dies (and its VPP with it): its clients heal to vl3-b, with addresses from vl3-b's prefix
+    await a.stop("SIGKILL");
+    const killed = Date.now();
+    for (const c of onA) addr.set(c.name, await addressOf(c, /^172\.16\.0\./, 60_000));
+    assert.equal(new Set(addr.values()).size, 4, `four distinct addresses: ${[...addr.values()].join(" ")}`);
+    await everyoneReachesEveryone(cs, addr, 30_000);
+    t.diagnostic(`healed and all pairs reached again ${Date.now() - killed} ms after the kill`);
+  },
+);
