@@ -29,7 +29,8 @@ import {
   type Connection,
 } from "../../../api/index.js";
 import { eventFactory, messageOf, metaKey, type ClientElement, type Ctx } from "../../../core/index.js";
-import { nextHopWatch } from "../../utils/nexthop.js";
+import { MonitorHubs } from "../../utils/monitorhub.js";
+import { clientConnOf, nextHopWatch } from "../../utils/nexthop.js";
 import type { LivenessCheck } from "./liveness.js";
 
 export interface HealOptions {
@@ -68,6 +69,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientElement {
   const retryMs = o.retryMs ?? 100;
+  const hubs = new MonitorHubs(lifetime);
 
   const check = async (conn: Connection, signal: AbortSignal): Promise<boolean> => {
     if (!o.livenessCheck) return false;
@@ -84,7 +86,8 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
     let conn = clone(ConnectionSchema, returned);
     const events = eventFactory(ctx, "client");
     const hop = nextHopWatch(ctx, conn);
-    if (!events || !hop) return;
+    const cc = clientConnOf(ctx);
+    if (!events || !hop || !cc) return;
     const { idx } = hop;
     const ac = new AbortController();
     const watching = new AbortController();
@@ -130,37 +133,28 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
       }
     };
 
-    void (async () => {
-      const wsig = AbortSignal.any([signal, watching.signal]);
-      let reason = "the next hop closed the monitor stream";
-      try {
-        for await (const ev of hop.events(wsig)) {
-          for (const c of Object.values(ev.connections)) {
-            if (!hop.mine(c)) continue;
-            const at = c.path!.index;
-            if (at !== idx && at !== idx + 1) continue;
-            if (ev.type === ConnectionEventType.DELETE) {
-              void heal("the control plane deleted the connection", true);
-              return;
-            }
-            if (c.state === ConnectionState.DOWN) {
-              void heal("the control plane reports the connection DOWN", true);
-              return;
-            }
-            // upstream's client filter: our copy follows what the control plane says the connection is
-            const seen = clone(ConnectionSchema, conn);
-            seen.path = clone(ConnectionSchema, c).path;
-            seen.path!.index = idx;
-            seen.context = c.context && clone(ConnectionSchema, c).context;
-            seen.state = c.state;
-            if (!equals(ConnectionSchema, seen, conn)) conn = seen;
-          }
-        }
-      } catch (e) {
-        reason = `monitor stream to the next hop failed: ${messageOf(e)}`;
-      }
-      if (!wsig.aborted) void heal(reason);
-    })();
+    // the next hop's events about this connection, on the stream shared by all our connections
+    // through it (utils/monitorhub.ts; upstream: a stream per connection, re-opened per Request)
+    const stopWatch = hubs.watch(cc.monitor, hop.seg.name, hop.seg.id, log, {
+      event(type, c) {
+        if (watching.signal.aborted || !hop.mine(c)) return;
+        const at = c.path!.index;
+        if (at !== idx && at !== idx + 1) return;
+        if (type === ConnectionEventType.DELETE) return void heal("the control plane deleted the connection", true);
+        if (c.state === ConnectionState.DOWN) return void heal("the control plane reports the connection DOWN", true);
+        // upstream's client filter: our copy follows what the control plane says the connection is
+        const seen = clone(ConnectionSchema, conn);
+        seen.path = clone(ConnectionSchema, c).path;
+        seen.path!.index = idx;
+        seen.context = c.context && clone(ConnectionSchema, c).context;
+        seen.state = c.state;
+        if (!equals(ConnectionSchema, seen, conn)) conn = seen;
+      },
+      end(reason) {
+        if (!signal.aborted && !watching.signal.aborted) void heal(reason);
+      },
+    });
+    watching.signal.addEventListener("abort", stopWatch, { once: true });
 
     if (o.livenessCheck) {
       void (async () => {

@@ -120,17 +120,72 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
   // written first, and what several Requests published meanwhile leaves as one event (the
   // `connections` map of a ConnectionEvent carries many) instead of one stream message each.
   let flushing = false;
+  const dirty = new Set<Sub>();
   const flush = () => {
     flushing = false;
-    for (const s of subs) {
+    for (const s of dirty) {
+      if (!subs.has(s)) continue; // ended meanwhile
       for (const p of s.pending)
         s.q.push(create(ConnectionEventSchema, { type: p.type, connections: Object.fromEntries(p.conns) }));
       s.pending = [];
     }
+    dirty.clear();
+  };
+  // Subscribers whose selector names a segment id (upstream clients: one stream per connection)
+  // are found by that id; only the others (by name, or empty) are checked against every event.
+  // So an event costs O(path length + streams by name), not O(streams): with a stream per live
+  // connection the latter grew with the number of live connections.
+  const subsById = new Map<string, Set<Sub>>();
+  const general = new Set<Sub>();
+  const keyOf = (sel: MonitorScopeSelector) => sel.pathSegments.find((x) => x.id)?.id;
+  const addSub = (sub: Sub) => {
+    subs.add(sub);
+    const k = keyOf(sub.sel);
+    if (k === undefined) return void general.add(sub);
+    let set = subsById.get(k);
+    if (!set) subsById.set(k, (set = new Set()));
+    set.add(sub);
+  };
+  const deleteSub = (sub: Sub) => {
+    subs.delete(sub);
+    general.delete(sub);
+    const k = keyOf(sub.sel);
+    const set = k === undefined ? undefined : subsById.get(k);
+    if (set?.delete(sub) && !set.size) subsById.delete(k!);
+  };
+  const candidates = (c: Connection): Iterable<Sub> => {
+    if (!subsById.size) return general;
+    const out = new Set(general);
+    for (const seg of c.path?.pathSegments ?? []) for (const s of subsById.get(seg.id) ?? []) out.add(s);
+    return out;
+  };
+  // the same for connections: our connections by the ids of their path segments (initial state
+  // transfer to a selector by id)
+  const bySeg = new Map<string, Set<string>>();
+  const indexConn = (c: Connection, add: boolean) => {
+    for (const seg of c.path?.pathSegments ?? []) {
+      if (!seg.id) continue;
+      let set = bySeg.get(seg.id);
+      if (add) {
+        if (!set) bySeg.set(seg.id, (set = new Set()));
+        set.add(c.id);
+      } else if (set?.delete(c.id) && !set.size) bySeg.delete(seg.id);
+    }
+  };
+  const putConn = (c: Connection) => {
+    const old = connections.get(c.id);
+    if (old) indexConn(old, false);
+    connections.set(c.id, c);
+    indexConn(c, true);
+  };
+  const deleteConn = (id: string) => {
+    const old = connections.get(id);
+    if (old) indexConn(old, false);
+    connections.delete(id);
   };
   const publish = (type: ConnectionEventType, conns: readonly Connection[]) => {
-    for (const s of subs) {
-      for (const c of conns) {
+    for (const c of conns) {
+      for (const s of candidates(c)) {
         if (!matchesSelector(s.sel, c)) continue;
         let last = s.pending[s.pending.length - 1];
         if (last?.type !== type) {
@@ -138,6 +193,7 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
           s.pending.push(last);
         }
         last.conns.set(c.id, c);
+        dirty.add(s);
         if (!flushing) {
           flushing = true;
           setImmediate(flush);
@@ -194,7 +250,7 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
         out.state = state;
       }
       if (out.state === stored.state && out.state === ConnectionState.DOWN) return;
-      connections.set(id, out);
+      putConn(out);
       ctx.log.debug({ connId: id, state: ConnectionState[out.state] }, "monitor: relaying next hop event");
       publish(ConnectionEventType.UPDATE, [out]);
     });
@@ -229,13 +285,13 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
         if (old) {
           const down = clone(ConnectionSchema, old);
           down.state = ConnectionState.DOWN;
-          connections.set(old.id, down);
+          putConn(down);
           publish(ConnectionEventType.UPDATE, [down]);
         }
         throw e;
       }
       const mine = clone(ConnectionSchema, conn);
-      connections.set(mine.id, mine);
+      putConn(mine);
       publish(ConnectionEventType.UPDATE, [mine]);
       const relay = ctx.meta.get(RELAY);
       const keep = relay && relay.conn === slot.conn && !relay.hub.dead;
@@ -254,7 +310,7 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
         await next.close(conn, ctx);
       } finally {
         const known = connections.get(conn.id) ?? conn;
-        connections.delete(conn.id);
+        deleteConn(conn.id);
         publish(ConnectionEventType.DELETE, [known]);
       }
     },
@@ -263,11 +319,13 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
       const q = new AsyncQueue<ConnectionEvent>();
       const sub: Sub = { sel, q, pending: [] };
       const initial: Record<string, Connection> = {};
-      for (const c of connections.values()) if (matchesSelector(sel, c)) initial[c.id] = c;
+      const k = keyOf(sel);
+      const pool = k === undefined ? connections.values() : [...(bySeg.get(k) ?? [])].map((id) => connections.get(id)!);
+      for (const c of pool) if (matchesSelector(sel, c)) initial[c.id] = c;
       q.push(create(ConnectionEventSchema, { type: ConnectionEventType.INITIAL_STATE_TRANSFER, connections: initial }));
-      subs.add(sub);
+      addSub(sub);
       const end = () => {
-        subs.delete(sub);
+        deleteSub(sub);
         q.end();
         ctx.signal.removeEventListener("abort", end);
         lifetime.removeEventListener("abort", end);
