@@ -76,12 +76,22 @@ export async function run(args: string[]): Promise<void> {
       nscs[s.label] = nsc;
     }
     const lat: Record<string, number[]> = { ours: [], upstream: [] };
-    const batch = async (label: string, k: number) => {
+    // A failed Request ends its batch; the batch is counted and left out. upstream's grpcfd
+    // (v1.1.4 SendFilename) closes the file twice and reports the second close as a send error
+    // when the fd leaves before sendfd looks at the channel: "failed to send a file
+    // /proc/thread-self/ns/net ...: file already closed" from the upstream NSE (docs/grpcfd.md).
+    const failed: Record<string, string[]> = { ours: [], upstream: [] };
+    const batch = async (label: string, k: number): Promise<number[]> => {
       const p = nscs[label]!;
       const from = p.lines.length;
       p.send(`bench ${k}`);
       const l = await p.line(/^(BENCH|ERROR)/, 120_000, from);
-      if (l.startsWith("ERROR")) throw new Error(`${label}: ${l}`);
+      if (l.startsWith("ERROR")) {
+        failed[label]!.push(l);
+        if (failed[label]!.length > 3) throw new Error(`${label}: more than 3 failed batches, the last: ${l}`);
+        console.log(`${label}: a batch failed (left out): ${l}`);
+        return [];
+      }
       return l.slice("BENCH ".length).split(",").map(Number);
     };
     await batch("ours", 5); // warm-up: channels, caches, JIT
@@ -99,7 +109,8 @@ export async function run(args: string[]): Promise<void> {
     results.push({ case: "request/mean", ours: mean(lat["ours"]!), baseline: mean(lat["upstream"]!) });
     writeResults("interop", { unit: "ms", higherIsBetter: false, results });
     console.log(
-      `median: ours ${median(lat["ours"]!).toFixed(2)} ms, upstream ${median(lat["upstream"]!).toFixed(2)} ms`,
+      `median: ours ${median(lat["ours"]!).toFixed(2)} ms, upstream ${median(lat["upstream"]!).toFixed(2)} ms;` +
+        ` failed batches: ours ${failed["ours"]!.length}, upstream ${failed["upstream"]!.length}`,
     );
   } finally {
     life.abort();
