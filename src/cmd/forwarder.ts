@@ -17,6 +17,8 @@ import { newLogger, type Logger } from "../tools/log.js";
 import { lifecycle } from "./lifecycle.js";
 
 export const DATAPATHS = ["kernel", "ovs", "memif", "vpp", "null"] as const;
+/** the tunnels the kernel backend makes between nodes */
+export const REMOTE_MECHANISMS = ["VXLAN", "WIREGUARD"] as const;
 
 export const ENV_HELP = `nsm forwarder — forwarder (control plane + datapath backend)
 
@@ -30,6 +32,7 @@ export const ENV_HELP = `nsm forwarder — forwarder (control plane + datapath b
   NSM_TUNNEL_IP      (first global IPv4 address in our netns)         our end of vxlan/wireguard tunnels
   NSM_VXLAN_PORT     4789                                             vxlan UDP port (the same on every node)
   NSM_WIREGUARD_PORT 51820                                            first wireguard-go UDP port (one per connection)
+  NSM_REMOTE_MECHANISMS (IP payload: WIREGUARD,VXLAN; Ethernet: VXLAN) kernel/memif: remote mechanisms offered, best first (${REMOTE_MECHANISMS.join(", ")}; WIREGUARD carries IP payload only)
   NSM_STATE_DIR      /run/nsm-ts/forwarder-<name>                     per-connection records: cleanup after a restart
   NSM_STALE_TIMEOUT  30s                                              time a restarted forwarder waits for re-requests before removing the rest
   NSM_OVS_DB         unix:/var/run/openvswitch/db.sock                ovs: OVSDB socket (OpenFlow: $OVS_RUNDIR/<bridge>.mgmt)
@@ -50,6 +53,16 @@ export function readConfig(env: Env = process.env) {
       throw new ConfigError("NSM_TUNNEL_IP", tunnelIp, (err as Error).message);
     }
   }
+  const remote = e.optional("NSM_REMOTE_MECHANISMS");
+  let remoteMechanisms: string[] | undefined;
+  if (remote !== undefined && remote.trim() !== "") {
+    remoteMechanisms = remote.split(",").map((x) => x.trim().toUpperCase());
+    const bad = remoteMechanisms.find((x) => !(REMOTE_MECHANISMS as readonly string[]).includes(x));
+    if (bad !== undefined)
+      throw new ConfigError("NSM_REMOTE_MECHANISMS", remote, `"${bad}" is not one of ${REMOTE_MECHANISMS.join(", ")}`);
+    if (new Set(remoteMechanisms).size !== remoteMechanisms.length)
+      throw new ConfigError("NSM_REMOTE_MECHANISMS", remote, "names a mechanism twice");
+  }
   return {
     ...c,
     listenOn: e.urls("NSM_LISTEN_ON", [`unix:///var/lib/networkservicemesh/${c.name}.sock`]).map((u) => u.href),
@@ -61,6 +74,7 @@ export function readConfig(env: Env = process.env) {
     tunnelIp: tunnelIp?.trim(),
     vxlanPort: e.int("NSM_VXLAN_PORT", 4789, { min: 1, max: 65535 }),
     wireguardPort: e.int("NSM_WIREGUARD_PORT", 51820, { min: 1, max: 65535 }),
+    remoteMechanisms,
     stateDir: e.string("NSM_STATE_DIR", `/run/nsm-ts/forwarder-${c.name}`),
     staleAfterMs: e.duration("NSM_STALE_TIMEOUT", "30s"),
     ovsDb: e.string("NSM_OVS_DB", "unix:/var/run/openvswitch/db.sock"),
@@ -87,6 +101,7 @@ export async function backendFor(cfg: ReturnType<typeof readConfig>, log: Logger
       tunnelIp: cfg.tunnelIp,
       vxlanPort: cfg.vxlanPort,
       wireguardPort: cfg.wireguardPort,
+      ...(cfg.remoteMechanisms ? { remoteMechanisms: cfg.remoteMechanisms } : {}),
       stateDir: cfg.stateDir,
       staleAfterMs: cfg.staleAfterMs,
       log,

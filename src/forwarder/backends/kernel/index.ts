@@ -137,7 +137,7 @@ export async function kernelBackend(o: KernelBackendOptions = {}): Promise<Kerne
           vxlan.setSrcPort(m, env.vxlanPort);
           vxlan.setMtu(m, env.vxlanMtu);
           out.push(m);
-        } else if (t === mechType.WIREGUARD) {
+        } else if (t === mechType.WIREGUARD && incoming.payload === payloads.IP) {
           out.push(wg.offer(incoming.id));
         }
       }

@@ -10,7 +10,10 @@ export interface KernelBackendOptions {
   vxlanPort?: number;
   /** first UDP port for wireguard-go devices (default 51820; one port per connection) */
   wireguardPort?: number;
-  /** remote mechanisms offered, best first (default: [VXLAN] for ETHERNET payload, [WIREGUARD, VXLAN] for IP) */
+  /**
+   * NSM_REMOTE_MECHANISMS: remote mechanisms offered, best first, WIREGUARD for IP payload only
+   * (default: [WIREGUARD, VXLAN] for IP payload, [VXLAN] for ETHERNET)
+   */
   remoteMechanisms?: readonly string[];
   /** where per-connection records live; none: no cleanup after a restart */
   stateDir?: string;
