@@ -10,7 +10,8 @@
  * - iperf: iperf3 TCP 3 s between two clients on different endpoints (client → endpoint →
  *   endpoint → client), against the same shape made by hand in the same run: four namespaces
  *   c1 — r1 — r2 — c2 joined by veths, forwarding on in r1 and r2, static routes ("plain routed
- *   namespaces").
+ *   namespaces"). On the VPP datapath the forwarders carry IP payload over VXLAN
+ *   (NSM_REMOTE_MECHANISMS=VXLAN,WIREGUARD; docs/vl3.md says why).
  *
  * Writes bench/results/vl3.json (+ .svg). Units differ per case (named in `note`).
  */
@@ -120,7 +121,18 @@ async function vl3Mesh(
 ): Promise<{ mesh: Mesh; clients: { workload: string; addr: string; nse: string }[] }> {
   const env = { NSM_VL3_DATAPATH: datapath };
   const id = uniq();
-  const mesh = await createMesh({ id, dir: mkdtempSync(join(tmpdir(), `nsm-bench-${id}-`)), nodes: 2 });
+  const mesh = await createMesh({
+    id,
+    dir: mkdtempSync(join(tmpdir(), `nsm-bench-${id}-`)),
+    nodes: 2,
+    // the VPP datapath wants VXLAN between nodes: TCP over a wireguard-go tun crawls (docs/vl3.md)
+    ...(datapath === "vpp"
+      ? {
+          envFor: (n: string) =>
+            n.startsWith("forwarder-") ? { NSM_REMOTE_MECHANISMS: "VXLAN,WIREGUARD" } : undefined,
+        }
+      : {}),
+  });
   try {
     const ipam = await mesh.startIpam({ prefix: "172.16.0.0/16" });
     await mesh.startVl3Nse(0, { name: "vl3-a", prefixServerUrl: ipam.url, env });
@@ -180,7 +192,7 @@ export async function run(args: string[]): Promise<void> {
           ours,
           baseline,
           ratio: ours / baseline,
-          note: `Gbit/s, higher is better; baseline: c1—r1—r2—c2 routed namespaces over veths; ours crosses nodes over wireguard-go (payload IP)${dp === "vpp" ? " and routes in each endpoint's VPP (af_packet)" : ""}`,
+          note: `Gbit/s, higher is better; baseline: c1—r1—r2—c2 routed namespaces over veths; ours crosses nodes ${dp === "vpp" ? "over VXLAN (NSM_REMOTE_MECHANISMS) and routes in each endpoint's VPP (af_packet)" : "over wireguard-go (payload IP)"}`,
         });
       }
     } finally {

@@ -40,6 +40,20 @@ test("NSM_TUNNEL_IP must be an IP address", () => {
   assert.equal(forwarderConfig({}).tunnelIp, undefined);
 });
 
+test("NSM_REMOTE_MECHANISMS: VXLAN and WIREGUARD, each once, best first", () => {
+  refused(
+    () => forwarderConfig({ NSM_REMOTE_MECHANISMS: "VXLAN,GRE" }),
+    "NSM_REMOTE_MECHANISMS",
+    /"GRE" is not one of/,
+  );
+  refused(() => forwarderConfig({ NSM_REMOTE_MECHANISMS: "vxlan,VXLAN" }), "NSM_REMOTE_MECHANISMS", /twice/);
+  assert.deepEqual(forwarderConfig({ NSM_REMOTE_MECHANISMS: "vxlan, wireguard" }).remoteMechanisms, [
+    "VXLAN",
+    "WIREGUARD",
+  ]);
+  assert.equal(forwarderConfig({}).remoteMechanisms, undefined);
+});
+
 test("NSM_LABELS: a label without a value is refused", () => {
   refused(() => nseConfig({ NSM_LABELS: "app:" }), "NSM_LABELS", /has no value/);
   refused(() => forwarderConfig({ NSM_LABELS: "a:b,c" }), "NSM_LABELS", /not key:value/);

@@ -270,6 +270,15 @@ export class Vl3VppRouter {
   ): Promise<Attached> {
     const s = await this.service(service);
     const l2 = !!link.mac && link.mac !== "00:00:00:00:00:00";
+    if (!l2)
+      // docs/vl3.md (The VPP datapath): VPP 24.10 cuts a client's GSO packet for an L3 device
+      // keeping the whole packet's IPv4 total length in every segment; wireguard-go drops them
+      this.log.warn(
+        { key, ifname, kind: link.kind },
+        "vl3 vpp: an L3 device (a WireGuard tunnel?) is attached in IP mode: TCP from clients towards it " +
+          "crawls (VPP 24.10 segments their GSO packets with the whole packet's IPv4 total length, the " +
+          "receiving wireguard-go drops them); have the forwarders prefer VXLAN: NSM_REMOTE_MECHANISMS=VXLAN,WIREGUARD",
+      );
     await this.scrubLink(ifname);
     const { sw_if_index } = await this.vpp.request("af_packet_create_v3", {
       mode: l2 ? AF_ETHERNET : AF_IP,
