@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { iperf3 } from "../helpers/iperf.js";
-import { addressOf, clientsOf, everyoneReachesEveryone } from "../helpers/vl3.js";
+import { addressOf, clientsOf, everyoneReachesEveryone, fourClients } from "../helpers/vl3.js";
 import { vppSkip } from "../helpers/vpp.js";
 import { testMesh } from "../helpers/workloads.js";
 
@@ -38,22 +38,7 @@ test(
     // the routing is VPP's: the kernel of the endpoint's namespace forwards nothing
     const { stdout: fwd } = await run("ip", ["netns", "exec", a.workload, "cat", "/proc/sys/net/ipv4/ip_forward"]);
     assert.equal(fwd.trim(), "0");
-    const cs = await Promise.all(
-      [0, 0, 1, 1].map((node, i) =>
-        m.startNsc(node, {
-          name: `nsc-${i}`,
-          services: ["kernel://vl3/nsm-1"],
-          env: { POD_NAME: `nsc-${i}`, NSM_LOCAL_DNS_SERVER_ENABLED: "true" },
-        }),
-      ),
-    );
-    const addr = new Map<string, string>();
-    for (const c of cs) {
-      await c.waitFor(/connected to/, 30_000);
-      addr.set(c.name, await addressOf(c));
-    }
-    assert.equal(new Set(addr.values()).size, 4, `four distinct addresses: ${[...addr.values()].join(" ")}`);
-    for (const ip of addr.values()) assert.match(ip, /^172\.16\.[01]\.\d+$/);
+    const { cs, addr } = await fourClients(m);
     const t0 = Date.now();
     await everyoneReachesEveryone(cs, addr, 20_000);
     t.diagnostic(`all 12 pairs by address and name in ${Date.now() - t0} ms`);

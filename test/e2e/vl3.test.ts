@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rootSkip } from "../../src/datapath/testing/index.js";
-import { addressOf, clientsOf, everyoneReachesEveryone } from "../helpers/vl3.js";
+import { addressOf, clientsOf, everyoneReachesEveryone, fourClients } from "../helpers/vl3.js";
 import { testMesh } from "../helpers/workloads.js";
 
 test(
@@ -21,22 +21,7 @@ test(
     const a = await m.startVl3Nse(0, { name: "vl3-a", prefixServerUrl: ipam.url });
     const b = await m.startVl3Nse(1, { name: "vl3-b", prefixServerUrl: ipam.url });
     await b.waitFor(/linked to peer vl3-a/, 30_000);
-    const cs = await Promise.all(
-      [0, 0, 1, 1].map((node, i) =>
-        m.startNsc(node, {
-          name: `nsc-${i}`,
-          services: ["kernel://vl3/nsm-1"],
-          env: { POD_NAME: `nsc-${i}`, NSM_LOCAL_DNS_SERVER_ENABLED: "true" },
-        }),
-      ),
-    );
-    const addr = new Map<string, string>();
-    for (const c of cs) {
-      await c.waitFor(/connected to/, 30_000);
-      addr.set(c.name, await addressOf(c));
-    }
-    assert.equal(new Set(addr.values()).size, 4, `four distinct addresses: ${[...addr.values()].join(" ")}`);
-    for (const ip of addr.values()) assert.match(ip, /^172\.16\.[01]\.\d+$/);
+    const { cs, addr } = await fourClients(m);
     await everyoneReachesEveryone(cs, addr, 20_000);
 
     // round robin on each nsmgr: each endpoint has clients, so the pings above crossed the peer link

@@ -10,40 +10,19 @@ import { kernel, memif } from "../../src/api/index.js";
 import { MemifPort } from "../../src/datapath/memif.js";
 import { ping, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
 import type { AclRule } from "../../src/forwarder/backends/vpp/acl.js";
-import { vppBackend, type VppBackend } from "../../src/forwarder/backends/vpp/index.js";
+import { vppBackend } from "../../src/forwarder/backends/vpp/index.js";
 import { createForwarder } from "../../src/networkservice/components.js";
 import { VppClient } from "../../src/vpp/client.js";
 import { iperf3 } from "../helpers/iperf.js";
 import { harness, nsmgr, ours, pingUntil, workloads } from "../helpers/workloads.js";
-import { startVpp, vppctl, vppSkip } from "../helpers/vpp.js";
+import { vppctl, vppNode, vppSkip } from "../helpers/vpp.js";
 
 const skip = vppSkip;
 if (skip) console.log(`# vpp-forwarder: skipped: ${skip}`);
 
 async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET"; aclRules?: AclRule[] }) {
-  const sb = dpSandbox(t);
-  const h = harness(sb, "nsm-vf-");
-  const node = sb.netns();
-  const vpp = await startVpp(t, undefined, `/run/netns/${node.name}`);
-  const mgr = await nsmgr(h);
-  const backend: VppBackend = await vppBackend({
-    apiSocket: vpp.apiSocket,
-    netns: `/run/netns/${node.name}`,
-    ...(o.aclRules ? { aclRules: o.aclRules } : {}),
-  });
-  const fwd = await createForwarder({
-    ...h.common,
-    name: "fwd",
-    listenOn: [h.sock("fwd")],
-    nsmgrUrl: mgr.url,
-    backend,
-  });
-  sb.cleanup.push("forwarder", () => fwd.close());
+  const { h, vpp, mgr, backend, api, tagged } = await vppNode(t, "nsm-vf-", o.aclRules ? { aclRules: o.aclRules } : {});
   const w = await workloads(h, { nsmgrUrl: mgr.url, cidr: o.cidr, payload: o.payload });
-  const api = await VppClient.connect(vpp.apiSocket);
-  sb.cleanup.push("vpp api", () => api.close());
-  /** VPP interfaces that carry a tag (ours carry the connection id) */
-  const tagged = async () => (await api.dump("sw_interface_dump", { sw_if_index: 0xffffffff })).filter((i) => i.tag);
   /** tags of every ACL in VPP */
   const acls = async () => (await api.dump("acl_dump", { acl_index: 0xffffffff })).map((a) => a.tag);
   return { ...w, backend, api, tagged, acls, vpp };

@@ -10,12 +10,8 @@ import assert from "node:assert/strict";
 import { memif, payload as payloads } from "../../src/api/index.js";
 import { metaKey, type ServerElement } from "../../src/core/index.js";
 import { MemifPort } from "../../src/datapath/memif.js";
-import { sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
-import { vppBackend, type VppBackend } from "../../src/forwarder/backends/vpp/index.js";
-import { createForwarder } from "../../src/networkservice/components.js";
-import { VppClient } from "../../src/vpp/client.js";
-import { harness, nsmgr, ours, pingUntil, workloads } from "../helpers/workloads.js";
-import { startVpp, vppctl, vppSkip } from "../helpers/vpp.js";
+import { ours, pingUntil, workloads } from "../helpers/workloads.js";
+import { vppctl, vppNode, vppSkip } from "../helpers/vpp.js";
 
 const skip = vppSkip;
 if (skip) console.log(`# vpp-memif: skipped: ${skip}`);
@@ -127,33 +123,12 @@ function memifApp(apps: Map<string, MemifPort>): ServerElement {
 }
 
 async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET" }) {
-  const sb = dpSandbox(t);
-  const h = harness(sb, "nsm-vm-");
-  const node = sb.netns();
-  const vpp = await startVpp(t, undefined, `/run/netns/${node.name}`);
-  const mgr = await nsmgr(h);
-  const backend: VppBackend = await vppBackend({
-    apiSocket: vpp.apiSocket,
-    netns: `/run/netns/${node.name}`,
-    endpointMechanisms: ["MEMIF"],
-  });
-  const fwd = await createForwarder({
-    ...h.common,
-    name: "fwd",
-    listenOn: [h.sock("fwd")],
-    nsmgrUrl: mgr.url,
-    backend,
-  });
-  sb.cleanup.push("forwarder", () => fwd.close());
+  const { sb, h, vpp, mgr, backend, tagged } = await vppNode(t, "nsm-vm-", { endpointMechanisms: ["MEMIF"] });
   const apps = new Map<string, MemifPort>();
   sb.cleanup.push("nse app ports", () => {
     for (const p of apps.values()) p.close();
   });
   const w = await workloads(h, { nsmgrUrl: mgr.url, cidr: o.cidr, payload: o.payload, extra: [memifApp(apps)] });
-  const api = await VppClient.connect(vpp.apiSocket);
-  sb.cleanup.push("vpp api", () => api.close());
-  /** VPP interfaces that carry a tag (ours carry the connection id) */
-  const tagged = async () => (await api.dump("sw_interface_dump", { sw_if_index: 0xffffffff })).filter((i) => i.tag);
   /** the memif sockets in VPP's table with upstream's per-connection name (not VPP's default one) */
   const ourSockets = () =>
     vppctl(vpp, "show memif")

@@ -4,6 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import type { Mesh } from "../../src/mesh/index.js";
 import { pingUntil, type MeshWorkload } from "./workloads.js";
 
 const run = promisify(execFile);
@@ -37,6 +38,31 @@ export async function pingName(netns: string, name: string, ms: number): Promise
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+}
+
+/**
+ * Four clients of `kernel://vl3/nsm-1` with the local DNS proxy, two on each of nodes 0 and 1,
+ * connected, with their vL3 addresses (checked distinct and inside 172.16.0.0/23).
+ */
+export async function fourClients(m: Mesh): Promise<{ cs: MeshWorkload[]; addr: Map<string, string> }> {
+  const cs = await Promise.all(
+    [0, 0, 1, 1].map((node, i) =>
+      m.startNsc(node, {
+        name: `nsc-${i}`,
+        services: ["kernel://vl3/nsm-1"],
+        env: { POD_NAME: `nsc-${i}`, NSM_LOCAL_DNS_SERVER_ENABLED: "true" },
+      }),
+    ),
+  );
+  const addr = new Map<string, string>();
+  for (const c of cs) {
+    await c.waitFor(/connected to/, 30_000);
+    addr.set(c.name, await addressOf(c));
+  }
+  const all = [...addr.values()];
+  if (new Set(all).size !== 4) throw new Error(`four distinct addresses expected: ${all.join(" ")}`);
+  for (const ip of all) if (!/^172\.16\.[01]\.\d+$/.test(ip)) throw new Error(`${ip} is outside 172.16.0.0/23`);
+  return { cs, addr };
 }
 
 /** every client pings every other by address, then (unless `byName` is false) by `<name>.vl3` */

@@ -4,10 +4,16 @@
  * installs it from ../shared/vpp) or we are not root.
  */
 import { spawnSync } from "node:child_process";
+import type { TestContext } from "node:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
+import { vppBackend, type VppBackend, type VppBackendOptions } from "../../src/forwarder/backends/vpp/index.js";
+import { createForwarder } from "../../src/networkservice/components.js";
+import { VppClient } from "../../src/vpp/client.js";
 import { launchVpp, vppBinary, type LaunchedVpp } from "../../src/vpp/launch.js";
+import { harness, nsmgr } from "./workloads.js";
 
 export const vppSkip: string | false = !vppBinary()
   ? "VPP is not installed (/opt/vpp/bin/vpp; scripts/setup.sh installs it from ../shared/vpp)"
@@ -35,4 +41,38 @@ export async function startVpp(
 export function vppctl(vpp: LaunchedVpp, cmd: string): string {
   const r = spawnSync("/opt/vpp/bin/vppctl", ["-s", vpp.cliSocket, ...cmd.split(" ")], { encoding: "utf8" });
   return r.stdout;
+}
+
+/**
+ * One node for in-process VPP backend tests: a sandbox, a VPP in the node's netns, nsmgr and a
+ * forwarder on the VPP backend (`backend` options added to the API socket and netns), and an API
+ * client with `tagged()`: VPP interfaces that carry a tag (ours carry the connection id).
+ */
+export async function vppNode(
+  t: TestContext,
+  prefix: string,
+  backendOptions: Omit<VppBackendOptions, "apiSocket" | "netns"> = {},
+) {
+  const sb = dpSandbox(t);
+  const h = harness(sb, prefix);
+  const node = sb.netns();
+  const vpp = await startVpp(t, undefined, `/run/netns/${node.name}`);
+  const mgr = await nsmgr(h);
+  const backend: VppBackend = await vppBackend({
+    apiSocket: vpp.apiSocket,
+    netns: `/run/netns/${node.name}`,
+    ...backendOptions,
+  });
+  const fwd = await createForwarder({
+    ...h.common,
+    name: "fwd",
+    listenOn: [h.sock("fwd")],
+    nsmgrUrl: mgr.url,
+    backend,
+  });
+  sb.cleanup.push("forwarder", () => fwd.close());
+  const api = await VppClient.connect(vpp.apiSocket);
+  sb.cleanup.push("vpp api", () => api.close());
+  const tagged = async () => (await api.dump("sw_interface_dump", { sw_if_index: 0xffffffff })).filter((i) => i.tag);
+  return { sb, h, vpp, mgr, backend, api, tagged };
 }
