@@ -21,26 +21,14 @@ export async function memifClientSide(
   m: Mechanism,
   undo: (() => Promise<unknown>)[],
 ): Promise<VppSide> {
-  const { vpp } = env;
   const url = memif.inodeUrlOf(m);
   const netns = url && netnsPathOf(url);
   if (!netns)
     throw new Error(`client side: the MEMIF mechanism has no file inodeURL (got ${JSON.stringify(url ?? "")})`);
   const name = memifSocketName(x.id);
-  const { socket_id } = await vpp.request("memif_socket_filename_add_del_v2", {
-    is_add: true,
-    socket_filename: `abstract:${name},netns_name=${netns}`,
-  });
-  undo.push(() => vpp.request("memif_socket_filename_add_del_v2", { is_add: false, socket_id }));
-  const { sw_if_index } = await vpp.request("memif_create_v2", {
-    role: 0,
-    mode: x.incoming.payload === payload.ETHERNET ? 0 : 1,
-    socket_id,
-  });
-  undo.push(() => vpp.request("memif_delete", { sw_if_index }));
-  await vpp.request("sw_interface_tag_add_del", { is_add: true, sw_if_index, tag: x.id });
+  const side = await createMemif(env, x, `abstract:${name},netns_name=${netns}`, MASTER, undo);
   memif.setSocketFile(m, `@${name}`);
-  return described(env, sw_if_index, socket_id);
+  return side;
 }
 
 /**
@@ -56,7 +44,6 @@ export async function memifEndpointSide(
   m: Mechanism,
   undo: (() => Promise<unknown>)[],
 ): Promise<VppSide> {
-  const { vpp } = env;
   const file = memif.socketFileOf(m);
   if (!file) throw new Error("endpoint side: the NSE's MEMIF mechanism has no socketfile");
   let filename = file;
@@ -70,13 +57,31 @@ export async function memifEndpointSide(
       );
     filename = `abstract:${file.slice(1)},netns_name=${netns}`;
   }
+  return createMemif(env, x, filename, SLAVE, undo);
+}
+
+const MASTER = 0,
+  SLAVE = 1;
+
+/**
+ * VPP's memif socket `socketFilename` and a memif interface on it in `role` (IP mode for IP
+ * payload, ETHERNET mode otherwise), tagged with the connection id; both undone by `undo`.
+ */
+async function createMemif(
+  env: VppEnv,
+  x: CrossConnect,
+  socketFilename: string,
+  role: typeof MASTER | typeof SLAVE,
+  undo: (() => Promise<unknown>)[],
+): Promise<VppSide> {
+  const { vpp } = env;
   const { socket_id } = await vpp.request("memif_socket_filename_add_del_v2", {
     is_add: true,
-    socket_filename: filename,
+    socket_filename: socketFilename,
   });
   undo.push(() => vpp.request("memif_socket_filename_add_del_v2", { is_add: false, socket_id }));
   const { sw_if_index } = await vpp.request("memif_create_v2", {
-    role: 1,
+    role,
     mode: x.incoming.payload === payload.ETHERNET ? 0 : 1,
     socket_id,
   });
