@@ -8,13 +8,14 @@
  * Inputs are watched; the output is rewritten whole (atomically) after every change. Later
  * sources win: mesh nodes, then NSM_FROM_FILE.
  */
-import { mkdirSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { isIP } from "node:net";
 import { readLogConfig } from "../networkservice/cmdutil.js";
 import { ConfigError, envReader, type Env } from "../tools/env.js";
 import { type Logger, newLogger } from "../tools/log.js";
 import { formatMapIp, parseMapIp } from "../tools/mapip.js";
+import { pollFileText } from "../tools/textpoll.js";
 import { lifecycle } from "./lifecycle.js";
 
 export const ENV_HELP = `nsm map-ip — writes the internal→external IP map for nsmgr-proxy (no Kubernetes)
@@ -99,12 +100,13 @@ export function startMapIp(cfg: MapIpConfig, log: Logger): { stop(): void; writt
     resolveFirst();
   };
   const inputs = [cfg.fromFile, cfg.meshState].filter((x): x is string => !!x);
-  for (const p of inputs) watchFile(p, { interval: 500 }, write);
+  // each input's first read happens here; a failed one is logged by write()
+  const polls = inputs.map((p) => pollFileText(p, { everyMs: 500, persistent: true }, write));
   write();
   return {
     written,
     stop() {
-      for (const p of inputs) unwatchFile(p, write);
+      for (const p of polls) p.stop();
     },
   };
 }

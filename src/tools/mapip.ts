@@ -5,7 +5,7 @@
  *   172.18.0.2: 203.0.113.10
  *   "fd00::2": "2001:db8::10"
  *
- * `MapIpFile` reads it and re-reads it whenever it changes (polled stat, so an atomic rename
+ * `MapIpFile` reads it and re-reads it whenever its text changes (polled, so an atomic rename
  * counts); a file that is missing or does not parse leaves the previous map in place (logged).
  * `get(ip)` is the external address, or the address itself when the map does not name it.
  *
@@ -13,9 +13,9 @@
  *   m.get("172.18.0.2");  // "203.0.113.10"
  *   m.close();
  */
-import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import { isIP } from "node:net";
 import type { Logger } from "./log.js";
+import { pollFileText, type FileText } from "./textpoll.js";
 
 const unquote = (s: string) => {
   const t = s.trim();
@@ -57,8 +57,7 @@ export interface IpMap {
 
 export class MapIpFile implements IpMap {
   private map = new Map<string, string>();
-  private readonly onChange = () => this.load();
-  private watching = false;
+  private readonly poll: { stop(): void };
   /** bumped on every successful (re)load */
   version = 0;
 
@@ -66,12 +65,7 @@ export class MapIpFile implements IpMap {
     readonly path: string,
     private readonly o: { log?: Logger; pollMs?: number } = {},
   ) {
-    const every = o.pollMs ?? 500;
-    watchFile(path, { interval: every, persistent: false }, this.onChange);
-    this.watching = true;
-    this.load();
-    // the watcher compares with a first stat it takes later: a change before that would be missed
-    setTimeout(() => this.watching && this.load(), 2 * every).unref();
+    this.poll = pollFileText(path, { everyMs: o.pollMs ?? 500 }, (r) => this.load(r));
   }
 
   get(ip: string): string {
@@ -82,17 +76,15 @@ export class MapIpFile implements IpMap {
     return this.map.size;
   }
 
-  private load(): void {
-    let text: string;
-    try {
-      text = readFileSync(this.path, "utf8");
-    } catch (e) {
+  private load(r: FileText): void {
+    if ("err" in r) {
       this.o.log?.warn(
-        { path: this.path, err: (e as Error).message },
+        { path: this.path, err: r.err.message },
         "map-ip: cannot read the map; keeping the previous one",
       );
       return;
     }
+    const text = r.text;
     try {
       this.map = parseMapIp(text);
       this.version++;
@@ -106,8 +98,7 @@ export class MapIpFile implements IpMap {
   }
 
   close(): void {
-    if (this.watching) unwatchFile(this.path, this.onChange);
-    this.watching = false;
+    this.poll.stop();
   }
 }
 

@@ -2,18 +2,18 @@
  * excludedPrefixesServer (upstream sdk `pkg/networkservice/common/excludedprefixes`, nsmgr
  * side): adds the prefixes listed in a YAML file — what `nsm exclude-prefixes` writes,
  * `Prefixes: [...]` (key read case-insensitively) — to every Request's
- * `ip_context.excluded_prefixes`, so the endpoint's IPAM hands out none of them. The file is
- * re-read when it changes (polled every `pollMs`, default 250 ms); a missing or empty file
- * adds nothing. What it added to a connection last time is taken out again first, so a refresh
+ * `ip_context.excluded_prefixes`, so the endpoint's IPAM hands out none of them. The file's
+ * text is re-read every `pollMs` (default 250 ms) and used when it changed; a missing or empty
+ * file adds nothing. What it added to a connection last time is taken out again first, so a refresh
  * after the file changed carries the new list only (and the IPAM moves a pair that is now
  * excluded).
  *
  *   chain(excludedPrefixesServer({ file: "/var/lib/networkservicemesh/config/excluded_prefixes.yaml", signal }), ...)
  */
-import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import { create, ConnectionContextSchema, IPContextSchema } from "../../../api/index.js";
 import type { ServerElement } from "../../../core/index.js";
 import { type Logger, silentLogger } from "../../../tools/log.js";
+import { pollFileText } from "../../../tools/textpoll.js";
 
 /** The prefixes of `Prefixes:` (block list or flow `[a, b]`); [] when there is none. */
 export function parsePrefixesFile(text: string): string[] {
@@ -44,21 +44,12 @@ export function excludedPrefixesServer(o: {
 }): ServerElement {
   const log = o.log ?? silentLogger;
   let prefixes: string[] = [];
-  const load = () => {
-    let text = "";
-    try {
-      text = readFileSync(o.file, "utf8");
-    } catch {
-      /* missing: nothing to exclude */
-    }
-    const next = parsePrefixesFile(text);
+  // a missing file is the same as an empty one: nothing to exclude
+  pollFileText(o.file, { everyMs: o.pollMs ?? 250, signal: o.signal }, (r) => {
+    const next = parsePrefixesFile("text" in r ? r.text : "");
     if (next.join() !== prefixes.join()) log.info({ file: o.file, prefixes: next }, "excluded prefixes loaded");
     prefixes = next;
-  };
-  load();
-  const onChange = () => load();
-  watchFile(o.file, { interval: o.pollMs ?? 250, persistent: false }, onChange);
-  o.signal.addEventListener("abort", () => unwatchFile(o.file, onChange), { once: true });
+  });
   const added = new Map<string, string[]>(); // connection id → what we added to it
   return {
     async request(req, ctx, next) {
