@@ -6,6 +6,9 @@
  * an upstream NSE per nsmgr, everything on unix sockets with fd passing. Needs Go (the peer).
  *
  * ratio = upstream's latency / ours (> 1: ours is faster; the goal is ≥ 2, i.e. ≤ 0.5×).
+ * Where the time goes: our nsmgr and both forwarders time their Requests server-side (the
+ * Prometheus request histogram), so the run also prints, per arm, the forwarder + NSE share and
+ * (ours) the nsmgr's own share; the rest is the upstream client and the hop into the nsmgr.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +17,7 @@ import { serve } from "../src/core/index.js";
 import { nullBackend } from "../src/forwarder/backends/null/index.js";
 import { createForwarder, createNsmgr } from "../src/networkservice/components.js";
 import { createRegistry } from "../src/registry/chains/registry.js";
+import { PromMetrics } from "../src/tools/telemetry/index.js";
 import { goAvailable, peerBinary, startPeer, type Peer } from "../test/interop/peer.js";
 import { median, percentile, writeResults } from "./lib.js";
 
@@ -29,6 +33,11 @@ export async function run(args: string[]): Promise<void> {
   const life = new AbortController();
   const common = { signal: life.signal, dialTimeoutMs: 2000 };
   const stack: (() => unknown)[] = [];
+  const timed: Record<string, PromMetrics> = {};
+  const telemetry = (name: string) => {
+    timed[name] = new PromMetrics({ component: name, name });
+    return { prom: timed[name], close: async () => undefined };
+  };
   const go = (a: string[]): Peer => {
     const p = startPeer(bin, a);
     stack.push(() => p.stop());
@@ -41,7 +50,13 @@ export async function run(args: string[]): Promise<void> {
     stack.push(() => regSrv.close());
     const registryUrl = regSrv.urls[0]!.href;
 
-    const ours = await createNsmgr({ ...common, name: "nsmgr-ts", listenOn: [sock("nsmgr-ts")], registryUrl });
+    const ours = await createNsmgr({
+      ...common,
+      telemetry: telemetry("nsmgr"),
+      name: "nsmgr-ts",
+      listenOn: [sock("nsmgr-ts")],
+      registryUrl,
+    });
     stack.push(() => ours.close());
     const up = go(["-mode", "nsmgr", "-name", "nsmgr-go", "-listen", sock("nsmgr-go"), "-registry-url", registryUrl]);
     await up.line(/^READY/);
@@ -54,6 +69,7 @@ export async function run(args: string[]): Promise<void> {
       const f = await createForwarder({
         ...common,
         name: `fwd-${s.label}`,
+        telemetry: telemetry(`fwd-${s.label}`),
         listenOn: [sock(`fwd-${s.label}`)],
         nsmgrUrl: s.mgr,
         backend: nullBackend(),
@@ -96,6 +112,7 @@ export async function run(args: string[]): Promise<void> {
     };
     await batch("ours", 5); // warm-up: channels, caches, JIT
     await batch("upstream", 5);
+    for (const t of Object.values(timed)) t.requestDuration.reset();
     for (let done = 0; done < n; done += 10) {
       const k = Math.min(10, n - done);
       for (const label of done % 20 === 0 ? ["ours", "upstream"] : ["upstream", "ours"])
@@ -107,6 +124,15 @@ export async function run(args: string[]): Promise<void> {
       baseline: percentile(lat["upstream"]!, p),
     }));
     results.push({ case: "request/mean", ours: mean(lat["ours"]!), baseline: mean(lat["upstream"]!) });
+    const nsmgr = await serverMeanMs(timed["nsmgr"]!);
+    const fwd = { ours: await serverMeanMs(timed["fwd-ours"]!), upstream: await serverMeanMs(timed["fwd-upstream"]!) };
+    results.push({ case: "forwarder+nse/mean", ours: fwd.ours, baseline: fwd.upstream });
+    console.log(
+      `mean per Request: ours ${mean(lat["ours"]!).toFixed(2)} ms = nsmgr's own ${(nsmgr - fwd.ours).toFixed(2)}` +
+        ` + forwarder and NSE ${fwd.ours.toFixed(2)} + client and hop ${(mean(lat["ours"]!) - nsmgr).toFixed(2)};` +
+        ` upstream ${mean(lat["upstream"]!).toFixed(2)} ms = forwarder and NSE ${fwd.upstream.toFixed(2)}` +
+        ` + client, hop and upstream's nsmgr ${(mean(lat["upstream"]!) - fwd.upstream).toFixed(2)}`,
+    );
     writeResults("interop", { unit: "ms", higherIsBetter: false, results });
     console.log(
       `median: ours ${median(lat["ours"]!).toFixed(2)} ms, upstream ${median(lat["upstream"]!).toFixed(2)} ms;` +
@@ -123,3 +149,11 @@ export async function run(args: string[]): Promise<void> {
 }
 
 const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+/** mean server-side Request duration (ms) since the last reset */
+async function serverMeanMs(p: PromMetrics): Promise<number> {
+  const m = await p.requestDuration.get();
+  const of = (suffix: string) =>
+    m.values.find((v) => v.metricName?.endsWith(suffix) && v.labels["kind"] === "request")?.value ?? NaN;
+  return (of("_sum") / of("_count")) * 1000;
+}
