@@ -19,6 +19,7 @@
  */
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { SerialExecutor } from "../../../core/serial.js";
 import type { Netns } from "../../../datapath/index.js";
 import type { Route } from "../../../datapath/route.js";
 import type { Logger } from "../../../tools/log.js";
@@ -114,7 +115,7 @@ export class Vl3VppRouter {
   private selfs: string[] = [];
   private nextTable = VL3_FIRST_TABLE;
   /** one VPP/netlink change at a time: attach, detach, S moving and the sweep interleave otherwise */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new SerialExecutor();
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
@@ -124,20 +125,14 @@ export class Vl3VppRouter {
     private readonly log: Logger,
     sweepMs = 1000,
   ) {
-    this.sweeper = setInterval(() => void this.serial(() => this.sweep()).catch(() => undefined), sweepMs);
+    this.sweeper = setInterval(() => void this.serial.run(() => this.sweep()).catch(() => undefined), sweepMs);
     this.sweeper.unref();
-  }
-
-  private serial<T>(f: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(f, f);
-    this.queue = p.catch(() => undefined);
-    return p;
   }
 
   /** Our addresses S (one per family, "a.b.c.d/32"); the loopbacks follow. */
   setSelf(addrs: readonly string[]): Promise<void> {
     this.selfs = [...addrs];
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       for (const s of this.services.values()) await this.syncSelf(s);
     });
   }
@@ -166,7 +161,7 @@ export class Vl3VppRouter {
     o: { waitMs?: number; signal?: AbortSignal; neighbour?: { ip: string; mac: string } } = {},
   ): Promise<number> {
     return this.waitLink(ifname, o.waitMs ?? 15_000, o.signal).then((link) =>
-      this.serial(async () => {
+      this.serial.run(async () => {
         if (o.signal?.aborted) throw new Error(`vl3 vpp: ${key} closed before its interface was attached`);
         let a = this.conns.get(key);
         if (a && (a.kindex !== link.index || a.ifname !== ifname)) {
@@ -195,7 +190,7 @@ export class Vl3VppRouter {
 
   /** Takes connection `key` out of VPP (routes, af_packet); the forwarder removes the kernel interface. */
   detach(key: string): Promise<void> {
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       const a = this.conns.get(key);
       if (a) await this.teardown(key, a);
     });
@@ -204,7 +199,7 @@ export class Vl3VppRouter {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
-    await this.serial(async () => {
+    await this.serial.run(async () => {
       for (const [k, a] of [...this.conns]) await this.teardown(k, a).catch(() => undefined);
     });
   }
