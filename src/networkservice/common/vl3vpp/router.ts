@@ -371,8 +371,8 @@ export class Vl3VppRouter {
       });
     for (const x of addrs) b.addrDel({ link: ifname, cidr: x.cidr });
     await b.commit().catch((e: unknown) => {
-      // a route went with its address, or the forwarder changed it meanwhile: what is left (if the
-      // change came after the dump, its notification queues another pass) is taken next pass
+      // a route went with its address, or the forwarder changed it meanwhile: read again and take
+      // what is left (a change made after the dump also queues a pass of its own)
       this.log.debug({ ifname, err: (e as Error).message }, "vl3 vpp: scrub incomplete");
       if (retries > 0) return this.scrubLink(ifname, retries - 1);
     });
