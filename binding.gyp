@@ -23,6 +23,7 @@
         "native/src/netlink.cc",
         "native/src/netns.cc",
         "native/src/nl_exec.cc",
+        "native/src/nl_watch.cc",
         "native/src/sys_error.cc",
         "native/src/vpp_stats.cc"
       ],

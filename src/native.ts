@@ -66,6 +66,7 @@ interface Addon {
   fdClose(fd: number): void;
   fdInode(fd: number): string;
   linkList(netns: string | number): Promise<LinkInfo[]>;
+  nlWatchOpen?(nsFd: number, groups: readonly number[]): number;
   icmpEcho?(netns: string, o: IcmpEchoOptions): Promise<IcmpEchoResult>;
   nlExec?(
     nsFd: number,
@@ -187,6 +188,18 @@ export function fdClose(fd: number): void {
 /** "dev:ino" of the file behind `fd`; two netns fds are the same namespace iff these match. */
 export function fdInode(fd: number): string {
   return sync(() => load().fdInode(fd));
+}
+
+/**
+ * A NETLINK_ROUTE socket made inside the netns `nsFd` (the caller keeps owning that fd), joined
+ * to the rtnetlink multicast groups `groups` (RTNLGRP_* numbers); the caller owns the returned
+ * fd (non-blocking, O_CLOEXEC). Read it through src/native/fdsock.ts.
+ */
+export function nlWatchOpen(nsFd: number, groups: readonly number[]): number {
+  const a = load();
+  if (!a.nlWatchOpen) throw new Error('nsm_native.node is out of date (no nlWatchOpen); run "npm run build:native"');
+  const open = a.nlWatchOpen.bind(a);
+  return sync(() => open(nsFd, groups));
 }
 
 /**

@@ -16,6 +16,7 @@ Napi::Value FdsockSend(const Napi::CallbackInfo& info);
 Napi::Value FdsockShutdown(const Napi::CallbackInfo& info);
 Napi::Value FdsockClose(const Napi::CallbackInfo& info);
 Napi::Value FdOpenPath(const Napi::CallbackInfo& info);
+Napi::Value NlWatchOpen(const Napi::CallbackInfo& info);     // nl_watch.cc
 void RegisterMemif(Napi::Env env, Napi::Object exports);     // memif_napi.cc
 void RegisterVppStats(Napi::Env env, Napi::Object exports);  // vpp_stats.cc
 }  // namespace nsm
@@ -37,6 +38,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fdsockShutdown", Napi::Function::New(env, nsm::FdsockShutdown, "fdsockShutdown"));
   exports.Set("fdsockClose", Napi::Function::New(env, nsm::FdsockClose, "fdsockClose"));
   exports.Set("fdOpenPath", Napi::Function::New(env, nsm::FdOpenPath, "fdOpenPath"));
+  exports.Set("nlWatchOpen", Napi::Function::New(env, nsm::NlWatchOpen, "nlWatchOpen"));
   nsm::RegisterMemif(env, exports);
   nsm::RegisterVppStats(env, exports);
   return exports;

@@ -27,6 +27,7 @@ export type { Addr, AddrInfo } from "./addr.js";
 export type { Route, RouteInfo } from "./route.js";
 export type { Neigh, NeighInfo, NeighState } from "./neigh.js";
 export type { NetnsRef, NetnsHandle } from "./ref.js";
+export { watchAddrsRoutes, type AddrRouteChange, type NetlinkWatch } from "./watch.js";
 export { parseCidr, parseIp, formatIp, maskCidr, type Cidr, type IpAddr, type Family } from "./ip.js";
 export {
   generateKeyPair,

@@ -3,9 +3,11 @@
  * with SCM_RIGHTS. One I/O thread per process reads with recvmsg and reports through the
  * callback given to `init` (once). `adopt` takes ownership of a connected socket fd until
  * `close`; `want` arms one read and/or one writable report; `send` writes without blocking
- * (-1: EAGAIN) with up to 64 fds on the first byte, fds staying the caller's.
+ * (-1: EAGAIN) with up to 64 fds on the first byte, fds staying the caller's. The I/O thread
+ * has one callback per process: users share it through `fdsockAttach`/`fdsockRelease`, which
+ * route each socket's reports to its own handler.
  */
-import { addonCall } from "../native.js";
+import { addonCall, fdClose } from "../native.js";
 
 /**
  * What the fdsock I/O thread reports for socket `id`: bytes read (null when none), fds received
@@ -45,3 +47,39 @@ export const fdsock = {
   shutdown: (id: number): void => call((a) => a.fdsockShutdown(id)),
   close: (id: number): void => call((a) => a.fdsockClose(id)),
 };
+
+/** A socket's reports (see {@link FdsockEvent}, without the id). */
+export type FdsockHandler = (data: Buffer | null, fds: number[], eof: boolean, writable: boolean, errno: number) => void;
+
+const handlers = new Map<number, FdsockHandler>();
+let started = false;
+
+function dispatch(id: number, data: Buffer | null, fds: number[], eof: boolean, writable: boolean, errno: number) {
+  const h = handlers.get(id);
+  if (!h) {
+    // released meanwhile: nobody takes the fds
+    for (const fd of fds) fdClose(fd);
+    return;
+  }
+  h(data, fds, eof, writable, errno);
+}
+
+/**
+ * Adopts `fd` (any socket; owned by the I/O thread from now until {@link fdsockRelease}) and
+ * routes its reports to `handler`; returns the socket's id for `fdsock.want/send/shutdown`.
+ */
+export function fdsockAttach(fd: number, handler: FdsockHandler): number {
+  if (!started) {
+    fdsock.init(dispatch);
+    started = true;
+  }
+  const id = fdsock.adopt(fd);
+  handlers.set(id, handler);
+  return id;
+}
+
+/** Stops routing reports of socket `id` and has the I/O thread close it. */
+export function fdsockRelease(id: number): void {
+  handlers.delete(id);
+  fdsock.close(id);
+}

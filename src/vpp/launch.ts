@@ -65,6 +65,9 @@ export function vppConf(dir: string, prefix: string, extra = ""): string {
   ].join("\n");
 }
 
+/** the shared-memory prefix launchVpp gives a VPP run in `dir` (its /dev/shm files start with it) */
+export const vppPrefixOf = (dir: string): string => `nsm${dir.replace(/[^A-Za-z0-9]/g, "").slice(-24)}`;
+
 async function socketUp(path: string): Promise<boolean> {
   if (!existsSync(path)) return false;
   return new Promise((resolve) => {
@@ -81,7 +84,7 @@ export async function launchVpp(o: LaunchOptions): Promise<LaunchedVpp> {
   const bin = o.bin ?? vppBinary();
   if (!bin) throw new NsmError(status.FAILED_PRECONDITION, `no VPP binary at ${DEFAULT_VPP_BIN} (nor NSM_VPP_BIN)`);
   mkdirSync(o.dir, { recursive: true });
-  const prefix = o.prefix ?? `nsm${o.dir.replace(/[^A-Za-z0-9]/g, "").slice(-24)}`;
+  const prefix = o.prefix ?? vppPrefixOf(o.dir);
   const conf = join(o.dir, "vpp.conf");
   writeFileSync(conf, vppConf(o.dir, prefix, o.extraConf));
   // setpriv: VPP gets SIGKILL when its parent (us) dies, so a killed forwarder leaves no VPP behind

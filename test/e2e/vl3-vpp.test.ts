@@ -3,7 +3,8 @@
  * vL3 endpoint on each of 2 nodes, each routing in a VPP of its own; 4 clients (2 per node, kernel
  * forwarders) running their DNS proxy. Every client reaches every other by address and by DNS
  * name (the endpoints' DNS servers are reached through their VPP); one endpoint is killed (its
- * VPP dies with it), its clients heal to the other one, and everyone reaches everyone again.
+ * VPP dies with it; its VPP run directory, left behind, is removed as stale while the live
+ * one's stays), its clients heal to the other one, and everyone reaches everyone again.
  * The forwarders carry IP payload between nodes over VXLAN (NSM_REMOTE_MECHANISMS), as
  * docs/vl3.md advises for this datapath; TCP between clients on different nodes is checked with
  * iperf3. Root and VPP (/opt/vpp) only.
@@ -11,7 +12,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { promisify } from "node:util";
+import { VPP_RUN_DIR_PREFIX } from "../../src/networkservice/components/vl3-vpp.js";
+import { vppPrefixOf } from "../../src/vpp/launch.js";
+import { removeStaleVppRunDirs } from "../../src/vpp/rundir.js";
 import { iperf3 } from "../helpers/iperf.js";
 import { addressOf, clientsOf, everyoneReachesEveryone, fourClients } from "../helpers/vl3.js";
 import { vppSkip } from "../helpers/vpp.js";
@@ -91,8 +96,24 @@ test(
     const onA = clientsOf(cs, "vl3-a");
     assert.ok(onA.length > 0 && onA.length < 4, `clients on vl3-a: ${onA.map((c) => c.name).join(" ")}`);
     // vl3-a dies (and its VPP with it): its clients heal to vl3-b, with addresses from vl3-b's prefix
+    const dirA = /"dir":"([^"]+)"/.exec(a.output())?.[1];
+    assert.ok(dirA && dir, "both endpoints logged their VPP's run directory");
     await a.stop("SIGKILL");
     const killed = Date.now();
+    // what the next start of an endpoint does first: vl3-a's run directory (its VPP died with it)
+    // and VPP's shared memory of it are removed; vl3-b's, whose owner runs, stay
+    assert.ok(existsSync(dirA), "a SIGKILLed endpoint leaves its VPP's run directory");
+    for (const end = Date.now() + 10_000; !removeStaleVppRunDirs(VPP_RUN_DIR_PREFIX).includes(dirA);) {
+      assert.ok(Date.now() < end, `${dirA} was not removed as stale`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(!existsSync(dirA), `${dirA} removed`);
+    assert.deepEqual(
+      readdirSync("/dev/shm").filter((f) => f.startsWith(`${vppPrefixOf(dirA)}-`)),
+      [],
+      "its VPP's shm files removed",
+    );
+    assert.ok(existsSync(dir), "the live endpoint's run directory stays");
     for (const c of onA) addr.set(c.name, await addressOf(c, /^172\.16\.0\./, 60_000));
     assert.equal(new Set(addr.values()).size, 4, `four distinct addresses: ${[...addr.values()].join(" ")}`);
     await everyoneReachesEveryone(cs, addr, 30_000);

@@ -2,7 +2,8 @@
  * The vL3 endpoint's VPP router (src/networkservice/common/vl3vpp/router.ts) against a real VPP in
  * an endpoint netns, with two client netns joined to it by veth pairs the way the forwarder joins
  * them (the endpoint's end carries S and a route to the client): the kernel's addresses and routes
- * go, VPP routes client to client through the service's VRF, and detach takes the route away.
+ * go (and go again when a re-plumb puts them back: the router watches netlink), VPP routes client
+ * to client through the service's VRF, and detach takes the route away.
  * Root and VPP only.
  */
 import { test } from "node:test";
@@ -28,7 +29,7 @@ test(
     const vpp = await startVpp(t, undefined, `/run/netns/${e.name}`);
     const api = await VppClient.connect(vpp.apiSocket, { require: VL3_VPP_MESSAGES });
     t.after(() => api.close());
-    const router = new Vl3VppRouter(api, e.ns, silentLogger, 200);
+    const router = new Vl3VppRouter(api, e.ns, silentLogger);
     t.after(() => router.close());
     await router.setSelf(["172.16.5.0/32"]);
     const clients = [1, 2].map((i) => {
@@ -61,6 +62,20 @@ test(
       [],
       "and its routes",
     );
+    // a re-plumb (the forwarder on a refresh) puts them back: the router's netlink watch takes them off
+    await e.ns
+      .batch()
+      .addrReplace({ link: "e1", cidr: "172.16.5.0/32" })
+      .routeReplace({ dst: "172.16.5.1/32", dev: "e1", scope: "link" })
+      .commit();
+    const kernelLeft = async () => [
+      ...(await e.ns.addrs({ family: 4 })).filter((a) => a.link !== "lo").map((a) => a.cidr),
+      ...(await e.ns.routes({ family: 4 })).map((r) => r.dst),
+    ];
+    const replumbed = Date.now();
+    for (let i = 0; (await kernelLeft()).length && i < 100; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await kernelLeft(), [], "a re-plumbed address and route are taken off again");
+    t.diagnostic(`re-plumbed address and route taken off within ${Date.now() - replumbed} ms`);
     await ping(clients[0]!.name, "172.16.5.2", 1, 5);
     await ping(clients[1]!.name, "172.16.5.1", 1, 5);
     await ping(clients[0]!.name, "172.16.5.0", 1, 5);

@@ -10,9 +10,7 @@
  * of a kernel connection the endpoint makes to itself); `vl3dns1` is read by VPP, in the first
  * service's VRF, with a host route to D. The kernel routes the vL3 net G via S over the pair.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import type { Netns } from "../../datapath/index.js";
 import type { Route } from "../../datapath/route.js";
 import { messageOf } from "../../core/index.js";
@@ -21,12 +19,16 @@ import type { Logger } from "../../tools/log.js";
 import type { LivenessCheck } from "../common/heal/liveness.js";
 import { VppClient } from "../../vpp/client.js";
 import { launchVpp, type LaunchedVpp } from "../../vpp/launch.js";
+import { makeVppRunDir, recordVppPid, removeStaleVppRunDirs } from "../../vpp/rundir.js";
 import { vl3VppClient } from "../common/vl3vpp/client.js";
 import { prepareNetns, Vl3VppRouter, VL3_VPP_MESSAGES, vppMacOf } from "../common/vl3vpp/router.js";
 import { vl3VppServer } from "../common/vl3vpp/server.js";
 import { formatAddr, network, parsePrefix } from "../utils/ip.js";
 import type { Vl3Pool } from "../utils/vl3pool.js";
 import type { Vl3Datapath } from "./vl3-datapath.js";
+
+/** our VPP's run directory: `<tmpdir>/nsm-vl3-vpp-XXXXXX` (src/vpp/rundir.ts) */
+export const VPP_RUN_DIR_PREFIX = "nsm-vl3-vpp-";
 
 /** the DNS veth pair: kernel end, VPP end */
 export const DNS_VETH = ["vl3dns0", "vl3dns1"] as const;
@@ -59,10 +61,13 @@ export async function vppVl3Datapath(o: VppVl3Options): Promise<Vl3Datapath> {
     let socket = o.apiSocket;
     let launched: LaunchedVpp | undefined;
     if (!socket) {
-      const dir = mkdtempSync(join(tmpdir(), "nsm-vl3-vpp-"));
+      // a SIGKILLed endpoint's VPP died with it, its run directory did not: take those of dead owners
+      removeStaleVppRunDirs(VPP_RUN_DIR_PREFIX, log);
+      const dir = makeVppRunDir(VPP_RUN_DIR_PREFIX);
       undo.push(async () => rmSync(dir, { recursive: true, force: true }));
       launched = await launchVpp({ dir });
       undo.push(() => launched!.stop());
+      recordVppPid(dir, launched.pid);
       socket = launched.apiSocket;
       log.info({ pid: launched.pid, dir }, "vl3 vpp: our VPP started");
     }

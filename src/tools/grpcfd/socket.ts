@@ -14,7 +14,7 @@
  */
 import { Duplex } from "node:stream";
 import { fdClose, fdDup, fdInode } from "../../native.js";
-import { fdOpenPath, fdsock } from "../../native/fdsock.js";
+import { fdOpenPath, fdsock, fdsockAttach, fdsockRelease } from "../../native/fdsock.js";
 
 /** What chain elements need of a connection that can pass fds. */
 export interface FdTransceiver {
@@ -43,17 +43,6 @@ export function inodeUrl(key: string): string {
 }
 
 const EMSGSIZE = 90;
-const sockets = new Map<number, FdSocket>();
-let started = false;
-
-function dispatch(id: number, data: Buffer | null, fds: number[], eof: boolean, writable: boolean, errno: number) {
-  const s = sockets.get(id);
-  if (!s) {
-    for (const fd of fds) fdClose(fd);
-    return;
-  }
-  s.onNative(data, fds, eof, writable, errno);
-}
 
 export class FdWaitError extends Error {}
 
@@ -72,12 +61,7 @@ export class FdSocket extends Duplex implements FdTransceiver {
   /** Takes ownership of `fd`, a connected AF_UNIX SOCK_STREAM socket. */
   constructor(fd: number) {
     super({ allowHalfOpen: false });
-    if (!started) {
-      fdsock.init(dispatch);
-      started = true;
-    }
-    this.id = fdsock.adopt(fd);
-    sockets.set(this.id, this);
+    this.id = fdsockAttach(fd, (data, fds, eof, writable, errno) => this.onNative(data, fds, eof, writable, errno));
   }
 
   /** number of fds received and held (tests) */
@@ -209,8 +193,7 @@ export class FdSocket extends Duplex implements FdTransceiver {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    sockets.delete(this.id);
-    fdsock.close(this.id);
+    fdsockRelease(this.id);
     for (const fd of this.received.values()) fdClose(fd);
     this.received.clear();
     for (const fd of this.outFds.splice(0)) fdClose(fd);

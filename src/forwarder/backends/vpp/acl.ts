@@ -16,6 +16,7 @@
  *
  * Everything here is skipped when VPP has no acl plugin (`hasAcl`).
  */
+import { SerialExecutor } from "../../../core/serial.js";
 import { toPrefix } from "../../../vpp/address.js";
 import type { VppClient } from "../../../vpp/client.js";
 import type { AclRule as VppRule } from "../../../vpp/gen/messages.js";
@@ -135,21 +136,15 @@ export async function denyAll(vpp: VppClient, swIfIndex: number): Promise<void> 
  */
 export class Pinholes {
   private readonly held = new Map<number, { users: number; acls: [number, number] }>();
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly serial = new SerialExecutor();
   constructor(
     private readonly vpp: VppClient,
     private readonly swIfIndex: number,
     private readonly ip: string,
   ) {}
 
-  private serial<T>(f: () => Promise<T>): Promise<T> {
-    const p = this.chain.then(f, f);
-    this.chain = p.catch(() => undefined);
-    return p;
-  }
-
   open(port: number): Promise<void> {
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       const h = this.held.get(port);
       if (h) {
         h.users++;
@@ -169,7 +164,7 @@ export class Pinholes {
   }
 
   close(port: number): Promise<void> {
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       const h = this.held.get(port);
       if (!h || --h.users > 0) return;
       this.held.delete(port);

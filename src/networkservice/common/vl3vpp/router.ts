@@ -7,7 +7,8 @@
  *
  * The connection interfaces are the KERNEL interfaces the forwarder makes in our netns; VPP reads
  * them with af_packet. The kernel must then keep out of their traffic: the forwarder's addresses
- * and routes on them are taken off again (and swept every second, as a re-plumb puts them back),
+ * and routes on them are taken off again (on attach, and whenever the kernel reports a new one on
+ * an attached link: a re-plumb puts them back; a netlink watch, nothing runs while idle),
  * our af_packet interface has a MAC of its own (so the kernel drops the unicast frames it
  * receives for VPP), and `prepareNetns` stops the kernel answering ARP (arp_ignore 8) and
  * accepting packets it would answer another way (rp_filter 1) in our namespace.
@@ -19,7 +20,8 @@
  */
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import type { Netns } from "../../../datapath/index.js";
+import { SerialExecutor } from "../../../core/serial.js";
+import { watchAddrsRoutes, type AddrRouteChange, type Netns, type NetlinkWatch } from "../../../datapath/index.js";
 import type { Route } from "../../../datapath/route.js";
 import type { Logger } from "../../../tools/log.js";
 import { toAddress, toMac, toPrefix } from "../../../vpp/address.js";
@@ -113,31 +115,28 @@ export class Vl3VppRouter {
   private readonly conns = new Map<string, Attached>();
   private selfs: string[] = [];
   private nextTable = VL3_FIRST_TABLE;
-  /** one VPP/netlink change at a time: attach, detach, S moving and the sweep interleave otherwise */
-  private queue: Promise<unknown> = Promise.resolve();
-  private readonly sweeper: NodeJS.Timeout;
+  /** one VPP/netlink change at a time: attach, detach, S moving and scrubs interleave otherwise */
+  private readonly serial = new SerialExecutor();
+  /** the kernel's address/route changes in our netns */
+  private readonly watch: NetlinkWatch;
+  /** kernel ifindexes of attached links with a new address or route, to scrub on the next pass */
+  private readonly dirty = new Set<number>();
+  private scrubQueued = false;
   private closed = false;
 
+  /** Throws when the netlink watch on `ns` cannot be set up (not root, addon not rebuilt). */
   constructor(
     readonly vpp: VppClient,
     private readonly ns: Netns,
     private readonly log: Logger,
-    sweepMs = 1000,
   ) {
-    this.sweeper = setInterval(() => void this.serial(() => this.sweep()).catch(() => undefined), sweepMs);
-    this.sweeper.unref();
-  }
-
-  private serial<T>(f: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(f, f);
-    this.queue = p.catch(() => undefined);
-    return p;
+    this.watch = watchAddrsRoutes(ns, (e) => this.onKernelChange(e));
   }
 
   /** Our addresses S (one per family, "a.b.c.d/32"); the loopbacks follow. */
   setSelf(addrs: readonly string[]): Promise<void> {
     this.selfs = [...addrs];
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       for (const s of this.services.values()) await this.syncSelf(s);
     });
   }
@@ -166,7 +165,7 @@ export class Vl3VppRouter {
     o: { waitMs?: number; signal?: AbortSignal; neighbour?: { ip: string; mac: string } } = {},
   ): Promise<number> {
     return this.waitLink(ifname, o.waitMs ?? 15_000, o.signal).then((link) =>
-      this.serial(async () => {
+      this.serial.run(async () => {
         if (o.signal?.aborted) throw new Error(`vl3 vpp: ${key} closed before its interface was attached`);
         let a = this.conns.get(key);
         if (a && (a.kindex !== link.index || a.ifname !== ifname)) {
@@ -195,7 +194,7 @@ export class Vl3VppRouter {
 
   /** Takes connection `key` out of VPP (routes, af_packet); the forwarder removes the kernel interface. */
   detach(key: string): Promise<void> {
-    return this.serial(async () => {
+    return this.serial.run(async () => {
       const a = this.conns.get(key);
       if (a) await this.teardown(key, a);
     });
@@ -203,8 +202,8 @@ export class Vl3VppRouter {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.sweeper);
-    await this.serial(async () => {
+    this.watch.close();
+    await this.serial.run(async () => {
       for (const [k, a] of [...this.conns]) await this.teardown(k, a).catch(() => undefined);
     });
   }
@@ -356,7 +355,7 @@ export class Vl3VppRouter {
   }
 
   /** the kernel's addresses (but link-local) and routes on `ifname`: the forwarder's, not wanted here */
-  private async scrubLink(ifname: string): Promise<void> {
+  private async scrubLink(ifname: string, retries = 2): Promise<void> {
     const addrs = (await this.ns.addrs({ link: ifname })).filter((x) => !x.cidr.startsWith("fe80:"));
     const routes = (await this.ns.routes({ dev: ifname })).filter(
       (r) => !r.dst.startsWith("fe80:") && !r.dst.startsWith("ff00:") && r.dst !== "default",
@@ -372,8 +371,10 @@ export class Vl3VppRouter {
       });
     for (const x of addrs) b.addrDel({ link: ifname, cidr: x.cidr });
     await b.commit().catch((e: unknown) => {
-      // a route went with its address, or the forwarder changed it meanwhile: the next sweep retries
+      // a route went with its address, or the forwarder changed it meanwhile: read again and take
+      // what is left (a change made after the dump also queues a pass of its own)
       this.log.debug({ ifname, err: (e as Error).message }, "vl3 vpp: scrub incomplete");
+      if (retries > 0) return this.scrubLink(ifname, retries - 1);
     });
   }
 
@@ -381,8 +382,27 @@ export class Vl3VppRouter {
     for (const a of as) await this.scrubLink(a.ifname).catch(() => undefined);
   }
 
-  private async sweep(): Promise<void> {
+  /**
+   * A new address or route on a link we attached (the forwarder plumbing it again) is scrubbed;
+   * lost notifications (overrun) scrub every attached link. Our own deletions report "del" and
+   * are ignored, as are other links. The DNS pair's VPP end (a.static) is ours: nobody adds to it.
+   */
+  private onKernelChange(e: AddrRouteChange): void {
     if (this.closed) return;
-    await this.scrub([...this.conns.values()].filter((a) => !a.static));
+    const ours = [...this.conns.values()].filter((a) => !a.static);
+    if (e.kind === "overrun") {
+      this.log.debug({ errno: e.errno }, "vl3 vpp: netlink notifications lost, scrubbing every attached link");
+      for (const a of ours) this.dirty.add(a.kindex);
+    } else if (e.op === "new" && ours.some((a) => a.kindex === e.index)) this.dirty.add(e.index!);
+    if (!this.dirty.size || this.scrubQueued) return;
+    this.scrubQueued = true;
+    void this.serial
+      .run(async () => {
+        this.scrubQueued = false; // a change from here on queues another pass
+        const idx = new Set(this.dirty);
+        this.dirty.clear();
+        if (!this.closed) await this.scrub([...this.conns.values()].filter((a) => !a.static && idx.has(a.kindex)));
+      })
+      .catch(() => undefined);
   }
 }
