@@ -135,7 +135,7 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
 
     // the next hop's events about this connection, on the stream shared by all our connections
     // through it (utils/monitorhub.ts; upstream: a stream per connection, re-opened per Request)
-    const stopWatch = hubs.watch(cc.monitor, hop.seg.name, hop.seg.id, log, {
+    const watch = hubs.watch(cc, hop.seg.name, hop.seg.id, log, {
       event(type, c) {
         if (watching.signal.aborted || !hop.mine(c)) return;
         const at = c.path!.index;
@@ -154,7 +154,7 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
         if (!signal.aborted && !watching.signal.aborted) void heal(reason);
       },
     });
-    watching.signal.addEventListener("abort", stopWatch, { once: true });
+    watching.signal.addEventListener("abort", () => watch.stop(), { once: true });
 
     if (o.livenessCheck) {
       void (async () => {
