@@ -50,6 +50,11 @@ export interface HealOptions {
   onHeal?: (connId: string, reason: string) => void;
   /** called with the new connection when healing succeeded */
   onHealed?: (connId: string, conn: Connection) => void;
+  /**
+   * the monitor streams to watch on (default: this element's own); client() passes the ones it
+   * shares with upstreamRefreshClient, so each next hop sees one stream from the NSC, not two
+   */
+  hubs?: MonitorHubs;
 }
 
 /** `superseded` ends the whole loop (a later Request succeeded); `watching` only the monitoring (Close). */
@@ -69,7 +74,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientElement {
   const retryMs = o.retryMs ?? 100;
-  const hubs = new MonitorHubs(lifetime);
+  const hubs = o.hubs ?? new MonitorHubs(lifetime);
 
   const check = async (conn: Connection, signal: AbortSignal): Promise<boolean> => {
     if (!o.livenessCheck) return false;

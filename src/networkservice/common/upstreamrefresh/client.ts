@@ -38,8 +38,13 @@ type Watch = {
 };
 const WATCH = metaKey<Watch>("upstreamrefresh/watch");
 
-export function upstreamRefreshClient(lifetime: AbortSignal): ClientElement {
-  const hubs = new MonitorHubs(lifetime);
+export interface UpstreamRefreshOptions {
+  /** the monitor streams to watch on (default: this element's own); client() shares them with healClient */
+  hubs?: MonitorHubs;
+}
+
+export function upstreamRefreshClient(lifetime: AbortSignal, o: UpstreamRefreshOptions = {}): ClientElement {
+  const hubs = o.hubs ?? new MonitorHubs(lifetime);
   const stop = (ctx: Ctx) => {
     ctx.clientMeta.get(WATCH)?.hub.stop();
     ctx.clientMeta.delete(WATCH);
