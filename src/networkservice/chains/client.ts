@@ -27,6 +27,7 @@ import { refreshClient } from "../common/refresh/client.js";
 import { upstreamRefreshClient } from "../common/upstreamrefresh/client.js";
 import { trimPathClient } from "../common/trimpath/client.js";
 import { updatePathClient } from "../common/updatepath/client.js";
+import { MonitorHubs } from "../utils/monitorhub.js";
 
 export interface ClientOptions {
   /** our segment name */
@@ -63,14 +64,16 @@ function owned(o: ClientOptions): { pool: ChannelPool; dispose: () => void } {
 
 export function client(o: ClientOptions): Client {
   const { pool, dispose } = owned(o);
+  // heal and upstreamrefresh both follow each connection at the next hop: one stream per next hop for both
+  const hubs = (o.heal && o.heal.hubs) || new MonitorHubs(o.signal);
   const c = chain(
     updatePathClient(o.name),
     beginClient({ signal: o.signal }),
     metadataClient(),
     o.refresh === false ? {} : refreshClient(o.signal),
     clientUrlClient(o.connectTo),
-    o.heal ? healClient(o.signal, o.heal) : {},
-    o.upstreamRefresh ? upstreamRefreshClient(o.signal) : {},
+    o.heal ? healClient(o.signal, { ...o.heal, hubs }) : {},
+    o.upstreamRefresh ? upstreamRefreshClient(o.signal, { hubs }) : {},
     dialClient(pool),
     ...(o.extra ?? []),
     // upstream's client policies when this process has a SPIFFE identity (docs/security.md)

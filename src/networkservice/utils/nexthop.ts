@@ -1,7 +1,7 @@
 /**
  * The next hop's MonitorConnection stream for one connection, as client elements that follow
  * what the next hop says about our connection open it (heal and upstreamrefresh instead share one
- * stream per next hop: monitorhub.ts and upstreamrefresh/client.ts).
+ * stream per next hop: monitorhub.ts, one set of hubs per client in chains/client.ts).
  *
  *   const hop = nextHopWatch(ctx, conn); // after dial has set CLIENT_CONN; undefined without one
  *   if (hop) for await (const ev of hop.events(signal)) if (hop.mine(c)) ...

@@ -50,6 +50,11 @@ export interface HealOptions {
   onHeal?: (connId: string, reason: string) => void;
   /** called with the new connection when healing succeeded */
   onHealed?: (connId: string, conn: Connection) => void;
+  /**
+   * the monitor streams to watch on (default: this element's own); client() passes the ones it
+   * shares with upstreamRefreshClient, so each next hop sees one stream from the NSC, not two
+   */
+  hubs?: MonitorHubs;
 }
 
 /** `superseded` ends the whole loop (a later Request succeeded); `watching` only the monitoring (Close). */
@@ -69,7 +74,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientElement {
   const retryMs = o.retryMs ?? 100;
-  const hubs = new MonitorHubs(lifetime);
+  const hubs = o.hubs ?? new MonitorHubs(lifetime);
 
   const check = async (conn: Connection, signal: AbortSignal): Promise<boolean> => {
     if (!o.livenessCheck) return false;
@@ -135,7 +140,7 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
 
     // the next hop's events about this connection, on the stream shared by all our connections
     // through it (utils/monitorhub.ts; upstream: a stream per connection, re-opened per Request)
-    const stopWatch = hubs.watch(cc.monitor, hop.seg.name, hop.seg.id, log, {
+    const watch = hubs.watch(cc, hop.seg.name, hop.seg.id, log, {
       event(type, c) {
         if (watching.signal.aborted || !hop.mine(c)) return;
         const at = c.path!.index;
@@ -154,7 +159,7 @@ export function healClient(lifetime: AbortSignal, o: HealOptions = {}): ClientEl
         if (!signal.aborted && !watching.signal.aborted) void heal(reason);
       },
     });
-    watching.signal.addEventListener("abort", stopWatch, { once: true });
+    watching.signal.addEventListener("abort", () => watch.stop(), { once: true });
 
     if (o.livenessCheck) {
       void (async () => {

@@ -19,26 +19,18 @@ import {
   create,
   equals,
   ConnectionContextSchema,
-  MonitorScopeSelectorSchema,
   PathSchema,
-  PathSegmentSchema,
   type Connection,
   type ConnectionEvent,
   type MonitorScopeSelector,
 } from "../../../api/index.js";
-import {
-  messageOf,
-  metaKey,
-  newCtx,
-  type Ctx,
-  type MonitorConnectionServer,
-  type ServerElement,
-} from "../../../core/index.js";
+import { metaKey, type Ctx, type MonitorConnectionServer, type ServerElement } from "../../../core/index.js";
 import { MONITOR_EVENTS, NEXT_HOP, type ClientConn, type MonitorEventSender } from "../../utils/keys.js";
+import { MonitorHubs, type HubWatch } from "../../utils/monitorhub.js";
 import { matchesSelector } from "../../utils/path.js";
 import { AsyncQueue } from "../../utils/queue.js";
 
-const RELAY = metaKey<{ conn: ClientConn; hub: RelayHub; stop: () => void }>("monitor/relay");
+const RELAY = metaKey<{ conn: ClientConn; watch: HubWatch }>("monitor/relay");
 
 export interface MonitorServer extends ServerElement, MonitorConnectionServer {
   /** connections currently known (id → our view) */
@@ -50,71 +42,11 @@ export interface MonitorServer extends ServerElement, MonitorConnectionServer {
 /** events not yet sent: consecutive ones of one type merge (latest state per connection id) */
 type Pending = { type: ConnectionEventType; conns: Map<string, Connection> };
 type Sub = { sel: MonitorScopeSelector; q: AsyncQueue<ConnectionEvent>; pending: Pending[] };
-type Watcher = (c: Connection | undefined, type: ConnectionEventType) => void;
-
-/**
- * One monitor stream per next hop, shared by all our connections through it: the selector names
- * only our segment name, which matches every connection that passed through us (upstream opens
- * one stream per connection; the wire format is the same).
- */
-class RelayHub {
-  private readonly watchers = new Map<string, Watcher>();
-  private readonly ac = new AbortController();
-  dead = false;
-  constructor(
-    readonly conn: ClientConn,
-    private readonly segName: string,
-    lifetime: AbortSignal,
-    log: Ctx["log"],
-    private readonly onEnd: () => void,
-  ) {
-    const signal = AbortSignal.any([lifetime, this.ac.signal]);
-    const sel = create(MonitorScopeSelectorSchema, { pathSegments: [create(PathSegmentSchema, { name: segName })] });
-    void (async () => {
-      let why = "stream ended";
-      try {
-        const ctx = newCtx({ signal, log });
-        for await (const ev of conn.monitor.monitorConnections(sel, ctx)) {
-          for (const c of Object.values(ev.connections)) {
-            // by segment id: O(path length) per event, not O(our connections through this hop)
-            let seen: Watcher | undefined;
-            for (const s of c.path?.pathSegments ?? []) {
-              if (s.name !== segName) continue;
-              const w = this.watchers.get(s.id);
-              if (w && w !== seen) {
-                seen = w;
-                w(c, ev.type);
-              }
-            }
-          }
-        }
-      } catch (e) {
-        why = messageOf(e);
-      }
-      this.dead = true;
-      this.onEnd();
-      if (signal.aborted) return;
-      log.debug({ url: conn.url, err: why }, "monitor: next hop stream lost, our connections through it are DOWN");
-      for (const w of [...this.watchers.values()]) w(undefined, ConnectionEventType.UPDATE);
-    })();
-  }
-  watch(segId: string, w: Watcher): () => void {
-    this.watchers.set(segId, w);
-    return () => {
-      if (this.watchers.get(segId) === w) this.watchers.delete(segId);
-      if (!this.watchers.size) {
-        this.dead = true;
-        this.onEnd();
-        this.ac.abort();
-      }
-    };
-  }
-}
-
 export function monitorServer(lifetime: AbortSignal): MonitorServer {
   const connections = new Map<string, Connection>();
   const subs = new Set<Sub>();
-  const hubs = new Map<ClientConn, Map<string, RelayHub>>();
+  // one stream per next hop, shared by all our connections through it (utils/monitorhub.ts)
+  const hubs = new MonitorHubs(lifetime);
 
   // Events go out after the current I/O turn: the reply to the Request that caused them is
   // written first, and what several Requests published meanwhile leaves as one event (the
@@ -202,31 +134,11 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
     }
   };
 
-  const hubFor = (conn: ClientConn, segName: string, log: Ctx["log"]): RelayHub => {
-    let byName = hubs.get(conn);
-    if (!byName) {
-      byName = new Map();
-      hubs.set(conn, byName);
-    }
-    let h = byName.get(segName);
-    if (!h) {
-      const m = byName;
-      const hub: RelayHub = new RelayHub(conn, segName, lifetime, log, () => {
-        if (m.get(segName) === hub) m.delete(segName);
-        if (!m.size && hubs.get(conn) === m) hubs.delete(conn);
-      });
-      h = hub;
-      byName.set(segName, h);
-    }
-    return h;
-  };
-
   const startRelay = (ctx: Ctx, our: Connection, next: ClientConn) => {
     const idx = our.path!.index;
     const seg = our.path!.pathSegments[idx]!;
     const id = our.id;
-    const hub = hubFor(next, seg.name, ctx.log);
-    const stop = hub.watch(seg.id, (down, type) => {
+    const relay = (down: Connection | undefined, type: ConnectionEventType) => {
       const stored = connections.get(id);
       if (!stored) return;
       let out: Connection;
@@ -253,8 +165,13 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
       putConn(out);
       ctx.log.debug({ connId: id, state: ConnectionState[out.state] }, "monitor: relaying next hop event");
       publish(ConnectionEventType.UPDATE, [out]);
+    };
+    // a broken stream: our connections through that next hop are DOWN
+    const watch = hubs.watch(next, seg.name, seg.id, ctx.log, {
+      event: (type, c) => relay(c, type),
+      end: () => relay(undefined, ConnectionEventType.UPDATE),
     });
-    ctx.meta.set(RELAY, { conn: next, hub, stop });
+    ctx.meta.set(RELAY, { conn: next, watch });
   };
 
   const sender: MonitorEventSender = {
@@ -294,9 +211,9 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
       putConn(mine);
       publish(ConnectionEventType.UPDATE, [mine]);
       const relay = ctx.meta.get(RELAY);
-      const keep = relay && relay.conn === slot.conn && !relay.hub.dead;
+      const keep = relay && relay.conn === slot.conn && relay.watch.live;
       if (relay && !keep) {
-        relay.stop();
+        relay.watch.stop();
         ctx.meta.delete(RELAY);
       }
       if (slot.conn && !keep && !lifetime.aborted && mine.path) startRelay(ctx, mine, slot.conn);
@@ -304,7 +221,7 @@ export function monitorServer(lifetime: AbortSignal): MonitorServer {
     },
 
     async close(conn, ctx, next) {
-      ctx.meta.get(RELAY)?.stop();
+      ctx.meta.get(RELAY)?.watch.stop();
       ctx.meta.delete(RELAY);
       try {
         await next.close(conn, ctx);

@@ -24,7 +24,7 @@ import {
   type EventFactory,
   type MonitorConnectionServer,
 } from "../../../core/index.js";
-import { MonitorHubs } from "../../utils/monitorhub.js";
+import { MonitorHubs, type HubWatch } from "../../utils/monitorhub.js";
 import { clientConnOf } from "../../utils/nexthop.js";
 
 type Watch = {
@@ -33,16 +33,20 @@ type Watch = {
   segId: string;
   /** the latest Request's event factory (a refresh re-requests through it) */
   events: EventFactory;
-  /** false once the shared stream broke: the next Request watches again */
-  alive: boolean;
-  stop: () => void;
+  /** on the shared stream; not live once it broke: the next Request watches again */
+  hub: HubWatch;
 };
 const WATCH = metaKey<Watch>("upstreamrefresh/watch");
 
-export function upstreamRefreshClient(lifetime: AbortSignal): ClientElement {
-  const hubs = new MonitorHubs(lifetime);
+export interface UpstreamRefreshOptions {
+  /** the monitor streams to watch on (default: this element's own); client() shares them with healClient */
+  hubs?: MonitorHubs;
+}
+
+export function upstreamRefreshClient(lifetime: AbortSignal, o: UpstreamRefreshOptions = {}): ClientElement {
+  const hubs = o.hubs ?? new MonitorHubs(lifetime);
   const stop = (ctx: Ctx) => {
-    ctx.clientMeta.get(WATCH)?.stop();
+    ctx.clientMeta.get(WATCH)?.hub.stop();
     ctx.clientMeta.delete(WATCH);
   };
   return {
@@ -57,15 +61,15 @@ export function upstreamRefreshClient(lifetime: AbortSignal): ClientElement {
       }
       const old = ctx.clientMeta.get(WATCH);
       // the same stream still carries this connection's events: nothing to (re)open
-      if (old?.alive && old.monitor === cc.monitor && old.segName === seg.name && old.segId === seg.id) {
+      if (old?.hub.live && old.monitor === cc.monitor && old.segName === seg.name && old.segId === seg.id) {
         old.events = events;
         return conn;
       }
       stop(ctx);
       const log = ctx.log;
       const connId = conn.id;
-      const w: Watch = { monitor: cc.monitor, segName: seg.name, segId: seg.id, events, alive: true, stop: () => {} };
-      w.stop = hubs.watch(cc.monitor, seg.name, seg.id, log, {
+      // events arrive asynchronously, after `w` below is set
+      const hub = hubs.watch(cc, seg.name, seg.id, log, {
         event(type, c) {
           if (type !== ConnectionEventType.UPDATE || c.state !== ConnectionState.REFRESH_REQUESTED) return;
           log.info({ connId }, "upstreamrefresh: the endpoint asks for a refresh, requesting again");
@@ -74,10 +78,10 @@ export function upstreamRefreshClient(lifetime: AbortSignal): ClientElement {
           });
         },
         end(reason) {
-          w.alive = false;
           log.debug({ connId, reason }, "upstreamrefresh: monitor stream ended");
         },
       });
+      const w: Watch = { monitor: cc.monitor, segName: seg.name, segId: seg.id, events, hub };
       ctx.clientMeta.set(WATCH, w);
       return conn;
     },
