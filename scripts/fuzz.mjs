@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // `npm run fuzz -- NAME [seconds]`: runs one fuzz target (default 300 s); `npm run fuzz -- --ci`
-// runs every target for its CI budget (NSM_FUZZ_SECONDS, default 30 s each; 5 targets).
+// runs every target for its CI budget (NSM_FUZZ_SECONDS, default 30 s each; 6 targets).
 // Native targets are libFuzzer executables (clang-14 + libclang-rt-14-dev, scripts/packages.txt)
 // built into build-fuzz/ with seed corpora in native/fuzz/corpus/<name>; findings land in
-// .tmp/fuzz/. TS targets (openflow, ovsdb) run test/fuzz/run.ts. Exit 1 on any finding.
+// .tmp/fuzz/. TS targets (nlwatch, openflow, ovsdb) run test/fuzz/run.ts. Exit 1 on any finding.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 
 const root = new URL("..", import.meta.url).pathname;
 const native = ["memif_ctl", "memif_ring", "netlink"];
-const ts = ["openflow", "ovsdb"];
+const ts = ["nlwatch", "openflow", "ovsdb"];
 const args = process.argv.slice(2);
 const ci = args.includes("--ci");
 const names = ci ? [...native, ...ts] : args.filter((a) => !a.startsWith("-")).slice(0, 1);

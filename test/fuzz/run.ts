@@ -1,12 +1,13 @@
 /**
- * `npm run fuzz -- NAME [seconds]` for the TS targets (openflow, ovsdb); scripts/fuzz.mjs calls
+ * `npm run fuzz -- NAME [seconds]` for the TS targets (nlwatch, openflow, ovsdb); scripts/fuzz.mjs calls
  * this. Exits 1 when a target finds something (inputs saved under .tmp/fuzz/).
  */
 import { fuzz, type FuzzTarget } from "./driver.js";
+import { nlwatch } from "./nlwatch.js";
 import { openflow } from "./openflow.js";
 import { ovsdb } from "./ovsdb.js";
 
-const targets: Record<string, FuzzTarget> = { openflow, ovsdb };
+const targets: Record<string, FuzzTarget> = { nlwatch, openflow, ovsdb };
 const [name, secs, seedArg] = process.argv.slice(2);
 const t = name ? targets[name] : undefined;
 if (!t) {
