@@ -1,6 +1,7 @@
 /** memif port options and what the port modules share: the addon config built from them, error wrapping. */
 import { DatapathError } from "./errors.js";
-import { NativeError, type MemifNativeConfig } from "../native.js";
+import { NativeError } from "../native.js";
+import type { MemifNativeConfig } from "../native/memif.js";
 
 /** DPDK says server/client, VPP and libmemif master/slave: same roles. */
 export type MemifRole = "server" | "client" | "master" | "slave";

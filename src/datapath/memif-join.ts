@@ -1,6 +1,6 @@
 /** {@link joinPorts}: a native loop between two ports (see memif.ts). */
 import { DatapathError } from "./errors.js";
-import { memifNative, type MemifForwardStats } from "../native.js";
+import { memifNative, type MemifForwardStats } from "../native/memif.js";
 import { wrap } from "./memif-common.js";
 import { MemifPort } from "./memif-port.js";
 import { PacketPort } from "./packet-port.js";

@@ -1,7 +1,7 @@
 /** {@link MemifPort}: one memif interface over the addon (see memif.ts). */
 import { EventEmitter } from "node:events";
 import { DatapathError } from "./errors.js";
-import { memifNative, type MemifNativeConfig, type MemifNativeEvent, type MemifPortStats } from "../native.js";
+import { memifNative, type MemifNativeConfig, type MemifNativeEvent, type MemifPortStats } from "../native/memif.js";
 import {
   nativeConfig,
   wrap,

@@ -13,7 +13,7 @@
  * ```
  * The TS side validates and holds policy; the addon does syscalls and rings only.
  */
-export type { MemifForwardStats, MemifPortStats } from "../native.js";
+export type { MemifForwardStats, MemifPortStats } from "../native/memif.js";
 
 export type { Connectable, MemifLink, MemifOptions, MemifRole, WaitOptions } from "./memif-common.js";
 export { MemifPort } from "./memif-port.js";
@@ -21,4 +21,4 @@ export { PacketPort } from "./packet-port.js";
 export { joinPorts, type JoinOptions, type PortJoin } from "./memif-join.js";
 
 /** Test hook: a raw control-channel peer (see docs/memif.md). */
-export { memifNative as _memifNative } from "../native.js";
+export { memifNative as _memifNative } from "../native/memif.js";

@@ -1,6 +1,6 @@
 /** {@link PacketPort}: AF_PACKET, tap or null ports to cross-connect with memif (see memif.ts). */
 import { DatapathError } from "./errors.js";
-import { memifNative, type MemifPortStats } from "../native.js";
+import { memifNative, type MemifPortStats } from "../native/memif.js";
 import { wrap, type Connectable } from "./memif-common.js";
 
 /** A non-memif port for cross-connects: AF_PACKET on a link, a tap device, or a benchmark null port. */

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fdClose, memifNative, nativeAvailable, netnsOpen, nlExec } from "../../src/native.js";
+import { fdClose, nativeAvailable, netnsOpen, nlExec } from "../../src/native.js";
+import { memifNative } from "../../src/native/memif.js";
 
 const skip = !nativeAvailable() ? "addon not built (npm run build:native)" : false;
 

@@ -19,7 +19,6 @@
  *   await r.detach("conn-1");
  */
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { SerialExecutor } from "../../../core/serial.js";
 import { watchAddrsRoutes, type AddrRouteChange, type Netns, type NetlinkWatch } from "../../../datapath/index.js";
 import type { Route } from "../../../datapath/route.js";
@@ -89,26 +88,6 @@ export const vppMacOf = (name: string): string => {
 };
 const isV6 = (cidr: string) => cidr.includes(":");
 const routeKey = (r: Route) => `${r.dst}|${r.via ?? ""}`;
-
-/**
- * In our namespace (root only): the kernel answers no ARP (VPP answers for S) and drops packets
- * whose source it would answer through another interface (a client's packet read from an L3
- * tunnel device, which VPP routes). IP forwarding stays off: VPP routes.
- */
-export function prepareNetns(log: Logger): void {
-  for (const [k, v] of [
-    ["net/ipv4/conf/all/arp_ignore", "8"],
-    ["net/ipv4/conf/default/arp_ignore", "8"],
-    ["net/ipv4/conf/all/rp_filter", "1"],
-    ["net/ipv4/conf/default/rp_filter", "1"],
-    ["net/ipv4/ip_forward", "0"],
-  ] as const)
-    try {
-      writeFileSync(`/proc/sys/${k}`, v);
-    } catch (e) {
-      log.warn({ sysctl: k, err: (e as Error).message }, "vl3 vpp: cannot set sysctl");
-    }
-}
 
 export class Vl3VppRouter {
   private readonly services = new Map<string, Service>();
