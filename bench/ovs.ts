@@ -24,12 +24,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { newCtx } from "../src/core/index.js";
 import { ovsBackend } from "../src/forwarder/backends/ovs/index.js";
-import { createClient, createEndpoint, createForwarder, createNsmgr } from "../src/networkservice/components.js";
-import { parseNsUrl, requestFromNsUrl } from "../src/networkservice/utils/nsurl.js";
 import { OvsdbClient, Vswitch, op } from "../src/ovs/ovsdb/index.js";
 import { startOvs } from "../test/helpers/ovs.js";
+import { startMesh } from "./lib-mesh.js";
 import { median, measure, percentile, RESULTS_DIR, writeResults, type BenchReport, type CaseResult } from "./lib.js";
 
 const num = (args: string[], flag: string, dflt: number): number => {
@@ -230,44 +228,18 @@ async function iperfCases(seconds: number, rounds: number): Promise<CaseResult[]
     // ours: nsmgr + forwarder (OVS backend) + NSE + NSC in this process; a Request plumbs the cross-connect
     const dir = mkdtempSync(join(tmpdir(), "nsm-bench-ovs-"));
     stack.push(() => rmSync(dir, { recursive: true, force: true }));
-    const life = new AbortController();
-    stack.push(() => life.abort());
-    const sock = (n: string) => `unix://${join(dir, `${n}.sock`)}`;
-    const common = { signal: life.signal, dialTimeoutMs: 2000 };
     const [nsc, nse] = [netns(`t-${p}-c`), netns(`t-${p}-e`)];
-    const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
-    stack.push(() => mgr.close());
-    const backend = await ovsBackend({
-      db: ovs.dbTarget,
-      bridge: "br-nsm",
-      rundir: ovs.dir,
-      netns: `/run/netns/${ovs.netns}`,
-    });
-    const fwd = await createForwarder({ ...common, name: "fwd", listenOn: [sock("fwd")], nsmgrUrl: mgr.url, backend });
-    stack.push(() => fwd.close());
-    const ep = await createEndpoint({
-      ...common,
-      name: "nse",
-      listenOn: [sock("nse")],
-      nsmgrUrl: mgr.url,
-      services: ["iperf"],
+    const mesh = await startMesh({
+      dir,
+      backend: () =>
+        ovsBackend({ db: ovs.dbTarget, bridge: "br-nsm", rundir: ovs.dir, netns: `/run/netns/${ovs.netns}` }),
+      service: "iperf",
       cidrs: ["172.16.7.0/28"],
-      netnsUrl: `file:///run/netns/${nse}`,
+      nscNetns: nsc,
+      nseNetns: nse,
     });
-    stack.push(() => ep.close());
-    const cl = await createClient({
-      ...common,
-      name: "nsc",
-      nsmgrUrl: mgr.url,
-      netnsUrl: `file:///run/netns/${nsc}`,
-      heal: false,
-      refresh: false,
-    });
-    stack.push(() => cl.close());
-    const conn = await cl.client.request(
-      requestFromNsUrl(parseNsUrl("kernel://iperf/nsm-1"), "bench-0"),
-      newCtx({ timeoutMs: 15_000 }),
-    );
+    stack.push(() => mesh.stop());
+    const conn = await mesh.request("nsm-1", "bench-0", 15_000);
     const nseAddr = conn.context!.ipContext!.dstIpAddrs[0]!.split("/")[0]!;
 
     const ours: number[] = [],
@@ -283,7 +255,7 @@ async function iperfCases(seconds: number, rounds: number): Promise<CaseResult[]
     console.log(
       `iperf3 ${seconds} s x ${rounds} rounds, Gbit/s: ours ${ours.map((x) => x.toFixed(2)).join(" ")}; baseline ${base.map((x) => x.toFixed(2)).join(" ")}`,
     );
-    await cl.client.close(conn, newCtx({ timeoutMs: 10_000 }));
+    await mesh.close(conn);
     return [
       {
         case: "iperf3/tcp NSC→NSE Gbit/s (median)",

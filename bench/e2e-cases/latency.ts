@@ -3,12 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernel } from "../../src/api/index.js";
-import { newCtx } from "../../src/core/index.js";
 import { kernelBackend } from "../../src/forwarder/backends/kernel/index.js";
 import { Netns } from "../../src/datapath/index.js";
-import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
-import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
 import { percentile, type CaseResult } from "../lib.js";
+import { startMesh } from "../lib-mesh.js";
 import { uniq, withNetns } from "./common.js";
 
 // ---- latency ----------------------------------------------------------------------------------
@@ -22,11 +20,15 @@ export async function latency(): Promise<CaseResult[]> {
   const out: CaseResult[] = [];
   try {
     await withNetns([nscNs, nseNs, bA, bB], async () => {
-      const life = new AbortController();
-      const sock = (n: string) => `unix://${join(dir, `${n}.sock`)}`;
-      const common = { signal: life.signal, dialTimeoutMs: 2000 };
-      const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
-      const backend = await kernelBackend({ stateDir: join(dir, "fwd") });
+      const mesh = await startMesh({
+        dir,
+        backend: () => kernelBackend({ stateDir: join(dir, "fwd") }),
+        service: "icmp",
+        cidrs: ["172.16.0.0/20"],
+        nscNetns: nscNs,
+        nseNetns: nseNs,
+      });
+      const backend = mesh.backend;
       // the datapath's share of each Request: the backend's apply, timed from outside, by client ifname
       const applyAt = new Map<string, { start: bigint; end: bigint }>();
       const apply = backend.apply.bind(backend);
@@ -35,30 +37,6 @@ export async function latency(): Promise<CaseResult[]> {
         await apply(x, c);
         applyAt.set(kernel.ifnameOf(x.incoming.mechanism!) ?? x.id, { start, end: process.hrtime.bigint() });
       };
-      const fwd = await createForwarder({
-        ...common,
-        name: "fwd",
-        listenOn: [sock("fwd")],
-        nsmgrUrl: mgr.url,
-        backend,
-      });
-      const nse = await createEndpoint({
-        ...common,
-        name: "nse",
-        listenOn: [sock("nse")],
-        nsmgrUrl: mgr.url,
-        services: ["icmp"],
-        cidrs: ["172.16.0.0/20"],
-        netnsUrl: `file:///run/netns/${nseNs}`,
-      });
-      const cl = await createClient({
-        ...common,
-        name: "nsc",
-        nsmgrUrl: mgr.url,
-        netnsUrl: `file:///run/netns/${nscNs}`,
-        heal: false,
-        refresh: false,
-      });
       const client = Netns.open({ name: nscNs });
       try {
         let k = 0;
@@ -67,10 +45,7 @@ export async function latency(): Promise<CaseResult[]> {
           const i = k++;
           const name = `nsm-${i}`;
           const t = process.hrtime.bigint();
-          const conn = await cl.client.request(
-            requestFromNsUrl(parseNsUrl(`kernel://icmp/${name}`), `nsc-${i}`),
-            newCtx({ timeoutMs: 10_000 }),
-          );
+          const conn = await mesh.request(name, `nsc-${i}`);
           const replied = process.hrtime.bigint();
           const addrs = await client.addrs({ link: name, family: 4 });
           const done = process.hrtime.bigint();
@@ -96,7 +71,7 @@ export async function latency(): Promise<CaseResult[]> {
           console.log(`${label} phases p50/p99 ms: ${f("before")}, ${f("apply")}, ${f("after")}, ${f("check")}`);
         };
         const closeAll = async (conns: Awaited<ReturnType<typeof one>>["conn"][]) => {
-          for (const c of conns) await cl.client.close(c, newCtx({ timeoutMs: 10_000 }));
+          for (const c of conns) await mesh.close(c);
           await backend.idle();
         };
         // warm up
@@ -124,14 +99,14 @@ export async function latency(): Promise<CaseResult[]> {
         const old = (await Promise.all(Array.from({ length: 100 }, one))).map((r) => r.conn);
         const churnR: One[] = [];
         for (const c of old) {
-          await cl.client.close(c, newCtx({ timeoutMs: 10_000 }));
+          await mesh.close(c);
           churnR.push(await one());
         }
         phaseLine("churn-100", churnR);
         // after a burst of Closes (e.g. 50 clients healing away from a dead NSE): 50 connections
         // closed at once, then 20 sequential Requests while their deletes are still running
         const closing = churnR.slice(0, 50).map((r) => r.conn);
-        await Promise.all(closing.map((c) => cl.client.close(c, newCtx({ timeoutMs: 10_000 }))));
+        await Promise.all(closing.map((c) => mesh.close(c)));
         const burstR: One[] = [];
         for (let i = 0; i < 20; i++) burstR.push(await one());
         phaseLine("after-close-burst-20", burstR);
@@ -222,12 +197,7 @@ export async function latency(): Promise<CaseResult[]> {
         });
       } finally {
         client.close();
-        await cl.close();
-        await nse.close();
-        await fwd.close();
-        await backend.idle();
-        await mgr.close();
-        life.abort();
+        await mesh.stop(); // the forwarder closes the backend, which waits for its deletes
       }
     });
   } finally {

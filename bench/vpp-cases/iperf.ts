@@ -16,15 +16,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { newCtx } from "../../src/core/index.js";
-import type { DatapathBackend } from "../../src/forwarder/backend.js";
 import { vppBackend } from "../../src/forwarder/backends/vpp/index.js";
-import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
-import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
 import { launchVpp, type LaunchedVpp } from "../../src/vpp/launch.js";
 import { iperf3 } from "../../test/helpers/iperf.js";
 import { uniq, withNetns } from "../e2e-cases/common.js";
 import { median, type CaseResult } from "../lib.js";
+import { startMesh } from "../lib-mesh.js";
 
 const exec = promisify(execFile);
 const VPPCTL = "/opt/vpp/bin/vppctl";
@@ -87,47 +84,18 @@ export async function iperfCases(seconds = 3, rounds = 3): Promise<CaseResult[]>
         await handMade(base, bnode, ba, bb);
 
         // ours: a Request through the VPP backend
-        const life = new AbortController();
-        stack.push(() => life.abort());
-        const sock = (s: string) => `unix://${join(dir, `${s}.sock`)}`;
-        const common = { signal: life.signal, dialTimeoutMs: 2000 };
-        const backend: DatapathBackend = await vppBackend({ runDir: join(dir, "vpp"), netns: `/run/netns/${node}` });
-        stack.push(() => backend.close());
-        const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
-        stack.push(() => mgr.close());
-        const fwd = await createForwarder({
-          ...common,
-          name: "fwd",
-          listenOn: [sock("fwd")],
-          nsmgrUrl: mgr.url,
-          backend,
-        });
-        stack.push(() => fwd.close());
-        const ep = await createEndpoint({
-          ...common,
-          name: "nse",
-          listenOn: [sock("nse")],
-          nsmgrUrl: mgr.url,
-          services: ["iperf"],
+        const mesh = await startMesh({
+          dir,
+          backend: () => vppBackend({ runDir: join(dir, "vpp"), netns: `/run/netns/${node}` }),
+          service: "iperf",
           cidrs: ["172.16.7.0/28"],
-          netnsUrl: `file:///run/netns/${nse}`,
           payload: "IP",
+          nscNetns: nsc,
+          nseNetns: nse,
         });
-        stack.push(() => ep.close());
-        const cl = await createClient({
-          ...common,
-          name: "nsc",
-          nsmgrUrl: mgr.url,
-          netnsUrl: `file:///run/netns/${nsc}`,
-          heal: false,
-          refresh: false,
-        });
-        stack.push(() => cl.close());
-        const conn = await cl.client.request(
-          requestFromNsUrl(parseNsUrl("kernel://iperf/nsm-1"), "bench-iperf-0"),
-          newCtx({ timeoutMs: 15_000 }),
-        );
-        stack.push(() => cl.client.close(conn, newCtx({ timeoutMs: 10_000 })));
+        stack.push(() => mesh.stop());
+        const conn = await mesh.request("nsm-1", "bench-iperf-0", 15_000);
+        stack.push(() => mesh.close(conn));
         const nseAddr = conn.context!.ipContext!.dstIpAddrs[0]!.split("/")[0]!;
         const oursCli = join(dir, "vpp", "cli.sock");
 

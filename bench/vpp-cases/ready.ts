@@ -8,53 +8,30 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kernel } from "../../src/api/index.js";
-import { newCtx } from "../../src/core/index.js";
 import { Netns } from "../../src/datapath/index.js";
 import type { DatapathBackend } from "../../src/forwarder/backend.js";
 import { kernelBackend } from "../../src/forwarder/backends/kernel/index.js";
 import { vppBackend } from "../../src/forwarder/backends/vpp/index.js";
-import { createClient, createEndpoint, createForwarder, createNsmgr } from "../../src/networkservice/components.js";
-import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
 import { uniq, withNetns } from "../e2e-cases/common.js";
 import { percentile, type CaseResult } from "../lib.js";
+import { startMesh } from "../lib-mesh.js";
 
 async function run(kind: "kernel" | "vpp", n: number): Promise<number[]> {
   const [nscNs, nseNs, node] = [uniq(), uniq(), uniq()];
   const dir = mkdtempSync(join(tmpdir(), `nsm-bench-vpp-${kind}-`));
   try {
     return await withNetns([nscNs, nseNs, node], async () => {
-      const life = new AbortController();
-      const sock = (s: string) => `unix://${join(dir, `${s}.sock`)}`;
-      const common = { signal: life.signal, dialTimeoutMs: 2000 };
-      const backend: DatapathBackend =
-        kind === "vpp"
-          ? await vppBackend({ runDir: join(dir, "vpp"), netns: `/run/netns/${node}` })
-          : await kernelBackend({ stateDir: join(dir, "fwd") });
-      const mgr = await createNsmgr({ ...common, name: "nsmgr", listenOn: [sock("nsmgr")] });
-      const fwd = await createForwarder({
-        ...common,
-        name: "fwd",
-        listenOn: [sock("fwd")],
-        nsmgrUrl: mgr.url,
-        backend,
-      });
-      const nse = await createEndpoint({
-        ...common,
-        name: "nse",
-        listenOn: [sock("nse")],
-        nsmgrUrl: mgr.url,
-        services: ["icmp"],
+      const mesh = await startMesh({
+        dir,
+        backend: (): Promise<DatapathBackend> =>
+          kind === "vpp"
+            ? vppBackend({ runDir: join(dir, "vpp"), netns: `/run/netns/${node}` })
+            : kernelBackend({ stateDir: join(dir, "fwd") }),
+        service: "icmp",
         cidrs: ["172.16.0.0/20"],
-        netnsUrl: `file:///run/netns/${nseNs}`,
         payload: "IP",
-      });
-      const cl = await createClient({
-        ...common,
-        name: "nsc",
-        nsmgrUrl: mgr.url,
-        netnsUrl: `file:///run/netns/${nscNs}`,
-        heal: false,
-        refresh: false,
+        nscNetns: nscNs,
+        nseNetns: nseNs,
       });
       const client = Netns.open({ name: nscNs });
       const out: number[] = [];
@@ -63,24 +40,16 @@ async function run(kind: "kernel" | "vpp", n: number): Promise<number[]> {
         for (let i = 0; i < n + 5; i++) {
           const name = `nsm-${i}`;
           const t = process.hrtime.bigint();
-          const conn = await cl.client.request(
-            requestFromNsUrl(parseNsUrl(`kernel://icmp/${name}`), `nsc-${i}`),
-            newCtx({ timeoutMs: 10_000 }),
-          );
+          const conn = await mesh.request(name, `nsc-${i}`);
           const addrs = await client.addrs({ link: name, family: 4 });
           if (!addrs.length || kernel.ifnameOf(conn) !== name) throw new Error(`${name}: not ready after Request`);
           if (i >= 5) out.push(Number(process.hrtime.bigint() - t) / 1e6);
           conns.push(conn);
         }
-        for (const c of conns) await cl.client.close(c, newCtx({ timeoutMs: 10_000 }));
+        for (const c of conns) await mesh.close(c);
       } finally {
         client.close();
-        await cl.close();
-        await nse.close();
-        await fwd.close();
-        await mgr.close();
-        await backend.close();
-        life.abort();
+        await mesh.stop();
       }
       return out;
     });

@@ -10,7 +10,6 @@ import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { memif, type Connection } from "../../src/api/index.js";
-import { metaKey, type ServerElement } from "../../src/core/index.js";
 import { backendFor, readConfig } from "../../src/cmd/forwarder.js";
 import { kernelBackend } from "../../src/forwarder/backends/kernel/index.js";
 import { memifBackend, type MemifBackend } from "../../src/forwarder/backends/memif/index.js";
@@ -19,6 +18,7 @@ import { silentLogger } from "../../src/tools/log.js";
 import { MemifPort } from "../../src/datapath/memif.js";
 import { rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
 import { createForwarder } from "../../src/networkservice/components.js";
+import { csum, ip4, memifNseApp } from "../helpers/memif-nse.js";
 import { harness, nsmgr, workloads } from "../helpers/workloads.js";
 
 const fdCount = (): number => readdirSync("/proc/self/fd").length;
@@ -30,15 +30,7 @@ const memifMaps = (): number =>
 // ---- frames ----------------------------------------------------------------------------------
 const mac = (s: string) => Buffer.from(s.split(":").map((h) => parseInt(h, 16)));
 const macStr = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
-const ip4 = (s: string) => Buffer.from(s.split("/")[0]!.split(".").map(Number));
 const BCAST = "ff:ff:ff:ff:ff:ff";
-function csum(b: Buffer): number {
-  let s = 0;
-  for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);
-  if (b.length % 2) s += b[b.length - 1]! << 8;
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return ~s & 0xffff;
-}
 const eth = (dst: string, src: string, type: number, payload: Buffer) => {
   const h = Buffer.alloc(14);
   mac(dst).copy(h, 0);
@@ -111,32 +103,6 @@ async function expect<T>(
 
 // ---- rig -------------------------------------------------------------------------------------
 
-/** The "NSE app" for MEMIF connections: a memif server at the socket the endpoint's mechanism names; closed on Close. */
-function memifApp(ports: Map<string, MemifPort>): ServerElement {
-  const ID = metaKey<string>("test/memif-app");
-  return {
-    async request(req, ctx, next) {
-      const m = req.connection?.mechanism;
-      if (m?.type === memif.MECHANISM && !ctx.meta.get(ID)) {
-        const socket = memif.socketFileOf(m)!,
-          netns = memif.inodeUrlOf(m)!.slice("file://".length);
-        ports.set(req.connection!.id, MemifPort.open({ role: "server", socket, netns, name: "nse-app" }));
-        ctx.meta.set(ID, req.connection!.id);
-      }
-      return next.request(req, ctx);
-    },
-    async close(conn, ctx, next) {
-      const id = ctx.meta.get(ID);
-      if (id) {
-        ports.get(id)?.close();
-        ports.delete(id);
-        ctx.meta.delete(ID);
-      }
-      return next.close(conn, ctx);
-    },
-  };
-}
-
 async function rig(
   t: TestContext,
   o: { endpointMechanisms?: string[]; cidr: string; nseApp?: boolean; fallback?: DatapathBackend },
@@ -167,7 +133,7 @@ async function rig(
   const w = await workloads(h, {
     nsmgrUrl: mgr.url,
     cidr: o.cidr,
-    extra: o.nseApp ? [memifApp(nseSide)] : [],
+    extra: o.nseApp ? [memifNseApp(nseSide)] : [],
     nse,
     nsc,
   });
