@@ -2,21 +2,29 @@
  * MEMIF toward the NSE through a real VPP 24.10: the forwarder (vpp backend, VPP in a "node"
  * netns) offers the NSE only MEMIF; the NSE's memif app is our MemifPort (master, in the NSE's
  * netns, at the socket the NSE's mechanism names) answering ARP and ICMP echo; VPP's memif
- * connects to it as slave. KERNEL→MEMIF (IP and ETHERNET payload) and MEMIF→MEMIF; Close leaves
- * VPP with no interface or memif socket of ours. Root only; skipped when VPP is not installed.
+ * connects to it as slave. KERNEL→MEMIF (IP and ETHERNET payload) and MEMIF→MEMIF; the Request
+ * returns with that link up (the first echo is answered), or fails naming the socket when the NSE
+ * never listens; Close leaves VPP with no interface or memif socket of ours. Root only; skipped
+ * when VPP is not installed.
  */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { memif } from "../../src/api/index.js";
 import { MemifPort } from "../../src/datapath/memif.js";
 import { csum, ip4, memifNseApp } from "../helpers/memif-nse.js";
-import { ours, pingUntil, workloads } from "../helpers/workloads.js";
+import { ours, workloads } from "../helpers/workloads.js";
 import { vppctl, vppNode, vppSkip } from "../helpers/vpp.js";
 
 const skip = vppSkip;
 if (skip) console.log(`# vpp-memif: skipped: ${skip}`);
 
-async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET" }) {
+/** One echo request, no retry: resolves when its reply came back within 2 s (async: the NSE's app answers in this process). */
+const pingOnce = (ns: string, addr: string) =>
+  promisify(execFile)("ip", ["netns", "exec", ns, "ping", "-n", "-q", "-c", "1", "-W", "2", addr]);
+
+async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET"; app?: false }) {
   const { sb, h, vpp, mgr, backend, tagged } = await vppNode(t, "nsm-vm-", { endpointMechanisms: ["MEMIF"] });
   const apps = new Map<string, MemifPort>();
   sb.cleanup.push("nse app ports", () => {
@@ -26,7 +34,7 @@ async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET"
     nsmgrUrl: mgr.url,
     cidr: o.cidr,
     payload: o.payload,
-    extra: [memifNseApp(apps, { answer: true })],
+    extra: o.app === false ? [] : [memifNseApp(apps, { answer: true })],
   });
   /** the memif sockets in VPP's table with upstream's per-connection name (not VPP's default one) */
   const ourSockets = () =>
@@ -55,11 +63,13 @@ for (const payload of ["IP", "ETHERNET"] as const) {
         assert.equal(conn.mechanism?.type, "KERNEL");
         const mine = await r.tagged();
         assert.deepEqual(mine.map((i) => i.interface_dev_type).sort(), ["af-packet", "memif"]);
+        const slave = mine.find((i) => i.interface_dev_type === "memif")!;
+        assert.equal(slave.flags & 3, 3, `${slave.interface_name} is admin and link up when the Request returns`);
         assert.equal(r.ourSockets().length, 1, "one memif socket: the NSE's, in its netns");
         const [app] = [...r.apps.values()];
         assert.ok(app, "the NSE got a MEMIF connection");
-        // VPP's slave connects on its own schedule: ping until the echo comes back
-        await pingUntil(r.nsc.name, nse, 20_000);
+        // the Request waited for VPP's slave to connect: the first echo is answered, no warm-up
+        await pingOnce(r.nsc.name, nse);
         assert.equal(app.up, true);
         assert.ok(app.stats().rxPackets > 0 && app.stats().txPackets > 0, JSON.stringify(app.stats()));
         const seg = (await r.request(id, undefined, conn)).path!.pathSegments.find((s) => s.name === "fwd");
@@ -118,6 +128,23 @@ test(
     }
     assert.ok(reply, "the NSE's memif app answered through VPP");
     await r.close(conn);
+    await r.clean();
+  },
+);
+
+test(
+  "vpp local KERNEL→MEMIF: an NSE whose memif socket nobody listens on fails the Request naming the socket and the NSE, and VPP is left clean",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const r = await rig(t, { cidr: "172.16.14.100/31", payload: "IP", app: false });
+    const started = Date.now();
+    await assert.rejects(r.request("nsc-0"), (e: Error) => {
+      assert.match(e.message, /memif socket @\S*\/memif\.socket/);
+      assert.match(e.message, /NSE nse-1/);
+      return true;
+    });
+    const took = Date.now() - started;
+    assert.ok(took >= 4000 && took < 9000, `failed after ${took} ms (the 5 s cap)`);
     await r.clean();
   },
 );

@@ -36,7 +36,7 @@ import type { CrossConnect, DatapathBackend } from "../../backend.js";
 import { ipFingerprint, putSideMetrics } from "../shared/plumbing.js";
 import { applyRules, hasAcl, removeRules } from "./acl.js";
 import { kernelSide } from "./kernel-side.js";
-import { memifClientSide, memifEndpointSide, memifSocketName } from "./memif-side.js";
+import { MEMIF_MESSAGES, memifClientSide, memifEndpointSide, memifLinkUp, memifSocketName } from "./memif-side.js";
 import { initUplink, type Uplink } from "./uplink.js";
 import { removeVxlan, vxlanSide } from "./vxlan.js";
 import { removeWireguard, WG_PORT, WgOffers, wireguardSide } from "./wireguard.js";
@@ -60,9 +60,7 @@ export const VPP_MESSAGES = [
   "add_node_next",
   "vxlan_add_del_tunnel_v3",
   "sw_interface_add_del_address",
-  "memif_socket_filename_add_del_v2",
-  "memif_create_v2",
-  "memif_delete",
+  ...MEMIF_MESSAGES,
 ] as const;
 /** needed only for WIREGUARD (the wireguard plugin) */
 const WG_MESSAGES = [
@@ -338,6 +336,8 @@ export async function vppBackend(o: VppBackendOptions = {}): Promise<VppBackend>
         // upstream's order: the NSE-facing interface first, then the NSC-facing one
         for (const s of [...rec.sides].reverse())
           await vpp.request("sw_interface_set_flags", { sw_if_index: s.swIfIndex, flags: 1 });
+        // the NSE's memif master must have answered (the NSC's connects after we return)
+        if (rec.sides[1]?.kind === "memif") await memifLinkUp(env, x, rec.sides[1], ctx);
       } catch (e) {
         log.debug({ connId: x.id, err: (e as Error).message }, "vpp datapath: request failed, undoing");
         await unXconnect(vpp, rec);
