@@ -3,8 +3,9 @@
  * (NSC node: KERNEL → VXLAN|WIREGUARD, NSE node: VXLAN|WIREGUARD → KERNEL) the way the
  * forwarder's control plane hands it over (the NSC node offers the mechanism with its tunnel
  * address (and public key), the NSE node answers with its own (and the VNI or its key)). Each VPP
- * owns an af_packet uplink on a veth between the node namespaces.
- * Root only; skipped when VPP is not installed.
+ * owns an af_packet uplink on a veth between the node namespaces. Each tunnel carries IPv4 and,
+ * in its own case, IPv6 payload (a /127's two addresses as the context's /128s): ping both ways
+ * and a short iperf3. Root only; skipped when VPP is not installed.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -30,12 +31,17 @@ import { startVpp, vppctl, vppSkip } from "../helpers/vpp.js";
 const skip = vppSkip;
 if (skip) console.log(`# vpp-remote: skipped: ${skip}`);
 
-for (const [mech, payload] of [
-  ["VXLAN", "ETHERNET"],
-  ["WIREGUARD", "IP"],
+/** per family: [the NSC's address, the NSE's] (IPv6: the two of fd00:16:7::100/127) */
+const ADDRS = { 4: ["172.16.7.101", "172.16.7.100"], 6: ["fd00:16:7::101", "fd00:16:7::100"] } as const;
+
+for (const [mech, payload, family] of [
+  ["VXLAN", "ETHERNET", 4],
+  ["WIREGUARD", "IP", 4],
+  ["VXLAN", "ETHERNET", 6],
+  ["WIREGUARD", "IP", 6],
 ] as const)
   test(
-    `vpp remote ${mech}: NSC on node A pings NSE on node B (and TCP crosses) over a ${mech} tunnel between two VPPs; Close leaves both clean`,
+    `vpp remote ${mech} IPv${family}: NSC on node A pings NSE on node B and back (and TCP crosses) over a ${mech} tunnel between two VPPs; Close leaves both clean`,
     { skip, timeout: 90_000 },
     async (t) => {
       const sb = dpSandbox(t);
@@ -55,10 +61,14 @@ for (const [mech, payload] of [
       const fb = await vppBackend({ apiSocket: vb.apiSocket, netns: `/run/netns/${b.name}`, tunnelIp: "10.201.0.2" });
       sb.cleanup.push("backend b", () => fb.close());
 
+      const [nscIp, nseIp] = ADDRS[family];
       // the MTU the control plane gives a tunnelled connection: the uplink's less the tunnel's overhead
       const context = create(ConnectionContextSchema, {
         MTU: mech === "VXLAN" ? 1450 : 1420,
-        ipContext: create(IPContextSchema, { srcIpAddrs: ["172.16.7.101/32"], dstIpAddrs: ["172.16.7.100/32"] }),
+        ipContext: create(IPContextSchema, {
+          srcIpAddrs: [`${nscIp}/${family === 4 ? 32 : 128}`],
+          dstIpAddrs: [`${nseIp}/${family === 4 ? 32 : 128}`],
+        }),
       });
       const conn = (id: string, mechanism: Connection["mechanism"]) =>
         create(ConnectionSchema, { id, mechanism, context, payload, networkService: "icmp" });
@@ -79,13 +89,15 @@ for (const [mech, payload] of [
       const xa = { id: "a-1", incoming: fromNsc, outgoing: conn("a-1", offer) };
       await fa.apply(xa, newCtx({ timeoutMs: 10_000 }));
 
-      await ping(nsc.name, "172.16.7.100", 3, 15);
+      await ping(nsc.name, nseIp, 3, 15);
+      await ping(nse.name, nscIp, 3, 5);
       // TCP crosses too: without tx checksum offload off on the workload's veth (kernel-side.ts)
       // its TCP segments reach the far side with bad checksums, or not at all
-      const gbps = await iperf3(nsc.name, nse.name, "172.16.7.100", 1, async () =>
+      const gbps = await iperf3(nsc.name, nse.name, nseIp, 1, async () =>
         [va, vb].map((v) => vppctl(v, "show errors")).join("\n"),
       );
-      assert.ok(gbps > 0.01, `iperf3 over ${mech}: ${gbps} Gbit/s`);
+      assert.ok(gbps > 0.01, `iperf3 over ${mech}, IPv${family}: ${gbps} Gbit/s`);
+      t.diagnostic(`iperf3 over ${mech}, IPv${family}: ${gbps.toFixed(2)} Gbit/s`);
       // the uplink: upstream's deny-all lists with our tunnel port's pinhole in front of both
       const port = mech === "VXLAN" ? 4789 : 51820;
       for (const f of [fa, fb]) {
