@@ -89,6 +89,10 @@ test(
     const r = await rig(t, { cidr: "172.16.13.100/31", payload: "IP" });
     const conn = await r.request("nsc-0", "memif://icmp/nsm-1");
     assert.equal(conn.mechanism?.type, "MEMIF");
+    // the Request returned once VPP's slave toward the NSE had connected
+    const slave = [...r.backend.records.values()][0]!.sides[1]!;
+    const [d] = (await r.tagged()).filter((i) => i.sw_if_index === slave.swIfIndex);
+    assert.equal(d!.flags & 3, 3, `${slave.iface} is admin and link up when the Request returns`);
     const port = MemifPort.open({
       role: "client",
       socket: memif.socketFileOf(conn.mechanism)!,
