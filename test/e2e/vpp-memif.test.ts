@@ -24,7 +24,10 @@ if (skip) console.log(`# vpp-memif: skipped: ${skip}`);
 const pingOnce = (ns: string, addr: string) =>
   promisify(execFile)("ip", ["netns", "exec", ns, "ping", "-n", "-q", "-c", "1", "-W", "2", addr]);
 
-async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET"; app?: false }) {
+async function rig(
+  t: TestContext,
+  o: { cidr: string; payload: "IP" | "ETHERNET"; app?: false; listenAfterMs?: number },
+) {
   const { sb, h, vpp, mgr, backend, tagged } = await vppNode(t, "nsm-vm-", { endpointMechanisms: ["MEMIF"] });
   const apps = new Map<string, MemifPort>();
   sb.cleanup.push("nse app ports", () => {
@@ -34,7 +37,7 @@ async function rig(t: TestContext, o: { cidr: string; payload: "IP" | "ETHERNET"
     nsmgrUrl: mgr.url,
     cidr: o.cidr,
     payload: o.payload,
-    extra: o.app === false ? [] : [memifNseApp(apps, { answer: true })],
+    extra: o.app === false ? [] : [memifNseApp(apps, { answer: true, listenAfterMs: o.listenAfterMs })],
   });
   /** the memif sockets in VPP's table with upstream's per-connection name (not VPP's default one) */
   const ourSockets = () =>
@@ -131,6 +134,23 @@ test(
       reply = got.find((p) => p[9] === 1 && p[20] === 0 && p.subarray(12, 16).equals(ip4("172.16.13.100")));
     }
     assert.ok(reply, "the NSE's memif app answered through VPP");
+    await r.close(conn);
+    await r.clean();
+  },
+);
+
+test(
+  "vpp local KERNEL→MEMIF IP: an NSE app that listens only 300 ms after answering: the Request waits for VPP's slave to retry and connect, and returns with the link up (first echo answered)",
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const r = await rig(t, { cidr: "172.16.15.100/31", payload: "IP", listenAfterMs: 300 });
+    const started = Date.now();
+    const conn = await r.request("nsc-0");
+    t.diagnostic(`the Request took ${Date.now() - started} ms (VPP's slave retries on its own timer)`);
+    const memifs = (await r.tagged()).filter((i) => i.interface_dev_type === "memif");
+    assert.equal(memifs.length, 1);
+    assert.equal(memifs[0]!.flags & 3, 3, `${memifs[0]!.interface_name} is admin and link up when the Request returns`);
+    await pingOnce(r.nsc.name, "172.16.15.100");
     await r.close(conn);
     await r.clean();
   },

@@ -88,31 +88,44 @@ function respond(port: MemifPort, ip: boolean): void {
 /**
  * The NSE's memif app element: for each MEMIF connection a port in `ports` under the connection
  * id, removed and closed on Close. `answer`: reply to ARP/ICMP echo (else the test reads the
- * port itself).
+ * port itself); `listenAfterMs`: open the port that long after the Request came (an app slow to
+ * listen).
  */
-export function memifNseApp(ports: Map<string, MemifPort>, o: { answer?: boolean } = {}): ServerElement {
+export function memifNseApp(
+  ports: Map<string, MemifPort>,
+  o: { answer?: boolean; listenAfterMs?: number } = {},
+): ServerElement {
   const ID = metaKey<string>("test/memif-nse-app");
+  const pending = new Map<string, NodeJS.Timeout>();
   return {
     async request(req, ctx, next) {
       const m = req.connection?.mechanism;
       if (m?.type === memif.MECHANISM && !ctx.meta.get(ID)) {
+        const id = req.connection!.id;
         const ip = req.connection!.payload !== payloads.ETHERNET;
-        const port = MemifPort.open({
-          role: "server",
-          socket: memif.socketFileOf(m)!,
-          netns: memif.inodeUrlOf(m)!.slice("file://".length),
-          payload: ip ? "ip" : "ethernet",
-          name: "nse-app",
-        });
-        if (o.answer) respond(port, ip);
-        ports.set(req.connection!.id, port);
-        ctx.meta.set(ID, req.connection!.id);
+        const open = () => {
+          pending.delete(id);
+          const port = MemifPort.open({
+            role: "server",
+            socket: memif.socketFileOf(m)!,
+            netns: memif.inodeUrlOf(m)!.slice("file://".length),
+            payload: ip ? "ip" : "ethernet",
+            name: "nse-app",
+          });
+          if (o.answer) respond(port, ip);
+          ports.set(id, port);
+        };
+        if (o.listenAfterMs === undefined) open();
+        else pending.set(id, setTimeout(open, o.listenAfterMs));
+        ctx.meta.set(ID, id);
       }
       return next.request(req, ctx);
     },
     async close(conn, ctx, next) {
       const id = ctx.meta.get(ID);
       if (id) {
+        clearTimeout(pending.get(id));
+        pending.delete(id);
         ports.get(id)?.close();
         ports.delete(id);
         ctx.meta.delete(ID);
