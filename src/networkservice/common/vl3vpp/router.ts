@@ -76,6 +76,8 @@ interface Attached {
   kindex: number;
   swIfIndex: number;
   routes: Map<string, Route>;
+  /** the L3 MTU set on the VPP interface (0: VPP's default) */
+  mtu: number;
   /** neighbours we set (DNS pair) */
   static?: { ip: string; mac: string };
 }
@@ -135,13 +137,15 @@ export class Vl3VppRouter {
    * the forwarder made it anew), in `service`'s VRF, unnumbered to its loopback, and makes its
    * routes in VPP `routes` (host routes without `via` are attached to the interface). Waits up to
    * `waitMs` for the interface: on the endpoint side the forwarder makes it after we answer.
+   * The VPP interface's L3 MTU is the lower of `mtu` (the connection context's) and the kernel
+   * interface's, set again when a later attach (a refresh) brings a different one.
    */
   attach(
     key: string,
     service: string,
     ifname: string,
     routes: readonly Route[],
-    o: { waitMs?: number; signal?: AbortSignal; neighbour?: { ip: string; mac: string } } = {},
+    o: { waitMs?: number; signal?: AbortSignal; neighbour?: { ip: string; mac: string }; mtu?: number } = {},
   ): Promise<number> {
     return this.waitLink(ifname, o.waitMs ?? 15_000, o.signal).then((link) =>
       this.serial.run(async () => {
@@ -152,6 +156,7 @@ export class Vl3VppRouter {
           a = undefined;
         }
         if (!a) a = await this.create(key, service, ifname, link);
+        await this.syncMtu(a, o.mtu, link.mtu);
         if (o.neighbour && a.static?.ip !== o.neighbour.ip) {
           await this.vpp.request("ip_neighbor_add_del", {
             is_add: true,
@@ -278,9 +283,6 @@ export class Vl3VppRouter {
         unnumbered_sw_if_index: sw_if_index,
         is_add: true,
       });
-      // the kernel's MTU: VPP then answers "fragmentation needed" instead of sending what the
-      // kernel end drops (a 9000-byte veth client towards a 1420-byte tunnel)
-      if (link.mtu) await this.vpp.request("sw_interface_set_mtu", { sw_if_index, mtu: [link.mtu, 0, 0, 0] });
       // an L3 device reads no vnet header: VPP segments what arrived as one GSO packet
       if (!l2) await this.vpp.request("feature_gso_enable_disable", { sw_if_index, enable_disable: true });
       await this.vpp.request("sw_interface_set_flags", { sw_if_index, flags: 1 });
@@ -289,10 +291,20 @@ export class Vl3VppRouter {
       throw e;
     }
     s.refs++;
-    const a: Attached = { service, ifname, kindex: link.index, swIfIndex: sw_if_index, routes: new Map() };
+    const a: Attached = { service, ifname, kindex: link.index, swIfIndex: sw_if_index, routes: new Map(), mtu: 0 };
     this.conns.set(key, a);
     this.log.info({ key, ifname, swIfIndex: sw_if_index, mode: l2 ? "ethernet" : "ip" }, "vl3 vpp: interface attached");
     return a;
+  }
+
+  /** `a`'s L3 MTU in VPP (the af_packet hardware MTU is the kernel link's): VPP answers
+   *  "fragmentation needed" rather than send what the kernel end or the path drops */
+  private async syncMtu(a: Attached, ctxMtu?: number, linkMtu?: number): Promise<void> {
+    const want = Math.min(...[ctxMtu, linkMtu].filter((m): m is number => !!m && m > 0));
+    if (!Number.isFinite(want) || want === a.mtu) return;
+    await this.vpp.request("sw_interface_set_mtu", { sw_if_index: a.swIfIndex, mtu: [want, 0, 0, 0] });
+    this.log.info({ ifname: a.ifname, swIfIndex: a.swIfIndex, mtu: want, was: a.mtu || undefined }, "vl3 vpp: MTU set");
+    a.mtu = want;
   }
 
   private route(a: Attached, r: Route, is_add: boolean) {

@@ -39,7 +39,10 @@ export function vl3VppServer(router: Vl3VppRouter, log: Logger): ServerElement {
       if (!ac) live.set(conn.id, (ac = new AbortController()));
       const signal = ac.signal;
       void router
-        .attach(conn.id, conn.networkService, ifname, routesOf(conn, "dst", ifname), { signal })
+        .attach(conn.id, conn.networkService, ifname, routesOf(conn, "dst", ifname), {
+          signal,
+          mtu: conn.context?.MTU,
+        })
         .catch((e: unknown) => {
           if (!signal.aborted)
             log.warn({ connId: conn.id, ifname, err: (e as Error).message }, "vl3 vpp: cannot route the connection");
