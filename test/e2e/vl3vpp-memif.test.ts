@@ -80,6 +80,10 @@ test(
     const self = conns[0]!.context!.ipContext!.dstIpAddrs[0]!.split("/")[0]!;
     assert.equal((await memifs()).length, 2, "one memif master per connection in the endpoint's VPP");
     assert.equal(sockets().length, 2, "on a socket of its own each");
+    for (const id of await memifs()) {
+      const [d] = await api.dump("sw_interface_dump", { sw_if_index: id });
+      assert.equal(d?.mtu[0], conns[0]!.context!.MTU, "the context's MTU on the memif");
+    }
     const t0 = Date.now();
     await pingUntil(clients[0]!.ns.name, self, 20_000);
     t.diagnostic(`first echo from S after ${Date.now() - t0} ms`);
@@ -87,6 +91,14 @@ test(
     await pingUntil(clients[0]!.ns.name, addr(1), 10_000);
     await pingUntil(clients[1]!.ns.name, addr(0), 10_000);
     assert.match(vppctl(evpp, "show memif"), /flags admin-up connected/);
+    // a refresh keeps the memif (same interface, same socket) and the path through it
+    const before = await memifs();
+    conns[0] = await clients[0]!.cl.client.request(
+      requestFromNsUrl(parseNsUrl("kernel://vl3/nsm-1"), "nsc-0"),
+      newCtx({ timeoutMs: 15_000 }),
+    );
+    assert.deepEqual(await memifs(), before, "a refresh keeps the memif");
+    await pingUntil(clients[0]!.ns.name, addr(1), 10_000);
 
     for (const [i, c] of clients.entries()) await c.cl.client.close(conns[i]!, newCtx({ timeoutMs: 10_000 }));
     assert.deepEqual(await memifs(), [], "no memif interface left in the endpoint's VPP");

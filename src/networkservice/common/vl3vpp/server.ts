@@ -10,7 +10,7 @@
  * Chain it after the vL3 elements and the mechanisms (it reads the final IP context and mechanism).
  */
 import { kernel, memif, payload as payloads, type Connection } from "../../../api/index.js";
-import { NsmError, status, type ServerElement } from "../../../core/index.js";
+import { messageOf, NsmError, status, type ServerElement } from "../../../core/index.js";
 import { plumbingOf } from "../../../forwarder/backends/shared/ipcontext.js";
 import type { Logger } from "../../../tools/log.js";
 import type { Vl3VppRouter } from "./router.js";
@@ -50,10 +50,17 @@ export function vl3VppServer(router: Vl3VppRouter, log: Logger): ServerElement {
       const conn = await next.request(req, ctx);
       const socket = conn.mechanism?.type === memif.MECHANISM ? vppMemifSocket(conn.mechanism) : undefined;
       if (socket) {
-        await router.attachMemif(conn.id, conn.networkService, socket, routesOf(conn, "dst", "memif"), {
-          ethernet: conn.payload === payloads.ETHERNET,
-          mtu: conn.context?.MTU,
-        });
+        const fresh = !router.attached().has(conn.id);
+        await router
+          .attachMemif(conn.id, conn.networkService, socket, routesOf(conn, "dst", "memif"), {
+            ethernet: conn.payload === payloads.ETHERNET,
+            mtu: conn.context?.MTU,
+          })
+          .catch(async (e: unknown) => {
+            // a first request fails whole: what the chain after us made for it goes
+            if (fresh) await next.close(conn, ctx).catch(() => undefined);
+            throw new NsmError(status.INTERNAL, `vl3 vpp: no memif for ${conn.id} on ${socket}: ${messageOf(e)}`);
+          });
         return conn;
       }
       const ifname = ifnameOrThrow(conn, "connection");
