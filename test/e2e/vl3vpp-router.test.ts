@@ -3,7 +3,8 @@
  * an endpoint netns, with two client netns joined to it by veth pairs the way the forwarder joins
  * them (the endpoint's end carries S and a route to the client): the kernel's addresses and routes
  * go (and go again when a re-plumb puts them back: the router watches netlink), VPP routes client
- * to client through the service's VRF, and detach takes the route away.
+ * to client through the service's VRF, the connection's MTU is set on the VPP interface (again
+ * when a refresh lowers it), and detach takes the route away.
  * Root and VPP only.
  */
 import { test } from "node:test";
@@ -50,8 +51,21 @@ test(
             .routeReplace({ dst: "172.16.5.0/24", via: "172.16.5.0", dev: "nsm-1", onlink: true }),
         )
         .commit();
-      await router.attach(`conn-${c.end}`, "vl3", c.end, [{ dst: `${c.ip}/32`, dev: c.end, scope: "link" }]);
+      // the first with the context's MTU (below the veth's 1500), the second without (the kernel's)
+      await router.attach(`conn-${c.end}`, "vl3", c.end, [{ dst: `${c.ip}/32`, dev: c.end, scope: "link" }], {
+        ...(c.end === "e1" ? { mtu: 1450 } : {}),
+      });
     }
+    const l3Mtu = (ifname: string) =>
+      new RegExp(`^host-${ifname}\\s+\\d+\\s+\\w+\\s+(\\d+)/`, "m").exec(vppctl(vpp, "show interface"))?.[1];
+    assert.equal(l3Mtu("e1"), "1450", "the context's MTU is set on the VPP interface");
+    assert.equal(l3Mtu("e2"), "1500", "without one, the kernel interface's");
+    // a refresh with a lower MTU (vl3mtu lowered it) sets it again
+    await router.attach("conn-e1", "vl3", "e1", [{ dst: "172.16.5.1/32", dev: "e1", scope: "link" }], { mtu: 1400 });
+    assert.equal(l3Mtu("e1"), "1400", "a refresh's lower MTU is set on the VPP interface");
+    // above the kernel interface's, the kernel's holds (the veth would drop bigger frames)
+    await router.attach("conn-e2", "vl3", "e2", [{ dst: "172.16.5.2/32", dev: "e2", scope: "link" }], { mtu: 9000 });
+    assert.equal(l3Mtu("e2"), "1500");
     assert.deepEqual(
       (await e.ns.addrs({ family: 4 })).filter((a) => a.link !== "lo").map((a) => a.cidr),
       [],

@@ -44,6 +44,8 @@ export interface VppVl3Options {
   log: Logger;
   /** NSM_VPP_API_SOCKET: a VPP already running in our netns (default: start our own) */
   apiSocket?: string;
+  /** set `prepareNetns`'s sysctls, which go to this process's netns (default true; false when `ns` is another) */
+  sysctls?: boolean;
 }
 
 const masked = (cidr: string) => {
@@ -53,7 +55,7 @@ const masked = (cidr: string) => {
 
 export async function vppVl3Datapath(o: VppVl3Options): Promise<Vl3Datapath> {
   const { ns, pool, log } = o;
-  prepareNetns(log);
+  if (o.sysctls !== false) prepareNetns(log);
   const undo: (() => Promise<unknown>)[] = [];
   const unwind = async () => {
     for (const f of undo.reverse()) await f().catch(() => undefined);

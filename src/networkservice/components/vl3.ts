@@ -100,7 +100,15 @@ export async function createVl3Endpoint(o: Vl3Config): Promise<Vl3Handle> {
     // 1. the datapath (kernel: forwarding on; vpp: our VPP); our address S follows the prefix
     dp =
       o.datapath === "vpp"
-        ? await vppVl3Datapath({ ns, pool, service: o.services[0]!, log, apiSocket: o.vppApiSocket })
+        ? await vppVl3Datapath({
+            ns,
+            pool,
+            service: o.services[0]!,
+            log,
+            apiSocket: o.vppApiSocket,
+            // the sysctls are written to this process's netns: not when we route another (tests)
+            sysctls: !o.netnsPath || o.netnsPath === "/proc/self/ns/net",
+          })
         : kernelVl3Datapath(ns, pool, log, o.netnsUrl);
     undo.push(() => dp!.close());
     let selfs: string[] = [];

@@ -17,6 +17,7 @@ export function vl3VppClient(router: Vl3VppRouter): ClientElement {
       await router.attach(key(conn.id), conn.networkService, ifname, routesOf(conn, "src", ifname), {
         waitMs: 5000,
         signal: ctx.signal,
+        mtu: conn.context?.MTU,
       });
       return conn;
     },

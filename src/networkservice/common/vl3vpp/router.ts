@@ -5,8 +5,8 @@
  * it carrying our address S of each family; every connection's interface goes into that VRF,
  * unnumbered to the loopback, with the connection's routes.
  *
- * The connection interfaces are the KERNEL interfaces the forwarder makes in our netns; VPP reads
- * them with af_packet. The kernel must then keep out of their traffic: the forwarder's addresses
+ * The connection interfaces are the KERNEL interfaces the forwarder makes in our netns, which VPP
+ * reads with af_packet, or memif masters of VPP for MEMIF connections (`attachMemif`). The kernel must then keep out of their traffic: the forwarder's addresses
  * and routes on them are taken off again (on attach, and whenever the kernel reports a new one on
  * an attached link: a re-plumb puts them back; a netlink watch, nothing runs while idle),
  * our af_packet interface has a MAC of its own (so the kernel drops the unicast frames it
@@ -25,6 +25,8 @@ import type { Route } from "../../../datapath/route.js";
 import type { Logger } from "../../../tools/log.js";
 import { toAddress, toMac, toPrefix } from "../../../vpp/address.js";
 import type { VppClient } from "../../../vpp/client.js";
+import { scrubLink } from "./netns.js";
+import { afPacketCreate, ifaceDelete, memifMasterCreate, VL3_IFACE_MESSAGES, type VppIface } from "./ifaces.js";
 
 /** the VPP messages the router sends */
 export const VL3_VPP_MESSAGES = [
@@ -39,27 +41,11 @@ export const VL3_VPP_MESSAGES = [
   "feature_gso_enable_disable",
   "ip_route_add_del",
   "ip_neighbor_add_del",
-  "af_packet_create_v3",
-  "af_packet_delete",
+  ...VL3_IFACE_MESSAGES,
 ] as const;
 
 /** first VRF table id we use; one per network service from here up */
 export const VL3_FIRST_TABLE = 0x1300;
-
-/**
- * AF_PACKET_API_MODE_ETHERNET / _IP. Flags: VERSION_2, and on Ethernet CKSUM_GSO: the kernel's
- * veth leaves UDP/TCP checksums to offload, VPP reads that from the vnet header and passes it on.
- * An L3 device (a wireguard tunnel) gets no vnet header, so VPP fills checksums itself before
- * sending to it: with CKSUM_GSO in IP mode, DNS answers to clients behind a tunnel never arrived
- * (pings did) in test/e2e/vl3-vpp.test.ts; without it they do.
- */
-const AF_ETHERNET = 1,
-  AF_IP = 2,
-  AF_FLAGS_ETHERNET = 8 | 2,
-  AF_FLAGS_IP = 8;
-/** 64 KiB of packet plus headers, in whole pages; 256 frames a ring (17 MiB of kernel memory each) */
-const AF_FRAME = 65536 + 4096,
-  AF_FRAMES = 256;
 
 interface Service {
   table: number;
@@ -71,11 +57,15 @@ interface Service {
 
 interface Attached {
   service: string;
+  /** the kernel interface (af_packet), or the memif's socket */
   ifname: string;
-  /** the kernel's ifindex of the interface (a new index = the forwarder made it again) */
+  /** the kernel's ifindex of the interface (a new index = the forwarder made it again); memif: -1 */
   kindex: number;
   swIfIndex: number;
+  iface: VppIface;
   routes: Map<string, Route>;
+  /** the L3 MTU set on the VPP interface (0: VPP's default) */
+  mtu: number;
   /** neighbours we set (DNS pair) */
   static?: { ip: string; mac: string };
 }
@@ -135,13 +125,15 @@ export class Vl3VppRouter {
    * the forwarder made it anew), in `service`'s VRF, unnumbered to its loopback, and makes its
    * routes in VPP `routes` (host routes without `via` are attached to the interface). Waits up to
    * `waitMs` for the interface: on the endpoint side the forwarder makes it after we answer.
+   * The VPP interface's L3 MTU is the lower of `mtu` (the connection context's) and the kernel
+   * interface's, set again when a later attach (a refresh) brings a different one.
    */
   attach(
     key: string,
     service: string,
     ifname: string,
     routes: readonly Route[],
-    o: { waitMs?: number; signal?: AbortSignal; neighbour?: { ip: string; mac: string } } = {},
+    o: { waitMs?: number; signal?: AbortSignal; neighbour?: { ip: string; mac: string }; mtu?: number } = {},
   ): Promise<number> {
     return this.waitLink(ifname, o.waitMs ?? 15_000, o.signal).then((link) =>
       this.serial.run(async () => {
@@ -152,6 +144,7 @@ export class Vl3VppRouter {
           a = undefined;
         }
         if (!a) a = await this.create(key, service, ifname, link);
+        await this.syncMtu(a, o.mtu, link.mtu);
         if (o.neighbour && a.static?.ip !== o.neighbour.ip) {
           await this.vpp.request("ip_neighbor_add_del", {
             is_add: true,
@@ -171,7 +164,35 @@ export class Vl3VppRouter {
     );
   }
 
-  /** Takes connection `key` out of VPP (routes, af_packet); the forwarder removes the kernel interface. */
+  /**
+   * A MEMIF connection `key`: a memif master of our VPP on `socket` (VPP's socket filename, made
+   * once per connection), IP mode unless `ethernet`, then as `attach`.
+   */
+  attachMemif(
+    key: string,
+    service: string,
+    socket: string,
+    routes: readonly Route[],
+    o: { ethernet?: boolean; mtu?: number } = {},
+  ): Promise<number> {
+    return this.serial.run(async () => {
+      let a = this.conns.get(key);
+      if (a && a.ifname !== socket) {
+        await this.teardown(key, a);
+        a = undefined;
+      }
+      if (!a) {
+        const s = await this.service(service);
+        const iface = await memifMasterCreate(this.vpp, socket, !o.ethernet);
+        a = await this.enroll(key, s, service, socket, -1, iface, !!o.ethernet);
+      }
+      await this.syncMtu(a, o.mtu);
+      await this.syncRoutes(a, routes);
+      return a.swIfIndex;
+    });
+  }
+
+  /** Takes connection `key` out of VPP (routes, interface); the forwarder removes a kernel interface. */
   detach(key: string): Promise<void> {
     return this.serial.run(async () => {
       const a = this.conns.get(key);
@@ -257,19 +278,22 @@ export class Vl3VppRouter {
           "crawls (VPP 24.10 segments their GSO packets with the whole packet's IPv4 total length, the " +
           "receiving wireguard-go drops them); have the forwarders prefer VXLAN: NSM_REMOTE_MECHANISMS=VXLAN,WIREGUARD",
       );
-    await this.scrubLink(ifname);
-    const { sw_if_index } = await this.vpp.request("af_packet_create_v3", {
-      mode: l2 ? AF_ETHERNET : AF_IP,
-      ...(l2 ? { hw_addr: toMac(vppMacOf(`${key}/${link.index}`)) } : {}),
-      host_if_name: ifname,
-      // a veth hands a client's TCP over as GSO packets of up to 64 KiB: a 10 KiB frame truncated
-      // them (veth to veth through VPP: 2.9 Mbit/s with 10 KiB frames, 6.2 Gbit/s with these)
-      rx_frame_size: AF_FRAME,
-      tx_frame_size: AF_FRAME,
-      rx_frames_per_block: AF_FRAMES,
-      tx_frames_per_block: AF_FRAMES,
-      flags: l2 ? AF_FLAGS_ETHERNET : AF_FLAGS_IP,
-    });
+    await scrubLink(this.ns, ifname, this.log);
+    const iface = await afPacketCreate(this.vpp, ifname, l2 ? vppMacOf(`${key}/${link.index}`) : undefined);
+    return this.enroll(key, s, service, ifname, link.index, iface, l2);
+  }
+
+  /** `iface` into `s`'s VRF, unnumbered to its loopback, up; removed again when that fails */
+  private async enroll(
+    key: string,
+    s: Service,
+    service: string,
+    ifname: string,
+    kindex: number,
+    iface: VppIface,
+    l2: boolean,
+  ): Promise<Attached> {
+    const sw_if_index = iface.swIfIndex;
     try {
       for (const is_ipv6 of [false, true])
         await this.vpp.request("sw_interface_set_table", { sw_if_index, is_ipv6, vrf_id: s.table });
@@ -278,21 +302,32 @@ export class Vl3VppRouter {
         unnumbered_sw_if_index: sw_if_index,
         is_add: true,
       });
-      // the kernel's MTU: VPP then answers "fragmentation needed" instead of sending what the
-      // kernel end drops (a 9000-byte veth client towards a 1420-byte tunnel)
-      if (link.mtu) await this.vpp.request("sw_interface_set_mtu", { sw_if_index, mtu: [link.mtu, 0, 0, 0] });
       // an L3 device reads no vnet header: VPP segments what arrived as one GSO packet
-      if (!l2) await this.vpp.request("feature_gso_enable_disable", { sw_if_index, enable_disable: true });
+      if (!l2 && iface.kind === "af_packet")
+        await this.vpp.request("feature_gso_enable_disable", { sw_if_index, enable_disable: true });
       await this.vpp.request("sw_interface_set_flags", { sw_if_index, flags: 1 });
     } catch (e) {
-      await this.vpp.request("af_packet_delete", { host_if_name: ifname }).catch(() => undefined);
+      await ifaceDelete(this.vpp, iface).catch(() => undefined);
       throw e;
     }
     s.refs++;
-    const a: Attached = { service, ifname, kindex: link.index, swIfIndex: sw_if_index, routes: new Map() };
+    const a: Attached = { service, ifname, kindex, swIfIndex: sw_if_index, iface, routes: new Map(), mtu: 0 };
     this.conns.set(key, a);
-    this.log.info({ key, ifname, swIfIndex: sw_if_index, mode: l2 ? "ethernet" : "ip" }, "vl3 vpp: interface attached");
+    this.log.info(
+      { key, ifname, swIfIndex: sw_if_index, kind: iface.kind, mode: l2 ? "ethernet" : "ip" },
+      "vl3 vpp: interface attached",
+    );
     return a;
+  }
+
+  /** `a`'s L3 MTU in VPP (the af_packet hardware MTU is the kernel link's): VPP answers
+   *  "fragmentation needed" rather than send what the kernel end or the path drops */
+  private async syncMtu(a: Attached, ctxMtu?: number, linkMtu?: number): Promise<void> {
+    const want = Math.min(...[ctxMtu, linkMtu].filter((m): m is number => !!m && m > 0));
+    if (!Number.isFinite(want) || want === a.mtu) return;
+    await this.vpp.request("sw_interface_set_mtu", { sw_if_index: a.swIfIndex, mtu: [want, 0, 0, 0] });
+    this.log.info({ ifname: a.ifname, swIfIndex: a.swIfIndex, mtu: want, was: a.mtu || undefined }, "vl3 vpp: MTU set");
+    a.mtu = want;
   }
 
   private route(a: Attached, r: Route, is_add: boolean) {
@@ -327,38 +362,14 @@ export class Vl3VppRouter {
   private async teardown(key: string, a: Attached): Promise<void> {
     this.conns.delete(key);
     for (const r of a.routes.values()) await this.route(a, r, false).catch(() => undefined);
-    await this.vpp.request("af_packet_delete", { host_if_name: a.ifname }).catch(() => undefined);
+    await ifaceDelete(this.vpp, a.iface).catch(() => undefined);
     const s = this.services.get(a.service);
     if (s) s.refs--;
     this.log.info({ key, ifname: a.ifname }, "vl3 vpp: interface detached");
   }
 
-  /** the kernel's addresses (but link-local) and routes on `ifname`: the forwarder's, not wanted here */
-  private async scrubLink(ifname: string, retries = 2): Promise<void> {
-    const addrs = (await this.ns.addrs({ link: ifname })).filter((x) => !x.cidr.startsWith("fe80:"));
-    const routes = (await this.ns.routes({ dev: ifname })).filter(
-      (r) => !r.dst.startsWith("fe80:") && !r.dst.startsWith("ff00:") && r.dst !== "default",
-    );
-    if (!addrs.length && !routes.length) return;
-    const b = this.ns.batch();
-    for (const r of routes)
-      b.routeDel({
-        dst: r.dst,
-        dev: ifname,
-        ...(r.via ? { via: r.via } : {}),
-        ...(r.metric ? { metric: r.metric } : {}),
-      });
-    for (const x of addrs) b.addrDel({ link: ifname, cidr: x.cidr });
-    await b.commit().catch((e: unknown) => {
-      // a route went with its address, or the forwarder changed it meanwhile: read again and take
-      // what is left (a change made after the dump also queues a pass of its own)
-      this.log.debug({ ifname, err: (e as Error).message }, "vl3 vpp: scrub incomplete");
-      if (retries > 0) return this.scrubLink(ifname, retries - 1);
-    });
-  }
-
   private async scrub(as: Iterable<Attached>): Promise<void> {
-    for (const a of as) await this.scrubLink(a.ifname).catch(() => undefined);
+    for (const a of as) if (a.kindex >= 0) await scrubLink(this.ns, a.ifname, this.log).catch(() => undefined);
   }
 
   /**
@@ -368,7 +379,7 @@ export class Vl3VppRouter {
    */
   private onKernelChange(e: AddrRouteChange): void {
     if (this.closed) return;
-    const ours = [...this.conns.values()].filter((a) => !a.static);
+    const ours = [...this.conns.values()].filter((a) => !a.static && a.kindex >= 0);
     if (e.kind === "overrun") {
       this.log.debug({ errno: e.errno }, "vl3 vpp: netlink notifications lost, scrubbing every attached link");
       for (const a of ours) this.dirty.add(a.kindex);
