@@ -5,13 +5,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
-import { kernelBackend } from "../../src/forwarder/backends/kernel/index.js";
-import { createForwarder } from "../../src/networkservice/components.js";
 import { iperf3 } from "../helpers/iperf.js";
 import { vppctl, vppNode, vppSkip } from "../helpers/vpp.js";
-import { harness, nsmgr, ours, workloads } from "../helpers/workloads.js";
+import { harness, kernelForwarderOnCleanup, nsmgr, ours, workloads } from "../helpers/workloads.js";
 
 const CIDR = "fd00:16:5::100/127";
 const [NSE, NSC] = ["fd00:16:5::100", "fd00:16:5::101"];
@@ -39,18 +36,7 @@ test(
   async (t) => {
     const h = harness(dpSandbox(t), "nsm-v6k-");
     const mgr = await nsmgr(h);
-    const backend = await kernelBackend({ stateDir: join(h.dir, "fwd-state"), staleAfterMs: 60_000 });
-    const f = await createForwarder({
-      ...h.common,
-      name: "fwd",
-      listenOn: [h.sock("fwd")],
-      nsmgrUrl: mgr.url,
-      backend,
-    });
-    h.sb.cleanup.push("forwarder", async () => {
-      await f.close();
-      await backend.idle();
-    });
+    await kernelForwarderOnCleanup(h, mgr.url);
     await crosses(await workloads(h, { nsmgrUrl: mgr.url, cidr: CIDR }));
   },
 );

@@ -8,30 +8,16 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { kernel } from "../../src/api/index.js";
-import { kernelBackend, type KernelBackend } from "../../src/forwarder/backends/kernel/index.js";
+import type { KernelBackend } from "../../src/forwarder/backends/kernel/index.js";
 import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
-import { createForwarder } from "../../src/networkservice/components.js";
-import { harness, nsmgr, ours, workloads } from "../helpers/workloads.js";
+import { harness, kernelForwarder, nsmgr, ours, workloads } from "../helpers/workloads.js";
 
 async function rig(t: import("node:test").TestContext, o: { stateDir?: string; cidr?: string } = {}) {
   const h = harness(dpSandbox(t), "nsm-kl-");
   const mgr = await nsmgr(h);
-  const startForwarder = async () => {
-    const backend = await kernelBackend({ stateDir: o.stateDir ?? join(h.dir, "fwd-state"), staleAfterMs: 60_000 });
-    const f = await createForwarder({
-      ...h.common,
-      name: "fwd",
-      listenOn: [h.sock("fwd")],
-      nsmgrUrl: mgr.url,
-      backend,
-    });
-    return { f, backend };
-  };
+  const startForwarder = () => kernelForwarder(h, mgr.url, o);
   let fwd = await startForwarder();
-  h.sb.cleanup.push("forwarder", async () => {
-    await fwd.f.close();
-    await fwd.backend.idle();
-  });
+  h.sb.cleanup.push("forwarder", () => fwd.stop());
   const w = await workloads(h, { nsmgrUrl: mgr.url, cidr: o.cidr ?? "172.16.1.100/31" });
   return {
     sb: h.sb,

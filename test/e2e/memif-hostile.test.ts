@@ -85,12 +85,17 @@ const clientAttacks: Attack[] = [
   { name: "tx-ring-index", reason: /^Ring index out of range$/, counter: "txErrors", drive: "send" },
 ];
 
-/** Runs one attack by `peer` against `port` and checks the verdict on both sides. */
-async function attackOnce(port: MemifPort, peer: HostilePeer, a: Attack, xc = false) {
+/**
+ * Runs one attack by the peer `start` gives against `port` and checks the verdict on both sides.
+ * The baseline counters are read before the peer starts: a fast attack (message-flood) can end
+ * in a disconnect before this function's next statement on a loaded machine.
+ */
+async function attackOnce(port: MemifPort, start: () => HostilePeer, a: Attack, xc = false) {
   const reasons: string[] = [];
   port.on("down", (r: string) => reasons.push(r));
   port.on("fail", (r: string) => reasons.push(r));
   const before = port.stats();
+  const peer = start();
   try {
     await peer.ready;
     if (a.drive === "recv" && !xc) {
@@ -134,7 +139,7 @@ for (const a of serverAttacks) {
         const fds = fdCount(),
           maps = memfdMaps();
         try {
-          await attackOnce(srv, hostilePeer(sock, "slave", a.name, 8000), a);
+          await attackOnce(srv, () => hostilePeer(sock, "slave", a.name, 8000), a);
           // a leak is only ever more: node may close an fd of its own meanwhile (seen in CI)
           assert.ok(
             await until(() => fdCount() <= fds && memfdMaps() <= maps, 5000),
@@ -169,7 +174,7 @@ for (const a of clientAttacks) {
         // A long reconnect delay: the client must not dial the (gone) hostile server again mid-check.
         const cli = MemifPort.open({ role: "client", socket: sock, reconnectMs: 60_000, ringSize: a.ringSize ?? 1024 });
         try {
-          await attackOnce(cli, peer, a);
+          await attackOnce(cli, () => peer, a); // a fresh port: nothing counted before this
         } finally {
           cli.close();
         }
@@ -203,7 +208,7 @@ for (const name of ["wrap-length", "endless-chain", "ring-index", "tx-bad-buffer
         const src = PacketPort.null({ frameLen: name === "tx-bad-buffer" ? 64 : 0 });
         const xc = joinPorts(srv, src);
         try {
-          await attackOnce(srv, hostilePeer(sock, "slave", a.name, 8000), a, true);
+          await attackOnce(srv, () => hostilePeer(sock, "slave", a.name, 8000), a, true);
           await ok.check();
           assert.ok(xc.stats()); // the loop is still there and answers
         } finally {
@@ -244,7 +249,7 @@ test(
     const xc = joinPorts(srv, afp);
     try {
       const a = serverAttacks.find((x) => x.name === "wrap-length")!;
-      await attackOnce(srv, hostilePeer(sock, "slave", a.name, 8000), a, true);
+      await attackOnce(srv, () => hostilePeer(sock, "slave", a.name, 8000), a, true);
       await ok.check();
     } finally {
       xc.stop();

@@ -28,10 +28,13 @@ import { newCtx, type ServerElement } from "../../src/core/index.js";
 import { Netns } from "../../src/datapath/index.js";
 import { ping, uniq, type Cleanup, type Sandbox } from "../../src/datapath/testing/index.js";
 import { createMesh, type Mesh, type MeshOptions, type MeshProc } from "../../src/mesh/index.js";
+import { kernelBackend, type KernelBackend } from "../../src/forwarder/backends/kernel/index.js";
 import {
   createClient,
   createEndpoint,
+  createForwarder,
   createNsmgr,
+  type Forwarder,
   type Nsmgr,
   type NsmgrConfig,
 } from "../../src/networkservice/components.js";
@@ -69,6 +72,34 @@ export async function nsmgr(h: Harness, o: { name?: string } & Partial<NsmgrConf
   const mgr = await createNsmgr({ ...h.common, listenOn: [h.sock(name)], ...o, name });
   h.sb.cleanup.push(name, () => mgr.close());
   return mgr;
+}
+
+/**
+ * A forwarder "fwd" on the kernel backend (state in `<dir>/fwd-state` unless `stateDir`), under
+ * the nsmgr at `nsmgrUrl`; `stop()` closes it and waits for the backend's deletes. Not on the
+ * cleanup: callers that restart it push their own; `kernelForwarderOnCleanup` for the others.
+ */
+export async function kernelForwarder(
+  h: Harness,
+  nsmgrUrl: string,
+  o: { stateDir?: string } = {},
+): Promise<{ f: Forwarder; backend: KernelBackend; stop(): Promise<void> }> {
+  const backend = await kernelBackend({ stateDir: o.stateDir ?? join(h.dir, "fwd-state"), staleAfterMs: 60_000 });
+  const f = await createForwarder({ ...h.common, name: "fwd", listenOn: [h.sock("fwd")], nsmgrUrl, backend });
+  return {
+    f,
+    backend,
+    async stop() {
+      await f.close();
+      await backend.idle();
+    },
+  };
+}
+
+/** {@link kernelForwarder}, stopped at cleanup. */
+export async function kernelForwarderOnCleanup(h: Harness, nsmgrUrl: string): Promise<void> {
+  const k = await kernelForwarder(h, nsmgrUrl);
+  h.sb.cleanup.push("forwarder", () => k.stop());
 }
 
 export interface WorkloadOptions {
