@@ -254,6 +254,9 @@ int main(int argc, char** argv) {
     ::unlink(path.c_str());
     if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&sun), len) != 0 || ::listen(sock.get(), 1) != 0)
       Die("bind");
+    // the socket file exists from bind(); a client may connect only from here
+    printf("listening\n");
+    fflush(stdout);
     pollfd p{sock.get(), POLLIN, 0};
     if (::poll(&p, 1, g_timeoutMs) <= 0) printf("timeout\n"), exit(0);
     UniqueFd c(::accept4(sock.get(), nullptr, nullptr, SOCK_CLOEXEC));

@@ -170,7 +170,8 @@ for (const a of clientAttacks) {
         const fds = fdCount(),
           maps = memfdMaps();
         const peer = hostilePeer(sock, "master", a.name, 8000);
-        assert.ok(await until(() => existsSync(sock), 3000), "hostile server listens");
+        await peer.listening; // not the socket file: it exists from bind(), before listen()
+        assert.ok(existsSync(sock), "hostile server listens");
         // A long reconnect delay: the client must not dial the (gone) hostile server again mid-check.
         const cli = MemifPort.open({ role: "client", socket: sock, reconnectMs: 60_000, ringSize: a.ringSize ?? 1024 });
         try {

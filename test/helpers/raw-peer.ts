@@ -63,6 +63,8 @@ export async function rawPeer(o: {
 export interface HostilePeer {
   /** Resolves once the attack is in place (after "ready"), or with the verdict if it came first. */
   readonly ready: Promise<void>;
+  /** master: resolves once the socket listens (its file exists earlier, from bind), or at exit. */
+  readonly listening: Promise<void>;
   /** What the peer saw: "reason: <our DISCONNECT text>", "closed" or "timeout"; and its exit code. */
   readonly done: Promise<{ verdict: string; code: number | null; stderr: string }>;
   kill(): void;
@@ -79,22 +81,26 @@ export function hostilePeer(socket: string, role: "slave" | "master", attack: st
   let out = "";
   let err = "";
   let onReady: () => void = () => {};
+  let onListening: () => void = () => {};
   const ready = new Promise<void>((r) => (onReady = r));
+  const listening = new Promise<void>((r) => (onListening = r));
   p.stdout.on("data", (b: Buffer) => {
     out += b.toString();
+    if (out.includes("listening\n")) onListening();
     if (out.includes("ready\n")) onReady();
   });
   p.stderr.on("data", (b: Buffer) => (err += b.toString()));
   const done = new Promise<{ verdict: string; code: number | null; stderr: string }>((resolve) =>
     p.on("close", (code) => {
       onReady();
+      onListening();
       const verdict =
         out
           .split("\n")
-          .filter((l) => l && l !== "ready")
+          .filter((l) => l && l !== "ready" && l !== "listening")
           .pop() ?? "";
       resolve({ verdict, code, stderr: err });
     }),
   );
-  return { ready, done, kill: () => p.kill("SIGKILL") };
+  return { ready, listening, done, kill: () => p.kill("SIGKILL") };
 }
