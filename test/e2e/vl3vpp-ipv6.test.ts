@@ -16,11 +16,12 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import type { Connection } from "../../src/api/index.js";
 import { newCtx } from "../../src/core/index.js";
-import { sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
+import { ping, rootSkip, sandbox as dpSandbox } from "../../src/datapath/testing/index.js";
 import { kernelBackend } from "../../src/forwarder/backends/kernel/index.js";
 import { createClient, createForwarder } from "../../src/networkservice/components.js";
 import { createVl3Endpoint } from "../../src/networkservice/components/vl3.js";
 import { VL3_FIRST_TABLE } from "../../src/networkservice/common/vl3vpp/router.js";
+import { kernelOut6, moveLocalRule6 } from "../../src/networkservice/common/vl3vpp/netns.js";
 import { parseNsUrl, requestFromNsUrl } from "../../src/networkservice/utils/nsurl.js";
 import { serveIpam } from "../../src/networkservice/vl3ipam/server.js";
 import { VppClient } from "../../src/vpp/client.js";
@@ -209,5 +210,50 @@ test(
   { skip: vppSkip, timeout: 120_000 },
   async (t) => {
     await run(t, "nsm-v3v6m-", [{ prefix: "fd00:35::/64", clientPrefixLen: 112 }], "memif");
+  },
+);
+
+test(
+  "the endpoint's kernel answers no neighbour solicitation for its copy of S on an interface VPP reads",
+  { skip: rootSkip, timeout: 30_000 },
+  async (t) => {
+    const sb = dpSandbox(t);
+    const e = sb.netns();
+    const c = sb.netns();
+    // as the forwarder plumbs a KERNEL connection into the endpoint's netns: S (no DAD) on our end
+    await e.ns
+      .batch()
+      .linkAdd({ kind: "veth", attrs: { name: "e1", up: true }, peer: { name: "nsm-1", netns: c.ns, up: true } })
+      .addrReplace({ link: "e1", cidr: "fd00:36::/128" })
+      .routeReplace({ dst: "fd00:36::2/128", dev: "e1", scope: "link" })
+      .in(c.ns, (b) =>
+        b
+          .addrReplace({ link: "nsm-1", cidr: "fd00:36::2/128" })
+          .routeReplace({ dst: "fd00:36::/128", dev: "nsm-1", scope: "link" }),
+      )
+      .commit();
+    // without the rule the kernel answers (NDP, then the echo): the hazard
+    await ping(c.name, "fd00:36::", 1, 5);
+    await moveLocalRule6(e.ns);
+    await moveLocalRule6(e.ns); // again: a no-op
+    await kernelOut6(e.ns, "e1", true);
+    await kernelOut6(e.ns, "e1", true);
+    execFileSync("ip", ["-n", c.name, "-6", "neigh", "flush", "dev", "nsm-1"]);
+    await assert.rejects(ping(c.name, "fd00:36::", 1, 2), "with the rule the kernel is silent on e1");
+    const n = execFileSync("ip", ["-n", c.name, "-6", "neigh", "show", "fd00:36::", "dev", "nsm-1"], {
+      encoding: "utf8",
+    });
+    assert.doesNotMatch(n, /lladdr/, `no MAC learnt for S: ${n}`);
+    // the kernel's own traffic is untouched: lo still works (lookup local moved, not gone)
+    execFileSync("ip", ["-n", e.name, "link", "set", "lo", "up"]);
+    await ping(e.name, "::1", 1, 2);
+    assert.match(
+      execFileSync("ip", ["-n", e.name, "-6", "rule", "show"], { encoding: "utf8" }),
+      /^1000:\s+from all lookup local\s*$/m,
+    );
+    await kernelOut6(e.ns, "e1", false);
+    await kernelOut6(e.ns, "e1", false);
+    assert.doesNotMatch(execFileSync("ip", ["-n", e.name, "-6", "rule", "show"], { encoding: "utf8" }), /iif e1/);
+    await ping(c.name, "fd00:36::", 1, 5);
   },
 );
