@@ -149,6 +149,9 @@ async function run(t: TestContext, prefix: string, pools: Pools, via: "kernel" |
     for (const [i, c] of clients.entries()) await c.cl.client.close(conns[i]!, newCtx({ timeoutMs: 10_000 }));
     for (const a of a6) assert.doesNotMatch(fib6(), new RegExp(`${a}/128`), "no route to a client left");
   };
+  // the DNS pair (first pool's family): the endpoint's kernel reaches a client from D over vl3dns0
+  // and VPP, as DNS answers and the peer links' liveness check go
+  if (v6(pools[0]!.prefix)) await pingUntil(e.name, a6[0]!, 10_000);
   if (via === "memif") {
     assert.equal((await memifs()).length, 2, "one memif master per connection in the endpoint's VPP");
     // no iperf3 here: TCP over MEMIF into this endpoint stalls now and then, IPv4 alike (docs/vl3.md)
