@@ -50,6 +50,8 @@ export const WANT = [
   "ip_neighbor_add_del",
   "ip_table_add_del",
   "feature_gso_enable_disable",
+  "sw_interface_ip6_enable_disable",
+  "sw_interface_ip6nd_ra_config",
   // mechanisms
   "tap_create_v3",
   "tap_delete_v2",

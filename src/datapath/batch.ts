@@ -47,6 +47,7 @@ import { encodeNeigh, validateNeigh, type Neigh } from "./neigh.js";
 import * as nl from "./netlink.js";
 import { isNetnsHandle, peerKey, type NetnsHandle, type NetnsRef } from "./ref.js";
 import { encodeRoute, routeText, validateRoute, type Route } from "./route.js";
+import { encodeRule, ruleText, validateRule, type Rule } from "./rule.js";
 
 const CREATE_EXCL = nl.NLM_F_CREATE | nl.NLM_F_EXCL;
 const CREATE_REPLACE = nl.NLM_F_CREATE | nl.NLM_F_REPLACE;
@@ -329,6 +330,33 @@ export class Batch {
               }),
             }),
       }),
+    );
+  }
+
+  /** Adds a policy routing rule (EEXIST if the same rule exists). Undo deletes it. */
+  ruleAdd(r: Rule): this {
+    return this.push(
+      "ruleAdd",
+      r,
+      () => validateRule(r),
+      () => ({
+        what: `adding ${ruleText(r)}`,
+        build: () => [encodeRule(nl.RTM_NEWRULE, CREATE_EXCL, r)],
+        undo: () => ({
+          name: "ruleDel",
+          arg: r,
+          what: `deleting ${ruleText(r)}`,
+          build: () => [encodeRule(nl.RTM_DELRULE, 0, r)],
+        }),
+      }),
+    );
+  }
+  ruleDel(r: Rule): this {
+    return this.push(
+      "ruleDel",
+      r,
+      () => validateRule(r),
+      () => ({ what: `deleting ${ruleText(r)}`, build: () => [encodeRule(nl.RTM_DELRULE, 0, r)] }),
     );
   }
 

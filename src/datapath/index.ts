@@ -25,6 +25,7 @@ export {
 } from "./link.js";
 export type { Addr, AddrInfo } from "./addr.js";
 export type { Route, RouteInfo } from "./route.js";
+export type { Rule } from "./rule.js";
 export type { Neigh, NeighInfo, NeighState } from "./neigh.js";
 export type { NetnsRef, NetnsHandle } from "./ref.js";
 export { watchAddrsRoutes, type AddrRouteChange, type NetlinkWatch } from "./watch.js";

@@ -49,3 +49,43 @@ export async function scrubLink(ns: Netns, ifname: string, log: Logger, retries 
     if (retries > 0) return scrubLink(ns, ifname, log, retries - 1);
   });
 }
+
+/**
+ * IPv6 has no `arp_ignore` nor `rp_filter`: the kernel answers neighbour solicitations for an
+ * address on the interface they arrive on, and takes in packets for any of its addresses from
+ * any interface. The forwarder puts S on each connection's interface (without DAD, usable at
+ * once) before we take it off again, so a client soliciting S then may learn the kernel's MAC
+ * instead of VPP's, and stay stuck on it. Instead the kernel drops every IPv6 packet that
+ * arrives on an interface VPP reads (NDP included): a blackhole rule per such interface, put in
+ * place as soon as we know its name (before the forwarder makes it). The `lookup local` rule
+ * (priority 0, where the kernel's own addresses and multicast are found) moves behind them.
+ */
+export const KERNEL_OUT_PRIORITY = 100,
+  LOCAL_RULE_PRIORITY = 1000;
+const LOCAL_TABLE = 255;
+
+/** moves IPv6 `lookup local` from priority 0 to LOCAL_RULE_PRIORITY in `ns` (again: no-op) */
+export async function moveLocalRule6(ns: Netns): Promise<void> {
+  await ns
+    .batch()
+    .ruleAdd({ family: 6, priority: LOCAL_RULE_PRIORITY, action: LOCAL_TABLE })
+    .commit()
+    .catch((e: unknown) => {
+      if ((e as { code?: string }).code !== "EEXIST") throw e;
+    });
+  await ns
+    .batch()
+    .ruleDel({ family: 6, priority: 0, action: LOCAL_TABLE })
+    .commit()
+    .catch((e: unknown) => {
+      if ((e as { code?: string }).code !== "ENOENT") throw e;
+    });
+}
+
+/** the kernel drops IPv6 arriving on `ifname` (present or not); a second call is a no-op */
+export async function kernelOut6(ns: Netns, ifname: string, out: boolean): Promise<void> {
+  const rule = { family: 6, iif: ifname, priority: KERNEL_OUT_PRIORITY, action: "blackhole" } as const;
+  await (out ? ns.batch().ruleAdd(rule) : ns.batch().ruleDel(rule)).commit().catch((e: unknown) => {
+    if ((e as { code?: string }).code !== (out ? "EEXIST" : "ENOENT")) throw e;
+  });
+}

@@ -11,7 +11,9 @@
  * an attached link: a re-plumb puts them back; a netlink watch, nothing runs while idle),
  * our af_packet interface has a MAC of its own (so the kernel drops the unicast frames it
  * receives for VPP), and `prepareNetns` stops the kernel answering ARP (arp_ignore 8) and
- * accepting packets it would answer another way (rp_filter 1) in our namespace.
+ * accepting packets it would answer another way (rp_filter 1) in our namespace. IPv6 has neither
+ * knob: a blackhole rule per interface VPP reads has the kernel drop all IPv6 arriving there,
+ * NDP included (`keepKernelOut`, netns.ts), and VPP sends no router advertisements to clients.
  *
  *   const r = new Vl3VppRouter(vpp, ns, log);
  *   r.setSelf(["172.16.1.0/32"]);
@@ -25,7 +27,7 @@ import type { Route } from "../../../datapath/route.js";
 import type { Logger } from "../../../tools/log.js";
 import { toAddress, toMac, toPrefix } from "../../../vpp/address.js";
 import type { VppClient } from "../../../vpp/client.js";
-import { scrubLink } from "./netns.js";
+import { kernelOut6, moveLocalRule6, scrubLink } from "./netns.js";
 import { afPacketCreate, ifaceDelete, memifMasterCreate, VL3_IFACE_MESSAGES, type VppIface } from "./ifaces.js";
 
 /** the VPP messages the router sends */
@@ -39,6 +41,8 @@ export const VL3_VPP_MESSAGES = [
   "sw_interface_set_flags",
   "sw_interface_set_mtu",
   "feature_gso_enable_disable",
+  "sw_interface_ip6_enable_disable",
+  "sw_interface_ip6nd_ra_config",
   "ip_route_add_del",
   "ip_neighbor_add_del",
   ...VL3_IFACE_MESSAGES,
@@ -92,6 +96,9 @@ export class Vl3VppRouter {
   private readonly dirty = new Set<number>();
   private scrubQueued = false;
   private closed = false;
+  /** connection key -> the kernel interface whose IPv6 the kernel drops (netns.ts kernelOut6) */
+  private readonly guards = new Map<string, string>();
+  private localMoved: Promise<void> | undefined;
 
   /** Throws when the netlink watch on `ns` cannot be set up (not root, addon not rebuilt). */
   constructor(
@@ -143,6 +150,7 @@ export class Vl3VppRouter {
           await this.teardown(key, a);
           a = undefined;
         }
+        await this.guard(key, ifname);
         if (!a) a = await this.create(key, service, ifname, link);
         await this.syncMtu(a, o.mtu, link.mtu);
         if (o.neighbour && a.static?.ip !== o.neighbour.ip) {
@@ -192,11 +200,22 @@ export class Vl3VppRouter {
     });
   }
 
+  /**
+   * The kernel of our netns drops the IPv6 packets that arrive on `ifname` from now on (it need
+   * not exist yet): call it with the name before the forwarder makes the interface, so that the
+   * kernel never answers a client's neighbour solicitation for the copy of S the forwarder puts
+   * there. Until `detach(key)`. Failures are logged, not thrown (IPv4 does not need it).
+   */
+  keepKernelOut(key: string, ifname: string): Promise<void> {
+    return this.serial.run(() => this.guard(key, ifname));
+  }
+
   /** Takes connection `key` out of VPP (routes, interface); the forwarder removes a kernel interface. */
   detach(key: string): Promise<void> {
     return this.serial.run(async () => {
       const a = this.conns.get(key);
       if (a) await this.teardown(key, a);
+      await this.unguard(key);
     });
   }
 
@@ -205,7 +224,35 @@ export class Vl3VppRouter {
     this.watch.close();
     await this.serial.run(async () => {
       for (const [k, a] of [...this.conns]) await this.teardown(k, a).catch(() => undefined);
+      for (const k of [...this.guards.keys()]) await this.unguard(k);
     });
+  }
+
+  private async guard(key: string, ifname: string): Promise<void> {
+    const had = this.guards.get(key);
+    if (had === ifname) return;
+    if (had !== undefined) await this.unguard(key);
+    try {
+      await (this.localMoved ??= moveLocalRule6(this.ns));
+      await kernelOut6(this.ns, ifname, true);
+      this.guards.set(key, ifname);
+    } catch (e) {
+      this.localMoved = undefined;
+      this.log.warn(
+        { key, ifname, err: (e as Error).message },
+        "vl3 vpp: cannot keep the kernel out of IPv6 on the interface",
+      );
+    }
+  }
+
+  private async unguard(key: string): Promise<void> {
+    const ifname = this.guards.get(key);
+    if (ifname === undefined) return;
+    this.guards.delete(key);
+    if ([...this.guards.values()].includes(ifname)) return;
+    await kernelOut6(this.ns, ifname, false).catch((e: unknown) =>
+      this.log.debug({ key, ifname, err: (e as Error).message }, "vl3 vpp: IPv6 rule not removed"),
+    );
   }
 
   private async waitLink(ifname: string, ms: number, signal?: AbortSignal) {
@@ -302,6 +349,10 @@ export class Vl3VppRouter {
         unnumbered_sw_if_index: sw_if_index,
         is_add: true,
       });
+      // IPv6 on (link-local, NDP); on Ethernet no router advertisements: a client's kernel
+      // would take VPP for its default router
+      await this.vpp.request("sw_interface_ip6_enable_disable", { sw_if_index, enable: true });
+      if (l2) await this.vpp.request("sw_interface_ip6nd_ra_config", { sw_if_index, suppress: 1 });
       // an L3 device reads no vnet header: VPP segments what arrived as one GSO packet
       if (!l2 && iface.kind === "af_packet")
         await this.vpp.request("feature_gso_enable_disable", { sw_if_index, enable_disable: true });

@@ -64,6 +64,8 @@ export function vl3VppServer(router: Vl3VppRouter, log: Logger): ServerElement {
         return conn;
       }
       const ifname = ifnameOrThrow(conn, "connection");
+      // before the forwarder makes the interface with its copy of S (netns.ts kernelOut6)
+      await router.keepKernelOut(conn.id, ifname);
       let ac = live.get(conn.id);
       if (!ac) live.set(conn.id, (ac = new AbortController()));
       const signal = ac.signal;
