@@ -47,11 +47,10 @@ import { encodeNeigh, validateNeigh, type Neigh } from "./neigh.js";
 import * as nl from "./netlink.js";
 import { isNetnsHandle, peerKey, type NetnsHandle, type NetnsRef } from "./ref.js";
 import { encodeRoute, routeText, validateRoute, type Route } from "./route.js";
-import { encodeRule, ruleText, validateRule, type Rule } from "./rule.js";
+import { encodeRule, RTM_DELRULE, RTM_NEWRULE, ruleText, validateRule, type Rule } from "./rule.js";
 
 const CREATE_EXCL = nl.NLM_F_CREATE | nl.NLM_F_EXCL;
 const CREATE_REPLACE = nl.NLM_F_CREATE | nl.NLM_F_REPLACE;
-
 const duplicate = (name: string, where: string, prev: number) =>
   DatapathError.invalid(`duplicate link name "${name}" in ${where}: op ${prev + 1} creates it too`);
 
@@ -311,53 +310,21 @@ export class Batch {
     return this.route("routeDel", nl.RTM_DELROUTE, 0, r);
   }
   private route(name: string, type: number, flags: number, r: Route): this {
-    const del = type === nl.RTM_DELROUTE;
-    return this.push(
-      name,
-      r,
-      () => validateRoute(r, !del),
-      () => ({
-        what: `${del ? "deleting" : "adding"} route ${routeText(r)}`,
-        build: () => [encodeRoute(type, flags, r)],
-        ...(del
-          ? {}
-          : {
-              undo: () => ({
-                name: "routeDel",
-                arg: r,
-                what: `deleting route ${routeText(r)}`,
-                build: () => [encodeRoute(nl.RTM_DELROUTE, 0, r)],
-              }),
-            }),
-      }),
-    );
+    const check = () => validateRoute(r, type !== nl.RTM_DELROUTE);
+    const encode = (t: number, f: number) => encodeRoute(t, f, r);
+    return this.object(name, r, check, `route ${routeText(r)}`, type, flags, encode, ["routeDel", nl.RTM_DELROUTE]);
   }
 
   /** Adds a policy routing rule (EEXIST if the same rule exists). Undo deletes it. */
   ruleAdd(r: Rule): this {
-    return this.push(
-      "ruleAdd",
-      r,
-      () => validateRule(r),
-      () => ({
-        what: `adding ${ruleText(r)}`,
-        build: () => [encodeRule(nl.RTM_NEWRULE, CREATE_EXCL, r)],
-        undo: () => ({
-          name: "ruleDel",
-          arg: r,
-          what: `deleting ${ruleText(r)}`,
-          build: () => [encodeRule(nl.RTM_DELRULE, 0, r)],
-        }),
-      }),
-    );
+    return this.rule("ruleAdd", RTM_NEWRULE, CREATE_EXCL, r);
   }
   ruleDel(r: Rule): this {
-    return this.push(
-      "ruleDel",
-      r,
-      () => validateRule(r),
-      () => ({ what: `deleting ${ruleText(r)}`, build: () => [encodeRule(nl.RTM_DELRULE, 0, r)] }),
-    );
+    return this.rule("ruleDel", RTM_DELRULE, 0, r);
+  }
+  private rule(name: string, type: number, flags: number, r: Rule): this {
+    const encode = (t: number, f: number) => encodeRule(t, f, r);
+    return this.object(name, r, () => validateRule(r), ruleText(r), type, flags, encode, ["ruleDel", RTM_DELRULE]);
   }
 
   /** Adds a neighbour entry (default state permanent). */
@@ -372,25 +339,30 @@ export class Batch {
   }
   private neigh(name: string, type: number, flags: number, n: Neigh): this {
     const del = type === nl.RTM_DELNEIGH;
-    return this.push(
-      name,
-      n,
-      () => validateNeigh(n, !del),
-      () => ({
-        what: `${del ? "deleting" : "adding"} neighbour ${n.ip}${n.mac ? ` lladdr ${n.mac}` : ""} on ${n.link}`,
-        build: () => [encodeNeigh(type, flags, n)],
-        ...(del
-          ? {}
-          : {
-              undo: () => ({
-                name: "neighDel",
-                arg: n,
-                what: `deleting neighbour ${n.ip} on ${n.link}`,
-                build: () => [encodeNeigh(nl.RTM_DELNEIGH, 0, n)],
-              }),
-            }),
-      }),
-    );
+    const text = `neighbour ${n.ip}${n.mac && !del ? ` lladdr ${n.mac}` : ""} on ${n.link}`;
+    const encode = (t: number, f: number) => encodeNeigh(t, f, n);
+    return this.object(name, n, () => validateNeigh(n, !del), text, type, flags, encode, ["neighDel", nl.RTM_DELNEIGH]);
+  }
+
+  /** A netlink object's add/replace/delete (`type` = `undo[1]`: a delete); a create is undone by deleting it. */
+  private object(
+    name: string,
+    arg: unknown,
+    check: () => void,
+    text: string,
+    type: number,
+    flags: number,
+    encode: (type: number, flags: number) => nl.NlMsg,
+    undo: readonly [name: string, type: number],
+  ): this {
+    const del = type === undo[1];
+    return this.push(name, arg, check, () => ({
+      what: `${del ? "deleting" : "adding"} ${text}`,
+      build: () => [encode(type, flags)],
+      ...(del
+        ? {}
+        : { undo: () => ({ name: undo[0], arg, what: `deleting ${text}`, build: () => [encode(undo[1], 0)] }) }),
+    }));
   }
 
   /** Sends every op in one native call; see the class comment for failure semantics. */

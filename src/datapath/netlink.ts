@@ -28,8 +28,6 @@ export const RTM_NEWROUTE = 24,
 export const RTM_NEWNEIGH = 28,
   RTM_DELNEIGH = 29,
   RTM_GETNEIGH = 30;
-export const RTM_NEWRULE = 32,
-  RTM_DELRULE = 33;
 /** Local to nsm_native (native/src/nl_exec.cc): a persistent tun/tap (TUNSETIFF), one ethtool value (SIOCETHTOOL) */
 export const NSM_TAP_ADD = 0xf001;
 export const NSM_ETHTOOL = 0xf002;

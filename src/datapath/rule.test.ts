@@ -1,18 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as nl from "./netlink.js";
-import { encodeRule, ruleText, validateRule } from "./rule.js";
+import { encodeRule, RTM_DELRULE, RTM_NEWRULE, ruleText, validateRule } from "./rule.js";
 
 test("rules: fib_rule_hdr, iif by name, priority, blackhole or table", () => {
   const b = Buffer.from(
-    encodeRule(nl.RTM_NEWRULE, nl.NLM_F_CREATE | nl.NLM_F_EXCL, {
+    encodeRule(RTM_NEWRULE, nl.NLM_F_CREATE | nl.NLM_F_EXCL, {
       family: 6,
       iif: "nsm-1a2b",
       priority: 100,
       action: "blackhole",
     }).done(),
   );
-  assert.equal(b.readUInt16LE(4), nl.RTM_NEWRULE);
+  assert.equal(b.readUInt16LE(4), RTM_NEWRULE);
   const hdr = b.subarray(16, 28);
   assert.equal(hdr.readUInt8(0), nl.AF_INET6);
   assert.equal(hdr.readUInt8(4), 0, "no table for a blackhole");
@@ -22,7 +22,7 @@ test("rules: fib_rule_hdr, iif by name, priority, blackhole or table", () => {
   assert.equal(nl.attrU32(at.get(6)), 100, "FRA_PRIORITY");
   assert.equal(at.get(15), undefined);
 
-  const l = Buffer.from(encodeRule(nl.RTM_DELRULE, 0, { family: 6, priority: 0, action: 255 }).done());
+  const l = Buffer.from(encodeRule(RTM_DELRULE, 0, { family: 6, priority: 0, action: 255 }).done());
   assert.equal(l.readUInt8(16 + 4), 255);
   assert.equal(l.readUInt8(16 + 7), 1, "FR_ACT_TO_TBL");
   const lat = nl.parseAttrs(l, 28);

@@ -11,6 +11,10 @@ import type { Family } from "./ip.js";
 import { checkIfname } from "./link.js";
 import * as nl from "./netlink.js";
 
+/** rtnetlink message types of rules (linux/rtnetlink.h) */
+export const RTM_NEWRULE = 32,
+  RTM_DELRULE = 33;
+
 export interface Rule {
   readonly family: Family;
   /** the interface packets arrive on (FRA_IIFNAME); none: every packet */

@@ -10,7 +10,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { Vl3VppRouter, VL3_FIRST_TABLE, VL3_VPP_MESSAGES } from "../../src/networkservice/common/vl3vpp/router.js";
+import { VL3_VPP_MESSAGES } from "../../src/networkservice/common/vl3vpp/ifaces.js";
+import { Vl3VppRouter, VL3_FIRST_TABLE } from "../../src/networkservice/common/vl3vpp/router.js";
 import { ping, sandbox } from "../../src/datapath/testing/index.js";
 import { silentLogger } from "../../src/tools/log.js";
 import { VppClient } from "../../src/vpp/client.js";

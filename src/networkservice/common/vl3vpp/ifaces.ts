@@ -7,6 +7,7 @@
  *   const m = await memifMasterCreate(vpp, "abstract:/tmp/memif/c1/memif.socket,netns_name=/run/netns/e", true);
  *   await ifaceDelete(vpp, m);
  */
+import { createHash } from "node:crypto";
 import { toMac } from "../../../vpp/address.js";
 import type { VppClient } from "../../../vpp/client.js";
 
@@ -98,3 +99,28 @@ export async function ifaceDelete(vpp: VppClient, i: VppIface): Promise<void> {
   await vpp.request("memif_delete", { sw_if_index: i.swIfIndex });
   await vpp.request("memif_socket_filename_add_del_v2", { is_add: false, socket_id: i.socketId });
 }
+
+const hash = (s: string) => createHash("sha256").update(s).digest("hex");
+/** a locally administered unicast MAC, stable per name: VPP's end differs from the kernel's */
+export const vppMacOf = (name: string): string => {
+  const h = hash(`vl3vpp/${name}`);
+  return ["02", h.slice(0, 2), h.slice(2, 4), h.slice(4, 6), h.slice(6, 8), h.slice(8, 10)].join(":");
+};
+
+/** the VPP messages the vL3 endpoint sends (its router and these interfaces) */
+export const VL3_VPP_MESSAGES = [
+  "create_loopback",
+  "delete_loopback",
+  "ip_table_add_del",
+  "sw_interface_set_table",
+  "sw_interface_set_unnumbered",
+  "sw_interface_add_del_address",
+  "sw_interface_set_flags",
+  "sw_interface_set_mtu",
+  "feature_gso_enable_disable",
+  "sw_interface_ip6_enable_disable",
+  "sw_interface_ip6nd_ra_config",
+  "ip_route_add_del",
+  "ip_neighbor_add_del",
+  ...VL3_IFACE_MESSAGES,
+] as const;

@@ -89,3 +89,48 @@ export async function kernelOut6(ns: Netns, ifname: string, out: boolean): Promi
     if ((e as { code?: string }).code !== (out ? "EEXIST" : "ENOENT")) throw e;
   });
 }
+
+/**
+ * The connections' kernel interfaces whose IPv6 our kernel drops ({@link kernelOut6}), by
+ * connection key; the first one moves the `lookup local` rule ({@link moveLocalRule6}). Failures
+ * are logged, not thrown (IPv4 does not need the rule).
+ */
+export class KernelIp6Guards {
+  private readonly byKey = new Map<string, string>();
+  private localMoved: Promise<void> | undefined;
+  constructor(
+    private readonly ns: Netns,
+    private readonly log: Logger,
+  ) {}
+
+  async guard(key: string, ifname: string): Promise<void> {
+    const had = this.byKey.get(key);
+    if (had === ifname) return;
+    if (had !== undefined) await this.unguard(key);
+    try {
+      await (this.localMoved ??= moveLocalRule6(this.ns));
+      await kernelOut6(this.ns, ifname, true);
+      this.byKey.set(key, ifname);
+    } catch (e) {
+      this.localMoved = undefined;
+      this.log.warn(
+        { key, ifname, err: (e as Error).message },
+        "vl3 vpp: cannot keep the kernel out of IPv6 on the interface",
+      );
+    }
+  }
+
+  async unguard(key: string): Promise<void> {
+    const ifname = this.byKey.get(key);
+    if (ifname === undefined) return;
+    this.byKey.delete(key);
+    if ([...this.byKey.values()].includes(ifname)) return;
+    await kernelOut6(this.ns, ifname, false).catch((e: unknown) =>
+      this.log.debug({ key, ifname, err: (e as Error).message }, "vl3 vpp: IPv6 rule not removed"),
+    );
+  }
+
+  async clear(): Promise<void> {
+    for (const k of [...this.byKey.keys()]) await this.unguard(k);
+  }
+}

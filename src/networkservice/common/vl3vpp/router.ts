@@ -20,33 +20,14 @@
  *   await r.attach("conn-1", "vl3", "nsm-1a2b", [{ dst: "172.16.1.1/32", dev: "nsm-1a2b" }]);
  *   await r.detach("conn-1");
  */
-import { createHash } from "node:crypto";
 import { SerialExecutor } from "../../../core/serial.js";
 import { watchAddrsRoutes, type AddrRouteChange, type Netns, type NetlinkWatch } from "../../../datapath/index.js";
 import type { Route } from "../../../datapath/route.js";
 import type { Logger } from "../../../tools/log.js";
 import { toAddress, toMac, toPrefix } from "../../../vpp/address.js";
 import type { VppClient } from "../../../vpp/client.js";
-import { kernelOut6, moveLocalRule6, scrubLink } from "./netns.js";
-import { afPacketCreate, ifaceDelete, memifMasterCreate, VL3_IFACE_MESSAGES, type VppIface } from "./ifaces.js";
-
-/** the VPP messages the router sends */
-export const VL3_VPP_MESSAGES = [
-  "create_loopback",
-  "delete_loopback",
-  "ip_table_add_del",
-  "sw_interface_set_table",
-  "sw_interface_set_unnumbered",
-  "sw_interface_add_del_address",
-  "sw_interface_set_flags",
-  "sw_interface_set_mtu",
-  "feature_gso_enable_disable",
-  "sw_interface_ip6_enable_disable",
-  "sw_interface_ip6nd_ra_config",
-  "ip_route_add_del",
-  "ip_neighbor_add_del",
-  ...VL3_IFACE_MESSAGES,
-] as const;
+import { KernelIp6Guards, scrubLink } from "./netns.js";
+import { afPacketCreate, ifaceDelete, memifMasterCreate, vppMacOf, type VppIface } from "./ifaces.js";
 
 /** first VRF table id we use; one per network service from here up */
 export const VL3_FIRST_TABLE = 0x1300;
@@ -74,12 +55,6 @@ interface Attached {
   static?: { ip: string; mac: string };
 }
 
-const hash = (s: string) => createHash("sha256").update(s).digest("hex");
-/** a locally administered unicast MAC, stable per name: VPP's end differs from the kernel's */
-export const vppMacOf = (name: string): string => {
-  const h = hash(`vl3vpp/${name}`);
-  return ["02", h.slice(0, 2), h.slice(2, 4), h.slice(4, 6), h.slice(6, 8), h.slice(8, 10)].join(":");
-};
 const isV6 = (cidr: string) => cidr.includes(":");
 const routeKey = (r: Route) => `${r.dst}|${r.via ?? ""}`;
 
@@ -96,9 +71,8 @@ export class Vl3VppRouter {
   private readonly dirty = new Set<number>();
   private scrubQueued = false;
   private closed = false;
-  /** connection key -> the kernel interface whose IPv6 the kernel drops (netns.ts kernelOut6) */
-  private readonly guards = new Map<string, string>();
-  private localMoved: Promise<void> | undefined;
+  /** the kernel interfaces whose IPv6 the kernel drops, by connection key */
+  private readonly guards: KernelIp6Guards;
 
   /** Throws when the netlink watch on `ns` cannot be set up (not root, addon not rebuilt). */
   constructor(
@@ -107,6 +81,7 @@ export class Vl3VppRouter {
     private readonly log: Logger,
   ) {
     this.watch = watchAddrsRoutes(ns, (e) => this.onKernelChange(e));
+    this.guards = new KernelIp6Guards(ns, log);
   }
 
   /** Our addresses S (one per family, "a.b.c.d/32"); the loopbacks follow. */
@@ -150,7 +125,7 @@ export class Vl3VppRouter {
           await this.teardown(key, a);
           a = undefined;
         }
-        await this.guard(key, ifname);
+        await this.guards.guard(key, ifname);
         if (!a) a = await this.create(key, service, ifname, link);
         await this.syncMtu(a, o.mtu, link.mtu);
         if (o.neighbour && a.static?.ip !== o.neighbour.ip) {
@@ -207,7 +182,7 @@ export class Vl3VppRouter {
    * there. Until `detach(key)`. Failures are logged, not thrown (IPv4 does not need it).
    */
   keepKernelOut(key: string, ifname: string): Promise<void> {
-    return this.serial.run(() => this.guard(key, ifname));
+    return this.serial.run(() => this.guards.guard(key, ifname));
   }
 
   /** Takes connection `key` out of VPP (routes, interface); the forwarder removes a kernel interface. */
@@ -215,7 +190,7 @@ export class Vl3VppRouter {
     return this.serial.run(async () => {
       const a = this.conns.get(key);
       if (a) await this.teardown(key, a);
-      await this.unguard(key);
+      await this.guards.unguard(key);
     });
   }
 
@@ -224,35 +199,8 @@ export class Vl3VppRouter {
     this.watch.close();
     await this.serial.run(async () => {
       for (const [k, a] of [...this.conns]) await this.teardown(k, a).catch(() => undefined);
-      for (const k of [...this.guards.keys()]) await this.unguard(k);
+      await this.guards.clear();
     });
-  }
-
-  private async guard(key: string, ifname: string): Promise<void> {
-    const had = this.guards.get(key);
-    if (had === ifname) return;
-    if (had !== undefined) await this.unguard(key);
-    try {
-      await (this.localMoved ??= moveLocalRule6(this.ns));
-      await kernelOut6(this.ns, ifname, true);
-      this.guards.set(key, ifname);
-    } catch (e) {
-      this.localMoved = undefined;
-      this.log.warn(
-        { key, ifname, err: (e as Error).message },
-        "vl3 vpp: cannot keep the kernel out of IPv6 on the interface",
-      );
-    }
-  }
-
-  private async unguard(key: string): Promise<void> {
-    const ifname = this.guards.get(key);
-    if (ifname === undefined) return;
-    this.guards.delete(key);
-    if ([...this.guards.values()].includes(ifname)) return;
-    await kernelOut6(this.ns, ifname, false).catch((e: unknown) =>
-      this.log.debug({ key, ifname, err: (e as Error).message }, "vl3 vpp: IPv6 rule not removed"),
-    );
   }
 
   private async waitLink(ifname: string, ms: number, signal?: AbortSignal) {
