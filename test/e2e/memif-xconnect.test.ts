@@ -33,10 +33,16 @@ test(
     b.close();
     b = sb.open({ role: "client", socket: s2, reconnectMs: 50 });
     await b.waitUp();
-    a.send([Buffer.alloc(80, 5)]);
-    assert.deepEqual(await b.receive(1), [Buffer.alloc(80, 5)]);
+    // the loop takes b's new rings a moment after b reports up (it polls the port's state): a
+    // frame it reads from a before that is dropped and counted, so send until one crosses
+    let got: Buffer[] = [];
+    for (const end = Date.now() + 10_000; !got.length && Date.now() < end;) {
+      a.send([Buffer.alloc(80, 5)]);
+      got = await b.receive(1, { timeoutMs: 250, partial: true });
+    }
+    assert.deepEqual(got, [Buffer.alloc(80, 5)]);
     const st = xc.stop();
-    assert.equal(st.aToB, 51);
+    assert.ok(st.aToB >= 51, `aToB ${st.aToB}`);
     assert.equal(st.bToA, 1);
     fa.send([Buffer.alloc(64)]); // JS may use the port again
   },
