@@ -29,10 +29,10 @@ test(
     assert.ok(alive.rttMs !== undefined && alive.rttMs < 1000);
 
     // nobody has that address: no answer (ARP fails), resolved after the timeout, not an error
-    const t0 = Date.now();
+    const t0 = performance.now();
     const dead = await icmpEcho(path, { dst: "192.0.2.3", ifname: "e0", timeoutMs: 300, count: 3 });
     assert.equal(dead.received, 0);
-    assert.ok(Date.now() - t0 >= 290 && Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+    assert.ok(performance.now() - t0 >= 290 && performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`);
 
     // the address is there but not through that interface
     await a.ns.linkAdd({ kind: "veth", attrs: { name: "d0", up: true }, peer: { name: "d1", up: true } });

@@ -36,9 +36,9 @@ test(
     );
     await sleep(7000);
     assert.equal(backend.crossConnects.size, 1, "refreshed through upstream's nsmgr for two token lifetimes");
-    const t0 = Date.now();
+    const t0 = performance.now();
     await nsc.client.close(c, newCtx({ timeoutMs: 15_000 }));
-    assert.ok(Date.now() - t0 < 2000, `Close took ${Date.now() - t0} ms`);
+    assert.ok(performance.now() - t0 < 2000, `Close took ${performance.now() - t0} ms`);
     assert.equal(backend.crossConnects.size, 0);
   },
 );
